@@ -1,0 +1,2 @@
+/* audit.c - see audit.h. */
+#include "audit.h"

@@ -1,0 +1,3 @@
+#ifndef WSP_AUDIT_H
+#define WSP_AUDIT_H
+#endif

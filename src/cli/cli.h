@@ -1,0 +1,30 @@
+/* cli.h - the command line: one entry point per command, and the helpers they share. Uses only
+ * the library's public headers. */
+#ifndef WSP_CLI_H
+#define WSP_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Each command takes the arguments after its name (argv[0] is the command name) and returns
+ * the process exit code. */
+int wsp_cmd_probe(int argc, char **argv);
+int wsp_cmd_token(int argc, char **argv);
+int wsp_cmd_audit(int argc, char **argv);
+
+/* Print "wsprobe: <cmd>: message" to stderr, and the hint on a second line if given.
+ * Returns 2 (USAGE) for `return wsp_cli_usage_error(...)`. */
+int wsp_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Whether colored output is allowed on `f` (a TTY and NO_COLOR unset). */
+bool wsp_cli_color(FILE *f);
+
+/* Read a whole file into a NUL-terminated heap buffer, at most `max` bytes. Returns NULL with
+ * errno set on failure (EFBIG when over max). Caller frees. */
+char *wsp_cli_read_file(const char *path, size_t max, size_t *len_out);
+
+/* Parse a value given as TEXT or @FILE. Returns heap memory (caller frees) or NULL with a
+ * message printed. */
+char *wsp_cli_text_or_file(const char *cmd, const char *opt, const char *arg, size_t *len_out);
+
+#endif

@@ -1,0 +1,61 @@
+/* main.c - `wsprobe COMMAND ...`: dispatch to the commands. */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "cli.h"
+#include "wsp_config.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"probe", wsp_cmd_probe, "one connection through every phase, timed and diagnosed"},
+    {"token", wsp_cmd_token, "mint a JWT from a secret or key in the environment or a file"},
+    {"audit", wsp_cmd_audit, "flag hollow tests in JUnit XML reports"},
+};
+
+/* Commands of the product that this build does not have yet (ROADMAP.md). */
+static const char *const planned[] = {"wait", "serve", "run", "security", "parity", "load"};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "wsprobe %s - verify WebSocket endpoints with evidence from the wire\n\n"
+               "usage: wsprobe COMMAND [options]\n\ncommands:\n",
+            WSP_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'wsprobe COMMAND --help' shows each command's options.\n"
+               "Exit codes: docs/exit-codes.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("wsprobe %s (%s)\n", WSP_VERSION, OpenSSL_version(OPENSSL_VERSION));
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof planned / sizeof planned[0]; i++)
+        if (strcmp(name, planned[i]) == 0)
+            return wsp_cli_usage_error(name, "this command is not in this build yet "
+                                             "(see ROADMAP.md)");
+    wsp_cli_usage_error(name, "unknown command");
+    usage(stderr);
+    return 2;
+}

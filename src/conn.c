@@ -1,0 +1,2 @@
+/* conn.c */
+#include "error.h"

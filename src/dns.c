@@ -1,0 +1,2 @@
+/* dns.c */
+#include "error.h"

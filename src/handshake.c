@@ -1,0 +1,2 @@
+/* handshake.c - see handshake.h. */
+#include "handshake.h"

@@ -1,0 +1,2 @@
+/* http.c - see http.h. */
+#include "http.h"

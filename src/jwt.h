@@ -1,0 +1,3 @@
+#ifndef WSP_JWT_H
+#define WSP_JWT_H
+#endif

@@ -1,0 +1,2 @@
+/* probe.c */
+#include "error.h"

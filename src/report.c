@@ -1,0 +1,2 @@
+/* report.c */
+#include "error.h"

@@ -1,0 +1,2 @@
+/* url.c - see url.h. */
+#include "url.h"

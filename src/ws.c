@@ -1,0 +1,2 @@
+/* ws.c - see ws.h. */
+#include "ws.h"
