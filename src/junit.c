@@ -1,0 +1,2 @@
+/* junit.c - see junit.h. */
+#include "junit.h"

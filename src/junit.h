@@ -1,0 +1,3 @@
+#ifndef WSP_JUNIT_H
+#define WSP_JUNIT_H
+#endif
