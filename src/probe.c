@@ -1,2 +1,384 @@
-/* probe.c */
-#include "error.h"
+/* probe.c - see probe.h. */
+#include "probe.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonptr.h"
+#include "rand.h"
+
+struct wsp_probe {
+    uv_loop_t *loop;
+    bool owns_loop;
+    const wsp_probe_config *cfg;
+    wsp_probe_done_cb cb;
+    void *ud;
+    wsp_conn *conn;
+    wsp_conn *health;
+    bool conn_done, health_done, reported;
+    size_t step;       /* index of the running step */
+    uint64_t last_send_ns;
+    uv_timer_t step_timer;
+    wsp_step_result *results;
+    uint8_t ping_payload[8];
+    char last_unmatched[201];
+    bool have_unmatched;
+    wsp_err verdict;
+};
+
+void wsp_probe_config_init(wsp_probe_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->conn.url = &cfg->url;
+    cfg->conn.tls_verify = true;
+    cfg->conn.family = AF_UNSPEC;
+    cfg->conn.timeout_us = 10 * 1000000ull;
+    cfg->conn.deadline_us = 30 * 1000000ull;
+    cfg->conn.limits.max_frame = 16u << 20;
+    cfg->conn.limits.max_message = 16u << 20;
+    cfg->pong_timeout_us = 0;
+}
+
+int wsp_probe_config_add_step(wsp_probe_config *cfg, const wsp_step *step)
+{
+    wsp_step *s = realloc(cfg->steps, (cfg->num_steps + 1) * sizeof *s);
+    if (!s)
+        return -1;
+    cfg->steps = s;
+    cfg->steps[cfg->num_steps++] = *step;
+    return 0;
+}
+
+void wsp_probe_config_cleanup(wsp_probe_config *cfg)
+{
+    for (size_t i = 0; i < cfg->num_steps; i++) {
+        wsp_step *s = &cfg->steps[i];
+        free(s->text);
+        free(s->pointer);
+        free(s->value_json);
+        if (s->re_compiled)
+            regfree(&s->re);
+    }
+    free(cfg->steps);
+    cfg->steps = NULL;
+    cfg->num_steps = 0;
+}
+
+static void report_if_done(wsp_probe *p)
+{
+    if (p->reported || !p->conn_done || (p->health && !p->health_done))
+        return;
+    p->reported = true;
+    /* the verdict: the WebSocket's first, then the health check's */
+    wsp_conn_record *r = wsp_conn_get_record(p->conn);
+    p->verdict = r->err;
+    if (p->verdict.cls == WSP_CLASS_OK && p->step < p->cfg->num_steps) {
+        /* the connection ended normally but the conversation did not */
+        wsp_err_set(&p->verdict, WSP_CLASS_WS_CLOSED,
+                    "the server closed the connection (code %d) before step %zu completed",
+                    r->close_code, p->step + 1);
+        r->err = p->verdict;
+    }
+    if (p->verdict.cls == WSP_CLASS_OK && p->health) {
+        const wsp_conn_record *h = wsp_conn_get_record(p->health);
+        if (h->err.cls != WSP_CLASS_OK) {
+            p->verdict = h->err;
+            char m[sizeof p->verdict.msg];
+            snprintf(m, sizeof m, "health check: %.480s", h->err.msg);
+            snprintf(p->verdict.msg, sizeof p->verdict.msg, "%s", m);
+        }
+    }
+    if (p->cb)
+        p->cb(p, p->ud);
+}
+
+static void run_steps(wsp_probe *p);
+
+static void step_timer_cb(uv_timer_t *t)
+{
+    wsp_probe *p = t->data;
+    if (p->step >= p->cfg->num_steps)
+        return;
+    const wsp_step *s = &p->cfg->steps[p->step];
+    wsp_step_result *res = &p->results[p->step];
+    double waited = (double)(s->timeout_us ? s->timeout_us : p->cfg->conn.timeout_us) / 1e6;
+    if (s->kind == WSP_STEP_PING) {
+        snprintf(res->detail, sizeof res->detail, "no pong within %.3gs", waited);
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_PONG_TIMEOUT, "step %zu: ping not answered within %.3gs",
+                      p->step + 1, waited);
+    } else if (p->have_unmatched) {
+        snprintf(res->detail, sizeof res->detail, "no message matched (%u skipped)", res->skipped);
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                      "step %zu: %u message(s) came within %.3gs and none matched; last: %s",
+                      p->step + 1, res->skipped, waited, p->last_unmatched);
+    } else {
+        snprintf(res->detail, sizeof res->detail, "nothing received within %.3gs", waited);
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_MSG_TIMEOUT,
+                      "step %zu: no message arrived within %.3gs", p->step + 1, waited);
+    }
+}
+
+static void excerpt(char *out, size_t cap, const uint8_t *data, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && i < 200 && n + 1 < cap; i++)
+        out[n++] = (data[i] >= 32 && data[i] < 127) ? (char)data[i] : '.';
+    out[n] = '\0';
+}
+
+static void step_ok(wsp_probe *p, const char *detail)
+{
+    wsp_step_result *res = &p->results[p->step];
+    res->ok = true;
+    res->roundtrip_ms = p->last_send_ns ? (double)(uv_hrtime() - p->last_send_ns) / 1e6 : 0.0;
+    snprintf(res->detail, sizeof res->detail, "%s", detail);
+    uv_timer_stop(&p->step_timer);
+    p->step++;
+    p->have_unmatched = false;
+    run_steps(p);
+}
+
+static bool json_matches(const wsp_step *s, const uint8_t *data, size_t len)
+{
+    json_error_t je;
+    json_t *doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        return false;
+    json_t *want = json_loads(s->value_json, JSON_DECODE_ANY, &je);
+    json_t *got = wsp_jsonptr_get(doc, s->pointer);
+    bool ok = want && got && json_equal(want, got);
+    json_decref(want);
+    json_decref(doc);
+    return ok;
+}
+
+static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
+{
+    wsp_probe *p = ud;
+    (void)c;
+    if (p->step >= p->cfg->num_steps)
+        return;
+    const wsp_step *s = &p->cfg->steps[p->step];
+    wsp_step_result *res = &p->results[p->step];
+    char ex[201];
+    if (ev->type == WSP_WS_EV_PONG) {
+        if (s->kind == WSP_STEP_PING && ev->len == sizeof p->ping_payload &&
+            memcmp(ev->data, p->ping_payload, ev->len) == 0)
+            step_ok(p, "pong");
+        return;
+    }
+    switch (s->kind) {
+    case WSP_STEP_EXPECT_TEXT:
+        if (ev->len == s->len && memcmp(ev->data, s->text, s->len) == 0) {
+            step_ok(p, "matched");
+        } else {
+            excerpt(ex, sizeof ex, ev->data, ev->len);
+            snprintf(res->detail, sizeof res->detail, "got: %s", ex);
+            wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                          "step %zu: expected the text \"%.80s\", got \"%s\"", p->step + 1, s->text,
+                          ex);
+        }
+        return;
+    case WSP_STEP_EXPECT_REGEX: {
+        char *z = malloc(ev->len + 1);
+        if (!z)
+            return;
+        memcpy(z, ev->data, ev->len);
+        z[ev->len] = '\0';
+        bool ok = strlen(z) == ev->len && regexec(&s->re, z, 0, NULL, 0) == 0;
+        free(z);
+        if (ok) {
+            step_ok(p, "matched");
+        } else {
+            excerpt(ex, sizeof ex, ev->data, ev->len);
+            snprintf(res->detail, sizeof res->detail, "got: %s", ex);
+            wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                          "step %zu: the message does not match /%.80s/: \"%s\"", p->step + 1,
+                          s->text, ex);
+        }
+        return;
+    }
+    case WSP_STEP_EXPECT_JSON:
+        if (json_matches(s, ev->data, ev->len)) {
+            step_ok(p, "matched");
+        } else {
+            /* unrelated (a broadcast, a heartbeat): skip until the step's timeout */
+            res->skipped++;
+            excerpt(p->last_unmatched, sizeof p->last_unmatched, ev->data, ev->len);
+            p->have_unmatched = true;
+        }
+        return;
+    case WSP_STEP_SEND:
+    case WSP_STEP_SEND_BINARY:
+    case WSP_STEP_PING:
+        return;
+    }
+}
+
+/* Run send steps at once; stop at the first step that waits. */
+static void run_steps(wsp_probe *p)
+{
+    while (p->step < p->cfg->num_steps) {
+        if (wsp_conn_get_phase(p->conn) != WSP_PHASE_OPEN)
+            return;
+        const wsp_step *s = &p->cfg->steps[p->step];
+        wsp_step_result *res = &p->results[p->step];
+        res->ran = true;
+        uint64_t t = s->timeout_us ? s->timeout_us : p->cfg->conn.timeout_us;
+        switch (s->kind) {
+        case WSP_STEP_SEND:
+        case WSP_STEP_SEND_BINARY:
+            p->last_send_ns = uv_hrtime();
+            if (wsp_conn_send(p->conn, s->kind == WSP_STEP_SEND ? WSP_WS_OP_TEXT : WSP_WS_OP_BINARY,
+                              s->text, s->len) != 0) {
+                wsp_conn_fail(p->conn, WSP_CLASS_WS_DROPPED, "step %zu: could not send",
+                              p->step + 1);
+                return;
+            }
+            res->ok = true;
+            snprintf(res->detail, sizeof res->detail, "%zu bytes", s->len);
+            p->step++;
+            continue;
+        case WSP_STEP_PING:
+            if (s->kind == WSP_STEP_PING && p->cfg->pong_timeout_us)
+                t = p->cfg->pong_timeout_us;
+            wsp_rand_bytes(p->ping_payload, sizeof p->ping_payload);
+            p->last_send_ns = uv_hrtime();
+            wsp_conn_send(p->conn, WSP_WS_OP_PING, p->ping_payload, sizeof p->ping_payload);
+            uv_timer_start(&p->step_timer, step_timer_cb, (t + 999) / 1000, 0);
+            return;
+        case WSP_STEP_EXPECT_TEXT:
+        case WSP_STEP_EXPECT_REGEX:
+        case WSP_STEP_EXPECT_JSON:
+            uv_timer_start(&p->step_timer, step_timer_cb, (t + 999) / 1000, 0);
+            return;
+        }
+    }
+    /* every step held: close politely (RFC 6455 7.1.2) */
+    wsp_conn_close(p->conn, WSP_WS_CLOSE_NORMAL, NULL);
+}
+
+static void on_open(wsp_conn *c, void *ud)
+{
+    wsp_probe *p = ud;
+    (void)c;
+    run_steps(p);
+}
+
+static void on_done(wsp_conn *c, void *ud)
+{
+    wsp_probe *p = ud;
+    uv_timer_stop(&p->step_timer);
+    if (c == p->conn)
+        p->conn_done = true;
+    else
+        p->health_done = true;
+    report_if_done(p);
+}
+
+static const wsp_conn_cbs probe_cbs = {on_open, on_message, on_done};
+
+wsp_probe *wsp_probe_new(uv_loop_t *loop, const wsp_probe_config *cfg, wsp_probe_done_cb cb,
+                         void *ud)
+{
+    wsp_probe *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->results = calloc(cfg->num_steps ? cfg->num_steps : 1, sizeof *p->results);
+    if (!p->results) {
+        free(p);
+        return NULL;
+    }
+    if (!loop) {
+        loop = malloc(sizeof *loop);
+        if (!loop || uv_loop_init(loop) != 0) {
+            free(loop);
+            free(p->results);
+            free(p);
+            return NULL;
+        }
+        p->owns_loop = true;
+    }
+    p->loop = loop;
+    p->cfg = cfg;
+    p->cb = cb;
+    p->ud = ud;
+    wsp_err_clear(&p->verdict);
+    uv_timer_init(loop, &p->step_timer);
+    p->step_timer.data = p;
+    p->conn = wsp_conn_new(loop, &cfg->conn, &probe_cbs, p);
+    if (cfg->has_health)
+        p->health = wsp_conn_new(loop, &cfg->health_conn, &probe_cbs, p);
+    if (!p->conn || (cfg->has_health && !p->health)) {
+        wsp_probe_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void wsp_probe_start(wsp_probe *p)
+{
+    if (p->health)
+        wsp_conn_start(p->health);
+    wsp_conn_start(p->conn);
+}
+
+static void step_timer_closed(uv_handle_t *h)
+{
+    wsp_probe *p = h->data;
+    free(p->results);
+    free(p);
+}
+
+void wsp_probe_free(wsp_probe *p)
+{
+    if (!p)
+        return;
+    uv_loop_t *own = p->owns_loop ? p->loop : NULL;
+    wsp_conn_free(p->conn);
+    wsp_conn_free(p->health);
+    /* the probe lives until its timer's close completes on the loop */
+    uv_close((uv_handle_t *)&p->step_timer, step_timer_closed);
+    if (own) {
+        uv_run(own, UV_RUN_DEFAULT);
+        uv_loop_close(own);
+        free(own);
+    }
+}
+
+const wsp_err *wsp_probe_verdict(const wsp_probe *p)
+{
+    return &p->verdict;
+}
+
+const wsp_conn_record *wsp_probe_record(const wsp_probe *p)
+{
+    return wsp_conn_get_record(p->conn);
+}
+
+const wsp_conn_record *wsp_probe_health_record(const wsp_probe *p)
+{
+    return p->health ? wsp_conn_get_record(p->health) : NULL;
+}
+
+const wsp_step_result *wsp_probe_step_results(const wsp_probe *p)
+{
+    return p->results;
+}
+
+const wsp_probe_config *wsp_probe_get_config(const wsp_probe *p)
+{
+    return p->cfg;
+}
+
+wsp_probe *wsp_probe_run(const wsp_probe_config *cfg)
+{
+    wsp_probe *p = wsp_probe_new(NULL, cfg, NULL, NULL);
+    if (!p)
+        return NULL;
+    wsp_probe_start(p);
+    uv_run(p->loop, UV_RUN_DEFAULT);
+    return p;
+}

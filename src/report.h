@@ -1,0 +1,31 @@
+/* report.h - a probe's verdict as JSON (SPEC.md "JSON report of one probe") and as the human
+ * phase table. Secrets never reach either: URLs lose credentials-looking query values, and no
+ * request header is reported. */
+#ifndef WSP_REPORT_H
+#define WSP_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "probe.h"
+
+/* The JSON object of one probe. Returns a new reference (NULL on allocation failure). */
+json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text);
+
+/* The human view: a table of phases with times and what was seen, then the verdict, class,
+ * exit code and hint. `color` adds ANSI colors. */
+void wsp_report_probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool color);
+
+/* Copy `url` into `out` with the values of query parameters that carry credentials (token,
+ * access_token, jwt, auth, key, password, secret, ...) replaced by "[redacted]". */
+void wsp_report_redact_url(const char *url, char *out, size_t cap);
+
+/* Redact credentials in an HTTP head for -v: Authorization, Proxy-Authorization and Cookie
+ * values keep their scheme and the first 3 characters ("Bearer eyJ…[redacted]");
+ * Sec-WebSocket-Protocol entries that look like tokens, and credential query parameters in the
+ * request line, likewise. Writes a NUL-terminated copy into out. */
+void wsp_report_redact_head(const char *head, size_t len, char *out, size_t cap);
+
+#endif
