@@ -11,6 +11,7 @@
 int wsp_cmd_probe(int argc, char **argv);
 int wsp_cmd_token(int argc, char **argv);
 int wsp_cmd_audit(int argc, char **argv);
+int wsp_cmd_serve(int argc, char **argv);
 
 /* Print "wsprobe: <cmd>: message" to stderr, and the hint on a second line if given.
  * Returns 2 (USAGE) for `return wsp_cli_usage_error(...)`. */

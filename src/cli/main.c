@@ -17,10 +17,11 @@ static const command commands[] = {
     {"probe", wsp_cmd_probe, "one connection through every phase, timed and diagnosed"},
     {"token", wsp_cmd_token, "mint a JWT from a secret or key in the environment or a file"},
     {"audit", wsp_cmd_audit, "flag hollow tests in JUnit XML reports"},
+    {"serve", wsp_cmd_serve, "a hardened reference endpoint whose defences can be switched off"},
 };
 
 /* Commands of the product that this build does not have yet (ROADMAP.md). */
-static const char *const planned[] = {"wait", "serve", "run", "security", "parity", "load"};
+static const char *const planned[] = {"wait", "run", "security", "parity", "load"};
 
 static void usage(FILE *f)
 {

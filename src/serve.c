@@ -1,0 +1,2 @@
+/* serve.c - see serve.h. */
+#include "serve.h"
