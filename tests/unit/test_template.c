@@ -1,0 +1,161 @@
+/* test_template.c - placeholders, durations and JSON pointers (the small pure helpers the
+ * conversation steps stand on). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "duration.h"
+#include "jsonptr.h"
+#include "rand.h"
+#include "template.h"
+
+static int counting_rng(void *ud, uint8_t *buf, size_t len)
+{
+    (void)ud;
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)i;
+    return 0;
+}
+
+static void test_uuid_is_v4_and_from_the_rng(void **state)
+{
+    (void)state;
+    wsp_rand_set_hook(counting_rng, NULL);
+    size_t len;
+    wsp_err e;
+    char *s = wsp_tmpl_expand("id={{uuid}}!", NULL, &len, &e);
+    wsp_rand_set_hook(NULL, NULL);
+    assert_non_null(s);
+    /* bytes 00..0f with the version and variant bits set (RFC 4122 4.4) */
+    assert_string_equal(s, "id=00010203-0405-4607-8809-0a0b0c0d0e0f!");
+    assert_int_equal(len, strlen(s));
+    free(s);
+}
+
+static void test_env_and_now(void **state)
+{
+    (void)state;
+    setenv("WSP_T_NAME", "alice", 1);
+    wsp_err e;
+    char *s = wsp_tmpl_expand("{\"u\":\"{{env.WSP_T_NAME}}\",\"t\":{{now}},\"m\":{{now_ms}}}", NULL,
+                              NULL, &e);
+    assert_non_null(s);
+    long long t = 0, m = 0;
+    char name[16];
+    assert_int_equal(sscanf(s, "{\"u\":\"%5[a-z]\",\"t\":%lld,\"m\":%lld}", name, &t, &m), 3);
+    assert_string_equal(name, "alice");
+    assert_true(t > 1600000000LL);
+    assert_true(m / 1000 >= t && m / 1000 <= t + 1);
+    free(s);
+}
+
+static void test_check_rejects_unknown_and_unset(void **state)
+{
+    (void)state;
+    wsp_err e;
+    unsetenv("WSP_T_UNSET");
+    assert_int_equal(wsp_tmpl_check("{{nope}}", false, "--send", &e), -1);
+    assert_int_equal(e.cls, WSP_CLASS_USAGE);
+    assert_non_null(strstr(e.msg, "--send"));
+    assert_int_equal(wsp_tmpl_check("{{env.WSP_T_UNSET}}", false, "--send", &e), -1);
+    assert_int_equal(wsp_tmpl_check("{{sent./id}}", false, "--send", &e), -1);
+    assert_int_equal(wsp_tmpl_check("{{sent./id}}", true, "--expect-json", &e), 0);
+    assert_int_equal(wsp_tmpl_check("{{sent.id}}", true, "--expect-json", &e), -1);
+    assert_int_equal(wsp_tmpl_check("plain {{uuid}} {{now}} {{now_ms}}", false, "x", &e), 0);
+    assert_int_equal(wsp_tmpl_check("no vars at all", false, "x", &e), 0);
+}
+
+static void test_sent_correlation(void **state)
+{
+    (void)state;
+    const char *sent = "{\"type\":\"chat\",\"id\":\"abc-1\",\"n\":5,\"o\":{\"a~b\":[1,2]}}";
+    wsp_tmpl_ctx ctx = {sent, strlen(sent)};
+    wsp_err e;
+    char *s = wsp_tmpl_expand("{{sent./id}}", &ctx, NULL, &e);
+    assert_string_equal(s, "abc-1");
+    free(s);
+    s = wsp_tmpl_expand("{{sent./n}}", &ctx, NULL, &e);
+    assert_string_equal(s, "5");
+    free(s);
+    s = wsp_tmpl_expand("{{sent./o/a~0b/1}}", &ctx, NULL, &e);
+    assert_string_equal(s, "2");
+    free(s);
+    assert_null(wsp_tmpl_expand("{{sent./missing}}", &ctx, NULL, &e));
+    assert_int_equal(e.cls, WSP_CLASS_USAGE);
+    assert_null(wsp_tmpl_expand("{{sent./id}}", NULL, NULL, &e));
+}
+
+static void test_unterminated_is_literal(void **state)
+{
+    (void)state;
+    wsp_err e;
+    char *s = wsp_tmpl_expand("a {{ b", NULL, NULL, &e);
+    assert_string_equal(s, "a {{ b");
+    free(s);
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int rc;
+        uint64_t us;
+    } cases[] = {
+        {"250ms", 0, 250000}, {"2s", 0, 2000000},       {"2", 0, 2000000},  {"1.5s", 0, 1500000},
+        {"5m", 0, 300000000}, {"1h", 0, 3600000000ull}, {"100us", 0, 100},  {"0.001s", 0, 1000},
+        {"", -1, 0},          {"-1s", -1, 0},           {"5 s", -1, 0},     {"5x", -1, 0},
+        {"ms", -1, 0},        {"99999999999h", -1, 0},  {".5s", 0, 500000},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t us = 0;
+        assert_int_equal(wsp_duration_parse(cases[i].in, &us), cases[i].rc);
+        if (cases[i].rc == 0)
+            assert_int_equal(us, cases[i].us);
+    }
+}
+
+/* RFC 6901 section 5's examples */
+static void test_jsonptr_rfc6901(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *doc = json_loads("{\"foo\":[\"bar\",\"baz\"],\"\":0,\"a/b\":1,\"c%d\":2,\"e^f\":3,"
+                             "\"g|h\":4,\"i\\\\j\":5,\"k\\\"l\":6,\" \":7,\"m~n\":8}",
+                             0, &je);
+    assert_non_null(doc);
+    assert_ptr_equal(wsp_jsonptr_get(doc, ""), doc);
+    assert_string_equal(json_string_value(wsp_jsonptr_get(doc, "/foo/0")), "bar");
+    static const struct {
+        const char *p;
+        int v;
+    } ints[] = {{"/", 0},     {"/a~1b", 1}, {"/c%d", 2}, {"/e^f", 3}, {"/g|h", 4},
+                {"/i\\j", 5}, {"/k\"l", 6}, {"/ ", 7},   {"/m~0n", 8}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        assert_int_equal(json_integer_value(wsp_jsonptr_get(doc, ints[i].p)), ints[i].v);
+    assert_null(wsp_jsonptr_get(doc, "/foo/2"));
+    assert_null(wsp_jsonptr_get(doc, "/foo/01"));
+    assert_null(wsp_jsonptr_get(doc, "/foo/-"));
+    assert_null(wsp_jsonptr_get(doc, "foo"));
+    assert_null(wsp_jsonptr_get(doc, "/m~2n"));
+    assert_false(wsp_jsonptr_valid("/a~"));
+    json_decref(doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uuid_is_v4_and_from_the_rng),
+        cmocka_unit_test(test_env_and_now),
+        cmocka_unit_test(test_check_rejects_unknown_and_unset),
+        cmocka_unit_test(test_sent_correlation),
+        cmocka_unit_test(test_unterminated_is_literal),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_jsonptr_rfc6901),
+    };
+    return cmocka_run_group_tests_name("template", tests, NULL, NULL);
+}
