@@ -67,13 +67,20 @@ typedef struct write_req {
 const char *wsp_conn_phase_name(wsp_conn_phase p)
 {
     switch (p) {
-    case WSP_PHASE_RESOLVE: return "resolve";
-    case WSP_PHASE_CONNECT: return "connect";
-    case WSP_PHASE_TLS: return "tls";
-    case WSP_PHASE_UPGRADE: return "upgrade";
-    case WSP_PHASE_OPEN: return "open";
-    case WSP_PHASE_CLOSING: return "close";
-    case WSP_PHASE_DONE: return "done";
+    case WSP_PHASE_RESOLVE:
+        return "resolve";
+    case WSP_PHASE_CONNECT:
+        return "connect";
+    case WSP_PHASE_TLS:
+        return "tls";
+    case WSP_PHASE_UPGRADE:
+        return "upgrade";
+    case WSP_PHASE_OPEN:
+        return "open";
+    case WSP_PHASE_CLOSING:
+        return "close";
+    case WSP_PHASE_DONE:
+        return "done";
     }
     return "unknown";
 }
@@ -143,8 +150,7 @@ static void finish(wsp_conn *c)
     if (c->tcp) {
         uv_read_stop((uv_stream_t *)c->tcp);
         uv_shutdown_t *req = malloc(sizeof *req);
-        if (!c->rec.network || !req ||
-            uv_shutdown(req, (uv_stream_t *)c->tcp, shutdown_cb) != 0) {
+        if (!c->rec.network || !req || uv_shutdown(req, (uv_stream_t *)c->tcp, shutdown_cb) != 0) {
             free(req);
             close_tcp(c);
         }
@@ -222,8 +228,8 @@ static void timer_cb(uv_timer_t *t)
         break;
     case WSP_PHASE_CONNECT:
         fail(c, WSP_CLASS_TCP_TIMEOUT, "no answer to the TCP connection to %s port %u within %.3gs",
-             c->rec.used_address >= 0 ? c->rec.addresses[c->rec.used_address] : "?",
-             c->rec.port, timeout_s(c));
+             c->rec.used_address >= 0 ? c->rec.addresses[c->rec.used_address] : "?", c->rec.port,
+             timeout_s(c));
         break;
     case WSP_PHASE_TLS:
         fail(c, WSP_CLASS_TLS_HANDSHAKE, "the TLS handshake did not complete within %.3gs",
@@ -242,7 +248,8 @@ static void timer_cb(uv_timer_t *t)
                  timeout_s(c), c->head_len);
         break;
     case WSP_PHASE_OPEN:
-        fail(c, WSP_CLASS_WS_MSG_TIMEOUT, "the overall deadline passed while the connection was open");
+        fail(c, WSP_CLASS_WS_MSG_TIMEOUT,
+             "the overall deadline passed while the connection was open");
         break;
     case WSP_PHASE_CLOSING:
         c->rec.close_acknowledged = false;
@@ -347,8 +354,9 @@ static void send_request(wsp_conn *c)
         n = wsp_hs_build_request(req, sizeof req, &c->hsreq);
     }
     if (n < 0) {
-        fail(c, WSP_CLASS_USAGE, "the upgrade request is too large or a header value contains "
-                                 "a line break");
+        fail(c, WSP_CLASS_USAGE,
+             "the upgrade request is too large or a header value contains "
+             "a line break");
         return;
     }
     c->head = malloc(WSP_HTTP_HEAD_MAX);
@@ -415,8 +423,8 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
     int n = wsp_http_parse_response(c->head, c->head_len, &res, &why);
     if (n == WSP_HTTP_PARTIAL) {
         if (c->head_len >= WSP_HTTP_HEAD_MAX)
-            fail(c, WSP_CLASS_HS_MALFORMED,
-                 "the response head exceeds %d bytes without ending", WSP_HTTP_HEAD_MAX);
+            fail(c, WSP_CLASS_HS_MALFORMED, "the response head exceeds %d bytes without ending",
+                 WSP_HTTP_HEAD_MAX);
         return;
     }
     if (n < 0) {
@@ -487,8 +495,8 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
     }
     /* RFC 6455 4.1: the connection is now open */
     if (hr.subprotocol)
-        snprintf(c->rec.subprotocol, sizeof c->rec.subprotocol, "%.*s",
-                 (int)hr.subprotocol_len, hr.subprotocol);
+        snprintf(c->rec.subprotocol, sizeof c->rec.subprotocol, "%.*s", (int)hr.subprotocol_len,
+                 hr.subprotocol);
     if (hr.extensions)
         snprintf(c->rec.extensions, sizeof c->rec.extensions, "%.*s", (int)hr.extensions_len,
                  hr.extensions);
@@ -680,8 +688,7 @@ static void on_eof(wsp_conn *c, ssize_t nread)
                  c->head_len, eb);
         break;
     case WSP_PHASE_OPEN:
-        fail(c, WSP_CLASS_WS_DROPPED,
-             "the connection was closed without a close frame%s", eb);
+        fail(c, WSP_CLASS_WS_DROPPED, "the connection was closed without a close frame%s", eb);
         break;
     case WSP_PHASE_CLOSING:
         c->rec.t_closed = uv_hrtime();
@@ -775,8 +782,8 @@ static void classify_connect_error(wsp_conn *c, int status, const char *addr)
     case UV_EHOSTUNREACH:
     case UV_EADDRNOTAVAIL:
     case UV_EAFNOSUPPORT:
-        wsp_err_set(&c->connect_err, WSP_CLASS_NET_UNREACHABLE, "cannot reach %s port %u: %s",
-                    addr, c->rec.port, uv_strerror(status));
+        wsp_err_set(&c->connect_err, WSP_CLASS_NET_UNREACHABLE, "cannot reach %s port %u: %s", addr,
+                    c->rec.port, uv_strerror(status));
         break;
     default:
         wsp_err_set(&c->connect_err, WSP_CLASS_NET_UNREACHABLE, "connecting to %s port %u: %s",
@@ -879,8 +886,8 @@ static void use_addresses(wsp_conn *c, const struct sockaddr_storage *addrs, int
             ((struct sockaddr_in *)&c->addrs[c->num_addrs])->sin_port = htons(c->rec.port);
         else
             ((struct sockaddr_in6 *)&c->addrs[c->num_addrs])->sin6_port = htons(c->rec.port);
-        wsp_dns_addr_str((const struct sockaddr *)&addrs[i],
-                         c->rec.addresses[c->num_addrs], sizeof c->rec.addresses[0]);
+        wsp_dns_addr_str((const struct sockaddr *)&addrs[i], c->rec.addresses[c->num_addrs],
+                         sizeof c->rec.addresses[0]);
         c->num_addrs++;
     }
     c->rec.num_addresses = c->num_addrs;
@@ -953,9 +960,8 @@ void wsp_conn_start(wsp_conn *c)
         use_addresses(c, &ss, 1);
         return;
     }
-    wsp_dns_opts dopts = {.family = c->o->family,
-                          .servers = c->o->dns_servers,
-                          .timeout_us = c->o->timeout_us};
+    wsp_dns_opts dopts = {
+        .family = c->o->family, .servers = c->o->dns_servers, .timeout_us = c->o->timeout_us};
     wsp_err e;
     wsp_err_clear(&e);
     c->dnsq = wsp_dns_resolve(c->loop, c->o->url->host, c->o->url->port, &dopts, dns_cb, c, &e);

@@ -43,12 +43,12 @@ const char *wsp_conn_phase_name(wsp_conn_phase p);
 /* Everything a connection needs; borrowed: it must outlive the connection. */
 typedef struct wsp_conn_opts {
     const wsp_url *url;
-    SSL_CTX *tls_ctx; /* required for wss/https */
-    bool tls_verify;  /* false with --insecure: failures are reported, not fatal */
+    SSL_CTX *tls_ctx;  /* required for wss/https */
+    bool tls_verify;   /* false with --insecure: failures are reported, not fatal */
     int min_cert_days; /* CERT_EXPIRED when fewer days are left; 0: only expiry */
     /* resolution */
-    int family;            /* AF_UNSPEC, AF_INET, AF_INET6 */
-    const char *dns_servers; /* NULL: the system's */
+    int family;                            /* AF_UNSPEC, AF_INET, AF_INET6 */
+    const char *dns_servers;               /* NULL: the system's */
     const struct sockaddr_storage *pinned; /* --resolve: skip DNS and use these */
     int num_pinned;
     const struct sockaddr *bind_addr; /* source address, or NULL */

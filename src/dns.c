@@ -30,7 +30,7 @@ struct wsp_dns_query {
     void *ud;
     uint16_t port;
     uint64_t deadline_ms;
-    bool finished;  /* result known (or cancelled); deliver and tear down */
+    bool finished; /* result known (or cancelled); deliver and tear down */
     bool cancelled;
     bool delivered;
     char host[256];
@@ -157,8 +157,7 @@ static void addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinf
             if (n->ai_family == AF_INET && n->ai_addrlen >= sizeof(struct sockaddr_in)) {
                 memcpy(ss, n->ai_addr, sizeof(struct sockaddr_in));
                 ((struct sockaddr_in *)ss)->sin_port = htons(q->port);
-            } else if (n->ai_family == AF_INET6 &&
-                       n->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+            } else if (n->ai_family == AF_INET6 && n->ai_addrlen >= sizeof(struct sockaddr_in6)) {
                 memcpy(ss, n->ai_addr, sizeof(struct sockaddr_in6));
                 ((struct sockaddr_in6 *)ss)->sin6_port = htons(q->port);
             } else {
@@ -251,8 +250,8 @@ wsp_dns_query *wsp_dns_resolve(uv_loop_t *loop, const char *host, uint16_t port,
         return NULL;
     }
     q->channel_live = true;
-    if (opts->servers && (rc = ares_set_servers_ports_csv(q->channel, opts->servers)) !=
-                             ARES_SUCCESS) {
+    if (opts->servers &&
+        (rc = ares_set_servers_ports_csv(q->channel, opts->servers)) != ARES_SUCCESS) {
         wsp_err_set(err, WSP_CLASS_USAGE, "--dns-server '%s': %s", opts->servers,
                     ares_strerror(rc));
         ares_destroy(q->channel);

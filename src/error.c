@@ -8,39 +8,72 @@
 const char *wsp_class_name(wsp_class cls)
 {
     switch (cls) {
-    case WSP_CLASS_OK: return "OK";
-    case WSP_CLASS_USAGE: return "USAGE";
-    case WSP_CLASS_URL_INVALID: return "URL_INVALID";
-    case WSP_CLASS_DNS_NXDOMAIN: return "DNS_NXDOMAIN";
-    case WSP_CLASS_DNS_TEMPFAIL: return "DNS_TEMPFAIL";
-    case WSP_CLASS_TCP_REFUSED: return "TCP_REFUSED";
-    case WSP_CLASS_TCP_TIMEOUT: return "TCP_TIMEOUT";
-    case WSP_CLASS_NET_UNREACHABLE: return "NET_UNREACHABLE";
-    case WSP_CLASS_TLS_HANDSHAKE: return "TLS_HANDSHAKE";
-    case WSP_CLASS_TLS_TO_PLAINTEXT: return "TLS_TO_PLAINTEXT";
-    case WSP_CLASS_CERT_UNTRUSTED: return "CERT_UNTRUSTED";
-    case WSP_CLASS_CERT_NAME_MISMATCH: return "CERT_NAME_MISMATCH";
-    case WSP_CLASS_CERT_EXPIRED: return "CERT_EXPIRED";
-    case WSP_CLASS_HS_NO_RESPONSE: return "HS_NO_RESPONSE";
-    case WSP_CLASS_HS_MALFORMED: return "HS_MALFORMED";
-    case WSP_CLASS_UPGRADE_IGNORED: return "UPGRADE_IGNORED";
-    case WSP_CLASS_UPGRADE_REDIRECT: return "UPGRADE_REDIRECT";
-    case WSP_CLASS_UPGRADE_AUTH: return "UPGRADE_AUTH";
-    case WSP_CLASS_UPGRADE_NOT_FOUND: return "UPGRADE_NOT_FOUND";
-    case WSP_CLASS_UPGRADE_REJECTED: return "UPGRADE_REJECTED";
-    case WSP_CLASS_UPGRADE_SERVER_ERROR: return "UPGRADE_SERVER_ERROR";
-    case WSP_CLASS_HS_BAD_HEADERS: return "HS_BAD_HEADERS";
-    case WSP_CLASS_HS_BAD_ACCEPT: return "HS_BAD_ACCEPT";
-    case WSP_CLASS_HS_NEGOTIATION: return "HS_NEGOTIATION";
-    case WSP_CLASS_HS_TIMEOUT: return "HS_TIMEOUT";
-    case WSP_CLASS_INTERNAL: return "INTERNAL";
-    case WSP_CLASS_WS_CLOSED: return "WS_CLOSED";
-    case WSP_CLASS_WS_DROPPED: return "WS_DROPPED";
-    case WSP_CLASS_WS_PROTOCOL: return "WS_PROTOCOL";
-    case WSP_CLASS_WS_MSG_TIMEOUT: return "WS_MSG_TIMEOUT";
-    case WSP_CLASS_WS_EXPECT_MISMATCH: return "WS_EXPECT_MISMATCH";
-    case WSP_CLASS_WS_PONG_TIMEOUT: return "WS_PONG_TIMEOUT";
-    case WSP_CLASS_WAIT_DEADLINE: return "WAIT_DEADLINE";
+    case WSP_CLASS_OK:
+        return "OK";
+    case WSP_CLASS_USAGE:
+        return "USAGE";
+    case WSP_CLASS_URL_INVALID:
+        return "URL_INVALID";
+    case WSP_CLASS_DNS_NXDOMAIN:
+        return "DNS_NXDOMAIN";
+    case WSP_CLASS_DNS_TEMPFAIL:
+        return "DNS_TEMPFAIL";
+    case WSP_CLASS_TCP_REFUSED:
+        return "TCP_REFUSED";
+    case WSP_CLASS_TCP_TIMEOUT:
+        return "TCP_TIMEOUT";
+    case WSP_CLASS_NET_UNREACHABLE:
+        return "NET_UNREACHABLE";
+    case WSP_CLASS_TLS_HANDSHAKE:
+        return "TLS_HANDSHAKE";
+    case WSP_CLASS_TLS_TO_PLAINTEXT:
+        return "TLS_TO_PLAINTEXT";
+    case WSP_CLASS_CERT_UNTRUSTED:
+        return "CERT_UNTRUSTED";
+    case WSP_CLASS_CERT_NAME_MISMATCH:
+        return "CERT_NAME_MISMATCH";
+    case WSP_CLASS_CERT_EXPIRED:
+        return "CERT_EXPIRED";
+    case WSP_CLASS_HS_NO_RESPONSE:
+        return "HS_NO_RESPONSE";
+    case WSP_CLASS_HS_MALFORMED:
+        return "HS_MALFORMED";
+    case WSP_CLASS_UPGRADE_IGNORED:
+        return "UPGRADE_IGNORED";
+    case WSP_CLASS_UPGRADE_REDIRECT:
+        return "UPGRADE_REDIRECT";
+    case WSP_CLASS_UPGRADE_AUTH:
+        return "UPGRADE_AUTH";
+    case WSP_CLASS_UPGRADE_NOT_FOUND:
+        return "UPGRADE_NOT_FOUND";
+    case WSP_CLASS_UPGRADE_REJECTED:
+        return "UPGRADE_REJECTED";
+    case WSP_CLASS_UPGRADE_SERVER_ERROR:
+        return "UPGRADE_SERVER_ERROR";
+    case WSP_CLASS_HS_BAD_HEADERS:
+        return "HS_BAD_HEADERS";
+    case WSP_CLASS_HS_BAD_ACCEPT:
+        return "HS_BAD_ACCEPT";
+    case WSP_CLASS_HS_NEGOTIATION:
+        return "HS_NEGOTIATION";
+    case WSP_CLASS_HS_TIMEOUT:
+        return "HS_TIMEOUT";
+    case WSP_CLASS_INTERNAL:
+        return "INTERNAL";
+    case WSP_CLASS_WS_CLOSED:
+        return "WS_CLOSED";
+    case WSP_CLASS_WS_DROPPED:
+        return "WS_DROPPED";
+    case WSP_CLASS_WS_PROTOCOL:
+        return "WS_PROTOCOL";
+    case WSP_CLASS_WS_MSG_TIMEOUT:
+        return "WS_MSG_TIMEOUT";
+    case WSP_CLASS_WS_EXPECT_MISMATCH:
+        return "WS_EXPECT_MISMATCH";
+    case WSP_CLASS_WS_PONG_TIMEOUT:
+        return "WS_PONG_TIMEOUT";
+    case WSP_CLASS_WAIT_DEADLINE:
+        return "WAIT_DEADLINE";
     }
     return "INTERNAL";
 }
@@ -48,39 +81,72 @@ const char *wsp_class_name(wsp_class cls)
 int wsp_class_exit_code(wsp_class cls)
 {
     switch (cls) {
-    case WSP_CLASS_OK: return 0;
-    case WSP_CLASS_USAGE: return 2;
-    case WSP_CLASS_URL_INVALID: return 10;
-    case WSP_CLASS_DNS_NXDOMAIN: return 11;
-    case WSP_CLASS_DNS_TEMPFAIL: return 12;
-    case WSP_CLASS_TCP_REFUSED: return 20;
-    case WSP_CLASS_TCP_TIMEOUT: return 21;
-    case WSP_CLASS_NET_UNREACHABLE: return 22;
-    case WSP_CLASS_TLS_HANDSHAKE: return 30;
-    case WSP_CLASS_TLS_TO_PLAINTEXT: return 31;
-    case WSP_CLASS_CERT_UNTRUSTED: return 32;
-    case WSP_CLASS_CERT_NAME_MISMATCH: return 33;
-    case WSP_CLASS_CERT_EXPIRED: return 34;
-    case WSP_CLASS_HS_NO_RESPONSE: return 40;
-    case WSP_CLASS_HS_MALFORMED: return 41;
-    case WSP_CLASS_UPGRADE_IGNORED: return 42;
-    case WSP_CLASS_UPGRADE_REDIRECT: return 43;
-    case WSP_CLASS_UPGRADE_AUTH: return 44;
-    case WSP_CLASS_UPGRADE_NOT_FOUND: return 45;
-    case WSP_CLASS_UPGRADE_REJECTED: return 46;
-    case WSP_CLASS_UPGRADE_SERVER_ERROR: return 47;
-    case WSP_CLASS_HS_BAD_HEADERS: return 48;
-    case WSP_CLASS_HS_BAD_ACCEPT: return 49;
-    case WSP_CLASS_HS_NEGOTIATION: return 50;
-    case WSP_CLASS_HS_TIMEOUT: return 51;
-    case WSP_CLASS_INTERNAL: return 70;
-    case WSP_CLASS_WS_CLOSED: return 80;
-    case WSP_CLASS_WS_DROPPED: return 81;
-    case WSP_CLASS_WS_PROTOCOL: return 82;
-    case WSP_CLASS_WS_MSG_TIMEOUT: return 83;
-    case WSP_CLASS_WS_EXPECT_MISMATCH: return 84;
-    case WSP_CLASS_WS_PONG_TIMEOUT: return 85;
-    case WSP_CLASS_WAIT_DEADLINE: return 124;
+    case WSP_CLASS_OK:
+        return 0;
+    case WSP_CLASS_USAGE:
+        return 2;
+    case WSP_CLASS_URL_INVALID:
+        return 10;
+    case WSP_CLASS_DNS_NXDOMAIN:
+        return 11;
+    case WSP_CLASS_DNS_TEMPFAIL:
+        return 12;
+    case WSP_CLASS_TCP_REFUSED:
+        return 20;
+    case WSP_CLASS_TCP_TIMEOUT:
+        return 21;
+    case WSP_CLASS_NET_UNREACHABLE:
+        return 22;
+    case WSP_CLASS_TLS_HANDSHAKE:
+        return 30;
+    case WSP_CLASS_TLS_TO_PLAINTEXT:
+        return 31;
+    case WSP_CLASS_CERT_UNTRUSTED:
+        return 32;
+    case WSP_CLASS_CERT_NAME_MISMATCH:
+        return 33;
+    case WSP_CLASS_CERT_EXPIRED:
+        return 34;
+    case WSP_CLASS_HS_NO_RESPONSE:
+        return 40;
+    case WSP_CLASS_HS_MALFORMED:
+        return 41;
+    case WSP_CLASS_UPGRADE_IGNORED:
+        return 42;
+    case WSP_CLASS_UPGRADE_REDIRECT:
+        return 43;
+    case WSP_CLASS_UPGRADE_AUTH:
+        return 44;
+    case WSP_CLASS_UPGRADE_NOT_FOUND:
+        return 45;
+    case WSP_CLASS_UPGRADE_REJECTED:
+        return 46;
+    case WSP_CLASS_UPGRADE_SERVER_ERROR:
+        return 47;
+    case WSP_CLASS_HS_BAD_HEADERS:
+        return 48;
+    case WSP_CLASS_HS_BAD_ACCEPT:
+        return 49;
+    case WSP_CLASS_HS_NEGOTIATION:
+        return 50;
+    case WSP_CLASS_HS_TIMEOUT:
+        return 51;
+    case WSP_CLASS_INTERNAL:
+        return 70;
+    case WSP_CLASS_WS_CLOSED:
+        return 80;
+    case WSP_CLASS_WS_DROPPED:
+        return 81;
+    case WSP_CLASS_WS_PROTOCOL:
+        return 82;
+    case WSP_CLASS_WS_MSG_TIMEOUT:
+        return 83;
+    case WSP_CLASS_WS_EXPECT_MISMATCH:
+        return 84;
+    case WSP_CLASS_WS_PONG_TIMEOUT:
+        return 85;
+    case WSP_CLASS_WAIT_DEADLINE:
+        return 124;
     }
     return 70;
 }
@@ -88,46 +154,72 @@ int wsp_class_exit_code(wsp_class cls)
 const char *wsp_class_describe(wsp_class cls)
 {
     switch (cls) {
-    case WSP_CLASS_OK: return "every phase and expectation held";
-    case WSP_CLASS_USAGE: return "bad flags or configuration";
-    case WSP_CLASS_URL_INVALID: return "not ws/wss, no host, bad port";
-    case WSP_CLASS_DNS_NXDOMAIN: return "the name does not exist";
-    case WSP_CLASS_DNS_TEMPFAIL: return "resolver timeout, SERVFAIL, unreachable resolver";
-    case WSP_CLASS_TCP_REFUSED: return "connection refused";
-    case WSP_CLASS_TCP_TIMEOUT: return "no answer to SYN before the deadline";
-    case WSP_CLASS_NET_UNREACHABLE: return "no route to host or network";
-    case WSP_CLASS_TLS_HANDSHAKE: return "TLS alert or handshake failure";
-    case WSP_CLASS_TLS_TO_PLAINTEXT: return "wss:// against a plain HTTP port";
-    case WSP_CLASS_CERT_UNTRUSTED: return "chain does not verify";
-    case WSP_CLASS_CERT_NAME_MISMATCH: return "certificate does not cover the host";
+    case WSP_CLASS_OK:
+        return "every phase and expectation held";
+    case WSP_CLASS_USAGE:
+        return "bad flags or configuration";
+    case WSP_CLASS_URL_INVALID:
+        return "not ws/wss, no host, bad port";
+    case WSP_CLASS_DNS_NXDOMAIN:
+        return "the name does not exist";
+    case WSP_CLASS_DNS_TEMPFAIL:
+        return "resolver timeout, SERVFAIL, unreachable resolver";
+    case WSP_CLASS_TCP_REFUSED:
+        return "connection refused";
+    case WSP_CLASS_TCP_TIMEOUT:
+        return "no answer to SYN before the deadline";
+    case WSP_CLASS_NET_UNREACHABLE:
+        return "no route to host or network";
+    case WSP_CLASS_TLS_HANDSHAKE:
+        return "TLS alert or handshake failure";
+    case WSP_CLASS_TLS_TO_PLAINTEXT:
+        return "wss:// against a plain HTTP port";
+    case WSP_CLASS_CERT_UNTRUSTED:
+        return "chain does not verify";
+    case WSP_CLASS_CERT_NAME_MISMATCH:
+        return "certificate does not cover the host";
     case WSP_CLASS_CERT_EXPIRED:
         return "expired, not yet valid, or fewer days left than --min-cert-days";
-    case WSP_CLASS_HS_NO_RESPONSE: return "connection closed before a status line";
-    case WSP_CLASS_HS_MALFORMED: return "not HTTP, or status/headers malformed or oversized";
+    case WSP_CLASS_HS_NO_RESPONSE:
+        return "connection closed before a status line";
+    case WSP_CLASS_HS_MALFORMED:
+        return "not HTTP, or status/headers malformed or oversized";
     case WSP_CLASS_UPGRADE_IGNORED:
         return "2xx without an upgrade (proxy stripped Upgrade, SPA fallback)";
-    case WSP_CLASS_UPGRADE_REDIRECT: return "3xx (Location reported)";
+    case WSP_CLASS_UPGRADE_REDIRECT:
+        return "3xx (Location reported)";
     case WSP_CLASS_UPGRADE_AUTH:
         return "401, 403, 407: the endpoint exists and refuses these credentials";
-    case WSP_CLASS_UPGRADE_NOT_FOUND: return "404, 405, 410";
-    case WSP_CLASS_UPGRADE_REJECTED: return "other 4xx (429 retried, honouring Retry-After)";
-    case WSP_CLASS_UPGRADE_SERVER_ERROR: return "5xx";
-    case WSP_CLASS_HS_BAD_HEADERS: return "101 without Upgrade: websocket or Connection: upgrade";
-    case WSP_CLASS_HS_BAD_ACCEPT: return "Sec-WebSocket-Accept missing, repeated or wrong";
+    case WSP_CLASS_UPGRADE_NOT_FOUND:
+        return "404, 405, 410";
+    case WSP_CLASS_UPGRADE_REJECTED:
+        return "other 4xx (429 retried, honouring Retry-After)";
+    case WSP_CLASS_UPGRADE_SERVER_ERROR:
+        return "5xx";
+    case WSP_CLASS_HS_BAD_HEADERS:
+        return "101 without Upgrade: websocket or Connection: upgrade";
+    case WSP_CLASS_HS_BAD_ACCEPT:
+        return "Sec-WebSocket-Accept missing, repeated or wrong";
     case WSP_CLASS_HS_NEGOTIATION:
         return "subprotocol or extension not offered, or required and absent";
-    case WSP_CLASS_HS_TIMEOUT: return "no complete response before the deadline";
-    case WSP_CLASS_INTERNAL: return "a bug or out of memory in wsprobe";
+    case WSP_CLASS_HS_TIMEOUT:
+        return "no complete response before the deadline";
+    case WSP_CLASS_INTERNAL:
+        return "a bug or out of memory in wsprobe";
     case WSP_CLASS_WS_CLOSED:
         return "peer closed with a code other than 1000/1001 (1012/1013 retried)";
-    case WSP_CLASS_WS_DROPPED: return "connection lost without a close frame";
+    case WSP_CLASS_WS_DROPPED:
+        return "connection lost without a close frame";
     case WSP_CLASS_WS_PROTOCOL:
         return "peer broke RFC 6455 (masked server frame, bad opcode or RSV, bad UTF-8)";
-    case WSP_CLASS_WS_MSG_TIMEOUT: return "open, but the expected message did not come in time";
+    case WSP_CLASS_WS_MSG_TIMEOUT:
+        return "open, but the expected message did not come in time";
     case WSP_CLASS_WS_EXPECT_MISMATCH:
         return "a message came and did not match (first 200 bytes reported)";
-    case WSP_CLASS_WS_PONG_TIMEOUT: return "ping not answered";
-    case WSP_CLASS_WAIT_DEADLINE: return "wait ran out of time (last class reported)";
+    case WSP_CLASS_WS_PONG_TIMEOUT:
+        return "ping not answered";
+    case WSP_CLASS_WAIT_DEADLINE:
+        return "wait ran out of time (last class reported)";
     }
     return "unknown";
 }
@@ -135,8 +227,10 @@ const char *wsp_class_describe(wsp_class cls)
 const char *wsp_class_default_hint(wsp_class cls)
 {
     switch (cls) {
-    case WSP_CLASS_OK: return "";
-    case WSP_CLASS_USAGE: return "see wsprobe --help";
+    case WSP_CLASS_OK:
+        return "";
+    case WSP_CLASS_USAGE:
+        return "see wsprobe --help";
     case WSP_CLASS_URL_INVALID:
         return "write the URL as ws://host[:port]/path or wss://host[:port]/path";
     case WSP_CLASS_DNS_NXDOMAIN:
@@ -204,7 +298,8 @@ const char *wsp_class_default_hint(wsp_class cls)
     case WSP_CLASS_HS_TIMEOUT:
         return "the server accepted the connection but did not answer the upgrade in time: it "
                "may be overloaded, or a proxy is waiting on a dead backend";
-    case WSP_CLASS_INTERNAL: return "this is a bug in wsprobe: please report it with -v output";
+    case WSP_CLASS_INTERNAL:
+        return "this is a bug in wsprobe: please report it with -v output";
     case WSP_CLASS_WS_CLOSED:
         return "the server closed the WebSocket: the close code and reason say why";
     case WSP_CLASS_WS_DROPPED:

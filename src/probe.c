@@ -18,7 +18,7 @@ struct wsp_probe {
     wsp_conn *conn;
     wsp_conn *health;
     bool conn_done, health_done, reported;
-    size_t step;       /* index of the running step */
+    size_t step; /* index of the running step */
     uint64_t last_send_ns;
     uv_timer_t step_timer;
     wsp_step_result *results;
@@ -106,8 +106,8 @@ static void step_timer_cb(uv_timer_t *t)
     double waited = (double)(s->timeout_us ? s->timeout_us : p->cfg->conn.timeout_us) / 1e6;
     if (s->kind == WSP_STEP_PING) {
         snprintf(res->detail, sizeof res->detail, "no pong within %.3gs", waited);
-        wsp_conn_fail(p->conn, WSP_CLASS_WS_PONG_TIMEOUT, "step %zu: ping not answered within %.3gs",
-                      p->step + 1, waited);
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_PONG_TIMEOUT,
+                      "step %zu: ping not answered within %.3gs", p->step + 1, waited);
     } else if (p->have_unmatched) {
         snprintf(res->detail, sizeof res->detail, "no message matched (%u skipped)", res->skipped);
         wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,

@@ -10,8 +10,9 @@
 #include <strings.h>
 
 static const char *const secret_params[] = {
-    "token", "access_token", "id_token", "jwt", "auth", "authorization", "key", "api_key",
-    "apikey", "password", "pass", "secret", "signature", "sig", "bearer", "session",
+    "token",     "access_token", "id_token", "jwt",      "auth", "authorization",
+    "key",       "api_key",      "apikey",   "password", "pass", "secret",
+    "signature", "sig",          "bearer",   "session",
 };
 
 static bool is_secret_param(const char *name, size_t len)
@@ -247,9 +248,10 @@ static json_t *record_json_into(json_t *o, const wsp_conn_record *r)
         json_object_set_new(h, "reason", json_string(r->http_reason));
         json_object_set_new(h, "headers", headers_json(r));
         json_object_set_new(h, "location", str_or_null(r->location));
-        json_object_set_new(h, "body", r->http_status != 101 && r->http_body_len
-                                           ? bytes_json(r->http_body, r->http_body_len)
-                                           : json_null());
+        json_object_set_new(h, "body",
+                            r->http_status != 101 && r->http_body_len
+                                ? bytes_json(r->http_body, r->http_body_len)
+                                : json_null());
         json_object_set_new(o, "http", h);
     } else {
         json_object_set_new(o, "http", json_null());
@@ -271,15 +273,14 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
     json_object_set_new(o, "ok", json_boolean(v->cls == WSP_CLASS_OK));
     json_object_set_new(o, "class", json_string(wsp_class_name(v->cls)));
     json_object_set_new(o, "exit_code", json_integer(wsp_class_exit_code(v->cls)));
-    json_object_set_new(o, "message", json_string(v->cls == WSP_CLASS_OK ? "every phase held"
-                                                                        : v->msg));
+    json_object_set_new(o, "message",
+                        json_string(v->cls == WSP_CLASS_OK ? "every phase held" : v->msg));
     json_object_set_new(o, "hint", json_string(v->hint));
-    json_object_set_new(o, "failed_phase", v->cls == WSP_CLASS_OK
-                                               ? json_null()
-                                               : json_string(wsp_conn_phase_name(
-                                                     r->err.cls != WSP_CLASS_OK
-                                                         ? r->failed_phase
-                                                         : WSP_PHASE_DONE)));
+    json_object_set_new(o, "failed_phase",
+                        v->cls == WSP_CLASS_OK
+                            ? json_null()
+                            : json_string(wsp_conn_phase_name(
+                                  r->err.cls != WSP_CLASS_OK ? r->failed_phase : WSP_PHASE_DONE)));
 
     json_t *phases = json_object(), *marks = json_object();
     uint64_t t0 = r->t_start;
@@ -308,8 +309,8 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
     json_object_set_new(ws, "received_frames", json_integer((json_int_t)r->received_frames));
     json_object_set_new(ws, "sent_bytes", json_integer((json_int_t)r->sent_bytes));
     json_object_set_new(ws, "received_bytes", json_integer((json_int_t)r->received_bytes));
-    json_object_set_new(ws, "close_code", r->close_code >= 0 ? json_integer(r->close_code)
-                                                             : json_null());
+    json_object_set_new(ws, "close_code",
+                        r->close_code >= 0 ? json_integer(r->close_code) : json_null());
     json_object_set_new(ws, "close_reason", str_or_null(r->close_reason));
     json_object_set_new(ws, "closed_by",
                         r->closed_by == WSP_CLOSED_BY_CLIENT   ? json_string("client")
@@ -349,9 +350,9 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
         json_object_set_new(s, "kind", json_string(kind));
         json_object_set_new(s, "ran", json_boolean(sr[i].ran));
         json_object_set_new(s, "ok", json_boolean(sr[i].ok));
-        json_object_set_new(s, "roundtrip_ms", strcmp(kind, "send") != 0 && sr[i].ok
-                                                   ? ms_json(sr[i].roundtrip_ms)
-                                                   : json_null());
+        json_object_set_new(s, "roundtrip_ms",
+                            strcmp(kind, "send") != 0 && sr[i].ok ? ms_json(sr[i].roundtrip_ms)
+                                                                  : json_null());
         json_object_set_new(s, "skipped", json_integer(sr[i].skipped));
         json_object_set_new(s, "detail", bytes_json(sr[i].detail, strlen(sr[i].detail)));
         json_array_append_new(steps, s);
@@ -363,8 +364,8 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
         json_t *hj = json_object();
         json_object_set_new(hj, "ok", json_boolean(h->err.cls == WSP_CLASS_OK));
         json_object_set_new(hj, "class", json_string(wsp_class_name(h->err.cls)));
-        json_object_set_new(hj, "status", h->http_status ? json_integer(h->http_status)
-                                                         : json_null());
+        json_object_set_new(hj, "status",
+                            h->http_status ? json_integer(h->http_status) : json_null());
         json_object_set_new(hj, "total_ms", ms_json(wsp_conn_ms(h->t_start, h->t_end)));
         json_object_set_new(hj, "message", json_string(h->err.msg));
         json_object_set_new(o, "health", hj);
@@ -414,8 +415,8 @@ void wsp_report_probe_human(FILE *f, const wsp_probe *p, const char *url_text, b
         size_t o = 0;
         what[0] = '\0';
         for (int i = 0; i < r->num_addresses && o < sizeof what - 60; i++)
-            o += (size_t)snprintf(what + o, sizeof what - o, "%s%s", i ? ", " : "",
-                                  r->addresses[i]);
+            o +=
+                (size_t)snprintf(what + o, sizeof what - o, "%s%s", i ? ", " : "", r->addresses[i]);
         if (cfg->url.host_is_ip)
             snprintf(what + o, sizeof what - o, " (literal)");
         else if (cfg->conn.num_pinned)
@@ -426,9 +427,8 @@ void wsp_report_probe_human(FILE *f, const wsp_probe *p, const char *url_text, b
     if (r->t_connected || fp == WSP_PHASE_CONNECT) {
         snprintf(what, sizeof what, "%s port %u",
                  r->used_address >= 0 ? r->addresses[r->used_address] : "?", r->port);
-        row(f, &st, "connect", fp == WSP_PHASE_CONNECT,
-            wsp_conn_ms(r->t_resolved, r->t_connected), r->t_connected != 0,
-            fp == WSP_PHASE_CONNECT ? v->msg : what);
+        row(f, &st, "connect", fp == WSP_PHASE_CONNECT, wsp_conn_ms(r->t_resolved, r->t_connected),
+            r->t_connected != 0, fp == WSP_PHASE_CONNECT ? v->msg : what);
     }
     if (r->tls_used) {
         if (r->tls_done)
@@ -464,14 +464,14 @@ void wsp_report_probe_human(FILE *f, const wsp_probe *p, const char *url_text, b
                  r->close_reason[0] ? " \"" : "", r->close_reason, r->close_reason[0] ? "\"" : "");
         if (!r->close_acknowledged)
             snprintf(what + strlen(what), sizeof what - strlen(what), ", not acknowledged");
-        row(f, &st, "close", false, wsp_conn_ms(r->t_close_start, r->t_closed),
-            r->t_closed != 0, what);
+        row(f, &st, "close", false, wsp_conn_ms(r->t_close_start, r->t_closed), r->t_closed != 0,
+            what);
     }
     const wsp_conn_record *h = wsp_probe_health_record(p);
     if (h) {
         snprintf(what, sizeof what, "HTTP %d", h->http_status);
-        row(f, &st, "health", h->err.cls != WSP_CLASS_OK, wsp_conn_ms(h->t_start, h->t_end),
-            true, h->err.cls != WSP_CLASS_OK ? h->err.msg : what);
+        row(f, &st, "health", h->err.cls != WSP_CLASS_OK, wsp_conn_ms(h->t_start, h->t_end), true,
+            h->err.cls != WSP_CLASS_OK ? h->err.msg : what);
     }
     row(f, &st, "total", false, wsp_conn_ms(r->t_start, r->t_end), true, "");
     if (r->handshake_completed)

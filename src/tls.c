@@ -141,8 +141,8 @@ SSL_CTX *wsp_tls_server_ctx_new(const char *cert, const char *key, wsp_err *err)
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
         drain_errors(eb, sizeof eb);
-        wsp_err_set(err, WSP_CLASS_USAGE, "--key %s: cannot load or does not match --cert: %s",
-                    key, eb);
+        wsp_err_set(err, WSP_CLASS_USAGE, "--key %s: cannot load or does not match --cert: %s", key,
+                    eb);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -221,8 +221,7 @@ int wsp_tls_feed(wsp_tls *t, const void *data, size_t len, wsp_err *err)
             t->plaintext_peer = true;
             char first[24];
             size_t n = 0;
-            for (size_t i = 0; i < len && n + 1 < sizeof first && b[i] != '\r' && b[i] != '\n';
-                 i++)
+            for (size_t i = 0; i < len && n + 1 < sizeof first && b[i] != '\r' && b[i] != '\n'; i++)
                 first[n++] = (b[i] >= 32 && b[i] < 127) ? (char)b[i] : '.';
             first[n] = '\0';
             wsp_err_set(err, WSP_CLASS_TLS_TO_PLAINTEXT,
@@ -251,8 +250,8 @@ static int classify_failure(wsp_tls *t, int ret, wsp_err *err)
             break;
         case X509_V_ERR_HOSTNAME_MISMATCH:
         case X509_V_ERR_IP_ADDRESS_MISMATCH:
-            wsp_err_set(err, WSP_CLASS_CERT_NAME_MISMATCH,
-                        "certificate does not cover '%s': %s", t->host, vs);
+            wsp_err_set(err, WSP_CLASS_CERT_NAME_MISMATCH, "certificate does not cover '%s': %s",
+                        t->host, vs);
             break;
         default:
             wsp_err_set(err, WSP_CLASS_CERT_UNTRUSTED, "certificate verification failed: %s", vs);

@@ -16,13 +16,13 @@
 #include "error.h"
 
 typedef struct wsp_tls_config {
-    bool insecure;       /* skip chain and name verification (still reported) */
-    const char *cacert;  /* PEM bundle to trust instead of the system store; NULL: system */
-    const char *cert;    /* client certificate (mutual TLS), PEM; NULL: none */
-    const char *key;     /* its private key, PEM */
-    int min_version;     /* TLS1_2_VERSION, TLS1_3_VERSION, ...; 0: OpenSSL's default */
-    int max_version;     /* 0: highest */
-    const char *alpn;    /* comma-separated protocols to offer, e.g. "http/1.1"; NULL: none */
+    bool insecure;      /* skip chain and name verification (still reported) */
+    const char *cacert; /* PEM bundle to trust instead of the system store; NULL: system */
+    const char *cert;   /* client certificate (mutual TLS), PEM; NULL: none */
+    const char *key;    /* its private key, PEM */
+    int min_version;    /* TLS1_2_VERSION, TLS1_3_VERSION, ...; 0: OpenSSL's default */
+    int max_version;    /* 0: highest */
+    const char *alpn;   /* comma-separated protocols to offer, e.g. "http/1.1"; NULL: none */
 } wsp_tls_config;
 
 /* A client context for many connections. Returns NULL with `err` (USAGE for unreadable files,

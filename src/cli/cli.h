@@ -15,7 +15,8 @@ int wsp_cmd_serve(int argc, char **argv);
 
 /* Print "wsprobe: <cmd>: message" to stderr, and the hint on a second line if given.
  * Returns 2 (USAGE) for `return wsp_cli_usage_error(...)`. */
-int wsp_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int wsp_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Whether colored output is allowed on `f` (a TTY and NO_COLOR unset). */
 bool wsp_cli_color(FILE *f);

@@ -242,8 +242,8 @@ int wsp_cmd_probe(int argc, char **argv)
         switch (ch) {
         case 'H':
             if (!strchr(optarg, ':') || strpbrk(optarg, "\r\n")) {
-                rc = wsp_cli_usage_error(cmd, "-H '%s': expected 'Name: value' on one line",
-                                         optarg);
+                rc =
+                    wsp_cli_usage_error(cmd, "-H '%s': expected 'Name: value' on one line", optarg);
                 goto out;
             }
             if (cfg.conn.num_headers >= WSP_CONN_MAX_HEADERS) {
@@ -387,15 +387,16 @@ int wsp_cmd_probe(int argc, char **argv)
             const char *eq = strchr(optarg, '=');
             step.kind = WSP_STEP_EXPECT_JSON;
             if (!eq) {
-                rc = wsp_cli_usage_error(cmd, "--expect-json '%s': expected /pointer=VALUE",
-                                         optarg);
+                rc =
+                    wsp_cli_usage_error(cmd, "--expect-json '%s': expected /pointer=VALUE", optarg);
                 goto out;
             }
             step.pointer = strndup(optarg, (size_t)(eq - optarg));
             if (!step.pointer || !wsp_jsonptr_valid(step.pointer)) {
                 free(step.pointer);
-                rc = wsp_cli_usage_error(cmd, "--expect-json '%s': the pointer must be empty or "
-                                              "start with '/' (RFC 6901)",
+                rc = wsp_cli_usage_error(cmd,
+                                         "--expect-json '%s': the pointer must be empty or "
+                                         "start with '/' (RFC 6901)",
                                          optarg);
                 goto out;
             }

@@ -25,8 +25,9 @@ static const char *const planned[] = {"wait", "run", "security", "parity", "load
 
 static void usage(FILE *f)
 {
-    fprintf(f, "wsprobe %s - verify WebSocket endpoints with evidence from the wire\n\n"
-               "usage: wsprobe COMMAND [options]\n\ncommands:\n",
+    fprintf(f,
+            "wsprobe %s - verify WebSocket endpoints with evidence from the wire\n\n"
+            "usage: wsprobe COMMAND [options]\n\ncommands:\n",
             WSP_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
