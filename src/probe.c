@@ -8,6 +8,7 @@
 
 #include "jsonptr.h"
 #include "rand.h"
+#include "template.h"
 
 struct wsp_probe {
     uv_loop_t *loop;
@@ -24,6 +25,8 @@ struct wsp_probe {
     wsp_step_result *results;
     uint8_t ping_payload[8];
     char last_unmatched[201];
+    char *last_sent; /* the message of the last send step, for {{sent./pointer}} */
+    size_t last_sent_len;
     bool have_unmatched;
     wsp_err verdict;
 };
@@ -140,15 +143,34 @@ static void step_ok(wsp_probe *p, const char *detail)
     run_steps(p);
 }
 
-static bool json_matches(const wsp_step *s, const uint8_t *data, size_t len)
+/* The expected text of a step, with {{sent./pointer}} and other placeholders filled in.
+ * Returns a heap string or NULL (the failure is recorded on the connection). */
+static char *expected_text(wsp_probe *p, const char *tmpl, size_t *len_out)
+{
+    wsp_tmpl_ctx ctx = {p->last_sent, p->last_sent_len};
+    wsp_err e;
+    wsp_err_clear(&e);
+    char *s = wsp_tmpl_expand(tmpl, &ctx, len_out, &e);
+    if (!s)
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH, "step %zu: %s", p->step + 1, e.msg);
+    return s;
+}
+
+/* --expect-json: VALUE is JSON when it parses as JSON (1, true, "x", {"a":1}), else a string. */
+static bool json_matches(wsp_probe *p, const wsp_step *s, const uint8_t *data, size_t len)
 {
     json_error_t je;
     json_t *doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
     if (!doc)
         return false;
-    json_t *want = json_loads(s->value_json, JSON_DECODE_ANY, &je);
+    size_t vlen = 0;
+    char *value = expected_text(p, s->value_json, &vlen);
+    json_t *want = value ? json_loadb(value, vlen, JSON_DECODE_ANY, &je) : NULL;
+    if (value && !want)
+        want = json_stringn(value, vlen);
     json_t *got = wsp_jsonptr_get(doc, s->pointer);
     bool ok = want && got && json_equal(want, got);
+    free(value);
     json_decref(want);
     json_decref(doc);
     return ok;
@@ -170,8 +192,14 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
         return;
     }
     switch (s->kind) {
-    case WSP_STEP_EXPECT_TEXT:
-        if (ev->len == s->len && memcmp(ev->data, s->text, s->len) == 0) {
+    case WSP_STEP_EXPECT_TEXT: {
+        size_t wlen = 0;
+        char *want = expected_text(p, s->text, &wlen);
+        if (!want)
+            return;
+        bool same = ev->len == wlen && memcmp(ev->data, want, wlen) == 0;
+        free(want);
+        if (same) {
             step_ok(p, "matched");
         } else {
             excerpt(ex, sizeof ex, ev->data, ev->len);
@@ -181,6 +209,7 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
                           ex);
         }
         return;
+    }
     case WSP_STEP_EXPECT_REGEX: {
         char *z = malloc(ev->len + 1);
         if (!z)
@@ -201,7 +230,7 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
         return;
     }
     case WSP_STEP_EXPECT_JSON:
-        if (json_matches(s, ev->data, ev->len)) {
+        if (json_matches(p, s, ev->data, ev->len)) {
             step_ok(p, "matched");
         } else {
             /* unrelated (a broadcast, a heartbeat): skip until the step's timeout */
@@ -229,18 +258,41 @@ static void run_steps(wsp_probe *p)
         uint64_t t = s->timeout_us ? s->timeout_us : p->cfg->conn.timeout_us;
         switch (s->kind) {
         case WSP_STEP_SEND:
-        case WSP_STEP_SEND_BINARY:
+        case WSP_STEP_SEND_BINARY: {
+            /* placeholders are filled per connection, at the moment of sending */
+            size_t len = s->len;
+            char *msg = NULL;
+            if (s->kind == WSP_STEP_SEND && wsp_tmpl_has_vars(s->text)) {
+                wsp_err e;
+                msg = wsp_tmpl_expand(s->text, NULL, &len, &e);
+                if (!msg) {
+                    wsp_conn_fail(p->conn, e.cls, "step %zu: %s", p->step + 1, e.msg);
+                    return;
+                }
+            } else {
+                msg = malloc(len + 1);
+                if (!msg) {
+                    wsp_conn_fail(p->conn, WSP_CLASS_INTERNAL, "out of memory");
+                    return;
+                }
+                memcpy(msg, s->text, len);
+                msg[len] = '\0';
+            }
+            free(p->last_sent);
+            p->last_sent = msg;
+            p->last_sent_len = len;
             p->last_send_ns = uv_hrtime();
             if (wsp_conn_send(p->conn, s->kind == WSP_STEP_SEND ? WSP_WS_OP_TEXT : WSP_WS_OP_BINARY,
-                              s->text, s->len) != 0) {
+                              msg, len) != 0) {
                 wsp_conn_fail(p->conn, WSP_CLASS_WS_DROPPED, "step %zu: could not send",
                               p->step + 1);
                 return;
             }
             res->ok = true;
-            snprintf(res->detail, sizeof res->detail, "%zu bytes", s->len);
+            snprintf(res->detail, sizeof res->detail, "%zu bytes", len);
             p->step++;
             continue;
+        }
         case WSP_STEP_PING:
             if (s->kind == WSP_STEP_PING && p->cfg->pong_timeout_us)
                 t = p->cfg->pong_timeout_us;
@@ -328,6 +380,7 @@ void wsp_probe_start(wsp_probe *p)
 static void step_timer_closed(uv_handle_t *h)
 {
     wsp_probe *p = h->data;
+    free(p->last_sent);
     free(p->results);
     free(p);
 }

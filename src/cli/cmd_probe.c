@@ -14,6 +14,7 @@
 #include "jsonptr.h"
 #include "probe.h"
 #include "report.h"
+#include "template.h"
 #include "tls.h"
 
 static const char probe_usage[] =
@@ -351,6 +352,11 @@ int wsp_cmd_probe(int argc, char **argv)
         case OPT_SEND:
             step.kind = WSP_STEP_SEND;
             step.text = wsp_cli_text_or_file(cmd, "--send", optarg, &step.len);
+            if (step.text && wsp_tmpl_check(step.text, false, "--send", &e) != 0) {
+                free(step.text);
+                rc = wsp_cli_usage_error(cmd, "%s", e.msg);
+                goto out;
+            }
             if (!step.text || wsp_probe_config_add_step(&cfg, &step) != 0) {
                 free(step.text);
                 goto out;
@@ -359,6 +365,11 @@ int wsp_cmd_probe(int argc, char **argv)
         case OPT_EXPECT_TEXT:
             step.kind = WSP_STEP_EXPECT_TEXT;
             step.text = wsp_cli_text_or_file(cmd, "--expect-text", optarg, &step.len);
+            if (step.text && wsp_tmpl_check(step.text, true, "--expect-text", &e) != 0) {
+                free(step.text);
+                rc = wsp_cli_usage_error(cmd, "%s", e.msg);
+                goto out;
+            }
             if (!step.text || wsp_probe_config_add_step(&cfg, &step) != 0) {
                 free(step.text);
                 goto out;
@@ -400,18 +411,17 @@ int wsp_cmd_probe(int argc, char **argv)
                                          optarg);
                 goto out;
             }
-            /* VALUE is JSON when it parses as JSON (1, true, "x", {"a":1}); else a string */
-            json_error_t je;
-            json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, &je);
-            if (!v)
-                v = json_string(eq + 1);
-            step.value_json = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-            json_decref(v);
+            /* VALUE is kept as written: placeholders are filled when a message arrives, then
+             * it is JSON if it parses as JSON, else a string (probe.c) */
+            if (wsp_tmpl_check(eq + 1, true, "--expect-json", &e) != 0) {
+                free(step.pointer);
+                rc = wsp_cli_usage_error(cmd, "%s", e.msg);
+                goto out;
+            }
+            step.value_json = strdup(eq + 1);
             if (!step.value_json || wsp_probe_config_add_step(&cfg, &step) != 0) {
                 free(step.pointer);
                 free(step.value_json);
-                rc = wsp_cli_usage_error(cmd, "--expect-json '%s': the value is not valid UTF-8",
-                                         optarg);
                 goto out;
             }
             break;
