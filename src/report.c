@@ -499,3 +499,203 @@ void wsp_report_probe_human(FILE *f, const wsp_probe *p, const char *url_text, b
     }
     fprintf(f, "  %-9s %s\n", "hint", v->hint);
 }
+
+/* ---- many ---- */
+
+wsp_class wsp_report_many_class(wsp_probe *const *ps, size_t n)
+{
+    unsigned counts[WSP_CLASS_COUNT] = {0};
+    for (size_t i = 0; i < n; i++)
+        counts[wsp_probe_verdict(ps[i])->cls]++;
+    wsp_class best = WSP_CLASS_OK;
+    for (int c = 1; c < WSP_CLASS_COUNT; c++) {
+        if (!counts[c])
+            continue;
+        if (best == WSP_CLASS_OK || counts[c] > counts[best] ||
+            (counts[c] == counts[best] &&
+             wsp_class_exit_code((wsp_class)c) > wsp_class_exit_code(best)))
+            best = (wsp_class)c;
+    }
+    return best;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct phase_stats {
+    size_t count;
+    double min, median, p95, max;
+} phase_stats;
+
+/* Nearest-rank percentiles over the connections that reached the phase. */
+static phase_stats stats_of(double *v, size_t n)
+{
+    phase_stats s = {0};
+    if (!n)
+        return s;
+    qsort(v, n, sizeof *v, cmp_double);
+    s.count = n;
+    s.min = v[0];
+    s.max = v[n - 1];
+    s.median = v[(n + 1) / 2 - 1];
+    size_t r95 = (size_t)ceil(0.95 * (double)n);
+    s.p95 = v[(r95 ? r95 : 1) - 1];
+    return s;
+}
+
+typedef enum many_phase {
+    MP_RESOLVE,
+    MP_CONNECT,
+    MP_TLS,
+    MP_UPGRADE,
+    MP_ROUNDTRIP,
+    MP_TOTAL,
+    MP_N
+} many_phase;
+static const char *const many_phase_names[MP_N] = {"resolve_ms", "connect_ms",   "tls_ms",
+                                                   "upgrade_ms", "roundtrip_ms", "total_ms"};
+
+static bool phase_value(const wsp_probe *p, many_phase ph, double *out)
+{
+    const wsp_conn_record *r = wsp_probe_record(p);
+    switch (ph) {
+    case MP_RESOLVE:
+        *out = wsp_conn_ms(r->t_start, r->t_resolved);
+        return r->t_resolved != 0;
+    case MP_CONNECT:
+        *out = wsp_conn_ms(r->t_resolved, r->t_connected);
+        return r->t_connected != 0;
+    case MP_TLS:
+        *out = wsp_conn_ms(r->t_connected, r->t_tls);
+        return r->t_tls != 0;
+    case MP_UPGRADE:
+        *out = wsp_conn_ms(r->t_request, r->t_upgraded);
+        return r->t_upgraded != 0;
+    case MP_ROUNDTRIP: {
+        const wsp_probe_config *cfg = wsp_probe_get_config(p);
+        const wsp_step_result *sr = wsp_probe_step_results(p);
+        for (size_t i = 0; i < cfg->num_steps; i++)
+            if (sr[i].ok && cfg->steps[i].kind != WSP_STEP_SEND &&
+                cfg->steps[i].kind != WSP_STEP_SEND_BINARY) {
+                *out = sr[i].roundtrip_ms;
+                return true;
+            }
+        return false;
+    }
+    case MP_TOTAL:
+        *out = wsp_conn_ms(r->t_start, r->t_end);
+        return r->t_end != 0;
+    case MP_N:
+        break;
+    }
+    return false;
+}
+
+static phase_stats many_stats(wsp_probe *const *ps, size_t n, many_phase ph, double *scratch)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (phase_value(ps[i], ph, &scratch[k]))
+            k++;
+    return stats_of(scratch, k);
+}
+
+json_t *wsp_report_many_json(wsp_probe *const *ps, size_t n, const char *url_text)
+{
+    json_t *o = json_object();
+    double *scratch = malloc((n ? n : 1) * sizeof *scratch);
+    if (!o || !scratch) {
+        free(scratch);
+        json_decref(o);
+        return NULL;
+    }
+    size_t ok = 0;
+    json_t *by = json_object();
+    for (size_t i = 0; i < n; i++) {
+        wsp_class c = wsp_probe_verdict(ps[i])->cls;
+        if (c == WSP_CLASS_OK)
+            ok++;
+        const char *name = wsp_class_name(c);
+        json_t *cur = json_object_get(by, name);
+        json_object_set_new(by, name, json_integer(cur ? json_integer_value(cur) + 1 : 1));
+    }
+    wsp_class cls = wsp_report_many_class(ps, n);
+    char url[WSP_URL_TARGET_MAX + 512];
+    wsp_report_redact_url(url_text, url, sizeof url);
+    json_object_set_new(o, "url", json_string(url));
+    json_object_set_new(o, "connections", json_integer((json_int_t)n));
+    json_object_set_new(o, "succeeded", json_integer((json_int_t)ok));
+    json_object_set_new(o, "failed", json_integer((json_int_t)(n - ok)));
+    json_object_set_new(o, "ok", json_boolean(cls == WSP_CLASS_OK));
+    json_object_set_new(o, "class", json_string(wsp_class_name(cls)));
+    json_object_set_new(o, "exit_code", json_integer(wsp_class_exit_code(cls)));
+    json_object_set_new(o, "by_class", by);
+    json_t *phases = json_object();
+    for (int ph = 0; ph < MP_N; ph++) {
+        phase_stats s = many_stats(ps, n, (many_phase)ph, scratch);
+        if (!s.count)
+            continue;
+        json_t *j = json_object();
+        json_object_set_new(j, "count", json_integer((json_int_t)s.count));
+        json_object_set_new(j, "min", ms_json(s.min));
+        json_object_set_new(j, "median", ms_json(s.median));
+        json_object_set_new(j, "p95", ms_json(s.p95));
+        json_object_set_new(j, "max", ms_json(s.max));
+        json_object_set_new(phases, many_phase_names[ph], j);
+    }
+    json_object_set_new(o, "phases", phases);
+    json_t *results = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(results, wsp_report_probe_json(ps[i], url_text));
+    json_object_set_new(o, "results", results);
+    free(scratch);
+    return o;
+}
+
+void wsp_report_many_human(FILE *f, wsp_probe *const *ps, size_t n, const char *url_text,
+                           bool color)
+{
+    style st = color ? (style){"\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"}
+                     : (style){"", "", "", "", ""};
+    char url[WSP_URL_TARGET_MAX + 512];
+    wsp_report_redact_url(url_text, url, sizeof url);
+    fprintf(f, "%swsprobe probe %s: %zu connections%s\n", st.bold, url, n, st.off);
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        const wsp_err *v = wsp_probe_verdict(ps[i]);
+        const wsp_conn_record *r = wsp_probe_record(ps[i]);
+        if (v->cls == WSP_CLASS_OK) {
+            ok++;
+            fprintf(f, "  #%-4zu %sOK%s   %8.3f ms\n", i + 1, st.ok, st.off,
+                    wsp_conn_ms(r->t_start, r->t_end));
+        } else {
+            fprintf(f, "  #%-4zu %sFAIL%s %s (exit %d): %s\n", i + 1, st.bad, st.off,
+                    wsp_class_name(v->cls), wsp_class_exit_code(v->cls), v->msg);
+        }
+    }
+    double *scratch = malloc((n ? n : 1) * sizeof *scratch);
+    if (scratch) {
+        fprintf(f, "  %-13s %6s %10s %10s %10s %10s\n", "phase", "count", "min", "median", "p95",
+                "max");
+        for (int ph = 0; ph < MP_N; ph++) {
+            phase_stats s = many_stats(ps, n, (many_phase)ph, scratch);
+            if (!s.count)
+                continue;
+            fprintf(f, "  %-13s %6zu %10.3f %10.3f %10.3f %10.3f\n", many_phase_names[ph], s.count,
+                    s.min, s.median, s.p95, s.max);
+        }
+        free(scratch);
+    }
+    wsp_class cls = wsp_report_many_class(ps, n);
+    if (cls == WSP_CLASS_OK) {
+        fprintf(f, "%sOK%s  %zu of %zu connections succeeded\n", st.ok, st.off, ok, n);
+        return;
+    }
+    fprintf(f, "%sFAIL%s %zu of %zu connections succeeded\n", st.bad, st.off, ok, n);
+    fprintf(f, "  %-9s %s (exit %d), the most common failure\n", "class", wsp_class_name(cls),
+            wsp_class_exit_code(cls));
+    fprintf(f, "  %-9s %s\n", "hint", wsp_class_default_hint(cls));
+}

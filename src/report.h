@@ -29,3 +29,18 @@ void wsp_report_redact_url(const char *url, char *out, size_t cap);
 void wsp_report_redact_head(const char *head, size_t len, char *out, size_t cap);
 
 #endif
+
+/* ---- several probes of one endpoint at once (--connections N) ---- */
+
+/* The class that sums up many verdicts: OK when all are OK, else the failure class shared by
+ * the most connections (ties: the higher exit code). */
+wsp_class wsp_report_many_class(wsp_probe *const *ps, size_t n);
+
+/* {"connections", "succeeded", "failed", "ok", "class", "exit_code", "by_class": {CLASS: n},
+ *  "phases": {"connect_ms": {"min","median","p95","max","count"}, ...},
+ *  "results": [one probe object per connection]} */
+json_t *wsp_report_many_json(wsp_probe *const *ps, size_t n, const char *url_text);
+
+/* A verdict line per connection, then the per-phase table and the summary. */
+void wsp_report_many_human(FILE *f, wsp_probe *const *ps, size_t n, const char *url_text,
+                           bool color);

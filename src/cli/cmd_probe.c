@@ -48,6 +48,8 @@ static const char probe_usage[] =
     "      --ping                   send a ping and expect its pong\n"
     "      --pong-timeout DUR       limit for --ping (default: --timeout)\n"
     "      --health URL             also GET this http(s) URL; it must answer 2xx\n"
+    "      --connections N          run N complete probes at once; a verdict each and a\n"
+    "                               summary (exit: the most common failure class)\n"
     "output:\n"
     "      --json                   one JSON object on stdout\n"
     "  -v, --verbose                request and response headers on stderr (credentials redacted)\n"
@@ -76,6 +78,7 @@ enum {
     OPT_HEALTH,
     OPT_JSON,
     OPT_MAX_MESSAGE,
+    OPT_CONNECTIONS,
 };
 
 static const struct option probe_opts[] = {
@@ -101,11 +104,14 @@ static const struct option probe_opts[] = {
     {"health", required_argument, NULL, OPT_HEALTH},
     {"json", no_argument, NULL, OPT_JSON},
     {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
+    {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+#define MAX_CONNECTIONS 10000
 
 typedef struct pinned {
     char host[256];
@@ -201,6 +207,51 @@ static void trace(void *ud, bool outgoing, const char *data, size_t len)
     free(buf);
 }
 
+static void print_json(json_t *o)
+{
+    if (!o)
+        return;
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    fputc('\n', stdout);
+    json_decref(o);
+}
+
+/* --connections N: N complete probes at once on one loop. */
+static int run_many(const wsp_probe_config *cfg, size_t n, const char *url, bool json, bool quiet)
+{
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0)
+        return 70;
+    wsp_probe **ps = calloc(n, sizeof *ps);
+    int rc = 70;
+    size_t made = 0;
+    if (!ps)
+        goto done;
+    for (; made < n; made++) {
+        ps[made] = wsp_probe_new(&loop, cfg, NULL, NULL);
+        if (!ps[made])
+            goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        wsp_probe_start(ps[i]);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    wsp_class cls = wsp_report_many_class(ps, n);
+    if (json)
+        print_json(wsp_report_many_json(ps, n, url));
+    else if (!quiet || cls != WSP_CLASS_OK)
+        wsp_report_many_human(quiet ? stderr : stdout, ps, n, url, wsp_cli_color(stdout));
+    rc = wsp_class_exit_code(cls);
+done:
+    if (rc == 70)
+        fprintf(stderr, "wsprobe: probe: out of memory for %zu connections\n", n);
+    for (size_t i = 0; i < made; i++)
+        wsp_probe_free(ps[i]);
+    free(ps);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return rc;
+}
+
 static void print_early_failure(bool json, const char *url, const wsp_err *e)
 {
     if (json) {
@@ -209,11 +260,7 @@ static void print_early_failure(bool json, const char *url, const wsp_err *e)
         json_t *o = json_pack("{s:s, s:b, s:s, s:i, s:s, s:s}", "url", red, "ok", 0, "class",
                               wsp_class_name(e->cls), "exit_code", wsp_class_exit_code(e->cls),
                               "message", e->msg, "hint", e->hint);
-        if (o) {
-            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-            fputc('\n', stdout);
-            json_decref(o);
-        }
+        print_json(o);
     }
     fprintf(stderr, "wsprobe: probe: %s\n  hint: %s\n", e->msg, e->hint);
 }
@@ -225,6 +272,7 @@ int wsp_cmd_probe(int argc, char **argv)
     wsp_tls_config tcfg = {0};
     bool json = false, verbose = false, quiet = false;
     const char *health = NULL;
+    size_t connections = 1;
     pinned pins[8];
     int npins = 0;
     int rc = 2;
@@ -434,6 +482,17 @@ int wsp_cmd_probe(int argc, char **argv)
         case OPT_HEALTH:
             health = optarg;
             break;
+        case OPT_CONNECTIONS: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || end == optarg || n < 1 || n > MAX_CONNECTIONS) {
+                rc = wsp_cli_usage_error(cmd, "--connections '%s': expected 1 to %d", optarg,
+                                         MAX_CONNECTIONS);
+                goto out;
+            }
+            connections = (size_t)n;
+            break;
+        }
         case OPT_JSON:
             json = true;
             break;
@@ -501,6 +560,10 @@ int wsp_cmd_probe(int argc, char **argv)
     if (cfg.pong_timeout_us == 0)
         cfg.pong_timeout_us = cfg.conn.timeout_us;
 
+    if (connections > 1) {
+        rc = run_many(&cfg, connections, url, json, quiet);
+        goto out;
+    }
     wsp_probe *p = wsp_probe_run(&cfg);
     if (!p) {
         fprintf(stderr, "wsprobe: probe: out of memory\n");
@@ -510,11 +573,7 @@ int wsp_cmd_probe(int argc, char **argv)
     const wsp_err *v = wsp_probe_verdict(p);
     if (json) {
         json_t *o = wsp_report_probe_json(p, url);
-        if (o) {
-            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-            fputc('\n', stdout);
-            json_decref(o);
-        }
+        print_json(o);
     } else if (!quiet) {
         wsp_report_probe_human(stdout, p, url, wsp_cli_color(stdout));
     } else if (v->cls != WSP_CLASS_OK) {
