@@ -74,6 +74,8 @@ const char *wsp_class_name(wsp_class cls)
         return "WS_PONG_TIMEOUT";
     case WSP_CLASS_WAIT_DEADLINE:
         return "WAIT_DEADLINE";
+    case WSP_CLASS_AUTH_NOT_ENFORCED:
+        return "AUTH_NOT_ENFORCED";
     }
     return "INTERNAL";
 }
@@ -147,6 +149,8 @@ int wsp_class_exit_code(wsp_class cls)
         return 85;
     case WSP_CLASS_WAIT_DEADLINE:
         return 124;
+    case WSP_CLASS_AUTH_NOT_ENFORCED:
+        return 60;
     }
     return 70;
 }
@@ -220,6 +224,8 @@ const char *wsp_class_describe(wsp_class cls)
         return "ping not answered";
     case WSP_CLASS_WAIT_DEADLINE:
         return "wait ran out of time (last class reported)";
+    case WSP_CLASS_AUTH_NOT_ENFORCED:
+        return "--expect-auth-required: the endpoint served a client without credentials";
     }
     return "unknown";
 }
@@ -316,6 +322,9 @@ const char *wsp_class_default_hint(wsp_class cls)
         return "the ping was not answered: the server or a proxy does not handle control frames";
     case WSP_CLASS_WAIT_DEADLINE:
         return "the endpoint did not become healthy before the deadline: see the last class";
+    case WSP_CLASS_AUTH_NOT_ENFORCED:
+        return "anyone can use this endpoint: enable token verification on the WebSocket route "
+               "(and check that the proxy in front does not bypass it)";
     }
     return "";
 }

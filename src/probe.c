@@ -69,6 +69,40 @@ void wsp_probe_config_cleanup(wsp_probe_config *cfg)
     cfg->num_steps = 0;
 }
 
+/* --expect-auth-required turns "refused" into the expected outcome (issue 4). */
+static void judge_auth_required(wsp_probe *p, const wsp_conn_record *r)
+{
+    bool replied = false, has_expect = false;
+    for (size_t i = 0; i < p->cfg->num_steps; i++) {
+        wsp_step_kind k = p->cfg->steps[i].kind;
+        if (k == WSP_STEP_SEND || k == WSP_STEP_SEND_BINARY || k == WSP_STEP_PING)
+            continue;
+        has_expect = true;
+        replied |= p->results[i].ok;
+    }
+    int cc = r->close_code;
+    if (p->verdict.cls == WSP_CLASS_UPGRADE_AUTH &&
+        (r->http_status == 401 || r->http_status == 403)) {
+        wsp_err_clear(&p->verdict);
+        snprintf(p->verdict.msg, sizeof p->verdict.msg,
+                 "reachable, authentication enforced: the upgrade was refused with HTTP %d",
+                 r->http_status);
+    } else if (r->handshake_completed && !replied && r->closed_by == WSP_CLOSED_BY_SERVER &&
+               (cc == 1008 || (cc >= 4001 && cc <= 4003))) {
+        wsp_err_clear(&p->verdict);
+        snprintf(p->verdict.msg, sizeof p->verdict.msg,
+                 "reachable, authentication enforced: the server closed with %d before serving "
+                 "a message",
+                 cc);
+    } else if (r->handshake_completed &&
+               (replied || (!has_expect && p->verdict.cls == WSP_CLASS_OK))) {
+        wsp_err_set(&p->verdict, WSP_CLASS_AUTH_NOT_ENFORCED,
+                    replied ? "the endpoint accepted a connection without credentials (HTTP 101) "
+                              "and answered a message"
+                            : "the endpoint accepted a connection without credentials (HTTP 101)");
+    }
+}
+
 static void report_if_done(wsp_probe *p)
 {
     if (p->reported || !p->conn_done || (p->health && !p->health_done))
@@ -84,6 +118,8 @@ static void report_if_done(wsp_probe *p)
                     r->close_code, p->step + 1);
         r->err = p->verdict;
     }
+    if (p->cfg->expect_auth_required)
+        judge_auth_required(p, r);
     if (p->verdict.cls == WSP_CLASS_OK && p->health) {
         const wsp_conn_record *h = wsp_conn_get_record(p->health);
         if (h->err.cls != WSP_CLASS_OK) {

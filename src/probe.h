@@ -48,6 +48,9 @@ typedef struct wsp_probe_config {
     wsp_step *steps;    /* owned by the config */
     size_t num_steps;
     uint64_t pong_timeout_us;
+    /* --expect-auth-required: the verdict is OK when the endpoint refuses this client (401/403,
+     * or a close 1008/4001-4003 before any reply) and AUTH_NOT_ENFORCED when it serves it */
+    bool expect_auth_required;
     bool has_health;
     wsp_url health_url;
     wsp_conn_opts health_conn;

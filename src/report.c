@@ -481,7 +481,7 @@ void wsp_report_probe_human(FILE *f, const wsp_probe *p, const char *url_text, b
     else
         fprintf(f, "  %-9s nothing was sent: the WebSocket was never opened\n", "frames");
     if (!failed) {
-        fprintf(f, "%sOK%s  every phase held\n", st.ok, st.off);
+        fprintf(f, "%sOK%s  %s\n", st.ok, st.off, v->msg[0] ? v->msg : "every phase held");
         return;
     }
     fprintf(f, "%sFAIL%s %s\n", st.bad, st.off, v->msg);

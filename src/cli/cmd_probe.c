@@ -48,6 +48,9 @@ static const char probe_usage[] =
     "      --ping                   send a ping and expect its pong\n"
     "      --pong-timeout DUR       limit for --ping (default: --timeout)\n"
     "      --health URL             also GET this http(s) URL; it must answer 2xx\n"
+    "      --expect-auth-required   pass when the endpoint refuses this client (401/403, or\n"
+    "                               close 1008/4001-4003 before any reply); fail with\n"
+    "                               AUTH_NOT_ENFORCED when it serves it\n"
     "      --connections N          run N complete probes at once; a verdict each and a\n"
     "                               summary (exit: the most common failure class)\n"
     "output:\n"
@@ -79,6 +82,7 @@ enum {
     OPT_JSON,
     OPT_MAX_MESSAGE,
     OPT_CONNECTIONS,
+    OPT_EXPECT_AUTH_REQUIRED,
 };
 
 static const struct option probe_opts[] = {
@@ -105,6 +109,7 @@ static const struct option probe_opts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
     {"connections", required_argument, NULL, OPT_CONNECTIONS},
+    {"expect-auth-required", no_argument, NULL, OPT_EXPECT_AUTH_REQUIRED},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -481,6 +486,9 @@ int wsp_cmd_probe(int argc, char **argv)
             break;
         case OPT_HEALTH:
             health = optarg;
+            break;
+        case OPT_EXPECT_AUTH_REQUIRED:
+            cfg.expect_auth_required = true;
             break;
         case OPT_CONNECTIONS: {
             char *end;
