@@ -11,6 +11,12 @@
 #include "template.h"
 
 struct wsp_probe {
+    /* this probe's own copy of the connection options: credentials differ per connection */
+    wsp_conn_opts opts;
+    wsp_url url;
+    wsp_auth_request authreq;
+    bool auth_sent;
+    wsp_err auth_err;
     uv_loop_t *loop;
     bool owns_loop;
     const wsp_probe_config *cfg;
@@ -171,6 +177,7 @@ static void step_ok(wsp_probe *p, const char *detail)
 {
     wsp_step_result *res = &p->results[p->step];
     res->ok = true;
+    res->t_done = uv_hrtime();
     res->roundtrip_ms = p->last_send_ns ? (double)(uv_hrtime() - p->last_send_ns) / 1e6 : 0.0;
     snprintf(res->detail, sizeof res->detail, "%s", detail);
     uv_timer_stop(&p->step_timer);
@@ -285,6 +292,15 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 /* Run send steps at once; stop at the first step that waits. */
 static void run_steps(wsp_probe *p)
 {
+    if (p->authreq.first_message && !p->auth_sent) {
+        /* --auth-in message: the credential is the first message after open */
+        p->auth_sent = true;
+        const char *m = p->authreq.first_message;
+        if (wsp_conn_send(p->conn, WSP_WS_OP_TEXT, m, strlen(m)) != 0) {
+            wsp_conn_fail(p->conn, WSP_CLASS_WS_DROPPED, "could not send the credential message");
+            return;
+        }
+    }
     while (p->step < p->cfg->num_steps) {
         if (wsp_conn_get_phase(p->conn) != WSP_PHASE_OPEN)
             return;
@@ -368,6 +384,36 @@ static void on_done(wsp_conn *c, void *ud)
 
 static const wsp_conn_cbs probe_cbs = {on_open, on_message, on_done};
 
+/* Mint (or take) this probe's token and put it where the configuration says. A failure is
+ * kept and reported as the verdict when the probe starts, before any connection. */
+static void apply_auth(wsp_probe *p)
+{
+    char *token = wsp_auth_token(p->cfg->auth, &p->auth_err);
+    if (!token)
+        return;
+    int rc = wsp_auth_request_make(p->cfg->auth, token, p->url.target, p->opts.subprotocols,
+                                   &p->authreq, &p->auth_err);
+    wsp_auth_token_free(token);
+    if (rc != 0)
+        return;
+    if (p->authreq.header) {
+        if (p->opts.num_headers >= WSP_CONN_MAX_HEADERS) {
+            wsp_err_set(&p->auth_err, WSP_CLASS_USAGE, "too many headers for the credential");
+            return;
+        }
+        p->opts.headers[p->opts.num_headers++] = p->authreq.header;
+    }
+    if (p->authreq.target) {
+        if (strlen(p->authreq.target) >= sizeof p->url.target) {
+            wsp_err_set(&p->auth_err, WSP_CLASS_USAGE, "the URL with the token is too long");
+            return;
+        }
+        snprintf(p->url.target, sizeof p->url.target, "%s", p->authreq.target);
+    }
+    if (p->authreq.subprotocols)
+        p->opts.subprotocols = p->authreq.subprotocols;
+}
+
 wsp_probe *wsp_probe_new(uv_loop_t *loop, const wsp_probe_config *cfg, wsp_probe_done_cb cb,
                          void *ud)
 {
@@ -396,7 +442,13 @@ wsp_probe *wsp_probe_new(uv_loop_t *loop, const wsp_probe_config *cfg, wsp_probe
     wsp_err_clear(&p->verdict);
     uv_timer_init(loop, &p->step_timer);
     p->step_timer.data = p;
-    p->conn = wsp_conn_new(loop, &cfg->conn, &probe_cbs, p);
+    p->opts = cfg->conn;
+    p->url = cfg->url;
+    p->opts.url = &p->url;
+    wsp_err_clear(&p->auth_err);
+    if (cfg->auth && wsp_auth_active(cfg->auth))
+        apply_auth(p);
+    p->conn = wsp_conn_new(loop, &p->opts, &probe_cbs, p);
     if (cfg->has_health)
         p->health = wsp_conn_new(loop, &cfg->health_conn, &probe_cbs, p);
     if (!p->conn || (cfg->has_health && !p->health)) {
@@ -408,6 +460,12 @@ wsp_probe *wsp_probe_new(uv_loop_t *loop, const wsp_probe_config *cfg, wsp_probe
 
 void wsp_probe_start(wsp_probe *p)
 {
+    if (p->auth_err.cls != WSP_CLASS_OK) {
+        wsp_conn_fail(p->conn, p->auth_err.cls, "credentials: %s", p->auth_err.msg);
+        if (p->health)
+            wsp_conn_fail(p->health, p->auth_err.cls, "not run");
+        return;
+    }
     if (p->health)
         wsp_conn_start(p->health);
     wsp_conn_start(p->conn);
@@ -416,6 +474,7 @@ void wsp_probe_start(wsp_probe *p)
 static void step_timer_closed(uv_handle_t *h)
 {
     wsp_probe *p = h->data;
+    wsp_auth_request_cleanup(&p->authreq);
     free(p->last_sent);
     free(p->results);
     free(p);

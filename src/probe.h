@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "error.h"
 #include "url.h"
@@ -39,6 +40,7 @@ typedef struct wsp_step_result {
     bool ok;
     double roundtrip_ms; /* expects and pings: from the previous send */
     unsigned skipped;    /* unrelated messages skipped by an EXPECT_JSON */
+    uint64_t t_done;     /* uv_hrtime() when the step held, 0 if it did not */
     char detail[256];
 } wsp_step_result;
 
@@ -51,6 +53,9 @@ typedef struct wsp_probe_config {
     /* --expect-auth-required: the verdict is OK when the endpoint refuses this client (401/403,
      * or a close 1008/4001-4003 before any reply) and AUTH_NOT_ENFORCED when it serves it */
     bool expect_auth_required;
+    /* credentials: a token per probe (ready or minted) placed as auth->in says; borrowed, may
+     * be NULL or inactive */
+    const wsp_auth *auth;
     bool has_health;
     wsp_url health_url;
     wsp_conn_opts health_conn;

@@ -294,6 +294,7 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
         wsp_step_kind k = cfg->steps[i].kind;
         if (sr[i].ok && k != WSP_STEP_SEND && k != WSP_STEP_SEND_BINARY) {
             json_object_set_new(phases, "roundtrip_ms", ms_json(sr[i].roundtrip_ms));
+            json_object_set_new(marks, "roundtrip_ms", ms_json(wsp_conn_ms(t0, sr[i].t_done)));
             break;
         }
     }
@@ -376,6 +377,22 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
     json_object_set_new(ev, "handshake_completed", json_boolean(r->handshake_completed));
     json_object_set_new(o, "evidence", ev);
     return o;
+}
+
+json_t *wsp_report_error_json(const char *url_text, const wsp_err *e)
+{
+    char url[WSP_URL_TARGET_MAX + 512];
+    wsp_report_redact_url(url_text ? url_text : "", url, sizeof url);
+    return json_pack("{s:s, s:b, s:s, s:i, s:s, s:s, s:s, s:{}, s:{}, s:[], s:n, s:n, s:n, s:n,"
+                     " s:{s:i, s:i, s:i, s:i, s:n, s:n, s:n, s:b, s:n, s:[]},"
+                     " s:{s:i, s:i}, s:[], s:{s:b, s:b}}",
+                     "url", url, "ok", 0, "class", wsp_class_name(e->cls), "exit_code",
+                     wsp_class_exit_code(e->cls), "message", e->msg, "hint", e->hint,
+                     "failed_phase", "setup", "phases", "marks", "addresses", "address", "port",
+                     "tls", "http", "ws", "sent_frames", 0, "received_frames", 0, "sent_bytes", 0,
+                     "received_bytes", 0, "close_code", "close_reason", "closed_by",
+                     "close_acknowledged", 0, "subprotocol", "extensions", "bytes", "tx", 0, "rx",
+                     0, "steps", "evidence", "network", 0, "handshake_completed", 0);
 }
 
 /* ---- human ---- */

@@ -14,6 +14,10 @@
 /* The JSON object of one probe. Returns a new reference (NULL on allocation failure). */
 json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text);
 
+/* The same object for a probe that could not start (a bad URL, an unreadable --cacert): every
+ * stable key present, nothing reached, evidence.network false. */
+json_t *wsp_report_error_json(const char *url_text, const wsp_err *e);
+
 /* The human view: a table of phases with times and what was seen, then the verdict, class,
  * exit code and hint. `color` adds ANSI colors. */
 void wsp_report_probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool color);

@@ -149,6 +149,20 @@ SSL_CTX *wsp_tls_server_ctx_new(const char *cert, const char *key, wsp_err *err)
     return ctx;
 }
 
+static int tls_ex_index = -1;
+
+/* Keep the leaf certificate even when verification fails, so the report can show what the
+ * server presented (subject, SANs, dates). The decision itself is OpenSSL's (preverify_ok). */
+static int verify_cb(int preverify_ok, X509_STORE_CTX *xs)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+    wsp_tls *t = ssl && tls_ex_index >= 0 ? SSL_get_ex_data(ssl, tls_ex_index) : NULL;
+    X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+    if (t && !t->leaf && leaf && X509_up_ref(leaf) == 1)
+        t->leaf = leaf;
+    return preverify_ok;
+}
+
 static int init_common(wsp_tls *t, SSL_CTX *ctx, wsp_err *err)
 {
     memset(t, 0, sizeof *t);
@@ -187,8 +201,10 @@ int wsp_tls_init_client(wsp_tls *t, SSL_CTX *ctx, const char *host, bool host_is
         wsp_tls_cleanup(t);
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "cannot set the name to verify");
     }
-    if (!verify)
-        SSL_set_verify(t->ssl, SSL_VERIFY_NONE, NULL);
+    if (tls_ex_index < 0)
+        tls_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    SSL_set_ex_data(t->ssl, tls_ex_index, t);
+    SSL_set_verify(t->ssl, verify ? SSL_get_verify_mode(t->ssl) : SSL_VERIFY_NONE, verify_cb);
     SSL_set_connect_state(t->ssl);
     return 0;
 }
@@ -203,6 +219,7 @@ int wsp_tls_init_server(wsp_tls *t, SSL_CTX *ctx, wsp_err *err)
 
 void wsp_tls_cleanup(wsp_tls *t)
 {
+    X509_free(t->leaf);
     if (t->ssl)
         SSL_free(t->ssl); /* frees both BIOs */
     memset(t, 0, sizeof *t);
@@ -391,6 +408,8 @@ void wsp_tls_get_info(const wsp_tls *t, wsp_tls_info *info)
         snprintf(info->verify_error, sizeof info->verify_error, "%s",
                  X509_verify_cert_error_string(vr));
     X509 *cert = SSL_get1_peer_certificate(t->ssl);
+    if (!cert && t->leaf && X509_up_ref(t->leaf) == 1)
+        cert = t->leaf;
     if (!cert) {
         info->verified = false;
         return;

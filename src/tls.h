@@ -44,6 +44,7 @@ typedef struct wsp_tls {
     bool plaintext_peer; /* the first bytes from the peer were not a TLS record */
     bool close_notify;   /* the peer sent close_notify */
     char host[256];
+    X509 *leaf; /* the server's certificate as seen during verification (kept on failure) */
 } wsp_tls;
 
 /* Set up a client session: SNI (not for IP literals, RFC 6066 3) and, unless the context is

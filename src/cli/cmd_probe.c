@@ -259,14 +259,8 @@ done:
 
 static void print_early_failure(bool json, const char *url, const wsp_err *e)
 {
-    if (json) {
-        char red[WSP_URL_TARGET_MAX + 512];
-        wsp_report_redact_url(url ? url : "", red, sizeof red);
-        json_t *o = json_pack("{s:s, s:b, s:s, s:i, s:s, s:s}", "url", red, "ok", 0, "class",
-                              wsp_class_name(e->cls), "exit_code", wsp_class_exit_code(e->cls),
-                              "message", e->msg, "hint", e->hint);
-        print_json(o);
-    }
+    if (json)
+        print_json(wsp_report_error_json(url, e));
     fprintf(stderr, "wsprobe: probe: %s\n  hint: %s\n", e->msg, e->hint);
 }
 
