@@ -56,6 +56,8 @@ static void handle_closed(uv_handle_t *h)
         free(q);
 }
 
+static void timer_cb(uv_timer_t *t);
+
 static void poll_cb(uv_poll_t *h, int status, int events)
 {
     poller *p = (poller *)h;
@@ -68,6 +70,8 @@ static void poll_cb(uv_poll_t *h, int status, int events)
     if (status < 0 || (events & UV_WRITABLE))
         w = p->fd;
     ares_process_fd(q->channel, r, w);
+    if (q->finished) /* deliver now, not at the next tick */
+        uv_timer_start(&q->timer, timer_cb, 0, TICK_MS);
 }
 
 /* c-ares tells us which sockets to watch; (0, 0) comes just before it closes one. */
