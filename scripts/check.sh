@@ -50,6 +50,16 @@ for b in build build-asan; do
     done
 done
 
+step "node peers (npm ci tests/node)"
+if [ -f tests/node/package-lock.json ]; then
+    if npm ci --prefix tests/node --silent --no-audit --no-fund >"$results/npm.log" 2>&1; then
+        record npm-ci pass
+    else
+        tail -n 20 "$results/npm.log" >&2
+        record npm-ci fail "npm ci tests/node failed: the Node ws peers cannot run"
+    fi
+fi
+
 step "end-to-end tests (real peers on loopback, ASan+UBSan binary)"
 export WSPROBE=$root/build-asan/wsprobe
 "$PY" -m pytest tests/e2e -q -p no:cacheprovider --junitxml="$results/e2e.xml" -o junit_family=xunit2 \
