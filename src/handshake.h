@@ -22,19 +22,27 @@ int wsp_hs_key_new(char out[WSP_HS_KEY_LEN + 1]);
 void wsp_hs_accept(const char *key, size_t key_len, char out[WSP_HS_ACCEPT_LEN + 1]);
 
 typedef struct wsp_hs_request {
-    const char *host_header; /* Host value, from wsp_url_host_header */
-    const char *target;      /* path and query */
-    const char *key;         /* from wsp_hs_key_new */
-    const char *origin;      /* NULL: no Origin header */
-    const char *subprotocols; /* NULL, or comma-separated list as sent */
-    const char *extensions;  /* NULL, or the Sec-WebSocket-Extensions value to offer */
+    const char *host_header;             /* Host value, from wsp_url_host_header */
+    const char *target;                  /* path and query */
+    const char *key;                     /* from wsp_hs_key_new */
+    const char *origin;                  /* NULL: no Origin header */
+    const char *subprotocols;            /* NULL, or comma-separated list as sent */
+    const char *extensions;              /* NULL, or the Sec-WebSocket-Extensions value to offer */
     const char *extra[WSP_HS_MAX_EXTRA]; /* full "Name: value" lines, no CRLF */
     size_t num_extra;
     const char *user_agent; /* NULL for the default */
 } wsp_hs_request;
 
 /* Write the GET upgrade request into buf. Returns its length, or -1 if it did not fit or a
- * value contains CR or LF (header injection). */
+ * value contains CR or LF (header injection).
+ *
+ * Details: buf is NUL-terminated and the length returned does not count the NUL (cap must hold
+ * it). Every value is refused (-1) when it holds any control byte other than HTAB; the target
+ * must be non-empty visible ASCII; each extra line must be "Name: value" with a token name. An
+ * extra line whose name is one of the headers written here (Host, Upgrade, Connection,
+ * Sec-WebSocket-Key, Sec-WebSocket-Version, Origin, Sec-WebSocket-Protocol,
+ * Sec-WebSocket-Extensions, User-Agent) replaces that header; wsp_hs_check_response still
+ * judges against req's own fields. user_agent "" sends no User-Agent. `req` is only read. */
 int wsp_hs_build_request(char *buf, size_t cap, const wsp_hs_request *req);
 
 /* What the response negotiated, pointing into the response buffer. */
@@ -53,7 +61,14 @@ typedef struct wsp_hs_result {
  * UPGRADE_SERVER_ERROR, 1xx other than 101 HS_MALFORMED); then Upgrade: websocket and a Connection
  * with the upgrade token (HS_BAD_HEADERS); then exactly one Sec-WebSocket-Accept equal to the
  * expected one (HS_BAD_ACCEPT); then a subprotocol that was offered and an extension that was
- * offered (HS_NEGOTIATION). Returns OK (0) with `out` filled, or the class with `err` set. */
+ * offered (HS_NEGOTIATION). Returns OK (0) with `out` filled, or the class with `err` set.
+ *
+ * Details: `out` is zeroed first. On 3xx it gets the Location although the result is an error;
+ * the subprotocol and extensions are set only when the result is OK. A subprotocol must equal
+ * one offered (case-sensitive); none chosen is not an error here. Extension names compare
+ * case-insensitively and their parameters are not judged; with several Sec-WebSocket-Extensions
+ * fields `out->extensions` is the first. Peer text quoted in messages is cut to 200 bytes, with
+ * bytes that are not printable ASCII shown as '?'. */
 wsp_class wsp_hs_check_response(const wsp_http_response *res, const wsp_hs_request *req,
                                 wsp_hs_result *out, wsp_err *err);
 

@@ -13,6 +13,11 @@
  * Caps (each an error, never a truncation): a line longer than WSP_HTTP_LINE_MAX, more headers
  * than the caller's array, a head longer than WSP_HTTP_HEAD_MAX. A caller that buffers must stop
  * reading at WSP_HTTP_HEAD_MAX bytes and call the parser, which then reports the error.
+ *
+ * Control bytes, a bare CR and the caps are reported as soon as they are seen, even in an
+ * incomplete head. On PARTIAL and ERROR the result struct is left as it was, except that
+ * entries of the headers array may have been written: num_headers still holds the capacity,
+ * so the same struct can be passed again when more bytes arrive.
  */
 #ifndef WSP_HTTP_H
 #define WSP_HTTP_H
@@ -70,5 +75,7 @@ size_t wsp_http_count(const wsp_http_header *h, size_t n, const char *name);
 bool wsp_http_has_token(const char *value, size_t len, const char *token);
 /* Case-insensitive comparison of a counted string with a C string. */
 bool wsp_http_eq(const char *s, size_t len, const char *lit);
+/* Whether s[0..len) is a token (RFC 9110 5.6.2: one or more tchar), as a header name must be. */
+bool wsp_http_is_token(const char *s, size_t len);
 
 #endif
