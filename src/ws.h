@@ -45,7 +45,10 @@ typedef enum wsp_ws_opcode {
 
 /* Write a frame header. `mask` NULL means unmasked (server to client); otherwise the 4 key
  * bytes are written and the caller masks the payload with wsp_ws_mask. `rsv` is the three RSV
- * bits in the positions of the first byte (0x40, 0x20, 0x10). Returns the header length. */
+ * bits in the positions of the first byte (0x40, 0x20, 0x10). Returns the header length. The
+ * length always takes the minimal encoding (RFC 6455 5.2). Nothing else is policed: opcode and
+ * rsv are written as given (masked to their fields) and a payload_len of 2^63 or more is written
+ * with its top bit, so probes can build the frames a peer must refuse. */
 size_t wsp_ws_header_encode(uint8_t out[WSP_WS_HEADER_MAX], bool fin, unsigned opcode, unsigned rsv,
                             uint64_t payload_len, const uint8_t *mask);
 
@@ -54,12 +57,15 @@ void wsp_ws_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offs
 
 /* Encode a whole frame (header and payload) into `out`. `masked` draws a fresh 4-byte key from
  * rand.h (RFC 6455 5.3: a new unpredictable key per frame). Returns the frame length, or -1 if
- * `cap` is too small or the generator failed. */
+ * `cap` is too small or the generator failed. `payload` is copied (it may overlap `out`); RSV
+ * bits are 0. Like the header encoder it does not refuse a control frame over 125 bytes. */
 long wsp_ws_frame_encode(uint8_t *out, size_t cap, bool fin, unsigned opcode, const void *payload,
                          size_t len, bool masked);
 
 /* Build a close payload: 2-byte code in network order then the reason, cut to fit 125 bytes on
- * a UTF-8 boundary. `code` 0 gives an empty payload. Returns the payload length. */
+ * a UTF-8 boundary. `code` 0 gives an empty payload. Returns the payload length. `reason` is
+ * borrowed, may be NULL, and is copied as it is: it is not validated, only never cut inside a
+ * sequence. */
 size_t wsp_ws_close_payload(uint8_t out[WSP_WS_CONTROL_MAX], unsigned code, const char *reason);
 
 /* Whether a close code may appear on the wire (RFC 6455 7.4.1 and 7.4.2): 1000-1003, 1007-1011,
@@ -73,11 +79,19 @@ typedef enum wsp_ws_role {
     WSP_WS_ROLE_SERVER, /* parses client frames: must be masked */
 } wsp_ws_role;
 
+/* A limit of 0 (or a NULL limits pointer) means WSP_WS_DEFAULT_MAX. Both apply to the declared
+ * lengths in frame headers, so a frame that would break one is refused before any of its payload
+ * is read. max_frame applies to control frames too (they are never over 125 bytes anyway). */
 typedef struct wsp_ws_limits {
     uint64_t max_frame;   /* declared payload length above which a frame is refused (1009) */
     uint64_t max_message; /* reassembled message size above which it is refused (1009) */
     unsigned allowed_rsv; /* RSV bits an extension negotiated (0x40 for permessage-deflate) */
 } wsp_ws_limits;
+
+#define WSP_WS_DEFAULT_MAX (16u << 20) /* 16 MiB */
+/* Reassembly buffer kept between messages; a larger one is freed once its message has been
+ * handed out, so an idle connection holds at most this much beside the parser itself. */
+#define WSP_WS_BUFFER_KEEP 4096
 
 typedef enum wsp_ws_event_type {
     WSP_WS_EV_NONE,   /* need more bytes */
@@ -91,14 +105,41 @@ typedef enum wsp_ws_event_type {
 
 typedef struct wsp_ws_event {
     wsp_ws_event_type type;
-    const uint8_t *data; /* message, ping/pong payload, or close reason; valid until next call */
+    /* message, ping/pong payload, or close reason; valid until the next call. Never NULL for
+     * a data or control event. May point into the caller's `in` (an unmasked, unfragmented frame
+     * that arrived whole is not copied), so keep `in` alive until the next call too. */
+    const uint8_t *data;
     size_t len;
-    bool compressed;   /* first frame had RSV1 (only when allowed_rsv has it) */
-    unsigned frames;   /* frames that made up this message */
-    int close_code;    /* EV_CLOSE: the code, or -1 when the payload was empty */
-    unsigned error_close_code; /* EV_ERROR: the code to close with (1002, 1007, 1009) */
-    const char *error; /* EV_ERROR: static text naming what was wrong */
+    /* first frame had RSV1 (only when allowed_rsv has it). A compressed text message is not
+     * UTF-8 checked here: its bytes are deflate data; check after inflating. */
+    bool compressed;
+    unsigned frames;           /* frames that made up this message */
+    int close_code;            /* EV_CLOSE: the code, or -1 when the payload was empty */
+    unsigned error_close_code; /* EV_ERROR: the code to close with (1002, 1007, 1009, 1011) */
+    const char *error;         /* EV_ERROR: static text naming what was wrong */
 } wsp_ws_event;
+
+/* The error texts (EV_ERROR `error`), so callers and tests can compare by pointer or text. Each
+ * names the rule it enforces. */
+extern const char WSP_WS_ERR_RSV[];                /* RSV bit no extension negotiated: 1002 */
+extern const char WSP_WS_ERR_RSV1_PLACEMENT[];     /* RSV1 on control/continuation: 1002 */
+extern const char WSP_WS_ERR_OPCODE[];             /* opcode 3-7 or B-F: 1002 */
+extern const char WSP_WS_ERR_CONTROL_FRAGMENTED[]; /* control frame with FIN=0: 1002 */
+extern const char WSP_WS_ERR_CONTROL_TOO_LONG[];   /* control payload over 125: 1002 */
+extern const char WSP_WS_ERR_UNEXPECTED_CONT[];    /* continuation without a message: 1002 */
+extern const char WSP_WS_ERR_EXPECTED_CONT[];      /* data frame mid-message: 1002 */
+extern const char WSP_WS_ERR_MASKED[];             /* client role, masked server frame: 1002 */
+extern const char WSP_WS_ERR_UNMASKED[];           /* server role, unmasked client frame: 1002 */
+extern const char WSP_WS_ERR_LENGTH_TOP_BIT[];     /* 64-bit length >= 2^63: 1002 */
+extern const char WSP_WS_ERR_LENGTH_NOT_MINIMAL[]; /* longer form than needed: 1002 */
+extern const char WSP_WS_ERR_FRAME_TOO_BIG[];      /* declared length > max_frame: 1009 */
+extern const char WSP_WS_ERR_MESSAGE_TOO_BIG[];    /* message would pass max_message: 1009 */
+extern const char WSP_WS_ERR_TEXT_UTF8[];          /* text message not UTF-8: 1007 */
+extern const char WSP_WS_ERR_CLOSE_ONE_BYTE[];     /* close payload of 1 byte: 1002 */
+extern const char WSP_WS_ERR_CLOSE_CODE[];         /* close code not allowed on the wire: 1002 */
+extern const char WSP_WS_ERR_CLOSE_UTF8[];         /* close reason not UTF-8: 1007 */
+extern const char WSP_WS_ERR_AFTER_CLOSE[];        /* a byte after a close frame: 1002 */
+extern const char WSP_WS_ERR_NO_MEMORY[];          /* our allocation failed: 1011 */
 
 /* Private state; visible so connections can embed it without an allocation. */
 typedef struct wsp_ws_parser {
@@ -128,9 +169,14 @@ typedef struct wsp_ws_parser {
     uint8_t ctl[WSP_WS_CONTROL_MAX];
     size_t ctl_len;
     bool dead;
+    bool closed;       /* a close frame was parsed; any further byte is an error */
+    bool delivered;    /* the last event handed out `msg`; reset and trim at the next call */
+    const char *error; /* when dead: the event to repeat */
+    unsigned error_code;
 } wsp_ws_parser;
 
-/* Caller-owned storage; cleanup frees the reassembly buffer. */
+/* Caller-owned storage; cleanup frees the reassembly buffer. `limits` is copied (NULL: the
+ * defaults, no RSV bits). The parser allocates nothing until a message needs reassembly. */
 void wsp_ws_parser_init(wsp_ws_parser *p, wsp_ws_role role, const wsp_ws_limits *limits);
 void wsp_ws_parser_cleanup(wsp_ws_parser *p);
 
@@ -139,7 +185,19 @@ void wsp_ws_parser_cleanup(wsp_ws_parser *p);
  * of the input after handling an event. Event data stay valid until the next call. On EV_ERROR
  * the parser is dead and every later call returns EV_ERROR again. The reassembly buffer grows
  * only up to limits.max_message, and a frame whose declared length breaks a limit is refused
- * before any of its payload is buffered. */
+ * before any of its payload is buffered. `in` is borrowed and never read past `in + len`.
+ *
+ * Callers loop until EV_NONE: the call after a message was handed out is the one that frees a
+ * reassembly buffer larger than WSP_WS_BUFFER_KEEP. The events are the same however the input
+ * is split across calls; only where zero-copy applies differs.
+ *
+ * Stricter than the bare minimum, on purpose: a length not in its minimal encoding is a
+ * protocol error (RFC 6455 5.2 says "MUST"; a verification tool reports a peer that breaks a
+ * MUST rather than absorb it, and one encoding per length leaves no ambiguity); any byte after
+ * a close frame is a protocol error (5.5.1: nothing follows a close); with permessage-deflate,
+ * RSV1 on a control or continuation frame is a protocol error (RFC 7692 6.1). UTF-8 is checked
+ * as each payload byte arrives, so a bad byte fails at once, even mid-frame. If the reassembly
+ * buffer cannot be allocated the event is EV_ERROR with WSP_WS_ERR_NO_MEMORY and 1011. */
 size_t wsp_ws_parse(wsp_ws_parser *p, const uint8_t *in, size_t len, wsp_ws_event *ev);
 
 #endif
