@@ -8,6 +8,7 @@ Every suite in tests/e2e can use these (see docs/testing.md for the whole pictur
     peers              start peers, shared by the whole session (cached by their arguments)
     fresh_peers        the same, but new processes for this test only (clean logs)
     refused_port       a loopback TCP port with nothing listening
+    unanswered_port    a loopback TCP port that drops SYNs (full accept queue)
     ipv6               skips the test unless ::1 can be bound
 
 Peers (methods of `peers` / `fresh_peers`; each returns a Peer with .port, .host, .url(...)):
@@ -153,6 +154,18 @@ class Peer:
         return self.proc.poll() is None
 
 
+def _die_with_parent():
+    """preexec_fn for peers: start a new session (a test's signals do not reach the peer) and
+    ask the kernel to SIGTERM the peer if pytest dies without its teardown (PR_SET_PDEATHSIG),
+    so no peer outlives a killed test run."""
+    os.setsid()
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def stop_process(proc):
     if proc.poll() is not None:
         return
@@ -217,7 +230,7 @@ class Peers:
             cmd = cmd + ["--log", str(log_path)]
         err = open(wd / "stderr.log", "wb")
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                cwd=wd, start_new_session=True)
+                                cwd=wd, preexec_fn=_die_with_parent)
         err.close()
         self.all.append(proc)
         port = read_ready(proc)
@@ -344,7 +357,7 @@ class Peers:
             cmd = attempt(port, wd)
             err = open(wd / "stderr.log", "wb")
             proc = subprocess.Popen(cmd, stdout=err, stderr=err, stdin=subprocess.DEVNULL,
-                                    cwd=wd, start_new_session=True)
+                                    cwd=wd, preexec_fn=_die_with_parent)
             err.close()
             self.all.append(proc)
             if wait_tcp("127.0.0.1", port, proc=proc):
@@ -617,6 +630,30 @@ def refused_port():
     """A loopback port with nothing listening (bound then released; nothing else binds it
     in the meantime on a test machine)."""
     return free_port()
+
+
+@pytest.fixture
+def unanswered_port():
+    """A loopback port whose SYNs go unanswered: a listener with backlog 0 that never accepts,
+    its queue filled first. Linux drops further SYNs, so a connect times out (TCP_TIMEOUT)."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    port = srv.getsockname()[1]
+    fillers = []
+    for _ in range(8):
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(c)
+    time.sleep(0.2)
+    yield port
+    for c in fillers:
+        c.close()
+    srv.close()
 
 
 @pytest.fixture

@@ -141,11 +141,16 @@ def test_ok_ws_echo_python_websockets(probe, peers):
     assert "tls_ms" not in j["phases"]
 
 
-def test_ok_without_messages_still_opens_and_closes(probe, peers):
-    j = expect(probe(peers.echo().url("/")), "OK")
+def test_ok_without_messages_still_opens_and_closes(probe, fresh_peers):
+    h = fresh_peers.hostile("echo")
+    j = expect(probe(h.url("/")), "OK")
     assert j["evidence"]["handshake_completed"] is True
     assert j["steps"] == []
     assert j["ws"]["close_code"] == 1000
+    # On the wire: one upgrade, then only the client's close frame (code 1000).
+    assert len(requests(h)) == 1
+    fs = frames(h)
+    assert [f["opcode"] for f in fs] == [8] and fs[0]["payload"][:2] == b"\x03\xe8"
 
 
 def test_ok_wss_python_websockets(probe, peers, pki):
@@ -231,15 +236,20 @@ def test_send_from_file(probe, peers, tmp_path):
 
 
 def test_expect_regex(probe, peers):
-    expect(probe(peers.echo().url("/"), "--send", "order 12345 ok",
-                 "--expect-regex", "^order [0-9]+ ok$"), "OK")
+    j = expect(probe(peers.echo().url("/"), "--send", "order 12345 ok",
+                     "--expect-regex", "^order [0-9]+ ok$"), "OK")
+    assert [(s["kind"], s["ok"]) for s in j["steps"]] == [("send", True), ("expect", True)]
+    assert j["ws"]["received_frames"] >= 1
 
 
 def test_expect_json_pointer(probe, peers):
     msg = '{"type":"ack","id":7,"nested":{"a~b":[1,"x"]}}'
-    expect(probe(peers.echo().url("/"), "--send", msg, "--expect-json", "/id=7"), "OK")
-    expect(probe(peers.echo().url("/"), "--send", msg, "--expect-json", "/type=ack"), "OK")
-    expect(probe(peers.echo().url("/"), "--send", msg, "--expect-json", "/nested/a~0b/1=x"), "OK")
+    url = peers.echo().url("/")
+    for ptr in ("/id=7", "/type=ack", "/nested/a~0b/1=x"):
+        j = expect(probe(url, "--send", msg, "--expect-json", ptr), "OK")
+        assert [(s["kind"], s["ok"]) for s in j["steps"]] == [("send", True), ("expect", True)]
+    wrong = probe(url, "--send", msg, "--expect-json", "/id=8", "--timeout", "1s")
+    assert wrong.json["ok"] is False and wrong.rc != 0, wrong
 
 
 def test_expect_json_skips_unrelated_messages(probe, peers):
@@ -256,11 +266,13 @@ def test_fragmented_reply_is_reassembled(probe, peers):
     assert j["ws"]["received_frames"] >= 3
 
 
-def test_server_ping_is_answered_with_pong(probe, peers):
+def test_server_ping_is_answered_with_pong(probe, fresh_peers):
     # The peer holds its echo back until the pong with its ping's payload comes.
-    h = peers.hostile("ping-echo")
+    h = fresh_peers.hostile("ping-echo")
     expect(probe(h.url("/"), "--send", "hello", "--expect-text", "hello", "--timeout", "2s"),
            "OK")
+    pongs = [f for f in frames(h) if f["opcode"] == 0xA]    # RFC 6455 section 5.5.3
+    assert [f["payload"] for f in pongs] == [b"hostile-ping"] and pongs[0]["masked"] == 1
 
 
 def test_subprotocol_negotiated(probe, peers):
@@ -276,7 +288,8 @@ def test_headers_and_origin_reach_the_server(probe, peers):
     opts = ("-H", "X-Probe: abc", "--origin", "https://app.test")
     expect(probe(url, *opts, "--expect-json", "/x-probe=abc"), "OK")
     expect(probe(url, *opts, "--expect-json", "/origin=https://app.test"), "OK")
-    expect(probe(url, *opts, "--expect-json", "/x-probe=abd"), "WS_EXPECT_MISMATCH")
+    wrong = probe(url, *opts, "--expect-json", "/x-probe=abd", "--timeout", "1s")
+    assert wrong.json["class"] in ("WS_EXPECT_MISMATCH", "WS_MSG_TIMEOUT"), wrong
 
 
 def test_resolve_pins_an_address_for_a_name(probe, peers):
@@ -399,6 +412,8 @@ def test_json_mode_writes_only_json_to_stdout_even_with_verbose(wsprobe, peers):
     r = wsprobe("probe", peers.echo().url("/"), "--json", "-v", "--send", "x")
     j = assert_report(r)  # stdout parsed as exactly one JSON object
     assert j["class"] == "OK" and r.stdout.strip().startswith("{")
+    assert j["http"]["status"] == 101 and j["ws"]["sent_frames"] >= 2
+    assert "sec-websocket-accept" in j["http"]["headers"]
 
 
 def test_human_and_quiet_modes_exit_with_the_same_code(wsprobe, peers):
@@ -447,6 +462,13 @@ def test_tcp_refused(probe, refused_port):
     assert "upgrade_ms" not in j["phases"]
 
 
+def test_tcp_timeout(probe, unanswered_port):
+    j = expect(probe("ws://127.0.0.1:%d/" % unanswered_port, "--timeout", "1s", timeout=10),
+               "TCP_TIMEOUT")
+    assert j["http"] is None
+    not_upgraded(j)
+
+
 # =============================================================================================
 # TLS and certificates
 
@@ -479,7 +501,8 @@ def test_cert_name_mismatch(probe, peers, pki):
     j = expect(probe(e.url("/", scheme="wss", host="localhost"), "--cacert", pki.ca),
                "CERT_NAME_MISMATCH")
     assert j["tls"]["verified"] is False
-    assert any("wrong.example" in s for s in j["tls"]["sans"])
+    # The evidence that explains the mismatch: the names the certificate does cover.
+    assert any("wrong.example" in s for s in j["tls"]["sans"]), j["tls"]
     not_upgraded(j)
 
 
@@ -498,7 +521,8 @@ def test_cert_expired(probe, peers, pki, kind):
     assert j["tls"]["verified"] is False
     not_upgraded(j)
     if kind == "expired":
-        assert j["tls"]["days_left"] < 0
+        days = j["tls"]["days_left"]
+        assert isinstance(days, int) and days < 0, "days_left %r for a 2020 certificate" % days
 
 
 def test_min_cert_days(probe, peers, pki):
