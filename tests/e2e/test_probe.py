@@ -227,6 +227,36 @@ def test_sends_and_expects_run_in_order(probe, peers):
     assert j["ws"]["received_frames"] >= 2
 
 
+@pytest.mark.parametrize("size", [125, 126, 65535, 65536, 100000])
+def test_message_length_encodings_against_a_real_server(probe, peers, tmp_path, size):
+    # 7-bit, 16-bit and 64-bit payload lengths (RFC 6455 section 5.2), checked by
+    # python3-websockets, which fails the connection on a wrong encoding.
+    text = ("0123456789abcdef" * (size // 16 + 1))[:size]
+    f = tmp_path / "big.txt"
+    f.write_text(text)
+    j = expect(probe(peers.echo().url("/"), "--send", "@%s" % f, "--expect-regex",
+                     "^(0123456789abcdef)*[0-9a-f]{0,15}$", "--timeout", "3s"), "OK")
+    assert j["ws"]["sent_bytes"] >= size and j["ws"]["received_bytes"] >= size
+
+
+def test_message_length_encodings_on_the_wire(probe, fresh_peers, tmp_path):
+    h = fresh_peers.hostile("echo")
+    files = []
+    for size in (125, 126, 65536):
+        f = tmp_path / ("m%d" % size)
+        f.write_text("x" * size)
+        files += ["--send", "@%s" % f]
+    expect(probe(h.url("/"), *files), "OK")
+    data = [f for f in frames(h) if f["opcode"] == 1]
+    assert [f["length"] for f in data] == [125, 126, 65536]
+    assert all(f["payload"] == b"x" * f["length"] for f in data)
+
+
+def test_utf8_text_round_trip(probe, peers):
+    text = "h\u00e9llo \u2713 \U0001f680"
+    expect(probe(peers.echo().url("/"), "--send", text, "--expect-text", text), "OK")
+
+
 def test_send_from_file(probe, peers, tmp_path):
     f = tmp_path / "msg.txt"
     f.write_text("from a file")
@@ -343,6 +373,13 @@ def test_addresses_are_tried_until_one_connects(probe, peers, ipv6):
     j = expect(probe("ws://dual.test:%d/" % h.port, "--dns-server", "127.0.0.1:%d" % d.port),
                "OK")
     assert j["address"] == "::1" and "127.0.0.1" in j["addresses"]
+
+
+def test_health_check_over_https_uses_cacert(probe, peers, pki):
+    e = peers.echo(tls="trusted")
+    url = e.url("/", scheme="wss", host="localhost")
+    health = e.url("/health", scheme="https", host="localhost")
+    expect(probe(url, "--cacert", pki.ca, "--health", health), "OK")
 
 
 def test_health_check_part_of_the_verdict(probe, peers):
@@ -704,6 +741,13 @@ def test_ws_closed_by_python_websockets(probe, peers, code):
     assert j["ws"]["close_reason"] == "closing with %d" % code
 
 
+def test_ws_closed_through_nginx(probe, peers):
+    n = peers.nginx("ws-proxy", peers.echo())
+    j = expect(probe(n.url("/close/1011"), "--send", "x", "--expect-text", "x", "--timeout",
+                     "2s"), "WS_CLOSED")
+    assert j["ws"]["close_code"] == 1011 and j["ws"]["closed_by"] == "server"
+
+
 def test_ws_dropped(probe, peers):
     j = expect(probe(peers.hostile("drop").url("/"), "--send", "hello", "--expect-text", "hello",
                      "--timeout", "2s"), "WS_DROPPED")
@@ -792,6 +836,20 @@ def test_ws_expect_mismatch_against_a_real_echo(probe, peers, opts):
 def test_oversized_response_headers_are_malformed(probe, peers, mode):
     j = expect(probe(peers.hostile(mode).url("/"), "--timeout", "3s", timeout=15),
                "HS_MALFORMED")
+    not_upgraded(j)
+
+
+@pytest.mark.parametrize("response", [
+    r"HTTP/1.1 abc Weird\r\n\r\n",                                   # status not a number
+    r"HTTP/1.1 1011 Too Long\r\n\r\n",                               # four-digit status
+    r"ICY 200 OK\r\n\r\n",                                           # not HTTP
+    r"HTTP/1.1 101 Switching Protocols\r\nUpgrade websocket\r\n\r\n",  # header without colon
+    r"HTTP/1.1 101 Switching Protocols\r\nUpgrade: web\x00socket\r\n\r\n",  # NUL in a header
+    r"HTTP/1.1 101 Switching Protocols\r\n: websocket\r\n\r\n",      # empty header name
+])
+def test_malformed_status_and_headers(probe, peers, response):
+    j = expect(probe(peers.hostile("raw", text=response).url("/"), "--timeout", "2s",
+                     timeout=10), "HS_MALFORMED")
     not_upgraded(j)
 
 

@@ -196,7 +196,8 @@ def test_nginx_ws_proxy_carries_websocket(peers):
 def test_nginx_upgrade_stripped_answers_200_with_the_spa_page(peers):
     n = peers.nginx("upgrade-stripped", peers.echo())
     text = curl("-H", "Connection: Upgrade", "-H", "Upgrade: websocket",
-                "-H", "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                "-H", "Sec-WebSocket-Version: 13",
+                "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
                 n.url("/ws", scheme="http"))
     assert status_of(text) == 200 and '<div id="root">' in text
     assert "upgrade: websocket" not in text.lower()
@@ -301,6 +302,19 @@ def test_hostile_logs_the_clients_frames(fresh_peers):
     assert frames[-1]["opcode"] == 8
     req = [e for e in evs if e["event"] == "request"][0]
     assert req["request_line"] == "GET / HTTP/1.1"
+
+
+def test_hostile_raw_sends_its_text_verbatim(peers):
+    h = peers.hostile("raw", text=r"HTTP/1.1 abc\r\nX: a\x00b\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", h.port), timeout=3) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        for _ in range(100):                      # bounded: the reply is 30 bytes
+            chunk = s.recv(100)
+            got += chunk
+            if not chunk or got.endswith(b"\r\n\r\n"):
+                break
+    assert got == b"HTTP/1.1 abc\r\nX: a\x00b\r\n\r\n"
 
 
 def test_hostile_plain_http_answers_a_client_hello(peers):

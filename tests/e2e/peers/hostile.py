@@ -16,6 +16,8 @@ Prints `READY <port>` on stdout once listening; serves until terminated. Every w
 Handshake modes (the reply to the upgrade request):
     status          `HTTP/1.1 N REASON` with --header lines and --body, then close
                     (403, 404, 500, 302 with Location, 200 without upgrade, 429 ...).
+    raw             send --text verbatim (Python escapes such as \\r\\n and \\x00 are decoded),
+                    then hold the connection open: for malformed responses.
     silent          read the request, never answer, keep the connection open.    -> HS_TIMEOUT
     close           read the request, close without a byte.                      -> HS_NO_RESPONSE
     reset           read the request, close with a TCP RST.                      -> HS_NO_RESPONSE
@@ -46,7 +48,8 @@ Frame modes: a correct 101, then wait for the client's first frame and:
     close-CODE      close frame with CODE (e.g. close-1011) and reason.          -> WS_CLOSED
     drop            TCP close without a close frame.                              -> WS_DROPPED
     silence         never send anything, keep reading.                            -> WS_MSG_TIMEOUT
-    mismatch        reply with --text (default "not what you expected").          -> WS_EXPECT_MISMATCH
+    mismatch        reply with --text (default "not what you expected").
+                                                                  -> WS_EXPECT_MISMATCH
     len-2^63        a binary frame header declaring 2^63 bytes (MSB set: forbidden). -> WS_PROTOCOL
     len-huge        a binary frame header declaring 2^63-1 bytes, then a trickle of payload.
     close-1byte     a close frame with a one-byte payload.                        -> WS_PROTOCOL
@@ -258,6 +261,9 @@ def handshake_modes(p, mode, args):
         return True
     if mode == "status":
         p.send(status_response(args))
+    elif mode == "raw":
+        p.send((args.text or "").encode("latin-1").decode("unicode_escape").encode("latin-1"))
+        p.hold()
     elif mode == "silent":
         p.hold()
     elif mode == "close":
