@@ -1,0 +1,187 @@
+/* security_int.h - helpers shared by the security checks (security*.c). Not a public header:
+ * only the security module includes it. */
+#ifndef WSP_SECURITY_INT_H
+#define WSP_SECURITY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "auth.h"
+#include "check.h"
+#include "conn.h"
+#include "probe.h"
+
+/* ---- probes built from the environment ---- */
+
+/* A probe configuration for env: its URL, TLS, headers and limits, the env's credential, the
+ * allowed origin (or the env's origin), no steps, no health. cfg is caller storage; free its
+ * steps with wsp_probe_config_cleanup (nothing else is owned). */
+void wsp_sec_cfg_from_env(const wsp_env *env, wsp_probe_config *cfg);
+/* Append the success marker conversation (env's or the default). Returns 0 or -1. */
+int wsp_sec_cfg_add_marker(const wsp_env *env, wsp_probe_config *cfg);
+/* The origin a baseline sends: env->allowed_origin, else env->base.conn.origin (may be NULL). */
+const char *wsp_sec_allowed_origin(const wsp_env *env);
+/* The wait for the success marker (T in SECURITY-CHECKS.md). */
+uint64_t wsp_sec_marker_wait_us(const wsp_env *env);
+
+/* How a negative probe ended (SECURITY-CHECKS.md "How a check decides"). */
+typedef enum wsp_sec_outcome {
+    WSP_SEC_REFUSED_HS,   /* any status but 101, or closed before 101 */
+    WSP_SEC_REFUSED_OPEN, /* a rejecting close code, or dropped, before the marker */
+    WSP_SEC_WEAK,         /* 101 then a close (1000/1001/none) before any data */
+    WSP_SEC_SERVER_ERROR, /* 5xx (not 502-504) or close 1011: pass with a warning */
+    WSP_SEC_EDGE,         /* 502/503/504 from an edge: inconclusive */
+    WSP_SEC_SILENT,       /* open, neither marker nor rejection within T: inconclusive */
+    WSP_SEC_UNREACHABLE,  /* no HTTP exchange (DNS, TCP, TLS, timeout): inconclusive */
+    WSP_SEC_ACCEPTED,     /* 101 and the success marker: the check fails */
+} wsp_sec_outcome;
+
+const char *wsp_sec_outcome_name(wsp_sec_outcome o);
+/* Judge a finished probe whose last step is the marker expectation. */
+wsp_sec_outcome wsp_sec_judge(const wsp_probe *p);
+/* Judge from a record and whether the marker was seen (raw sessions). */
+wsp_sec_outcome wsp_sec_judge_record(const wsp_conn_record *r, bool marker_seen);
+/* A close code that means "refused" after open: 1002 1003 1007 1008 1009 1013, 4000-4999. */
+bool wsp_sec_rejecting_code(int code);
+
+/* n probe configurations run concurrently on one private loop. probes[i] is NULL when out of
+ * memory. The configurations are borrowed until wsp_sec_batch_free. */
+typedef struct wsp_sec_batch {
+    uv_loop_t loop;
+    wsp_probe **probes;
+    size_t n;
+} wsp_sec_batch;
+/* Run to completion. NULL when out of memory. */
+wsp_sec_batch *wsp_sec_batch_run(const wsp_probe_config *const *cfgs, size_t n);
+void wsp_sec_batch_free(wsp_sec_batch *b);
+
+/* The positive baseline: a probe with the env's credential and allowed origin and the marker.
+ * Its evidence goes under `key`. Returns true when it held; on false, out is set inconclusive
+ * with the baseline's class and message (when set_verdict). */
+bool wsp_sec_baseline(const wsp_env *env, wsp_check_result *out, const char *key, bool set_verdict);
+
+/* A tally of negative outcomes, turned into a verdict by wsp_sec_conclude. */
+typedef struct wsp_sec_tally {
+    unsigned n[WSP_SEC_ACCEPTED + 1];
+    char accepted[256]; /* names of the variants that were accepted */
+    char unsure[256];   /* names of the variants that were inconclusive */
+} wsp_sec_tally;
+
+/* Record a probe's evidence under `name` with its outcome, and count it. */
+void wsp_sec_note(wsp_check_result *out, wsp_sec_tally *t, const char *name, const wsp_probe *p,
+                  wsp_sec_outcome o);
+/* Count an outcome whose evidence the caller recorded itself. */
+void wsp_sec_count(wsp_sec_tally *t, const char *name, wsp_sec_outcome o);
+/* The verdict from a tally, and the after-baseline (ran after the negatives): any accepted ->
+ * fail; else any inconclusive outcome or a failed after-baseline -> inconclusive; else server
+ * errors -> warn; else pass (weak ones noted). `what` names the negatives ("forged tokens"). */
+wsp_verdict wsp_sec_conclude(wsp_check_result *out, const wsp_sec_tally *t, bool after_ok,
+                             const char *what);
+
+/* ---- raw sessions: a connection driven by hand ---- */
+
+typedef struct wsp_sec_raw wsp_sec_raw;
+
+typedef struct wsp_sec_raw_opts {
+    bool with_auth;         /* apply the env's credential */
+    const char *origin;     /* NULL: the allowed origin */
+    const char *extensions; /* offer these extensions */
+    unsigned allowed_rsv;   /* RSV bits our parser accepts (0x40 with permessage-deflate) */
+    /* called once open (after the credential message, if any): send what the check sends */
+    void (*on_open)(wsp_sec_raw *s, void *ud);
+    void *ud;
+    bool marker_after;   /* then send the success marker and watch for it */
+    uint64_t wait_us;    /* after on_open, how long to wait for the server to close */
+    bool stop_on_marker; /* end as soon as the marker is seen */
+    bool stop_on_reply;  /* end at the first message */
+    /* end once until_count messages containing until_tags arrived (until_tags NULL: once
+     * until_count markers arrived); 0: off */
+    const char *until_tags;
+    unsigned until_count;
+    /* start only once this session (of the same run) is open */
+    struct wsp_sec_raw *after;
+} wsp_sec_raw_opts;
+
+struct wsp_sec_raw {
+    const wsp_env *env;
+    wsp_sec_raw_opts o;
+    wsp_url url;
+    wsp_conn_opts copts;
+    wsp_auth_request areq; /* the credential's request material */
+    bool have_areq;
+    wsp_conn *c;
+    uv_timer_t timer;
+    bool timer_on;
+    bool done;
+    bool opened;
+    bool timed_out; /* the wait ended with the connection still open */
+    bool marker_seen;
+    char *marker_text; /* the marker as sent (expanded) */
+    unsigned messages;
+    unsigned markers; /* messages that matched the marker */
+    unsigned tagged;  /* messages that contained until_tags */
+    char last_message[200];
+    wsp_sec_raw *const *peers; /* the run's sessions (to start dependents) */
+    size_t npeers;
+    bool started;
+    json_t *messages_json; /* up to 32 decoded text messages (for input checks), owned */
+    wsp_conn_record rec;   /* copied at the end (http_head not kept) */
+    double open_ms;        /* from open to the end */
+    uint64_t t_open;
+};
+
+/* Run raw sessions to completion on one private loop. Each s[i] is caller storage; the
+ * results are in the struct. Returns 0, or -1 when a connection could not be made (out of
+ * memory, bad credential: s->rec.err says). */
+int wsp_sec_raw_run(const wsp_env *env, wsp_sec_raw *const *s, size_t n);
+void wsp_sec_raw_cleanup(wsp_sec_raw *s);
+/* Send bytes as they are / a masked frame built from parts. Return 0 or -1. */
+int wsp_sec_raw_send(wsp_sec_raw *s, const void *data, size_t len);
+int wsp_sec_raw_frame(wsp_sec_raw *s, bool fin, unsigned opcode, unsigned rsv, const void *data,
+                      size_t len, bool masked);
+/* Send the env's success marker message (expanded template). */
+int wsp_sec_raw_send_marker(wsp_sec_raw *s);
+/* Record a raw session's evidence under key with its outcome. */
+void wsp_sec_raw_evidence(wsp_check_result *out, const char *key, const wsp_sec_raw *s,
+                          const char *outcome);
+
+/* ---- redaction ---- */
+
+/* Replace JWT-looking strings ("eyJ...") and each of secrets[] (NULL-terminated; may be NULL)
+ * in every string of out->evidence, out->message and out->hint with "[redacted]". */
+void wsp_sec_redact(wsp_check_result *out, const char *const *secrets);
+
+/* ---- the checks (defined in security_*.c) ---- */
+void wsp_sec_auth_missing(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_auth_unsigned(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_auth_bad_signature(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_auth_key_confusion(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_auth_header_injection(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_auth_claims(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_auth_weak_secret(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_auth_query_token(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_origin_foreign(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_origin_bypass(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_origin_missing(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_input_xss(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_input_malformed(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_input_invalid_utf8(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_input_framing(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_limits_message_size(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_limits_fragments(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_limits_deflate_bomb(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_limits_rate(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_limits_slow_handshake(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_limits_idle(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_tls_versions(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_tls_certificate(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_transport_plaintext(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_transport_hsts(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_handshake_hygiene(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_handshake_version(const wsp_env *, const json_t *, wsp_check_result *);
+
+#endif
