@@ -1,0 +1,49 @@
+/* planrun.h - what `run` and `parity` share (implemented in cmd_run.c): loading a plan with the
+ * security suite wired in, building environments, running their checks under an overall
+ * deadline with a watchdog, and writing reports. */
+#ifndef WSP_CLI_PLANRUN_H
+#define WSP_CLI_PLANRUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "plan.h"
+#include "runreport.h"
+
+/* Load the plan (security entries resolved through the suite when it is linked in). Prints the
+ * located error and returns NULL on failure (exit 2). */
+wsp_plan *wsp_planrun_load(const char *cmd, const char *path, uint64_t deadline_us);
+
+/* Build environment `name`; prints the located error and returns -1 on failure (exit 2).
+ * Registers the environment's ready token as a secret for the reports. */
+int wsp_planrun_env(const char *cmd, wsp_plan *plan, const char *name, wsp_env *env);
+
+/* One environment's run: results for every check of the plan. */
+typedef struct wsp_planrun {
+    wsp_env env;
+    wsp_check_result *results;
+    double duration_ms;
+    int parallel;
+    uint64_t deadline_us;
+    const wsp_plan *plan;
+} wsp_planrun;
+
+/* Run the plan's checks on run->env (blocking). Returns 0 or -1 (out of memory). */
+int wsp_planrun_execute(wsp_planrun *run);
+
+/* A watchdog: if the process is still running `grace_us` after `deadline_us`, print why and
+ * exit(1) so that a hostile endpoint can never hang a pipeline. */
+void wsp_planrun_watchdog(const char *cmd, uint64_t deadline_us, uint64_t grace_us);
+
+/* Fill a report view of `run`. */
+void wsp_planrun_view(const wsp_planrun *run, const char *plan_file, bool strict,
+                      wsp_runreport *out);
+
+/* Write a JSON value to `path` ("-": stdout). Returns 0 or -1 (message printed). */
+int wsp_planrun_write_json(const char *cmd, const char *path, const json_t *o);
+
+/* Parse a --parallel value (1..64). Returns 0 or -1. */
+int wsp_planrun_parallel(const char *s, int *out);
+
+#endif
