@@ -12,6 +12,9 @@ int wsp_cmd_probe(int argc, char **argv);
 int wsp_cmd_token(int argc, char **argv);
 int wsp_cmd_audit(int argc, char **argv);
 int wsp_cmd_serve(int argc, char **argv);
+int wsp_cmd_wait(int argc, char **argv);
+int wsp_cmd_run(int argc, char **argv);
+int wsp_cmd_parity(int argc, char **argv);
 
 /* Print "wsprobe: <cmd>: message" to stderr, and the hint on a second line if given.
  * Returns 2 (USAGE) for `return wsp_cli_usage_error(...)`. */
