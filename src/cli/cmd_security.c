@@ -1,0 +1,567 @@
+/* cmd_security.c - `wsprobe security URL`: the security suite of SECURITY-CHECKS.md against one
+ * endpoint, concurrently, with the human table, JSON and JUnit of runreport.h.
+ *
+ * Exit: 0 when every check that ran passed or warned (skip and not_applicable allowed), 1 when
+ * any failed or was inconclusive (an unproven property is not green: docs/security.md), 2 on
+ * usage errors. No message quotes a secret or a token. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <uv.h>
+
+#include "check.h"
+#include "cli.h"
+#include "duration.h"
+#include "jwt.h"
+#include "runreport.h"
+#include "security.h"
+#include "tls.h"
+#include "url.h"
+
+#define CMD "security"
+#define MAX_NAMES 64
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: wsprobe security URL [options]\n"
+            "       wsprobe security --list [--json] [--include-staging-only]\n"
+            "\n"
+            "Run the security checks (docs/security.md) against a ws:// or wss:// endpoint.\n"
+            "Each negative check runs beside a baseline with the valid credential and the\n"
+            "allowed origin; without a working baseline the verdict is inconclusive.\n"
+            "\n"
+            "selection:\n"
+            "      --checks LIST            ids or groups, comma-separated (auth, origin,\n"
+            "                               input, limits, transport, handshake, tls, all)\n"
+            "      --include-staging-only   also run the checks not safe against production\n"
+            "      --list                   print id, group, priority, production-safe\n"
+            "connection:\n"
+            "  -H, --header 'Name: value'   extra request header (repeatable)\n"
+            "      --origin ORIGIN          an origin the endpoint allows (baselines)\n"
+            "      --timeout DUR            per phase and the wait for the success marker\n"
+            "                               (default 5s)\n"
+            "      --deadline DUR           the whole suite (default 60s)\n"
+            "      --resolve HOST:PORT:ADDR use ADDR for HOST:PORT\n"
+            "      --cacert PEM, --insecure TLS trust (tls.certificate judges regardless)\n"
+            "      --health URL             HTTPS URL for transport.hsts (default /health)\n"
+            "      --plaintext-url URL      ws:// URL for transport.plaintext (default port 80)\n"
+            "      --parallel N             checks at once (default: all)\n"
+            "credentials (the baseline's):\n"
+            "%s"
+            "      --jwt-public-key-file PEM  the endpoint's public key (auth.key_confusion)\n"
+            "      --token-env VAR          a ready token in environment variable VAR\n"
+            "      --auth-in WHERE          header (default), query:NAME, subprotocol[:PREFIX],\n"
+            "                               cookie:NAME, message\n"
+            "success marker (a reply only an accepted request produces):\n"
+            "      --marker-send TEXT       default {\"type\":\"chat_message\",...}\n"
+            "      --marker-expect PTR=VAL  default /type=ack\n"
+            "limits to test against:\n"
+            "      --max-message SIZE       L for limits.* (default 64K)\n"
+            "      --rate N                 messages per second per connection\n"
+            "      --handshake-limit DUR    limits.slow_handshake (skipped without it)\n"
+            "      --idle-limit DUR         limits.idle (skipped without it)\n"
+            "output:\n"
+            "      --json                   one JSON object on stdout\n"
+            "      --junit FILE             JUnit XML, one testcase per check\n"
+            "  -q, --quiet                  print only failures\n"
+            "\n"
+            "Exit: 0 all passed (warn, skip, not_applicable allowed); 1 a check failed or was\n"
+            "inconclusive; 2 usage.\n",
+            wsp_jwt_option_help());
+}
+
+enum {
+    OPT_ORIGIN = 256,
+    OPT_TIMEOUT,
+    OPT_DEADLINE,
+    OPT_RESOLVE,
+    OPT_CACERT,
+    OPT_INSECURE,
+    OPT_HEALTH,
+    OPT_PLAINTEXT,
+    OPT_PARALLEL,
+    OPT_CHECKS,
+    OPT_STAGING,
+    OPT_LIST,
+    OPT_JSON,
+    OPT_JUNIT,
+    OPT_TOKEN_ENV,
+    OPT_AUTH_IN,
+    OPT_PUBKEY,
+    OPT_MARKER_SEND,
+    OPT_MARKER_EXPECT,
+    OPT_MAX_MESSAGE,
+    OPT_RATE,
+    OPT_HS_LIMIT,
+    OPT_IDLE_LIMIT,
+    OPT_JWT, /* any --jwt-* / --no-* option of jwt.h */
+};
+
+static const struct option opts[] = {
+    {"header", required_argument, NULL, 'H'},
+    {"origin", required_argument, NULL, OPT_ORIGIN},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"deadline", required_argument, NULL, OPT_DEADLINE},
+    {"resolve", required_argument, NULL, OPT_RESOLVE},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"health", required_argument, NULL, OPT_HEALTH},
+    {"plaintext-url", required_argument, NULL, OPT_PLAINTEXT},
+    {"parallel", required_argument, NULL, OPT_PARALLEL},
+    {"checks", required_argument, NULL, OPT_CHECKS},
+    {"include-staging-only", no_argument, NULL, OPT_STAGING},
+    {"list", no_argument, NULL, OPT_LIST},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"junit", required_argument, NULL, OPT_JUNIT},
+    {"token-env", required_argument, NULL, OPT_TOKEN_ENV},
+    {"auth-in", required_argument, NULL, OPT_AUTH_IN},
+    {"jwt-public-key-file", required_argument, NULL, OPT_PUBKEY},
+    {"marker-send", required_argument, NULL, OPT_MARKER_SEND},
+    {"marker-expect", required_argument, NULL, OPT_MARKER_EXPECT},
+    {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"handshake-limit", required_argument, NULL, OPT_HS_LIMIT},
+    {"idle-limit", required_argument, NULL, OPT_IDLE_LIMIT},
+    {"jwt-alg", required_argument, NULL, OPT_JWT},
+    {"jwt-secret-env", required_argument, NULL, OPT_JWT},
+    {"jwt-secret-file", required_argument, NULL, OPT_JWT},
+    {"jwt-key-file", required_argument, NULL, OPT_JWT},
+    {"jwt-claim", required_argument, NULL, OPT_JWT},
+    {"jwt-ttl", required_argument, NULL, OPT_JWT},
+    {"jwt-nbf", required_argument, NULL, OPT_JWT},
+    {"jwt-kid", required_argument, NULL, OPT_JWT},
+    {"jwt-iat", no_argument, NULL, OPT_JWT},
+    {"no-iat", no_argument, NULL, OPT_JWT},
+    {"no-exp", no_argument, NULL, OPT_JWT},
+    {"jwt-jti", optional_argument, NULL, OPT_JWT},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    uint64_t mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mul = 1024 * 1024, end++;
+    if (*end || v == 0 || v > (64ull << 20) / mul)
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
+/* --resolve HOST:PORT:ADDR (one address) */
+static int parse_resolve(const char *arg, char *host, size_t hcap, unsigned *port,
+                         struct sockaddr_storage *ss)
+{
+    const char *c1 = strchr(arg, ':');
+    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c1 || !c2 || c1 == arg || (size_t)(c1 - arg) >= hcap)
+        return -1;
+    snprintf(host, hcap, "%.*s", (int)(c1 - arg), arg);
+    char *end;
+    unsigned long p = strtoul(c1 + 1, &end, 10);
+    if (end != c2 || p == 0 || p > 65535)
+        return -1;
+    *port = (unsigned)p;
+    char a[64];
+    snprintf(a, sizeof a, "%s", c2 + 1);
+    char *addr = a;
+    size_t n = strlen(a);
+    if (n > 2 && a[0] == '[' && a[n - 1] == ']') {
+        a[n - 1] = '\0';
+        addr++;
+    }
+    memset(ss, 0, sizeof *ss);
+    if (uv_ip4_addr(addr, (int)p, (struct sockaddr_in *)ss) != 0 &&
+        uv_ip6_addr(addr, (int)p, (struct sockaddr_in6 *)ss) != 0)
+        return -1;
+    return 0;
+}
+
+static int print_list(bool json)
+{
+    const wsp_check_def *const *defs;
+    size_t n = wsp_security_list(&defs);
+    json_t *arr = json ? json_array() : NULL;
+    if (!json)
+        printf("%-24s %-10s %-3s %-5s %s\n", "ID", "GROUP", "P", "PROD", "WHAT");
+    for (size_t i = 0; i < n; i++) {
+        const wsp_check_def *d = defs[i];
+        if (json)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:b,s:s}", "id", d->id, "group",
+                                                 d->group, "priority", d->priority, "prod_safe",
+                                                 d->prod_safe, "summary", d->summary));
+        else
+            printf("%-24s %-10s P%-2d %-5s %s\n", d->id, d->group, d->priority,
+                   d->prod_safe ? "yes" : "no", d->summary);
+    }
+    if (json) {
+        json_dumpf(arr, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(arr);
+    } else {
+        printf("\nPROD no: staging only, run with --include-staging-only.\n");
+    }
+    return 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int wsp_cmd_security(int argc, char **argv)
+{
+    int rc = 2;
+    wsp_env env;
+    wsp_env_init(&env);
+    wsp_tls_config tcfg = {0};
+    wsp_err e;
+    wsp_err_clear(&e);
+    wsp_jwt_config *jwt = wsp_jwt_config_new();
+    json_t *params = json_object();
+    json_t *signing = json_object();
+    char *names_buf = NULL;
+    const char *names[MAX_NAMES];
+    size_t num_names = 0;
+    bool staging = false, list = false, json = false, quiet = false;
+    const char *junit = NULL, *token_env = NULL, *auth_in = NULL;
+    uint64_t suite_deadline = 60000000ull;
+    int parallel = 0;
+    char pin_host[256] = "";
+    unsigned pin_port = 0;
+    static _Thread_local struct sockaddr_storage pin_addr;
+    bool have_pin = false;
+    wsp_check_item *items = NULL;
+    wsp_check_result *results = NULL;
+    size_t n = 0;
+    const wsp_check_def **sel = NULL;
+
+    if (!jwt || !params || !signing) {
+        fprintf(stderr, "wsprobe: " CMD ": out of memory\n");
+        rc = 70;
+        goto out;
+    }
+    env.base.conn.timeout_us = 5000000ull;
+    optind = 1;
+    opterr = 0;
+    int ch, li = -1;
+    while ((ch = getopt_long(argc, argv, ":H:qh", opts, &li)) != -1) {
+        const char *lname = li >= 0 ? opts[li].name : NULL;
+        li = -1;
+        uint64_t us;
+        switch (ch) {
+        case 'H':
+            if (!strchr(optarg, ':') || strpbrk(optarg, "\r\n") ||
+                env.base.conn.num_headers >= WSP_CONN_MAX_HEADERS - 2) {
+                rc = wsp_cli_usage_error(CMD, "-H: expected 'Name: value' on one line");
+                goto out;
+            }
+            env.base.conn.headers[env.base.conn.num_headers++] = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            rc = 0;
+            goto out;
+        case OPT_ORIGIN:
+            free(env.allowed_origin);
+            env.allowed_origin = strdup(optarg);
+            break;
+        case OPT_TIMEOUT:
+        case OPT_DEADLINE:
+        case OPT_HS_LIMIT:
+        case OPT_IDLE_LIMIT:
+            if (wsp_duration_parse(optarg, &us) != 0 || us == 0) {
+                rc = wsp_cli_usage_error(CMD, "--%s '%s': expected a duration like 500ms, 2s",
+                                         lname ? lname : "?", optarg);
+                goto out;
+            }
+            if (ch == OPT_TIMEOUT)
+                env.base.conn.timeout_us = us;
+            else if (ch == OPT_DEADLINE)
+                suite_deadline = us;
+            else if (ch == OPT_HS_LIMIT)
+                env.limits.handshake_timeout_us = us;
+            else
+                env.limits.idle_timeout_us = us;
+            break;
+        case OPT_RESOLVE:
+            if (parse_resolve(optarg, pin_host, sizeof pin_host, &pin_port, &pin_addr) != 0) {
+                rc = wsp_cli_usage_error(CMD, "--resolve '%s': expected HOST:PORT:ADDR", optarg);
+                goto out;
+            }
+            have_pin = true;
+            break;
+        case OPT_CACERT:
+            tcfg.cacert = optarg;
+            break;
+        case OPT_INSECURE:
+            tcfg.insecure = true;
+            break;
+        case OPT_HEALTH:
+            free(env.health_url);
+            env.health_url = strdup(optarg);
+            break;
+        case OPT_PLAINTEXT:
+            free(env.plaintext_url);
+            env.plaintext_url = strdup(optarg);
+            break;
+        case OPT_PARALLEL: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 64) {
+                rc = wsp_cli_usage_error(CMD, "--parallel '%s': expected 1 to 64", optarg);
+                goto out;
+            }
+            parallel = (int)v;
+            break;
+        }
+        case OPT_CHECKS: {
+            free(names_buf);
+            names_buf = strdup(optarg);
+            num_names = 0;
+            for (char *s = names_buf; s && *s && num_names < MAX_NAMES;) {
+                char *comma = strchr(s, ',');
+                if (comma)
+                    *comma = '\0';
+                if (*s)
+                    names[num_names++] = s;
+                s = comma ? comma + 1 : NULL;
+            }
+            break;
+        }
+        case OPT_STAGING:
+            staging = true;
+            break;
+        case OPT_LIST:
+            list = true;
+            break;
+        case OPT_JSON:
+            json = true;
+            break;
+        case OPT_JUNIT:
+            junit = optarg;
+            break;
+        case OPT_TOKEN_ENV:
+            token_env = optarg;
+            break;
+        case OPT_AUTH_IN:
+            auth_in = optarg;
+            break;
+        case OPT_PUBKEY:
+            json_object_set_new(params, "public_key_file", json_string(optarg));
+            break;
+        case OPT_MARKER_SEND:
+            free(env.marker_send);
+            env.marker_send = strdup(optarg);
+            break;
+        case OPT_MARKER_EXPECT: {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || (optarg[0] != '/' && eq != optarg)) {
+                rc = wsp_cli_usage_error(CMD, "--marker-expect '%s': expected /pointer=VALUE",
+                                         optarg);
+                goto out;
+            }
+            free(env.marker_expect_pointer);
+            free(env.marker_expect_value);
+            env.marker_expect_pointer = strndup(optarg, (size_t)(eq - optarg));
+            env.marker_expect_value = strdup(eq + 1);
+            break;
+        }
+        case OPT_MAX_MESSAGE:
+            if (parse_size(optarg, &env.limits.max_message) != 0) {
+                rc = wsp_cli_usage_error(CMD, "--max-message '%s': expected a size like 64K",
+                                         optarg);
+                goto out;
+            }
+            break;
+        case OPT_RATE: {
+            char *end;
+            double r = strtod(optarg, &end);
+            if (*end || end == optarg || r <= 0 || r > 10000) {
+                rc = wsp_cli_usage_error(CMD, "--rate '%s': expected messages per second", optarg);
+                goto out;
+            }
+            env.limits.rate_per_s = r;
+            break;
+        }
+        case OPT_JWT: {
+            char name[48];
+            snprintf(name, sizeof name, "--%s", lname ? lname : "");
+            if (wsp_jwt_config_set(jwt, name, optarg, &e) != 0) {
+                rc = wsp_cli_usage_error(CMD, "%s", e.msg);
+                goto out;
+            }
+            /* the same key material, for the checks that sign on purpose (auth.claims) */
+            if (lname && strcmp(lname, "jwt-secret-env") == 0)
+                json_object_set_new(signing, "secret_env", json_string(optarg));
+            else if (lname && strcmp(lname, "jwt-secret-file") == 0)
+                json_object_set_new(signing, "secret_file", json_string(optarg));
+            else if (lname && strcmp(lname, "jwt-key-file") == 0)
+                json_object_set_new(signing, "key_file", json_string(optarg));
+            else if (lname && strcmp(lname, "jwt-alg") == 0)
+                json_object_set_new(signing, "alg", json_string(optarg));
+            break;
+        }
+        case ':':
+            rc = wsp_cli_usage_error(CMD, "%s needs a value", argv[optind - 1]);
+            goto out;
+        default:
+            if (optind - 1 < argc && argv[optind - 1] &&
+                (strcmp(argv[optind - 1], "--jwt-secret") == 0 ||
+                 strcmp(argv[optind - 1], "--token") == 0))
+                rc = wsp_cli_usage_error(CMD,
+                                         "%s: secrets never go on the command line; use "
+                                         "--jwt-secret-env VAR or --token-env VAR",
+                                         argv[optind - 1]);
+            else
+                rc = wsp_cli_usage_error(CMD, "unknown option '%s' (see wsprobe security --help)",
+                                         argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (list) {
+        rc = print_list(json);
+        goto out;
+    }
+    if (optind != argc - 1) {
+        rc = wsp_cli_usage_error(CMD, "give exactly one URL, like wss://host/ws");
+        goto out;
+    }
+    const char *url = argv[optind];
+    size_t total = wsp_security_list(NULL);
+    sel = calloc(total, sizeof *sel);
+    if (!sel || wsp_security_select(names, num_names, staging, sel, &n, &e) != 0) {
+        rc = sel ? wsp_cli_usage_error(CMD, "--checks: %s", e.msg) : 70;
+        goto out;
+    }
+    if (wsp_url_parse(url, &env.base.url, 0, &e) != 0) {
+        rc = wsp_cli_usage_error(CMD, "%s", e.msg);
+        goto out;
+    }
+    env.base.conn.url = &env.base.url;
+    env.url_text = strdup(url);
+    env.name = strdup("target");
+    env.base.conn.tls_verify = !tcfg.insecure;
+    if (have_pin && strcasecmp(pin_host, env.base.url.host) == 0 && pin_port == env.base.url.port) {
+        env.base.conn.pinned = &pin_addr;
+        env.base.conn.num_pinned = 1;
+    }
+    if (env.base.url.tls || tcfg.cacert) {
+        env.base.conn.tls_ctx = wsp_tls_client_ctx_new(&tcfg, &e);
+        if (!env.base.conn.tls_ctx) {
+            rc = wsp_cli_usage_error(CMD, "%s", e.msg);
+            goto out;
+        }
+    }
+    /* the whole suite's deadline also bounds every connection */
+    env.base.conn.deadline_us = suite_deadline < 30000000ull ? suite_deadline : 30000000ull;
+    if (auth_in && wsp_auth_set_in(&env.auth, auth_in, &e) != 0) {
+        rc = wsp_cli_usage_error(CMD, "%s", e.msg);
+        goto out;
+    }
+    if (token_env && wsp_auth_set_token_env(&env.auth, token_env, &e) != 0) {
+        rc = wsp_cli_usage_error(CMD, "%s", e.msg);
+        goto out;
+    }
+    if (wsp_jwt_config_used(jwt)) {
+        if (token_env) {
+            rc = wsp_cli_usage_error(CMD, "--token-env and --jwt-* options exclude each other");
+            goto out;
+        }
+        if (wsp_jwt_config_load(jwt, &e) != 0) {
+            rc = wsp_cli_usage_error(CMD, "%s", e.msg);
+            goto out;
+        }
+        wsp_auth_set_jwt(&env.auth, jwt);
+        jwt = NULL;
+        if (json_object_size(signing))
+            json_object_set(params, "signing", signing);
+    }
+
+    items = calloc(n ? n : 1, sizeof *items);
+    results = calloc(n ? n : 1, sizeof *results);
+    if (!items || !results) {
+        rc = 70;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        items[i].def = sel[i];
+        items[i].params = params;
+    }
+    double t0 = now_ms();
+    wsp_check_run_all(&env, items, n, parallel ? parallel : (int)(n ? n : 1), suite_deadline,
+                      results);
+    double dur = now_ms() - t0;
+
+    const char **ids = calloc(n ? n : 1, sizeof *ids);
+    for (size_t i = 0; ids && i < n; i++)
+        ids[i] = sel[i]->id;
+    wsp_runreport rr = {.plan_file = NULL,
+                        .env_name = "security",
+                        .url_text = url,
+                        .items = items,
+                        .ids = ids,
+                        .results = results,
+                        .n = n,
+                        .duration_ms = dur,
+                        .strict = false};
+    if (json) {
+        json_t *o = wsp_runreport_json(&rr);
+        if (o) {
+            json_object_set_new(o, "suite", json_string("security"));
+            json_object_set_new(o, "include_staging_only", json_boolean(staging));
+            json_t *arr = json_object_get(o, "checks");
+            for (size_t i = 0; i < json_array_size(arr) && i < n; i++) {
+                json_t *c = json_array_get(arr, i);
+                json_object_set_new(c, "priority", json_integer(sel[i]->priority));
+                json_object_set_new(c, "prod_safe", json_boolean(sel[i]->prod_safe));
+            }
+            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+            fputc('\n', stdout);
+            json_decref(o);
+        }
+    } else if (!quiet || wsp_runreport_exit_code(results, n, false) != 0) {
+        wsp_runreport_human(quiet ? stderr : stdout, &rr, wsp_cli_color(stdout));
+    }
+    rc = wsp_runreport_exit_code(results, n, false);
+    if (junit && wsp_runreport_junit_write(&rr, 1, junit, &e) != 0) {
+        fprintf(stderr, "wsprobe: " CMD ": --junit: %s\n", e.msg);
+        rc = 2;
+    }
+    free(ids);
+out:
+    for (size_t i = 0; results && i < n; i++)
+        wsp_check_result_cleanup(&results[i]);
+    free(results);
+    free(items);
+    free(sel);
+    free(names_buf);
+    json_decref(params);
+    json_decref(signing);
+    wsp_jwt_config_free(jwt);
+    wsp_env_cleanup(&env);
+    fflush(stdout);
+    return rc;
+}
