@@ -12,6 +12,7 @@ int wsp_cmd_probe(int argc, char **argv);
 int wsp_cmd_token(int argc, char **argv);
 int wsp_cmd_audit(int argc, char **argv);
 int wsp_cmd_serve(int argc, char **argv);
+int wsp_cmd_security(int argc, char **argv);
 int wsp_cmd_wait(int argc, char **argv);
 int wsp_cmd_run(int argc, char **argv);
 int wsp_cmd_parity(int argc, char **argv);

@@ -18,13 +18,14 @@ static const command commands[] = {
     {"token", wsp_cmd_token, "mint a JWT from a secret or key in the environment or a file"},
     {"audit", wsp_cmd_audit, "flag hollow tests in JUnit XML reports"},
     {"serve", wsp_cmd_serve, "a hardened reference endpoint whose defences can be switched off"},
+    {"security", wsp_cmd_security, "the security suite: tokens, origins, framing, limits, TLS"},
     {"wait", wsp_cmd_wait, "the deploy gate: probe until N successes in a row or a deadline"},
     {"run", wsp_cmd_run, "run a verification plan on one environment (human, JSON, JUnit)"},
     {"parity", wsp_cmd_parity, "the same checks on several environments; exit 1 on drift"},
 };
 
 /* Commands of the product that this build does not have yet (ROADMAP.md). */
-static const char *const planned[] = {"security", "load"};
+static const char *const planned[] = {"load"};
 
 static void usage(FILE *f)
 {
