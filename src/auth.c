@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "jwt.h"
+#include "redact.h"
 
 #define DEFAULT_PREFIX "bearer."
 #define DEFAULT_MESSAGE "{\"type\":\"auth\",\"token\":\"{{token}}\"}"
@@ -125,6 +126,7 @@ int wsp_auth_set_token_env(wsp_auth *a, const char *var, wsp_err *err)
     }
     wipe_free(a->token);
     a->token = t;
+    wsp_redact_register(t, strlen(t));
     return 0;
 }
 
@@ -135,6 +137,7 @@ int wsp_auth_set_token(wsp_auth *a, const char *token, wsp_err *err)
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
     wipe_free(a->token);
     a->token = t;
+    wsp_redact_register(t, strlen(t));
     return 0;
 }
 

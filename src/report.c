@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include "http.h"
+#include "redact.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -130,7 +131,10 @@ void wsp_report_redact_head(const char *head, size_t len, char *out, size_t cap)
                         const char *c = memchr(s, ',', (size_t)(ve - s));
                         const char *e = c ? c : ve;
                         const char *dot = memchr(s, '.', (size_t)(e - s));
-                        if (dot || e - s > 40)
+                        if (dot) { /* bearer.TOKEN: keep the prefix */
+                            put(out, cap, &o, s, (size_t)(dot - s) + 1);
+                            redact_value(dot + 1, (size_t)(e - dot - 1), out, cap, &o);
+                        } else if (e - s > 40)
                             redact_value(s, (size_t)(e - s), out, cap, &o);
                         else
                             put(out, cap, &o, s, (size_t)(e - s));
@@ -273,8 +277,7 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
     json_object_set_new(o, "ok", json_boolean(v->cls == WSP_CLASS_OK));
     json_object_set_new(o, "class", json_string(wsp_class_name(v->cls)));
     json_object_set_new(o, "exit_code", json_integer(wsp_class_exit_code(v->cls)));
-    json_object_set_new(o, "message",
-                        json_string(v->cls == WSP_CLASS_OK ? "every phase held" : v->msg));
+    json_object_set_new(o, "message", json_string(v->msg[0] ? v->msg : "every phase held"));
     json_object_set_new(o, "hint", json_string(v->hint));
     json_object_set_new(o, "failed_phase",
                         v->cls == WSP_CLASS_OK
@@ -376,6 +379,7 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
     json_object_set_new(ev, "network", json_boolean(r->network));
     json_object_set_new(ev, "handshake_completed", json_boolean(r->handshake_completed));
     json_object_set_new(o, "evidence", ev);
+    wsp_redact_json(o);
     return o;
 }
 
@@ -383,16 +387,18 @@ json_t *wsp_report_error_json(const char *url_text, const wsp_err *e)
 {
     char url[WSP_URL_TARGET_MAX + 512];
     wsp_report_redact_url(url_text ? url_text : "", url, sizeof url);
-    return json_pack("{s:s, s:b, s:s, s:i, s:s, s:s, s:s, s:{}, s:{}, s:[], s:n, s:n, s:n, s:n,"
-                     " s:{s:i, s:i, s:i, s:i, s:n, s:n, s:n, s:b, s:n, s:[]},"
-                     " s:{s:i, s:i}, s:[], s:{s:b, s:b}}",
-                     "url", url, "ok", 0, "class", wsp_class_name(e->cls), "exit_code",
-                     wsp_class_exit_code(e->cls), "message", e->msg, "hint", e->hint,
-                     "failed_phase", "setup", "phases", "marks", "addresses", "address", "port",
-                     "tls", "http", "ws", "sent_frames", 0, "received_frames", 0, "sent_bytes", 0,
-                     "received_bytes", 0, "close_code", "close_reason", "closed_by",
-                     "close_acknowledged", 0, "subprotocol", "extensions", "bytes", "tx", 0, "rx",
-                     0, "steps", "evidence", "network", 0, "handshake_completed", 0);
+    json_t *o = json_pack(
+        "{s:s, s:b, s:s, s:i, s:s, s:s, s:s, s:{}, s:{}, s:[], s:n, s:n, s:n, s:n,"
+        " s:{s:i, s:i, s:i, s:i, s:n, s:n, s:n, s:b, s:n, s:[]},"
+        " s:{s:i, s:i}, s:[], s:{s:b, s:b}}",
+        "url", url, "ok", 0, "class", wsp_class_name(e->cls), "exit_code",
+        wsp_class_exit_code(e->cls), "message", e->msg, "hint", e->hint, "failed_phase", "setup",
+        "phases", "marks", "addresses", "address", "port", "tls", "http", "ws", "sent_frames", 0,
+        "received_frames", 0, "sent_bytes", 0, "received_bytes", 0, "close_code", "close_reason",
+        "closed_by", "close_acknowledged", 0, "subprotocol", "extensions", "bytes", "tx", 0, "rx",
+        0, "steps", "evidence", "network", 0, "handshake_completed", 0);
+    wsp_redact_json(o);
+    return o;
 }
 
 /* ---- human ---- */
@@ -414,7 +420,7 @@ static void row(FILE *f, const style *st, const char *name, bool failed, double 
     fprintf(f, "  %s\n", what);
 }
 
-void wsp_report_probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool color)
+static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool color)
 {
     style st = color ? (style){"\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"}
                      : (style){"", "", "", "", ""};
@@ -669,11 +675,11 @@ json_t *wsp_report_many_json(wsp_probe *const *ps, size_t n, const char *url_tex
         json_array_append_new(results, wsp_report_probe_json(ps[i], url_text));
     json_object_set_new(o, "results", results);
     free(scratch);
+    wsp_redact_json(o);
     return o;
 }
 
-void wsp_report_many_human(FILE *f, wsp_probe *const *ps, size_t n, const char *url_text,
-                           bool color)
+static void many_human(FILE *f, wsp_probe *const *ps, size_t n, const char *url_text, bool color)
 {
     style st = color ? (style){"\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"}
                      : (style){"", "", "", "", ""};
@@ -715,4 +721,40 @@ void wsp_report_many_human(FILE *f, wsp_probe *const *ps, size_t n, const char *
     fprintf(f, "  %-9s %s (exit %d), the most common failure\n", "class", wsp_class_name(cls),
             wsp_class_exit_code(cls));
     fprintf(f, "  %-9s %s\n", "hint", wsp_class_default_hint(cls));
+}
+
+/* Render into memory, redact, then write: no path of the human view can leak a secret. */
+static void write_redacted(FILE *f, char *buf, size_t len)
+{
+    size_t n = 0;
+    char *r = wsp_redact(buf, len, &n);
+    if (r)
+        fwrite(r, 1, n, f);
+    free(r);
+    free(buf);
+}
+
+void wsp_report_probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool color)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return;
+    probe_human(m, p, url_text, color);
+    fclose(m);
+    write_redacted(f, buf, len);
+}
+
+void wsp_report_many_human(FILE *f, wsp_probe *const *ps, size_t n, const char *url_text,
+                           bool color)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return;
+    many_human(m, ps, n, url_text, color);
+    fclose(m);
+    write_redacted(f, buf, len);
 }
