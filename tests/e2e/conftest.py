@@ -580,6 +580,12 @@ def assert_report(r: Result, expect_class=None, expect_rc=None):
     assert seq == sorted(seq), "marks go backwards: %r\n%s" % (marks, r)
     if "total_ms" in marks and seq:
         assert max(seq) <= marks["total_ms"] + 0.001, "a mark after total: %r\n%s" % (marks, r)
+    http = j.get("http")
+    if http:
+        names = list((http.get("headers") or {}).keys())
+        assert names == [n.lower() for n in names], "header names not lower case\n%s" % r
+        body = http.get("body")
+        assert body is None or len(body) <= 512, "body over 512 bytes\n%s" % r
     ws = j.get("ws")
     if ws:
         for k in ("sent_frames", "received_frames", "sent_bytes", "received_bytes"):

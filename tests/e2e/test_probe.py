@@ -441,8 +441,22 @@ def test_verbose_output_redacts_credentials(wsprobe, fresh_peers):
         r = wsprobe("probe", h.url("/"), "-v", "-H", "Authorization: Bearer " + secret, *extra)
         assert r.rc == 0, r
         assert secret not in r.stdout and secret not in r.stderr, r
+        assert "authorization" in r.stderr.lower(), r   # shown, redacted: not silently dropped
     # It did go on the wire: redaction is about output, not about what is sent.
     assert header(requests(h)[0], "Authorization") == "Bearer " + secret
+
+
+@pytest.mark.parametrize("name,value,secret", [
+    ("Authorization", "Bearer x#9", "x#9"),
+    ("Authorization", "Basic #q==", "#q=="),
+    ("Cookie", "s=#1", "s=#1"),
+    ("Proxy-Authorization", "Bearer #k7", "#k7"),
+])
+def test_verbose_never_prints_a_whole_short_credential(wsprobe, peers, name, value, secret):
+    # A redaction that keeps a prefix must not print the whole of a short value.
+    r = wsprobe("probe", peers.hostile("echo").url("/"), "-v", "-H", "%s: %s" % (name, value))
+    assert r.rc == 0, r
+    assert secret not in r.stdout and secret not in r.stderr, r
 
 
 def test_json_mode_writes_only_json_to_stdout_even_with_verbose(wsprobe, peers):
@@ -627,6 +641,11 @@ def test_upgrade_redirect(probe, peers, status):
     assert j["http"]["status"] == status
     assert j["http"]["location"] == "wss://elsewhere.test/ws"
     not_upgraded(j)
+
+
+def test_upgrade_redirect_from_python_websockets(probe, peers):
+    j = expect(probe(peers.echo().url("/status/302")), "UPGRADE_REDIRECT")
+    assert j["http"]["location"] == "/moved"
 
 
 @pytest.mark.parametrize("status", [400, 429])
