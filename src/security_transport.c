@@ -794,9 +794,14 @@ void wsp_sec_tls_versions(const wsp_env *env, const json_t *params, wsp_check_re
     wsp_sec_batch *b = wsp_sec_batch_run(cp, 4);
     bool ok[4] = {false};
     json_t *sum = json_object();
+    bool untested = false;
     for (int i = 0; b && i < 4; i++) {
-        if (!b->probes[i] || !ctx[i])
+        if (!b->probes[i] || !ctx[i]) {
+            /* this client could not offer the version: say so, never count it as refused */
+            json_object_set_new(sum, vers[i], json_string("not_tested"));
+            untested = true;
             continue;
+        }
         const wsp_conn_record *r = wsp_probe_record(b->probes[i]);
         ok[i] = r->tls_done;
         wsp_check_add_probe_evidence(out, names[i], b->probes[i]);
@@ -818,6 +823,9 @@ void wsp_sec_tls_versions(const wsp_env *env, const json_t *params, wsp_check_re
     else if (ok[2] || ok[3])
         wsp_check_set(out, WSP_VERDICT_FAIL, WSP_CLASS_OK, "obsolete TLS accepted:%s%s",
                       ok[3] ? " 1.0" : "", ok[2] ? " 1.1" : "");
+    else if (untested)
+        wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_INTERNAL,
+                      "this build could not offer every TLS version (see versions)");
     else if (!ok[0] && !ok[1])
         wsp_check_set(out, WSP_VERDICT_FAIL, WSP_CLASS_TLS_HANDSHAKE,
                       "neither TLS 1.2 nor 1.3 could be negotiated");

@@ -518,7 +518,7 @@ int wsp_cmd_security(int argc, char **argv)
     const char **ids = calloc(n ? n : 1, sizeof *ids);
     for (size_t i = 0; ids && i < n; i++)
         ids[i] = sel[i]->id;
-    wsp_runreport rr = {.plan_file = NULL,
+    wsp_runreport rr = {.plan_file = "wsprobe security",
                         .env_name = "security",
                         .url_text = url,
                         .items = items,
