@@ -106,6 +106,17 @@ def test_hmac_from_file_drops_one_newline(alg, secret_file):
     jwt.decode(tok, SECRET, algorithms=[alg])
 
 
+def test_secret_from_a_pipe():
+    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            e[k] = os.environ[k]
+    p = subprocess.run([WSPROBE, "token", "--jwt-secret-file", "/dev/stdin"], env=e,
+                       input=SECRET + "\n", capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    jwt.decode(p.stdout.strip(), SECRET, algorithms=["HS256"])
+
+
 def test_secret_file_keeps_all_but_one_newline(tmp_path):
     p = tmp_path / "s"
     p.write_bytes(SECRET.encode() + b"\n\n")
@@ -265,7 +276,9 @@ def bad_cases(k, tmp):
         ("secret-file-missing", ["--jwt-secret-file", str(tmp / "nope")], env,
          ["--jwt-secret-file", "cannot open"]),
         ("secret-file-dir", ["--jwt-secret-file", str(tmp)], env,
-         ["--jwt-secret-file", "not a regular file"]),
+         ["--jwt-secret-file", "is a directory"]),
+        ("secret-file-endless", ["--jwt-secret-file", "/dev/zero"], env,
+         ["--jwt-secret-file", "larger than"]),
         ("secret-file-empty", ["--jwt-secret-file", str(empty)], env,
          ["--jwt-secret-file", "empty"]),
         ("secret-file-newline", ["--jwt-secret-file", str(newline_only)], env,
