@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdint.h>
+
+#include <zlib.h>
+
 #include "jsonptr.h"
 #include "security_int.h"
 #include "template.h"
@@ -511,12 +515,65 @@ static void raw_on_open(wsp_conn *c, void *ud)
     }
 }
 
+/* RFC 7692 7.2.2: inflate a compressed message (the 00 00 FF FF tail appended), at most
+ * INFLATE_MAX bytes: enough to read a reply, never a bomb of our own. Heap or NULL. */
+#define INFLATE_MAX (1u << 20)
+
+static uint8_t *inflate_message(const uint8_t *in, size_t len, size_t *out_len)
+{
+    static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
+    uint8_t *out = malloc(INFLATE_MAX);
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (!out || inflateInit2(&zs, -15) != Z_OK) {
+        free(out);
+        return NULL;
+    }
+    zs.next_out = out;
+    zs.avail_out = INFLATE_MAX;
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)len;
+    int rc = inflate(&zs, Z_SYNC_FLUSH);
+    if (rc == Z_OK || rc == Z_BUF_ERROR) {
+        zs.next_in = (Bytef *)(uintptr_t)tail;
+        zs.avail_in = sizeof tail;
+        rc = inflate(&zs, Z_SYNC_FLUSH);
+    }
+    *out_len = INFLATE_MAX - zs.avail_out;
+    inflateEnd(&zs);
+    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void raw_handle_message(wsp_sec_raw *s, const wsp_ws_event *ev);
+
 static void raw_on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 {
     wsp_sec_raw *s = ud;
     (void)c;
     if (ev->type != WSP_WS_EV_TEXT && ev->type != WSP_WS_EV_BINARY)
         return;
+    if (ev->compressed) {
+        size_t n = 0;
+        uint8_t *plain = inflate_message(ev->data, ev->len, &n);
+        if (!plain)
+            return;
+        wsp_ws_event e2 = *ev;
+        e2.data = plain;
+        e2.len = n;
+        e2.compressed = false;
+        raw_handle_message(s, &e2);
+        free(plain);
+        return;
+    }
+    raw_handle_message(s, ev);
+}
+
+static void raw_handle_message(wsp_sec_raw *s, const wsp_ws_event *ev)
+{
     s->messages++;
     size_t n = 0;
     for (size_t i = 0; i < ev->len && n + 1 < sizeof s->last_message; i++)

@@ -841,7 +841,7 @@ void wsp_sec_limits_deflate_bomb(const wsp_env *env, const json_t *params, wsp_c
     wsp_sec_raw a;
     memset(&a, 0, sizeof a);
     a.o.with_auth = true;
-    a.o.extensions = "permessage-deflate";
+    a.o.extensions = "permessage-deflate; server_no_context_takeover";
     a.o.allowed_rsv = 0x40;
     a.o.on_open = send_bomb;
     a.o.ud = &b;
