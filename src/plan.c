@@ -1536,8 +1536,10 @@ static int load_doc(wsp_plan *P, const char *data, size_t len, wsp_plan_err *err
     if (!yaml_parser_load(&parser, &P->doc)) {
         yaml_mark_t m = parser.problem_mark;
         if (parser.context)
-            fail_at(P, err, m, "YAML syntax: %s %s", parser.problem ? parser.problem : "error",
-                    parser.context);
+            fail_at(P, err, m, "YAML syntax: %s %s (which started at line %u, column %u)",
+                    parser.problem ? parser.problem : "error", parser.context,
+                    (unsigned)parser.context_mark.line + 1,
+                    (unsigned)parser.context_mark.column + 1);
         else
             fail_at(P, err, m, "YAML syntax: %s", parser.problem ? parser.problem : "error");
         if (parser.error == YAML_MEMORY_ERROR)

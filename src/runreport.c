@@ -572,6 +572,9 @@ out:
 static bool volatile_key(const char *k)
 {
     static const char *const drop[] = {"message",
+                                       "received_messages",
+                                       "sent_messages",
+                                       "compressed_bytes",
                                        "bytes_tx",
                                        "bytes_rx",
                                        "probes",
