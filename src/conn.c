@@ -411,8 +411,15 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
     }
     size_t room = WSP_HTTP_HEAD_MAX - c->head_len;
     size_t take = len < room ? len : room;
+    size_t before = c->head_len;
     memcpy(c->head + c->head_len, data, take);
     c->head_len += take;
+    /* The parser reads the whole head on each call: call it when a line ended, while the first
+     * bytes arrive (not HTTP at all is seen at once), every 4 KiB (an endless line) and at the
+     * cap; a peer that sends one byte at a time then costs lines, not bytes. */
+    if (!memchr(data, '\n', take) && before >= 16 && before / 4096 == c->head_len / 4096 &&
+        c->head_len < WSP_HTTP_HEAD_MAX)
+        return;
 
     wsp_http_header hdrs[WSP_HTTP_HEADERS_MAX];
     wsp_http_response res;
@@ -589,7 +596,9 @@ static void on_ws_close(wsp_conn *c, const wsp_ws_event *ev)
 static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
 {
     c->rec.received_bytes += len;
-    while (len > 0 && (c->phase == WSP_PHASE_OPEN || c->phase == WSP_PHASE_CLOSING)) {
+    /* until the parser says NONE, even with no bytes left: that call releases a large
+     * reassembly buffer (ws.h) */
+    while (c->phase == WSP_PHASE_OPEN || c->phase == WSP_PHASE_CLOSING) {
         wsp_ws_event ev;
         size_t used = wsp_ws_parse(&c->parser, data, len, &ev);
         data += used;

@@ -82,7 +82,8 @@ static void redact_value(const char *v, size_t len, char *out, size_t cap, size_
         i = (size_t)(sp - v) + 1;
         put(out, cap, o, v, i);
     }
-    put(out, cap, o, v + i, len - i < 3 ? len - i : 3);
+    /* the first characters help to tell tokens apart; a short credential shows none */
+    put(out, cap, o, v + i, len - i >= 12 ? 3 : 0);
     put(out, cap, o, "\xe2\x80\xa6[redacted]", 13);
 }
 
