@@ -11,6 +11,9 @@ Every suite in tests/e2e can use these (see docs/testing.md for the whole pictur
     unanswered_port    a loopback TCP port that drops SYNs (full accept queue)
     ipv6               skips the test unless ::1 can be bound
 
+Plain functions: free_port(), wait_tcp(), run_wsprobe(), assert_report(), exit_codes() (the
+table of docs/exit-codes.md as {class: code}).
+
 Peers (methods of `peers` / `fresh_peers`; each returns a Peer with .port, .host, .url(...)):
     echo(tls=None|"trusted"|"untrusted"|"wrong-name"|"expired"|"not-yet-valid"|"self-signed",
          ipv6=False, tls_max=None, subprotocols=())   python3-websockets echo server
@@ -28,6 +31,7 @@ its stderr is kept in its folder under pytest's tmp dir for post-mortems.
 The binary under test is $WSPROBE, default build/wsprobe relative to the repository root.
 Python is Debian's /usr/bin/python3 (it has python3-websockets).
 """
+import functools
 import json
 import os
 import pwd
@@ -506,6 +510,23 @@ class Result:
         return self.json[key]
 
 
+@functools.lru_cache(maxsize=1)
+def _exit_table():
+    table = {}
+    for line in (REPO / "docs" / "exit-codes.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0].isdigit() and cells[1].replace("_", "").isalnum():
+            table[cells[1]] = int(cells[0])
+    if len(table) < 30:
+        raise RuntimeError("docs/exit-codes.md: table not found (%d rows)" % len(table))
+    return tuple(table.items())
+
+
+def exit_codes():
+    """{class name: exit code} from the table in docs/exit-codes.md (a fresh dict)."""
+    return dict(_exit_table())
+
+
 def wsprobe_path():
     p = Path(os.environ.get("WSPROBE", "build/wsprobe"))
     return p if p.is_absolute() else REPO / p
@@ -544,7 +565,7 @@ def assert_report(r: Result, expect_class=None, expect_rc=None):
     """Check a --json probe report against SPEC.md's contract and, if given, its class.
 
     The shape: one JSON object on stdout and nothing else; url, ok, class and exit_code
-    always, evidence whenever the probe got past its arguments; exit code equal to "exit_code";
+    always, the class one of docs/exit-codes.md and the exit status its code; evidence whenever the probe got past its arguments; exit code equal to "exit_code";
     ok exactly when class is OK; a failure has a message and a non-empty hint; phases and
     marks are non-negative numbers, marks never decrease along the phase order and never pass
     total; ws counters are non-negative integers; evidence fields are booleans."""
@@ -559,6 +580,9 @@ def assert_report(r: Result, expect_class=None, expect_rc=None):
     assert j["exit_code"] == r.rc, "exit code %d but report says %r\n%s" % (r.rc, j["exit_code"], r)
     assert isinstance(j["ok"], bool)
     assert j["ok"] == (j["class"] == "OK"), r
+    codes = exit_codes()
+    assert j["class"] in codes, "class %r is not in docs/exit-codes.md\n%s" % (j["class"], r)
+    assert codes[j["class"]] == r.rc, "exit %d is not %s's code\n%s" % (r.rc, j["class"], r)
     if expect_class is not None:
         assert j["class"] == expect_class, "expected %s\n%s" % (expect_class, r)
     if expect_rc is not None:
