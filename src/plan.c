@@ -343,10 +343,12 @@ static int check_keys(wsp_plan *P, yaml_node_t *map, const char *path, const cha
         if (is_secret_key(ks))
             return fail_at(P, err, k->start_mark,
                            "%s.%s: secrets are never written in a plan (plans live in version "
-                           "control and their values reach CI logs); name an environment "
-                           "variable with %s_env or a file with %s_file instead",
-                           path, ks, strcmp(ks, "token") == 0 ? "token" : "secret",
-                           strcmp(ks, "token") == 0 ? "token" : "secret");
+                           "control and their values reach CI logs); %s",
+                           path, ks,
+                           strcmp(ks, "token") == 0
+                               ? "name the environment variable that holds it with token_env"
+                               : "name an environment variable with secret_env or a file with "
+                                 "secret_file (key_file for a PEM key) instead");
         char list[512];
         size_t o = 0;
         list[0] = '\0';
