@@ -635,12 +635,14 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
             c->rec.close_code = (int)ev.error_close_code;
             if (ev.error_close_code == WSP_WS_CLOSE_TOO_BIG) {
                 /* not a broken server: a message above the limit this client was given */
+                bool first = c->rec.err.cls == WSP_CLASS_OK;
                 fail(c, WSP_CLASS_WS_PROTOCOL,
                      "the server sent a message larger than the limit of %llu bytes (%s)",
                      (unsigned long long)c->o->limits.max_message, ev.error);
-                wsp_err_hint(&c->rec.err, "raise --max-message if messages this large are "
-                                          "expected; otherwise the server sends more than "
-                                          "its clients accept");
+                if (first)
+                    wsp_err_hint(&c->rec.err, "raise --max-message if messages this large are "
+                                              "expected; otherwise the server sends more than "
+                                              "its clients accept");
                 return;
             }
             fail(c, WSP_CLASS_WS_PROTOCOL, "the server broke RFC 6455: %s", ev.error);
