@@ -453,6 +453,15 @@ static void raw_timer_cb(uv_timer_t *t)
     wsp_conn_close(s->c, WSP_WS_CLOSE_NORMAL, NULL);
 }
 
+void wsp_sec_raw_rearm(wsp_sec_raw *s, uint64_t wait_us)
+{
+    if (s->done || !s->c || wsp_conn_get_phase(s->c) != WSP_PHASE_OPEN)
+        return;
+    /* a ping keeps the server's idle timer from ending a connection that only listens */
+    wsp_conn_send(s->c, WSP_WS_OP_PING, "wsprobe", 7);
+    uv_timer_start(&s->timer, raw_timer_cb, (wait_us + 999) / 1000, 0);
+}
+
 int wsp_sec_raw_send(wsp_sec_raw *s, const void *data, size_t len)
 {
     return wsp_conn_send_raw(s->c, data, len);

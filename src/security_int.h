@@ -143,6 +143,8 @@ void wsp_sec_raw_cleanup(wsp_sec_raw *s);
 int wsp_sec_raw_send(wsp_sec_raw *s, const void *data, size_t len);
 int wsp_sec_raw_frame(wsp_sec_raw *s, bool fin, unsigned opcode, unsigned rsv, const void *data,
                       size_t len, bool masked);
+/* Restart the session's wait from now (ping first, so a listening connection is not idle). */
+void wsp_sec_raw_rearm(wsp_sec_raw *s, uint64_t wait_us);
 /* Send the env's success marker message (expanded template). */
 int wsp_sec_raw_send_marker(wsp_sec_raw *s);
 /* Record a raw session's evidence under key with its outcome. */

@@ -415,11 +415,15 @@ static bool markup_survives(const char *s)
 typedef struct xss_ctx {
     char msgs[6][700];
     size_t n;
+    wsp_sec_raw *observer;
+    uint64_t wait_us;
 } xss_ctx;
 
 static void send_xss(wsp_sec_raw *s, void *ud)
 {
     xss_ctx *x = ud;
+    /* the observer's wait counts from now: it must see what is about to be sent */
+    wsp_sec_raw_rearm(x->observer, x->wait_us);
     for (size_t i = 0; i < x->n; i++)
         wsp_conn_send(s->c, WSP_WS_OP_TEXT, x->msgs[i], strlen(x->msgs[i]));
 }
@@ -494,6 +498,8 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
     snd.o.wait_us = wait;
     snd.o.after = &obs;
     /* the observer stops once it has seen every payload's tag, or at the wait */
+    x.observer = &obs;
+    x.wait_us = wait;
     obs.o.until_tags = tag;
     obs.o.until_count = 6;
     wsp_sec_raw *sp[] = {&obs, &snd};
@@ -525,8 +531,10 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
         json_object_set_new(res, key, json_string(verdict));
     }
     json_object_set_new(out->evidence, "payloads", res);
+    /* refused: the sender was closed with a rejecting code (an idle observer closed by the
+     * server proves nothing about the payloads) */
     bool refused =
-        obs.rec.closed_by == WSP_CLOSED_BY_SERVER || snd.rec.closed_by == WSP_CLOSED_BY_SERVER;
+        snd.rec.closed_by == WSP_CLOSED_BY_SERVER && wsp_sec_rejecting_code(snd.rec.close_code);
     wsp_sec_raw_cleanup(&obs);
     wsp_sec_raw_cleanup(&snd);
     bool after = wsp_sec_baseline(env, out, "baseline_after", false);
@@ -808,6 +816,10 @@ void wsp_sec_limits_deflate_bomb(const wsp_env *env, const json_t *params, wsp_c
     if (L > (4u << 20)) {
         wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
                       "not run: the limit is above the 4 MiB this suite inflates to");
+        return;
+    }
+    if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
+        wsp_sec_redact(out, NULL);
         return;
     }
     size_t plain_len = 0;
