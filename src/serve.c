@@ -1222,6 +1222,13 @@ int wsp_serve_run(const wsp_serve_config *cfg, wsp_err *err)
     s->t_start = uv_now(s->loop);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Signals first: a supervisor may signal as soon as the ports are announced. */
+    uv_signal_init(s->loop, &s->sigterm);
+    uv_signal_init(s->loop, &s->sigint);
+    uv_timer_init(s->loop, &s->grace);
+    s->sigterm.data = s->sigint.data = s->grace.data = s;
+    uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&s->sigint, signal_cb, SIGINT);
     int rc = 0;
     for (size_t i = 0; i < cfg->num_listen && rc == 0; i++)
         rc = bind_listener(s, &cfg->listen[i], err);
@@ -1231,12 +1238,6 @@ int wsp_serve_run(const wsp_serve_config *cfg, wsp_err *err)
     if (rc == 0 && cfg->port_file)
         rc = write_port_file(s, cfg->port_file, err);
     if (rc == 0) {
-        uv_signal_init(s->loop, &s->sigterm);
-        uv_signal_init(s->loop, &s->sigint);
-        uv_timer_init(s->loop, &s->grace);
-        s->sigterm.data = s->sigint.data = s->grace.data = s;
-        uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
-        uv_signal_start(&s->sigint, signal_cb, SIGINT);
         fflush(stderr);
         uv_run(s->loop, UV_RUN_DEFAULT);
         log_event(s, NULL, "stopped", NULL);

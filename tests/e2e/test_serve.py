@@ -418,3 +418,37 @@ def test_logs_never_contain_the_token_or_secret(chat):
     assert tok not in log and tok.split(".")[2] not in log and SECRET not in log
     opens = [e for e in chat.events() if e.get("event") == "open" and e.get("sub") == "logcheck"]
     assert {e["token"] for e in opens} == {"header", "query"}
+
+
+def test_ipv6_listener_and_same_origin(serve, ipv6):
+    srv = serve("--listen", "[::1]:0", tls=False)
+    v6 = [l for l in srv.info["listeners"] if l["host"] == "::1"][0]
+    assert v6["url"] == "ws://[::1]:%d/ws" % v6["port"]
+
+    async def go(origin):
+        try:
+            async with websockets.connect(v6["url"], origin=origin, open_timeout=5,
+                                          extra_headers={"Authorization": "Bearer " + mint()}):
+                return 101
+        except websockets.exceptions.InvalidStatusCode as e:
+            return e.status_code
+    assert run(go("http://[::1]:%d" % v6["port"])) == 101
+    assert run(go("http://[::2]:%d" % v6["port"])) == 403
+
+
+def test_secret_file_and_secret_never_on_the_command_line(serve, tmp_path, wsprobe):
+    from serve_helpers import SECRET
+    (tmp_path / "secret").write_text(SECRET + "\n")
+    srv = serve("--jwt-secret-file", str(tmp_path / "secret"), tls=False, auth=False)
+    assert run(status_of(srv, token=mint())) == 101
+    r = wsprobe("serve", "--listen", "127.0.0.1:0", "--jwt-secret", "hunter2-topsecret")
+    assert r.rc == 2 and "hunter2-topsecret" not in r.stdout + r.stderr
+    r = wsprobe("serve", "--listen", "127.0.0.1:0", "--jwt-secret-env", "WSP_UNSET_VAR_X")
+    assert r.rc == 2
+    r = wsprobe("serve", "--listen", "127.0.0.1:0", "--unsafe-no-auth", "--jwt-alg", "none")
+    assert r.rc == 2
+
+
+def test_port_in_use_is_a_usage_error(chat, wsprobe):
+    r = wsprobe("serve", "--listen", "127.0.0.1:%d" % chat.ws_port, "--unsafe-no-auth")
+    assert r.rc == 2
