@@ -395,6 +395,9 @@ wsp_verdict wsp_sec_conclude(wsp_check_result *out, const wsp_sec_tally *t, bool
         if (t->n[i])
             json_object_set_new(o, wsp_sec_outcome_name((wsp_sec_outcome)i), json_integer(t->n[i]));
     json_object_set_new(out->evidence, "outcomes", o);
+    if (total == 0)
+        return wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
+                             "none of the %s could be sent: nothing was proven", what);
     if (t->n[WSP_SEC_ACCEPTED])
         return wsp_check_set(out, WSP_VERDICT_FAIL, WSP_CLASS_OK,
                              "%u of %u %s were accepted (the success marker came back): %s",

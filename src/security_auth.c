@@ -128,6 +128,12 @@ static void auth_like(const wsp_env *env, wsp_auth *a, const variant *v)
 static void run_negatives(const wsp_env *env, wsp_check_result *out, variant *v, size_t n,
                           const char *what, const char *const *secrets)
 {
+    if (n == 0) {
+        /* nothing was sent: that is never a pass */
+        wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_INTERNAL,
+                      "could not build any of the %s", what);
+        goto done;
+    }
     if (!wsp_sec_baseline(env, out, "baseline_before", true))
         goto done;
     wsp_auth auths[MAX_VARIANTS];
