@@ -318,3 +318,48 @@ checks: [connect, expect_auth_required]
         assert r.rc == 1, r
         assert r.json["checks"][0]["class"] == cls
         assert r.json["checks"][1]["verdict"] == "inconclusive"
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo plan against the reference server (examples/demo.yaml)
+
+def _serve_suite_missing():
+    from conftest import wsprobe_path
+    exe = str(wsprobe_path())
+    for args in (["serve", "--help"], ["security", "--list"]):
+        r = subprocess.run([exe] + args, capture_output=True, timeout=10)
+        if r.returncode != 0:
+            return "wsprobe %s is not in this build yet" % args[0]
+    return None
+
+
+def test_demo_plan_against_serve(tmp_path):
+    why = _serve_suite_missing()
+    if why:
+        pytest.skip(why)
+    from serve_helpers import SECRET, SECRET_ENV, start_serve
+    srv = start_serve(tmp_path / "srv", "--allow-origin", "https://chat.example",
+                      "--handshake-timeout", "2s", "--idle-timeout", "2s", tls=False)
+    try:
+        root = HERE.parents[1]
+        text = (root / "examples" / "demo.yaml").read_text()
+        text = text.replace("8765", str(srv.port())).replace("WSPROBE_DEMO_SECRET", SECRET_ENV)
+        plan = write_plan(tmp_path, text, "demo.yaml")
+        env = {SECRET_ENV: SECRET}
+        w = run_wsprobe("wait", srv.url(), "--deadline", "10s", "--jwt-secret-env", SECRET_ENV,
+                        "--origin", "https://chat.example", "--json", env=env)
+        assert w.rc == 0, w
+        junit = tmp_path / "demo.xml"
+        r = run_plan(plan, "--env", "local", "--json", "-", "--junit", junit, env=env,
+                     timeout=60)
+        assert r.rc == 0, r
+        s = r.json["summary"]
+        assert s["failed"] == 0 and s["inconclusive"] == 0 and s["passed"] >= 15, s
+        by_id = {c["id"]: c["verdict"] for c in r.json["checks"]}
+        for must in ("connect", "health", "chat-ack", "concurrent", "expect_auth_required",
+                     "auth.missing", "origin.foreign", "limits.message_size"):
+            assert by_id[must] == "pass", (must, by_id)
+        validate_junit(junit)
+        assert SECRET not in r.stdout + r.stderr + junit.read_text()
+    finally:
+        srv.stop()
