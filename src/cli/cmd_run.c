@@ -82,6 +82,10 @@ int wsp_planrun_env(const char *cmd, wsp_plan *plan, const char *name, wsp_env *
     }
     if (env->auth.token)
         wsp_runreport_add_secret(env->auth.token);
+    const char *vars[4];
+    size_t nv = wsp_plan_env_secret_vars(plan, name, vars, 4);
+    for (size_t i = 0; i < nv; i++)
+        wsp_runreport_add_secret(getenv(vars[i]));
     return 0;
 }
 

@@ -263,6 +263,31 @@ checks:
         assert "eyJ" not in everything  # no minted JWT, whole or in part
 
 
+def test_secret_value_echoed_back_is_redacted(peers, tmp_path):
+    """A conversation that sends the secret itself ({{env.VAR}}) to an echo server: the
+    mismatch excerpt carries it back, and the report must not."""
+    echo = peers.echo()
+    plan = write_plan(tmp_path, """
+environments:
+  s:
+    url: ws://127.0.0.1:%d/ws
+    timeout: 2s
+    auth:
+      jwt: {secret_env: E2E_PLAN_SECRET, alg: HS256}
+checks:
+  - conversation:
+      send: 'leak {{env.E2E_PLAN_SECRET}}'
+      expect: {text: nothing-like-it}
+""" % echo.port)
+    junit = tmp_path / "r.xml"
+    r = run_plan(plan, "--env", "s", "--json", "-", "--junit", junit,
+                 env={"E2E_PLAN_SECRET": SECRET})
+    assert r.rc == 1, r
+    assert r.json["checks"][0]["class"] == "WS_EXPECT_MISMATCH"
+    assert "leak [redacted]" in r.json["checks"][0]["message"], r.json["checks"][0]
+    assert SECRET not in r.stdout + r.stderr + junit.read_text()
+
+
 # ---------------------------------------------------------------------------------------------
 # Hostile endpoints: bounded, never hung
 

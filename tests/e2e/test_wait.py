@@ -131,3 +131,34 @@ def test_usage_errors(refused_port):
     assert run_wsprobe("wait", url, "--jitter", "2").rc == 2
     r = run_wsprobe("wait", "http//bad", "--deadline", "1s")
     assert r.rc == 10
+
+
+def test_progress_line_only_on_a_terminal(refused_port):
+    """With stderr on a pseudo-terminal, one line is redrawn there (carriage return, clear)."""
+    import pty
+    from conftest import wsprobe_path
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([str(wsprobe_path()), "wait", "ws://127.0.0.1:%d/ws" % refused_port,
+                            "--retry-refused", "--deadline", "600ms", "--interval", "100ms"],
+                           stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
+                           timeout=20, env=dict(os.environ, NO_COLOR="1"))
+        os.close(slave)
+        slave = -1
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert p.returncode == 124
+    text = out.decode(errors="replace")
+    assert "\r\x1b[K" in text and "attempt 1" in text, text
+    assert p.stdout == b""

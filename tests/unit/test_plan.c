@@ -125,6 +125,13 @@ static void test_env_load(void **state)
     assert_null(env.base.conn.tls_ctx);
     wsp_env_cleanup(&env);
 
+    const char *vars[4];
+    assert_int_equal(wsp_plan_env_secret_vars(p, "staging", vars, 4), 1);
+    assert_string_equal(vars[0], "WSP_UNIT_SECRET");
+    assert_int_equal(wsp_plan_env_secret_vars(p, "production", vars, 4), 1);
+    assert_string_equal(vars[0], "WSP_UNIT_TOKEN");
+    assert_int_equal(wsp_plan_env_secret_vars(p, "nowhere", vars, 4), 0);
+
     /* a missing variable is located at the key that names it, without any value */
     unsetenv("WSP_UNIT_TOKEN");
     assert_int_equal(wsp_plan_env_load(p, "production", &env, &err), -1);
