@@ -1358,6 +1358,11 @@ static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *pat
             goto fail;
         }
     }
+    if (json_array_size(steps) > WSP_PLAN_MAX_STEPS) {
+        fail_at(P, err, pn->start_mark, "%s: at most %d steps in a conversation", path,
+                WSP_PLAN_MAX_STEPS);
+        goto fail;
+    }
     if (json_array_size(steps) == 0) {
         fail_at(P, err, pn->start_mark,
                 "%s: expected send: and expect: (or write the check without parameters to use "

@@ -16,7 +16,8 @@
  *
  * Caps: a plan is at most WSP_PLAN_MAX_BYTES, nests at most WSP_PLAN_MAX_DEPTH deep, has at most
  * WSP_PLAN_MAX_NODES nodes visited (aliases included: no "billion laughs"), WSP_PLAN_MAX_ENVS
- * environments and WSP_PLAN_MAX_CHECKS checks after security entries are expanded.
+ * environments, WSP_PLAN_MAX_CHECKS checks after security entries are expanded, and
+ * WSP_PLAN_MAX_STEPS steps per conversation.
  */
 #ifndef WSP_PLAN_H
 #define WSP_PLAN_H
@@ -33,6 +34,7 @@
 #define WSP_PLAN_MAX_NODES 100000
 #define WSP_PLAN_MAX_ENVS 64
 #define WSP_PLAN_MAX_CHECKS 256
+#define WSP_PLAN_MAX_STEPS 256 /* sends and expectations of one conversation */
 
 /* A located error. line and column are 1-based; 0 when the error has no place in the file
  * (unreadable file, allocation failure). */
