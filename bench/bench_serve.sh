@@ -10,13 +10,14 @@
 #     per-address cap raised), source addresses spread over 127.0.0.1-16.
 #
 # Usage: bench/bench_serve.sh [WSPROBE]   (default build/wsprobe; env: ECHO_SECONDS, ECHO_CONNS,
-# IDLE_CONNS). Everything runs on loopback and stops by itself.
+# IDLE_CONNS, REPEAT: echo runs per server, interleaved, medians reported). Everything runs on loopback and stops by itself.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WSPROBE=${1:-${WSPROBE:-build/wsprobe}}
 ECHO_SECONDS=${ECHO_SECONDS:-10}
 ECHO_CONNS=${ECHO_CONNS:-100}
 IDLE_CONNS=${IDLE_CONNS:-10000}
+REPEAT=${REPEAT:-3}
 PY=/usr/bin/python3
 work=$(mktemp -d /tmp/bench-serve.XXXXXX)
 pids=()
@@ -65,25 +66,43 @@ print("JSON " + json.dumps({"bench": "echo", "server": name, "rt_per_s": round(o
 PYEOF
 }
 
-# ---- 1. echo: wsprobe serve ----
+# ---- 1. echo: wsprobe serve and Node ws, interleaved REPEAT times (the machine is shared) ----
 "$WSPROBE" serve --listen 127.0.0.1:0 --port-file "$work/echo.json" --echo --unsafe-no-auth \
     --unsafe-no-limits -q 2>"$work/serve-echo.log" &
 spid=$!; pids+=("$spid")
 sport=$(wait_port_file "$work/echo.json" "$spid") || { cat "$work/serve-echo.log"; exit 1; }
-run_echo "wsprobe-serve" "$spid" "$sport" /ws
-kill "$spid"; wait "$spid" 2>/dev/null
-
-# ---- 1b. echo: Node ws ----
+npid=""; nport=""
 if [ -d tests/node/node_modules/ws ] && command -v node >/dev/null; then
     node tests/node/echo_server.js >"$work/node.out" 2>&1 &
     npid=$!; pids+=("$npid")
     for _ in $(seq 100); do grep -q READY "$work/node.out" && break; sleep 0.05; done
     nport=$(awk '/READY/ {print $2}' "$work/node.out")
-    [ -n "$nport" ] && run_echo "node-ws" "$npid" "$nport" /
-    kill "$npid"; wait "$npid" 2>/dev/null
 else
     echo "echo node-ws: skipped (npm ci --prefix tests/node)"
 fi
+: >"$work/echo.jsonl"
+for r in $(seq "$REPEAT"); do
+    run_echo "wsprobe-serve" "$spid" "$sport" /ws | tee -a "$work/echo.jsonl" | grep -v '^JSON'
+    [ -n "$nport" ] && run_echo "node-ws" "$npid" "$nport" / | tee -a "$work/echo.jsonl" | grep -v '^JSON'
+done
+"$PY" - "$work/echo.jsonl" <<'PYEOF'
+import json, statistics, sys
+rows = [json.loads(l[5:]) for l in open(sys.argv[1]) if l.startswith("JSON ")]
+med = {}
+for name in ("wsprobe-serve", "node-ws"):
+    xs = [r["rt_per_cpu_s"] for r in rows if r["server"] == name]
+    if xs:
+        med[name] = statistics.median(xs)
+        p50 = statistics.median(r["p50_us"] for r in rows if r["server"] == name)
+        p99 = statistics.median(r["p99_us"] for r in rows if r["server"] == name)
+        rps = statistics.median(r["rt_per_s"] for r in rows if r["server"] == name)
+        print("echo %-14s median of %d: rt/s=%.0f rt/cpu_s=%.0f p50=%dus p99=%dus"
+              % (name, len(xs), rps, med[name], p50, p99))
+if len(med) == 2:
+    print("echo ratio: wsprobe serve does %.2fx the round trips per CPU-second of Node ws"
+          % (med["wsprobe-serve"] / med["node-ws"]))
+PYEOF
+kill "$spid" ${npid:+"$npid"}; wait "$spid" ${npid:+"$npid"} 2>/dev/null
 
 # ---- 2. RSS per idle connection ----
 export BENCH_SECRET=bench-secret-0123456789abcdef0123456789
