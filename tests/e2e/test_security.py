@@ -399,3 +399,22 @@ def test_forged_and_echoed_tokens_are_redacted(flawed):
     for text in (r.stdout, r.stderr):
         assert "eyJ" not in text
         assert SECRET not in text
+
+
+@pytest.mark.parametrize("mode", ["binary", "trickle", "endless-headers", "reset", "ssh",
+                                  "bad-extension"])
+def test_hostile_endpoints_never_crash_or_hang(peers, mode):
+    """A broken endpoint makes checks fail or be inconclusive: the suite ends, in bounded
+    time, with a report, and without a sanitizer finding (run_wsprobe checks stderr)."""
+    peer = peers.hostile(mode, hold=15)
+    t0 = time.monotonic()
+    r = security(peer.url("/ws"), "--include-staging-only", "--jwt-secret-env", SECRET_ENV,
+                 "--timeout", "1s", "--deadline", "8s", "--handshake-limit", "1s",
+                 "--idle-limit", "1s", timeout=25)
+    assert time.monotonic() - t0 < 20
+    assert r.rc == 1, str(r)
+    v = verdicts(r)
+    # nothing that needs a working baseline may pass against a broken peer
+    for cid in ("auth.missing", "auth.unsigned", "origin.foreign", "origin.bypass",
+                "input.framing", "limits.message_size"):
+        assert v[cid] in ("inconclusive", "fail"), (cid, v[cid])
