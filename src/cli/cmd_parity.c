@@ -144,6 +144,7 @@ int wsp_cmd_parity(int argc, char **argv)
     const char *plan_path = argv[optind];
     wsp_plan *plan = wsp_planrun_load(cmd, plan_path, deadline_us);
     if (!plan) {
+        wsp_planrun_junit_error(junit_path, plan_path, NULL);
         json_decref(baseline);
         return 2;
     }
@@ -166,6 +167,7 @@ int wsp_cmd_parity(int argc, char **argv)
         runs[loaded].parallel = parallel;
         runs[loaded].deadline_us = deadline_us;
         if (wsp_planrun_env(cmd, plan, envs[loaded], &runs[loaded].env) != 0) {
+            wsp_planrun_junit_error(junit_path, plan_path, envs[loaded]);
             loaded++; /* cleaned up below */
             goto out;
         }

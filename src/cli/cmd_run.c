@@ -40,6 +40,9 @@ static const char run_usage[] =
 
 #define DEFAULT_DEADLINE_US (600ull * 1000000ull)
 
+/* The last plan error printed, for wsp_planrun_junit_error. */
+static char last_error[1200];
+
 static size_t security_hook(const char *name, bool staging, const wsp_check_def **out, size_t cap)
 {
     const wsp_check_def *const *all = NULL;
@@ -62,9 +65,8 @@ wsp_plan *wsp_planrun_load(const char *cmd, const char *path, uint64_t deadline_
     wsp_plan_err pe;
     wsp_plan *plan = wsp_plan_load_file(path, &pe);
     if (!plan) {
-        char msg[1200];
-        wsp_plan_err_format(&pe, msg, sizeof msg);
-        fprintf(stderr, "wsprobe: %s: %s\n", cmd, msg);
+        wsp_plan_err_format(&pe, last_error, sizeof last_error);
+        fprintf(stderr, "wsprobe: %s: %s\n", cmd, last_error);
         return NULL;
     }
     wsp_plan_set_deadline_cap(plan, deadline_us);
@@ -75,9 +77,8 @@ int wsp_planrun_env(const char *cmd, wsp_plan *plan, const char *name, wsp_env *
 {
     wsp_plan_err pe;
     if (wsp_plan_env_load(plan, name, env, &pe) != 0) {
-        char msg[1200];
-        wsp_plan_err_format(&pe, msg, sizeof msg);
-        fprintf(stderr, "wsprobe: %s: %s\n", cmd, msg);
+        wsp_plan_err_format(&pe, last_error, sizeof last_error);
+        fprintf(stderr, "wsprobe: %s: %s\n", cmd, last_error);
         return -1;
     }
     if (env->auth.token)
@@ -87,6 +88,29 @@ int wsp_planrun_env(const char *cmd, wsp_plan *plan, const char *name, wsp_env *
     for (size_t i = 0; i < nv; i++)
         wsp_runreport_add_secret(getenv(vars[i]));
     return 0;
+}
+
+void wsp_planrun_junit_error(const char *path, const char *plan_file, const char *env_name)
+{
+    if (!path)
+        return;
+    wsp_check_result r;
+    wsp_check_result_init(&r, "plan");
+    wsp_check_set(&r, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_USAGE, "%s",
+                  last_error[0] ? last_error : "the plan could not be used");
+    snprintf(r.hint, sizeof r.hint, "fix the plan or the command line; no check was run");
+    wsp_runreport rr;
+    memset(&rr, 0, sizeof rr);
+    rr.plan_file = plan_file;
+    rr.env_name = env_name ? env_name : "";
+    rr.url_text = "";
+    rr.results = &r;
+    rr.n = 1;
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (wsp_runreport_junit_write(&rr, 1, path, &e) != 0)
+        fprintf(stderr, "wsprobe: %s\n", e.msg);
+    wsp_check_result_cleanup(&r);
 }
 
 int wsp_planrun_execute(wsp_planrun *run)
@@ -256,8 +280,10 @@ int wsp_cmd_run(int argc, char **argv)
                                                        : "give exactly one plan file");
     const char *plan_path = argv[optind];
     wsp_plan *plan = wsp_planrun_load(cmd, plan_path, deadline_us);
-    if (!plan)
+    if (!plan) {
+        wsp_planrun_junit_error(junit_path, plan_path, env_name);
         return 2;
+    }
     if (!env_name) {
         fprintf(stderr, "wsprobe: %s: --env NAME is required; the plan defines:", cmd);
         for (size_t i = 0; i < wsp_plan_env_count(plan); i++)
@@ -273,8 +299,10 @@ int wsp_cmd_run(int argc, char **argv)
     run.plan = plan;
     run.parallel = parallel;
     run.deadline_us = deadline_us;
-    if (wsp_planrun_env(cmd, plan, env_name, &run.env) != 0)
+    if (wsp_planrun_env(cmd, plan, env_name, &run.env) != 0) {
+        wsp_planrun_junit_error(junit_path, plan_path, env_name);
         goto out;
+    }
     wsp_planrun_watchdog(cmd, deadline_us, 30ull * 1000000ull);
     ids = plan_ids(plan);
     if (!ids || wsp_planrun_execute(&run) != 0) {

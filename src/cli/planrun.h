@@ -19,6 +19,11 @@ wsp_plan *wsp_planrun_load(const char *cmd, const char *path, uint64_t deadline_
  * Registers the environment's ready token as a secret for the reports. */
 int wsp_planrun_env(const char *cmd, wsp_plan *plan, const char *name, wsp_env *env);
 
+/* With --junit, a plan that could not be loaded still leaves a report for CI: one testsuite
+ * with one testcase "plan" whose <error type="USAGE"> carries the last located error printed
+ * by wsp_planrun_load or wsp_planrun_env. Does nothing when path is NULL. */
+void wsp_planrun_junit_error(const char *path, const char *plan_file, const char *env_name);
+
 /* One environment's run: results for every check of the plan. */
 typedef struct wsp_planrun {
     wsp_env env;

@@ -183,6 +183,17 @@ def test_malformed_plan_located_error(name, line, col):
     assert r.stdout == ""
 
 
+def test_plan_error_still_leaves_a_junit_report(tmp_path):
+    junit = tmp_path / "r.xml"
+    path = PLANS / "unknown-check.yaml"
+    r = run_plan(path, "--env", "staging", "--junit", junit)
+    assert r.rc == 2, r
+    root = validate_junit(junit)
+    err = cases_of(root)["plan"].find("error")
+    assert err.get("type") == "USAGE"
+    assert ("%s:6:5:" % path) in err.get("message")
+
+
 def test_literal_secret_value_not_echoed():
     r = run_plan(PLANS / "literal-secret.yaml", "--env", "staging")
     assert r.rc == 2
