@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "jwt.h"
 #include "security.h"
 #include "security_int.h"
 
@@ -287,12 +288,112 @@ static void test_redaction(void **state)
     wsp_check_result_cleanup(&r);
 }
 
+/* ---- checks whose verdict needs no network ---- */
+
+static char *hs_token(const char *secret)
+{
+    wsp_jwt_key *k = wsp_jwt_key_secret(secret, strlen(secret));
+    assert_non_null(k);
+    json_t *claims = json_pack("{s:s}", "sub", "unit");
+    wsp_jwt_mint_opts o;
+    memset(&o, 0, sizeof o);
+    o.alg = WSP_JWT_ALG_HS256;
+    o.key = k;
+    o.claims = claims;
+    o.now = 1700000000;
+    o.exp = true;
+    o.ttl = 300;
+    char *tok = NULL;
+    wsp_err e;
+    assert_int_equal(wsp_jwt_mint(&o, &tok, &e), 0);
+    json_decref(claims);
+    wsp_jwt_key_free(k);
+    return tok;
+}
+
+static wsp_verdict run_check(const char *id, const char *url, const char *token,
+                             wsp_check_result *r)
+{
+    wsp_env env;
+    wsp_env_init(&env);
+    wsp_err e;
+    assert_int_equal(wsp_url_parse(url, &env.base.url, 0, &e), 0);
+    env.base.conn.url = &env.base.url;
+    if (token)
+        assert_int_equal(wsp_auth_set_token(&env.auth, token, &e), 0);
+    const wsp_check_def *d = wsp_security_find(id);
+    assert_non_null(d);
+    wsp_check_result_init(r, id);
+    d->run(&env, NULL, r);
+    wsp_env_cleanup(&env);
+    assert_true(r->message[0] != '\0');
+    return r->verdict;
+}
+
+static void test_offline_verdicts(void **state)
+{
+    (void)state;
+    wsp_check_result r;
+    /* a token signed with a secret from the list: found, and the secret never printed */
+    char *weak = hs_token("changeme");
+    assert_int_equal(run_check("auth.weak_secret", "ws://127.0.0.1:1/ws", weak, &r),
+                     WSP_VERDICT_FAIL);
+    char *dump = json_dumps(r.evidence, 0);
+    assert_null(strstr(dump, "changeme"));
+    assert_null(strstr(r.message, "changeme"));
+    assert_non_null(json_object_get(r.evidence, "list_entry"));
+    free(dump);
+    wsp_check_result_cleanup(&r);
+    free(weak);
+    char *strong = hs_token("k7Qp2v9XzL0bN4mR8sT1wY6cJ3hF5dGa");
+    assert_int_equal(run_check("auth.weak_secret", "ws://127.0.0.1:1/ws", strong, &r),
+                     WSP_VERDICT_PASS);
+    wsp_check_result_cleanup(&r);
+    /* key confusion concerns RS/ES endpoints only */
+    assert_int_equal(run_check("auth.key_confusion", "ws://127.0.0.1:1/ws", strong, &r),
+                     WSP_VERDICT_NOT_APPLICABLE);
+    wsp_check_result_cleanup(&r);
+    free(strong);
+    /* an opaque token: nothing to forge from */
+    assert_int_equal(run_check("auth.unsigned", "ws://127.0.0.1:1/ws", "opaque-token-value", &r),
+                     WSP_VERDICT_NOT_APPLICABLE);
+    wsp_check_result_cleanup(&r);
+    /* no credential: the forging checks cannot run */
+    static const char *const need_cred[] = {"auth.unsigned", "auth.bad_signature",
+                                            "auth.header_injection", "auth.weak_secret",
+                                            "auth.query_token"};
+    for (size_t i = 0; i < sizeof need_cred / sizeof need_cred[0]; i++) {
+        assert_int_equal(run_check(need_cred[i], "ws://127.0.0.1:1/ws", NULL, &r),
+                         WSP_VERDICT_SKIP);
+        wsp_check_result_cleanup(&r);
+    }
+    /* no limit configured; no TLS on ws:// */
+    assert_int_equal(run_check("limits.idle", "ws://127.0.0.1:1/ws", NULL, &r), WSP_VERDICT_SKIP);
+    wsp_check_result_cleanup(&r);
+    assert_int_equal(run_check("limits.slow_handshake", "ws://127.0.0.1:1/ws", NULL, &r),
+                     WSP_VERDICT_SKIP);
+    wsp_check_result_cleanup(&r);
+    static const char *const tls_only[] = {"tls.versions", "tls.certificate", "transport.hsts"};
+    for (size_t i = 0; i < sizeof tls_only / sizeof tls_only[0]; i++) {
+        assert_int_equal(run_check(tls_only[i], "ws://127.0.0.1:1/ws", NULL, &r),
+                         WSP_VERDICT_NOT_APPLICABLE);
+        wsp_check_result_cleanup(&r);
+    }
+    assert_int_equal(run_check("transport.plaintext", "ws://127.0.0.1:1/ws", NULL, &r),
+                     WSP_VERDICT_NOT_APPLICABLE);
+    wsp_check_result_cleanup(&r);
+    /* plain ws:// to a remote host is a finding (no connection needed to say so) */
+    assert_int_equal(run_check("transport.plaintext", "ws://192.0.2.1:80/ws", NULL, &r),
+                     WSP_VERDICT_FAIL);
+    wsp_check_result_cleanup(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_catalog),        cmocka_unit_test(test_selection),
         cmocka_unit_test(test_decision_rules), cmocka_unit_test(test_conclusions),
-        cmocka_unit_test(test_redaction),
+        cmocka_unit_test(test_redaction),      cmocka_unit_test(test_offline_verdicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
