@@ -1,9 +1,411 @@
-/* cmd_audit.c - `wsprobe audit`. */
+/* cmd_audit.c - `wsprobe audit REPORT|DIR...`: flag hollow tests in JUnit XML reports.
+ *
+ * Flags and a YAML file (--config, read first; flags add to its lists and override its single
+ * values) fill a wsp_audit_config; --floor-from-probe is resolved here, by running this same
+ * binary's `probe URL --json -q` and taking connect + tls + upgrade as the floor. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "audit.h"
 #include "cli.h"
+
+extern char **environ;
+
+#define PROBE_OUTPUT_MAX (1u << 20)
+#define PROBE_WAIT_MS 120000
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: wsprobe audit [options] REPORT.xml|DIR ...\n"
+        "\n"
+        "Reads JUnit XML from any test runner (pytest, Surefire, jest-junit, go-junit-report,\n"
+        "ctest, PHPUnit, GoogleTest; folders are searched for *.xml and *.xml.gz; '-' is\n"
+        "standard input) and flags hollow tests: passes too fast to have touched the network,\n"
+        "swallowed errors in their output, skips in disguise, collapsed and vanished tests.\n"
+        "\n"
+        "Test names are 'classname.name'; a GLOB (fnmatch, '*' matches dots too) matches that\n"
+        "or the bare name.\n"
+        "\n"
+        "rules:\n"
+        "  --floor GLOB=DURATION       a pass of a matching test faster than DURATION "
+        "(repeatable)\n"
+        "  --floor-from-probe [GLOB=]URL  measure a real handshake (connect+tls+upgrade) to URL\n"
+        "                              with 'wsprobe probe' and use it as the floor of GLOB\n"
+        "                              (default: the --network-tests globs)\n"
+        "  --network-tests GLOB        network tests: a pass in exactly 0 s is flagged "
+        "(repeatable)\n"
+        "  --baseline DIR|FILE         earlier reports or a stored baseline (repeatable): "
+        "collapse\n"
+        "                              and vanished tests\n"
+        "  --save-baseline FILE        write the baseline plus this run's passes as a store\n"
+        "  --min-history N             earlier passes a test needs for collapse (5)\n"
+        "  --collapse-ratio R          collapse below R x the median (0.1)\n"
+        "  --collapse-min DURATION     ignore medians below this (1ms)\n"
+        "  --require-property EXPR     network tests (all passes without --network-tests) must\n"
+        "                              carry a property: NAME, or NAME OP VALUE with OP one of\n"
+        "                              > >= < <= = != (for example 'ws.bytes_rx>0')\n"
+        "  --swallowed-pattern TEXT    another sign of a swallowed error in a pass's output\n"
+        "  --exclude GLOB              do not judge matching tests (repeatable)\n"
+        "  --disable RULE              turn a rule off (repeatable; see --list-rules)\n"
+        "  --config FILE               the same settings in YAML (keys as the flags)\n"
+        "\n"
+        "output:\n"
+        "  --json FILE|-               the report as JSON ('-': standard output, no human report)\n"
+        "  --junit FILE                the findings as JUnit XML failures, for CI\n"
+        "  --show N                    findings per rule in the human report (20; 0: all)\n"
+        "  --max-findings N            findings kept per rule (1000; 0: no cap), the rest "
+        "counted\n"
+        "  --max-report-size SIZE      refuse a report larger than SIZE (4G; 0: no cap)\n"
+        "  -q, --quiet                 no human report\n"
+        "  --list-rules                the rules, worst first\n"
+        "\n"
+        "exit: 0 clean, 1 findings, 2 bad input or usage.\n");
+}
+
+static int list_rules(void)
+{
+    for (int r = 0; r < WSP_AUDIT_RULE_COUNT; r++)
+        printf("%-17s rule %d  %s\n", wsp_audit_rule_name((wsp_audit_rule)r),
+               wsp_audit_rule_group((wsp_audit_rule)r), wsp_audit_rule_why((wsp_audit_rule)r));
+    return 0;
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)((t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* Run `/proc/self/exe probe URL --json -q` and take connect_ms + tls_ms + upgrade_ms (missing
+ * fields count 0). Returns 0 with *us, or -1 with a message printed. */
+static int probe_floor(const char *url, uint64_t *us)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        wsp_cli_usage_error("audit", "--floor-from-probe: cannot create a pipe");
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    char a0[] = "wsprobe", a1[] = "probe", a3[] = "--json", a4[] = "-q";
+    char *urlcopy = strdup(url);
+    char *const args[] = {a0, a1, urlcopy, a3, a4, NULL};
+    pid_t pid;
+    int rc = urlcopy ? posix_spawn(&pid, "/proc/self/exe", &fa, NULL, args, environ) : ENOMEM;
+    posix_spawn_file_actions_destroy(&fa);
+    free(urlcopy);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        char eb[128];
+        strerror_r(rc, eb, sizeof eb);
+        wsp_cli_usage_error("audit", "--floor-from-probe %s: cannot run wsprobe probe: %s", url,
+                            eb);
+        return -1;
+    }
+    char *out = malloc(PROBE_OUTPUT_MAX + 1);
+    size_t len = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool timed_out = false;
+    while (out) {
+        long left = PROBE_WAIT_MS - elapsed_ms(&t0);
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        struct pollfd p = {.fd = fds[0], .events = POLLIN};
+        int pr = poll(&p, 1, (int)left);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0) {
+            timed_out = pr == 0;
+            break;
+        }
+        char tmp[4096];
+        ssize_t k = read(fds[0], tmp, sizeof tmp);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        size_t take = (size_t)k;
+        if (take > PROBE_OUTPUT_MAX - len)
+            take = PROBE_OUTPUT_MAX - len;
+        memcpy(out + len, tmp, take);
+        len += take;
+    }
+    close(fds[0]);
+    if (timed_out)
+        kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!out) {
+        wsp_cli_usage_error("audit", "out of memory");
+        return -1;
+    }
+    out[len] = '\0';
+    if (timed_out) {
+        free(out);
+        wsp_cli_usage_error("audit", "--floor-from-probe %s: the probe did not finish within %d s",
+                            url, PROBE_WAIT_MS / 1000);
+        return -1;
+    }
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    json_error_t je;
+    json_t *root = json_loadb(out, len, 0, &je);
+    free(out);
+    if (code != 0 || !root || !json_is_object(root) || json_is_false(json_object_get(root, "ok"))) {
+        const char *cls = root ? json_string_value(json_object_get(root, "class")) : NULL;
+        const char *msg = root ? json_string_value(json_object_get(root, "message")) : NULL;
+        wsp_cli_usage_error("audit",
+                            "--floor-from-probe %s: the probe failed (exit %d%s%s)%s%s; a floor "
+                            "needs a working endpoint",
+                            url, code, cls ? ", " : "", cls ? cls : "", msg ? ": " : "",
+                            msg ? msg : "");
+        json_decref(root);
+        return -1;
+    }
+    json_t *ph = json_object_get(root, "phases");
+    double total = 0;
+    static const char *const keys[] = {"connect_ms", "tls_ms", "upgrade_ms"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get(ph, keys[i]);
+        if (json_is_number(v) && json_number_value(v) > 0)
+            total += json_number_value(v);
+    }
+    json_decref(root);
+    if (!(total > 0)) {
+        wsp_cli_usage_error("audit",
+                            "--floor-from-probe %s: the probe reported no handshake "
+                            "time (phases connect_ms, tls_ms, upgrade_ms)",
+                            url);
+        return -1;
+    }
+    *us = (uint64_t)(total * 1000.0 + 0.5);
+    return 0;
+}
+
+static int resolve_probes(wsp_audit_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nprobes; i++) {
+        const wsp_audit_probe_floor *p = &cfg->probes[i];
+        if (!p->glob && cfg->nnetwork == 0)
+            return wsp_cli_usage_error("audit",
+                                       "--floor-from-probe %s applies to the --network-tests "
+                                       "globs, and none is given (or write GLOB=URL)",
+                                       p->url);
+        uint64_t us;
+        if (probe_floor(p->url, &us) < 0)
+            return 2;
+        char src[600];
+        snprintf(src, sizeof src, "probe %s: connect+tls+upgrade", p->url);
+        size_t nglobs = p->glob ? 1 : cfg->nnetwork;
+        for (size_t g = 0; g < nglobs; g++) {
+            const char *glob = p->glob ? p->glob : cfg->network[g];
+            if (wsp_audit_config_add_floor_us(cfg, glob, us, src) < 0)
+                return wsp_cli_usage_error("audit", "out of memory");
+        }
+    }
+    return 0;
+}
+
+static FILE *open_out(const char *path, const char *what)
+{
+    if (strcmp(path, "-") == 0)
+        return stdout;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        char eb[128];
+        strerror_r(errno, eb, sizeof eb);
+        wsp_cli_usage_error("audit", "%s: cannot write %s: %s", what, path, eb);
+    }
+    return f;
+}
+
+static int close_out(FILE *f, const char *path, const char *what, int wrc)
+{
+    int rc = wrc;
+    if (f == stdout)
+        rc |= fflush(f);
+    else
+        rc |= fclose(f);
+    if (rc != 0) {
+        wsp_cli_usage_error("audit", "%s: write error on %s", what, path);
+        return -1;
+    }
+    return 0;
+}
+
+enum {
+    OPT_LIST_RULES = 1000,
+    OPT_CONFIG,
+    OPT_SETTING, /* everything handled by wsp_audit_config_set under its long name */
+};
 
 int wsp_cmd_audit(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return wsp_cli_usage_error("audit", "this command is not in this build yet (see ROADMAP.md)");
+    static const struct option longopts[] = {
+        {"floor", required_argument, NULL, OPT_SETTING},
+        {"floor-from-probe", required_argument, NULL, OPT_SETTING},
+        {"network-tests", required_argument, NULL, OPT_SETTING},
+        {"baseline", required_argument, NULL, OPT_SETTING},
+        {"save-baseline", required_argument, NULL, OPT_SETTING},
+        {"min-history", required_argument, NULL, OPT_SETTING},
+        {"collapse-ratio", required_argument, NULL, OPT_SETTING},
+        {"collapse-min", required_argument, NULL, OPT_SETTING},
+        {"require-property", required_argument, NULL, OPT_SETTING},
+        {"swallowed-pattern", required_argument, NULL, OPT_SETTING},
+        {"exclude", required_argument, NULL, OPT_SETTING},
+        {"disable", required_argument, NULL, OPT_SETTING},
+        {"json", required_argument, NULL, OPT_SETTING},
+        {"junit", required_argument, NULL, OPT_SETTING},
+        {"show", required_argument, NULL, OPT_SETTING},
+        {"max-findings", required_argument, NULL, OPT_SETTING},
+        {"max-report-size", required_argument, NULL, OPT_SETTING},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"list-rules", no_argument, NULL, OPT_LIST_RULES},
+        {NULL, 0, NULL, 0},
+    };
+    wsp_audit_config cfg;
+    wsp_audit_config_init(&cfg);
+    char err[1024];
+    int code = 2;
+
+    /* --config first, wherever it stands */
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        if (path && wsp_audit_config_load_yaml(&cfg, path, err, sizeof err) < 0) {
+            wsp_cli_usage_error("audit", "--config %s", err);
+            goto out;
+        }
+    }
+
+    optind = 0; /* GNU: full re-initialisation */
+    opterr = 0;
+    for (;;) {
+        int li = -1;
+        int c = getopt_long(argc, argv, ":qh", longopts, &li);
+        if (c == -1)
+            break;
+        switch (c) {
+        case OPT_SETTING:
+            if (wsp_audit_config_set(&cfg, longopts[li].name, optarg, err, sizeof err) < 0) {
+                wsp_cli_usage_error("audit", "%s", err);
+                goto out;
+            }
+            break;
+        case OPT_CONFIG:
+            break;
+        case 'q':
+            cfg.quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            code = 0;
+            goto out;
+        case OPT_LIST_RULES:
+            code = list_rules();
+            goto out;
+        case ':':
+            wsp_cli_usage_error("audit", "%s needs a value", argv[optind - 1]);
+            goto out;
+        default:
+            wsp_cli_usage_error("audit", "unknown option '%s' (see wsprobe audit --help)",
+                                argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind >= argc) {
+        wsp_cli_usage_error("audit", "no reports given (see wsprobe audit --help)");
+        goto out;
+    }
+    if ((code = resolve_probes(&cfg)) != 0)
+        goto out;
+    code = 2;
+
+    wsp_audit *a = wsp_audit_new(&cfg);
+    if (!a) {
+        wsp_cli_usage_error("audit", "out of memory");
+        code = 70;
+        goto out;
+    }
+    wsp_junit_error je;
+    if (wsp_audit_load_baselines(a, &je) < 0) {
+        if (je.line)
+            wsp_cli_usage_error("audit", "baseline %s:%lu: %s", je.file, je.line, je.msg);
+        else
+            wsp_cli_usage_error("audit", "baseline %s: %s", je.file, je.msg);
+        wsp_audit_free(a);
+        goto out;
+    }
+    for (int i = optind; i < argc; i++) {
+        if (wsp_audit_add_path(a, argv[i]) < 0) {
+            wsp_cli_usage_error("audit", "out of memory");
+            wsp_audit_free(a);
+            code = 70;
+            goto out;
+        }
+    }
+    wsp_audit_finish(a);
+    code = wsp_audit_exit_code(a);
+
+    bool json_stdout = cfg.json_path && strcmp(cfg.json_path, "-") == 0;
+    if (!cfg.quiet && !json_stdout) {
+        wsp_audit_write_human(a, stdout, wsp_cli_color(stdout));
+        fflush(stdout);
+    } else {
+        /* still say why input was bad, on stderr */
+        for (size_t i = 0; i < wsp_audit_error_count(a); i++) {
+            const wsp_junit_error *e = wsp_audit_error_at(a, i);
+            if (e->line)
+                fprintf(stderr, "wsprobe: audit: %s:%lu: %s\n", e->file, e->line, e->msg);
+            else
+                fprintf(stderr, "wsprobe: audit: %s: %s\n", e->file, e->msg);
+        }
+    }
+    if (cfg.json_path) {
+        FILE *f = open_out(cfg.json_path, "--json");
+        if (!f || close_out(f, cfg.json_path, "--json", wsp_audit_write_json(a, f)) < 0)
+            code = 2;
+    }
+    if (cfg.junit_path) {
+        FILE *f = open_out(cfg.junit_path, "--junit");
+        if (!f || close_out(f, cfg.junit_path, "--junit", wsp_audit_write_junit(a, f)) < 0)
+            code = 2;
+    }
+    if (cfg.save_baseline && code != 2 &&
+        wsp_audit_save_baseline(a, cfg.save_baseline, err, sizeof err) < 0) {
+        wsp_cli_usage_error("audit", "%s", err);
+        code = 2;
+    }
+    wsp_audit_free(a);
+out:
+    wsp_audit_config_cleanup(&cfg);
+    return code;
 }
