@@ -192,7 +192,7 @@ int wsp_tls_init_client(wsp_tls *t, SSL_CTX *ctx, const char *host, bool host_is
     snprintf(t->host, sizeof t->host, "%s", host);
     /* RFC 6066 3: literal IP addresses are not permitted in SNI. */
     if (!host_is_ip)
-        SSL_set_tlsext_host_name(t->ssl, host);
+        SSL_set_tlsext_host_name(t->ssl, t->host); /* the macro casts away const */
     X509_VERIFY_PARAM *param = SSL_get0_param(t->ssl);
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     int ok = host_is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host)
