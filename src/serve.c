@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
 #include <uv.h>
 
 #include "tls.h"
@@ -494,6 +495,14 @@ static void conn_linger(sconn *c, cstate st)
         return;
     c->state = (uint8_t)st;
     room_leave(c->s, c);
+    if (!c->shut && c->tls && c->tls->handshake_done) {
+        /* RFC 8446 6.1: close_notify before the TCP FIN, so the peer sees no truncation. */
+        ERR_clear_error();
+        SSL_shutdown(c->tls->ssl);
+        ERR_clear_error();
+        if (flush_tls(c) != 0)
+            return;
+    }
     if (!c->shut) {
         c->shut = true;
         uv_shutdown_t *req = malloc(sizeof *req);
