@@ -13,6 +13,7 @@
 #include <libxml/xmlwriter.h>
 #include <openssl/crypto.h>
 
+#include "redact.h"
 #include "report.h"
 
 /* ---- secrets ---- */
@@ -26,6 +27,8 @@ void wsp_runreport_add_secret(const char *value)
 {
     if (!value || strlen(value) < 4)
         return;
+    /* the shared filter too, so that probe reports (report.h) hide it as well */
+    wsp_redact_register(value, strlen(value));
     pthread_mutex_lock(&secrets_lock);
     if (num_secrets < MAX_SECRETS) {
         char *c = strdup(value);

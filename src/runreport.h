@@ -39,7 +39,8 @@ typedef struct wsp_runreport {
 } wsp_runreport;
 
 /* Register a value that must never appear in a report (a token, a secret). Copied; at most 32;
- * values shorter than 4 bytes are ignored. Process-wide; call before reports are written. */
+ * values shorter than 4 bytes are ignored. Process-wide; call before reports are written. Also
+ * registered with redact.h, which every probe report passes through. */
 void wsp_runreport_add_secret(const char *value);
 /* Forget them all (wiped). */
 void wsp_runreport_clear_secrets(void);
