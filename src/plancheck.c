@@ -343,6 +343,51 @@ static void copy_hint(wsp_check_result *r, const wsp_err *v)
 
 /* ---- the checks ---- */
 
+/* A response header's value from the kept head ("" when absent). */
+static void head_value(const wsp_conn_record *rec, const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    size_t nl = strlen(name);
+    const char *h = rec->http_head;
+    for (size_t i = 0; h && i + nl + 1 < rec->http_head_len; i++) {
+        if ((i == 0 || h[i - 1] == '\n') && strncasecmp(h + i, name, nl) == 0 && h[i + nl] == ':') {
+            size_t k = i + nl + 1, o = 0;
+            while (k < rec->http_head_len && (h[k] == ' ' || h[k] == '\t'))
+                k++;
+            while (k < rec->http_head_len && h[k] != '\r' && h[k] != '\n' && o + 1 < cap)
+                out[o++] = h[k++];
+            out[o] = '\0';
+            return;
+        }
+    }
+}
+
+/* What parity compares about the transport (SECURITY-CHECKS.md "Parity"): TLS version and
+ * cipher, certificate issuer and an expiry bucket, the negotiated subprotocol and extensions,
+ * and the Server header. */
+static void add_transport_evidence(wsp_check_result *r, const wsp_probe *p)
+{
+    const wsp_conn_record *rec = wsp_probe_record(p);
+    if (rec->tls_done) {
+        const char *bucket = rec->tls.days_left < 0    ? "expired"
+                             : rec->tls.days_left < 7  ? "under 7 days"
+                             : rec->tls.days_left < 30 ? "under 30 days"
+                             : rec->tls.days_left < 90 ? "under 90 days"
+                                                       : "90 days or more";
+        json_object_set_new(r->evidence, "tls",
+                            json_pack("{s:s,s:s,s:s,s:s,s:b}", "version", rec->tls.version,
+                                      "cipher", rec->tls.cipher, "issuer", rec->tls.issuer,
+                                      "expiry", bucket, "verified", rec->tls.verified));
+    }
+    char server[128];
+    head_value(rec, "server", server, sizeof server);
+    json_object_set_new(r->evidence, "server", server[0] ? json_string(server) : json_null());
+    json_object_set_new(r->evidence, "subprotocol",
+                        rec->subprotocol[0] ? json_string(rec->subprotocol) : json_null());
+    json_object_set_new(r->evidence, "extensions",
+                        rec->extensions[0] ? json_string(rec->extensions) : json_null());
+}
+
 static void run_connect(const wsp_env *env, const json_t *params, wsp_check_result *r)
 {
     (void)params;
@@ -354,6 +399,7 @@ static void run_connect(const wsp_env *env, const json_t *params, wsp_check_resu
         return;
     }
     put_main(r, "probe");
+    add_transport_evidence(r, p);
     const wsp_err *v = wsp_probe_verdict(p);
     if (v->cls == WSP_CLASS_OK)
         wsp_check_set(r, WSP_VERDICT_PASS, WSP_CLASS_OK, "handshake completed (HTTP 101)");

@@ -57,6 +57,32 @@ def test_alike_environments_have_no_drift(peers, tmp_path):
     assert "handshake_ms" not in ev and "bytes_tx" not in ev and ev["status"] == 101
 
 
+def test_transport_evidence_is_compared(peers, pki, tmp_path):
+    """wss with the test CA against plain ws: the same verdicts, but the normalised evidence of
+    connect differs in its TLS facts (version, cipher, issuer, expiry bucket)."""
+    plain = peers.echo()
+    tls = peers.echo(tls="trusted")
+    plan = write_plan(tmp_path, """
+environments:
+  plain: {url: "ws://127.0.0.1:%d/ws", timeout: 2s}
+  tls:
+    url: wss://127.0.0.1:%d/ws
+    timeout: 2s
+    tls: {cacert: %s, min_version: '1.2'}
+checks: [connect]
+""" % (plain.port, tls.port, pki.ca))
+    r = parity(plan, "--env", "plain", "--env", "tls")
+    assert r.rc == 0, r
+    row = rows(r.json)["connect"]
+    assert row["status"] == "same" and row["evidence_differs"] is True
+    assert "tls" in row["differences"], row
+    ev = r.json["results"]["tls"]["connect"]["evidence"]
+    assert ev["tls"]["verified"] is True and ev["tls"]["expiry"] in ("under 30 days", "under 90 days")
+    assert "wsprobe test CA" in ev["tls"]["issuer"]
+    assert "websockets" in ev["server"]
+    assert "days_left" not in json.dumps(ev)
+
+
 def test_drift_is_marked_and_exits_1(peers, tmp_path, refused_port):
     echo = peers.echo()
     plan = two_env_plan(tmp_path, echo.port, refused_port)
