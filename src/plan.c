@@ -1430,11 +1430,13 @@ static int check_entry(wsp_plan *P, yaml_node_t *cn, size_t idx, wsp_plan_err *e
                                path);
         }
         if (!list) {
-            for (size_t i = 0; security_groups[i]; i++) {
+            /* the whole (production-safe) suite: "all" when it is linked in */
+            for (size_t i = 0; security_hook ? i < 1 : security_groups[i] != NULL; i++) {
+                const char *g = security_hook ? "all" : security_groups[i];
                 yaml_node_t fake = *cn;
                 fake.type = YAML_SCALAR_NODE;
-                fake.data.scalar.value = (yaml_char_t *)(uintptr_t)security_groups[i];
-                fake.data.scalar.length = strlen(security_groups[i]);
+                fake.data.scalar.value = (yaml_char_t *)(uintptr_t)g;
+                fake.data.scalar.length = strlen(g);
                 fake.data.scalar.style = YAML_PLAIN_SCALAR_STYLE;
                 if (security_entry(P, &fake, staging, err) != 0)
                     return -1;
