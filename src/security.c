@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <stdint.h>
 
@@ -167,6 +168,28 @@ int wsp_security_select(const char *const *names, size_t num_names, bool include
     return 0;
 }
 
+/* ---- the suite's deadline ---- */
+
+static uint64_t suite_deadline_ns;
+
+void wsp_security_set_deadline(uint64_t mono_ns)
+{
+    suite_deadline_ns = mono_ns;
+}
+
+uint64_t wsp_sec_clamp_us(uint64_t us)
+{
+    if (!suite_deadline_ns)
+        return us;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t left = now >= suite_deadline_ns ? 1000 : (suite_deadline_ns - now) / 1000;
+    if (left < 1000)
+        left = 1000;
+    return us == 0 || left < us ? left : us;
+}
+
 /* ---- probes built from the environment ---- */
 
 static const char default_marker_send[] =
@@ -194,6 +217,7 @@ void wsp_sec_cfg_from_env(const wsp_env *env, wsp_probe_config *cfg)
     cfg->auth = &env->auth;
     cfg->conn.origin = wsp_sec_allowed_origin(env);
     cfg->conn.trace = NULL;
+    cfg->conn.deadline_us = wsp_sec_clamp_us(cfg->conn.deadline_us);
 }
 
 int wsp_sec_cfg_add_marker(const wsp_env *env, wsp_probe_config *cfg)
@@ -400,8 +424,8 @@ wsp_verdict wsp_sec_conclude(wsp_check_result *out, const wsp_sec_tally *t, bool
                              "none of the %s could be sent: nothing was proven", what);
     if (t->n[WSP_SEC_ACCEPTED])
         return wsp_check_set(out, WSP_VERDICT_FAIL, WSP_CLASS_OK,
-                             "%u of %u %s were accepted (the success marker came back): %s",
-                             t->n[WSP_SEC_ACCEPTED], total, what, t->accepted);
+                             "%s: %u of %u accepted (the success marker came back): %s", what,
+                             t->n[WSP_SEC_ACCEPTED], total, t->accepted);
     if (t->unsure[0])
         return wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
                              "no clear answer to %s: %s (no response, timeout or edge error)", what,
@@ -420,11 +444,9 @@ wsp_verdict wsp_sec_conclude(wsp_check_result *out, const wsp_sec_tally *t, bool
                              what, t->n[WSP_SEC_SERVER_ERROR]);
     if (t->n[WSP_SEC_WEAK])
         return wsp_check_set(out, WSP_VERDICT_PASS, WSP_CLASS_OK,
-                             "all %u %s were refused (%u weakly: 101 then a close before any "
-                             "data)",
-                             total, what, t->n[WSP_SEC_WEAK]);
-    return wsp_check_set(out, WSP_VERDICT_PASS, WSP_CLASS_OK, "all %u %s were refused", total,
-                         what);
+                             "%s: all %u refused (%u weakly: 101 then a close before any data)",
+                             what, total, t->n[WSP_SEC_WEAK]);
+    return wsp_check_set(out, WSP_VERDICT_PASS, WSP_CLASS_OK, "%s: all %u refused", what, total);
 }
 
 /* ---- raw sessions ---- */
@@ -644,6 +666,7 @@ static int raw_prepare(const wsp_env *env, wsp_sec_raw *s, uv_loop_t *loop)
     if (o.extensions)
         s->copts.extensions = o.extensions;
     s->copts.limits.allowed_rsv = o.allowed_rsv;
+    s->copts.deadline_us = wsp_sec_clamp_us(s->copts.deadline_us);
     s->rec.close_code = -1;
     s->messages_json = json_array();
     uv_timer_init(loop, &s->timer);

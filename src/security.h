@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "check.h"
 #include "error.h"
@@ -44,5 +45,11 @@ bool wsp_security_is_group(const char *name);
  * -1 with err (USAGE) naming the unknown or refused name. */
 int wsp_security_select(const char *const *names, size_t num_names, bool include_staging,
                         const wsp_check_def **out, size_t *n_out, wsp_err *err);
+
+/* A hard end for the whole suite: every connection a check makes from now on gets at most the
+ * time left until `mono_ns` (CLOCK_MONOTONIC nanoseconds; 0 clears it), so a run with a
+ * deadline ends near it even when checks are already running. Process-wide; set it before
+ * wsp_check_run_all. */
+void wsp_security_set_deadline(uint64_t mono_ns);
 
 #endif

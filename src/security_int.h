@@ -15,6 +15,11 @@
 #include "conn.h"
 #include "probe.h"
 
+/* ---- the suite's deadline ---- */
+
+/* `us` (0: unlimited) cut to the time left before the suite's deadline (at least 1 ms). */
+uint64_t wsp_sec_clamp_us(uint64_t us);
+
 /* ---- probes built from the environment ---- */
 
 /* A probe configuration for env: its URL, TLS, headers and limits, the env's credential, the

@@ -536,9 +536,11 @@ int wsp_cmd_security(int argc, char **argv)
         items[i].params = params;
     }
     double t0 = now_ms();
+    wsp_security_set_deadline((uint64_t)(t0 * 1e6) + suite_deadline * 1000ull);
     wsp_check_run_all(&env, run_items, n, parallel ? parallel : DEFAULT_PARALLEL, suite_deadline,
                       run_results);
     double dur = now_ms() - t0;
+    wsp_security_set_deadline(0);
     for (size_t i = 0; i < n; i++)
         results[pos[i]] = run_results[i]; /* moves ownership of evidence and transcript */
     free(run_items);

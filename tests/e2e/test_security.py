@@ -418,3 +418,17 @@ def test_hostile_endpoints_never_crash_or_hang(peers, mode):
     for cid in ("auth.missing", "auth.unsigned", "origin.foreign", "origin.bypass",
                 "input.framing", "limits.message_size"):
         assert v[cid] in ("inconclusive", "fail"), (cid, v[cid])
+
+
+def test_the_suite_deadline_is_a_hard_bound(peers):
+    """--deadline ends the run near it even when every check is already running and each phase
+    may take longer (--timeout 10s): checks cut short are inconclusive, never pass."""
+    peer = peers.hostile("silent", hold=20)
+    t0 = time.monotonic()
+    r = security(peer.url("/ws"), "--include-staging-only", "--jwt-secret-env", SECRET_ENV,
+                 "--timeout", "10s", "--deadline", "2s", "--parallel", "64", timeout=25)
+    took = time.monotonic() - t0
+    assert took < 5, "the suite took %.1fs with --deadline 2s" % took
+    v = verdicts(r)
+    assert all(v[c] != "pass" for c in v if c != "auth.weak_secret"), v
+    assert r.rc == 1
