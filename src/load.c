@@ -89,7 +89,9 @@ typedef struct worker {
     uv_async_t wake;
     uv_timer_t second, starter, stage_timer;
     uv_poll_t tpoll;
+    uv_prepare_t prep;
     int tfd;
+    uint64_t armed; /* the time the timerfd is set for; 0: disarmed */
     lconn *conns;
     size_t n, next_start, pending, open, live;
     uint64_t inflight_total;
@@ -112,6 +114,7 @@ typedef struct run {
     unsigned nw;
     uint64_t t_start, t_measure, t_end;
     uint64_t interval_ns;
+    uint64_t slack_ns;
     uint64_t reply_timeout_ns;
     bool msg_vars, key_vars;
     char *static_key; /* the expected key when it does not depend on the message */
@@ -258,19 +261,26 @@ static void heap_set(worker *w, lconn *lc)
     }
 }
 
+/* Arm the timerfd for the earliest due time; a syscall only when that time changes. */
 static void arm_timerfd(worker *w)
 {
+    uint64_t t = 0;
+    if (w->heap_n && w->stage == STAGE_RUN) {
+        t = due_of(w->heap[0]);
+        if (t == UINT64_MAX)
+            t = 0;
+        else if (t == 0)
+            t = 1;
+        else if (w->run->slack_ns)
+            t = (t + w->run->slack_ns - 1) / w->run->slack_ns * w->run->slack_ns;
+    }
+    if (t == w->armed)
+        return;
+    w->armed = t;
     struct itimerspec its;
     memset(&its, 0, sizeof its);
-    if (w->heap_n && w->stage == STAGE_RUN) {
-        uint64_t t = due_of(w->heap[0]);
-        if (t == UINT64_MAX)
-            return;
-        if (t == 0)
-            t = 1;
-        its.it_value.tv_sec = (time_t)(t / SEC_NS);
-        its.it_value.tv_nsec = (long)(t % SEC_NS);
-    }
+    its.it_value.tv_sec = (time_t)(t / SEC_NS);
+    its.it_value.tv_nsec = (long)(t % SEC_NS);
     timerfd_settime(w->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
@@ -998,6 +1008,8 @@ static void maybe_finish(worker *w)
     close_handle((uv_handle_t *)&w->wake);
     uv_poll_stop(&w->tpoll);
     close_handle((uv_handle_t *)&w->tpoll);
+    uv_prepare_stop(&w->prep);
+    close_handle((uv_handle_t *)&w->prep);
 }
 
 static uint64_t drain_ms_for(const run *r)
@@ -1048,17 +1060,31 @@ static void wake_cb(uv_async_t *a)
     check_stage(w);
 }
 
+static void pump_due(worker *w);
+
+static void prep_cb(uv_prepare_t *p)
+{
+    pump_due(p->data);
+}
+
 static void tpoll_cb(uv_poll_t *p, int status, int events)
 {
     (void)status;
     (void)events;
     worker *w = p->data;
     uint64_t ticks;
-    while (read(w->tfd, &ticks, sizeof ticks) > 0) {
-    }
-    uint64_t now = uv_hrtime();
-    if (w->stage != STAGE_RUN)
+    if (read(w->tfd, &ticks, sizeof ticks) > 0)
+        w->armed = 0; /* it fired: a one-shot timer is disarmed */
+    pump_due(w);
+}
+
+/* Send everything due. Runs when the timerfd fires and before the loop sleeps, so sends that
+ * come due while replies are being handled leave without a wake-up of their own. */
+static void pump_due(worker *w)
+{
+    if (w->stage != STAGE_RUN || !w->heap_n)
         return;
+    uint64_t now = uv_hrtime();
     if (now >= w->run->t_end) {
         check_stage(w);
         return;
@@ -1095,6 +1121,8 @@ static void *worker_main(void *arg)
     uint64_t to_end = r->t_end > now ? (r->t_end - now + 999999) / 1000000 : 0;
     uv_timer_start(&w->stage_timer, end_timer_cb, to_end, 0);
     uv_poll_start(&w->tpoll, UV_READABLE, tpoll_cb);
+    if (r->interval_ns)
+        uv_prepare_start(&w->prep, prep_cb);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     atomic_fetch_add(&r->finished, 1);
     uv_async_send(&r->main_wake);
@@ -1228,6 +1256,8 @@ static int worker_init(run *r, worker *w, unsigned id, wsp_err *err)
     w->second.data = w->starter.data = w->stage_timer.data = w;
     uv_poll_init(&w->loop, &w->tpoll, w->tfd);
     w->tpoll.data = w;
+    uv_prepare_init(&w->loop, &w->prep);
+    w->prep.data = w;
     return 0;
 }
 
@@ -1299,6 +1329,7 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
     if ((size_t)r->nw > cfg->connections)
         r->nw = (unsigned)cfg->connections;
     r->interval_ns = wsp_load_interval_ns(cfg->connections, cfg->rate);
+    r->slack_ns = cfg->timer_slack_us * 1000ull;
     uint64_t rt = cfg->reply_timeout_us ? cfg->reply_timeout_us : cfg->conn->timeout_us;
     r->reply_timeout_ns = (rt ? rt : 10000000ull) * 1000ull;
     r->msg_vars = cfg->message && wsp_tmpl_has_vars(cfg->message);

@@ -83,7 +83,11 @@ typedef struct wsp_load_config {
     size_t num_sources;
     uint64_t reply_timeout_us; /* a reply later than this is a WS_MSG_TIMEOUT; 0: conn timeout */
     uint64_t drain_us;         /* wait for replies in flight at the end; 0: 2 s */
-    bool handle_sigint;        /* SIGINT ends the run early with a partial result */
+    /* wake-ups for sends fall on a grid of this step (0: at each send's time, to the
+     * nanosecond); a coarser grid costs less CPU per message and sends up to one step late,
+     * which the corrected latency shows */
+    uint64_t timer_slack_us;
+    bool handle_sigint; /* SIGINT ends the run early with a partial result */
     void (*on_tick)(const wsp_load_tick *t, void *ud);
     void *tick_ud;
 } wsp_load_config;

@@ -1,0 +1,75 @@
+// load_client.js - a Node `ws` load client for bench/bench_load.sh: the workload of
+// `wsprobe load --connections N --rate R --duration S --message M --echo` written the way a
+// Node team would write it, so the two can be compared on the same run.
+//
+//   node load_client.js URL CONNECTIONS RATE SECONDS [MESSAGE]
+//
+// Each connection sends on its own schedule (every CONNECTIONS/RATE seconds), one message in
+// flight at a time (a send that comes due while a reply is outstanding goes out when it
+// arrives), and matches the echo. Prints one JSON line: {"opened", "sent", "matched",
+// "errors", "p50_us", "p99_us", "cpu_s"}. The process always exits after SECONDS + 5.
+'use strict';
+const WebSocket = require('ws');
+
+const [url, connsArg, rateArg, secsArg, msgArg] = process.argv.slice(2);
+const conns = parseInt(connsArg, 10);
+const rate = parseFloat(rateArg);
+const secs = parseFloat(secsArg);
+const message = msgArg || 'hello';
+const intervalMs = (conns * 1000) / rate;
+
+let opened = 0, sent = 0, matched = 0, errors = 0;
+const lat = [];
+let stopping = false;
+const sockets = [];
+const cpu0 = process.cpuUsage();
+
+function startConn(i) {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  let waiting = false, backlog = 0, sentAt = 0, timer = null;
+  function send() {
+    if (stopping || ws.readyState !== WebSocket.OPEN) return;
+    if (waiting) { backlog++; return; }
+    waiting = true;
+    sentAt = process.hrtime.bigint();
+    sent++;
+    ws.send(message);
+  }
+  ws.on('open', () => {
+    opened++;
+    setTimeout(() => {
+      send();
+      timer = setInterval(send, intervalMs);
+    }, (i * 0.6180339887 % 1) * intervalMs);
+  });
+  ws.on('message', (data) => {
+    if (!waiting) return;
+    waiting = false;
+    if (data.toString() === message) {
+      matched++;
+      lat.push(Number(process.hrtime.bigint() - sentAt) / 1000);
+    } else {
+      errors++;
+    }
+    if (backlog > 0) { backlog--; send(); }
+  });
+  ws.on('error', () => { errors++; });
+  ws.on('close', () => { if (timer) clearInterval(timer); });
+  sockets.push(ws);
+}
+
+for (let i = 0; i < conns; i++) startConn(i);
+
+setTimeout(() => {
+  stopping = true;
+  const cpu = process.cpuUsage(cpu0);
+  lat.sort((a, b) => a - b);
+  const pct = (p) => (lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.ceil(p / 100 * lat.length) - 1)]) : 0);
+  console.log(JSON.stringify({
+    opened, sent, matched, errors, p50_us: pct(50), p99_us: pct(99),
+    cpu_s: (cpu.user + cpu.system) / 1e6,
+  }));
+  for (const ws of sockets) ws.terminate();
+  setTimeout(() => process.exit(0), 200);
+}, secs * 1000);
+setTimeout(() => process.exit(1), (secs + 5) * 1000).unref();
