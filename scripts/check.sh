@@ -38,7 +38,7 @@ export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 for b in build build-asan; do
     step "unit tests ($b)"
     for t in "$b"/tests/unit/test_*; do
-        [ -x "$t" ] || continue
+        [ -f "$t" ] && [ -x "$t" ] || continue
         n=$(basename "$t")
         out="$results/unit-$b-$n.xml"
         CMOCKA_MESSAGE_OUTPUT=xml CMOCKA_XML_FILE="$out" "$t" >"$results/unit-$b-$n.log" 2>&1

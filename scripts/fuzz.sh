@@ -17,7 +17,7 @@ if ! meson compile -C build-fuzz >build-fuzz/compile.log 2>&1; then
     exit 1
 fi
 for h in build-fuzz/tests/fuzz/fuzz_*; do
-    [ -x "$h" ] || continue
+    [ -f "$h" ] && [ -x "$h" ] || continue
     name=$(basename "$h")
     work=build-fuzz/corpus/$name
     mkdir -p "$work"
