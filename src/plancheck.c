@@ -99,9 +99,28 @@ static int steps_from_params(const json_t *params, const wsp_env *env, wsp_probe
             s.kind = WSP_STEP_EXPECT_JSON;
             s.pointer = strdup(json_string_value(json_object_get(sel, "pointer")));
             s.value_json = strdup(json_string_value(json_object_get(sel, "value")));
-            if (!s.pointer || !s.value_json) {
+            /* the other pairs must hold on the same message */
+            size_t k;
+            const json_t *pv;
+            json_array_foreach(pairs, k, pv)
+            {
+                if (pv == sel || s.num_also >= WSP_STEP_MAX_ALSO)
+                    continue;
+                s.also_pointer[s.num_also] =
+                    strdup(json_string_value(json_object_get(pv, "pointer")));
+                s.also_value[s.num_also] = strdup(json_string_value(json_object_get(pv, "value")));
+                s.num_also++;
+            }
+            bool oom = !s.pointer || !s.value_json;
+            for (size_t a = 0; a < s.num_also; a++)
+                oom |= !s.also_pointer[a] || !s.also_value[a];
+            if (oom) {
                 free(s.pointer);
                 free(s.value_json);
+                for (size_t a = 0; a < s.num_also; a++) {
+                    free(s.also_pointer[a]);
+                    free(s.also_value[a]);
+                }
                 return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
             }
             if (add_step(cfg, &s, err) != 0)
@@ -138,11 +157,12 @@ static size_t unchecked_pairs(const json_t *params, char *names, size_t cap)
     {
         const json_t *pairs = json_object_get(js, "expect_json");
         const json_t *sel = pairs ? json_selector(pairs) : NULL;
-        size_t k;
+        size_t k, checked = 0;
         const json_t *pv;
         json_array_foreach(pairs, k, pv)
         {
-            if (pv == sel)
+            /* the selector and up to WSP_STEP_MAX_ALSO more are checked on the message */
+            if (pv == sel || checked++ < WSP_STEP_MAX_ALSO)
                 continue;
             n++;
             if (o < cap)

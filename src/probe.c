@@ -67,6 +67,10 @@ void wsp_probe_config_cleanup(wsp_probe_config *cfg)
         free(s->text);
         free(s->pointer);
         free(s->value_json);
+        for (size_t k = 0; k < s->num_also; k++) {
+            free(s->also_pointer[k]);
+            free(s->also_value[k]);
+        }
         if (s->re_compiled)
             regfree(&s->re);
     }
@@ -199,22 +203,33 @@ static char *expected_text(wsp_probe *p, const char *tmpl, size_t *len_out)
     return s;
 }
 
-/* --expect-json: VALUE is JSON when it parses as JSON (1, true, "x", {"a":1}), else a string. */
+/* Whether the value at `pointer` in doc equals the expected VALUE (with placeholders filled):
+ * VALUE is JSON when it parses as JSON (1, true, "x", {"a":1}), else a string. */
+static bool pair_matches(wsp_probe *p, json_t *doc, const char *pointer, const char *value_tmpl)
+{
+    json_error_t je;
+    size_t vlen = 0;
+    char *value = expected_text(p, value_tmpl, &vlen);
+    json_t *want = value ? json_loadb(value, vlen, JSON_DECODE_ANY, &je) : NULL;
+    if (value && !want)
+        want = json_stringn(value, vlen);
+    json_t *got = wsp_jsonptr_get(doc, pointer);
+    bool ok = want && got && json_equal(want, got);
+    free(value);
+    json_decref(want);
+    return ok;
+}
+
+/* --expect-json: every pair of the step holds on this one message. */
 static bool json_matches(wsp_probe *p, const wsp_step *s, const uint8_t *data, size_t len)
 {
     json_error_t je;
     json_t *doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
     if (!doc)
         return false;
-    size_t vlen = 0;
-    char *value = expected_text(p, s->value_json, &vlen);
-    json_t *want = value ? json_loadb(value, vlen, JSON_DECODE_ANY, &je) : NULL;
-    if (value && !want)
-        want = json_stringn(value, vlen);
-    json_t *got = wsp_jsonptr_get(doc, s->pointer);
-    bool ok = want && got && json_equal(want, got);
-    free(value);
-    json_decref(want);
+    bool ok = pair_matches(p, doc, s->pointer, s->value_json);
+    for (size_t k = 0; ok && k < s->num_also; k++)
+        ok = pair_matches(p, doc, s->also_pointer[k], s->also_value[k]);
     json_decref(doc);
     return ok;
 }

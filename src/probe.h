@@ -24,13 +24,19 @@ typedef enum wsp_step_kind {
     WSP_STEP_PING,         /* a ping whose pong must come back */
 } wsp_step_kind;
 
+#define WSP_STEP_MAX_ALSO 7
+
 typedef struct wsp_step {
     wsp_step_kind kind;
     char *text; /* owned; the message, expected text or regex */
     size_t len;
     char *pointer;    /* EXPECT_JSON: RFC 6901 pointer, owned */
     char *value_json; /* EXPECT_JSON: the expected value as JSON text, owned */
-    regex_t re;       /* EXPECT_REGEX, compiled */
+    /* EXPECT_JSON: more pointer/value pairs that must hold on the same message, owned */
+    char *also_pointer[WSP_STEP_MAX_ALSO];
+    char *also_value[WSP_STEP_MAX_ALSO];
+    size_t num_also;
+    regex_t re; /* EXPECT_REGEX, compiled */
     bool re_compiled;
     uint64_t timeout_us; /* 0: the probe's timeout */
 } wsp_step;

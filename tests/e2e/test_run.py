@@ -139,20 +139,39 @@ checks:
 
 def test_json_to_stdout_and_strict_warn(peers, tmp_path):
     echo = peers.echo()
-    # two pointers on one message: the engine checks the correlating one and warns
-    plan = write_plan(tmp_path, """
+    # every pointer of an expectation is checked on the same message
+    both = """
 environments:
   local: {url: "ws://127.0.0.1:%d/ws", timeout: 3s}
 checks:
   - conversation:
       send: '{"type":"ping","id":"{{uuid}}"}'
-      expect: {json: {"/type": "ping", "/id": "{{sent./id}}"}}
-""" % echo.port)
-    r = run_plan(plan, "--env", "local", "--json", "-")
+      expect: {json: {"/type": "%s", "/id": "{{sent./id}}"}, within: 1s}
+"""
+    r = run_plan(write_plan(tmp_path, both % (echo.port, "ping")), "--env", "local", "--json", "-")
+    assert r.rc == 0, r
+    assert r.json["checks"][0]["verdict"] == "pass"
+    r = run_plan(write_plan(tmp_path, both % (echo.port, "pong")), "--env", "local", "--json", "-")
+    assert r.rc == 1, r
+    assert r.json["checks"][0]["verdict"] == "fail"
+    assert r.json["checks"][0]["class"] == "WS_EXPECT_MISMATCH"
+    # past the eight pairs one message is checked against, the rest are named and warned about
+    keys = "abcdefghi"
+    sent = ",".join('"%s":%d' % (k, i) for i, k in enumerate(keys))
+    pairs = ", ".join('"/%s": %d' % (k, i) for i, k in enumerate(keys))
+    many = write_plan(tmp_path, """
+environments:
+  local: {url: "ws://127.0.0.1:%d/ws", timeout: 3s}
+checks:
+  - conversation:
+      send: '{%s}'
+      expect: {json: {%s}}
+""" % (echo.port, sent, pairs))
+    r = run_plan(many, "--env", "local", "--json", "-")
     assert r.rc == 0, r
     assert r.json["checks"][0]["verdict"] == "warn"
     assert r.json["summary"]["warned"] == 1
-    r = run_plan(plan, "--env", "local", "--json", "-", "--strict")
+    r = run_plan(many, "--env", "local", "--json", "-", "--strict")
     assert r.rc == 1, r
 
 
