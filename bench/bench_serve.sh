@@ -34,6 +34,7 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "bench_serve: file limit $(ulimit -n), $(nproc) CPUs, $(uname -r)"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+user_ticks() { awk '{print $14}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 
@@ -50,19 +51,25 @@ wait_port_file() {  # FILE PID -> prints the ws port
 run_echo() {
     local name=$1 pid=$2 port=$3 path=$4
     "$work/client" echo 127.0.0.1 "$port" "$path" 10 1 >/dev/null  # warm-up
-    local c0; c0=$(cpu_ticks "$pid")
-    local out; out=$("$work/client" echo 127.0.0.1 "$port" "$path" "$ECHO_CONNS" "$ECHO_SECONDS")
-    local c1; c1=$(cpu_ticks "$pid")
-    "$PY" - "$name" "$out" "$c0" "$c1" "$hz" <<'PYEOF'
+    local c0 u0 c1 u1 out
+    c0=$(cpu_ticks "$pid"); u0=$(user_ticks "$pid")
+    out=$("$work/client" echo 127.0.0.1 "$port" "$path" "$ECHO_CONNS" "$ECHO_SECONDS")
+    c1=$(cpu_ticks "$pid"); u1=$(user_ticks "$pid")
+    "$PY" - "$name" "$out" "$c0" "$c1" "$hz" "$u0" "$u1" <<'PYEOF'
 import json, sys
 name, out, c0, c1, hz = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+user = (int(sys.argv[7]) - int(sys.argv[6])) / hz
 cpu = (c1 - c0) / hz
-per_cpu = out["round_trips"] / cpu if cpu > 0 else float("nan")
-print("echo %-14s conns=%d rt/s=%.0f server_cpu_s=%.2f rt/cpu_s=%.0f p50=%dus p99=%dus errors=%d"
-      % (name, out["open"], out["per_second"], cpu, per_cpu, out["p50_us"], out["p99_us"], out["errors"]))
+rt = out["round_trips"]
+per_cpu = rt / cpu if cpu > 0 else float("nan")
+user_us = user * 1e6 / rt if rt else float("nan")
+sys_us = (cpu - user) * 1e6 / rt if rt else float("nan")
+print("echo %-14s conns=%d rt/s=%.0f server_cpu_s=%.2f rt/cpu_s=%.0f (user %.2fus + kernel %.2fus per rt) p50=%dus p99=%dus errors=%d"
+      % (name, out["open"], out["per_second"], cpu, per_cpu, user_us, sys_us, out["p50_us"], out["p99_us"], out["errors"]))
 print("JSON " + json.dumps({"bench": "echo", "server": name, "rt_per_s": round(out["per_second"]),
-      "server_cpu_s": cpu, "rt_per_cpu_s": round(per_cpu), "p50_us": out["p50_us"],
-      "p99_us": out["p99_us"], "errors": out["errors"]}))
+      "server_cpu_s": cpu, "rt_per_cpu_s": round(per_cpu), "user_us_per_rt": user_us,
+      "kernel_us_per_rt": sys_us, "p50_us": out["p50_us"], "p99_us": out["p99_us"],
+      "errors": out["errors"]}))
 PYEOF
 }
 

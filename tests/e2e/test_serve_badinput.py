@@ -155,3 +155,35 @@ def test_pipelined_frames_after_the_head_are_processed(srv):
     assert status == 101
     assert FrameReader(s, rest).next() == (0x1, b"early bird")
     s.close()
+
+
+def test_one_address_cannot_hold_the_accept_queue(tmp_path):
+    """Handshaking sockets count per address too: past 2N+16 (N = --max-conns-per-ip) the
+    server drops new ones at once, while a connection from another address still works."""
+    s = start_serve(tmp_path / "srv", "--max-conns-per-ip", "1", "--handshake-timeout", "5s",
+                    tls=False)
+    socks = []
+    try:
+        for _ in range(30):
+            socks.append(socket.create_connection(("127.0.0.1", s.ws_port), timeout=3))
+        time.sleep(0.5)  # the drops are immediate; this only lets them arrive
+        dropped = 0
+        for k in socks:
+            k.settimeout(0.05)
+            try:
+                dropped += k.recv(1) == b""
+            except socket.timeout:
+                pass
+            except OSError:
+                dropped += 1
+        assert dropped == 30 - 18, dropped
+        other = socket.create_connection(("127.0.0.1", s.ws_port), timeout=3,
+                                         source_address=("127.0.0.2", 0))
+        other.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, _ = read_head(other)
+        other.close()
+        assert status == 200
+    finally:
+        for k in socks:
+            k.close()
+        assert s.stop() == 0
