@@ -462,7 +462,8 @@ void wsp_sec_limits_slow_handshake(const wsp_env *env, const json_t *params, wsp
         return;
     }
     uint64_t t0 = mono_ns();
-    uint64_t end = t0 + wsp_sec_clamp_us(lim + grace) * 1000ull;
+    uint64_t wait = wsp_sec_clamp_us(lim + grace);
+    uint64_t end = t0 + wait * 1000ull;
     c.deadline_ns = end;
     char host[300], line[400];
     wsp_url_host_header(&env->base.url, host, sizeof host);
@@ -508,6 +509,11 @@ void wsp_sec_limits_slow_handshake(const wsp_env *env, const json_t *params, wsp
         wsp_check_set(out, WSP_VERDICT_PASS, WSP_CLASS_OK,
                       "the unfinished request was cut after %.0f ms (limit %.0f ms)%s", ms,
                       (double)lim / 1e3, status > 0 ? " with an HTTP answer" : "");
+    else if (wait < lim + grace)
+        wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
+                      "the run's deadline ended the wait after %.0f ms, before the limit and its "
+                      "grace",
+                      ms);
     else
         wsp_check_set(out, WSP_VERDICT_FAIL, WSP_CLASS_OK,
                       "a request dripped one header line every %.0f ms was still open after "

@@ -432,3 +432,14 @@ def test_the_suite_deadline_is_a_hard_bound(peers):
     v = verdicts(r)
     assert all(v[c] != "pass" for c in v if c != "auth.weak_secret"), v
     assert r.rc == 1
+
+
+def test_limits_a_python_peer_does_not_enforce(flawed):
+    """python3-websockets closes neither an idle connection nor a request that never ends
+    within half a second (its defaults are far longer): both limit checks must fail."""
+    srv = flawed("none")
+    r = security(srv.url(), "--checks", "limits.idle,limits.slow_handshake", "--jwt-secret-env",
+                 SECRET_ENV, "--idle-limit", "500ms", "--handshake-limit", "500ms")
+    v = verdicts(r)
+    assert v == {"limits.idle": "fail", "limits.slow_handshake": "fail"}, r.stdout[:4000]
+    assert r.rc == 1
