@@ -1046,6 +1046,21 @@ static void on_connection(uv_stream_t *server, int status)
     c->ip->tcp++;
     /* Handshaking sockets count too, so one address cannot hold the accept queue. */
     if (s->max_per_ip && c->ip->tcp > 2 * s->max_per_ip + 16) {
+        /* Over the hard cap: on plaintext, still answer 503 (before reading anything) so the
+         * client learns why; TLS would cost a handshake, so those are cut. */
+        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                   "Retry-After: 1\r\nConnection: close\r\n\r\n";
+        if (!l->tls) {
+            log_event(s, c, "refused",
+                      json_pack("{s:i,s:s}", "status", 503, "reason",
+                                "too many TCP connections from this address"));
+            if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0 &&
+                net_write(c, busy, sizeof busy - 1, NULL, 0) == 0)
+                conn_linger(c, CS_RESPOND);
+            else
+                conn_abort(c, NULL);
+            return;
+        }
         conn_abort(c, "too many TCP connections from this address");
         return;
     }
