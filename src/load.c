@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -1297,6 +1298,11 @@ void wsp_load_config_init(wsp_load_config *cfg)
     cfg->match = WSP_LOAD_MATCH_ANY;
 }
 
+static double tv_s(const struct timeval *t)
+{
+    return (double)t->tv_sec + (double)t->tv_usec / 1e6;
+}
+
 static const char *match_name(wsp_load_match m)
 {
     switch (m) {
@@ -1378,6 +1384,8 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
         r->sigint.data = r;
         uv_signal_start(&r->sigint, sigint_cb, SIGINT);
     }
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
     r->t_start = uv_hrtime() + 5000000ull; /* every worker starts at the same instant */
     r->t_measure = r->t_start + cfg->warmup_us * 1000ull;
     r->t_end = r->t_measure + cfg->duration_us * 1000ull;
@@ -1399,6 +1407,7 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
         if (r->workers[i].thread_started)
             pthread_join(r->workers[i].thread, NULL);
     uint64_t t_done = uv_hrtime();
+    getrusage(RUSAGE_SELF, &ru1);
     if (started < r->nw) {
         wsp_err_set(err, WSP_CLASS_INTERNAL, "could not start %u threads", r->nw);
         goto out;
@@ -1417,6 +1426,9 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
     out->agents = 1;
     out->interrupted = atomic_load(&r->stop) >= 2;
     out->elapsed_s = (double)(t_done - r->t_start) / 1e9;
+    out->client_cpu_s =
+        tv_s(&ru1.ru_utime) - tv_s(&ru0.ru_utime) + tv_s(&ru1.ru_stime) - tv_s(&ru0.ru_stime);
+    out->client_rss_kib = (uint64_t)ru1.ru_maxrss;
     uint64_t mend = t_done < r->t_end ? t_done : r->t_end;
     out->measured_s = mend > r->t_measure ? (double)(mend - r->t_measure) / 1e9 : 0.0;
     for (unsigned i = 0; i < r->nw; i++) {

@@ -128,9 +128,11 @@ typedef struct wsp_load_result {
     char match[8];
     unsigned agents; /* runs merged into this one (1 for a run) */
     /* what happened */
-    double elapsed_s;  /* wall time of the run, the warm-up and the drain included */
-    double measured_s; /* time in which messages were measured (the duration, or less) */
-    bool interrupted;  /* SIGINT */
+    double elapsed_s;        /* wall time of the run, the warm-up and the drain included */
+    double measured_s;       /* time in which messages were measured (the duration, or less) */
+    bool interrupted;        /* SIGINT */
+    double client_cpu_s;     /* CPU time of the load generator itself (user + system) */
+    uint64_t client_rss_kib; /* its peak resident memory */
     uint64_t conn_attempted, conn_opened, conn_failed, conn_peak_open;
     uint64_t msg_sent, msg_matched, msg_mismatched, msg_timeout, msg_lost, msg_unsent;
     uint64_t msg_unexpected; /* messages that arrived with nothing in flight (not errors) */

@@ -396,6 +396,9 @@ json_t *wsp_load_result_to_json(const wsp_load_result *r)
                                   (int)r->pipeline, "match", r->match));
     json_object_set_new(o, "elapsed_s", json_real(r->elapsed_s));
     json_object_set_new(o, "measured_s", json_real(r->measured_s));
+    json_object_set_new(o, "client",
+                        json_pack("{s:f, s:I}", "cpu_s", r->client_cpu_s, "max_rss_kib",
+                                  (json_int_t)r->client_rss_kib));
     json_object_set_new(o, "connections",
                         json_pack("{s:I, s:I, s:I, s:I, s:I}", "target",
                                   (json_int_t)r->target_connections, "attempted",
@@ -506,6 +509,9 @@ int wsp_load_result_from_json(wsp_load_result *r, const json_t *j, wsp_err *err)
     r->interrupted = json_is_true(json_object_get(j, "interrupted"));
     r->elapsed_s = getf(j, "elapsed_s");
     r->measured_s = getf(j, "measured_s");
+    json_t *cl = json_object_get(j, "client");
+    r->client_cpu_s = getf(cl, "cpu_s");
+    r->client_rss_kib = geti(cl, "max_rss_kib");
     if (json_is_object(cf)) {
         r->target_connections = geti(cf, "connections");
         r->rate = getf(cf, "rate");
@@ -634,6 +640,8 @@ int wsp_load_result_merge(wsp_load_result *d, const wsp_load_result *s)
     if (s->measured_s > d->measured_s)
         d->measured_s = s->measured_s;
     d->interrupted |= s->interrupted;
+    d->client_cpu_s += s->client_cpu_s;
+    d->client_rss_kib += s->client_rss_kib;
     d->conn_attempted += s->conn_attempted;
     d->conn_opened += s->conn_opened;
     d->conn_failed += s->conn_failed;

@@ -129,6 +129,7 @@ def test_thousand_connections_twenty_thousand_per_second(servers):
     # a time series, one entry a second, adding up to what was sent
     assert len(j["series"]) >= 5
     assert sum(s["sent"] for s in j["series"]) >= m["sent"]
+    assert j["client"]["cpu_s"] > 0 and j["client"]["max_rss_kib"] > 0
 
 
 # ---- coordinated omission -----------------------------------------------------------------
@@ -269,6 +270,20 @@ def test_a_connection_limit_gives_counted_503s(servers):
     assert j["errors"]["by_class"] == {"UPGRADE_SERVER_ERROR": 20}
     assert j["errors"]["http_status"] == {"503": 20}
     assert j["errors"]["total"] == 20
+
+
+def test_source_addresses_spread_the_connections(servers):
+    # 10 per client address on the server: 20 connections fit only if both sources are used
+    srv = servers("--echo", "--unsafe-no-auth", "--max-conns-per-ip", "10")
+    r = load(srv.url(), "--connections", "20", "--duration", "1s", "--source-ip", "127.0.0.2",
+             "--source-ip", "127.0.0.3", "--json")
+    assert r.rc == 0, r.stderr
+    assert r.json["connections"]["opened"] == 20
+    assert r.json["errors"]["total"] == 0
+    r = load(srv.url(), "--connections", "20", "--duration", "1s", "--source-ip", "127.0.0.2",
+             "--json")
+    assert r.json["connections"]["opened"] == 10
+    assert r.json["errors"]["http_status"] == {"503": 10}
 
 
 def test_no_connection_at_all_exits_with_the_class(tmp_path):

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# bench_load.sh - figures for `wsprobe load` (issue 7). Prints numbers; never fails on time.
+#
+#  1. Efficiency: the same workload (CONNS connections, RATE messages per second in total, an
+#     echo matched per message, DURATION seconds long) from `wsprobe load` and from a Node `ws` load
+#     client written for this benchmark (bench/node/load_client.js), one after the other against
+#     the same `wsprobe serve --echo`, REPEAT times. Reported: matched round trips per client
+#     CPU-second (user + system of the whole client process, from /usr/bin/time) and the ratio.
+#     wsprobe runs as shipped (precise send times, one thread per core), with one thread, and
+#     with --timer-slack 1ms (Node's timers have a 1 ms grain too).
+#  2. Scale: IDLE idle connections from one process (source addresses 127.0.0.2, .3, ...), ws
+#     and wss; client RSS per connection = (peak RSS at IDLE - peak RSS at 1,000) / (IDLE -
+#     1,000), from the client's own report. IDLE is cut to what the file limits allow (both the
+#     client and serve need one descriptor per connection), and the cut is printed.
+#  3. Throughput: the highest matched rate held for TPUT_SECONDS with p99 under 10 ms, on a
+#     ladder of rates (TPUT_RATES) over TPUT_CONNS connections.
+#
+# Usage: bench/bench_load.sh [WSPROBE]   (default build/wsprobe; env: CONNS RATE DURATION REPEAT
+# IDLE TPUT_CONNS TPUT_SECONDS TPUT_RATES SKIP=efficiency,scale,throughput). Loopback only;
+# everything it starts is stopped on exit.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+WSPROBE=${1:-${WSPROBE:-build/wsprobe}}
+CONNS=${CONNS:-1000}
+RATE=${RATE:-20000}
+DURATION=${DURATION:-10}
+REPEAT=${REPEAT:-2}
+IDLE=${IDLE:-50000}
+TPUT_CONNS=${TPUT_CONNS:-200}
+TPUT_SECONDS=${TPUT_SECONDS:-10}
+TPUT_RATES=${TPUT_RATES:-"20000 40000 60000 80000 100000 120000 150000"}
+SKIP=${SKIP:-}
+PY=/usr/bin/python3
+work=$(mktemp -d /tmp/bench-load.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+[ -x "$WSPROBE" ] || { echo "bench_load: no wsprobe at $WSPROBE (build it first)" >&2; exit 2; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+FDMAX=$(ulimit -n)
+echo "bench_load: $(nproc) CPUs, $(uname -r), file limit $FDMAX (hard $(ulimit -Hn)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+wait_port_file() {  # FILE PID KEY -> prints the port
+    for _ in $(seq 200); do
+        if [ -s "$1" ]; then "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$3"; return 0; fi
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+start_serve() {  # NAME ARGS... -> sets SPID, WSPORT, WSSPORT
+    local name=$1; shift
+    "$WSPROBE" serve --listen 127.0.0.1:0 --port-file "$work/$name.json" --echo --unsafe-no-auth \
+        --unsafe-no-limits -q "$@" 2>"$work/$name.log" &
+    SPID=$!; pids+=("$SPID")
+    WSPORT=$(wait_port_file "$work/$name.json" "$SPID" ws) || { cat "$work/$name.log"; exit 1; }
+    WSSPORT=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("wss", 0))' "$work/$name.json")
+}
+
+skip() { case ",$SKIP," in *",$1,"*) return 0;; esac; return 1; }
+
+# ---- 1. efficiency -------------------------------------------------------------------------
+if ! skip efficiency; then
+    start_serve eff
+    url="ws://127.0.0.1:$WSPORT/ws"
+    have_node=0
+    if command -v node >/dev/null && { [ -d bench/node/node_modules/ws ] || npm ci --prefix bench/node --no-audit --no-fund >/dev/null 2>&1 || npm install --prefix bench/node --no-audit --no-fund >/dev/null 2>&1; }; then
+        have_node=1
+    else
+        echo "efficiency node-ws: skipped (no node, or npm install --prefix bench/node failed)"
+    fi
+    : >"$work/eff.jsonl"
+    run_wsprobe() {  # LABEL ARGS...
+        local label=$1; shift
+        /usr/bin/time -f "%U %S" -o "$work/time" "$WSPROBE" load "$url" --connections "$CONNS" \
+            --rate "$RATE" --duration "${DURATION}s" --message 'hello {{uuid}}' --echo --json "$@" \
+            >"$work/out.json" 2>/dev/null
+        "$PY" - "$label" "$work/out.json" "$work/time" >>"$work/eff.jsonl" <<'PYEOF'
+import json, sys
+label, out, tm = sys.argv[1], json.load(open(sys.argv[2])), open(sys.argv[3]).read().split()
+cpu = float(tm[-2]) + float(tm[-1])
+m = out["messages"]
+print(json.dumps({"client": label, "matched": m["matched"], "sent": m["sent"], "cpu_s": cpu,
+                  "errors": out["errors"]["total"], "p50_ms": out["latency_ms"]["uncorrected"].get("p50"),
+                  "p99_ms": out["latency_ms"]["uncorrected"].get("p99"),
+                  "p99_corrected_ms": out["latency_ms"]["corrected"].get("p99")}))
+PYEOF
+    }
+    run_node() {
+        /usr/bin/time -f "%U %S" -o "$work/time" node bench/node/load_client.js "$url" "$CONNS" \
+            "$RATE" "$DURATION" 'hello 0123456789abcdef0123456789abcdef0123' >"$work/node.json" 2>/dev/null
+        "$PY" - "$work/node.json" "$work/time" >>"$work/eff.jsonl" <<'PYEOF'
+import json, sys
+out, tm = json.load(open(sys.argv[1])), open(sys.argv[2]).read().split()
+cpu = float(tm[-2]) + float(tm[-1])
+print(json.dumps({"client": "node-ws", "matched": out["matched"], "sent": out["sent"], "cpu_s": cpu,
+                  "errors": out["errors"], "p50_ms": out["p50_us"] / 1000, "p99_ms": out["p99_us"] / 1000}))
+PYEOF
+    }
+    for r in $(seq "$REPEAT"); do
+        run_wsprobe "wsprobe"
+        run_wsprobe "wsprobe-1-thread" --threads 1
+        run_wsprobe "wsprobe-1-thread-slack-1ms" --threads 1 --timer-slack 1ms
+        [ "$have_node" = 1 ] && run_node
+    done
+    "$PY" - "$work/eff.jsonl" "$CONNS" "$RATE" "$DURATION" <<'PYEOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print("efficiency: %s connections, %s msg/s, %ss, echo matched per message" % tuple(sys.argv[2:5]))
+med = {}
+for name in ("wsprobe", "wsprobe-1-thread", "wsprobe-1-thread-slack-1ms", "node-ws"):
+    rs = [r for r in rows if r["client"] == name]
+    if not rs:
+        continue
+    per = [r["matched"] / r["cpu_s"] for r in rs if r["cpu_s"] > 0]
+    med[name] = statistics.median(per)
+    print("  %-28s matched=%-7d cpu_s=%-5.2f rt/cpu_s=%-7.0f p50=%.3fms p99=%.3fms errors=%d (median of %d)"
+          % (name, statistics.median(r["matched"] for r in rs), statistics.median(r["cpu_s"] for r in rs),
+             med[name], statistics.median(r["p50_ms"] or 0 for r in rs),
+             statistics.median(r["p99_ms"] or 0 for r in rs), max(r["errors"] for r in rs), len(rs)))
+if "node-ws" in med:
+    for name in ("wsprobe", "wsprobe-1-thread", "wsprobe-1-thread-slack-1ms"):
+        if name in med:
+            print("  ratio %-26s %.2fx the matched round trips per CPU-second of the Node ws client"
+                  % (name, med[name] / med["node-ws"]))
+print("JSON " + json.dumps({"bench": "efficiency", "rt_per_cpu_s": med}))
+PYEOF
+    kill "$SPID"; wait "$SPID" 2>/dev/null
+fi
+
+# ---- 2. scale ------------------------------------------------------------------------------
+if ! skip scale; then
+    n=$IDLE
+    limit=$((FDMAX - 200))
+    if [ "$n" -gt "$limit" ]; then
+        echo "scale: $IDLE connections need $IDLE descriptors in the client and in serve; the hard limit here is $(ulimit -Hn): measuring $limit (raise ulimit -Hn to run $IDLE)"
+        n=$limit
+    fi
+    nsrc=$(( (n + 19999) / 20000 ))
+    srcs=()
+    for i in $(seq "$nsrc"); do srcs+=(--source-ip "127.0.0.$((i + 1))"); done
+    start_serve scale --tls-listen 127.0.0.1:0 --self-signed "$work/pki"
+    for scheme in ws wss; do
+        port=$WSPORT; extra=()
+        [ "$scheme" = wss ] && { port=$WSSPORT; extra=(--cacert "$work/pki/ca.pem"); }
+        url="$scheme://127.0.0.1:$port/ws"
+        ramp=15s
+        [ "$scheme" = wss ] && ramp=45s  # TLS handshakes: CPU on both ends of a 2-core machine
+        for count in 1000 "$n"; do
+            "$WSPROBE" load "$url" "${extra[@]}" --connections "$count" --duration 5s --warmup "$ramp" \
+                "${srcs[@]}" --json >"$work/scale-$scheme-$count.json" 2>"$work/scale.err"
+        done
+        "$PY" - "$scheme" "$work/scale-$scheme-1000.json" "$work/scale-$scheme-$n.json" "$n" <<'PYEOF'
+import json, sys
+scheme, a, b, n = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3])), int(sys.argv[4])
+ra, rb = a["client"]["max_rss_kib"], b["client"]["max_rss_kib"]
+ob = b["connections"]["peak_open"]
+per = (rb - ra) * 1024 / (ob - a["connections"]["peak_open"]) if ob > 1000 else float("nan")
+hs = b["phases_ms"]["handshake"]
+print("scale %-3s open=%d of %d failed=%d rss_1000=%dKiB rss_%d=%dKiB per_conn=%.0f bytes (%.2f KiB) "
+      "client_cpu_s=%.2f handshake p50=%.2fms p99=%.2fms errors=%s"
+      % (scheme, ob, n, b["connections"]["failed"], ra, n, rb, per, per / 1024, b["client"]["cpu_s"],
+         hs.get("p50", 0), hs.get("p99", 0), b["errors"]["by_class"]))
+print("JSON " + json.dumps({"bench": "scale", "scheme": scheme, "open": ob, "asked": n,
+                            "bytes_per_conn": round(per), "rss_kib": rb}))
+PYEOF
+    done
+    kill "$SPID"; wait "$SPID" 2>/dev/null
+fi
+
+# ---- 3. throughput -------------------------------------------------------------------------
+if ! skip throughput; then
+    start_serve tput
+    url="ws://127.0.0.1:$WSPORT/ws"
+    best=0
+    for rate in $TPUT_RATES; do
+        "$WSPROBE" load "$url" --connections "$TPUT_CONNS" --rate "$rate" --duration "${TPUT_SECONDS}s" \
+            --warmup 2s --message 'hello {{uuid}}' --echo --pipeline 8 --json \
+            --threshold 'p99<10ms' --threshold 'errors<0.1%' \
+            --threshold "rate>=$(( rate * 98 / 100 ))" >"$work/tput.json" 2>/dev/null
+        rc=$?
+        "$PY" - "$rate" "$rc" "$work/tput.json" <<'PYEOF'
+import json, sys
+rate, rc, out = int(sys.argv[1]), int(sys.argv[2]), json.load(open(sys.argv[3]))
+lc, lu = out["latency_ms"]["corrected"], out["latency_ms"]["uncorrected"]
+print("throughput rate=%-6d held=%-3s matched/s=%-8.0f p50=%.3fms p99=%.3fms (uncorrected p99=%.3fms) errors=%d client_cpu_s=%.2f"
+      % (rate, "yes" if rc == 0 else "no", out["throughput"]["matched_per_s"], lc.get("p50", 0),
+         lc.get("p99", 0), lu.get("p99", 0), out["errors"]["total"], out["client"]["cpu_s"]))
+PYEOF
+        if [ "$rc" = 0 ]; then best=$rate; else break; fi
+    done
+    echo "throughput: highest matched rate held ${TPUT_SECONDS}s with p99 < 10 ms: $best msg/s ($TPUT_CONNS connections, pipeline 8)"
+    echo "JSON {\"bench\": \"throughput\", \"rate\": $best}"
+    kill "$SPID"; wait "$SPID" 2>/dev/null
+fi
+exit 0
