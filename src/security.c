@@ -39,6 +39,8 @@ CHECK("auth.weak_secret", "auth", 1, true, auth_weak_secret,
       "offline: the HS secret is not one of the common ones (nothing sent)")
 CHECK("auth.query_token", "auth", 2, true, auth_query_token,
       "informational: whether a token in the URL is accepted (access logs)")
+CHECK("auth.expiry_on_open", "auth", 3, false, auth_expiry_on_open,
+      "a connection is closed (1008) once its token expires; not served after")
 CHECK("origin.foreign", "origin", 1, true, origin_foreign,
       "a valid credential from Origin https://cswsh.example is refused")
 CHECK("origin.bypass", "origin", 1, true, origin_bypass,
@@ -80,13 +82,14 @@ CHECK("handshake.version", "handshake", 2, true, handshake_version,
 static const wsp_check_def *const catalog[] = {
     &def_auth_missing,        &def_auth_unsigned,         &def_auth_bad_signature,
     &def_auth_key_confusion,  &def_auth_header_injection, &def_auth_claims,
-    &def_auth_weak_secret,    &def_auth_query_token,      &def_origin_foreign,
-    &def_origin_bypass,       &def_origin_missing,        &def_input_xss,
-    &def_input_malformed,     &def_input_invalid_utf8,    &def_input_framing,
-    &def_limits_message_size, &def_limits_fragments,      &def_limits_deflate_bomb,
-    &def_limits_rate,         &def_limits_slow_handshake, &def_limits_idle,
-    &def_tls_versions,        &def_tls_certificate,       &def_transport_plaintext,
-    &def_transport_hsts,      &def_handshake_hygiene,     &def_handshake_version,
+    &def_auth_weak_secret,    &def_auth_query_token,      &def_auth_expiry_on_open,
+    &def_origin_foreign,      &def_origin_bypass,         &def_origin_missing,
+    &def_input_xss,           &def_input_malformed,       &def_input_invalid_utf8,
+    &def_input_framing,       &def_limits_message_size,   &def_limits_fragments,
+    &def_limits_deflate_bomb, &def_limits_rate,           &def_limits_slow_handshake,
+    &def_limits_idle,         &def_tls_versions,          &def_tls_certificate,
+    &def_transport_plaintext, &def_transport_hsts,        &def_handshake_hygiene,
+    &def_handshake_version,
 };
 
 #define CATALOG_N (sizeof catalog / sizeof catalog[0])
@@ -469,11 +472,27 @@ static bool marker_matches(const wsp_env *env, const uint8_t *data, size_t len)
     return ok;
 }
 
+static void raw_keepalive_cb(uv_timer_t *t)
+{
+    wsp_sec_raw *s = t->data;
+    if (!s->done && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN)
+        wsp_conn_send(s->c, WSP_WS_OP_PING, "wsprobe", 7);
+}
+
 static void raw_timer_cb(uv_timer_t *t)
 {
     wsp_sec_raw *s = t->data;
     if (s->done)
         return;
+    if (s->o.marker_at_end && !s->end_marker_sent && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN) {
+        /* the wait is over and the connection is still open: is it still served? */
+        s->end_marker_sent = true;
+        uv_timer_stop(&s->keepalive);
+        wsp_sec_raw_send_marker(s);
+        uint64_t w = s->o.marker_wait_us ? s->o.marker_wait_us : wsp_sec_marker_wait_us(s->env);
+        uv_timer_start(&s->timer, raw_timer_cb, (w + 999) / 1000, 0);
+        return;
+    }
     s->timed_out = wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN;
     wsp_conn_close(s->c, WSP_WS_CLOSE_NORMAL, NULL);
 }
@@ -546,6 +565,9 @@ static void raw_on_open(wsp_conn *c, void *ud)
     if (!s->done && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN) {
         uint64_t w = s->o.wait_us ? s->o.wait_us : wsp_sec_marker_wait_us(s->env);
         uv_timer_start(&s->timer, raw_timer_cb, (w + 999) / 1000, 0);
+        if (s->o.keepalive_us)
+            uv_timer_start(&s->keepalive, raw_keepalive_cb, (s->o.keepalive_us + 999) / 1000,
+                           (s->o.keepalive_us + 999) / 1000);
     }
 }
 
@@ -643,6 +665,7 @@ static void raw_on_done(wsp_conn *c, void *ud)
     wsp_sec_raw *s = ud;
     s->done = true;
     uv_timer_stop(&s->timer);
+    uv_timer_stop(&s->keepalive);
     s->rec = *wsp_conn_get_record(c);
     s->rec.http_head = NULL;
     s->rec.http_head_len = 0;
@@ -671,13 +694,16 @@ static int raw_prepare(const wsp_env *env, wsp_sec_raw *s, uv_loop_t *loop)
     s->messages_json = json_array();
     uv_timer_init(loop, &s->timer);
     s->timer.data = s;
+    uv_timer_init(loop, &s->keepalive);
+    s->keepalive.data = s;
     s->timer_on = true;
-    if (o.with_auth && wsp_auth_active(&env->auth)) {
+    const wsp_auth *auth = o.auth ? o.auth : &env->auth;
+    if (o.with_auth && wsp_auth_active(auth)) {
         wsp_err e;
         wsp_err_clear(&e);
-        char *tok = wsp_auth_token(&env->auth, &e);
-        if (!tok || wsp_auth_request_make(&env->auth, tok, s->url.target, s->copts.subprotocols,
-                                          &s->areq, &e) != 0) {
+        char *tok = wsp_auth_token(auth, &e);
+        if (!tok || wsp_auth_request_make(auth, tok, s->url.target, s->copts.subprotocols, &s->areq,
+                                          &e) != 0) {
             wsp_auth_token_free(tok);
             s->rec.err = e;
             s->done = true;
@@ -723,8 +749,10 @@ int wsp_sec_raw_run(const wsp_env *env, wsp_sec_raw *const *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         wsp_conn_free(s[i]->c);
         s[i]->c = NULL;
-        if (s[i]->timer_on)
+        if (s[i]->timer_on) {
             uv_close((uv_handle_t *)&s[i]->timer, NULL);
+            uv_close((uv_handle_t *)&s[i]->keepalive, NULL);
+        }
         s[i]->timer_on = false;
     }
     uv_run(&loop, UV_RUN_DEFAULT);

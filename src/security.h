@@ -14,6 +14,8 @@
  *       tokens with bad claims (without it only the expired variant runs, from the env's JWT
  *       configuration); auth.key_confusion derives the public key from "key_file".
  *   "public_key_file": PEM   the endpoint's public key (auth.key_confusion)
+ *   "max_message": N         L for limits.* instead of env->limits.max_message
+ *   "expiry_leeway_ms": N    the server's leeway on exp (auth.expiry_on_open; default 5000)
  * The command line passes the same object to every check; a plan may do the same.
  */
 #ifndef WSP_SECURITY_H

@@ -525,9 +525,10 @@ void wsp_sec_auth_header_injection(const wsp_env *env, const json_t *params, wsp
     run_negatives(env, out, v, n, "tokens with injected header keys", NULL);
 }
 
-/* exp an hour ago from the env's own JWT configuration, by minting "an hour and a lifetime
- * ago" (no key needed). */
-static char *expired_from_config(const wsp_env *env)
+/* A token from the env's own JWT configuration whose exp is `exp`, without knowing the key:
+ * mint once to learn the lifetime, then mint "a lifetime before exp". NULL when the
+ * configuration makes no exp (or there is none). */
+static char *config_token_with_exp(const wsp_env *env, int64_t exp)
 {
     if (!env->auth.jwt)
         return NULL;
@@ -542,14 +543,19 @@ static char *expired_from_config(const wsp_env *env)
     OPENSSL_cleanse(t, strlen(t));
     free(t);
     t = NULL;
-    json_t *exp = json_object_get(pl, "exp");
-    if (json_is_integer(exp)) {
-        int64_t ttl = (int64_t)json_integer_value(exp) - now;
-        if (wsp_jwt_config_mint(env->auth.jwt, now - 3600 - ttl, &t, &e) != 0)
+    json_t *je = json_object_get(pl, "exp");
+    if (json_is_integer(je)) {
+        int64_t ttl = (int64_t)json_integer_value(je) - now;
+        if (wsp_jwt_config_mint(env->auth.jwt, exp - ttl, &t, &e) != 0)
             t = NULL;
     }
     json_decref(pl);
     return t;
+}
+
+static char *expired_from_config(const wsp_env *env)
+{
+    return config_token_with_exp(env, (int64_t)time(NULL) - 3600);
 }
 
 void wsp_sec_auth_claims(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -841,4 +847,114 @@ void wsp_sec_auth_query_token(const wsp_env *env, const json_t *params, wsp_chec
         wsp_check_set(out, WSP_VERDICT_PASS, WSP_CLASS_OK,
                       "a token in the URL query is not accepted (%s)", wsp_sec_outcome_name(o));
     wsp_sec_redact(out, NULL);
+}
+
+typedef struct expiry_ctx {
+    wsp_auth auth;
+} expiry_ctx;
+
+void wsp_sec_auth_expiry_on_open(const wsp_env *env, const json_t *params, wsp_check_result *out)
+{
+    jwt_parts p;
+    if (baseline_parts(env, out, &p) != 0)
+        return;
+    json_t *lw = json_object_get(params, "expiry_leeway_ms");
+    int64_t leeway_ms =
+        json_is_integer(lw) && json_integer_value(lw) >= 0 ? (int64_t)json_integer_value(lw) : 5000;
+    if (leeway_ms > 120000)
+        leeway_ms = 120000;
+    json_object_set_new(out->evidence, "leeway_ms", json_integer(leeway_ms));
+    if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
+        parts_cleanup(&p);
+        wsp_sec_redact(out, NULL);
+        return;
+    }
+    /* a token that expires two seconds from now (whole seconds: one to two seconds left) */
+    int64_t exp = (int64_t)time(NULL) + 2;
+    wsp_jwt_alg alg = p.alg;
+    char *secret = NULL;
+    char why[256];
+    wsp_jwt_key *k = signing_key(params, &alg, &secret, why, sizeof why);
+    variant v = {"expiring_token", NULL, false};
+    if (k) {
+        json_t *c = json_deep_copy(p.payload);
+        json_object_set_new(c, "iat", json_integer(exp - 60));
+        json_object_set_new(c, "exp", json_integer(exp));
+        json_object_del(c, "nbf");
+        json_t *hx = extra_header(&p);
+        v.token = mint(alg, k, c, hx, NULL);
+        json_decref(hx);
+        json_decref(c);
+    } else {
+        v.token = config_token_with_exp(env, exp);
+    }
+    bool had_key = k != NULL;
+    wsp_jwt_key_free(k);
+    parts_cleanup(&p);
+    if (!v.token) {
+        free_secret(secret);
+        wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
+                      "not run: no way to make a token that expires soon (%s)",
+                      had_key ? "minting failed" : why);
+        return;
+    }
+    expiry_ctx x;
+    auth_like(env, &x.auth, &v);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    /* exp has whole seconds: a server may round to the next one; then 500 ms of grace */
+    int64_t hold_ms = exp * 1000 - now_ms + leeway_ms + 1500;
+    wsp_sec_raw a;
+    memset(&a, 0, sizeof a);
+    a.o.with_auth = true;
+    a.o.auth = &x.auth;
+    a.o.wait_us = (uint64_t)(hold_ms > 0 ? hold_ms : 1) * 1000ull;
+    a.o.keepalive_us = 300000;
+    a.o.marker_at_end = true;
+    a.o.stop_on_marker = true;
+    wsp_sec_raw *sp[] = {&a};
+    wsp_sec_raw_run(env, sp, 1);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t end_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    bool server_ended =
+        a.rec.closed_by == WSP_CLOSED_BY_SERVER || a.rec.err.cls == WSP_CLASS_WS_DROPPED;
+    wsp_sec_raw_evidence(out, "expiring", &a, NULL);
+    json_object_set_new(out->evidence, "ended_after_expiry_ms",
+                        json_integer((json_int_t)(end_ms - exp * 1000)));
+    json_object_set_new(out->evidence, "marker_sent_after_expiry", json_boolean(a.end_marker_sent));
+    if (!a.opened)
+        wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, a.rec.err.cls,
+                      "a connection with a token that expires in 2 s did not open: %.300s",
+                      a.rec.err.msg);
+    else if (a.marker_seen && a.end_marker_sent)
+        wsp_check_set(out, WSP_VERDICT_FAIL, WSP_CLASS_OK,
+                      "the connection was still served %lld ms after its token expired (leeway "
+                      "%lld ms): a revoked or expired session keeps working",
+                      (long long)(end_ms - exp * 1000), (long long)leeway_ms);
+    else if (server_ended && end_ms >= exp * 1000 - 1000)
+        wsp_check_set(out, WSP_VERDICT_PASS, WSP_CLASS_OK,
+                      "the server ended the connection %lld ms after the token expired (close %d)",
+                      (long long)(end_ms - exp * 1000), a.rec.close_code);
+    else if (server_ended)
+        wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
+                      "the server closed the connection before the token expired (close %d)",
+                      a.rec.close_code);
+    else
+        wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
+                      "after expiry the connection stayed open but the success marker did not "
+                      "come back");
+    wsp_sec_raw_cleanup(&a);
+    wsp_auth_cleanup(&x.auth);
+    variants_free(&v, 1);
+    if (out->verdict == WSP_VERDICT_PASS || out->verdict == WSP_VERDICT_FAIL) {
+        bool after = wsp_sec_baseline(env, out, "baseline_after", false);
+        if (!after && out->verdict == WSP_VERDICT_PASS)
+            wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
+                          "the connection was closed after expiry, but the baseline after "
+                          "failed");
+    }
+    const char *secrets[] = {secret, NULL};
+    wsp_sec_redact(out, secrets);
+    free_secret(secret);
 }

@@ -109,6 +109,13 @@ typedef struct wsp_sec_raw_opts {
     unsigned until_count;
     /* start only once this session (of the same run) is open */
     struct wsp_sec_raw *after;
+    /* the credential to use instead of the env's (borrowed), with with_auth */
+    const wsp_auth *auth;
+    /* ping at this interval while waiting (keeps the server's idle limit away); 0: never */
+    uint64_t keepalive_us;
+    /* when the wait ends with the connection open: send the marker, wait marker_wait_us more */
+    bool marker_at_end;
+    uint64_t marker_wait_us;
 } wsp_sec_raw_opts;
 
 struct wsp_sec_raw {
@@ -120,7 +127,9 @@ struct wsp_sec_raw {
     bool have_areq;
     wsp_conn *c;
     uv_timer_t timer;
+    uv_timer_t keepalive;
     bool timer_on;
+    bool end_marker_sent; /* marker_at_end: the marker went out */
     bool done;
     bool opened;
     bool timed_out; /* the wait ended with the connection still open */
@@ -171,6 +180,7 @@ void wsp_sec_auth_header_injection(const wsp_env *, const json_t *, wsp_check_re
 void wsp_sec_auth_claims(const wsp_env *, const json_t *, wsp_check_result *);
 void wsp_sec_auth_weak_secret(const wsp_env *, const json_t *, wsp_check_result *);
 void wsp_sec_auth_query_token(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_auth_expiry_on_open(const wsp_env *, const json_t *, wsp_check_result *);
 void wsp_sec_origin_foreign(const wsp_env *, const json_t *, wsp_check_result *);
 void wsp_sec_origin_bypass(const wsp_env *, const json_t *, wsp_check_result *);
 void wsp_sec_origin_missing(const wsp_env *, const json_t *, wsp_check_result *);

@@ -69,6 +69,8 @@ static void usage(FILE *f)
             "      --rate N                 messages per second per connection\n"
             "      --handshake-limit DUR    limits.slow_handshake (skipped without it)\n"
             "      --idle-limit DUR         limits.idle (skipped without it)\n"
+            "      --expiry-leeway DUR      the server's clock leeway on exp, for\n"
+            "                               auth.expiry_on_open (default 5s)\n"
             "output:\n"
             "      --json                   one JSON object on stdout\n"
             "      --junit FILE             JUnit XML, one testcase per check\n"
@@ -103,6 +105,7 @@ enum {
     OPT_RATE,
     OPT_HS_LIMIT,
     OPT_IDLE_LIMIT,
+    OPT_EXPIRY_LEEWAY,
     OPT_JWT, /* any --jwt-* / --no-* option of jwt.h */
 };
 
@@ -131,6 +134,7 @@ static const struct option opts[] = {
     {"rate", required_argument, NULL, OPT_RATE},
     {"handshake-limit", required_argument, NULL, OPT_HS_LIMIT},
     {"idle-limit", required_argument, NULL, OPT_IDLE_LIMIT},
+    {"expiry-leeway", required_argument, NULL, OPT_EXPIRY_LEEWAY},
     {"jwt-alg", required_argument, NULL, OPT_JWT},
     {"jwt-secret-env", required_argument, NULL, OPT_JWT},
     {"jwt-secret-file", required_argument, NULL, OPT_JWT},
@@ -306,6 +310,14 @@ int wsp_cmd_security(int argc, char **argv)
                 env.limits.handshake_timeout_us = us;
             else
                 env.limits.idle_timeout_us = us;
+            break;
+        case OPT_EXPIRY_LEEWAY:
+            if (wsp_duration_parse(optarg, &us) != 0 || us > 120000000ull) {
+                rc = wsp_cli_usage_error(CMD, "--expiry-leeway '%s': expected a duration up to 2m",
+                                         optarg);
+                goto out;
+            }
+            json_object_set_new(params, "expiry_leeway_ms", json_integer((json_int_t)(us / 1000)));
             break;
         case OPT_RESOLVE:
             if (parse_resolve(optarg, pin_host, sizeof pin_host, &pin_port, &pin_addr) != 0) {
@@ -524,7 +536,8 @@ int wsp_cmd_security(int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             bool slow = strcmp(sel[i]->id, "limits.idle") == 0 ||
                         strcmp(sel[i]->id, "limits.slow_handshake") == 0 ||
-                        strcmp(sel[i]->id, "limits.rate") == 0;
+                        strcmp(sel[i]->id, "limits.rate") == 0 ||
+                        strcmp(sel[i]->id, "auth.expiry_on_open") == 0;
             if (slow == (pass == 0)) {
                 pos[k] = i;
                 run_items[k].def = sel[i];

@@ -27,7 +27,8 @@ P1_P2 = {
     "tls.certificate", "transport.plaintext", "transport.hsts", "handshake.hygiene",
     "handshake.version",
 }
-STAGING_ONLY = {"auth.claims", "input.malformed", "input.xss", "limits.rate"}
+STAGING_ONLY = {"auth.claims", "auth.expiry_on_open", "input.malformed", "input.xss",
+                "limits.rate"}
 VERDICTS = {"pass", "fail", "warn", "inconclusive", "skip", "not_applicable"}
 
 # ---------------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from conftest import run_wsprobe
 from serve_helpers import SECRET, SECRET_ENV, start_serve
 
 # Serve's limits, short so the suite stays fast; wsprobe is told the same limits to test.
-SERVE_LIMITS = ["--handshake-timeout", "1s", "--idle-timeout", "1s"]
-PROBE_LIMITS = ["--handshake-limit", "1s", "--idle-limit", "1s", "--timeout", "2s"]
+SERVE_LIMITS = ["--handshake-timeout", "1s", "--idle-timeout", "1s", "--jwt-leeway", "0s"]
+PROBE_LIMITS = ["--handshake-limit", "1s", "--idle-limit", "1s", "--expiry-leeway", "0s",
+                "--timeout", "2s"]
 
 # What hardened serve must show for every check of the catalog (wss:// listener). Informational
 # checks keep their documented verdict: serve accepts ?token= (auth.query_token warns), and
@@ -29,6 +30,7 @@ HARDENED = {
     "auth.claims": "pass",
     "auth.weak_secret": "pass",
     "auth.query_token": "warn",
+    "auth.expiry_on_open": "pass",
     "origin.foreign": "pass",
     "origin.bypass": "pass",
     "origin.missing": "pass",
@@ -57,9 +59,9 @@ WS_ONLY_NA = {"tls.versions", "tls.certificate", "transport.plaintext", "transpo
 MATRIX = [
     (None, set()),
     ("--unsafe-no-auth", {"auth.missing", "auth.unsigned", "auth.bad_signature",
-                          "auth.header_injection", "auth.claims"}),
+                          "auth.header_injection", "auth.claims", "auth.expiry_on_open"}),
     ("--unsafe-accept-alg-none", {"auth.unsigned"}),
-    ("--unsafe-skip-claims", {"auth.claims"}),
+    ("--unsafe-skip-claims", {"auth.claims", "auth.expiry_on_open"}),
     ("--unsafe-any-origin", {"origin.foreign", "origin.bypass"}),
     ("--unsafe-no-sanitize", {"input.xss"}),
     ("--unsafe-no-limits", {"limits.message_size", "limits.fragments", "limits.rate",
