@@ -2,16 +2,17 @@
 // `wsprobe load --connections N --rate R --duration S --message M --echo` written the way a
 // Node team would write it, so the two can be compared on the same run.
 //
-//   node load_client.js URL CONNECTIONS RATE SECONDS [MESSAGE]
+//   node load_client.js URL CONNECTIONS RATE SECONDS [MESSAGE [PIPELINE]]
 //
-// Each connection sends on its own schedule (every CONNECTIONS/RATE seconds), one message in
-// flight at a time (a send that comes due while a reply is outstanding goes out when it
-// arrives), and matches the echo. Prints one JSON line: {"opened", "sent", "matched",
+// Each connection sends on its own schedule (every CONNECTIONS/RATE seconds), at most PIPELINE
+// (default 1) messages in flight (a send that comes due while the window is full goes out when
+// a reply arrives), and matches each echo to the oldest message in flight. Prints one JSON line: {"opened", "sent", "matched",
 // "errors", "p50_us", "p99_us", "cpu_s"}. The process always exits after SECONDS + 5.
 'use strict';
 const WebSocket = require('ws');
 
-const [url, connsArg, rateArg, secsArg, msgArg] = process.argv.slice(2);
+const [url, connsArg, rateArg, secsArg, msgArg, pipeArg] = process.argv.slice(2);
+const pipeline = parseInt(pipeArg || '1', 10);
 const conns = parseInt(connsArg, 10);
 const rate = parseFloat(rateArg);
 const secs = parseFloat(secsArg);
@@ -26,12 +27,12 @@ const cpu0 = process.cpuUsage();
 
 function startConn(i) {
   const ws = new WebSocket(url, { perMessageDeflate: false });
-  let waiting = false, backlog = 0, sentAt = 0, timer = null;
+  const inflight = [];  // send times, oldest first
+  let backlog = 0, timer = null;
   function send() {
     if (stopping || ws.readyState !== WebSocket.OPEN) return;
-    if (waiting) { backlog++; return; }
-    waiting = true;
-    sentAt = process.hrtime.bigint();
+    if (inflight.length >= pipeline) { backlog++; return; }
+    inflight.push(process.hrtime.bigint());
     sent++;
     ws.send(message);
   }
@@ -43,15 +44,15 @@ function startConn(i) {
     }, (i * 0.6180339887 % 1) * intervalMs);
   });
   ws.on('message', (data) => {
-    if (!waiting) return;
-    waiting = false;
+    if (!inflight.length) return;
+    const sentAt = inflight.shift();
     if (data.toString() === message) {
       matched++;
       lat.push(Number(process.hrtime.bigint() - sentAt) / 1000);
     } else {
       errors++;
     }
-    if (backlog > 0) { backlog--; send(); }
+    while (backlog > 0 && inflight.length < pipeline) { backlog--; send(); }
   });
   ws.on('error', () => { errors++; });
   ws.on('close', () => { if (timer) clearInterval(timer); });
