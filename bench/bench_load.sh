@@ -26,6 +26,9 @@ RATE=${RATE:-20000}
 DURATION=${DURATION:-10}
 REPEAT=${REPEAT:-2}
 IDLE=${IDLE:-50000}
+PIPE_CONNS=${PIPE_CONNS:-20}
+PIPE_RATE=${PIPE_RATE:-40000}
+MSG='hello 0123456789abcdef0123456789abcdef0123'  # 42 bytes, the same for both clients
 TPUT_CONNS=${TPUT_CONNS:-200}
 TPUT_SECONDS=${TPUT_SECONDS:-10}
 TPUT_RATES=${TPUT_RATES:-"20000 40000 60000 80000 100000 120000 150000"}
@@ -79,7 +82,7 @@ if ! skip efficiency; then
     run_wsprobe() {  # LABEL ARGS...
         local label=$1; shift
         /usr/bin/time -f "%U %S" -o "$work/time" "$WSPROBE" load "$url" --connections "$CONNS" \
-            --rate "$RATE" --duration "${DURATION}s" --message 'hello {{uuid}}' --echo --json "$@" \
+            --rate "$RATE" --duration "${DURATION}s" --message "$MSG" --echo --json "$@" \
             >"$work/out.json" 2>/dev/null
         "$PY" - "$label" "$work/out.json" "$work/time" >>"$work/eff.jsonl" <<'PYEOF'
 import json, sys
@@ -94,7 +97,7 @@ PYEOF
     }
     run_node() {
         /usr/bin/time -f "%U %S" -o "$work/time" node bench/node/load_client.js "$url" "$CONNS" \
-            "$RATE" "$DURATION" 'hello 0123456789abcdef0123456789abcdef0123' >"$work/node.json" 2>/dev/null
+            "$RATE" "$DURATION" "$MSG" "$PIPE" >"$work/node.json" 2>/dev/null
         "$PY" - "$work/node.json" "$work/time" >>"$work/eff.jsonl" <<'PYEOF'
 import json, sys
 out, tm = json.load(open(sys.argv[1])), open(sys.argv[2]).read().split()
@@ -103,34 +106,52 @@ print(json.dumps({"client": "node-ws", "matched": out["matched"], "sent": out["s
                   "errors": out["errors"], "p50_ms": out["p50_us"] / 1000, "p99_ms": out["p99_us"] / 1000}))
 PYEOF
     }
-    for r in $(seq "$REPEAT"); do
-        run_wsprobe "wsprobe"
-        run_wsprobe "wsprobe-1-thread" --threads 1
-        run_wsprobe "wsprobe-1-thread-slack-1ms" --threads 1 --timer-slack 1ms
-        [ "$have_node" = 1 ] && run_node
-    done
-    "$PY" - "$work/eff.jsonl" "$CONNS" "$RATE" "$DURATION" <<'PYEOF'
+    summarize() {  # TITLE
+        "$PY" - "$work/eff.jsonl" "$1" <<'PYEOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("efficiency: %s connections, %s msg/s, %ss, echo matched per message" % tuple(sys.argv[2:5]))
+print("efficiency: %s" % sys.argv[2])
 med = {}
-for name in ("wsprobe", "wsprobe-1-thread", "wsprobe-1-thread-slack-1ms", "node-ws"):
+names = []
+for r in rows:
+    if r["client"] not in names:
+        names.append(r["client"])
+for name in names:
     rs = [r for r in rows if r["client"] == name]
-    if not rs:
-        continue
     per = [r["matched"] / r["cpu_s"] for r in rs if r["cpu_s"] > 0]
     med[name] = statistics.median(per)
-    print("  %-28s matched=%-7d cpu_s=%-5.2f rt/cpu_s=%-7.0f p50=%.3fms p99=%.3fms errors=%d (median of %d)"
+    print("  %-30s matched=%-7d cpu_s=%-5.2f rt/cpu_s=%-7.0f p50=%.3fms p99=%.3fms errors=%d (median of %d)"
           % (name, statistics.median(r["matched"] for r in rs), statistics.median(r["cpu_s"] for r in rs),
              med[name], statistics.median(r["p50_ms"] or 0 for r in rs),
              statistics.median(r["p99_ms"] or 0 for r in rs), max(r["errors"] for r in rs), len(rs)))
 if "node-ws" in med:
-    for name in ("wsprobe", "wsprobe-1-thread", "wsprobe-1-thread-slack-1ms"):
-        if name in med:
-            print("  ratio %-26s %.2fx the matched round trips per CPU-second of the Node ws client"
+    for name in names:
+        if name != "node-ws":
+            print("  ratio %-28s %.2fx the matched round trips per CPU-second of the Node ws client"
                   % (name, med[name] / med["node-ws"]))
-print("JSON " + json.dumps({"bench": "efficiency", "rt_per_cpu_s": med}))
+print("JSON " + json.dumps({"bench": "efficiency", "workload": sys.argv[2], "rt_per_cpu_s": med}))
 PYEOF
+    }
+    # A: the issue's load, one message in flight per connection (no two sends ever share a write)
+    PIPE=1
+    : >"$work/eff.jsonl"
+    for r in $(seq "$REPEAT"); do
+        run_wsprobe "wsprobe"
+        run_wsprobe "wsprobe-1-thread-slack-1ms" --threads 1 --timer-slack 1ms
+        [ "$have_node" = 1 ] && run_node
+    done
+    summarize "A: $CONNS connections, $RATE msg/s, ${DURATION}s, pipeline 1, echo matched per message"
+    # B: few connections, many messages each, 32 in flight (a feed, a trading or an agent session)
+    : >"$work/eff.jsonl"
+    saved_conns=$CONNS saved_rate=$RATE
+    CONNS=$PIPE_CONNS RATE=$PIPE_RATE PIPE=32
+    for r in $(seq "$REPEAT"); do
+        run_wsprobe "wsprobe" --pipeline 32
+        run_wsprobe "wsprobe-1-thread-slack-1ms" --pipeline 32 --threads 1 --timer-slack 1ms
+        [ "$have_node" = 1 ] && run_node
+    done
+    summarize "B: $CONNS connections, $RATE msg/s, ${DURATION}s, pipeline 32, echo matched per message"
+    CONNS=$saved_conns RATE=$saved_rate
     kill "$SPID"; wait "$SPID" 2>/dev/null
 fi
 

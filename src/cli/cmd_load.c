@@ -700,9 +700,10 @@ int wsp_cmd_load(int argc, char **argv)
             cfg.connections = (size_t)lv;
             continue;
         }
-        if (name && (strcmp(name, "health") == 0 || strcmp(name, "ping") == 0 ||
-                     strcmp(name, "expect-regex") == 0 || strcmp(name, "pong-timeout") == 0 ||
-                     strcmp(name, "expect-auth-required") == 0)) {
+        if (name &&
+            (strcmp(name, "health") == 0 || strcmp(name, "ping") == 0 ||
+             strcmp(name, "deadline") == 0 || strcmp(name, "expect-regex") == 0 ||
+             strcmp(name, "pong-timeout") == 0 || strcmp(name, "expect-auth-required") == 0)) {
             rc = wsp_cli_usage_error(cmd, "--%s is a probe option; load does not take it", name);
             goto out;
         }
@@ -833,6 +834,9 @@ int wsp_cmd_load(int argc, char **argv)
         }
     }
     o.cfg.conn.trace = NULL; /* -v would print every handshake */
+    /* a probe's overall deadline would end every connection 30 s into the run: a load
+     * connection lives as long as the run; --timeout still bounds each handshake phase */
+    o.cfg.conn.deadline_us = 0;
     cfg.conn = &o.cfg.conn;
     cfg.auth = o.cfg.auth;
     char red_url[1024];
