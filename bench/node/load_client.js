@@ -4,7 +4,8 @@
 //
 //   node load_client.js URL CONNECTIONS RATE SECONDS [MESSAGE [PIPELINE]]
 //
-// Each connection sends on its own schedule (every CONNECTIONS/RATE seconds), at most PIPELINE
+// Each connection sends on its own schedule (every CONNECTIONS/RATE seconds; a 1 ms timer sends
+// whatever has come due since the last tick), at most PIPELINE
 // (default 1) messages in flight (a send that comes due while the window is full goes out when
 // a reply arrives), and matches each echo to the oldest message in flight. Prints one JSON line: {"opened", "sent", "matched",
 // "errors", "p50_us", "p99_us", "cpu_s"}. The process always exits after SECONDS + 5.
@@ -28,20 +29,26 @@ const cpu0 = process.cpuUsage();
 function startConn(i) {
   const ws = new WebSocket(url, { perMessageDeflate: false });
   const inflight = [];  // send times, oldest first
-  let backlog = 0, timer = null;
-  function send() {
-    if (stopping || ws.readyState !== WebSocket.OPEN) return;
-    if (inflight.length >= pipeline) { backlog++; return; }
+  let backlog = 0, timer = null, t0 = 0, taken = 0;
+  function sendOne() {
     inflight.push(process.hrtime.bigint());
     sent++;
     ws.send(message);
   }
+  // every ms (Node's timer grain), send what the schedule says is due; what the window cannot
+  // take now waits in the backlog for a reply
+  function tick() {
+    if (stopping || ws.readyState !== WebSocket.OPEN) return;
+    const due = Math.floor((performance.now() - t0) / intervalMs) + 1 - taken;
+    for (let k = 0; k < due; k++) {
+      taken++;
+      if (inflight.length < pipeline) sendOne(); else backlog++;
+    }
+  }
   ws.on('open', () => {
     opened++;
-    setTimeout(() => {
-      send();
-      timer = setInterval(send, intervalMs);
-    }, (i * 0.6180339887 % 1) * intervalMs);
+    t0 = performance.now() + (i * 0.6180339887 % 1) * intervalMs;
+    timer = setInterval(tick, Math.max(1, Math.min(intervalMs, 1000)));
   });
   ws.on('message', (data) => {
     if (!inflight.length) return;
@@ -52,7 +59,7 @@ function startConn(i) {
     } else {
       errors++;
     }
-    while (backlog > 0 && inflight.length < pipeline) { backlog--; send(); }
+    while (!stopping && backlog > 0 && inflight.length < pipeline) { backlog--; sendOne(); }
   });
   ws.on('error', () => { errors++; });
   ws.on('close', () => { if (timer) clearInterval(timer); });
