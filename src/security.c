@@ -63,6 +63,8 @@ CHECK("limits.deflate_bomb", "limits", 2, true, limits_deflate_bomb,
       "with permessage-deflate: a few bytes inflating to 2L get close 1009")
 CHECK("limits.rate", "limits", 3, false, limits_rate,
       "messages at a multiple of the rate are throttled or closed")
+CHECK("limits.connections", "limits", 3, false, limits_connections,
+      "N+1 connections from one client: the last gets 429/503 or close 1008/1013")
 CHECK("limits.slow_handshake", "limits", 2, true, limits_slow_handshake,
       "a request dripped one header line at a time is cut within H")
 CHECK("limits.idle", "limits", 2, true, limits_idle,
@@ -80,15 +82,34 @@ CHECK("handshake.version", "handshake", 2, true, handshake_version,
       "Sec-WebSocket-Version 1337 and Hixie-76 get 4xx, never 101")
 
 static const wsp_check_def *const catalog[] = {
-    &def_auth_missing,        &def_auth_unsigned,         &def_auth_bad_signature,
-    &def_auth_key_confusion,  &def_auth_header_injection, &def_auth_claims,
-    &def_auth_weak_secret,    &def_auth_query_token,      &def_auth_expiry_on_open,
-    &def_origin_foreign,      &def_origin_bypass,         &def_origin_missing,
-    &def_input_xss,           &def_input_malformed,       &def_input_invalid_utf8,
-    &def_input_framing,       &def_limits_message_size,   &def_limits_fragments,
-    &def_limits_deflate_bomb, &def_limits_rate,           &def_limits_slow_handshake,
-    &def_limits_idle,         &def_tls_versions,          &def_tls_certificate,
-    &def_transport_plaintext, &def_transport_hsts,        &def_handshake_hygiene,
+    &def_auth_missing,
+    &def_auth_unsigned,
+    &def_auth_bad_signature,
+    &def_auth_key_confusion,
+    &def_auth_header_injection,
+    &def_auth_claims,
+    &def_auth_weak_secret,
+    &def_auth_query_token,
+    &def_auth_expiry_on_open,
+    &def_origin_foreign,
+    &def_origin_bypass,
+    &def_origin_missing,
+    &def_input_xss,
+    &def_input_malformed,
+    &def_input_invalid_utf8,
+    &def_input_framing,
+    &def_limits_message_size,
+    &def_limits_fragments,
+    &def_limits_deflate_bomb,
+    &def_limits_rate,
+    &def_limits_connections,
+    &def_limits_slow_handshake,
+    &def_limits_idle,
+    &def_tls_versions,
+    &def_tls_certificate,
+    &def_transport_plaintext,
+    &def_transport_hsts,
+    &def_handshake_hygiene,
     &def_handshake_version,
 };
 
@@ -191,6 +212,11 @@ uint64_t wsp_sec_clamp_us(uint64_t us)
     if (left < 1000)
         left = 1000;
     return us == 0 || left < us ? left : us;
+}
+
+bool wsp_security_runs_alone(const wsp_check_def *d)
+{
+    return d == &def_limits_connections;
 }
 
 /* ---- probes built from the environment ---- */
@@ -562,7 +588,8 @@ static void raw_on_open(wsp_conn *c, void *ud)
         s->o.on_open(s, s->o.ud);
     if (s->o.marker_after && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN)
         wsp_sec_raw_send_marker(s);
-    if (!s->done && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN) {
+    if (!s->done && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN &&
+        !uv_is_active((uv_handle_t *)&s->timer)) {
         uint64_t w = s->o.wait_us ? s->o.wait_us : wsp_sec_marker_wait_us(s->env);
         uv_timer_start(&s->timer, raw_timer_cb, (w + 999) / 1000, 0);
         if (s->o.keepalive_us)
@@ -671,6 +698,8 @@ static void raw_on_done(wsp_conn *c, void *ud)
     s->rec.http_head_len = 0;
     if (s->t_open)
         s->open_ms = (double)(uv_hrtime() - s->t_open) / 1e6;
+    if (s->o.on_end)
+        s->o.on_end(s, s->o.ud);
 }
 
 static const wsp_conn_cbs raw_cbs = {raw_on_open, raw_on_message, raw_on_done};

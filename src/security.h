@@ -48,6 +48,11 @@ bool wsp_security_is_group(const char *name);
 int wsp_security_select(const char *const *names, size_t num_names, bool include_staging,
                         const wsp_check_def **out, size_t *n_out, wsp_err *err);
 
+/* Whether the check must run with no other check beside it: limits.connections holds the
+ * endpoint's per-client connection slots, which would refuse the probes of checks running at
+ * the same time. Run such checks after the others (`wsprobe security` does). */
+bool wsp_security_runs_alone(const wsp_check_def *d);
+
 /* A hard end for the whole suite: every connection a check makes from now on gets at most the
  * time left until `mono_ns` (CLOCK_MONOTONIC nanoseconds; 0 clears it), so a run with a
  * deadline ends near it even when checks are already running. Process-wide; set it before

@@ -113,6 +113,8 @@ typedef struct wsp_sec_raw_opts {
     const wsp_auth *auth;
     /* ping at this interval while waiting (keeps the server's idle limit away); 0: never */
     uint64_t keepalive_us;
+    /* called once the session has ended (after on_done), with ud */
+    void (*on_end)(struct wsp_sec_raw *s, void *ud);
     /* when the wait ends with the connection open: send the marker, wait marker_wait_us more */
     bool marker_at_end;
     uint64_t marker_wait_us;
@@ -192,6 +194,7 @@ void wsp_sec_limits_message_size(const wsp_env *, const json_t *, wsp_check_resu
 void wsp_sec_limits_fragments(const wsp_env *, const json_t *, wsp_check_result *);
 void wsp_sec_limits_deflate_bomb(const wsp_env *, const json_t *, wsp_check_result *);
 void wsp_sec_limits_rate(const wsp_env *, const json_t *, wsp_check_result *);
+void wsp_sec_limits_connections(const wsp_env *, const json_t *, wsp_check_result *);
 void wsp_sec_limits_slow_handshake(const wsp_env *, const json_t *, wsp_check_result *);
 void wsp_sec_limits_idle(const wsp_env *, const json_t *, wsp_check_result *);
 void wsp_sec_tls_versions(const wsp_env *, const json_t *, wsp_check_result *);

@@ -1001,3 +1001,121 @@ void wsp_sec_limits_idle(const wsp_env *env, const json_t *params, wsp_check_res
     wsp_sec_raw_cleanup(&a);
     wsp_sec_redact(out, NULL);
 }
+
+/* ---- limits.connections ---- */
+
+#define CONNECTIONS_MAX 256
+
+typedef struct flood {
+    wsp_sec_raw *s;
+    size_t n;
+    size_t accounted; /* opened or ended */
+    bool settled;
+} flood;
+
+static void flood_check(flood *f)
+{
+    if (f->settled || f->accounted < f->n)
+        return;
+    /* every connection is open or refused: hold briefly (a refusal after open shows), then
+     * close them all */
+    f->settled = true;
+    for (size_t i = 0; i < f->n; i++)
+        wsp_sec_raw_rearm(&f->s[i], 300000);
+}
+
+static void flood_open(wsp_sec_raw *s, void *ud)
+{
+    (void)s;
+    flood *f = ud;
+    f->accounted++;
+    flood_check(f);
+}
+
+static void flood_end(wsp_sec_raw *s, void *ud)
+{
+    flood *f = ud;
+    if (!s->opened)
+        f->accounted++;
+    flood_check(f);
+}
+
+void wsp_sec_limits_connections(const wsp_env *env, const json_t *params, wsp_check_result *out)
+{
+    (void)params;
+    int lim = env->limits.max_conns_per_client;
+    if (lim <= 0) {
+        wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
+                      "not run: no per-client connection limit configured (--max-conns N)");
+        return;
+    }
+    if (lim + 1 > CONNECTIONS_MAX) {
+        wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
+                      "not run: the limit %d is above the %d connections this suite opens", lim,
+                      CONNECTIONS_MAX - 1);
+        return;
+    }
+    json_object_set_new(out->evidence, "limit", json_integer(lim));
+    if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
+        wsp_sec_redact(out, NULL);
+        return;
+    }
+    size_t n = (size_t)lim + 1;
+    wsp_sec_raw *s = calloc(n, sizeof *s);
+    wsp_sec_raw **sp = calloc(n, sizeof *sp);
+    if (!s || !sp) {
+        free(s);
+        free(sp);
+        wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_INTERNAL, "out of memory");
+        return;
+    }
+    flood f = {s, n, 0, false};
+    for (size_t i = 0; i < n; i++) {
+        s[i].o.with_auth = true;
+        s[i].o.on_open = flood_open;
+        s[i].o.on_end = flood_end;
+        s[i].o.ud = &f;
+        s[i].o.wait_us = wsp_sec_marker_wait_us(env);
+        sp[i] = &s[i];
+    }
+    wsp_sec_raw_run(env, sp, n);
+    unsigned held = 0, refused = 0, other = 0;
+    json_t *statuses = json_object();
+    for (size_t i = 0; i < n; i++) {
+        const wsp_conn_record *r = &s[i].rec;
+        bool limit_status = r->http_status == 429 || r->http_status == 503;
+        bool limit_close = s[i].opened && r->closed_by == WSP_CLOSED_BY_SERVER &&
+                           (r->close_code == 1008 || r->close_code == 1013);
+        char key[16];
+        snprintf(key, sizeof key, "%d", s[i].opened ? 101 : r->http_status);
+        json_t *cur = json_object_get(statuses, key);
+        json_object_set_new(statuses, key, json_integer(1 + (cur ? json_integer_value(cur) : 0)));
+        if (limit_status || limit_close)
+            refused++;
+        else if (s[i].opened && r->closed_by != WSP_CLOSED_BY_SERVER)
+            held++;
+        else
+            other++;
+        wsp_sec_raw_cleanup(&s[i]);
+    }
+    free(s);
+    free(sp);
+    json_object_set_new(out->evidence, "statuses", statuses);
+    json_object_set_new(out->evidence, "held", json_integer(held));
+    json_object_set_new(out->evidence, "refused", json_integer(refused));
+    bool after = wsp_sec_baseline(env, out, "baseline_after", false);
+    if (refused)
+        wsp_check_set(out, after ? WSP_VERDICT_PASS : WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
+                      "%u of %zu connections from this client were refused (429/503 or close "
+                      "1008/1013); %u held%s",
+                      refused, n, held, after ? "" : "; but the baseline after failed");
+    else if (held == n)
+        wsp_check_set(out, WSP_VERDICT_FAIL, WSP_CLASS_OK,
+                      "all %zu connections from one client were held open at once (limit %d)", n,
+                      lim);
+    else
+        wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
+                      "%u of %zu connections held, %u ended otherwise (no 429/503 or 1008/1013)",
+                      held, n, other);
+    wsp_sec_redact(out, NULL);
+}

@@ -67,6 +67,7 @@ static void usage(FILE *f)
             "limits to test against:\n"
             "      --max-message SIZE       L for limits.* (default 64K)\n"
             "      --rate N                 messages per second per connection\n"
+            "      --max-conns N            connections one client may hold (limits.connections)\n"
             "      --handshake-limit DUR    limits.slow_handshake (skipped without it)\n"
             "      --idle-limit DUR         limits.idle (skipped without it)\n"
             "      --expiry-leeway DUR      the server's clock leeway on exp, for\n"
@@ -106,6 +107,7 @@ enum {
     OPT_HS_LIMIT,
     OPT_IDLE_LIMIT,
     OPT_EXPIRY_LEEWAY,
+    OPT_MAX_CONNS,
     OPT_JWT, /* any --jwt-* / --no-* option of jwt.h */
 };
 
@@ -135,6 +137,7 @@ static const struct option opts[] = {
     {"handshake-limit", required_argument, NULL, OPT_HS_LIMIT},
     {"idle-limit", required_argument, NULL, OPT_IDLE_LIMIT},
     {"expiry-leeway", required_argument, NULL, OPT_EXPIRY_LEEWAY},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"jwt-alg", required_argument, NULL, OPT_JWT},
     {"jwt-secret-env", required_argument, NULL, OPT_JWT},
     {"jwt-secret-file", required_argument, NULL, OPT_JWT},
@@ -311,6 +314,16 @@ int wsp_cmd_security(int argc, char **argv)
             else
                 env.limits.idle_timeout_us = us;
             break;
+        case OPT_MAX_CONNS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 100000) {
+                rc = wsp_cli_usage_error(CMD, "--max-conns '%s': expected a number", optarg);
+                goto out;
+            }
+            env.limits.max_conns_per_client = (int)v;
+            break;
+        }
         case OPT_EXPIRY_LEEWAY:
             if (wsp_duration_parse(optarg, &us) != 0 || us > 120000000ull) {
                 rc = wsp_cli_usage_error(CMD, "--expiry-leeway '%s': expected a duration up to 2m",
@@ -531,27 +544,39 @@ int wsp_cmd_security(int argc, char **argv)
         rc = 70;
         goto out;
     }
-    size_t k = 0;
-    for (int pass = 0; pass < 2; pass++)
+    /* order: slow ones, the rest, then those that must run alone (their own phase) */
+    size_t k = 0, together = 0;
+    for (int pass = 0; pass < 3; pass++) {
         for (size_t i = 0; i < n; i++) {
+            bool alone = wsp_security_runs_alone(sel[i]);
             bool slow = strcmp(sel[i]->id, "limits.idle") == 0 ||
                         strcmp(sel[i]->id, "limits.slow_handshake") == 0 ||
                         strcmp(sel[i]->id, "limits.rate") == 0 ||
                         strcmp(sel[i]->id, "auth.expiry_on_open") == 0;
-            if (slow == (pass == 0)) {
+            int want = alone ? 2 : slow ? 0 : 1;
+            if (want == pass) {
                 pos[k] = i;
                 run_items[k].def = sel[i];
                 run_items[k++].params = params;
             }
         }
+        if (pass == 1)
+            together = k;
+    }
     for (size_t i = 0; i < n; i++) {
         items[i].def = sel[i];
         items[i].params = params;
     }
     double t0 = now_ms();
     wsp_security_set_deadline((uint64_t)(t0 * 1e6) + suite_deadline * 1000ull);
-    wsp_check_run_all(&env, run_items, n, parallel ? parallel : DEFAULT_PARALLEL, suite_deadline,
-                      run_results);
+    wsp_check_run_all(&env, run_items, together, parallel ? parallel : DEFAULT_PARALLEL,
+                      suite_deadline, run_results);
+    if (n > together) {
+        double spent_us = (now_ms() - t0) * 1e3;
+        uint64_t left = (double)suite_deadline > spent_us ? suite_deadline - (uint64_t)spent_us : 1;
+        wsp_check_run_all(&env, run_items + together, n - together, 1, left,
+                          run_results + together);
+    }
     double dur = now_ms() - t0;
     wsp_security_set_deadline(0);
     for (size_t i = 0; i < n; i++)

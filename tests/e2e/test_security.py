@@ -28,7 +28,7 @@ P1_P2 = {
     "handshake.version",
 }
 STAGING_ONLY = {"auth.claims", "auth.expiry_on_open", "input.malformed", "input.xss",
-                "limits.rate"}
+                "limits.rate", "limits.connections"}
 VERDICTS = {"pass", "fail", "warn", "inconclusive", "skip", "not_applicable"}
 
 # ---------------------------------------------------------------------------------------------

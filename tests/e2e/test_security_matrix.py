@@ -14,9 +14,11 @@ from conftest import run_wsprobe
 from serve_helpers import SECRET, SECRET_ENV, start_serve
 
 # Serve's limits, short so the suite stays fast; wsprobe is told the same limits to test.
-SERVE_LIMITS = ["--handshake-timeout", "1s", "--idle-timeout", "1s", "--jwt-leeway", "0s"]
+# (64 connections per client leaves room for the checks that run side by side)
+SERVE_LIMITS = ["--handshake-timeout", "1s", "--idle-timeout", "1s", "--jwt-leeway", "0s",
+                "--max-conns-per-ip", "64"]
 PROBE_LIMITS = ["--handshake-limit", "1s", "--idle-limit", "1s", "--expiry-leeway", "0s",
-                "--timeout", "2s"]
+                "--max-conns", "64", "--timeout", "2s"]
 
 # What hardened serve must show for every check of the catalog (wss:// listener). Informational
 # checks keep their documented verdict: serve accepts ?token= (auth.query_token warns), and
@@ -42,6 +44,7 @@ HARDENED = {
     "limits.fragments": "pass",
     "limits.deflate_bomb": "not_applicable",  # serve does not negotiate permessage-deflate
     "limits.rate": "pass",
+    "limits.connections": "pass",
     "limits.slow_handshake": "pass",
     "limits.idle": "pass",
     "tls.versions": "pass",
@@ -65,7 +68,7 @@ MATRIX = [
     ("--unsafe-any-origin", {"origin.foreign", "origin.bypass"}),
     ("--unsafe-no-sanitize", {"input.xss"}),
     ("--unsafe-no-limits", {"limits.message_size", "limits.fragments", "limits.rate",
-                            "limits.slow_handshake", "limits.idle"}),
+                            "limits.connections", "limits.slow_handshake", "limits.idle"}),
 ]
 
 

@@ -25,8 +25,9 @@ static const char *const p1_p2[] = {
     "tls.certificate",       "transport.plaintext",   "transport.hsts",      "handshake.hygiene",
     "handshake.version",
 };
-static const char *const staging_only[] = {"auth.claims", "auth.expiry_on_open", "input.malformed",
-                                           "input.xss", "limits.rate"};
+static const char *const staging_only[] = {"auth.claims",     "auth.expiry_on_open",
+                                           "input.malformed", "input.xss",
+                                           "limits.rate",     "limits.connections"};
 
 static bool is_staging(const char *id)
 {
