@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "jsonptr.h"
+#include "rand.h"
 #include "security_int.h"
 #include "template.h"
 
@@ -542,6 +543,7 @@ int wsp_sec_raw_frame(wsp_sec_raw *s, bool fin, unsigned opcode, unsigned rsv, c
 {
     uint8_t hdr[WSP_WS_HEADER_MAX];
     uint8_t key[4] = {0x5a, 0x17, 0xc3, 0x9e};
+    wsp_rand_bytes(key, sizeof key); /* RFC 6455 5.3: a fresh key per frame */
     size_t h = wsp_ws_header_encode(hdr, fin, opcode, rsv, len, masked ? key : NULL);
     uint8_t *buf = malloc(h + len + 1);
     if (!buf)

@@ -687,6 +687,7 @@ static void send_huge_header(wsp_sec_raw *s, void *ud)
     (void)ud;
     uint8_t hdr[WSP_WS_HEADER_MAX];
     uint8_t key[4] = {1, 2, 3, 4};
+    wsp_rand_bytes(key, sizeof key);
     size_t h = wsp_ws_header_encode(hdr, true, WSP_WS_OP_BINARY, 0, 1ull << 62, key);
     uint8_t buf[WSP_WS_HEADER_MAX + 10];
     memcpy(buf, hdr, h);
