@@ -132,6 +132,21 @@ def test_thousand_connections_twenty_thousand_per_second(servers):
     assert j["client"]["cpu_s"] > 0 and j["client"]["max_rss_kib"] > 0
 
 
+@pytest.mark.parametrize("tls", [False, True])
+def test_pipelined_batches_are_all_matched(servers, tls):
+    # 5 ms wake-ups at 2,000/s per connection: about 10 frames due at each, sent in one write
+    srv = echo_serve(servers, tls=tls)
+    extra = ["--cacert", srv.ca] if tls else []
+    r = load(srv.url(tls=tls), *extra, "--connections", "2", "--rate", "4000", "--pipeline", "16",
+             "--timer-slack", "5ms", "--duration", "1500ms", "--message", '{"id":"{{uuid}}"}',
+             "--expect-json", "/id={{sent./id}}", "--json")
+    assert r.rc == 0, r.stderr
+    m = r.json["messages"]
+    assert m["sent"] >= 5000
+    assert m["matched"] == m["sent"]
+    assert r.json["errors"]["total"] == 0 and m["unexpected"] == 0
+
+
 # ---- coordinated omission -----------------------------------------------------------------
 
 def test_corrected_latency_shows_a_stall_the_uncorrected_one_hides(stall_servers):
