@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Benchmark one complete probe over wss (TLS 1.3; connect, upgrade, one 32-byte round trip,
-close) against a loopback python3-websockets echo server: median whole-process wall and CPU time
+close) against a loopback echo server (`wsprobe serve --echo`, so the server's own speed takes
+as little of the figure as possible; SERVER=python uses a python3-websockets echo server): median whole-process wall and CPU time
 over N runs, for wsprobe and, side by side in the same run, Debian's python3-websockets client,
 npm's wscat, and a Node `ws` script doing the same work. Prints figures; never fails on time.
 
@@ -97,13 +98,30 @@ def main():
             with open(os.path.join(tmp, name), "w") as f:
                 f.write(text)
         port = free_port()
-        srv = subprocess.Popen([PY, os.path.join(tmp, "server.py"), str(port),
-                                os.path.join(tmp, "leaf.pem"), os.path.join(tmp, "leaf.key")],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        procs.append(srv)
-        srv.stdout.readline()
-        url = "wss://localhost:%d/" % port
         ca = os.path.join(tmp, "ca.pem")
+        if os.environ.get("SERVER") == "python":
+            srv = subprocess.Popen([PY, os.path.join(tmp, "server.py"), str(port),
+                                    os.path.join(tmp, "leaf.pem"), os.path.join(tmp, "leaf.key")],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            procs.append(srv)
+            srv.stdout.readline()
+            server_name = "python3-websockets"
+        else:
+            srv = subprocess.Popen([WSPROBE, "serve", "--tls-listen", "127.0.0.1:%d" % port,
+                                    "--listen", "127.0.0.1:0", "--cert",
+                                    os.path.join(tmp, "leaf.pem"), "--key",
+                                    os.path.join(tmp, "leaf.key"), "--path", "/", "--echo",
+                                    "--unsafe-no-auth", "-q"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(srv)
+            for _ in range(200):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                    break
+                except OSError:
+                    time.sleep(0.02)
+            server_name = "wsprobe serve --echo"
+        url = "wss://localhost:%d/" % port
 
         rows = []
         rows.append(("wsprobe probe", measure([WSPROBE, "probe", url, "--cacert", ca, "--send", MSG,
@@ -130,7 +148,8 @@ def main():
             else:
                 print("npm install failed: node clients not measured")
         base_wall, base_cpu = rows[0][1][0], rows[0][1][1]
-        print("probe over wss (TLS 1.3, 32-byte round trip), %d runs each, medians" % RUNS)
+        print("probe over wss (TLS 1.3, 32-byte round trip) against %s, %d runs each, medians"
+              % (server_name, RUNS))
         print("%-30s %10s %10s %9s %9s %6s" % ("client", "wall ms", "cpu ms", "wall x", "cpu x",
                                                "fails"))
         for name, (wall, cpu, fails) in rows:

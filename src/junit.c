@@ -17,11 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-#include <libxml/xmlerror.h>
-#include <libxml/xmlreader.h>
 #include <zlib.h>
+
+#include "xmlshim.h"
 
 const char *wsp_junit_outcome_name(wsp_junit_outcome o)
 {
@@ -1385,6 +1383,12 @@ wsp_junit_rc wsp_junit_read_file(const char *path, const char *name, const wsp_j
             gzbuffer(r.gz, IO_CHUNK);
         }
     }
+    const char *why = NULL;
+    if (wsp_xml_load(&why) != 0) {
+        set_err(&r, WSP_JUNIT_EIO, 0, "%s", why);
+        reader_cleanup(&r);
+        return r.rc;
+    }
     r.xr = xmlReaderForIO(io_read, io_close, &r, NULL, NULL, READER_OPTIONS);
     if (!r.xr) {
         set_err(&r, WSP_JUNIT_ENOMEM, 0, "cannot create the XML reader");
@@ -1423,6 +1427,11 @@ wsp_junit_rc wsp_junit_read_memory(const char *buf, size_t len, const char *name
         return r.rc;
     }
     r.bytes = len;
+    const char *why = NULL;
+    if (wsp_xml_load(&why) != 0) {
+        set_err(&r, WSP_JUNIT_EIO, 0, "%s", why);
+        return r.rc;
+    }
     r.xr = xmlReaderForMemory(len ? buf : "", (int)len, NULL, NULL, READER_OPTIONS);
     if (!r.xr) {
         set_err(&r, WSP_JUNIT_ENOMEM, 0, "cannot create the XML reader");

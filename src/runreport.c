@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libxml/xmlwriter.h>
 #include <openssl/crypto.h>
 
 #include "redact.h"
+#include "xmlshim.h"
 #include "report.h"
 
 /* ---- secrets ---- */
@@ -524,6 +524,9 @@ static int junit_suite(xmlTextWriterPtr w, const wsp_runreport *rr, const char *
 int wsp_runreport_junit_write(const wsp_runreport *runs, size_t nruns, const char *path,
                               wsp_err *err)
 {
+    const char *why = NULL;
+    if (wsp_xml_load(&why) != 0)
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "--junit %s: %s", path, why);
     xmlTextWriterPtr w = xmlNewTextWriterFilename(path, 0);
     if (!w)
         return wsp_err_set(err, WSP_CLASS_USAGE, "--junit %s: cannot write the file", path);
