@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "duration.h"
 #include "jwt.h"
+#include "probeopts.h"
 #include "runreport.h"
 #include "security.h"
 #include "tls.h"
@@ -50,8 +51,10 @@ static void usage(FILE *f)
             "      --timeout DUR            per phase and the wait for the success marker\n"
             "                               (default 5s)\n"
             "      --deadline DUR           the whole suite (default 60s)\n"
-            "      --resolve HOST:PORT:ADDR use ADDR for HOST:PORT\n"
+            "      --resolve HOST:PORT:ADDR use ADDR for HOST:PORT (repeatable)\n"
+            "      --dns-server ADDR[:PORT], -4, -6\n"
             "      --cacert PEM, --insecure TLS trust (tls.certificate judges regardless)\n"
+            "      --cert PEM --key PEM     client certificate (mutual TLS)\n"
             "      --health URL             HTTPS URL for transport.hsts (default /health)\n"
             "      --plaintext-url URL      ws:// URL for transport.plaintext (default port 80)\n"
             "      --parallel N             checks at once (default 6)\n"
@@ -60,7 +63,7 @@ static void usage(FILE *f)
             "      --jwt-public-key-file PEM  the endpoint's public key (auth.key_confusion)\n"
             "      --token-env VAR          a ready token in environment variable VAR\n"
             "      --auth-in WHERE          header (default), query:NAME, subprotocol[:PREFIX],\n"
-            "                               cookie:NAME, message\n"
+            "                               cookie:NAME, message (--auth-message TEMPLATE)\n"
             "success marker (a reply only an accepted request produces):\n"
             "      --marker-send TEXT       default {\"type\":\"chat_message\",...}\n"
             "      --marker-expect PTR=VAL  default /type=ack\n"
@@ -82,78 +85,58 @@ static void usage(FILE *f)
             wsp_jwt_option_help());
 }
 
+/* The command's own options; the connection, TLS and credential options are the shared set
+ * of probeopts.h, so a flag means the same thing as in `wsprobe probe`. Three shared options
+ * mean something else here and are taken before the shared parser sees them: --deadline (the
+ * whole suite), --max-message (L, the limit to test against) and --origin (also the allowed
+ * origin of the baselines). Conversation options do not apply. */
 enum {
-    OPT_ORIGIN = 256,
-    OPT_TIMEOUT,
-    OPT_DEADLINE,
-    OPT_RESOLVE,
-    OPT_CACERT,
-    OPT_INSECURE,
-    OPT_HEALTH,
-    OPT_PLAINTEXT,
+    OPT_PLAINTEXT = WSP_PROBEOPTS_OWN,
     OPT_PARALLEL,
     OPT_CHECKS,
     OPT_STAGING,
     OPT_LIST,
-    OPT_JSON,
     OPT_JUNIT,
-    OPT_TOKEN_ENV,
-    OPT_AUTH_IN,
     OPT_PUBKEY,
     OPT_MARKER_SEND,
     OPT_MARKER_EXPECT,
-    OPT_MAX_MESSAGE,
     OPT_RATE,
     OPT_HS_LIMIT,
     OPT_IDLE_LIMIT,
     OPT_EXPIRY_LEEWAY,
     OPT_MAX_CONNS,
-    OPT_JWT, /* any --jwt-* / --no-* option of jwt.h */
 };
 
-static const struct option opts[] = {
-    {"header", required_argument, NULL, 'H'},
-    {"origin", required_argument, NULL, OPT_ORIGIN},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"deadline", required_argument, NULL, OPT_DEADLINE},
-    {"resolve", required_argument, NULL, OPT_RESOLVE},
-    {"cacert", required_argument, NULL, OPT_CACERT},
-    {"insecure", no_argument, NULL, OPT_INSECURE},
-    {"health", required_argument, NULL, OPT_HEALTH},
+static const struct option own_opts[] = {
     {"plaintext-url", required_argument, NULL, OPT_PLAINTEXT},
     {"parallel", required_argument, NULL, OPT_PARALLEL},
     {"checks", required_argument, NULL, OPT_CHECKS},
     {"include-staging-only", no_argument, NULL, OPT_STAGING},
     {"list", no_argument, NULL, OPT_LIST},
-    {"json", no_argument, NULL, OPT_JSON},
     {"junit", required_argument, NULL, OPT_JUNIT},
-    {"token-env", required_argument, NULL, OPT_TOKEN_ENV},
-    {"auth-in", required_argument, NULL, OPT_AUTH_IN},
     {"jwt-public-key-file", required_argument, NULL, OPT_PUBKEY},
     {"marker-send", required_argument, NULL, OPT_MARKER_SEND},
     {"marker-expect", required_argument, NULL, OPT_MARKER_EXPECT},
-    {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
     {"rate", required_argument, NULL, OPT_RATE},
     {"handshake-limit", required_argument, NULL, OPT_HS_LIMIT},
     {"idle-limit", required_argument, NULL, OPT_IDLE_LIMIT},
     {"expiry-leeway", required_argument, NULL, OPT_EXPIRY_LEEWAY},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
-    {"jwt-alg", required_argument, NULL, OPT_JWT},
-    {"jwt-secret-env", required_argument, NULL, OPT_JWT},
-    {"jwt-secret-file", required_argument, NULL, OPT_JWT},
-    {"jwt-key-file", required_argument, NULL, OPT_JWT},
-    {"jwt-claim", required_argument, NULL, OPT_JWT},
-    {"jwt-ttl", required_argument, NULL, OPT_JWT},
-    {"jwt-nbf", required_argument, NULL, OPT_JWT},
-    {"jwt-kid", required_argument, NULL, OPT_JWT},
-    {"jwt-iat", no_argument, NULL, OPT_JWT},
-    {"no-iat", no_argument, NULL, OPT_JWT},
-    {"no-exp", no_argument, NULL, OPT_JWT},
-    {"jwt-jti", optional_argument, NULL, OPT_JWT},
-    {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* Shared options that make no sense for a suite of checks. */
+static bool conversation_option(const char *name)
+{
+    static const char *const no[] = {
+        "send",         "expect-text", "expect-regex",         "expect-json", "ping",
+        "pong-timeout", "connections", "expect-auth-required", "subprotocol"};
+    for (size_t i = 0; name && i < sizeof no / sizeof no[0]; i++)
+        if (strcmp(name, no[i]) == 0)
+            return true;
+    return false;
+}
 
 static int parse_size(const char *s, uint64_t *out)
 {
@@ -170,35 +153,6 @@ static int parse_size(const char *s, uint64_t *out)
     if (*end || v == 0 || v > (64ull << 20) / mul)
         return -1;
     *out = v * mul;
-    return 0;
-}
-
-/* --resolve HOST:PORT:ADDR (one address) */
-static int parse_resolve(const char *arg, char *host, size_t hcap, unsigned *port,
-                         struct sockaddr_storage *ss)
-{
-    const char *c1 = strchr(arg, ':');
-    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-    if (!c1 || !c2 || c1 == arg || (size_t)(c1 - arg) >= hcap)
-        return -1;
-    snprintf(host, hcap, "%.*s", (int)(c1 - arg), arg);
-    char *end;
-    unsigned long p = strtoul(c1 + 1, &end, 10);
-    if (end != c2 || p == 0 || p > 65535)
-        return -1;
-    *port = (unsigned)p;
-    char a[64];
-    snprintf(a, sizeof a, "%s", c2 + 1);
-    char *addr = a;
-    size_t n = strlen(a);
-    if (n > 2 && a[0] == '[' && a[n - 1] == ']') {
-        a[n - 1] = '\0';
-        addr++;
-    }
-    memset(ss, 0, sizeof *ss);
-    if (uv_ip4_addr(addr, (int)p, (struct sockaddr_in *)ss) != 0 &&
-        uv_ip6_addr(addr, (int)p, (struct sockaddr_in6 *)ss) != 0)
-        return -1;
     return 0;
 }
 
@@ -236,68 +190,107 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Release what cmd_security put in env itself; the probe configuration, TLS context and
+ * credential inside it belong to the shared options (wsp_probeopts_cleanup). */
+static void env_release(wsp_env *env)
+{
+    free(env->name);
+    free(env->url_text);
+    free(env->allowed_origin);
+    free(env->marker_send);
+    free(env->marker_expect_pointer);
+    free(env->marker_expect_value);
+    free(env->health_url);
+    free(env->plaintext_url);
+    memset(env, 0, sizeof *env);
+}
+
 int wsp_cmd_security(int argc, char **argv)
 {
     int rc = 2;
     wsp_env env;
     wsp_env_init(&env);
-    wsp_tls_config tcfg = {0};
+    wsp_probeopts po;
+    wsp_probeopts_init(&po, CMD);
     wsp_err e;
     wsp_err_clear(&e);
-    wsp_jwt_config *jwt = wsp_jwt_config_new();
     json_t *params = json_object();
     json_t *signing = json_object();
+    struct option *table = wsp_probeopts_merge(own_opts);
     char *names_buf = NULL;
     const char *names[MAX_NAMES];
     size_t num_names = 0;
-    bool staging = false, list = false, json = false, quiet = false;
-    const char *junit = NULL, *token_env = NULL, *auth_in = NULL;
+    bool staging = false, list = false;
+    const char *junit = NULL;
     uint64_t suite_deadline = 60000000ull;
     int parallel = 0;
-    char pin_host[256] = "";
-    unsigned pin_port = 0;
-    static _Thread_local struct sockaddr_storage pin_addr;
-    bool have_pin = false;
     wsp_check_item *items = NULL;
     wsp_check_result *results = NULL;
     size_t n = 0;
     const wsp_check_def **sel = NULL;
 
-    if (!jwt || !params || !signing) {
+    if (!params || !signing || !table) {
         fprintf(stderr, "wsprobe: " CMD ": out of memory\n");
         rc = 70;
         goto out;
     }
-    env.base.conn.timeout_us = 5000000ull;
+    po.cfg.conn.timeout_us = 5000000ull; /* T, the wait for the marker, too */
     optind = 1;
     opterr = 0;
     int ch, li = -1;
-    while ((ch = getopt_long(argc, argv, ":H:qh", opts, &li)) != -1) {
-        const char *lname = li >= 0 ? opts[li].name : NULL;
+    while ((ch = getopt_long(argc, argv, ":" WSP_PROBEOPTS_SHORT "h", table, &li)) != -1) {
+        const char *lname = li >= 0 ? table[li].name : NULL;
         li = -1;
         uint64_t us;
-        switch (ch) {
-        case 'H':
-            if (!strchr(optarg, ':') || strpbrk(optarg, "\r\n") ||
-                env.base.conn.num_headers >= WSP_CONN_MAX_HEADERS - 2) {
-                rc = wsp_cli_usage_error(CMD, "-H: expected 'Name: value' on one line");
+        if (lname && conversation_option(lname)) {
+            rc = wsp_cli_usage_error(CMD,
+                                     "--%s is a probe option: the checks send their own "
+                                     "messages (see --marker-send)",
+                                     lname);
+            goto out;
+        }
+        if (lname && strcmp(lname, "deadline") == 0) {
+            if (wsp_duration_parse(optarg, &us) != 0 || us == 0) {
+                rc = wsp_cli_usage_error(CMD, "--deadline '%s': expected a duration like 30s",
+                                         optarg);
                 goto out;
             }
-            env.base.conn.headers[env.base.conn.num_headers++] = optarg;
-            break;
-        case 'q':
-            quiet = true;
-            break;
+            suite_deadline = us;
+            continue;
+        }
+        if (lname && strcmp(lname, "max-message") == 0) {
+            if (parse_size(optarg, &env.limits.max_message) != 0) {
+                rc = wsp_cli_usage_error(CMD, "--max-message '%s': expected a size like 64K",
+                                         optarg);
+                goto out;
+            }
+            continue;
+        }
+        if (lname && strcmp(lname, "origin") == 0) {
+            free(env.allowed_origin);
+            env.allowed_origin = strdup(optarg);
+        }
+        /* the key material, for the checks that sign on purpose (auth.claims, key confusion) */
+        if (lname && strcmp(lname, "jwt-secret-env") == 0)
+            json_object_set_new(signing, "secret_env", json_string(optarg));
+        else if (lname && strcmp(lname, "jwt-secret-file") == 0)
+            json_object_set_new(signing, "secret_file", json_string(optarg));
+        else if (lname && strcmp(lname, "jwt-key-file") == 0)
+            json_object_set_new(signing, "key_file", json_string(optarg));
+        else if (lname && strcmp(lname, "jwt-alg") == 0)
+            json_object_set_new(signing, "alg", json_string(optarg));
+        if (ch != 'h' && ch < WSP_PROBEOPTS_OWN && ch != ':' && ch != '?') {
+            int t = wsp_probeopts_take(&po, ch, optarg, lname);
+            if (t < 0)
+                goto out;
+            if (t > 0)
+                continue;
+        }
+        switch (ch) {
         case 'h':
             usage(stdout);
             rc = 0;
             goto out;
-        case OPT_ORIGIN:
-            free(env.allowed_origin);
-            env.allowed_origin = strdup(optarg);
-            break;
-        case OPT_TIMEOUT:
-        case OPT_DEADLINE:
         case OPT_HS_LIMIT:
         case OPT_IDLE_LIMIT:
             if (wsp_duration_parse(optarg, &us) != 0 || us == 0) {
@@ -305,11 +298,7 @@ int wsp_cmd_security(int argc, char **argv)
                                          lname ? lname : "?", optarg);
                 goto out;
             }
-            if (ch == OPT_TIMEOUT)
-                env.base.conn.timeout_us = us;
-            else if (ch == OPT_DEADLINE)
-                suite_deadline = us;
-            else if (ch == OPT_HS_LIMIT)
+            if (ch == OPT_HS_LIMIT)
                 env.limits.handshake_timeout_us = us;
             else
                 env.limits.idle_timeout_us = us;
@@ -332,23 +321,6 @@ int wsp_cmd_security(int argc, char **argv)
             }
             json_object_set_new(params, "expiry_leeway_ms", json_integer((json_int_t)(us / 1000)));
             break;
-        case OPT_RESOLVE:
-            if (parse_resolve(optarg, pin_host, sizeof pin_host, &pin_port, &pin_addr) != 0) {
-                rc = wsp_cli_usage_error(CMD, "--resolve '%s': expected HOST:PORT:ADDR", optarg);
-                goto out;
-            }
-            have_pin = true;
-            break;
-        case OPT_CACERT:
-            tcfg.cacert = optarg;
-            break;
-        case OPT_INSECURE:
-            tcfg.insecure = true;
-            break;
-        case OPT_HEALTH:
-            free(env.health_url);
-            env.health_url = strdup(optarg);
-            break;
         case OPT_PLAINTEXT:
             free(env.plaintext_url);
             env.plaintext_url = strdup(optarg);
@@ -367,13 +339,13 @@ int wsp_cmd_security(int argc, char **argv)
             free(names_buf);
             names_buf = strdup(optarg);
             num_names = 0;
-            for (char *s = names_buf; s && *s && num_names < MAX_NAMES;) {
-                char *comma = strchr(s, ',');
+            for (char *c = names_buf; c && *c && num_names < MAX_NAMES;) {
+                char *comma = strchr(c, ',');
                 if (comma)
                     *comma = '\0';
-                if (*s)
-                    names[num_names++] = s;
-                s = comma ? comma + 1 : NULL;
+                if (*c)
+                    names[num_names++] = c;
+                c = comma ? comma + 1 : NULL;
             }
             break;
         }
@@ -383,17 +355,8 @@ int wsp_cmd_security(int argc, char **argv)
         case OPT_LIST:
             list = true;
             break;
-        case OPT_JSON:
-            json = true;
-            break;
         case OPT_JUNIT:
             junit = optarg;
-            break;
-        case OPT_TOKEN_ENV:
-            token_env = optarg;
-            break;
-        case OPT_AUTH_IN:
-            auth_in = optarg;
             break;
         case OPT_PUBKEY:
             json_object_set_new(params, "public_key_file", json_string(optarg));
@@ -415,13 +378,6 @@ int wsp_cmd_security(int argc, char **argv)
             env.marker_expect_value = strdup(eq + 1);
             break;
         }
-        case OPT_MAX_MESSAGE:
-            if (parse_size(optarg, &env.limits.max_message) != 0) {
-                rc = wsp_cli_usage_error(CMD, "--max-message '%s': expected a size like 64K",
-                                         optarg);
-                goto out;
-            }
-            break;
         case OPT_RATE: {
             char *end;
             double r = strtod(optarg, &end);
@@ -430,24 +386,6 @@ int wsp_cmd_security(int argc, char **argv)
                 goto out;
             }
             env.limits.rate_per_s = r;
-            break;
-        }
-        case OPT_JWT: {
-            char name[48];
-            snprintf(name, sizeof name, "--%s", lname ? lname : "");
-            if (wsp_jwt_config_set(jwt, name, optarg, &e) != 0) {
-                rc = wsp_cli_usage_error(CMD, "%s", e.msg);
-                goto out;
-            }
-            /* the same key material, for the checks that sign on purpose (auth.claims) */
-            if (lname && strcmp(lname, "jwt-secret-env") == 0)
-                json_object_set_new(signing, "secret_env", json_string(optarg));
-            else if (lname && strcmp(lname, "jwt-secret-file") == 0)
-                json_object_set_new(signing, "secret_file", json_string(optarg));
-            else if (lname && strcmp(lname, "jwt-key-file") == 0)
-                json_object_set_new(signing, "key_file", json_string(optarg));
-            else if (lname && strcmp(lname, "jwt-alg") == 0)
-                json_object_set_new(signing, "alg", json_string(optarg));
             break;
         }
         case ':':
@@ -467,6 +405,7 @@ int wsp_cmd_security(int argc, char **argv)
             goto out;
         }
     }
+    bool json = po.json, quiet = po.quiet;
     if (list) {
         rc = print_list(json);
         goto out;
@@ -482,49 +421,27 @@ int wsp_cmd_security(int argc, char **argv)
         rc = sel ? wsp_cli_usage_error(CMD, "--checks: %s", e.msg) : 70;
         goto out;
     }
-    if (wsp_url_parse(url, &env.base.url, 0, &e) != 0) {
-        rc = wsp_cli_usage_error(CMD, "%s", e.msg);
-        goto out;
-    }
+    /* URL, pins, TLS context, credentials: every problem is found here, before a connection */
+    if (wsp_probeopts_finish(&po, url) != 0)
+        goto out;      /* printed; a bad URL or option is a usage error here: exit 2 */
+    env.base = po.cfg; /* borrowed from po: steps none, TLS context and pins po's */
     env.base.conn.url = &env.base.url;
+    env.base.steps = NULL;
+    env.base.num_steps = 0;
+    env.base.has_health = false;
+    env.base.conn.trace = NULL;
+    env.auth = po.auth; /* borrowed too: env_release never frees it */
+    env.base.auth = &env.auth;
     env.url_text = strdup(url);
     env.name = strdup("target");
-    env.base.conn.tls_verify = !tcfg.insecure;
-    if (have_pin && strcasecmp(pin_host, env.base.url.host) == 0 && pin_port == env.base.url.port) {
-        env.base.conn.pinned = &pin_addr;
-        env.base.conn.num_pinned = 1;
-    }
-    if (env.base.url.tls || tcfg.cacert) {
-        env.base.conn.tls_ctx = wsp_tls_client_ctx_new(&tcfg, &e);
-        if (!env.base.conn.tls_ctx) {
-            rc = wsp_cli_usage_error(CMD, "%s", e.msg);
-            goto out;
-        }
+    if (po.health) {
+        free(env.health_url);
+        env.health_url = strdup(po.health);
     }
     /* the whole suite's deadline also bounds every connection */
     env.base.conn.deadline_us = suite_deadline < 30000000ull ? suite_deadline : 30000000ull;
-    if (auth_in && wsp_auth_set_in(&env.auth, auth_in, &e) != 0) {
-        rc = wsp_cli_usage_error(CMD, "%s", e.msg);
-        goto out;
-    }
-    if (token_env && wsp_auth_set_token_env(&env.auth, token_env, &e) != 0) {
-        rc = wsp_cli_usage_error(CMD, "%s", e.msg);
-        goto out;
-    }
-    if (wsp_jwt_config_used(jwt)) {
-        if (token_env) {
-            rc = wsp_cli_usage_error(CMD, "--token-env and --jwt-* options exclude each other");
-            goto out;
-        }
-        if (wsp_jwt_config_load(jwt, &e) != 0) {
-            rc = wsp_cli_usage_error(CMD, "%s", e.msg);
-            goto out;
-        }
-        wsp_auth_set_jwt(&env.auth, jwt);
-        jwt = NULL;
-        if (json_object_size(signing))
-            json_object_set(params, "signing", signing);
-    }
+    if (wsp_auth_active(&env.auth) && json_object_size(signing) && env.auth.jwt)
+        json_object_set(params, "signing", signing);
 
     items = calloc(n ? n : 1, sizeof *items);
     results = calloc(n ? n : 1, sizeof *results);
@@ -630,8 +547,9 @@ out:
     free(names_buf);
     json_decref(params);
     json_decref(signing);
-    wsp_jwt_config_free(jwt);
-    wsp_env_cleanup(&env);
+    free(table);
+    env_release(&env);
+    wsp_probeopts_cleanup(&po);
     fflush(stdout);
     return rc;
 }
