@@ -53,6 +53,7 @@ static void usage(FILE *f)
             "      --deadline DUR           the whole suite (default 60s)\n"
             "      --resolve HOST:PORT:ADDR use ADDR for HOST:PORT (repeatable)\n"
             "      --dns-server ADDR[:PORT], -4, -6\n"
+            "      --subprotocol LIST       offer subprotocols the endpoint needs\n"
             "      --cacert PEM, --insecure TLS trust (tls.certificate judges regardless)\n"
             "      --cert PEM --key PEM     client certificate (mutual TLS)\n"
             "      --health URL             HTTPS URL for transport.hsts (default /health)\n"
@@ -130,8 +131,8 @@ static const struct option own_opts[] = {
 static bool conversation_option(const char *name)
 {
     static const char *const no[] = {
-        "send",         "expect-text", "expect-regex",         "expect-json", "ping",
-        "pong-timeout", "connections", "expect-auth-required", "subprotocol"};
+        "send", "expect-text",  "expect-regex", "expect-json",
+        "ping", "pong-timeout", "connections",  "expect-auth-required"};
     for (size_t i = 0; name && i < sizeof no / sizeof no[0]; i++)
         if (strcmp(name, no[i]) == 0)
             return true;
