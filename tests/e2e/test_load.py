@@ -288,6 +288,19 @@ def test_a_connection_limit_gives_counted_503s(servers):
     assert j["errors"]["total"] == 20
 
 
+def test_a_rate_limit_gives_counted_1008_closes(servers):
+    # serve allows 50 messages per second per connection; these send 200
+    srv = servers("--echo", "--unsafe-no-auth", "--rate", "50")
+    r = load(srv.url(), "--connections", "5", "--rate", "1000", "--duration", "2s", "--message",
+             "r{{uuid}}", "--echo", "--json")
+    j = r.json
+    assert j is not None, r.stderr
+    assert j["connections"]["opened"] == 5
+    assert j["errors"]["close_codes"] == {"1008": 5}
+    assert j["errors"]["by_class"].get("WS_CLOSED", 0) >= 5
+    assert j["connections"]["failed"] == 5
+
+
 def test_source_addresses_spread_the_connections(servers):
     # 10 per client address on the server: 20 connections fit only if both sources are used
     srv = servers("--echo", "--unsafe-no-auth", "--max-conns-per-ip", "10")
