@@ -52,8 +52,8 @@ typedef struct inflight {
 
 typedef struct lauth {
     wsp_conn_opts opts;
-    wsp_url url;
     wsp_auth_request req;
+    wsp_url *url; /* a copy only when the token goes in the query (4 KiB) */
 } lauth;
 
 struct worker;
@@ -651,6 +651,7 @@ static void lauth_free(lauth *a)
     if (!a)
         return;
     wsp_auth_request_cleanup(&a->req);
+    free(a->url);
     free(a);
 }
 
@@ -664,13 +665,11 @@ static lauth *make_auth(worker *w, const wsp_conn_opts *base, wsp_err *e)
         return NULL;
     }
     a->opts = *base;
-    a->url = *base->url;
-    a->opts.url = &a->url;
     char *token = wsp_auth_token(cfg->auth, e);
     if (!token)
         goto fail;
-    int rc =
-        wsp_auth_request_make(cfg->auth, token, a->url.target, a->opts.subprotocols, &a->req, e);
+    int rc = wsp_auth_request_make(cfg->auth, token, base->url->target, a->opts.subprotocols,
+                                   &a->req, e);
     wsp_auth_token_free(token);
     if (rc != 0)
         goto fail;
@@ -682,11 +681,18 @@ static lauth *make_auth(worker *w, const wsp_conn_opts *base, wsp_err *e)
         a->opts.headers[a->opts.num_headers++] = a->req.header;
     }
     if (a->req.target) {
-        if (strlen(a->req.target) >= sizeof a->url.target) {
+        a->url = malloc(sizeof *a->url);
+        if (!a->url) {
+            wsp_err_set(e, WSP_CLASS_INTERNAL, "out of memory");
+            goto fail;
+        }
+        *a->url = *base->url;
+        a->opts.url = a->url;
+        if (strlen(a->req.target) >= sizeof a->url->target) {
             wsp_err_set(e, WSP_CLASS_USAGE, "the URL with the token is too long");
             goto fail;
         }
-        snprintf(a->url.target, sizeof a->url.target, "%s", a->req.target);
+        snprintf(a->url->target, sizeof a->url->target, "%s", a->req.target);
     }
     if (a->req.subprotocols)
         a->opts.subprotocols = a->req.subprotocols;

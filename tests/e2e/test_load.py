@@ -377,12 +377,13 @@ def test_sigint_ends_the_run_with_a_partial_report(servers):
 
 # ---- credentials, TLS, outputs ------------------------------------------------------------
 
-def test_a_token_per_connection(servers):
+@pytest.mark.parametrize("where", ["header", "query:token", "subprotocol"])
+def test_a_token_per_connection(servers, where):
     srv = servers("--echo", auth=True)
     env = {SECRET_ENV: SECRET}
     r = load(srv.url(), "--connections", "20", "--rate", "200", "--duration", "1s",
              "--message", "a{{uuid}}", "--echo", "--jwt-secret-env", SECRET_ENV,
-             "--jwt-claim", "sub=load", "--json", env=env)
+             "--jwt-claim", "sub=load", "--auth-in", where, "--json", env=env)
     assert r.rc == 0, r.stderr
     assert r.json["connections"]["opened"] == 20
     assert r.json["messages"]["matched"] == r.json["messages"]["sent"] > 0
