@@ -147,6 +147,21 @@ def test_pipelined_batches_are_all_matched(servers, tls):
     assert r.json["errors"]["total"] == 0 and m["unexpected"] == 0
 
 
+def test_warmup_is_sent_but_not_measured(servers):
+    srv = echo_serve(servers)
+    r = load(srv.url(), "--connections", "10", "--rate", "400", "--warmup", "1s", "--duration",
+             "1s", "--message", "w{{uuid}}", "--echo", "--json")
+    assert r.rc == 0, r.stderr
+    j = r.json
+    m = j["messages"]
+    # measured: the second after the warm-up (400 due, give or take the edges)
+    assert 300 <= m["sent"] <= 400 and m["matched"] == m["sent"]
+    assert j["latency_ms"]["corrected"]["count"] == m["matched"]
+    # the series covers the warm-up too
+    assert sum(s["sent"] for s in j["series"]) >= m["sent"] + 300
+    assert j["config"]["warmup_s"] == 1.0
+
+
 # ---- coordinated omission -----------------------------------------------------------------
 
 def test_corrected_latency_shows_a_stall_the_uncorrected_one_hides(stall_servers):
