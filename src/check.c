@@ -133,6 +133,7 @@ void wsp_check_add_probe_evidence(wsp_check_result *r, const char *key, const ws
 typedef struct runner {
     const wsp_env *env;
     const wsp_check_item *items;
+    const size_t *order; /* positions into items, in the order to start them */
     size_t n;
     size_t next;
     pthread_mutex_t lock;
@@ -152,10 +153,11 @@ static void *worker(void *arg)
     runner *r = arg;
     for (;;) {
         pthread_mutex_lock(&r->lock);
-        size_t i = r->next < r->n ? r->next++ : r->n;
+        size_t k = r->next < r->n ? r->next++ : r->n;
         pthread_mutex_unlock(&r->lock);
-        if (i >= r->n)
+        if (k >= r->n)
             return NULL;
+        size_t i = r->order[k];
         wsp_check_result *res = &r->results[i];
         if (r->deadline_ns && now_ns() >= r->deadline_ns) {
             wsp_check_set(res, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
@@ -169,34 +171,64 @@ static void *worker(void *arg)
     }
 }
 
-int wsp_check_run_all(const wsp_env *env, const wsp_check_item *items, size_t n, int parallel,
-                      uint64_t deadline_us, wsp_check_result *results)
+/* Run order[0..n) with up to `parallel` threads. */
+static void run_phase(runner *r, const size_t *order, size_t n, int parallel)
 {
-    runner r = {.env = env, .items = items, .n = n, .results = results};
-    for (size_t i = 0; i < n; i++)
-        wsp_check_result_init(&results[i], items[i].def->id);
     if (n == 0)
-        return 0;
-    if (deadline_us)
-        r.deadline_ns = now_ns() + deadline_us * 1000ull;
-    pthread_mutex_init(&r.lock, NULL);
-    if (parallel < 1)
-        parallel = 1;
+        return;
+    r->order = order;
+    r->n = n;
+    r->next = 0;
     if ((size_t)parallel > n)
         parallel = (int)n;
     pthread_t *th = calloc((size_t)parallel, sizeof *th);
     int started = 0;
     for (int i = 0; th && i < parallel; i++) {
-        if (pthread_create(&th[i], NULL, worker, &r) != 0)
+        if (pthread_create(&th[i], NULL, worker, r) != 0)
             break;
         started++;
     }
     if (started == 0)
-        worker(&r); /* no threads: run them here, one after another */
+        worker(r); /* no threads: run them here, one after another */
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     free(th);
+}
+
+int wsp_check_run_all(const wsp_env *env, const wsp_check_item *items, size_t n, int parallel,
+                      uint64_t deadline_us, wsp_check_result *results)
+{
+    runner r = {.env = env, .items = items, .results = results};
+    for (size_t i = 0; i < n; i++)
+        wsp_check_result_init(&results[i], items[i].def->id);
+    if (n == 0)
+        return 0;
+    size_t *order = malloc(n * sizeof *order);
+    if (!order) {
+        for (size_t i = 0; i < n; i++)
+            wsp_check_set(&results[i], WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_INTERNAL,
+                          "not run: out of memory");
+        return -1;
+    }
+    /* together: the waiting checks first, then the rest; alone: afterwards, one at a time */
+    size_t k = 0;
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t i = 0; i < n; i++) {
+            unsigned f = items[i].def->flags;
+            int want = (f & WSP_CHECK_ALONE) ? 2 : (f & WSP_CHECK_WAITS) ? 0 : 1;
+            if (want == pass)
+                order[k++] = i;
+        }
+    size_t together = 0;
+    while (together < n && !(items[order[together]].def->flags & WSP_CHECK_ALONE))
+        together++;
+    if (deadline_us)
+        r.deadline_ns = now_ns() + deadline_us * 1000ull;
+    pthread_mutex_init(&r.lock, NULL);
+    run_phase(&r, order, together, parallel < 1 ? 1 : parallel);
+    run_phase(&r, order + together, n - together, 1);
     pthread_mutex_destroy(&r.lock);
+    free(order);
     return 0;
 }
 

@@ -104,7 +104,15 @@ typedef struct wsp_check_def {
     /* Run against env with the check's parameters from the plan (NULL when none); fill out.
      * Blocking; called on a worker thread. */
     void (*run)(const wsp_env *env, const json_t *params, wsp_check_result *out);
+    unsigned flags; /* WSP_CHECK_* scheduling hints for the runner */
 } wsp_check_def;
+
+/* The check waits out a server limit (idle, slow handshake, rate, expiry): the runner starts it
+ * first, so a run lasts about as long as the longest wait rather than their sum. */
+#define WSP_CHECK_WAITS 0x1u
+/* The check fills the client's connection slots (limits.connections): the runner runs it on its
+ * own, after every other check, so it cannot make them fail. */
+#define WSP_CHECK_ALONE 0x2u
 
 /* One check to run: its definition and its parameters (borrowed). */
 typedef struct wsp_check_item {
@@ -113,8 +121,10 @@ typedef struct wsp_check_item {
 } wsp_check_item;
 
 /* Run items against env with at most `parallel` at once (>= 1), and an overall deadline in
- * microseconds (0: none). results[i] is filled for every item (initialised by the runner).
- * Returns 0, or -1 if threads could not be started (then results are inconclusive). */
+ * microseconds (0: none). Checks flagged WSP_CHECK_WAITS start first; WSP_CHECK_ALONE ones run
+ * one at a time after all others. results[i] is filled for every item, in the items' order
+ * (initialised by the runner). Returns 0, or -1 if memory ran out (results then
+ * inconclusive). */
 int wsp_check_run_all(const wsp_env *env, const wsp_check_item *items, size_t n, int parallel,
                       uint64_t deadline_us, wsp_check_result *results);
 

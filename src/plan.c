@@ -1783,3 +1783,24 @@ size_t wsp_plan_env_secret_vars(wsp_plan *P, const char *name, const char **out,
     }
     return n;
 }
+
+json_t *wsp_plan_env_signing(wsp_plan *P, const char *name)
+{
+    static const char *const keys[] = {"secret_env", "secret_file", "key_file", "alg"};
+    for (size_t i = 0; i < P->num_envs; i++) {
+        if (strcmp(P->envs[i].name, name) != 0 || P->envs[i].node->type != YAML_MAPPING_NODE)
+            continue;
+        yaml_node_t *jn = map_get(
+            (wsp_plan *)P, map_get((wsp_plan *)P, P->envs[i].node, "auth", NULL), "jwt", NULL);
+        if (!jn)
+            return NULL;
+        json_t *o = json_object();
+        for (size_t k = 0; o && k < sizeof keys / sizeof keys[0]; k++) {
+            yaml_node_t *v = map_get(P, jn, keys[k], NULL);
+            if (v && v->type == YAML_SCALAR_NODE)
+                json_object_set_new(o, keys[k], json_string((const char *)v->data.scalar.value));
+        }
+        return o;
+    }
+    return NULL;
+}

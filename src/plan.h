@@ -101,6 +101,12 @@ size_t wsp_plan_env_secret_vars(wsp_plan *plan, const char *name, const char **o
 
 /* Per-probe overrides from the command line, applied by wsp_plan_env_load when non-zero:
  * the whole-probe deadline is capped at deadline_cap_us (a run's overall deadline). */
+/* The signing material of environment `name`'s JWT credential, as the security checks that
+ * sign on purpose take it: {"secret_env"|"secret_file"|"key_file": ..., "alg": ...}. Names of
+ * variables and files only, never a secret. New reference, or NULL when the environment has
+ * no JWT credential. */
+json_t *wsp_plan_env_signing(wsp_plan *plan, const char *name);
+
 void wsp_plan_set_deadline_cap(wsp_plan *plan, uint64_t deadline_cap_us);
 
 #endif

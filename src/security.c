@@ -22,7 +22,10 @@
 /* ---- the catalog ---- */
 
 #define CHECK(ID, GROUP, PRI, PROD, FN, SUMMARY)                                                   \
-    static const wsp_check_def def_##FN = {ID, GROUP, PRI, PROD, SUMMARY, wsp_sec_##FN};
+    static const wsp_check_def def_##FN = {ID, GROUP, PRI, PROD, SUMMARY, wsp_sec_##FN, 0};
+/* the same, with scheduling flags for the runner (check.h) */
+#define CHECKF(ID, GROUP, PRI, PROD, FN, FLAGS, SUMMARY)                                           \
+    static const wsp_check_def def_##FN = {ID, GROUP, PRI, PROD, SUMMARY, wsp_sec_##FN, FLAGS};
 
 CHECK("auth.missing", "auth", 1, true, auth_missing,
       "no token, 'Bearer invalid' and a truncated JWT are refused")
@@ -40,8 +43,8 @@ CHECK("auth.weak_secret", "auth", 1, true, auth_weak_secret,
       "offline: the HS secret is not one of the common ones (nothing sent)")
 CHECK("auth.query_token", "auth", 2, true, auth_query_token,
       "informational: whether a token in the URL is accepted (access logs)")
-CHECK("auth.expiry_on_open", "auth", 3, false, auth_expiry_on_open,
-      "a connection is closed (1008) once its token expires; not served after")
+CHECKF("auth.expiry_on_open", "auth", 3, false, auth_expiry_on_open, WSP_CHECK_WAITS,
+       "a connection is closed (1008) once its token expires; not served after")
 CHECK("origin.foreign", "origin", 1, true, origin_foreign,
       "a valid credential from Origin https://cswsh.example is refused")
 CHECK("origin.bypass", "origin", 1, true, origin_bypass,
@@ -62,14 +65,14 @@ CHECK("limits.fragments", "limits", 2, true, limits_fragments,
       "continuation frames adding up to L+1 get close 1009")
 CHECK("limits.deflate_bomb", "limits", 2, true, limits_deflate_bomb,
       "with permessage-deflate: a few bytes inflating to 2L get close 1009")
-CHECK("limits.rate", "limits", 3, false, limits_rate,
-      "messages at a multiple of the rate are throttled or closed")
-CHECK("limits.connections", "limits", 3, false, limits_connections,
-      "N+1 connections from one client: the last gets 429/503 or close 1008/1013")
-CHECK("limits.slow_handshake", "limits", 2, true, limits_slow_handshake,
-      "a request dripped one header line at a time is cut within H")
-CHECK("limits.idle", "limits", 2, true, limits_idle,
-      "a silent open connection is closed within the idle limit")
+CHECKF("limits.rate", "limits", 3, false, limits_rate, WSP_CHECK_WAITS,
+       "messages at a multiple of the rate are throttled or closed")
+CHECKF("limits.connections", "limits", 3, false, limits_connections, WSP_CHECK_ALONE,
+       "N+1 connections from one client: the last gets 429/503 or close 1008/1013")
+CHECKF("limits.slow_handshake", "limits", 2, true, limits_slow_handshake, WSP_CHECK_WAITS,
+       "a request dripped one header line at a time is cut within H")
+CHECKF("limits.idle", "limits", 2, true, limits_idle, WSP_CHECK_WAITS,
+       "a silent open connection is closed within the idle limit")
 CHECK("tls.versions", "transport", 1, true, tls_versions, "TLS 1.2/1.3 succeed, 1.0/1.1 fail")
 CHECK("tls.certificate", "transport", 1, true, tls_certificate,
       "chain, name and dates hold; warn under 30 days")
@@ -217,7 +220,7 @@ uint64_t wsp_sec_clamp_us(uint64_t us)
 
 bool wsp_security_runs_alone(const wsp_check_def *d)
 {
-    return d == &def_limits_connections;
+    return (d->flags & WSP_CHECK_ALONE) != 0;
 }
 
 /* ---- probes built from the environment ---- */

@@ -18,6 +18,7 @@
 /* The security suite is linked in when its command is; until then plans run placeholders. */
 #pragma weak wsp_security_select
 #pragma weak wsp_security_list
+#pragma weak wsp_security_set_deadline
 
 static const char run_usage[] =
     "usage: wsprobe run PLAN.yaml --env NAME [options]\n"
@@ -119,11 +120,30 @@ int wsp_planrun_execute(wsp_planrun *run)
     run->results = calloc(n ? n : 1, sizeof *run->results);
     if (!run->results)
         return -1;
+    /* Security checks that sign tokens on purpose (auth.claims, auth.expiry_on_open) need the
+     * environment's signing material: give it to those without parameters of their own. */
+    const wsp_check_item *plan_items = wsp_plan_items(run->plan);
+    wsp_check_item *items = calloc(n ? n : 1, sizeof *items);
+    json_t *signing = wsp_plan_env_signing(run->plan, run->env.name);
+    json_t *sec_params = signing ? json_pack("{s:o}", "signing", signing) : NULL;
+    if (!items) {
+        json_decref(sec_params);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        items[i] = plan_items[i];
+        if (!items[i].params && sec_params && strcmp(items[i].def->group, "basic") != 0)
+            items[i].params = sec_params;
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    wsp_check_run_all(&run->env, wsp_plan_items(run->plan), n, run->parallel, run->deadline_us,
-                      run->results);
+    uint64_t start_ns = (uint64_t)t0.tv_sec * 1000000000ull + (uint64_t)t0.tv_nsec;
+    if (wsp_security_set_deadline && run->deadline_us)
+        wsp_security_set_deadline(start_ns + run->deadline_us * 1000ull);
+    wsp_check_run_all(&run->env, items, n, run->parallel, run->deadline_us, run->results);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    free(items);
+    json_decref(sec_params);
     run->duration_ms =
         (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     return 0;

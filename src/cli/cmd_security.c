@@ -450,58 +450,18 @@ int wsp_cmd_security(int argc, char **argv)
         rc = 70;
         goto out;
     }
-    /* Checks that wait out a server limit start first, so the suite takes about as long as
-     * the longest limit rather than the sum; the report keeps the catalog's order. */
-    wsp_check_item *run_items = calloc(n ? n : 1, sizeof *run_items);
-    wsp_check_result *run_results = calloc(n ? n : 1, sizeof *run_results);
-    size_t *pos = calloc(n ? n : 1, sizeof *pos);
-    if (!run_items || !run_results || !pos) {
-        free(run_items);
-        free(run_results);
-        free(pos);
-        rc = 70;
-        goto out;
-    }
-    /* order: slow ones, the rest, then those that must run alone (their own phase) */
-    size_t k = 0, together = 0;
-    for (int pass = 0; pass < 3; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            bool alone = wsp_security_runs_alone(sel[i]);
-            bool slow = strcmp(sel[i]->id, "limits.idle") == 0 ||
-                        strcmp(sel[i]->id, "limits.slow_handshake") == 0 ||
-                        strcmp(sel[i]->id, "limits.rate") == 0 ||
-                        strcmp(sel[i]->id, "auth.expiry_on_open") == 0;
-            int want = alone ? 2 : slow ? 0 : 1;
-            if (want == pass) {
-                pos[k] = i;
-                run_items[k].def = sel[i];
-                run_items[k++].params = params;
-            }
-        }
-        if (pass == 1)
-            together = k;
-    }
+    /* the runner starts the checks that wait out a limit first and runs those that fill the
+     * connection slots alone, last (check.h); the report keeps the catalog's order */
     for (size_t i = 0; i < n; i++) {
         items[i].def = sel[i];
         items[i].params = params;
     }
     double t0 = now_ms();
     wsp_security_set_deadline((uint64_t)(t0 * 1e6) + suite_deadline * 1000ull);
-    wsp_check_run_all(&env, run_items, together, parallel ? parallel : DEFAULT_PARALLEL,
-                      suite_deadline, run_results);
-    if (n > together) {
-        double spent_us = (now_ms() - t0) * 1e3;
-        uint64_t left = (double)suite_deadline > spent_us ? suite_deadline - (uint64_t)spent_us : 1;
-        wsp_check_run_all(&env, run_items + together, n - together, 1, left,
-                          run_results + together);
-    }
+    wsp_check_run_all(&env, items, n, parallel ? parallel : DEFAULT_PARALLEL, suite_deadline,
+                      results);
     double dur = now_ms() - t0;
     wsp_security_set_deadline(0);
-    for (size_t i = 0; i < n; i++)
-        results[pos[i]] = run_results[i]; /* moves ownership of evidence and transcript */
-    free(run_items);
-    free(run_results);
-    free(pos);
 
     const char **ids = calloc(n ? n : 1, sizeof *ids);
     for (size_t i = 0; ids && i < n; i++)

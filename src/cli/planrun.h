@@ -31,7 +31,7 @@ typedef struct wsp_planrun {
     double duration_ms;
     int parallel;
     uint64_t deadline_us;
-    const wsp_plan *plan;
+    wsp_plan *plan;
 } wsp_planrun;
 
 /* Run the plan's checks on run->env (blocking). Returns 0 or -1 (out of memory). */

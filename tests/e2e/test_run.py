@@ -418,3 +418,27 @@ def test_demo_plan_against_serve(tmp_path):
         assert SECRET not in r.stdout + r.stderr + junit.read_text()
     finally:
         srv.stop()
+
+
+def test_plan_security_checks_that_sign_get_the_environments_key(tmp_path):
+    """auth.claims signs tokens with bad claims on purpose: in a plan it takes the signing
+    material from the environment's auth.jwt, and catches a server that skips claims."""
+    from serve_helpers import SECRET, SECRET_ENV, start_serve
+    verdicts = {}
+    for name, extra in (("hardened", ()), ("skip-claims", ("--unsafe-skip-claims",))):
+        srv = start_serve(tmp_path / name, *extra, tls=False)
+        try:
+            plan = write_plan(tmp_path, """
+environments:
+  local:
+    url: "%s"
+    auth: {jwt: {secret_env: %s}}
+checks:
+  - security: {checks: [auth.claims], include_staging_only: true}
+""" % (srv.url(), SECRET_ENV), name="claims-%s.yaml" % name)
+            r = run_plan(plan, "--env", "local", "--json", "-", env={SECRET_ENV: SECRET})
+            verdicts[name] = (r.rc, r.json["checks"][0]["verdict"])
+            assert SECRET not in r.stdout and SECRET not in r.stderr
+        finally:
+            srv.stop()
+    assert verdicts == {"hardened": (0, "pass"), "skip-claims": (1, "fail")}, verdicts
