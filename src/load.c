@@ -417,6 +417,7 @@ static int make_key(run *r, const char *msg, size_t len, char **key, size_t *kle
 static void conn_pump(lconn *lc, uint64_t now);
 static void begin_close(worker *w);
 static void maybe_finish(worker *w);
+static void check_stage(worker *w);
 
 /* Frames due on one connection at one moment leave in one write: a batch of two or more is
  * encoded here (masked, RFC 6455 5.3, a fresh key per frame) and handed to the connection as
@@ -433,27 +434,42 @@ static void batch_flush(lconn *lc)
     w->wlen = 0;
 }
 
+/* Append a frame to the batch; false when it does not fit (or the encoder failed). */
+static bool batch_encode(worker *w, const char *msg, size_t len)
+{
+    if (w->wlen + len + WSP_WS_HEADER_MAX > WBUF_SIZE)
+        return false;
+    long n = wsp_ws_frame_encode(w->wbuf + w->wlen, WBUF_SIZE - w->wlen, true, WSP_WS_OP_TEXT, msg,
+                                 len, true);
+    if (n < 0)
+        return false;
+    w->wlen += (size_t)n;
+    return true;
+}
+
 static void batch_add(lconn *lc, const char *msg, size_t len)
 {
     worker *w = lc->w;
+    if (w->wbuf && w->wcount == 1) {
+        /* a second frame: the first is encoded only now, so a lone message is encoded once */
+        if (!batch_encode(w, w->wone, w->wone_len))
+            batch_flush(lc);
+    }
+    if (w->wcount >= 1) {
+        if (batch_encode(w, msg, len)) {
+            w->wcount++;
+            return;
+        }
+        batch_flush(lc);
+    }
     if (!w->wbuf || len + WSP_WS_HEADER_MAX > WBUF_SIZE) {
-        batch_flush(lc);
         wsp_conn_send(lc->c, WSP_WS_OP_TEXT, msg, len);
         return;
     }
-    if (w->wlen + len + WSP_WS_HEADER_MAX > WBUF_SIZE)
-        batch_flush(lc);
-    long n = wsp_ws_frame_encode(w->wbuf + w->wlen, WBUF_SIZE - w->wlen, true, WSP_WS_OP_TEXT, msg,
-                                 len, true);
-    if (n < 0) {
-        batch_flush(lc);
-        wsp_conn_send(lc->c, WSP_WS_OP_TEXT, msg, len);
-        return;
-    }
-    w->wlen += (size_t)n;
-    w->wcount++;
+    w->wcount = 1; /* held until a second one comes, or the flush */
     w->wone = msg;
     w->wone_len = len;
+    w->wlen = 0;
 }
 
 static void send_one(lconn *lc, uint64_t intended)
@@ -831,6 +847,8 @@ static void on_done(wsp_conn *c, void *ud)
     lc->auth = NULL;
     if (w->stage == STAGE_CLOSE)
         maybe_finish(w);
+    else if (w->live == 0 && w->next_start >= w->n)
+        check_stage(w); /* the last one gone: say so now, not at the next second */
 }
 
 /* ---- the worker's timers ---- */
@@ -1122,10 +1140,11 @@ static void tpoll_cb(uv_poll_t *p, int status, int events)
     (void)status;
     (void)events;
     worker *w = p->data;
-    uint64_t ticks;
-    if (read(w->tfd, &ticks, sizeof ticks) > 0)
-        w->armed = 0; /* it fired: a one-shot timer is disarmed */
+    /* it fired; no read() to clear it: re-arming (or disarming) with timerfd_settime resets the
+     * expiry count, so the one syscall below both clears and sets it */
+    w->armed = UINT64_MAX;
     pump_due(w);
+    arm_timerfd(w);
 }
 
 /* Send everything due. Runs when the timerfd fires and before the loop sleeps, so sends that
@@ -1151,6 +1170,12 @@ static void pump_due(worker *w)
 static void end_timer_cb(uv_timer_t *t)
 {
     worker *w = t->data;
+    uint64_t now = uv_hrtime();
+    if (w->stage == STAGE_RUN && !atomic_load(&w->run->stop) && now < w->run->t_end) {
+        /* libuv's millisecond clock fired a little early: wait for the rest */
+        uv_timer_start(t, end_timer_cb, (w->run->t_end - now + 999999) / 1000000, 0);
+        return;
+    }
     check_stage(w);
     if (w->stage == STAGE_DRAIN)
         check_stage(w);
@@ -1164,6 +1189,7 @@ static void *worker_main(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    uv_update_time(&w->loop); /* its clock is from uv_loop_init: timers would fire early */
     uint64_t now = uv_hrtime();
     uint64_t to_start = r->t_start > now ? (r->t_start - now) / 1000000 : 0;
     uv_timer_start(&w->starter, starter_cb, to_start, 1);

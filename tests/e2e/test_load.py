@@ -187,7 +187,7 @@ def test_corrected_latency_shows_a_stall_the_uncorrected_one_hides(stall_servers
 
 def test_thresholds_pass_and_fail_as_written(servers, tmp_path):
     srv = echo_serve(servers)
-    base = [srv.url(), "--connections", "20", "--rate", "400", "--duration", "1500ms",
+    base = [srv.url(), "--connections", "20", "--rate", "400", "--duration", "1s",
             "--message", "hi {{uuid}}", "--echo", "--json"]
     junit = tmp_path / "ok.xml"
     r = load(*base, "--threshold", "p99<10s", "--threshold", "errors<0.1%",
@@ -256,7 +256,7 @@ def test_impossible_parameters_are_usage_errors_before_anything_starts(args, wha
 
 def test_baseline_flags_a_slower_server(servers, stall_servers, tmp_path):
     srv = echo_serve(servers)
-    common = ["--connections", "10", "--rate", "200", "--duration", "1500ms", "--message",
+    common = ["--connections", "10", "--rate", "300", "--duration", "1s", "--message",
               "b {{uuid}}", "--echo", "--json"]
     r = load(srv.url(), *common)
     assert r.rc == 0, r.stderr
@@ -403,7 +403,8 @@ def test_a_token_per_connection(servers, where):
     assert r.json["connections"]["opened"] == 20
     assert r.json["messages"]["matched"] == r.json["messages"]["sent"] > 0
     assert SECRET not in r.stdout and SECRET not in r.stderr
-
+    if where != "header":
+        return
     r = load(srv.url(), "--connections", "5", "--duration", "1s", "--json")
     assert r.rc == 44, r.stderr  # UPGRADE_AUTH: none opened
     assert r.json["errors"]["by_class"] == {"UPGRADE_AUTH": 5}
