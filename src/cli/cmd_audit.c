@@ -308,6 +308,7 @@ int wsp_cmd_audit(int argc, char **argv)
 
     optind = 0; /* GNU: full re-initialisation */
     opterr = 0;
+    wsp_cli_require_full_options("audit", argc, argv, longopts);
     for (;;) {
         int li = -1;
         int c = getopt_long(argc, argv, ":qh", longopts, &li);

@@ -85,6 +85,7 @@ int wsp_cmd_parity(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch;
+    wsp_cli_require_full_options("parity", argc, argv, parity_opts);
     while ((ch = getopt_long(argc, argv, ":e:qh", parity_opts, NULL)) != -1) {
         switch (ch) {
         case 'e':

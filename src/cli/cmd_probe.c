@@ -66,6 +66,7 @@ int wsp_cmd_probe(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch, li;
+    wsp_cli_require_full_options("probe", argc, argv, table);
     while ((li = -1, ch = getopt_long(argc, argv, ":" WSP_PROBEOPTS_SHORT "h", table, &li)) != -1) {
         const char *name = li >= 0 ? table[li].name : NULL;
         if (ch == 'h') {

@@ -255,6 +255,7 @@ int wsp_cmd_run(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch;
+    wsp_cli_require_full_options("run", argc, argv, run_opts);
     while ((ch = getopt_long(argc, argv, ":e:qh", run_opts, NULL)) != -1) {
         switch (ch) {
         case 'e':

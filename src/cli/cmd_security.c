@@ -239,6 +239,7 @@ int wsp_cmd_security(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch, li = -1;
+    wsp_cli_require_full_options("security", argc, argv, table);
     while ((ch = getopt_long(argc, argv, ":" WSP_PROBEOPTS_SHORT "h", table, &li)) != -1) {
         const char *lname = li >= 0 ? table[li].name : NULL;
         li = -1;

@@ -211,6 +211,7 @@ int wsp_cmd_serve(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
+    wsp_cli_require_full_options("serve", argc, argv, serve_opts);
     while ((o = getopt_long(argc, argv, ":qh", serve_opts, NULL)) != -1) {
         switch (o) {
         case 'h':

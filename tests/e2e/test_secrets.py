@@ -85,3 +85,16 @@ def test_server_logs_never_show_secrets(serve):
         run_wsprobe("probe", serve.url(), "--token-env", "KNOWN_TOKEN", "--auth-in", where,
                     env=env)
     assert_clean(serve.log(), "serve's log")
+
+
+@pytest.mark.parametrize("cmd", ["probe", "wait", "security"])
+@pytest.mark.parametrize("opt", ["--jwt-secret", "--jwt-secret=", "--token", "--jwt-sec"])
+def test_secret_on_the_command_line_is_refused_without_echo(cmd, opt):
+    """getopt would take an abbreviation (--jwt-secret for --jwt-secret-env) and then name the
+    'variable' in its error: options must be spelled in full, and a secret-looking one is
+    refused with advice, its value never repeated."""
+    value = "Zq9-literal-secret-value"
+    argv = [cmd, "ws://127.0.0.1:9/"] + ([opt + value] if opt.endswith("=") else [opt, value])
+    r = run_wsprobe(*argv)
+    assert r.rc == 2, (argv, r.rc, r.stderr)
+    assert value not in r.stdout and value not in r.stderr
