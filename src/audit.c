@@ -536,41 +536,6 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
     return 0;
 }
 
-/* "4G", "500M", "64K", "123" (bytes; powers of 1024; an optional trailing "B" or "iB"). */
-static int parse_size(const char *s, uint64_t *out)
-{
-    char num[32];
-    size_t i = 0;
-    while (s[i] >= '0' && s[i] <= '9' && i < sizeof num - 1) {
-        num[i] = s[i];
-        i++;
-    }
-    num[i] = '\0';
-    unsigned long long v;
-    if (parse_uint(num, ULLONG_MAX, &v) < 0)
-        return -1;
-    const char *u = s + i;
-    unsigned shift = 0;
-    if (*u == 'k' || *u == 'K')
-        shift = 10, u++;
-    else if (*u == 'm' || *u == 'M')
-        shift = 20, u++;
-    else if (*u == 'g' || *u == 'G')
-        shift = 30, u++;
-    else if (*u == 't' || *u == 'T')
-        shift = 40, u++;
-    if (shift && *u == 'i')
-        u++;
-    if (*u == 'b' || *u == 'B')
-        u++;
-    if (*u)
-        return -1;
-    if (shift && v > (ULLONG_MAX >> shift))
-        return -1;
-    *out = (uint64_t)(v << shift);
-    return 0;
-}
-
 static int set_string(char **slot, const char *v)
 {
     char *c = strdup(v);
@@ -656,7 +621,7 @@ static int config_set(wsp_audit_config *cfg, const char *key, const char *value,
         cfg->show = (unsigned)u;
     } else if (strcmp(k, "max_report_size") == 0) {
         uint64_t b;
-        if (parse_size(value, &b) < 0) {
+        if (wsp_size_parse(value, UINT64_MAX, &b) < 0) {
             errf(err, errlen, "--max-report-size wants a size (4G, 500M, 0: no cap), got '%s'",
                  value);
             return -1;

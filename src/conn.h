@@ -37,7 +37,7 @@ typedef enum wsp_conn_phase {
 
 const char *wsp_conn_phase_name(wsp_conn_phase p);
 
-#define WSP_CONN_MAX_PINNED 8
+#define WSP_CONN_MAX_PINNED WSP_DNS_MAX_PINNED
 #define WSP_CONN_MAX_HEADERS 32
 
 /* Everything a connection needs; borrowed: it must outlive the connection. */

@@ -306,3 +306,48 @@ int wsp_dns_servers_valid(const char *servers)
     ares_destroy(ch);
     return rc == ARES_SUCCESS ? 0 : -1;
 }
+
+int wsp_dns_pin_parse(const char *arg, wsp_dns_pin *out)
+{
+    const char *c1 = strchr(arg, ':');
+    if (!c1 || c1 == arg || (size_t)(c1 - arg) >= sizeof out->host)
+        return -1;
+    const char *c2 = strchr(c1 + 1, ':');
+    if (!c2 || c2 - c1 - 1 <= 0 || c2 - c1 - 1 > 5)
+        return -1;
+    memcpy(out->host, arg, (size_t)(c1 - arg));
+    out->host[c1 - arg] = '\0';
+    unsigned long port = 0;
+    for (const char *p = c1 + 1; p < c2; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        port = port * 10 + (unsigned long)(*p - '0');
+    }
+    if (port == 0 || port > 65535)
+        return -1;
+    out->port = (unsigned)port;
+    out->num = 0;
+    const char *s = c2 + 1;
+    while (*s) {
+        const char *comma = strchr(s, ',');
+        size_t n = comma ? (size_t)(comma - s) : strlen(s);
+        char a[64];
+        if (n == 0 || n >= sizeof a || out->num >= WSP_DNS_MAX_PINNED)
+            return -1;
+        memcpy(a, s, n);
+        a[n] = '\0';
+        char *addr = a;
+        if (addr[0] == '[' && addr[n - 1] == ']') {
+            addr[n - 1] = '\0';
+            addr++;
+        }
+        struct sockaddr_storage *ss = &out->addrs[out->num];
+        memset(ss, 0, sizeof *ss);
+        if (uv_ip4_addr(addr, (int)port, (struct sockaddr_in *)ss) != 0 &&
+            uv_ip6_addr(addr, (int)port, (struct sockaddr_in6 *)ss) != 0)
+            return -1;
+        out->num++;
+        s += n + (comma ? 1 : 0);
+    }
+    return out->num > 0 ? 0 : -1;
+}

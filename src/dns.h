@@ -41,6 +41,19 @@ void wsp_dns_cancel(wsp_dns_query *q);
 /* Format an address as text without the port ("127.0.0.1", "::1"). */
 void wsp_dns_addr_str(const struct sockaddr *sa, char *buf, size_t cap);
 
+/* --resolve HOST:PORT:ADDR[,ADDR...] (as curl): addresses to use for HOST:PORT instead of
+ * asking DNS. ADDR is IPv4, IPv6, or [IPv6]. */
+#define WSP_DNS_MAX_PINNED 8
+typedef struct wsp_dns_pin {
+    char host[256];
+    unsigned port;
+    struct sockaddr_storage addrs[WSP_DNS_MAX_PINNED]; /* port set */
+    int num;
+} wsp_dns_pin;
+
+/* Parse one --resolve value. Returns 0, or -1 when it is not HOST:PORT:ADDR[,ADDR]. */
+int wsp_dns_pin_parse(const char *arg, wsp_dns_pin *out);
+
 /* Check "ADDR[:PORT]" or "[V6]:PORT" lists for --dns-server. Returns 0 or -1. */
 int wsp_dns_servers_valid(const char *servers);
 

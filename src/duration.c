@@ -54,3 +54,46 @@ int wsp_duration_parse(const char *s, uint64_t *us_out)
     *us_out = us;
     return 0;
 }
+
+int wsp_size_parse(const char *s, uint64_t max, uint64_t *bytes_out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    uint64_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    unsigned shift = 0;
+    switch (*s) {
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    case 't':
+    case 'T':
+        shift = 40;
+        break;
+    default:
+        break;
+    }
+    if (shift)
+        s++;
+    if (strcmp(s, "iB") == 0 && shift)
+        s += 2;
+    else if (strcmp(s, "B") == 0)
+        s++;
+    if (*s || v == 0 || v > (max >> shift))
+        return -1;
+    *bytes_out = v << shift;
+    return 0;
+}

@@ -27,19 +27,12 @@
 #define MAX_PINS 8
 #define MAX_SECURITY_DEFS 128
 
-typedef struct pin {
-    char host[256];
-    unsigned port;
-    struct sockaddr_storage addrs[WSP_CONN_MAX_PINNED];
-    int num;
-} pin;
-
 /* What a loaded environment borrows from the plan. */
 typedef struct env_store {
     struct env_store *next;
     char *headers[WSP_CONN_MAX_HEADERS];
     size_t num_headers;
-    pin pins[MAX_PINS];
+    wsp_dns_pin pins[MAX_PINS];
     int num_pins;
 } env_store;
 
@@ -458,52 +451,6 @@ static json_t *to_json(wsp_plan *P, yaml_node_t *n, int depth, wsp_plan_err *err
 
 /* ---- address pins (--resolve) ---- */
 
-static int parse_pin(const char *arg, pin *out)
-{
-    const char *c1 = strchr(arg, ':');
-    if (!c1 || c1 == arg || (size_t)(c1 - arg) >= sizeof out->host)
-        return -1;
-    const char *c2 = strchr(c1 + 1, ':');
-    if (!c2)
-        return -1;
-    memcpy(out->host, arg, (size_t)(c1 - arg));
-    out->host[c1 - arg] = '\0';
-    char portbuf[8];
-    if (c2 - c1 - 1 <= 0 || c2 - c1 - 1 >= (long)sizeof portbuf)
-        return -1;
-    memcpy(portbuf, c1 + 1, (size_t)(c2 - c1 - 1));
-    portbuf[c2 - c1 - 1] = '\0';
-    char *end;
-    unsigned long port = strtoul(portbuf, &end, 10);
-    if (*end || port == 0 || port > 65535)
-        return -1;
-    out->port = (unsigned)port;
-    out->num = 0;
-    const char *s = c2 + 1;
-    while (*s) {
-        const char *comma = strchr(s, ',');
-        size_t n = comma ? (size_t)(comma - s) : strlen(s);
-        char a[64];
-        if (n == 0 || n >= sizeof a || out->num >= WSP_CONN_MAX_PINNED)
-            return -1;
-        memcpy(a, s, n);
-        a[n] = '\0';
-        char *addr = a;
-        if (addr[0] == '[' && addr[n - 1] == ']') {
-            addr[n - 1] = '\0';
-            addr++;
-        }
-        struct sockaddr_storage *ss = &out->addrs[out->num];
-        memset(ss, 0, sizeof *ss);
-        if (uv_ip4_addr(addr, (int)port, (struct sockaddr_in *)ss) != 0 &&
-            uv_ip6_addr(addr, (int)port, (struct sockaddr_in6 *)ss) != 0)
-            return -1;
-        out->num++;
-        s += n + (comma ? 1 : 0);
-    }
-    return out->num > 0 ? 0 : -1;
-}
-
 /* ---- environments ---- */
 
 static const char *const env_keys[] = {"url",         "health",   "plaintext_url", "origin",
@@ -886,7 +833,7 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
         cfg->conn.timeout_us = cfg->conn.deadline_us;
     cfg->pong_timeout_us = cfg->conn.timeout_us;
 
-    pin pins[MAX_PINS];
+    wsp_dns_pin pins[MAX_PINS];
     int npins = 0;
     if ((n = map_get(P, en, "resolve", &km))) {
         snprintf(kp, sizeof kp, "%s.resolve", path);
@@ -903,7 +850,7 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
                 n->type == YAML_SEQUENCE_NODE ? node_at(P, n->data.sequence.items.start[i]) : n;
             if (want_string(P, it, kp, &s, err) != 0)
                 return -1;
-            if (parse_pin(s, &pins[npins]) != 0)
+            if (wsp_dns_pin_parse(s, &pins[npins]) != 0)
                 return fail_at(P, err, it->start_mark,
                                "%s: expected HOST:PORT:ADDR[,ADDR], got '%.80s'", kp, s);
             npins++;

@@ -139,24 +139,6 @@ static bool conversation_option(const char *name)
     return false;
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return -1;
-    uint64_t mul = 1;
-    if (*end == 'k' || *end == 'K')
-        mul = 1024, end++;
-    else if (*end == 'm' || *end == 'M')
-        mul = 1024 * 1024, end++;
-    if (*end || v == 0 || v > (64ull << 20) / mul)
-        return -1;
-    *out = v * mul;
-    return 0;
-}
-
 static int print_list(bool json)
 {
     const wsp_check_def *const *defs;
@@ -261,7 +243,7 @@ int wsp_cmd_security(int argc, char **argv)
             continue;
         }
         if (lname && strcmp(lname, "max-message") == 0) {
-            if (parse_size(optarg, &env.limits.max_message) != 0) {
+            if (wsp_size_parse(optarg, 64ull << 20, &env.limits.max_message) != 0) {
                 rc = wsp_cli_usage_error(CMD, "--max-message '%s': expected a size like 64K",
                                          optarg);
                 goto out;

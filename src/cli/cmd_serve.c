@@ -127,24 +127,6 @@ static const struct option serve_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-')
-        return -1;
-    uint64_t mul = 1;
-    if (*end == 'k' || *end == 'K')
-        mul = 1024, end++;
-    else if (*end == 'm' || *end == 'M')
-        mul = 1024 * 1024, end++;
-    if (*end || v == 0 || v > (1ull << 32) / mul)
-        return -1;
-    *out = v * mul;
-    return 0;
-}
-
 static int parse_uint(const char *s, unsigned max, unsigned *out)
 {
     char *end;
@@ -298,7 +280,7 @@ int wsp_cmd_serve(int argc, char **argv)
             cfg.echo = true;
             break;
         case OPT_MAX_MESSAGE:
-            if (parse_size(optarg, &cfg.max_message) != 0) {
+            if (wsp_size_parse(optarg, 1ull << 32, &cfg.max_message) != 0) {
                 wsp_cli_usage_error(cmd, "--max-message '%s': expected a size like 64K, 1M",
                                     optarg);
                 goto done;
@@ -306,7 +288,7 @@ int wsp_cmd_serve(int argc, char **argv)
             break;
         case OPT_WQ_MAX: {
             uint64_t v;
-            if (parse_size(optarg, &v) != 0) {
+            if (wsp_size_parse(optarg, 1ull << 32, &v) != 0) {
                 wsp_cli_usage_error(cmd, "--write-queue-max '%s': expected a size like 1M", optarg);
                 goto done;
             }

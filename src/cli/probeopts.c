@@ -189,71 +189,6 @@ void wsp_probeopts_cleanup(wsp_probeopts *o)
     o->jwt = NULL;
 }
 
-/* --resolve HOST:PORT:ADDR[,ADDR...] ; ADDR may be [v6] or a bare v6 */
-static int parse_resolve(const char *arg, wsp_probeopts_pin *out)
-{
-    const char *c1 = strchr(arg, ':');
-    if (!c1 || c1 == arg || (size_t)(c1 - arg) >= sizeof out->host)
-        return -1;
-    const char *c2 = strchr(c1 + 1, ':');
-    if (!c2)
-        return -1;
-    memcpy(out->host, arg, (size_t)(c1 - arg));
-    out->host[c1 - arg] = '\0';
-    char portbuf[8];
-    if (c2 - c1 - 1 <= 0 || c2 - c1 - 1 >= (long)sizeof portbuf)
-        return -1;
-    memcpy(portbuf, c1 + 1, (size_t)(c2 - c1 - 1));
-    portbuf[c2 - c1 - 1] = '\0';
-    char *end;
-    unsigned long port = strtoul(portbuf, &end, 10);
-    if (*end || port == 0 || port > 65535)
-        return -1;
-    out->port = (unsigned)port;
-    out->num = 0;
-    const char *s = c2 + 1;
-    while (*s) {
-        const char *comma = strchr(s, ',');
-        size_t n = comma ? (size_t)(comma - s) : strlen(s);
-        char a[64];
-        if (n == 0 || n >= sizeof a || out->num >= WSP_CONN_MAX_PINNED)
-            return -1;
-        memcpy(a, s, n);
-        a[n] = '\0';
-        char *addr = a;
-        if (addr[0] == '[' && addr[n - 1] == ']') {
-            addr[n - 1] = '\0';
-            addr++;
-        }
-        struct sockaddr_storage *ss = &out->addrs[out->num];
-        memset(ss, 0, sizeof *ss);
-        if (uv_ip4_addr(addr, (int)port, (struct sockaddr_in *)ss) != 0 &&
-            uv_ip6_addr(addr, (int)port, (struct sockaddr_in6 *)ss) != 0)
-            return -1;
-        out->num++;
-        s += n + (comma ? 1 : 0);
-    }
-    return out->num > 0 ? 0 : -1;
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-')
-        return -1;
-    uint64_t mul = 1;
-    if (*end == 'k' || *end == 'K')
-        mul = 1024, end++;
-    else if (*end == 'm' || *end == 'M')
-        mul = 1024 * 1024, end++;
-    if (*end || v == 0 || v > (1ull << 40) / mul)
-        return -1;
-    *out = v * mul;
-    return 0;
-}
-
 /* -v: heads on stderr with credentials redacted */
 static void trace(void *ud, bool outgoing, const char *data, size_t len)
 {
@@ -369,7 +304,7 @@ int wsp_probeopts_take(wsp_probeopts *o, int code, const char *arg, const char *
             o->cfg.pong_timeout_us = us;
         return 1;
     case OPT_RESOLVE:
-        if (o->npins >= WSP_PROBEOPTS_MAX_PINS || parse_resolve(arg, &o->pins[o->npins]) != 0)
+        if (o->npins >= WSP_PROBEOPTS_MAX_PINS || wsp_dns_pin_parse(arg, &o->pins[o->npins]) != 0)
             return bad(o, "expected HOST:PORT:ADDR[,ADDR]", longname, arg);
         o->npins++;
         return 1;
@@ -405,7 +340,7 @@ int wsp_probeopts_take(wsp_probeopts *o, int code, const char *arg, const char *
         return 1;
     }
     case OPT_MAX_MESSAGE:
-        if (parse_size(arg, &o->cfg.conn.limits.max_message) != 0)
+        if (wsp_size_parse(arg, 1ull << 40, &o->cfg.conn.limits.max_message) != 0)
             return bad(o, "expected a size like 64K, 16M", longname, arg);
         o->cfg.conn.limits.max_frame = o->cfg.conn.limits.max_message;
         return 1;

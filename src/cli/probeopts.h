@@ -16,18 +16,12 @@
 #include <jansson.h>
 
 #include "auth.h"
+#include "dns.h"
 #include "probe.h"
 #include "tls.h"
 
 #define WSP_PROBEOPTS_OWN 1000 /* option codes from here on belong to the command */
 #define WSP_PROBEOPTS_MAX_PINS 8
-
-typedef struct wsp_probeopts_pin {
-    char host[256];
-    unsigned port;
-    struct sockaddr_storage addrs[WSP_CONN_MAX_PINNED];
-    int num;
-} wsp_probeopts_pin;
 
 typedef struct wsp_probeopts {
     const char *cmd; /* for messages: "probe" */
@@ -36,7 +30,7 @@ typedef struct wsp_probeopts {
     wsp_auth auth;
     wsp_jwt_config *jwt; /* collected --jwt-* options; moved into auth by finish */
     char *token_env;
-    wsp_probeopts_pin pins[WSP_PROBEOPTS_MAX_PINS];
+    wsp_dns_pin pins[WSP_PROBEOPTS_MAX_PINS];
     int npins;
     const char *health;
     const char *url;

@@ -1,5 +1,6 @@
 /* test_template.c - placeholders, durations and JSON pointers (the small pure helpers the
  * conversation steps stand on). */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "dns.h"
 #include "duration.h"
 #include "jsonptr.h"
 #include "rand.h"
@@ -119,6 +121,56 @@ static void test_durations(void **state)
     }
 }
 
+static void test_sizes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        uint64_t max;
+        int rc;
+        uint64_t v;
+    } cases[] = {
+        {"123", 1000, 0, 123},
+        {"64K", 1u << 20, 0, 65536},
+        {"64KiB", 1u << 20, 0, 65536},
+        {"16M", 1ull << 40, 0, 16u << 20},
+        {"2GB", 1ull << 40, 0, 2ull << 30},
+        {"1T", 1ull << 40, 0, 1ull << 40},
+        {"0", 100, -1, 0},
+        {"", 100, -1, 0},
+        {"-1", 100, -1, 0},
+        {"1X", 100, -1, 0},
+        {"65K", 64u << 10, -1, 0},
+        {"99999999999999999999", UINT64_MAX, -1, 0},
+        {"1 K", 1u << 20, -1, 0},
+        {"1iB", 100, -1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t v = 0;
+        assert_int_equal(wsp_size_parse(cases[i].in, cases[i].max, &v), cases[i].rc);
+        if (cases[i].rc == 0)
+            assert_int_equal(v, cases[i].v);
+    }
+}
+
+static void test_resolve_pins(void **state)
+{
+    (void)state;
+    wsp_dns_pin pin;
+    assert_int_equal(wsp_dns_pin_parse("api.example.com:443:10.0.0.7,[::1],::2", &pin), 0);
+    assert_string_equal(pin.host, "api.example.com");
+    assert_int_equal(pin.port, 443);
+    assert_int_equal(pin.num, 3);
+    assert_int_equal(pin.addrs[0].ss_family, AF_INET);
+    assert_int_equal(pin.addrs[1].ss_family, AF_INET6);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&pin.addrs[0])->sin_port), 443);
+    static const char *const bad[] = {
+        "host:443",      ":443:1.2.3.4", "h:0:1.2.3.4",     "h:70000:1.2.3.4",
+        "h:44x:1.2.3.4", "h:443:",       "h:443:not-an-ip", "h:443:1.2.3.4,,1.2.3.5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(wsp_dns_pin_parse(bad[i], &pin), -1);
+}
+
 /* RFC 6901 section 5's examples */
 static void test_jsonptr_rfc6901(void **state)
 {
@@ -155,6 +207,8 @@ int main(void)
         cmocka_unit_test(test_sent_correlation),
         cmocka_unit_test(test_unterminated_is_literal),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_resolve_pins),
         cmocka_unit_test(test_jsonptr_rfc6901),
     };
     return cmocka_run_group_tests_name("template", tests, NULL, NULL);
