@@ -569,6 +569,7 @@ int wsp_cmd_load(int argc, char **argv)
     int rc = 2;
     if (!table)
         goto out;
+    wsp_cli_require_full_options(cmd, argc, argv, table);
     optind = 1;
     opterr = 0;
     int ch, li;
@@ -885,6 +886,7 @@ int wsp_cmd_load_merge(int argc, char **argv)
     judging_init(&j, cmd);
     wsp_load_result *acc = NULL;
     int rc = 2;
+    wsp_cli_require_full_options(cmd, argc, argv, merge_opts);
     optind = 1;
     opterr = 0;
     int ch, li;

@@ -238,6 +238,7 @@ def test_error_threshold_breaks_on_refused_upgrades(servers):
     (["--rate", "10", "--message", "x", "--echo", "--expect-text", "x"], "one way"),
     (["--ping"], "probe option"),
     (["--deadline", "5s"], "probe option"),
+    (["--conn", "5"], "spelled in full"),
 ])
 def test_impossible_parameters_are_usage_errors_before_anything_starts(args, what, tmp_path):
     # a port with nothing behind it: a run that started would count TCP_REFUSED, not exit 2
