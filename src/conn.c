@@ -21,6 +21,13 @@
 static _Thread_local uint8_t read_buf[READ_BUF];
 static _Thread_local uint8_t plain_buf[READ_BUF];
 
+/* What the handshake needs from the request until the response is judged. */
+typedef struct hs_state {
+    char key[WSP_HS_KEY_LEN + 1];
+    char host_header[300];
+    wsp_hs_request req;
+} hs_state;
+
 struct wsp_conn {
     uv_loop_t *loop;
     const wsp_conn_opts *o;
@@ -37,18 +44,16 @@ struct wsp_conn {
     bool shutting_down;
 
     wsp_dns_query *dnsq;
-    struct sockaddr_storage addrs[WSP_DNS_MAX_ADDRS];
+    struct sockaddr_storage *addrs; /* heap while connecting */
     int num_addrs;
     int next_addr;
-    wsp_err connect_err;
+    wsp_err *connect_err; /* heap, the last connect failure */
 
     bool tls_active;
-    wsp_tls tls;
+    wsp_tls *tls; /* heap, for wss:// and https:// */
 
-    char key[WSP_HS_KEY_LEN + 1];
-    char host_header[300];
-    wsp_hs_request hsreq;
-    char *head; /* response head being received, WSP_HTTP_HEAD_MAX cap */
+    struct hs_state *hs; /* heap from the request until the response is judged */
+    char *head;          /* response head being received, WSP_HTTP_HEAD_MAX cap */
     size_t head_len;
     bool collecting_body;
     size_t body_expected; /* Content-Length of a non-101 answer, or SIZE_MAX if unknown */
@@ -98,9 +103,17 @@ static void maybe_release(wsp_conn *c)
         if (c->parser_init)
             wsp_ws_parser_cleanup(&c->parser);
         if (c->tls_active)
-            wsp_tls_cleanup(&c->tls);
+            wsp_tls_cleanup(c->tls);
+        free(c->tls);
         free(c->head);
         free(c->rec.http_head);
+        free(c->rec.http_body);
+        free(c->rec.location);
+        free(c->rec.tls);
+        free(c->rec.addresses);
+        free(c->addrs);
+        free(c->connect_err);
+        free(c->hs);
         free(c);
     }
 }
@@ -293,12 +306,12 @@ static int raw_write(wsp_conn *c, const void *data, size_t len)
 static int flush_tls(wsp_conn *c)
 {
     size_t n;
-    while ((n = wsp_tls_pending_out(&c->tls)) > 0) {
+    while ((n = wsp_tls_pending_out(c->tls)) > 0) {
         write_req *w = malloc(sizeof *w + n);
         if (!w)
             return -1;
         w->c = c;
-        w->len = wsp_tls_take_out(&c->tls, w->data, n);
+        w->len = wsp_tls_take_out(c->tls, w->data, n);
         uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
         if (!c->tcp || uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1, write_cb) != 0) {
             free(w);
@@ -313,7 +326,7 @@ static int net_write(wsp_conn *c, const void *data, size_t len)
     if (!c->tls_active)
         return raw_write(c, data, len);
     wsp_err e;
-    if (wsp_tls_write(&c->tls, data, len, &e) != 0)
+    if (wsp_tls_write(c->tls, data, len, &e) != 0)
         return -1;
     c->rec.tx_bytes += len;
     return flush_tls(c);
@@ -325,33 +338,42 @@ static void send_request(wsp_conn *c)
 {
     char req[16384];
     c->phase = WSP_PHASE_UPGRADE;
-    c->hsreq.host_header = c->host_header;
-    c->hsreq.target = c->o->url->target;
-    c->hsreq.origin = c->o->origin;
-    c->hsreq.subprotocols = c->o->subprotocols;
-    c->hsreq.extensions = c->o->extensions;
-    c->hsreq.num_extra = 0;
+    hs_state *hs = c->hs = calloc(1, sizeof *c->hs);
+    if (!hs) {
+        fail(c, WSP_CLASS_INTERNAL, "out of memory");
+        return;
+    }
+    if (wsp_url_host_header(c->o->url, hs->host_header, sizeof hs->host_header) < 0) {
+        fail(c, WSP_CLASS_URL_INVALID, "host name too long");
+        return;
+    }
+    hs->req.host_header = hs->host_header;
+    hs->req.target = c->o->url->target;
+    hs->req.origin = c->o->origin;
+    hs->req.subprotocols = c->o->subprotocols;
+    hs->req.extensions = c->o->extensions;
+    hs->req.num_extra = 0;
     for (size_t i = 0; i < c->o->num_headers && i < WSP_HS_MAX_EXTRA; i++)
-        c->hsreq.extra[c->hsreq.num_extra++] = c->o->headers[i];
+        hs->req.extra[hs->req.num_extra++] = c->o->headers[i];
     int n;
     if (c->o->http_only) {
         n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: wsprobe\r\nAccept: */*\r\n"
                      "Connection: close\r\n",
-                     c->o->url->target, c->host_header);
-        for (size_t i = 0; i < c->hsreq.num_extra && n > 0 && (size_t)n < sizeof req; i++)
-            n += snprintf(req + n, sizeof req - (size_t)n, "%s\r\n", c->hsreq.extra[i]);
+                     c->o->url->target, hs->host_header);
+        for (size_t i = 0; i < hs->req.num_extra && n > 0 && (size_t)n < sizeof req; i++)
+            n += snprintf(req + n, sizeof req - (size_t)n, "%s\r\n", hs->req.extra[i]);
         if (n > 0 && (size_t)n < sizeof req)
             n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
         if (n <= 0 || (size_t)n >= sizeof req)
             n = -1;
     } else {
-        if (wsp_hs_key_new(c->key) != 0) {
+        if (wsp_hs_key_new(hs->key) != 0) {
             fail(c, WSP_CLASS_INTERNAL, "the random generator failed");
             return;
         }
-        c->hsreq.key = c->key;
-        n = wsp_hs_build_request(req, sizeof req, &c->hsreq);
+        hs->req.key = hs->key;
+        n = wsp_hs_build_request(req, sizeof req, &hs->req);
     }
     if (n < 0) {
         fail(c, WSP_CLASS_USAGE,
@@ -393,6 +415,10 @@ static size_t content_length(const wsp_http_response *res)
 
 static void keep_body(wsp_conn *c, const char *data, size_t len)
 {
+    if (!c->rec.http_body && !(c->rec.http_body = malloc(WSP_CONN_BODY_MAX))) {
+        finish(c);
+        return;
+    }
     size_t room = WSP_CONN_BODY_MAX - c->rec.http_body_len;
     if (len > room)
         len = room;
@@ -475,10 +501,9 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
     memset(&hr, 0, sizeof hr);
     wsp_err e;
     wsp_err_clear(&e);
-    wsp_class cls = wsp_hs_check_response(&res, &c->hsreq, &hr, &e);
-    if (hr.location && hr.location_len)
-        snprintf(c->rec.location, sizeof c->rec.location, "%.*s", (int)hr.location_len,
-                 hr.location);
+    wsp_class cls = wsp_hs_check_response(&res, &c->hs->req, &hr, &e);
+    if (hr.location && hr.location_len && !c->rec.location)
+        c->rec.location = strndup(hr.location, hr.location_len < 1024 ? hr.location_len : 1024);
     if (cls != WSP_CLASS_OK || res.status != 101) {
         if (cls == WSP_CLASS_OK)
             wsp_err_set(&e, WSP_CLASS_HS_MALFORMED, "unexpected status %d", res.status);
@@ -509,6 +534,8 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
                  hr.extensions);
     c->rec.handshake_completed = true;
     c->phase = WSP_PHASE_OPEN;
+    free(c->hs);
+    c->hs = NULL;
     wsp_ws_parser_init(&c->parser, WSP_WS_ROLE_CLIENT, &c->o->limits);
     c->parser_init = true;
     /* frames that came with the head must be parsed after on_open; keep them aside */
@@ -675,12 +702,12 @@ static void tls_established(wsp_conn *c)
 {
     c->rec.t_tls = uv_hrtime();
     c->rec.tls_done = true;
-    wsp_tls_get_info(&c->tls, &c->rec.tls);
-    if (c->o->min_cert_days > 0 && c->rec.tls.have_cert &&
-        c->rec.tls.days_left < c->o->min_cert_days) {
+    wsp_tls_get_info(c->tls, c->rec.tls);
+    if (c->o->min_cert_days > 0 && c->rec.tls->have_cert &&
+        c->rec.tls->days_left < c->o->min_cert_days) {
         fail(c, WSP_CLASS_CERT_EXPIRED,
              "the certificate expires in %d days, fewer than --min-cert-days %d",
-             c->rec.tls.days_left, c->o->min_cert_days);
+             c->rec.tls->days_left, c->o->min_cert_days);
         return;
     }
     send_request(c);
@@ -746,15 +773,15 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     wsp_err e;
     wsp_err_clear(&e);
-    if (wsp_tls_feed(&c->tls, buf->base, (size_t)nread, &e) != 0) {
+    if (wsp_tls_feed(c->tls, buf->base, (size_t)nread, &e) != 0) {
         fail_err(c, &e);
         return;
     }
     if (c->phase == WSP_PHASE_TLS) {
-        int r = wsp_tls_handshake(&c->tls, &e);
+        int r = wsp_tls_handshake(c->tls, &e);
         flush_tls(c);
         if (r < 0) {
-            wsp_tls_get_info(&c->tls, &c->rec.tls);
+            wsp_tls_get_info(c->tls, c->rec.tls);
             fail_err(c, &e);
             return;
         }
@@ -765,7 +792,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
     }
     for (;;) {
-        ssize_t n = wsp_tls_read(&c->tls, plain_buf, sizeof plain_buf, &e);
+        ssize_t n = wsp_tls_read(c->tls, plain_buf, sizeof plain_buf, &e);
         if (n > 0) {
             plain_input(c, plain_buf, (size_t)n);
             if (c->phase == WSP_PHASE_DONE)
@@ -790,28 +817,31 @@ static void try_next_address(wsp_conn *c);
 
 static void classify_connect_error(wsp_conn *c, int status, const char *addr)
 {
+    if (!c->connect_err && !(c->connect_err = calloc(1, sizeof *c->connect_err)))
+        return;
+    wsp_err *e = c->connect_err;
     switch (status) {
     case UV_ECONNREFUSED:
-        wsp_err_set(&c->connect_err, WSP_CLASS_TCP_REFUSED, "connection refused by %s port %u",
-                    addr, c->rec.port);
+        wsp_err_set(e, WSP_CLASS_TCP_REFUSED, "connection refused by %s port %u", addr,
+                    c->rec.port);
         break;
     case UV_ETIMEDOUT:
-        wsp_err_set(&c->connect_err, WSP_CLASS_TCP_TIMEOUT,
-                    "the TCP connection to %s port %u timed out", addr, c->rec.port);
+        wsp_err_set(e, WSP_CLASS_TCP_TIMEOUT, "the TCP connection to %s port %u timed out", addr,
+                    c->rec.port);
         break;
     case UV_ENETUNREACH:
     case UV_EHOSTUNREACH:
     case UV_EADDRNOTAVAIL:
     case UV_EAFNOSUPPORT:
-        wsp_err_set(&c->connect_err, WSP_CLASS_NET_UNREACHABLE, "cannot reach %s port %u: %s", addr,
-                    c->rec.port, uv_strerror(status));
+        wsp_err_set(e, WSP_CLASS_NET_UNREACHABLE, "cannot reach %s port %u: %s", addr, c->rec.port,
+                    uv_strerror(status));
         break;
     default:
-        wsp_err_set(&c->connect_err, WSP_CLASS_NET_UNREACHABLE, "connecting to %s port %u: %s",
-                    addr, c->rec.port, uv_strerror(status));
+        wsp_err_set(e, WSP_CLASS_NET_UNREACHABLE, "connecting to %s port %u: %s", addr, c->rec.port,
+                    uv_strerror(status));
         break;
     }
-    c->connect_err.sys_errno = status;
+    e->sys_errno = status;
 }
 
 static void connect_cb(uv_connect_t *req, int status)
@@ -828,6 +858,8 @@ static void connect_cb(uv_connect_t *req, int status)
     }
     c->rec.network = true;
     c->rec.t_connected = uv_hrtime();
+    free(c->addrs); /* the addresses not tried are no longer needed */
+    c->addrs = NULL;
     uv_tcp_nodelay(c->tcp, 1);
     uv_read_start((uv_stream_t *)c->tcp, alloc_cb, read_cb);
     if (c->o->url->tls) {
@@ -836,7 +868,12 @@ static void connect_cb(uv_connect_t *req, int status)
             fail(c, WSP_CLASS_INTERNAL, "no TLS context for a TLS URL");
             return;
         }
-        if (wsp_tls_init_client(&c->tls, c->o->tls_ctx, c->o->url->host, c->o->url->host_is_ip,
+        if (!(c->rec.tls = calloc(1, sizeof *c->rec.tls)) ||
+            !(c->tls = calloc(1, sizeof *c->tls))) {
+            fail(c, WSP_CLASS_INTERNAL, "out of memory");
+            return;
+        }
+        if (wsp_tls_init_client(c->tls, c->o->tls_ctx, c->o->url->host, c->o->url->host_is_ip,
                                 c->o->tls_verify, &e) != 0) {
             fail_err(c, &e);
             return;
@@ -845,7 +882,7 @@ static void connect_cb(uv_connect_t *req, int status)
         c->rec.tls_used = true;
         c->phase = WSP_PHASE_TLS;
         arm_phase_timer(c);
-        int r = wsp_tls_handshake(&c->tls, &e); /* writes the ClientHello */
+        int r = wsp_tls_handshake(c->tls, &e); /* writes the ClientHello */
         flush_tls(c);
         if (r < 0)
             fail_err(c, &e);
@@ -857,12 +894,16 @@ static void connect_cb(uv_connect_t *req, int status)
 static void try_next_address(wsp_conn *c)
 {
     if (c->next_addr >= c->num_addrs) {
-        if (c->num_addrs > 1 && c->connect_err.cls != WSP_CLASS_OK) {
-            size_t l = strlen(c->connect_err.msg);
-            snprintf(c->connect_err.msg + l, sizeof c->connect_err.msg - l,
+        if (!c->connect_err) {
+            fail(c, WSP_CLASS_INTERNAL, "out of memory");
+            return;
+        }
+        if (c->num_addrs > 1) {
+            size_t l = strlen(c->connect_err->msg);
+            snprintf(c->connect_err->msg + l, sizeof c->connect_err->msg - l,
                      " (all %d addresses tried)", c->num_addrs);
         }
-        fail_err(c, &c->connect_err);
+        fail_err(c, c->connect_err);
         return;
     }
     int i = c->next_addr++;
@@ -910,7 +951,14 @@ static void try_next_address(wsp_conn *c)
 static void use_addresses(wsp_conn *c, const struct sockaddr_storage *addrs, int n)
 {
     c->num_addrs = 0;
-    for (int i = 0; i < n && c->num_addrs < WSP_DNS_MAX_ADDRS; i++) {
+    size_t cap = n < WSP_DNS_MAX_ADDRS ? (size_t)(n > 0 ? n : 1) : WSP_DNS_MAX_ADDRS;
+    c->addrs = calloc(cap, sizeof *c->addrs);
+    c->rec.addresses = calloc(cap, sizeof *c->rec.addresses);
+    if (!c->addrs || !c->rec.addresses) {
+        fail(c, WSP_CLASS_INTERNAL, "out of memory");
+        return;
+    }
+    for (int i = 0; i < n && c->num_addrs < (int)cap; i++) {
         int fam = addrs[i].ss_family;
         if (c->o->family != AF_UNSPEC && fam != c->o->family)
             continue;
@@ -963,7 +1011,6 @@ wsp_conn *wsp_conn_new(uv_loop_t *loop, const wsp_conn_opts *opts, const wsp_con
     c->rec.close_code = -1;
     c->rec.port = opts->url->port;
     wsp_err_clear(&c->rec.err);
-    wsp_err_clear(&c->connect_err);
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
     c->open_handles = 1;
@@ -973,10 +1020,6 @@ wsp_conn *wsp_conn_new(uv_loop_t *loop, const wsp_conn_opts *opts, const wsp_con
 void wsp_conn_start(wsp_conn *c)
 {
     c->rec.t_start = uv_hrtime();
-    if (wsp_url_host_header(c->o->url, c->host_header, sizeof c->host_header) < 0) {
-        fail(c, WSP_CLASS_URL_INVALID, "host name too long");
-        return;
-    }
     arm_phase_timer(c);
     if (c->o->num_pinned > 0) {
         use_addresses(c, c->o->pinned, c->o->num_pinned);

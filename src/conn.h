@@ -89,29 +89,32 @@ typedef enum wsp_closed_by {
 #define WSP_CONN_BODY_MAX 512
 #define WSP_CONN_HEAD_KEEP 8192
 
-/* What the connection saw. Times are uv_hrtime() nanoseconds; 0 means not reached. */
+/* What the connection saw. Times are uv_hrtime() nanoseconds; 0 means not reached. The
+ * diagnostics most connections never need (TLS facts, a refusal's body and Location, the
+ * address list) live on the heap, allocated when first used, so an idle connection stays
+ * small (load keeps tens of thousands open). */
 typedef struct wsp_conn_record {
     uint64_t t_start, t_resolved, t_connected, t_tls, t_request, t_upgraded, t_first_message,
         t_close_start, t_closed, t_end;
     wsp_conn_phase failed_phase; /* the phase the connection was in when it failed */
-    /* addresses */
-    char addresses[WSP_DNS_MAX_ADDRS][48];
+    /* addresses (heap, num_addresses entries; NULL before resolution) */
+    char (*addresses)[48];
     int num_addresses;
     int used_address; /* index into addresses, or -1 */
     uint16_t port;
     /* TLS */
     bool tls_used;
     bool tls_done;
-    wsp_tls_info tls;
+    wsp_tls_info *tls; /* heap, allocated when a TLS session starts; NULL for ws:// */
     /* HTTP */
     int http_status; /* 0: no status line */
     int http_minor;
     char http_reason[128];
     char *http_head; /* the response head as received (capped at WSP_CONN_HEAD_KEEP), owned */
     size_t http_head_len;
-    char http_body[WSP_CONN_BODY_MAX]; /* first bytes of a non-101 body */
+    char *http_body; /* heap: first bytes of a non-101 body (WSP_CONN_BODY_MAX at most), or NULL */
     size_t http_body_len;
-    char location[1024];
+    char *location; /* heap: the Location of a 3xx, or NULL */
     /* WebSocket */
     char subprotocol[128];
     char extensions[256];

@@ -282,8 +282,8 @@ char *wsp_plancheck_transcript(const wsp_probe *p, const char *url_text)
         append(&buf, &len, &cap, "* connected to %s port %u\n", r->addresses[r->used_address],
                (unsigned)r->port);
     if (r->tls_done)
-        append(&buf, &len, &cap, "* TLS %s %s, verified: %s\n", r->tls.version, r->tls.cipher,
-               r->tls.verified ? "yes" : "no");
+        append(&buf, &len, &cap, "* TLS %s %s, verified: %s\n", r->tls->version, r->tls->cipher,
+               r->tls->verified ? "yes" : "no");
     if (r->http_head && r->http_head_len) {
         size_t rcap = r->http_head_len * 2 + 64;
         char *rh = malloc(rcap);
@@ -389,15 +389,15 @@ static void add_transport_evidence(wsp_check_result *r, const wsp_probe *p)
 {
     const wsp_conn_record *rec = wsp_probe_record(p);
     if (rec->tls_done) {
-        const char *bucket = rec->tls.days_left < 0    ? "expired"
-                             : rec->tls.days_left < 7  ? "under 7 days"
-                             : rec->tls.days_left < 30 ? "under 30 days"
-                             : rec->tls.days_left < 90 ? "under 90 days"
-                                                       : "90 days or more";
+        const char *bucket = rec->tls->days_left < 0    ? "expired"
+                             : rec->tls->days_left < 7  ? "under 7 days"
+                             : rec->tls->days_left < 30 ? "under 30 days"
+                             : rec->tls->days_left < 90 ? "under 90 days"
+                                                        : "90 days or more";
         json_object_set_new(r->evidence, "tls",
-                            json_pack("{s:s,s:s,s:s,s:s,s:b}", "version", rec->tls.version,
-                                      "cipher", rec->tls.cipher, "issuer", rec->tls.issuer,
-                                      "expiry", bucket, "verified", rec->tls.verified));
+                            json_pack("{s:s,s:s,s:s,s:s,s:b}", "version", rec->tls->version,
+                                      "cipher", rec->tls->cipher, "issuer", rec->tls->issuer,
+                                      "expiry", bucket, "verified", rec->tls->verified));
     }
     char server[128];
     head_value(rec, "server", server, sizeof server);

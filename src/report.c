@@ -226,22 +226,22 @@ static json_t *record_json_into(json_t *o, const wsp_conn_record *r)
                         r->used_address >= 0 ? json_string(r->addresses[r->used_address])
                                              : json_null());
     json_object_set_new(o, "port", json_integer(r->port));
-    if (r->tls_used) {
+    if (r->tls_used && r->tls) {
         json_t *t = json_object();
-        json_object_set_new(t, "version", str_or_null(r->tls.version));
-        json_object_set_new(t, "cipher", str_or_null(r->tls.cipher));
-        json_object_set_new(t, "alpn", str_or_null(r->tls.alpn));
-        json_object_set_new(t, "sni", str_or_null(r->tls.sni));
-        json_object_set_new(t, "subject", str_or_null(r->tls.subject));
-        json_object_set_new(t, "issuer", str_or_null(r->tls.issuer));
+        json_object_set_new(t, "version", str_or_null(r->tls->version));
+        json_object_set_new(t, "cipher", str_or_null(r->tls->cipher));
+        json_object_set_new(t, "alpn", str_or_null(r->tls->alpn));
+        json_object_set_new(t, "sni", str_or_null(r->tls->sni));
+        json_object_set_new(t, "subject", str_or_null(r->tls->subject));
+        json_object_set_new(t, "issuer", str_or_null(r->tls->issuer));
         json_t *sans = json_array();
-        for (int i = 0; i < r->tls.num_sans; i++)
-            json_array_append_new(sans, json_string(r->tls.sans[i]));
+        for (int i = 0; i < r->tls->num_sans; i++)
+            json_array_append_new(sans, json_string(r->tls->sans[i]));
         json_object_set_new(t, "sans", sans);
         json_object_set_new(t, "days_left",
-                            r->tls.have_cert ? json_integer(r->tls.days_left) : json_null());
-        json_object_set_new(t, "verified", json_boolean(r->tls.have_cert && r->tls.verified));
-        json_object_set_new(t, "verify_error", str_or_null(r->tls.verify_error));
+                            r->tls->have_cert ? json_integer(r->tls->days_left) : json_null());
+        json_object_set_new(t, "verified", json_boolean(r->tls->have_cert && r->tls->verified));
+        json_object_set_new(t, "verify_error", str_or_null(r->tls->verify_error));
         json_object_set_new(t, "handshake_completed", json_boolean(r->tls_done));
         json_object_set_new(o, "tls", t);
     } else {
@@ -454,11 +454,11 @@ static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool 
         row(f, &st, "connect", fp == WSP_PHASE_CONNECT, wsp_conn_ms(r->t_resolved, r->t_connected),
             r->t_connected != 0, fp == WSP_PHASE_CONNECT ? v->msg : what);
     }
-    if (r->tls_used) {
+    if (r->tls_used && r->tls) {
         if (r->tls_done)
-            snprintf(what, sizeof what, "%s %s, %s, %s, %d days left", r->tls.version,
-                     r->tls.cipher, r->tls.verified ? "verified" : "NOT verified (--insecure)",
-                     r->tls.subject, r->tls.days_left);
+            snprintf(what, sizeof what, "%s %s, %s, %s, %d days left", r->tls->version,
+                     r->tls->cipher, r->tls->verified ? "verified" : "NOT verified (--insecure)",
+                     r->tls->subject, r->tls->days_left);
         row(f, &st, "tls", fp == WSP_PHASE_TLS, wsp_conn_ms(r->t_connected, r->t_tls),
             r->t_tls != 0, fp == WSP_PHASE_TLS ? v->msg : what);
     }
@@ -511,7 +511,7 @@ static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool 
     fprintf(f, "%sFAIL%s %s\n", st.bad, st.off, v->msg);
     fprintf(f, "  %-9s %s (exit %d)\n", "class", wsp_class_name(v->cls),
             wsp_class_exit_code(v->cls));
-    if (r->location[0])
+    if (r->location)
         fprintf(f, "  %-9s %s\n", "location", r->location);
     if (r->http_body_len) {
         char body[WSP_CONN_BODY_MAX + 1];

@@ -595,7 +595,7 @@ void wsp_sec_transport_plaintext(const wsp_env *env, const json_t *params, wsp_c
         wsp_check_set(out, WSP_VERDICT_WARN, WSP_CLASS_OK,
                       "plaintext ws:// is redirected (HTTP %d to %.200s): a client that follows "
                       "has already sent its first request in the clear",
-                      r->http_status, r->location);
+                      r->http_status, r->location ? r->location : "");
     else if (r->http_status)
         wsp_check_set(out, WSP_VERDICT_PASS, WSP_CLASS_OK, "plaintext ws:// is refused (HTTP %d)",
                       r->http_status);
@@ -728,7 +728,8 @@ void wsp_sec_tls_certificate(const wsp_env *env, const json_t *params, wsp_check
     }
     wsp_check_add_probe_evidence(out, "tls_probe", p);
     const wsp_conn_record *r = wsp_probe_record(p);
-    const wsp_tls_info *t = &r->tls;
+    static const wsp_tls_info no_tls; /* a ws:// record has none */
+    const wsp_tls_info *t = r->tls ? r->tls : &no_tls;
     if (r->tls_done || t->have_cert) {
         json_t *o = json_object();
         json_object_set_new(o, "version", json_string(t->version));
