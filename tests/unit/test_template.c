@@ -38,6 +38,24 @@ static void test_uuid_is_v4_and_from_the_rng(void **state)
     free(s);
 }
 
+/* The per-thread pool hands out each byte once: many small draws are all different, and large
+ * ones bypass it. */
+static void test_rand_pool(void **state)
+{
+    (void)state;
+    enum { N = 3000 }; /* more than one pool's worth of 4-byte masks */
+    static uint32_t seen[N];
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(wsp_rand_bytes((uint8_t *)&seen[i], 4), 0);
+        for (int j = i - 8 < 0 ? 0 : i - 8; j < i; j++)
+            assert_int_not_equal(seen[i], seen[j]);
+    }
+    uint8_t big1[100], big2[100];
+    assert_int_equal(wsp_rand_bytes(big1, sizeof big1), 0);
+    assert_int_equal(wsp_rand_bytes(big2, sizeof big2), 0);
+    assert_memory_not_equal(big1, big2, sizeof big1);
+}
+
 static void test_env_and_now(void **state)
 {
     (void)state;
@@ -202,6 +220,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uuid_is_v4_and_from_the_rng),
+        cmocka_unit_test(test_rand_pool),
         cmocka_unit_test(test_env_and_now),
         cmocka_unit_test(test_check_rejects_unknown_and_unset),
         cmocka_unit_test(test_sent_correlation),
