@@ -36,7 +36,7 @@ static void usage(FILE *f)
             "usage: wsprobe COMMAND [options]\n\ncommands:\n",
             WSP_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'wsprobe COMMAND --help' shows each command's options.\n"
                "Exit codes: docs/exit-codes.md.\n");
 }
