@@ -26,8 +26,6 @@ static const command commands[] = {
     {"load-merge", wsp_cmd_load_merge, "merge load reports from several agents, exactly"},
 };
 
-/* Commands of the product that this build does not have yet (ROADMAP.md). */
-static const char *const planned[] = {NULL}; /* none left */
 
 static void usage(FILE *f)
 {
@@ -59,10 +57,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(name, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
-    for (size_t i = 0; i < sizeof planned / sizeof planned[0]; i++)
-        if (planned[i] && strcmp(name, planned[i]) == 0)
-            return wsp_cli_usage_error(name, "this command is not in this build yet "
-                                             "(see ROADMAP.md)");
     wsp_cli_usage_error(name, "unknown command");
     usage(stderr);
     return 2;
