@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include "cli.h"
@@ -26,7 +27,6 @@ static const command commands[] = {
     {"load-merge", wsp_cmd_load_merge, "merge load reports from several agents, exactly"},
 };
 
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -41,6 +41,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* OpenSSL's cleanup at exit frees what the process is about to drop anyway: skip it. */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
     if (argc < 2) {
         usage(stderr);
         return 2;
