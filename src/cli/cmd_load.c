@@ -579,7 +579,19 @@ int wsp_cmd_load(int argc, char **argv)
         const char *name = li >= 0 ? table[li].name : NULL;
         if (ch == OPT_HELP) {
             fputs(load_usage, stdout);
-            fputs(wsp_probeopts_help(), stdout);
+            /* load defines --connections itself and refuses the probe-only options */
+            static const char *const omit[] = {"connections",
+                                               "health",
+                                               "ping",
+                                               "deadline",
+                                               "expect-regex",
+                                               "pong-timeout",
+                                               "expect-auth-required",
+                                               "send",
+                                               "expect-text",
+                                               "expect-json",
+                                               NULL};
+            wsp_probeopts_help_print(stdout, omit);
             rc = 0;
             goto out;
         }

@@ -209,7 +209,8 @@ int wsp_cmd_wait(int argc, char **argv)
         switch (ch) {
         case 'h':
             fputs(wait_usage, stdout);
-            fputs(wsp_probeopts_help(), stdout);
+            static const char *const omit[] = {"deadline", "connections", NULL};
+            wsp_probeopts_help_print(stdout, omit);
             rc = 0;
             goto out;
         case OPT_INTERVAL:

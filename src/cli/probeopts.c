@@ -168,6 +168,42 @@ const char *wsp_probeopts_help(void)
     return buf;
 }
 
+/* Whether a help line starts the entry of an option named in omit: spaces, an optional short
+ * form ("-H, "), then "--name" followed by a space or the end of the line. */
+static bool omitted(const char *line, size_t len, const char *const *omit)
+{
+    size_t i = strspn(line, " ");
+    if (i + 4 <= len && line[i] == '-' && line[i + 1] != '-' && line[i + 2] == ',')
+        i += 4;
+    if (i + 2 >= len || line[i] != '-' || line[i + 1] != '-')
+        return false;
+    const char *p = line + i + 2;
+    size_t rest = len - i - 2;
+    for (size_t k = 0; omit && omit[k]; k++) {
+        size_t n = strlen(omit[k]);
+        if (rest > n && strncmp(p, omit[k], n) == 0 && (p[n] == ' ' || p[n] == '\n'))
+            return true;
+    }
+    return false;
+}
+
+void wsp_probeopts_help_print(FILE *f, const char *const *omit)
+{
+    const char *s = wsp_probeopts_help();
+    bool skipping = false;
+    while (*s) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) + 1 : strlen(s);
+        /* an entry's continuation lines are indented past the option column */
+        bool continuation = len > 31 && strspn(s, " ") >= 31;
+        if (!continuation)
+            skipping = omitted(s, len, omit);
+        if (!skipping)
+            fwrite(s, 1, len, f);
+        s += len;
+    }
+}
+
 void wsp_probeopts_init(wsp_probeopts *o, const char *cmd)
 {
     memset(o, 0, sizeof *o);

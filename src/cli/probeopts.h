@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -52,6 +53,9 @@ const struct option *wsp_probeopts_longopts(void);
 struct option *wsp_probeopts_merge(const struct option *own);
 /* The help lines of the shared options. */
 const char *wsp_probeopts_help(void);
+/* Print the help lines of the shared options to f, leaving out the options named in `omit`
+ * (long names without "--", NULL-terminated): those a command defines differently or refuses. */
+void wsp_probeopts_help_print(FILE *f, const char *const *omit);
 
 /* Take one option from getopt_long (its code, optarg and the long option's name or NULL).
  * Returns 1 when it was a shared option and was applied, 0 when it is not one of them, and -1
