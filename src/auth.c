@@ -179,6 +179,47 @@ static char *join(const char *a, const char *b, const char *c)
     return s;
 }
 
+/* RFC 3986 2.3: percent-encode everything but the unreserved characters, so a token with
+ * '+', '/', '=', '&' or '#' reaches the server as it is (a '+' would otherwise read as a
+ * space). Heap; NULL when out of memory. */
+static char *percent_encode(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = malloc(n * 3 + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The token as the inside of a JSON string (tokens are printable ASCII: only '"' and '\\'
+ * need escaping). Heap; NULL when out of memory. */
+static char *json_inner(const char *s)
+{
+    char *out = malloc(strlen(s) * 2 + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            *o++ = '\\';
+        *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}
+
 /* Replace every {{token}} in tmpl with the token. */
 static char *fill_message(const char *tmpl, const char *token)
 {
@@ -223,10 +264,13 @@ int wsp_auth_request_make(const wsp_auth *a, const char *token, const char *targ
         return 0;
     }
     case WSP_AUTH_IN_QUERY: {
-        /* RFC 3986 query: the token's characters (base64url and dots) need no escaping */
         char mid[80];
         snprintf(mid, sizeof mid, "%s%s=", strchr(target, '?') ? "&" : "?", a->name);
-        char *t1 = join(target, mid, token);
+        char *enc = percent_encode(token);
+        if (enc && strcmp(enc, token) != 0)
+            wsp_redact_register(enc, strlen(enc)); /* the form a -v trace would show */
+        char *t1 = enc ? join(target, mid, enc) : NULL;
+        wipe_free(enc);
         if (!t1)
             goto oom;
         out->target = t1;
@@ -243,11 +287,18 @@ int wsp_auth_request_make(const wsp_auth *a, const char *token, const char *targ
             goto oom;
         return 0;
     }
-    case WSP_AUTH_IN_MESSAGE:
-        out->first_message = fill_message(a->message ? a->message : DEFAULT_MESSAGE, token);
+    case WSP_AUTH_IN_MESSAGE: {
+        /* the default template puts the token inside a JSON string: escape it there */
+        char *inner = a->message ? NULL : json_inner(token);
+        if (!a->message && !inner)
+            goto oom;
+        out->first_message =
+            fill_message(a->message ? a->message : DEFAULT_MESSAGE, inner ? inner : token);
+        wipe_free(inner);
         if (!out->first_message)
             goto oom;
         return 0;
+    }
     }
 oom:
     wsp_auth_request_cleanup(out);

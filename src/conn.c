@@ -162,8 +162,12 @@ static void finish(wsp_conn *c)
     }
     if (c->tcp) {
         uv_read_stop((uv_stream_t *)c->tcp);
-        uv_shutdown_t *req = malloc(sizeof *req);
-        if (!c->rec.network || !req || uv_shutdown(req, (uv_stream_t *)c->tcp, shutdown_cb) != 0) {
+        /* A graceful shutdown waits for queued writes to drain; a peer that stopped reading
+         * would keep them queued (and this process alive) forever: close at once instead. */
+        uv_shutdown_t *req = NULL;
+        if (c->rec.network && uv_stream_get_write_queue_size((uv_stream_t *)c->tcp) == 0)
+            req = malloc(sizeof *req);
+        if (!req || uv_shutdown(req, (uv_stream_t *)c->tcp, shutdown_cb) != 0) {
             free(req);
             close_tcp(c);
         }
@@ -204,6 +208,8 @@ static void fail_err(wsp_conn *c, const wsp_err *e)
 /* ---- timers ---- */
 
 static void timer_cb(uv_timer_t *t);
+static void classify_connect_error(wsp_conn *c, int status, const char *addr);
+static void try_next_address(wsp_conn *c);
 
 static void arm_timer(wsp_conn *c, uint64_t limit_us)
 {
@@ -240,6 +246,13 @@ static void timer_cb(uv_timer_t *t)
              c->o->url->host, timeout_s(c));
         break;
     case WSP_PHASE_CONNECT:
+        if (c->next_addr < c->num_addrs) {
+            /* this address is silent: try the next one (its own phase time) */
+            classify_connect_error(c, UV_ETIMEDOUT, c->rec.addresses[c->rec.used_address]);
+            close_tcp(c);
+            try_next_address(c);
+            break;
+        }
         fail(c, WSP_CLASS_TCP_TIMEOUT, "no answer to the TCP connection to %s port %u within %.3gs",
              c->rec.used_address >= 0 ? c->rec.addresses[c->rec.used_address] : "?", c->rec.port,
              timeout_s(c));
@@ -487,8 +500,11 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
     if (c->o->trace)
         c->o->trace(c->o->trace_ud, false, c->head, (size_t)n);
 
+    /* what follows the head: the end of the head buffer, then what did not fit in it */
     const uint8_t *rest = (const uint8_t *)c->head + n;
     size_t rest_len = c->head_len - (size_t)n;
+    const uint8_t *more = data + take;
+    size_t more_len = len - take;
 
     if (c->o->http_only) {
         if (res.status >= 200 && res.status <= 299) {
@@ -520,9 +536,11 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
             finish(c);
             return;
         }
-        uv_timer_start(&c->timer, timer_cb, BODY_GRACE_MS, 0);
+        arm_timer(c, BODY_GRACE_MS * 1000ull); /* never past the deadline */
         if (rest_len)
             keep_body(c, (const char *)rest, rest_len);
+        if (more_len && c->phase != WSP_PHASE_DONE)
+            keep_body(c, (const char *)more, more_len);
         return;
     }
     /* RFC 6455 4.1: the connection is now open */
@@ -540,13 +558,15 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
     c->parser_init = true;
     /* frames that came with the head must be parsed after on_open; keep them aside */
     uint8_t *early = NULL;
-    if (rest_len) {
-        early = malloc(rest_len);
+    size_t early_len = rest_len + more_len;
+    if (early_len) {
+        early = malloc(early_len);
         if (!early) {
             fail(c, WSP_CLASS_INTERNAL, "out of memory");
             return;
         }
         memcpy(early, rest, rest_len);
+        memcpy(early + rest_len, more, more_len);
     }
     free(c->head);
     c->head = NULL;
@@ -558,7 +578,7 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
     if (c->cb->on_open)
         c->cb->on_open(c, c->ud);
     if (early && (c->phase == WSP_PHASE_OPEN || c->phase == WSP_PHASE_CLOSING))
-        ws_input(c, early, rest_len);
+        ws_input(c, early, early_len);
     free(early);
 }
 
@@ -590,6 +610,27 @@ static void send_close_frame(wsp_conn *c, unsigned code, const char *reason)
     send_frame(c, WSP_WS_OP_CLOSE, payload, plen);
 }
 
+/* The peer's close reason, valid UTF-8 (the parser checked) but possibly holding terminal
+ * control sequences: C0 controls, DEL and C1 controls (U+0080-U+009F) become '?'. */
+static void keep_close_reason(wsp_conn *c, const uint8_t *r, size_t len)
+{
+    size_t o = 0, cap = sizeof c->rec.close_reason - 1;
+    for (size_t i = 0; i < len && o < cap; i++) {
+        uint8_t b = r[i];
+        if (b == 0xC2 && i + 1 < len && r[i + 1] >= 0x80 && r[i + 1] <= 0x9F) {
+            c->rec.close_reason[o++] = '?';
+            i++;
+        } else if (b < 0x20 || b == 0x7F) {
+            c->rec.close_reason[o++] = '?';
+        } else if (b >= 0xC0 && o + 4 > cap) {
+            break; /* never cut a multi-byte character */
+        } else {
+            c->rec.close_reason[o++] = (char)b;
+        }
+    }
+    c->rec.close_reason[o] = '\0';
+}
+
 static void on_ws_close(wsp_conn *c, const wsp_ws_event *ev)
 {
     uint64_t now = uv_hrtime();
@@ -604,8 +645,7 @@ static void on_ws_close(wsp_conn *c, const wsp_ws_event *ev)
     }
     c->rec.closed_by = WSP_CLOSED_BY_SERVER;
     c->rec.close_code = ev->close_code;
-    snprintf(c->rec.close_reason, sizeof c->rec.close_reason, "%.*s", (int)ev->len,
-             (const char *)ev->data);
+    keep_close_reason(c, ev->data, ev->len);
     c->rec.t_close_start = now;
     /* RFC 6455 5.5.1: answer with a close frame, echoing the status code */
     send_close_frame(c, ev->close_code >= 0 ? (unsigned)ev->close_code : 0, NULL);
@@ -656,10 +696,13 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
             on_ws_close(c, &ev);
             return;
         case WSP_WS_EV_ERROR:
-            /* RFC 6455 7.1.7: fail the connection, sending a close with the matching code */
-            send_close_frame(c, ev.error_close_code, NULL);
-            c->rec.closed_by = WSP_CLOSED_BY_CLIENT;
-            c->rec.close_code = (int)ev.error_close_code;
+            /* RFC 6455 7.1.7: fail the connection, sending a close with the matching code
+             * (unless ours is already sent: RFC 6455 5.5.1, one close frame per side) */
+            if (c->phase != WSP_PHASE_CLOSING) {
+                send_close_frame(c, ev.error_close_code, NULL);
+                c->rec.closed_by = WSP_CLOSED_BY_CLIENT;
+                c->rec.close_code = (int)ev.error_close_code;
+            }
             if (ev.error_close_code == WSP_WS_CLOSE_TOO_BIG) {
                 /* not a broken server: a message above the limit this client was given */
                 bool first = c->rec.err.cls == WSP_CLASS_OK;
@@ -813,8 +856,6 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- connecting ---- */
 
-static void try_next_address(wsp_conn *c);
-
 static void classify_connect_error(wsp_conn *c, int status, const char *addr)
 {
     if (!c->connect_err && !(c->connect_err = calloc(1, sizeof *c->connect_err)))
@@ -828,6 +869,16 @@ static void classify_connect_error(wsp_conn *c, int status, const char *addr)
     case UV_ETIMEDOUT:
         wsp_err_set(e, WSP_CLASS_TCP_TIMEOUT, "the TCP connection to %s port %u timed out", addr,
                     c->rec.port);
+        break;
+    case UV_EMFILE:
+    case UV_ENFILE:
+    case UV_ENOBUFS:
+    case UV_ENOMEM:
+        wsp_err_set(e, WSP_CLASS_INTERNAL,
+                    "no socket for %s port %u: %s (a limit of this machine, "
+                    "not of the network)",
+                    addr, c->rec.port, uv_strerror(status));
+        wsp_err_hint(e, "raise the open-file limit (ulimit -n) or run fewer connections at once");
         break;
     case UV_ENETUNREACH:
     case UV_EHOSTUNREACH:

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ares.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,13 +39,17 @@ struct wsp_dns_query {
     wsp_err err;
 };
 
+static pthread_once_t ares_once = PTHREAD_ONCE_INIT;
+
+static void ares_lib_init(void)
+{
+    ares_library_init(ARES_LIB_INIT_ALL);
+}
+
+/* c-ares 1.18's library init is not thread-safe; probes run on several threads */
 static void ares_lib_init_once(void)
 {
-    static bool done;
-    if (!done) {
-        ares_library_init(ARES_LIB_INIT_ALL);
-        done = true;
-    }
+    pthread_once(&ares_once, ares_lib_init);
 }
 
 static void handle_closed(uv_handle_t *h)

@@ -127,6 +127,7 @@ static void report_if_done(wsp_probe *p)
                     "the server closed the connection (code %d) before step %zu completed",
                     r->close_code, p->step + 1);
         r->err = p->verdict;
+        r->failed_phase = WSP_PHASE_OPEN;
     }
     if (p->cfg->expect_auth_required)
         judge_auth_required(p, r);
@@ -365,7 +366,12 @@ static void run_steps(wsp_probe *p)
                 t = p->cfg->pong_timeout_us;
             wsp_rand_bytes(p->ping_payload, sizeof p->ping_payload);
             p->last_send_ns = uv_hrtime();
-            wsp_conn_send(p->conn, WSP_WS_OP_PING, p->ping_payload, sizeof p->ping_payload);
+            if (wsp_conn_send(p->conn, WSP_WS_OP_PING, p->ping_payload, sizeof p->ping_payload) !=
+                0) {
+                wsp_conn_fail(p->conn, WSP_CLASS_WS_DROPPED, "step %zu: could not send the ping",
+                              p->step + 1);
+                return;
+            }
             uv_timer_start(&p->step_timer, step_timer_cb, (t + 999) / 1000, 0);
             return;
         case WSP_STEP_EXPECT_TEXT:
@@ -389,11 +395,12 @@ static void on_open(wsp_conn *c, void *ud)
 static void on_done(wsp_conn *c, void *ud)
 {
     wsp_probe *p = ud;
-    uv_timer_stop(&p->step_timer);
-    if (c == p->conn)
+    if (c == p->conn) {
+        uv_timer_stop(&p->step_timer); /* the health check's end must not stop a step's clock */
         p->conn_done = true;
-    else
+    } else {
         p->health_done = true;
+    }
     report_if_done(p);
 }
 

@@ -10,6 +10,7 @@
 
 #define MAX_SECRETS 64
 #define MIN_SECRET 6
+#define PREFIX_MIN 12
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *secrets[MAX_SECRETS];
@@ -91,9 +92,15 @@ char *wsp_redact(const char *s, size_t len, size_t *out_len)
     size_t i = 0, lit = 0;
     while (i < len) {
         size_t m = 0;
-        for (int k = 0; k < num_secrets && !m; k++)
-            if (secret_lens[k] <= len - i && memcmp(s + i, secrets[k], secret_lens[k]) == 0)
-                m = secret_lens[k];
+        for (int k = 0; k < num_secrets && !m; k++) {
+            /* the whole secret, or a prefix of at least PREFIX_MIN bytes: reports keep capped
+             * copies of what a peer sent (a body, an excerpt), which may cut a secret short */
+            size_t want = secret_lens[k] < len - i ? secret_lens[k] : len - i, n = 0;
+            while (n < want && s[i + n] == secrets[k][n])
+                n++;
+            if (n == secret_lens[k] || n >= PREFIX_MIN)
+                m = n;
+        }
         if (m) {
             put(&o, s + lit, i - lit);
             put(&o, WSP_REDACTED, sizeof WSP_REDACTED - 1);

@@ -13,7 +13,9 @@
 #define WSP_REDACTED "[redacted]"
 
 /* Remember a secret for the life of the process (copied; strings under 6 bytes are ignored:
- * too short to be a credential and too likely to hit ordinary text). At most 64 are kept. */
+ * too short to be a credential and too likely to hit ordinary text). At most 64 are kept. A
+ * report loses the whole secret and any run of its first 12 bytes or more (a capped copy of
+ * peer data may cut it short). */
 void wsp_redact_register(const char *secret, size_t len);
 
 /* A heap copy of s[0..len) with secrets and JWTs replaced; NUL-terminated, length in *out_len

@@ -162,11 +162,6 @@ static json_t *ms_json(double ms)
     return json_real(round(ms * 1000.0) / 1000.0);
 }
 
-static json_t *str_or_null(const char *s)
-{
-    return s && s[0] ? json_string(s) : json_null();
-}
-
 /* A string that may hold arbitrary bytes: invalid UTF-8 is replaced so the JSON stays valid. */
 static json_t *bytes_json(const char *s, size_t len)
 {
@@ -178,6 +173,12 @@ static json_t *bytes_json(const char *s, size_t len)
     for (size_t i = 0; i < n; i++)
         buf[i] = ((unsigned char)s[i] < 128 && s[i] != 0) ? s[i] : '?';
     return json_stringn(buf, n);
+}
+
+/* A string, NULL or empty as null; never dropped for invalid UTF-8 (bytes_json). */
+static json_t *str_or_null(const char *s)
+{
+    return s && s[0] ? bytes_json(s, strlen(s)) : json_null();
 }
 
 static json_t *headers_json(const wsp_conn_record *r)
@@ -250,9 +251,11 @@ static json_t *record_json_into(json_t *o, const wsp_conn_record *r)
     if (r->http_status) {
         json_t *h = json_object();
         json_object_set_new(h, "status", json_integer(r->http_status));
-        json_object_set_new(h, "reason", json_string(r->http_reason));
+        json_object_set_new(h, "reason", bytes_json(r->http_reason, strlen(r->http_reason)));
         json_object_set_new(h, "headers", headers_json(r));
-        json_object_set_new(h, "location", str_or_null(r->location));
+        json_object_set_new(h, "location",
+                            r->location ? bytes_json(r->location, strlen(r->location))
+                                        : json_null());
         json_object_set_new(h, "body",
                             r->http_status != 101 && r->http_body_len
                                 ? bytes_json(r->http_body, r->http_body_len)
@@ -278,7 +281,9 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
     json_object_set_new(o, "ok", json_boolean(v->cls == WSP_CLASS_OK));
     json_object_set_new(o, "class", json_string(wsp_class_name(v->cls)));
     json_object_set_new(o, "exit_code", json_integer(wsp_class_exit_code(v->cls)));
-    json_object_set_new(o, "message", json_string(v->msg[0] ? v->msg : "every phase held"));
+    json_object_set_new(o, "message",
+                        v->msg[0] ? bytes_json(v->msg, strlen(v->msg))
+                                  : json_string("every phase held"));
     json_object_set_new(o, "hint", json_string(v->hint));
     json_object_set_new(o, "failed_phase",
                         v->cls == WSP_CLASS_OK
@@ -372,7 +377,7 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
         json_object_set_new(hj, "status",
                             h->http_status ? json_integer(h->http_status) : json_null());
         json_object_set_new(hj, "total_ms", ms_json(wsp_conn_ms(h->t_start, h->t_end)));
-        json_object_set_new(hj, "message", json_string(h->err.msg));
+        json_object_set_new(hj, "message", bytes_json(h->err.msg, strlen(h->err.msg)));
         json_object_set_new(o, "health", hj);
     }
 

@@ -1,7 +1,9 @@
 /* tls.c - see tls.h. */
 #include "tls.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,12 +67,31 @@ static int set_alpn(SSL_CTX *ctx, const char *list)
 /* The system's trust store. Parsing the whole bundle (cert.pem, ~140 CAs) costs ~15 ms of CPU
  * on every run; the hashed directory (/etc/ssl/certs, kept by ca-certificates) is read lazily,
  * only the issuer a chain needs. SSL_CERT_FILE, when set, is honoured as OpenSSL would. */
+static bool hashed_dir(const char *dir)
+{
+    DIR *d = dir ? opendir(dir) : NULL;
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    /* c_rehash names: eight hex digits, a dot, a digit */
+    while (!found && (e = readdir(d)) != NULL)
+        found = strlen(e->d_name) == 10 && e->d_name[8] == '.' &&
+                strspn(e->d_name, "0123456789abcdef") == 8;
+    closedir(d);
+    return found;
+}
+
 static bool system_trust(SSL_CTX *ctx)
 {
     const char *file = getenv(X509_get_default_cert_file_env());
     if (file && *file)
         return SSL_CTX_load_verify_file(ctx, file) == 1;
-    return SSL_CTX_set_default_verify_dir(ctx) == 1;
+    const char *dir = getenv(X509_get_default_cert_dir_env());
+    if (hashed_dir(dir && *dir ? dir : X509_get_default_cert_dir()))
+        return SSL_CTX_set_default_verify_dir(ctx) == 1;
+    /* no hashed directory (some distributions ship only the bundle): read the bundle */
+    return SSL_CTX_set_default_verify_file(ctx) == 1;
 }
 
 SSL_CTX *wsp_tls_client_ctx_new(const wsp_tls_config *cfg, wsp_err *err)
@@ -162,6 +183,12 @@ SSL_CTX *wsp_tls_server_ctx_new(const char *cert, const char *key, wsp_err *err)
 }
 
 static int tls_ex_index = -1;
+static pthread_once_t tls_ex_once = PTHREAD_ONCE_INIT;
+
+static void tls_ex_init(void)
+{
+    tls_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
 
 /* Keep the leaf certificate even when verification fails, so the report can show what the
  * server presented (subject, SANs, dates). The decision itself is OpenSSL's (preverify_ok). */
@@ -213,8 +240,7 @@ int wsp_tls_init_client(wsp_tls *t, SSL_CTX *ctx, const char *host, bool host_is
         wsp_tls_cleanup(t);
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "cannot set the name to verify");
     }
-    if (tls_ex_index < 0)
-        tls_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    pthread_once(&tls_ex_once, tls_ex_init); /* probes run on several threads (check.h) */
     SSL_set_ex_data(t->ssl, tls_ex_index, t);
     SSL_set_verify(t->ssl, verify ? SSL_get_verify_mode(t->ssl) : SSL_VERIFY_NONE, verify_cb);
     SSL_set_connect_state(t->ssl);
