@@ -16,6 +16,7 @@
 #include <yaml.h>
 
 #include "duration.h"
+#include "xmlshim.h"
 
 /* ---- rules ---------------------------------------------------------------------------- */
 
@@ -2552,48 +2553,6 @@ int wsp_audit_write_json(const wsp_audit *a, FILE *f)
 
 /* ---- JUnit --------------------------------------------------------------------------- */
 
-/* XML-escaped, without what XML 1.0 cannot hold: control characters become spaces, invalid
- * UTF-8 bytes '?'. */
-static void xml_escape(FILE *f, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        switch (*p) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&apos;", f);
-            break;
-        default:
-            if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
-                fputc(' ', f);
-            } else if (*p >= 0x80) {
-                size_t k = utf8_seq(p);
-                if (k == 0) {
-                    fputc('?', f);
-                } else {
-                    fwrite(p, 1, k, f);
-                    p += k;
-                    continue;
-                }
-            } else {
-                fputc(*p, f);
-            }
-        }
-        p++;
-    }
-}
-
 int wsp_audit_write_junit(const wsp_audit *a, FILE *f)
 {
     const wsp_audit_summary *s = &a->sum;
@@ -2614,15 +2573,15 @@ int wsp_audit_write_junit(const wsp_audit *a, FILE *f)
         const wsp_audit_finding *fd = a->sorted[i];
         fprintf(f, "    <testcase classname=\"wsprobe.audit.%s\" name=\"",
                 wsp_audit_rule_name(fd->rule));
-        xml_escape(f, fd->test);
+        wsp_xml_escape(f, fd->test);
         fprintf(f, "\" time=\"0\">\n      <failure type=\"%s\" message=\"",
                 wsp_audit_rule_name(fd->rule));
-        xml_escape(f, fd->message);
+        wsp_xml_escape(f, fd->message);
         fputs("\">", f);
-        xml_escape(f, wsp_audit_rule_why(fd->rule));
+        wsp_xml_escape(f, wsp_audit_rule_why(fd->rule));
         if (fd->file[0]) {
             fputs("\n", f);
-            xml_escape(f, fd->file);
+            wsp_xml_escape(f, fd->file);
             if (fd->line)
                 fprintf(f, ":%lu", fd->line);
         }
@@ -2635,11 +2594,11 @@ int wsp_audit_write_junit(const wsp_audit *a, FILE *f)
     for (size_t i = 0; i < a->nerrors; i++) {
         const wsp_junit_error *e = &a->errors[i];
         fputs("    <testcase classname=\"wsprobe.audit.input\" name=\"", f);
-        xml_escape(f, e->file);
+        wsp_xml_escape(f, e->file);
         fprintf(f, "\" time=\"0\">\n      <error type=\"%s\" message=\"", wsp_junit_rc_name(e->rc));
         if (e->line)
             fprintf(f, "line %lu: ", e->line);
-        xml_escape(f, e->msg);
+        wsp_xml_escape(f, e->msg);
         fputs("\"/>\n    </testcase>\n", f);
     }
     fputs("  </testsuite>\n</testsuites>\n", f);

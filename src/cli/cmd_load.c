@@ -18,6 +18,7 @@
 #include "redact.h"
 #include "report.h"
 #include "template.h"
+#include "xmlshim.h"
 
 static const char load_usage[] =
     "usage: wsprobe load URL [options]\n"
@@ -259,29 +260,6 @@ static int take_report_opt(judging *j, int code, const char *arg)
     }
 }
 
-static void xml_escape(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            if ((unsigned char)*s >= 32 || *s == '\n' || *s == '\t')
-                fputc(*s, f);
-        }
-    }
-}
-
 typedef struct verdicts {
     bool ok[WSP_LOAD_MAX_THRESHOLDS];
     double value[WSP_LOAD_MAX_THRESHOLDS];
@@ -312,7 +290,7 @@ static int write_junit(const judging *j, const verdicts *v, const wsp_load_resul
             "time=\"%.3f\">\n",
             n, v->failures, r->elapsed_s);
     fprintf(f, "    <properties>\n      <property name=\"url\" value=\"");
-    xml_escape(f, r->url);
+    wsp_xml_escape(f, r->url);
     fprintf(f,
             "\"/>\n      <property name=\"connections_opened\" value=\"%llu\"/>\n"
             "      <property name=\"messages_matched\" value=\"%llu\"/>\n    </properties>\n",
@@ -321,11 +299,11 @@ static int write_junit(const judging *j, const verdicts *v, const wsp_load_resul
         char val[48];
         wsp_load_threshold_format(&j->th[i], v->value[i], val, sizeof val);
         fprintf(f, "    <testcase classname=\"wsprobe.load.threshold\" name=\"");
-        xml_escape(f, j->th[i].text);
+        wsp_xml_escape(f, j->th[i].text);
         fprintf(f, "\" time=\"%.3f\">\n", r->measured_s);
         if (!v->ok[i]) {
             fprintf(f, "      <failure message=\"");
-            xml_escape(f, j->th[i].text);
+            wsp_xml_escape(f, j->th[i].text);
             fprintf(f, " broke: measured %s\" type=\"threshold\"/>\n", val);
         }
         fprintf(f, "      <system-out>measured %s</system-out>\n    </testcase>\n", val);
