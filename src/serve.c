@@ -889,8 +889,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void plaintext_on_tls_port(sconn *c)
 {
     static const char msg[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-                              "Content-Length: 48\r\nConnection: close\r\n\r\n"
-                              "{\"error\":\"plain HTTP sent to a TLS port\",\"s\":400}";
+                              "Content-Length: 54\r\nConnection: close\r\n\r\n"
+                              "{\"error\":\"plain HTTP sent to a TLS port\",\"status\":400}";
     log_event(c->s, c, "refused",
               json_pack("{s:i,s:s}", "status", 400, "reason", "plain HTTP on the TLS port"));
     wsp_tls_cleanup(c->tls);

@@ -76,23 +76,43 @@ fail:
     return NULL;
 }
 
+/* Write to a fresh temporary file in the same folder (O_EXCL, never through a link), then
+ * rename it over `path`: a link planted at `path` is replaced, never followed. */
 static int write_pem(const char *path, X509 *cert, EVP_PKEY *key)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, key ? 0600 : 0644);
+    char tmp[4200];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return -1;
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, key ? 0600 : 0644);
     if (fd < 0)
         return -1;
-    if (key)
-        fchmod(fd, 0600);
     FILE *f = fdopen(fd, "w");
     if (!f) {
         close(fd);
+        unlink(tmp);
         return -1;
     }
     int ok =
         key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, cert);
     if (fclose(f) != 0)
         ok = 0;
-    return ok == 1 ? 0 : -1;
+    if (ok != 1 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* An existing folder must be ours and closed to others: in a folder someone else can write
+ * to, they could swap what we write. */
+static int dir_is_private(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    return st.st_uid == geteuid() && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
 }
 
 int wsp_serve_self_signed(const char *dir, char *cert_out, size_t cert_cap, char *key_out,
@@ -104,6 +124,11 @@ int wsp_serve_self_signed(const char *dir, char *cert_out, size_t cert_cap, char
         strerror_r(errno, eb, sizeof eb);
         return wsp_err_set(err, WSP_CLASS_USAGE, "--self-signed %s: cannot create: %s", dir, eb);
     }
+    if (!dir_is_private(dir))
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--self-signed %s: the folder must be a directory owned by this user "
+                           "and not writable by group or others (it will hold a private key)",
+                           dir);
     int a = snprintf(ca_path, sizeof ca_path, "%s/ca.pem", dir);
     int b = snprintf(cert_out, cert_cap, "%s/cert.pem", dir);
     int k = snprintf(key_out, key_cap, "%s/key.pem", dir);

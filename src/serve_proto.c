@@ -814,17 +814,26 @@ int wsp_serve_chat_handle(const char *msg, size_t len, const char *sub, const ch
             rc = chat_error(out, "id must be a string or an integer");
         } else {
             json_t *idv = id ? json_incref(id) : json_null();
+            /* the ack returns the id as sent (the sender correlates on it); the broadcast goes
+             * to every member of the room: there a string id is escaped like the content */
+            json_t *bid = json_incref(idv);
+            if (sanitize && json_is_string(idv)) {
+                char *eid = escaped_dup(json_string_value(idv), json_string_length(idv));
+                json_decref(bid);
+                bid = eid ? json_string(eid) : NULL;
+                free(eid);
+            }
             const char *c = json_string_value(content);
             size_t cl = json_string_length(content);
             char *ec = sanitize ? escaped_dup(c, cl) : NULL;
             char *es = sanitize ? escaped_dup(sub, strlen(sub)) : NULL;
             char *er = sanitize ? escaped_dup(room, strlen(room)) : NULL;
-            if (sanitize && (!ec || !es || !er)) {
+            if (!bid || (sanitize && (!ec || !es || !er))) {
                 rc = -1;
             } else {
                 out->reply = dump(json_pack("{s:s,s:O}", "type", "ack", "id", idv));
                 out->broadcast =
-                    dump(json_pack("{s:s,s:O,s:s%,s:s,s:s}", "type", "chat_message", "id", idv,
+                    dump(json_pack("{s:s,s:O,s:s%,s:s,s:s}", "type", "chat_message", "id", bid,
                                    "content", sanitize ? ec : c, sanitize ? strlen(ec) : cl, "sub",
                                    sanitize ? es : sub, "room", sanitize ? er : room));
                 rc = out->reply && out->broadcast ? 0 : -1;
@@ -833,6 +842,7 @@ int wsp_serve_chat_handle(const char *msg, size_t len, const char *sub, const ch
             free(es);
             free(er);
             json_decref(idv);
+            json_decref(bid);
         }
     } else {
         rc = chat_error(out, "unknown type");

@@ -186,3 +186,40 @@ def test_one_address_cannot_hold_the_accept_queue(tmp_path):
         for k in socks:
             k.close()
         assert s.stop() == 0
+
+
+def test_self_signed_refuses_a_folder_others_can_write(tmp_path):
+    """--self-signed writes a private key: a group/world-writable folder (where someone could
+    plant a link at key.pem) is refused, and a planted link is never followed."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    rc, err = start_serve(tmp_path / "a", "--self-signed", str(shared), tls=False,
+                          expect_fail=True)
+    assert rc == 2 and "--self-signed" in err
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    (private / "key.pem").symlink_to(victim)
+    srv = start_serve(tmp_path / "b", "--tls-listen", "127.0.0.1:0", "--self-signed",
+                      str(private), tls=False)
+    try:
+        assert victim.read_text() == "keep me\n"
+        assert not (private / "key.pem").is_symlink()
+        assert "PRIVATE KEY" in (private / "key.pem").read_text()
+    finally:
+        srv.stop()
+
+
+def test_plain_http_on_the_tls_port_gets_a_well_formed_400(tmp_path):
+    import http.client
+    srv = start_serve(tmp_path / "srv")  # ws and wss
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", srv.wss_port, timeout=5)
+        c.request("GET", "/ws")
+        resp = c.getresponse()
+        body = json.loads(resp.read())
+        assert resp.status == 400 and body["status"] == 400
+    finally:
+        srv.stop()

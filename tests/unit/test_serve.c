@@ -684,6 +684,15 @@ static void test_chat_protocol(void **state)
     json_decref(r);
     json_decref(b);
 
+    /* a markup id: the sender's ack keeps it (correlation), the room's broadcast escapes it */
+    r = chat("{\"type\":\"chat_message\",\"content\":\"x\",\"id\":\"<img src=x onerror=a()>\"}",
+             true, &b, &err);
+    assert_false(err);
+    assert_string_equal(json_string_value(json_object_get(r, "id")), "<img src=x onerror=a()>");
+    assert_null(strchr(json_string_value(json_object_get(b, "id")), '<'));
+    json_decref(r);
+    json_decref(b);
+
     /* unsanitized: as sent */
     r = chat("{\"type\":\"chat_message\",\"content\":\"<b>hi</b>\",\"id\":42}", false, &b, &err);
     assert_int_equal(json_integer_value(json_object_get(r, "id")), 42);
