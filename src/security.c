@@ -441,6 +441,20 @@ void wsp_sec_note(wsp_check_result *out, wsp_sec_tally *t, const char *name, con
     wsp_sec_count(t, name, o);
 }
 
+wsp_sec_outcome wsp_sec_probe_once(const wsp_probe_config *cfg, wsp_check_result *out,
+                                   const char *name)
+{
+    wsp_probe *p = wsp_probe_run(cfg);
+    if (!p)
+        return WSP_SEC_UNREACHABLE;
+    wsp_sec_tally t;
+    memset(&t, 0, sizeof t);
+    wsp_sec_outcome o = wsp_sec_judge(p);
+    wsp_sec_note(out, &t, name, p, o);
+    wsp_probe_free(p);
+    return o;
+}
+
 wsp_verdict wsp_sec_conclude(wsp_check_result *out, const wsp_sec_tally *t, bool after_ok,
                              const char *what)
 {

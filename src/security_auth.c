@@ -300,12 +300,7 @@ void wsp_sec_auth_missing(const wsp_env *env, const json_t *params, wsp_check_re
         wsp_sec_cfg_from_env(env, &cfg);
         cfg.auth = NULL;
         wsp_sec_cfg_add_marker(env, &cfg);
-        wsp_probe *p = wsp_probe_run(&cfg);
-        wsp_sec_tally t;
-        memset(&t, 0, sizeof t);
-        wsp_sec_outcome o = p ? wsp_sec_judge(p) : WSP_SEC_UNREACHABLE;
-        if (p)
-            wsp_sec_note(out, &t, "no_token", p, o);
+        wsp_sec_outcome o = wsp_sec_probe_once(&cfg, out, "no_token");
         if (o == WSP_SEC_ACCEPTED)
             wsp_check_set(out, WSP_VERDICT_FAIL, WSP_CLASS_AUTH_NOT_ENFORCED,
                           "the endpoint served a client without any credential (success marker "
@@ -315,7 +310,6 @@ void wsp_sec_auth_missing(const wsp_env *env, const json_t *params, wsp_check_re
                           "refused without a credential (%s), but no valid credential was given "
                           "for the baseline that proves the endpoint works",
                           wsp_sec_outcome_name(o));
-        wsp_probe_free(p);
         wsp_probe_config_cleanup(&cfg);
         wsp_sec_redact(out, NULL);
         return;
@@ -825,13 +819,7 @@ void wsp_sec_auth_query_token(const wsp_env *env, const json_t *params, wsp_chec
     wsp_sec_cfg_from_env(env, &cfg);
     cfg.auth = &a;
     wsp_sec_cfg_add_marker(env, &cfg);
-    wsp_probe *pr = wsp_probe_run(&cfg);
-    wsp_sec_tally t;
-    memset(&t, 0, sizeof t);
-    wsp_sec_outcome o = pr ? wsp_sec_judge(pr) : WSP_SEC_UNREACHABLE;
-    if (pr)
-        wsp_sec_note(out, &t, "token_in_query", pr, o);
-    wsp_probe_free(pr);
+    wsp_sec_outcome o = wsp_sec_probe_once(&cfg, out, "token_in_query");
     wsp_probe_config_cleanup(&cfg);
     wsp_auth_cleanup(&a);
     variants_free(&v, 1);

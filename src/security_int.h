@@ -79,6 +79,11 @@ typedef struct wsp_sec_tally {
 /* Record a probe's evidence under `name` with its outcome, and count it. */
 void wsp_sec_note(wsp_check_result *out, wsp_sec_tally *t, const char *name, const wsp_probe *p,
                   wsp_sec_outcome o);
+/* Run one probe of cfg (its marker already added), record its evidence under `name` with its
+ * outcome, and return the outcome (UNREACHABLE when out of memory). For checks of a single
+ * probe that judge the outcome themselves rather than tally it. */
+wsp_sec_outcome wsp_sec_probe_once(const wsp_probe_config *cfg, wsp_check_result *out,
+                                   const char *name);
 /* Count an outcome whose evidence the caller recorded itself. */
 void wsp_sec_count(wsp_sec_tally *t, const char *name, wsp_sec_outcome o);
 /* The verdict from a tally, and the after-baseline (ran after the negatives): any accepted ->

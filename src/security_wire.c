@@ -162,13 +162,7 @@ void wsp_sec_origin_missing(const wsp_env *env, const json_t *params, wsp_check_
     wsp_sec_cfg_from_env(env, &cfg);
     cfg.conn.origin = NULL;
     wsp_sec_cfg_add_marker(env, &cfg);
-    wsp_probe *p = wsp_probe_run(&cfg);
-    wsp_sec_tally t;
-    memset(&t, 0, sizeof t);
-    wsp_sec_outcome o = p ? wsp_sec_judge(p) : WSP_SEC_UNREACHABLE;
-    if (p)
-        wsp_sec_note(out, &t, "no_origin", p, o);
-    wsp_probe_free(p);
+    wsp_sec_outcome o = wsp_sec_probe_once(&cfg, out, "no_origin");
     wsp_probe_config_cleanup(&cfg);
     json_object_set_new(out->evidence, "served_without_origin",
                         json_boolean(o == WSP_SEC_ACCEPTED));
