@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "excerpt.h"
 #include "handshake.h"
 #include "http.h"
 
@@ -60,6 +61,7 @@ struct wsp_conn {
 
     bool parser_init;
     wsp_ws_parser parser;
+    int close_sent; /* the code of the close frame we sent (1005: none), or -1 */
 };
 
 typedef struct write_req {
@@ -174,6 +176,9 @@ static void finish(wsp_conn *c)
     }
     free(c->head);
     c->head = NULL;
+    if (c->rec.http_body && c->rec.err.cls != WSP_CLASS_OK)
+        wsp_hs_refine_refusal(&c->rec.err, c->rec.http_status, c->rec.http_body,
+                              c->rec.http_body_len);
     if (!c->freed && !c->done_called) {
         c->done_called = true;
         if (c->cb->on_done)
@@ -289,11 +294,18 @@ static void timer_cb(uv_timer_t *t)
 
 /* ---- writing ---- */
 
+static void on_eof(wsp_conn *c, ssize_t nread);
+
 static void write_cb(uv_write_t *req, int status)
 {
     write_req *w = (write_req *)req;
-    (void)status; /* a failed write shows up as a read error or EOF */
+    wsp_conn *c = w->c;
     free(w);
+    /* EPIPE or ECONNRESET: the peer went away while we wrote. That is the end of the
+     * connection, judged like an end of input in this phase (with SIGPIPE ignored by main). A
+     * cancelled write belongs to a socket being closed by us. */
+    if (status < 0 && status != UV_ECANCELED && c->phase != WSP_PHASE_DONE)
+        on_eof(c, status);
 }
 
 static int raw_write(wsp_conn *c, const void *data, size_t len)
@@ -631,37 +643,53 @@ static void keep_close_reason(wsp_conn *c, const uint8_t *r, size_t len)
     c->rec.close_reason[o] = '\0';
 }
 
+/* A close frame from the server (RFC 6455 7.1.5: no status code reads as 1005).
+ *
+ * After ours was sent, it acknowledges ours only when it carries our code or no status
+ * (7.1.2); any other code is the server's own close that crossed ours on the wire, and is
+ * reported as the server's, with its code and reason. Before ours was sent, it is the
+ * server's close: we answer it (5.5.1, echoing the code) and the connection ends. A server's
+ * close with a code other than 1000 or 1001 fails the connection (WS_CLOSED); whether a
+ * 1000/1001 came too early for the conversation is the owner's judgement. */
 static void on_ws_close(wsp_conn *c, const wsp_ws_event *ev)
 {
     uint64_t now = uv_hrtime();
-    if (c->phase == WSP_PHASE_CLOSING) {
-        /* the server acknowledged our close (RFC 6455 7.1.2) */
+    int code = ev->close_code >= 0 ? ev->close_code : WSP_WS_CLOSE_NO_STATUS;
+    if (c->phase == WSP_PHASE_CLOSING && (ev->close_code < 0 || code == c->close_sent)) {
         c->rec.close_acknowledged = true;
-        if (ev->close_code >= 0)
-            c->rec.close_code = ev->close_code;
         c->rec.t_closed = now;
         finish(c);
         return;
     }
+    bool crossed = c->phase == WSP_PHASE_CLOSING;
     c->rec.closed_by = WSP_CLOSED_BY_SERVER;
-    c->rec.close_code = ev->close_code;
+    c->rec.close_code = code;
     keep_close_reason(c, ev->data, ev->len);
-    c->rec.t_close_start = now;
-    /* RFC 6455 5.5.1: answer with a close frame, echoing the status code */
-    send_close_frame(c, ev->close_code >= 0 ? (unsigned)ev->close_code : 0, NULL);
+    if (!crossed) {
+        c->rec.t_close_start = now;
+        send_close_frame(c, ev->close_code >= 0 ? (unsigned)ev->close_code : 0, NULL);
+        c->close_sent = code;
+    }
+    /* both close frames have been exchanged: the closing handshake is complete */
     c->rec.close_acknowledged = true;
     c->rec.t_closed = uv_hrtime();
-    int code = ev->close_code;
-    if (code >= 0 && code != WSP_WS_CLOSE_NORMAL && code != WSP_WS_CLOSE_GOING_AWAY)
-        fail(c, WSP_CLASS_WS_CLOSED, "the server closed the connection with code %d%s%s%s", code,
-             c->rec.close_reason[0] ? " (\"" : "", c->rec.close_reason,
-             c->rec.close_reason[0] ? "\")" : "");
-    else
-        finish(c);
+    if (code != WSP_WS_CLOSE_NORMAL && code != WSP_WS_CLOSE_GOING_AWAY &&
+        c->rec.err.cls == WSP_CLASS_OK) {
+        wsp_err_set(&c->rec.err, WSP_CLASS_WS_CLOSED,
+                    "the server closed the connection with code %d%s%s%s%s", code,
+                    c->rec.close_reason[0] ? " (\"" : "", c->rec.close_reason,
+                    c->rec.close_reason[0] ? "\")" : "", crossed ? " as ours was on its way" : "");
+        wsp_err_hint(&c->rec.err, "%s", wsp_ws_close_hint(code));
+        c->rec.failed_phase = c->phase;
+    }
+    finish(c);
 }
 
 static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
 {
+    const uint8_t *start = data;
+    size_t start_len = len;
+    bool first_bytes = c->rec.received_bytes == 0 && len > 0;
     c->rec.received_bytes += len;
     /* until the parser says NONE, even with no bytes left: that call releases a large
      * reassembly buffer (ws.h) */
@@ -700,8 +728,24 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
              * (unless ours is already sent: RFC 6455 5.5.1, one close frame per side) */
             if (c->phase != WSP_PHASE_CLOSING) {
                 send_close_frame(c, ev.error_close_code, NULL);
+                c->close_sent = (int)ev.error_close_code;
                 c->rec.closed_by = WSP_CLOSED_BY_CLIENT;
                 c->rec.close_code = (int)ev.error_close_code;
+            }
+            if (first_bytes && ev.error_close_code != WSP_WS_CLOSE_TOO_BIG) {
+                /* nothing parsed yet: the bytes themselves say most (an HTTP answer after
+                 * the 101 is a proxy or a server writing a second response) */
+                char ex[80];
+                wsp_excerpt(ex, sizeof ex, start, start_len < 60 ? start_len : 60);
+                fail(c, WSP_CLASS_WS_PROTOCOL,
+                     "the server broke RFC 6455: %s; the first bytes after the 101: \"%s\"",
+                     ev.error, ex);
+                if (start_len >= 5 && memcmp(start, "HTTP/", 5) == 0)
+                    wsp_err_hint(&c->rec.err,
+                                 "an HTTP response came where WebSocket frames belong: a proxy "
+                                 "or the server answered the request a second time after the "
+                                 "101; check what sits in front of the endpoint");
+                return;
             }
             if (ev.error_close_code == WSP_WS_CLOSE_TOO_BIG) {
                 /* not a broken server: a message above the limit this client was given */
@@ -779,6 +823,10 @@ static void on_eof(wsp_conn *c, ssize_t nread)
                  c->head_len, eb);
         break;
     case WSP_PHASE_OPEN:
+        /* RFC 6455 7.1.5: a connection that ended without a close frame is 1006 */
+        c->rec.closed_by = WSP_CLOSED_BY_SERVER;
+        c->rec.close_code = WSP_WS_CLOSE_ABNORMAL;
+        c->rec.t_close_start = c->rec.t_closed = uv_hrtime();
         fail(c, WSP_CLASS_WS_DROPPED, "the connection was closed without a close frame%s", eb);
         break;
     case WSP_PHASE_CLOSING:
@@ -1060,6 +1108,7 @@ wsp_conn *wsp_conn_new(uv_loop_t *loop, const wsp_conn_opts *opts, const wsp_con
     c->phase = WSP_PHASE_RESOLVE;
     c->rec.used_address = -1;
     c->rec.close_code = -1;
+    c->close_sent = -1;
     c->rec.port = opts->url->port;
     wsp_err_clear(&c->rec.err);
     uv_timer_init(loop, &c->timer);
@@ -1121,7 +1170,8 @@ void wsp_conn_close(wsp_conn *c, unsigned code, const char *reason)
     }
     c->phase = WSP_PHASE_CLOSING;
     c->rec.closed_by = WSP_CLOSED_BY_CLIENT;
-    c->rec.close_code = code ? (int)code : -1;
+    c->close_sent = code ? (int)code : WSP_WS_CLOSE_NO_STATUS;
+    c->rec.close_code = c->close_sent;
     snprintf(c->rec.close_reason, sizeof c->rec.close_reason, "%s", reason ? reason : "");
     c->rec.t_close_start = uv_hrtime();
     send_close_frame(c, code, reason);

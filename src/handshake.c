@@ -246,12 +246,32 @@ static wsp_class judge_status(const wsp_http_response *res, wsp_hs_result *out, 
                      v.s);
         return cls;
     }
-    if (st == 426 || st == 429) {
-        /* 426 names the versions the server speaks (RFC 6455 4.4); 429 says when to retry */
-        const char *name = st == 426 ? "Sec-WebSocket-Version" : "Retry-After";
-        h = wsp_http_find(res->headers, res->num_headers, name);
+    if (st == 426) {
+        /* 426 names the versions the server speaks (RFC 6455 4.4). Listing 13 means our
+         * request reached it without its upgrade: something in between dropped it. */
+        h = wsp_http_find(res->headers, res->num_headers, "Sec-WebSocket-Version");
+        if (h && !wsp_http_has_token(h->value, h->value_len, "13")) {
+            fail(err, cls, "server refused the upgrade: HTTP %d%s (Sec-WebSocket-Version: %s)", st,
+                 rs, show(&v, h->value, h->value_len));
+            wsp_err_hint(err, "the server speaks WebSocket version %s, not 13 (RFC 6455)", v.s);
+            return cls;
+        }
         if (h)
-            return fail(err, cls, "server refused the upgrade: HTTP %d%s (%s: %s)", st, rs, name,
+            fail(err, cls, "server refused the upgrade: HTTP %d%s (Sec-WebSocket-Version: %s)", st,
+                 rs, show(&v, h->value, h->value_len));
+        else
+            fail(err, cls, "server refused the upgrade: HTTP %d%s", st, rs);
+        wsp_err_hint(err, "the server did not see this request's Upgrade: websocket (wsprobe sends "
+                          "it): a proxy or load balancer in front of it drops the Upgrade and "
+                          "Connection headers. nginx: proxy_http_version 1.1; proxy_set_header "
+                          "Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\"");
+        return cls;
+    }
+    if (st == 429) {
+        /* 429 says when to retry */
+        h = wsp_http_find(res->headers, res->num_headers, "Retry-After");
+        if (h)
+            return fail(err, cls, "server refused the upgrade: HTTP %d%s (Retry-After: %s)", st, rs,
                         show(&v, h->value, h->value_len));
     }
     if (cls == WSP_CLASS_UPGRADE_SERVER_ERROR)
@@ -362,8 +382,20 @@ static wsp_class check_subprotocol(const wsp_http_response *res, const wsp_hs_re
         return fail(err, cls, "server sent an empty %s", name);
     if (memchr(h->value, ',', h->value_len))
         return fail(err, cls, "server chose several subprotocols '%s'; it must choose one", v.s);
-    if (!offered(req->subprotocols, h->value, h->value_len, false))
-        return fail(err, cls, "server chose subprotocol '%s' which was not offered", v.s);
+    if (!offered(req->subprotocols, h->value, h->value_len, false)) {
+        shown o;
+        const char *offer = req->subprotocols ? req->subprotocols : "";
+        show(&o, offer, strlen(offer));
+        fail(err, cls, "server chose subprotocol '%s' which was not offered (offered: %s)", v.s,
+             req->subprotocols ? o.s : "none");
+        wsp_err_hint(err,
+                     "wsprobe offered %s%s%s; the server must choose one of the offered values "
+                     "(RFC 6455 4.1): offer '%s' with --subprotocol if that is what this "
+                     "endpoint speaks",
+                     req->subprotocols ? "'" : "no subprotocol", req->subprotocols ? o.s : "",
+                     req->subprotocols ? "'" : "", v.s);
+        return cls;
+    }
     out->subprotocol = h->value;
     out->subprotocol_len = h->value_len;
     return WSP_CLASS_OK;
@@ -403,12 +435,77 @@ static wsp_class check_extensions(const wsp_http_response *res, const wsp_hs_req
     return WSP_CLASS_OK;
 }
 
+/* Case-insensitive search for an ASCII phrase in bytes that need not be NUL-terminated. */
+static bool has_phrase(const char *data, size_t len, const char *phrase)
+{
+    size_t n = strlen(phrase);
+    for (size_t i = 0; n <= len && i <= len - n; i++)
+        if (same(data + i, phrase, n, true))
+            return true;
+    return false;
+}
+
+void wsp_hs_refine_refusal(wsp_err *err, int status, const char *body, size_t body_len)
+{
+    /* what TLS servers answer to plain HTTP on their port: nginx, Go's net/http, Apache */
+    static const char *const tls_port[] = {
+        "plain HTTP request was sent to HTTPS port",
+        "Client sent an HTTP request to an HTTPS server",
+        "speaking plain HTTP to an SSL-enabled server port",
+    };
+    if (!err || !body || status < 400 || status >= 500)
+        return;
+    for (size_t i = 0; i < sizeof tls_port / sizeof tls_port[0]; i++) {
+        if (has_phrase(body, body_len, tls_port[i])) {
+            size_t l = strlen(err->msg);
+            snprintf(err->msg + l, sizeof err->msg - l, ": the server says this port expects TLS");
+            wsp_err_hint(err, "this port speaks TLS: use wss:// instead of ws://");
+            return;
+        }
+    }
+}
+
+const char *wsp_hs_reserved_header(const char *line)
+{
+    static const struct {
+        const char *name, *advice;
+    } reserved[] = {
+        {"Host", "the Host header comes from the URL; to reach another address under this "
+                 "name, use --resolve HOST:PORT:ADDRESS"},
+        {"Upgrade", "it is part of the handshake wsprobe writes (RFC 6455 4.1)"},
+        {"Connection", "it is part of the handshake wsprobe writes (RFC 6455 4.1)"},
+        {"Sec-WebSocket-Key", "wsprobe makes a fresh key per connection and checks the "
+                              "server's Accept against it"},
+        {"Sec-WebSocket-Version", "wsprobe speaks version 13 (RFC 6455) and says so"},
+        {"Sec-WebSocket-Accept", "it is a response header"},
+        {"Sec-WebSocket-Protocol", "use --subprotocol LIST: wsprobe then checks the server's "
+                                   "choice against what was offered"},
+        {"Sec-WebSocket-Extensions", "wsprobe offers only extensions it speaks (it checks the "
+                                     "server's answer against its offer); an offer it could not "
+                                     "honour would make a healthy server fail"},
+    };
+    const char *colon = strchr(line, ':');
+    size_t n = colon ? (size_t)(colon - line) : strlen(line);
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+        n--;
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (wsp_http_eq(line, n, reserved[i].name))
+            return reserved[i].advice;
+    return NULL;
+}
+
 wsp_class wsp_hs_check_response(const wsp_http_response *res, const wsp_hs_request *req,
                                 wsp_hs_result *out, wsp_err *err)
 {
     memset(out, 0, sizeof *out);
     if (res->status != 101)
         return judge_status(res, out, err);
+    /* RFC 6455 4.1: the upgrade is an HTTP/1.1 mechanism; an HTTP/1.0 101 is not an answer
+     * to it (RFC 9110 15.2.2: a server must not switch protocols for an HTTP/1.0 request) */
+    if (res->minor_version < 1)
+        return fail(err, WSP_CLASS_HS_MALFORMED,
+                    "HTTP/1.%d 101: RFC 6455 4.1 requires HTTP/1.1 or later for the upgrade",
+                    res->minor_version);
 
     /* RFC 6455 4.1 steps 2 and 3 */
     const wsp_class bad_headers = WSP_CLASS_HS_BAD_HEADERS;

@@ -45,6 +45,18 @@ typedef struct wsp_hs_request {
  * judges against req's own fields. user_agent "" sends no User-Agent. `req` is only read. */
 int wsp_hs_build_request(char *buf, size_t cap, const wsp_hs_request *req);
 
+/* Sharpen a refusal's message and hint with what its body says (the first bytes kept by the
+ * caller): a TLS server's answer to plain HTTP on its port ("The plain HTTP request was sent
+ * to HTTPS port") means the URL wants wss://. Leaves `err` alone otherwise. */
+void wsp_hs_refine_refusal(wsp_err *err, int status, const char *body, size_t body_len);
+
+/* Whether a user-given "Name: value" line names a header the client itself must write for the
+ * handshake to mean what it says (Host, Upgrade, Connection, Sec-WebSocket-Key,
+ * Sec-WebSocket-Version, Sec-WebSocket-Accept, Sec-WebSocket-Protocol,
+ * Sec-WebSocket-Extensions). Returns advice naming the option to use instead, or NULL when
+ * the header is the user's to set. */
+const char *wsp_hs_reserved_header(const char *line);
+
 /* What the response negotiated, pointing into the response buffer. */
 typedef struct wsp_hs_result {
     const char *subprotocol; /* NULL if none */

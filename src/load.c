@@ -24,6 +24,7 @@
 
 #include <uv.h>
 
+#include "excerpt.h"
 #include "jsonptr.h"
 #include "ws.h"
 #include "redact.h"
@@ -555,19 +556,11 @@ static void complete(lconn *lc, unsigned i, uint64_t now)
     ring_remove(w, lc, i);
 }
 
-static void excerpt(char *out, size_t cap, const uint8_t *d, size_t n)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n && i < 80 && k + 1 < cap; i++)
-        out[k++] = (d[i] >= 32 && d[i] < 127) ? (char)d[i] : '.';
-    out[k] = '\0';
-}
-
 static void mismatch(lconn *lc, const wsp_ws_event *ev)
 {
     worker *w = lc->w;
     char ex[96], m[160];
-    excerpt(ex, sizeof ex, ev->data, ev->len);
+    wsp_excerpt(ex, 81, ev->data, ev->len); /* 80 characters */
     snprintf(m, sizeof m, "a reply did not match the message in flight: \"%s\"", ex);
     if (lc->ring[lc->head].measured)
         w->k.msg_mismatched++;
@@ -608,10 +601,12 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
                 break;
             }
         }
-        if (hit == UINT32_MAX)
+        if (hit != UINT32_MAX)
+            complete(lc, hit, now);
+        else if (cfg->strict_order)
             mismatch(lc, ev);
         else
-            complete(lc, hit, now);
+            w->k.msg_unexpected++; /* a greeting, a broadcast: skipped, as probe does */
         break;
     }
     case WSP_LOAD_MATCH_TEXT: {
@@ -619,8 +614,10 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
         if (same_bytes(ev, f->key ? f->key : r->static_key,
                        f->key ? f->key_len : r->static_key_len))
             complete(lc, 0, now);
-        else
+        else if (cfg->strict_order)
             mismatch(lc, ev);
+        else
+            w->k.msg_unexpected++;
         break;
     }
     case WSP_LOAD_MATCH_JSON: {

@@ -76,9 +76,11 @@ typedef struct wsp_load_config {
     const char *message;       /* template (template.h); required when rate > 0 */
     size_t message_len;
     wsp_load_match match;
-    const char *expect_pointer;             /* JSON */
-    const char *expect_value;               /* JSON: template, may use {{sent./pointer}} */
-    const char *expect_text;                /* TEXT: template */
+    bool strict_order;          /* ECHO, TEXT: a reply that matches nothing in flight is a mismatch
+                                 * (default: unrelated, skipped and counted as unexpected) */
+    const char *expect_pointer; /* JSON */
+    const char *expect_value;   /* JSON: template, may use {{sent./pointer}} */
+    const char *expect_text;    /* TEXT: template */
     const struct sockaddr_storage *sources; /* --source-ip addresses (port 0), or NULL */
     size_t num_sources;
     uint64_t reply_timeout_us; /* a reply later than this is a WS_MSG_TIMEOUT; 0: conn timeout */

@@ -706,11 +706,11 @@ void wsp_load_result_human(FILE *f, const wsp_load_result *r, bool color)
             hist_line(f, wsp_load_phase_name((wsp_load_phase)p), &r->phase[p]);
     fprintf(f,
             "\n%smessages%s     %llu sent, %llu matched (%.0f/s), %llu timeouts, %llu "
-            "mismatched, %llu lost, %llu unsent\n",
+            "mismatched, %llu lost, %llu unsent, %llu unexpected (skipped)\n",
             bold, off, (unsigned long long)r->msg_sent, (unsigned long long)r->msg_matched,
             wsp_load_result_matched_rate(r), (unsigned long long)r->msg_timeout,
             (unsigned long long)r->msg_mismatched, (unsigned long long)r->msg_lost,
-            (unsigned long long)r->msg_unsent);
+            (unsigned long long)r->msg_unsent, (unsigned long long)r->msg_unexpected);
     if (r->msg_sent || r->latency.total) {
         fprintf(f, "  latency from the intended send time (corrected for coordinated omission):\n");
         hist_line(f, "corrected", &r->latency);

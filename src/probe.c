@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "excerpt.h"
 #include "jsonptr.h"
 #include "rand.h"
 #include "template.h"
@@ -34,8 +35,14 @@ struct wsp_probe {
     char *last_sent; /* the message of the last send step, for {{sent./pointer}} */
     size_t last_sent_len;
     bool have_unmatched;
+    bool awaiting_close; /* every step held; waiting for the server's close (or a grace) */
     wsp_err verdict;
 };
+
+/* With --expect-auth-required and nothing to expect, how long the server has to refuse an
+ * open connection before the probe closes it (a server that checks a token asynchronously
+ * closes a few milliseconds after the 101; closing at once would race it). */
+#define AUTH_GRACE_US 1000000ull
 
 void wsp_probe_config_init(wsp_probe_config *cfg)
 {
@@ -79,6 +86,16 @@ void wsp_probe_config_cleanup(wsp_probe_config *cfg)
     cfg->num_steps = 0;
 }
 
+static bool has_expectation(const wsp_probe_config *cfg)
+{
+    for (size_t i = 0; i < cfg->num_steps; i++) {
+        wsp_step_kind k = cfg->steps[i].kind;
+        if (k != WSP_STEP_SEND && k != WSP_STEP_SEND_BINARY)
+            return true;
+    }
+    return false;
+}
+
 /* --expect-auth-required turns "refused" into the expected outcome (issue 4). */
 static void judge_auth_required(wsp_probe *p, const wsp_conn_record *r)
 {
@@ -113,6 +130,69 @@ static void judge_auth_required(wsp_probe *p, const wsp_conn_record *r)
     }
 }
 
+static bool close_expected(const wsp_probe_config *cfg, int code)
+{
+    for (size_t i = 0; i < cfg->num_expect_close; i++)
+        if (cfg->expect_close[i] == code)
+            return true;
+    return false;
+}
+
+/* The close rules of RFC 6455 section 7 applied to the conversation (the connection has
+ * already told its own close from the server's, see conn.c on_ws_close). A server's close
+ * before the last step held is WS_CLOSED whatever its code; with --expect-close, once every
+ * step held, a named code is OK and any other WS_EXPECT_MISMATCH. The verdict is written to
+ * the record, so every reader of the record sees the same one. */
+static void judge_close(wsp_probe *p, wsp_conn_record *r)
+{
+    const wsp_probe_config *cfg = p->cfg;
+    bool by_server = r->closed_by == WSP_CLOSED_BY_SERVER && r->close_code != WSP_WS_CLOSE_ABNORMAL;
+    bool server_close =
+        by_server && (r->err.cls == WSP_CLASS_OK || r->err.cls == WSP_CLASS_WS_CLOSED);
+    char why[200] = "";
+    if (r->close_reason[0])
+        snprintf(why, sizeof why, " (\"%.120s\")", r->close_reason);
+    if (!server_close) {
+        if (cfg->num_expect_close && r->err.cls == WSP_CLASS_OK && p->awaiting_close) {
+            /* every step held and the probe closed first: the server never did */
+            wsp_err_set(&r->err, WSP_CLASS_WS_MSG_TIMEOUT,
+                        "the server did not close the connection within %.3gs (--expect-close)",
+                        (double)cfg->conn.timeout_us / 1e6);
+            wsp_err_hint(&r->err, "the server kept the connection open: if it should have closed "
+                                  "it, check what makes it close (a message, a credential, a "
+                                  "timer), or raise --timeout");
+            r->failed_phase = WSP_PHASE_OPEN;
+        }
+        return;
+    }
+    int code = r->close_code;
+    if (p->step < cfg->num_steps) {
+        /* the server ended the conversation before it was over */
+        wsp_err_set(&r->err, WSP_CLASS_WS_CLOSED,
+                    "the server closed the connection with code %d%s before step %zu held%s", code,
+                    why, p->step + 1,
+                    close_expected(cfg, code) ? " (a code --expect-close names, but too early)"
+                                              : "");
+        wsp_err_hint(&r->err, "%s", wsp_ws_close_hint(code));
+    } else if (cfg->num_expect_close) {
+        if (close_expected(cfg, code)) {
+            wsp_err_clear(&r->err);
+            return;
+        }
+        wsp_err_set(&r->err, WSP_CLASS_WS_EXPECT_MISMATCH,
+                    "the server closed with code %d%s, not one --expect-close names", code, why);
+        wsp_err_hint(&r->err, "%s", wsp_ws_close_hint(code));
+    } else if (r->err.cls == WSP_CLASS_OK) {
+        return; /* 1000 or 1001 after the last step held */
+    }
+    r->failed_phase = WSP_PHASE_OPEN;
+    if (r->err.cls == WSP_CLASS_WS_CLOSED && cfg->conn.subprotocols && !r->subprotocol[0])
+        wsp_err_hint(&r->err,
+                     "the server chose none of the offered subprotocols ('%.200s') and closed: "
+                     "offer the one it speaks with --subprotocol",
+                     cfg->conn.subprotocols);
+}
+
 static void report_if_done(wsp_probe *p)
 {
     if (p->reported || !p->conn_done || (p->health && !p->health_done))
@@ -120,15 +200,8 @@ static void report_if_done(wsp_probe *p)
     p->reported = true;
     /* the verdict: the WebSocket's first, then the health check's */
     wsp_conn_record *r = wsp_conn_get_record(p->conn);
+    judge_close(p, r);
     p->verdict = r->err;
-    if (p->verdict.cls == WSP_CLASS_OK && p->step < p->cfg->num_steps) {
-        /* the connection ended normally but the conversation did not */
-        wsp_err_set(&p->verdict, WSP_CLASS_WS_CLOSED,
-                    "the server closed the connection (code %d) before step %zu completed",
-                    r->close_code, p->step + 1);
-        r->err = p->verdict;
-        r->failed_phase = WSP_PHASE_OPEN;
-    }
     if (p->cfg->expect_auth_required)
         judge_auth_required(p, r);
     if (p->verdict.cls == WSP_CLASS_OK && p->health) {
@@ -149,6 +222,11 @@ static void run_steps(wsp_probe *p);
 static void step_timer_cb(uv_timer_t *t)
 {
     wsp_probe *p = t->data;
+    if (p->awaiting_close) {
+        /* no close in time: close ourselves (judge_close turns it into the verdict) */
+        wsp_conn_close(p->conn, WSP_WS_CLOSE_NORMAL, NULL);
+        return;
+    }
     if (p->step >= p->cfg->num_steps)
         return;
     const wsp_step *s = &p->cfg->steps[p->step];
@@ -168,14 +246,6 @@ static void step_timer_cb(uv_timer_t *t)
         wsp_conn_fail(p->conn, WSP_CLASS_WS_MSG_TIMEOUT,
                       "step %zu: no message arrived within %.3gs", p->step + 1, waited);
     }
-}
-
-static void excerpt(char *out, size_t cap, const uint8_t *data, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len && i < 200 && n + 1 < cap; i++)
-        out[n++] = (data[i] >= 32 && data[i] < 127) ? (char)data[i] : '.';
-    out[n] = '\0';
 }
 
 static void step_ok(wsp_probe *p, const char *detail)
@@ -235,6 +305,15 @@ static bool json_matches(wsp_probe *p, const wsp_step *s, const uint8_t *data, s
     return ok;
 }
 
+/* A message that does not answer the running expectation (a greeting, a broadcast, a
+ * heartbeat): skipped until the step's timeout, counted and remembered for the report. */
+static void skip_unrelated(wsp_probe *p, wsp_step_result *res, const wsp_ws_event *ev)
+{
+    res->skipped++;
+    wsp_excerpt(p->last_unmatched, sizeof p->last_unmatched, ev->data, ev->len);
+    p->have_unmatched = true;
+}
+
 static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 {
     wsp_probe *p = ud;
@@ -260,8 +339,10 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
         free(want);
         if (same) {
             step_ok(p, "matched");
+        } else if (!p->cfg->strict_order) {
+            skip_unrelated(p, res, ev);
         } else {
-            excerpt(ex, sizeof ex, ev->data, ev->len);
+            wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
             snprintf(res->detail, sizeof res->detail, "got: %s", ex);
             wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
                           "step %zu: expected the text \"%.80s\", got \"%s\"", p->step + 1, s->text,
@@ -279,8 +360,10 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
         free(z);
         if (ok) {
             step_ok(p, "matched");
+        } else if (!p->cfg->strict_order) {
+            skip_unrelated(p, res, ev);
         } else {
-            excerpt(ex, sizeof ex, ev->data, ev->len);
+            wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
             snprintf(res->detail, sizeof res->detail, "got: %s", ex);
             wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
                           "step %zu: the message does not match /%.80s/: \"%s\"", p->step + 1,
@@ -291,11 +374,14 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
     case WSP_STEP_EXPECT_JSON:
         if (json_matches(p, s, ev->data, ev->len)) {
             step_ok(p, "matched");
+        } else if (!p->cfg->strict_order) {
+            skip_unrelated(p, res, ev);
         } else {
-            /* unrelated (a broadcast, a heartbeat): skip until the step's timeout */
-            res->skipped++;
-            excerpt(p->last_unmatched, sizeof p->last_unmatched, ev->data, ev->len);
-            p->have_unmatched = true;
+            wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
+            snprintf(res->detail, sizeof res->detail, "got: %s", ex);
+            wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                          "step %zu: the next message does not hold %s=%.80s: \"%s\"", p->step + 1,
+                          s->pointer, s->value_json, ex);
         }
         return;
     case WSP_STEP_SEND:
@@ -381,7 +467,19 @@ static void run_steps(wsp_probe *p)
             return;
         }
     }
-    /* every step held: close politely (RFC 6455 7.1.2) */
+    /* every step held: wait for the server's close when one is expected (or when the server
+     * has a moment to refuse an unauthenticated client), else close politely (RFC 6455
+     * 7.1.2) */
+    uint64_t wait_us = 0;
+    if (p->cfg->num_expect_close)
+        wait_us = p->cfg->conn.timeout_us;
+    else if (p->cfg->expect_auth_required && !has_expectation(p->cfg))
+        wait_us = p->cfg->conn.timeout_us < AUTH_GRACE_US ? p->cfg->conn.timeout_us : AUTH_GRACE_US;
+    if (wait_us) {
+        p->awaiting_close = true;
+        uv_timer_start(&p->step_timer, step_timer_cb, (wait_us + 999) / 1000, 0);
+        return;
+    }
     wsp_conn_close(p->conn, WSP_WS_CLOSE_NORMAL, NULL);
 }
 

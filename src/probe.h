@@ -18,13 +18,14 @@
 typedef enum wsp_step_kind {
     WSP_STEP_SEND,         /* send `text` as a text message */
     WSP_STEP_SEND_BINARY,  /* send `text` (len bytes) as a binary message */
-    WSP_STEP_EXPECT_TEXT,  /* the next message equals `text` */
-    WSP_STEP_EXPECT_REGEX, /* the next message matches `text` (POSIX extended) */
+    WSP_STEP_EXPECT_TEXT,  /* a message equals `text`; others skipped (strict_order: the next) */
+    WSP_STEP_EXPECT_REGEX, /* a message matches `text` (POSIX extended); others skipped */
     WSP_STEP_EXPECT_JSON,  /* a message whose JSON at `pointer` equals `value`; others skipped */
     WSP_STEP_PING,         /* a ping whose pong must come back */
 } wsp_step_kind;
 
 #define WSP_STEP_MAX_ALSO 7
+#define WSP_PROBE_MAX_CLOSE_CODES 16
 
 typedef struct wsp_step {
     wsp_step_kind kind;
@@ -45,7 +46,7 @@ typedef struct wsp_step_result {
     bool ran;
     bool ok;
     double roundtrip_ms; /* expects and pings: from the previous send */
-    unsigned skipped;    /* unrelated messages skipped by an EXPECT_JSON */
+    unsigned skipped;    /* unrelated messages skipped by an expectation */
     uint64_t t_done;     /* uv_hrtime() when the step held, 0 if it did not */
     char detail[256];
 } wsp_step_result;
@@ -59,6 +60,13 @@ typedef struct wsp_probe_config {
     /* --expect-auth-required: the verdict is OK when the endpoint refuses this client (401/403,
      * or a close 1008/4001-4003 before any reply) and AUTH_NOT_ENFORCED when it serves it */
     bool expect_auth_required;
+    /* --strict-order: an expectation judges the very next message (a mismatch fails at once)
+     * instead of skipping unrelated ones (greetings, broadcasts) until its timeout */
+    bool strict_order;
+    /* --expect-close CODE[,CODE...]: after the last step, wait (the probe's timeout) for the
+     * server to close with one of these codes instead of closing first */
+    int expect_close[WSP_PROBE_MAX_CLOSE_CODES];
+    size_t num_expect_close;
     /* credentials: a token per probe (ready or minted) placed as auth->in says; borrowed, may
      * be NULL or inactive */
     const wsp_auth *auth;

@@ -109,6 +109,90 @@ long wsp_ws_frame_encode(uint8_t *out, size_t cap, bool fin, unsigned opcode, co
     return (long)(hlen + len);
 }
 
+const char *wsp_ws_close_hint(int code)
+{
+    switch (code) {
+    case WSP_WS_CLOSE_NORMAL:
+    case WSP_WS_CLOSE_GOING_AWAY:
+        return "the server ended the connection normally, but before the conversation was "
+               "over: it may close idle or unauthenticated clients, or be shutting down";
+    case WSP_WS_CLOSE_PROTOCOL:
+        return "the server saw a protocol error: many servers close 1002 when a required "
+               "subprotocol was not offered (--subprotocol NAME); otherwise check the server's "
+               "log for what it rejected";
+    case WSP_WS_CLOSE_UNSUPPORTED:
+        return "the server does not accept this kind of message (text vs binary): send what it "
+               "expects";
+    case WSP_WS_CLOSE_NO_STATUS:
+        return "the server closed without a status code: check its log for why it ended the "
+               "connection; if the close is expected, say --expect-close 1005";
+    case WSP_WS_CLOSE_BAD_DATA:
+        return "the server refused a message's content (1007: invalid data, e.g. not UTF-8 "
+               "or not the format it expects)";
+    case WSP_WS_CLOSE_POLICY:
+        return "the server's policy refused this client (1008): check the credentials, the "
+               "Origin and any rate limit";
+    case WSP_WS_CLOSE_TOO_BIG:
+        return "a message was larger than the server's size limit (1009): send smaller "
+               "messages, or raise the server's limit";
+    case 1010:
+        return "the server wanted an extension this client did not negotiate (1010)";
+    case WSP_WS_CLOSE_INTERNAL:
+        return "the server hit an internal error (1011): its log says what failed";
+    case 1012:
+    case WSP_WS_CLOSE_TRY_AGAIN:
+        return "the server is restarting or overloaded (1012/1013): retry later, or gate the "
+               "deploy with `wsprobe wait`";
+    case 1014:
+        return "a gateway in front of the server got a bad response from it (1014)";
+    default:
+        break;
+    }
+    if (code >= 4000 && code <= 4999)
+        return "an application-defined close (4000-4999; 4001-4003 usually mean unauthorized "
+               "or forbidden): the server's documentation says what it means; if it is "
+               "expected, say --expect-close CODE";
+    return "the server ended the connection with this code: if the close is expected, say "
+           "--expect-close CODE";
+}
+
+int wsp_ws_close_codes_parse(const char *s, int *out, size_t cap, const char **why)
+{
+    size_t n = 0;
+    const char *p = s;
+    *why = NULL;
+    for (;;) {
+        unsigned v = 0;
+        size_t digits = 0;
+        while (*p >= '0' && *p <= '9' && digits < 5) {
+            v = v * 10 + (unsigned)(*p++ - '0');
+            digits++;
+        }
+        if (digits == 0 || (*p != ',' && *p != '\0')) {
+            *why = "expected close codes like 1000 or 4001,4003";
+            return -1;
+        }
+        if (v == WSP_WS_CLOSE_ABNORMAL) {
+            *why = "1006 is never in a close frame: a connection that ends without one is "
+                   "WS_DROPPED";
+            return -1;
+        }
+        if (v != WSP_WS_CLOSE_NO_STATUS && !wsp_ws_close_code_valid(v)) {
+            *why = "not a close code a server may send (RFC 6455 7.4: 1000-1003, 1007-1014, "
+                   "3000-4999; 1005 for a close without a status)";
+            return -1;
+        }
+        if (n == cap) {
+            *why = "too many close codes";
+            return -1;
+        }
+        out[n++] = (int)v;
+        if (*p == '\0')
+            return (int)n;
+        p++;
+    }
+}
+
 size_t wsp_ws_close_payload(uint8_t out[WSP_WS_CONTROL_MAX], unsigned code, const char *reason)
 {
     if (code == 0)

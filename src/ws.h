@@ -72,6 +72,15 @@ size_t wsp_ws_close_payload(uint8_t out[WSP_WS_CONTROL_MAX], unsigned code, cons
  * 1012-1014 (IANA registered), 3000-4999. */
 bool wsp_ws_close_code_valid(unsigned code);
 
+/* What a close code most often means for a client, as a hint that names the fix (RFC 6455
+ * 7.4.1, the IANA registry, and the common conventions of 4000-4999). Never NULL. */
+const char *wsp_ws_close_hint(int code);
+
+/* Parse a list of close codes "CODE[,CODE...]" (--expect-close): each one a code that may be
+ * on the wire (wsp_ws_close_code_valid) or 1005 (a close frame without a status). Returns the
+ * number of codes (1 to cap), or -1 with `why` set to a sentence for the user. */
+int wsp_ws_close_codes_parse(const char *s, int *out, size_t cap, const char **why);
+
 /* ---- parsing ---- */
 
 typedef enum wsp_ws_role {

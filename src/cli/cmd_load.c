@@ -365,8 +365,12 @@ static int judge_and_report(const judging *j, wsp_load_result *r)
             v.failures++;
     }
     int rc = v.failures ? 1 : 0;
+    /* A run in which no connection opened measured nothing: its exit is the class most of
+     * them failed with, whatever the thresholds say. One in which every connection failed
+     * is never a pass: when no threshold failed, the exit is that class too. */
     wsp_class none_open = WSP_CLASS_OK;
-    if (r->conn_attempted > 0 && r->conn_opened == 0) {
+    if (r->conn_attempted > 0 &&
+        (r->conn_opened == 0 || (rc == 0 && r->conn_failed >= r->conn_attempted))) {
         none_open = most_common_class(r);
         if (none_open != WSP_CLASS_OK)
             rc = wsp_class_exit_code(none_open);
@@ -568,6 +572,7 @@ int wsp_cmd_load(int argc, char **argv)
                                                "send",
                                                "expect-text",
                                                "expect-json",
+                                               "expect-close",
                                                NULL};
             wsp_probeopts_help_print(stdout, omit);
             rc = 0;
@@ -694,7 +699,8 @@ int wsp_cmd_load(int argc, char **argv)
         if (name &&
             (strcmp(name, "health") == 0 || strcmp(name, "ping") == 0 ||
              strcmp(name, "deadline") == 0 || strcmp(name, "expect-regex") == 0 ||
-             strcmp(name, "pong-timeout") == 0 || strcmp(name, "expect-auth-required") == 0)) {
+             strcmp(name, "pong-timeout") == 0 || strcmp(name, "expect-auth-required") == 0 ||
+             strcmp(name, "expect-close") == 0)) {
             rc = wsp_cli_usage_error(cmd, "--%s is a probe option; load does not take it", name);
             goto out;
         }
@@ -830,6 +836,7 @@ int wsp_cmd_load(int argc, char **argv)
     o.cfg.conn.deadline_us = 0;
     cfg.conn = &o.cfg.conn;
     cfg.auth = o.cfg.auth;
+    cfg.strict_order = o.cfg.strict_order;
     char red_url[1024];
     wsp_report_redact_url(url, red_url, sizeof red_url);
     cfg.url_text = red_url;
@@ -841,7 +848,6 @@ int wsp_cmd_load(int argc, char **argv)
     if (isatty(STDERR_FILENO) && !o.quiet) {
         cfg.on_tick = live_line;
     }
-    signal(SIGPIPE, SIG_IGN);
     res = wsp_load_result_new();
     if (!res) {
         rc = 70;

@@ -1,4 +1,5 @@
 /* main.c - `wsprobe COMMAND ...`: dispatch to the commands. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +44,10 @@ int main(int argc, char **argv)
 {
     /* OpenSSL's cleanup at exit frees what the process is about to drop anyway: skip it. */
     OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+    /* A peer that goes away while a frame is being written must cost a verdict (EPIPE, then
+     * WS_DROPPED or the class of the phase), never the process: every command writes to
+     * sockets through libuv, which uses write(2), so SIGPIPE is ignored for all of them. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "dns.h"
 #include "duration.h"
+#include "handshake.h"
 #include "jsonptr.h"
 #include "jwt.h"
 #include "redact.h"
@@ -46,6 +47,8 @@ enum {
     OPT_TOKEN_ENV,
     OPT_AUTH_IN,
     OPT_AUTH_MESSAGE,
+    OPT_STRICT_ORDER,
+    OPT_EXPECT_CLOSE,
     OPT_JWT, /* every --jwt-* option: handed to jwt.h by name */
 };
 
@@ -68,6 +71,8 @@ static const struct option shared_opts[] = {
     {"expect-regex", required_argument, NULL, OPT_EXPECT_REGEX},
     {"expect-json", required_argument, NULL, OPT_EXPECT_JSON},
     {"ping", no_argument, NULL, OPT_PING},
+    {"strict-order", no_argument, NULL, OPT_STRICT_ORDER},
+    {"expect-close", required_argument, NULL, OPT_EXPECT_CLOSE},
     {"pong-timeout", required_argument, NULL, OPT_PONG_TIMEOUT},
     {"health", required_argument, NULL, OPT_HEALTH},
     {"json", no_argument, NULL, OPT_JSON},
@@ -123,11 +128,15 @@ static const char shared_help[] =
     "conversation (steps run in the order given; placeholders {{uuid}}, {{now}}, {{now_ms}},\n"
     "{{env.NAME}}; in expectations {{sent./pointer}} is the value the previous send carried):\n"
     "      --send TEXT|@FILE        send a text message\n"
-    "      --expect-text TEXT       the next message must equal TEXT\n"
-    "      --expect-regex RE        the next message must match RE (POSIX extended)\n"
-    "      --expect-json PTR=VALUE  a message whose JSON at PTR (RFC 6901) equals VALUE;\n"
-    "                               unrelated messages are skipped until the timeout\n"
+    "      --expect-text TEXT       a message must equal TEXT\n"
+    "      --expect-regex RE        a message must match RE (POSIX extended)\n"
+    "      --expect-json PTR=VALUE  a message whose JSON at PTR (RFC 6901) equals VALUE\n"
+    "                               (expectations skip unrelated messages until the timeout)\n"
+    "      --strict-order           an expectation judges the very next message instead\n"
     "      --ping                   send a ping and expect its pong\n"
+    "      --expect-close CODES     after the last step the server must close with one of\n"
+    "                               CODES (1000,4001,...); without it any server close\n"
+    "                               before the conversation is over fails (WS_CLOSED)\n"
     "      --pong-timeout DUR       limit for --ping (default: --timeout)\n"
     "      --health URL             also GET this http(s) URL; it must answer 2xx\n"
     "      --expect-auth-required   pass when the endpoint refuses this client (401/403, or\n"
@@ -302,13 +311,33 @@ int wsp_probeopts_take(wsp_probeopts *o, int code, const char *arg, const char *
     wsp_err_clear(&e);
     uint64_t us;
     switch (code) {
-    case 'H':
+    case 'H': {
         if (!strchr(arg, ':') || strpbrk(arg, "\r\n"))
             return bad(o, "expected 'Name: value' on one line", "header", arg);
+        const char *advice = wsp_hs_reserved_header(arg);
+        if (advice) {
+            fprintf(stderr,
+                    "wsprobe: %s: --header '%.*s: ...': wsprobe writes this header "
+                    "itself: %s\n",
+                    o->cmd, (int)strcspn(arg, ":"), arg, advice);
+            return -1;
+        }
         if (o->cfg.conn.num_headers >= WSP_CONN_MAX_HEADERS - 1)
             return bad(o, "too many headers", "header", arg);
         o->cfg.conn.headers[o->cfg.conn.num_headers++] = arg;
         return 1;
+    }
+    case OPT_STRICT_ORDER:
+        o->cfg.strict_order = true;
+        return 1;
+    case OPT_EXPECT_CLOSE: {
+        const char *why;
+        int n = wsp_ws_close_codes_parse(arg, o->cfg.expect_close, WSP_PROBE_MAX_CLOSE_CODES, &why);
+        if (n < 0)
+            return bad(o, why, longname, arg);
+        o->cfg.num_expect_close = (size_t)n;
+        return 1;
+    }
     case '4':
         o->cfg.conn.family = AF_INET;
         return 1;

@@ -761,7 +761,8 @@ def test_ws_closed_through_nginx(probe, peers):
 def test_ws_dropped(probe, peers):
     j = expect(probe(peers.hostile("drop").url("/"), "--send", "hello", "--expect-text", "hello",
                      "--timeout", "2s"), "WS_DROPPED")
-    assert j["ws"]["close_code"] is None
+    # RFC 6455 7.1.5: a connection that ended without a close frame has close code 1006
+    assert j["ws"]["close_code"] == 1006 and j["ws"]["closed_by"] == "server"
     assert j["evidence"]["handshake_completed"] is True
 
 

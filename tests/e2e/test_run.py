@@ -272,9 +272,9 @@ environments:
 checks:
   - connect
   - conversation:
-      send: hello
       expect: {text: something-else}
 """ % {"p": echo.port})
+    # nothing is sent: the one message that comes is /headers' JSON, credential included
     env = {"E2E_PLAN_TOKEN": TOKEN, "E2E_PLAN_SECRET": SECRET}
     for name in ("ready", "minted"):
         junit, report = tmp_path / ("%s.xml" % name), tmp_path / ("%s.json" % name)

@@ -401,6 +401,10 @@ static const check_case checks[] = {
      "server refused the upgrade: HTTP 403 Verboten ??"
      "?!"},
 
+    /* RFC 6455 4.1: HTTP/1.1 or later, even with every header right */
+    {"HTTP/1.0 101 Switching Protocols\r\n" OK_HEADERS "\r\n", NULL, NULL, WSP_CLASS_HS_MALFORMED,
+     "HTTP/1.0 101: RFC 6455 4.1 requires HTTP/1.1 or later for the upgrade"},
+
     /* Upgrade, Connection */
     {R101 "Connection: Upgrade\r\nSec-WebSocket-Accept: " RFC_ACCEPT "\r\n\r\n", NULL, NULL,
      WSP_CLASS_HS_BAD_HEADERS, "HTTP 101 without an Upgrade header"},
@@ -443,13 +447,14 @@ static const check_case checks[] = {
 
     /* subprotocol */
     {R101 OK_HEADERS "Sec-WebSocket-Protocol: x\r\n\r\n", "chat, superchat", NULL,
-     WSP_CLASS_HS_NEGOTIATION, "server chose subprotocol 'x' which was not offered"},
+     WSP_CLASS_HS_NEGOTIATION,
+     "server chose subprotocol 'x' which was not offered (offered: chat, superchat)"},
     {R101 OK_HEADERS "Sec-WebSocket-Protocol: chat\r\n\r\n", NULL, NULL, WSP_CLASS_HS_NEGOTIATION,
-     "server chose subprotocol 'chat' which was not offered"},
+     "server chose subprotocol 'chat' which was not offered (offered: none)"},
     {R101 OK_HEADERS "Sec-WebSocket-Protocol: Chat\r\n\r\n", "chat", NULL, WSP_CLASS_HS_NEGOTIATION,
-     "server chose subprotocol 'Chat' which was not offered"},
+     "server chose subprotocol 'Chat' which was not offered (offered: chat)"},
     {R101 OK_HEADERS "Sec-WebSocket-Protocol: cha\r\n\r\n", "chat", NULL, WSP_CLASS_HS_NEGOTIATION,
-     "server chose subprotocol 'cha' which was not offered"},
+     "server chose subprotocol 'cha' which was not offered (offered: chat)"},
     {R101 OK_HEADERS "Sec-WebSocket-Protocol: chat, superchat\r\n\r\n", "chat, superchat", NULL,
      WSP_CLASS_HS_NEGOTIATION,
      "server chose several subprotocols 'chat, superchat'; it must "
@@ -558,6 +563,86 @@ static void test_redirect_hint_and_cut(void **state)
     assert_non_null(strstr(e.hint, "'wss://aaa"));
 }
 
+/* The hints that name the fix: a 426 that lists 13 means the upgrade was lost on the way; an
+ * unoffered subprotocol's hint names the offer. */
+static wsp_err judge(const char *resp, const char *subprotocols)
+{
+    wsp_http_header h[16];
+    wsp_http_response res = {.headers = h, .num_headers = 16};
+    assert_int_equal(wsp_http_parse_response(resp, strlen(resp), &res, NULL), (int)strlen(resp));
+    wsp_hs_request req = base_request();
+    req.subprotocols = subprotocols;
+    wsp_hs_result out;
+    wsp_err e;
+    wsp_err_clear(&e);
+    wsp_hs_check_response(&res, &req, &out, &e);
+    return e;
+}
+
+static void test_hints_name_the_fix(void **state)
+{
+    (void)state;
+    wsp_err e = judge("HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n\r\n", NULL);
+    assert_non_null(strstr(e.hint, "proxy"));
+    assert_non_null(strstr(e.hint, "proxy_set_header Upgrade"));
+    e = judge("HTTP/1.1 426 Upgrade Required\r\n\r\n", NULL);
+    assert_non_null(strstr(e.hint, "proxy"));
+    e = judge("HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 8\r\n\r\n", NULL);
+    assert_null(strstr(e.hint, "proxy"));
+    assert_non_null(strstr(e.hint, "version 8"));
+    e = judge(R101 OK_HEADERS "Sec-WebSocket-Protocol: graphql-ws\r\n\r\n", "chat.v1");
+    assert_non_null(strstr(e.hint, "offered 'chat.v1'"));
+    assert_non_null(strstr(e.hint, "'graphql-ws'"));
+    e = judge(R101 OK_HEADERS "Sec-WebSocket-Protocol: graphql-ws\r\n\r\n", NULL);
+    assert_non_null(strstr(e.hint, "offered no subprotocol"));
+}
+
+static void test_refusal_body_says_tls(void **state)
+{
+    (void)state;
+    static const char nginx[] = "<html>\r\n<head><title>400 The plain HTTP request was sent to "
+                                "HTTPS port</title></head>";
+    static const char go[] = "Client sent an HTTP request to an HTTPS server.\n";
+    const char *bodies[] = {nginx, go};
+    for (size_t i = 0; i < 2; i++) {
+        wsp_err e;
+        wsp_err_set(&e, WSP_CLASS_UPGRADE_REJECTED, "server refused the upgrade: HTTP 400");
+        wsp_hs_refine_refusal(&e, 400, bodies[i], strlen(bodies[i]));
+        assert_non_null(strstr(e.hint, "wss://"));
+        assert_non_null(strstr(e.msg, "expects TLS"));
+    }
+    wsp_err e;
+    wsp_err_set(&e, WSP_CLASS_UPGRADE_REJECTED, "server refused the upgrade: HTTP 400");
+    char before[sizeof e.hint];
+    memcpy(before, e.hint, sizeof before);
+    wsp_hs_refine_refusal(&e, 400, "{\"error\":\"bad key\"}", 19);
+    assert_string_equal(e.hint, before);
+    /* a body is not NUL-terminated: the phrase at the very end is found, never past it */
+    wsp_hs_refine_refusal(&e, 400, nginx, 20);
+    assert_string_equal(e.hint, before);
+}
+
+static void test_reserved_headers(void **state)
+{
+    (void)state;
+    const char *reserved[] = {"Host: x",
+                              "upgrade: websocket",
+                              "CONNECTION: close",
+                              "Sec-WebSocket-Key: abc",
+                              "Sec-WebSocket-Version: 13",
+                              "Sec-WebSocket-Accept: x",
+                              "Sec-WebSocket-Protocol : chat",
+                              "sec-websocket-extensions: permessage-deflate"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        assert_non_null(wsp_hs_reserved_header(reserved[i]));
+    assert_non_null(strstr(wsp_hs_reserved_header("Sec-WebSocket-Protocol: a"), "--subprotocol"));
+    const char *free_[] = {"Origin: https://a", "Authorization: Bearer x",
+                           "X-Host: y",         "Hostname: z",
+                           "Cookie: a=b",       "Upgrade-Insecure-Requests: 1"};
+    for (size_t i = 0; i < sizeof free_ / sizeof free_[0]; i++)
+        assert_null(wsp_hs_reserved_header(free_[i]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -565,7 +650,8 @@ int main(void)
         cmocka_unit_test(test_build_minimal),           cmocka_unit_test(test_build_full),
         cmocka_unit_test(test_build_overrides),         cmocka_unit_test(test_build_capacity),
         cmocka_unit_test(test_build_refuses_injection), cmocka_unit_test(test_check_response),
-        cmocka_unit_test(test_redirect_hint_and_cut),
+        cmocka_unit_test(test_redirect_hint_and_cut),   cmocka_unit_test(test_hints_name_the_fix),
+        cmocka_unit_test(test_refusal_body_says_tls),   cmocka_unit_test(test_reserved_headers),
     };
     return cmocka_run_group_tests_name("handshake", tests, NULL, NULL);
 }

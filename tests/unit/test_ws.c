@@ -964,6 +964,47 @@ static void test_default_limits(void **state)
     wsp_ws_parser_cleanup(&p);
 }
 
+static void test_close_codes_parse(void **state)
+{
+    (void)state;
+    int codes[4];
+    const char *why;
+    assert_int_equal(wsp_ws_close_codes_parse("1000", codes, 4, &why), 1);
+    assert_int_equal(codes[0], 1000);
+    assert_int_equal(wsp_ws_close_codes_parse("4001,4003,1005", codes, 4, &why), 3);
+    assert_int_equal(codes[1], 4003);
+    assert_int_equal(codes[2], 1005);
+    const char *bad[] = {"",
+                         ",",
+                         "1000,",
+                         ",1000",
+                         "1006",
+                         "999",
+                         "5000",
+                         "1004",
+                         "10000",
+                         "100000",
+                         "1000 ",
+                         "a",
+                         "1000,1001,1002,1003,1007"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why = NULL;
+        if (wsp_ws_close_codes_parse(bad[i], codes, 4, &why) != -1)
+            fail_msg("'%s' was accepted", bad[i]);
+        assert_non_null(why);
+    }
+}
+
+static void test_close_hints(void **state)
+{
+    (void)state;
+    assert_non_null(strstr(wsp_ws_close_hint(1009), "size limit"));
+    assert_non_null(strstr(wsp_ws_close_hint(1002), "--subprotocol"));
+    assert_non_null(strstr(wsp_ws_close_hint(4001), "--expect-close"));
+    for (int code = 0; code < 5000; code++)
+        assert_true(wsp_ws_close_hint(code)[0] != '\0');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -985,6 +1026,8 @@ int main(void)
         cmocka_unit_test(test_refused_before_buffering),
         cmocka_unit_test(test_zero_copy),
         cmocka_unit_test(test_default_limits),
+        cmocka_unit_test(test_close_codes_parse),
+        cmocka_unit_test(test_close_hints),
     };
     return cmocka_run_group_tests_name("ws", tests, NULL, NULL);
 }

@@ -29,6 +29,14 @@ Handshake modes (the reply to the upgrade request):
     no-upgrade      101 with the right Accept but no Upgrade header.             -> HS_BAD_HEADERS
     no-connection   101 with the right Accept but no Connection header.          -> HS_BAD_HEADERS
     upgrade-h2c     101 with `Upgrade: h2c`.                                     -> HS_BAD_HEADERS
+    http10-101      a correct 101 (right Accept) but with the status line `HTTP/1.0 101`
+                    (RFC 6455 4.1 wants HTTP/1.1 or later).                     -> HS_MALFORMED
+    reset-on-open   a correct 101, then read nothing, wait 0.3 s and close with a TCP RST
+                    while the client is still writing (a peer that goes away mid-write: the
+                    client must report, never die of SIGPIPE).                 -> WS_DROPPED
+    pings-then-reset  a correct 101 and 200 pings in one write, then a TCP RST at once: the
+                    client's pongs are written to a socket that is already gone (EPIPE,
+                    the SIGPIPE a client must not die of).                     -> WS_DROPPED
     bad-subprotocol 101 choosing a subprotocol the client did not offer.         -> HS_NEGOTIATION
     bad-extension   101 with an extension the client did not offer.              -> HS_NEGOTIATION
     endless-headers 101 status line, then header lines without end (up to 256 MiB, stops when
@@ -46,6 +54,7 @@ Frame modes: a correct 101, then wait for the client's first frame and:
     unrelated       send --text (default '{"type":"noise"}') before each echo.
     masked          a masked text frame (servers must not mask).                  -> WS_PROTOCOL
     close-CODE      close frame with CODE (e.g. close-1011) and reason.          -> WS_CLOSED
+    close-nostatus  a close frame without a status code (read as 1005).
     drop            TCP close without a close frame.                              -> WS_DROPPED
     silence         never send anything, keep reading.                            -> WS_MSG_TIMEOUT
     mismatch        reply with --text (default "not what you expected").
@@ -288,6 +297,18 @@ def handshake_modes(p, mode, args):
     elif mode == "upgrade-h2c":
         p.send(p.switching(upgrade="h2c"))
         p.hold()
+    elif mode == "http10-101":
+        p.send(p.switching().replace(b"HTTP/1.1 101", b"HTTP/1.0 101", 1))
+        p.hold()
+    elif mode == "pings-then-reset":
+        p.send(p.switching() + frame(0x9, b"p") * 200)
+        p.log("reset")
+        p.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    elif mode == "reset-on-open":
+        p.send(p.switching())
+        time.sleep(0.3)
+        p.log("reset")
+        p.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     elif mode == "bad-subprotocol":
         p.send(p.switching(extra=["Sec-WebSocket-Protocol: never-offered.v9"]))
         p.hold()
@@ -337,6 +358,13 @@ def frame_modes(p, mode, args):
         reply = p.read_frame()
         while reply is not None and reply[0] != 0x8:
             reply = p.read_frame()
+        return
+    elif mode == "close-nostatus":
+        p.send(frame(0x8, b""))
+        reply = p.read_frame()
+        while reply is not None and reply[0] != 0x8:
+            reply = p.read_frame()
+        p.log("client-close", payload=(reply[2].hex() if reply else None))
         return
     elif mode == "drop":
         return

@@ -19,6 +19,9 @@ Paths (the part after the host in the URL):
     /greet          sends the text "welcome" as soon as the connection opens, then echoes.
     /close/CODE     after the first message from the client, closes with CODE and the reason
                     "closing with CODE" (no echo).
+    /closeopen/CODE closes with CODE and the reason "closing with CODE" as soon as the
+                    connection opens, before the client says anything.
+    /reply-close/CODE  echoes the first message, then closes with CODE at once.
 
 Plain HTTP (no Upgrade) on these paths is answered before the handshake:
     /health         200 "ok\\n"
@@ -77,6 +80,18 @@ async def handler(ws):
         await ws.send(json.dumps(seen, sort_keys=True))
     elif path == "/greet":
         await ws.send("welcome")
+    elif path.startswith("/closeopen/"):
+        code = int(path[len("/closeopen/"):])
+        await ws.close(code=code, reason="closing with %d" % code)
+        return
+    elif path.startswith("/reply-close/"):
+        code = int(path[len("/reply-close/"):])
+        try:
+            await ws.send(await ws.recv())
+        except websockets.ConnectionClosed:
+            return
+        await ws.close(code=code, reason="closing with %d" % code)
+        return
     elif path.startswith("/close/"):
         code = int(path[len("/close/"):])
         try:
