@@ -211,15 +211,17 @@ const char *wsp_class_describe(wsp_class cls)
     case WSP_CLASS_INTERNAL:
         return "a bug or out of memory in wsprobe";
     case WSP_CLASS_WS_CLOSED:
-        return "peer closed with a code other than 1000/1001 (1012/1013 retried)";
+        return "the server closed before the conversation was over (any code), or with a code "
+               "other than 1000/1001 (1012/1013 retried by wait)";
     case WSP_CLASS_WS_DROPPED:
         return "connection lost without a close frame";
     case WSP_CLASS_WS_PROTOCOL:
         return "peer broke RFC 6455 (masked server frame, bad opcode or RSV, bad UTF-8)";
     case WSP_CLASS_WS_MSG_TIMEOUT:
-        return "open, but the expected message did not come in time";
+        return "open, but nothing came in time (the expected message, or the --expect-close)";
     case WSP_CLASS_WS_EXPECT_MISMATCH:
-        return "a message came and did not match (first 200 bytes reported)";
+        return "messages came and none matched (the last one's first 200 bytes reported), or "
+               "a close with a code --expect-close does not name";
     case WSP_CLASS_WS_PONG_TIMEOUT:
         return "ping not answered";
     case WSP_CLASS_WAIT_DEADLINE:
