@@ -62,8 +62,12 @@ fi
 
 step "end-to-end tests (real peers on loopback, ASan+UBSan binary)"
 export WSPROBE=$root/build-asan/wsprobe
-"$PY" -m pytest tests/e2e -q -p no:cacheprovider --junitxml="$results/e2e.xml" -o junit_family=xunit2 \
-    >"$results/e2e.log" 2>&1
+# The e2e files are independent (every peer on its own kernel-chosen port, every file in its
+# own tmp dir): pytest-xdist runs them on both cores. E2E_JOBS=1 runs them one at a time.
+jobs=(-n "${E2E_JOBS:-2}")
+"$PY" -c 'import xdist' 2>/dev/null || jobs=()
+"$PY" -m pytest tests/e2e -q -p no:cacheprovider "${jobs[@]}" --junitxml="$results/e2e.xml" \
+    -o junit_family=xunit2 >"$results/e2e.log" 2>&1
 rc=$?
 tail -n 30 "$results/e2e.log" >&2
 if [ $rc -ne 0 ] && [ $rc -ne 1 ] && [ $rc -ne 5 ]; then record e2e-run fail "pytest exited $rc"; fi

@@ -17,6 +17,7 @@
 
 #include "dns.h"
 #include "duration.h"
+#include "handshake.h"
 #include "jsonptr.h"
 #include "jwt.h"
 #include "plancheck.h"
@@ -698,6 +699,13 @@ static int build_headers(wsp_plan *P, yaml_node_t *hn, const char *path, env_sto
                            "version control; use auth: {token_env: VAR} (with in: header or "
                            "cookie:NAME) instead",
                            path);
+        const char *advice = wsp_hs_reserved_header(line);
+        if (advice)
+            return fail_at(P, err, at->start_mark, "%s: wsprobe writes '%.*s' itself: %s%s", path,
+                           (int)nl, line, advice,
+                           wsp_http_eq(line, nl, "Sec-WebSocket-Protocol")
+                               ? " (in a plan: subprotocol:)"
+                               : "");
         if (st) {
             st->headers[st->num_headers] = strdup(line);
             if (!st->headers[st->num_headers])

@@ -322,3 +322,13 @@ def test_load_exits_with_the_class_when_every_connection_failed(wsprobe, peers):
     url = peers.echo().url("/closeopen/1011")
     r = wsprobe("load", url, "--connections", "3", "--duration", "1s", "--json", timeout=30)
     assert r.rc == EXIT["WS_CLOSED"] and r.json["exit_code"] == r.rc, r
+
+
+def test_a_plan_may_not_set_a_reserved_header(wsprobe, peers, tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("environments:\n  e:\n    url: %s\n    headers:\n"
+                    "      Sec-WebSocket-Protocol: chat\nchecks:\n  - connect\n"
+                    % peers.echo().url("/"))
+    r = wsprobe("run", plan, "--env", "e")
+    assert r.rc == EXIT["USAGE"], r
+    assert "plan.yaml:5:" in r.stderr and "subprotocol" in r.stderr, r
