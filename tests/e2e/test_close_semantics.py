@@ -332,3 +332,9 @@ def test_a_plan_may_not_set_a_reserved_header(wsprobe, peers, tmp_path):
     r = wsprobe("run", plan, "--env", "e")
     assert r.rc == EXIT["USAGE"], r
     assert "plan.yaml:5:" in r.stderr and "subprotocol" in r.stderr, r
+
+
+def test_http_bytes_after_the_101_are_shown(probe, peers):
+    j = expect(probe(peers.hostile("http-after-101").url("/"), "--timeout", "2s"), "WS_PROTOCOL")
+    assert "HTTP/1.1 400 Bad Request" in j["message"], j
+    assert "proxy" in j["hint"], j
