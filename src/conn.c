@@ -201,6 +201,23 @@ static void fail(wsp_conn *c, wsp_class cls, const char *fmt, ...)
     finish(c);
 }
 
+/* fail() with a hint of its own instead of the class's default. The hint is in the record
+ * before the owner hears of the verdict (finish calls on_done). */
+static void fail_hinted(wsp_conn *c, wsp_class cls, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fail_hinted(wsp_conn *c, wsp_class cls, const char *hint, const char *fmt, ...)
+{
+    if (c->rec.err.cls == WSP_CLASS_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        wsp_err_vset(&c->rec.err, cls, fmt, ap);
+        va_end(ap);
+        wsp_err_hint(&c->rec.err, "%s", hint);
+        c->rec.failed_phase = c->phase;
+    }
+    finish(c);
+}
+
 static void fail_err(wsp_conn *c, const wsp_err *e)
 {
     if (c->rec.err.cls == WSP_CLASS_OK) {
@@ -673,16 +690,14 @@ static void on_ws_close(wsp_conn *c, const wsp_ws_event *ev)
     /* both close frames have been exchanged: the closing handshake is complete */
     c->rec.close_acknowledged = true;
     c->rec.t_closed = uv_hrtime();
-    if (code != WSP_WS_CLOSE_NORMAL && code != WSP_WS_CLOSE_GOING_AWAY &&
-        c->rec.err.cls == WSP_CLASS_OK) {
-        wsp_err_set(&c->rec.err, WSP_CLASS_WS_CLOSED,
+    if (code != WSP_WS_CLOSE_NORMAL && code != WSP_WS_CLOSE_GOING_AWAY)
+        fail_hinted(c, WSP_CLASS_WS_CLOSED, wsp_ws_close_hint(code),
                     "the server closed the connection with code %d%s%s%s%s", code,
                     c->rec.close_reason[0] ? " (\"" : "", c->rec.close_reason,
-                    c->rec.close_reason[0] ? "\")" : "", crossed ? " as ours was on its way" : "");
-        wsp_err_hint(&c->rec.err, "%s", wsp_ws_close_hint(code));
-        c->rec.failed_phase = c->phase;
-    }
-    finish(c);
+                    c->rec.close_reason[0] ? "\")" : "",
+                    crossed ? " while our close was on its way" : "");
+    else
+        finish(c);
 }
 
 static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
@@ -737,26 +752,23 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
                  * the 101 is a proxy or a server writing a second response) */
                 char ex[80];
                 wsp_excerpt(ex, sizeof ex, start, start_len < 60 ? start_len : 60);
-                fail(c, WSP_CLASS_WS_PROTOCOL,
-                     "the server broke RFC 6455: %s; the first bytes after the 101: \"%s\"",
-                     ev.error, ex);
-                if (start_len >= 5 && memcmp(start, "HTTP/", 5) == 0)
-                    wsp_err_hint(&c->rec.err,
-                                 "an HTTP response came where WebSocket frames belong: a proxy "
-                                 "or the server answered the request a second time after the "
-                                 "101; check what sits in front of the endpoint");
+                bool http = start_len >= 5 && memcmp(start, "HTTP/", 5) == 0;
+                fail_hinted(c, WSP_CLASS_WS_PROTOCOL,
+                            http ? "an HTTP response came where WebSocket frames belong: a proxy "
+                                   "or the server answered the request a second time after the "
+                                   "101; check what sits in front of the endpoint"
+                                 : wsp_class_default_hint(WSP_CLASS_WS_PROTOCOL),
+                            "the server broke RFC 6455: %s; the first bytes after the 101: \"%s\"",
+                            ev.error, ex);
                 return;
             }
             if (ev.error_close_code == WSP_WS_CLOSE_TOO_BIG) {
                 /* not a broken server: a message above the limit this client was given */
-                bool first = c->rec.err.cls == WSP_CLASS_OK;
-                fail(c, WSP_CLASS_WS_PROTOCOL,
-                     "the server sent a message larger than the limit of %llu bytes (%s)",
-                     (unsigned long long)c->o->limits.max_message, ev.error);
-                if (first)
-                    wsp_err_hint(&c->rec.err, "raise --max-message if messages this large are "
-                                              "expected; otherwise the server sends more than "
-                                              "its clients accept");
+                fail_hinted(c, WSP_CLASS_WS_PROTOCOL,
+                            "raise --max-message if messages this large are expected; otherwise "
+                            "the server sends more than its clients accept",
+                            "the server sent a message larger than the limit of %llu bytes (%s)",
+                            (unsigned long long)c->o->limits.max_message, ev.error);
                 return;
             }
             fail(c, WSP_CLASS_WS_PROTOCOL, "the server broke RFC 6455: %s", ev.error);
@@ -813,10 +825,21 @@ static void on_eof(wsp_conn *c, ssize_t nread)
     case WSP_PHASE_UPGRADE:
         if (c->collecting_body)
             finish(c);
-        else if (c->head_len == 0)
-            fail(c, WSP_CLASS_HS_NO_RESPONSE,
-                 "the server closed the connection without answering the upgrade request%s", eb);
-        else
+        else if (c->head_len == 0) {
+            char hint[400];
+            if (c->o->subprotocols)
+                snprintf(hint, sizeof hint,
+                         "wsprobe offered the subprotocol(s) '%.200s': some servers "
+                         "(libwebsockets) close without a byte when they speak none of them; "
+                         "check the name, or leave --subprotocol out",
+                         c->o->subprotocols);
+            fail_hinted(c, WSP_CLASS_HS_NO_RESPONSE,
+                        c->o->subprotocols ? hint
+                                           : wsp_class_default_hint(WSP_CLASS_HS_NO_RESPONSE),
+                        "the server closed the connection without answering the upgrade "
+                        "request%s",
+                        eb);
+        } else
             fail(c, WSP_CLASS_HS_MALFORMED,
                  "the server closed the connection in the middle of the response head "
                  "(%zu bytes)%s",
