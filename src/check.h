@@ -61,7 +61,8 @@ typedef struct wsp_env {
     char *allowed_origin; /* an origin the endpoint allows (baselines of origin checks), or NULL */
     /* The success marker: a conversation that only an accepted and processed request produces
      * (SECURITY-CHECKS.md). Defaults: send {"type":"chat_message","content":"wsprobe marker
-     * {{uuid}}","id":"{{uuid}}"} and expect /type=ack. Owned. */
+     * {{uuid}}","id":"{{uuid}}"} and expect /type=ack with /id={{sent./id}} (the id this
+     * connection sent: security.c, docs/security.md "Correlation"). Owned. */
     char *marker_send;
     char *marker_expect_pointer;
     char *marker_expect_value;

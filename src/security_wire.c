@@ -191,12 +191,9 @@ static uint64_t max_message(const wsp_env *env, const json_t *params)
  * the message itself). Heap. */
 static char *padded_marker(const wsp_env *env, size_t size, size_t *len_out)
 {
-    const char *tmpl = env->marker_send ? env->marker_send
-                                        : "{\"type\":\"chat_message\",\"content\":\"wsprobe "
-                                          "marker {{uuid}}\",\"id\":\"{{uuid}}\"}";
     wsp_err e;
     size_t len = 0;
-    char *m = wsp_tmpl_expand(tmpl, NULL, &len, &e);
+    char *m = wsp_tmpl_expand(wsp_sec_marker_template(env), NULL, &len, &e);
     if (!m)
         return NULL;
     if (size < len)
@@ -419,7 +416,7 @@ static void send_xss(wsp_sec_raw *s, void *ud)
     /* the observer's wait counts from now: it must see what is about to be sent */
     wsp_sec_raw_rearm(x->observer, x->wait_us);
     for (size_t i = 0; i < x->n; i++)
-        wsp_conn_send(s->c, WSP_WS_OP_TEXT, x->msgs[i], strlen(x->msgs[i]));
+        wsp_sec_raw_send_text(s, x->msgs[i], strlen(x->msgs[i]));
 }
 
 void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -444,9 +441,7 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
     /* through the app's message template: the marker message with its marker text replaced */
     xss_ctx x;
     memset(&x, 0, sizeof x);
-    const char *tmpl = env->marker_send ? env->marker_send
-                                        : "{\"type\":\"chat_message\",\"content\":\"wsprobe "
-                                          "marker {{uuid}}\",\"id\":\"{{uuid}}\"}";
+    const char *tmpl = wsp_sec_marker_template(env);
     for (size_t i = 0; i < 6; i++) {
         wsp_err e;
         size_t len = 0;
@@ -491,11 +486,15 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
     snd.o.ud = &x;
     snd.o.wait_us = wait;
     snd.o.after = &obs;
-    /* the observer stops once it has seen every payload's tag, or at the wait */
+    /* the observer stops once it has seen every payload's tag, or at the wait; it watches the
+     * room (the sender is another connection), and both keep only the messages with this
+     * run's tag, so the suite's other traffic cannot crowd them out */
     x.observer = &obs;
     x.wait_us = wait;
     obs.o.until_tags = tag;
     obs.o.until_count = 6;
+    obs.o.watch_room = true;
+    snd.o.until_tags = tag;
     wsp_sec_raw *sp[] = {&obs, &snd};
     wsp_sec_raw_run(env, sp, 2);
     wsp_sec_raw_evidence(out, "observer", &obs, NULL);
@@ -562,7 +561,7 @@ typedef struct text_input {
 static void send_text(wsp_sec_raw *s, void *ud)
 {
     const text_input *t = ud;
-    wsp_conn_send(s->c, WSP_WS_OP_TEXT, t->text, strlen(t->text));
+    wsp_sec_raw_send_text(s, t->text, strlen(t->text));
 }
 
 void wsp_sec_input_malformed(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -662,9 +661,10 @@ static void send_sized(wsp_sec_raw *s, void *ud)
 {
     const sized *z = ud;
     if (z->fragments <= 1) {
-        wsp_conn_send(s->c, WSP_WS_OP_TEXT, z->msg, z->len);
+        wsp_sec_raw_send_text(s, z->msg, z->len);
         return;
     }
+    wsp_sec_raw_keep_sent(s, z->msg, z->len);
     /* RFC 6455 5.4: a text frame without FIN, continuations, the last with FIN */
     size_t per = z->len / z->fragments + 1, off = 0;
     for (size_t i = 0; off < z->len; i++) {
@@ -882,16 +882,27 @@ void wsp_sec_limits_deflate_bomb(const wsp_env *env, const json_t *params, wsp_c
 }
 
 typedef struct burst {
-    char *msg;
-    size_t len;
+    const char *tmpl;
     unsigned n;
+    unsigned sent;
 } burst;
 
+/* n marker messages, each expanded on its own (a fresh id each), so that every ack names the
+ * message it answers and none is counted twice */
 static void send_burst(wsp_sec_raw *s, void *ud)
 {
     burst *b = ud;
-    for (unsigned i = 0; i < b->n && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN; i++)
-        wsp_conn_send(s->c, WSP_WS_OP_TEXT, b->msg, b->len);
+    for (unsigned i = 0; i < b->n && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN; i++) {
+        wsp_err e;
+        size_t len = 0;
+        char *m = wsp_tmpl_expand(b->tmpl, NULL, &len, &e);
+        if (!m || wsp_sec_raw_send_text(s, m, len) != 0) {
+            free(m);
+            return;
+        }
+        free(m);
+        b->sent++;
+    }
 }
 
 void wsp_sec_limits_rate(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -904,11 +915,11 @@ void wsp_sec_limits_rate(const wsp_env *env, const json_t *params, wsp_check_res
     if (n < 10)
         n = 10;
     json_object_set_new(out->evidence, "rate_per_s", json_real(rate));
-    json_object_set_new(out->evidence, "burst", json_integer(n));
+    json_object_set_new(out->evidence, "burst_size", json_integer(n));
     if (!wsp_sec_baseline(env, out, "baseline_before", true))
         return;
     burst b = {0};
-    b.msg = padded_marker(env, 0, &b.len);
+    b.tmpl = wsp_sec_marker_template(env);
     b.n = n;
     wsp_sec_raw a;
     memset(&a, 0, sizeof a);
@@ -919,13 +930,16 @@ void wsp_sec_limits_rate(const wsp_env *env, const json_t *params, wsp_check_res
     a.o.until_count = n; /* stop early once every message was answered */
     wsp_sec_raw *sp[] = {&a};
     wsp_sec_raw_run(env, sp, 1);
-    free(b.msg);
     wsp_sec_raw_evidence(out, "burst", &a, NULL);
     json_object_set_new(out->evidence, "acks", json_integer(a.markers));
+    json_object_set_new(out->evidence, "sent", json_integer(b.sent));
     bool closed = a.rec.closed_by == WSP_CLOSED_BY_SERVER &&
                   (a.rec.close_code == 1008 || a.rec.close_code == 1013 ||
                    (a.rec.close_code >= 4000 && a.rec.close_code <= 4999));
-    unsigned others = a.messages - a.markers;
+    /* replies of this connection's own that are neither acks nor our messages coming back */
+    unsigned others = a.messages - a.marker_replies - a.echoes;
+    if (a.messages < a.marker_replies + a.echoes)
+        others = 0;
     bool opened = a.opened;
     wsp_sec_raw_cleanup(&a);
     bool after = wsp_sec_baseline(env, out, "baseline_after", false);
