@@ -56,8 +56,8 @@ CHECK("input.xss", "input", 3, false, input_xss,
       "markup sent through the app's message comes back neutralised or is refused")
 CHECK("input.malformed", "input", 2, false, input_malformed,
       "invalid JSON, wrong types, deep nesting, unknown types, __proto__ get an error")
-CHECK("input.invalid_utf8", "input", 2, true, input_invalid_utf8,
-      "a text frame with C3 28 gets close 1007 or a drop")
+CHECKF("input.invalid_utf8", "input", 2, true, input_invalid_utf8, WSP_CHECK_ALONE,
+       "a text frame with C3 28 gets close 1007 or a drop, is never relayed or served")
 CHECK("input.framing", "input", 2, true, input_framing,
       "unmasked, RSV bits, reserved opcodes, long and fragmented pings get 1002 or a drop")
 CHECK("limits.message_size", "limits", 1, true, limits_message_size,

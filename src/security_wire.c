@@ -296,19 +296,86 @@ static const int codes_1007[] = {1007, 0};
 static const int codes_1002[] = {1002, 0};
 static const int codes_1009[] = {1009, 1008, 0};
 
+/* RFC 6455 8.1: a text frame that is not UTF-8 must fail the connection (1007). The check
+ * judges what the server did with the bytes: closed (1007, another refusal) or dropped: pass;
+ * served the marker after them, or sent them back (to us as an echo, or as a broadcast to the
+ * room we are in): fail. Our own parser refuses invalid UTF-8 from the server (ws.h) and fails
+ * the connection with 1007 itself, so "sent them back" shows as that failure, told apart from
+ * the server's own close 1007 by the parser's error. Runs alone (WSP_CHECK_ALONE): a server
+ * that relays the bytes would break every connection the other checks hold open. */
 void wsp_sec_input_invalid_utf8(const wsp_env *env, const json_t *params, wsp_check_result *out)
 {
     (void)params;
     static const uint8_t bad[] = {0xC3, 0x28};
-    violation v[] = {{.name = "c3_28",
-                      .fin = true,
-                      .opcode = WSP_WS_OP_TEXT,
-                      .masked = true,
-                      .payload = bad,
-                      .plen = sizeof bad,
-                      .marker_after = true,
-                      .good_codes = codes_1007}};
-    run_violations(env, out, v, 1, "invalid UTF-8 text frames", "1007");
+    violation v = {.name = "c3_28",
+                   .fin = true,
+                   .opcode = WSP_WS_OP_TEXT,
+                   .masked = true,
+                   .payload = bad,
+                   .plen = sizeof bad,
+                   .marker_after = true,
+                   .good_codes = codes_1007};
+    if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
+        wsp_sec_redact(out, NULL);
+        return;
+    }
+    wsp_sec_raw a;
+    memset(&a, 0, sizeof a);
+    a.o.with_auth = true;
+    a.o.on_open = send_violation;
+    a.o.ud = &v;
+    a.o.marker_after = true;
+    a.o.stop_on_marker = true;
+    wsp_sec_raw *sp[] = {&a};
+    wsp_sec_raw_run(env, sp, 1);
+    const wsp_conn_record *r = &a.rec;
+    /* the server sent a text message that is not UTF-8: ours, come back */
+    bool sent_back = a.opened && r->err.cls == WSP_CLASS_WS_PROTOCOL &&
+                     strstr(r->err.msg, WSP_WS_ERR_TEXT_UTF8) != NULL;
+    /* the server closed, with a reason that is not UTF-8 (the bytes in its close reason) */
+    bool bad_reason = a.opened && r->err.cls == WSP_CLASS_WS_PROTOCOL &&
+                      strstr(r->err.msg, WSP_WS_ERR_CLOSE_UTF8) != NULL;
+    wsp_sec_outcome o = a.opened ? wsp_sec_judge_record(r, a.marker_seen) : WSP_SEC_UNREACHABLE;
+    if (bad_reason && !a.marker_seen)
+        o = WSP_SEC_REFUSED_OPEN;
+    const char *oname = sent_back && !a.marker_seen ? "sent_back" : wsp_sec_outcome_name(o);
+    wsp_sec_raw_evidence(out, v.name, &a, oname);
+    json_t *ev = json_object_get(out->evidence, v.name);
+    json_object_set_new(ev, "server_sent_invalid_utf8", json_boolean(sent_back));
+    json_object_set_new(out->evidence, "invalid_bytes_sent_back", json_boolean(sent_back));
+    if (r->close_code >= 0 && r->closed_by == WSP_CLOSED_BY_SERVER) {
+        char fpv[160];
+        snprintf(fpv, sizeof fpv, "%d %s", r->close_code, r->close_reason);
+        json_object_set_new(out->evidence, "close_fingerprint", json_pack("{s:s}", v.name, fpv));
+    }
+    bool other_code = o == WSP_SEC_REFUSED_OPEN && r->closed_by == WSP_CLOSED_BY_SERVER &&
+                      !good_code(&v, r->close_code);
+    wsp_sec_raw_cleanup(&a);
+    bool after = wsp_sec_baseline(env, out, "baseline_after", false);
+    if (sent_back && !a.marker_seen) {
+        json_object_set_new(out->evidence, "outcomes", json_pack("{s:i}", "sent_back", 1));
+        wsp_check_set(out, WSP_VERDICT_FAIL, WSP_CLASS_OK,
+                      "the server sent the invalid UTF-8 back (echoed or relayed as a text "
+                      "message) instead of closing with 1007: wsprobe's parser refused it and "
+                      "failed the connection itself");
+        snprintf(out->hint, sizeof out->hint,
+                 "validate text messages as UTF-8 before handling or relaying them, and close "
+                 "with 1007 (RFC 6455 8.1); clients that receive the relayed bytes fail too");
+    } else {
+        wsp_sec_tally t;
+        memset(&t, 0, sizeof t);
+        wsp_sec_count(&t, v.name, o);
+        wsp_sec_conclude(out, &t, after, "invalid UTF-8 text frames");
+        if (out->verdict == WSP_VERDICT_PASS && bad_reason)
+            wsp_check_set(out, WSP_VERDICT_WARN, WSP_CLASS_OK,
+                          "the server closed the connection, but with a close reason that is not "
+                          "valid UTF-8 (RFC 6455 5.5.1)");
+        else if (out->verdict == WSP_VERDICT_PASS && other_code)
+            snprintf(out->message + strlen(out->message),
+                     sizeof out->message - strlen(out->message), "; with close %d rather than 1007",
+                     r->close_code);
+    }
+    wsp_sec_redact(out, NULL);
 }
 
 void wsp_sec_input_framing(const wsp_env *env, const json_t *params, wsp_check_result *out)

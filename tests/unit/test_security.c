@@ -66,6 +66,10 @@ static void test_catalog(void **state)
     assert_null(wsp_security_find(""));
     assert_null(wsp_security_find(NULL));
     assert_false(wsp_security_is_group("auth.missing"));
+    /* run on their own: one fills the connection slots, one breaks a relay's other clients */
+    assert_true(wsp_security_runs_alone(wsp_security_find("limits.connections")));
+    assert_true(wsp_security_runs_alone(wsp_security_find("input.invalid_utf8")));
+    assert_false(wsp_security_runs_alone(wsp_security_find("input.framing")));
 }
 
 static size_t sel(const char *const *names, size_t k, bool staging, const wsp_check_def **out,
