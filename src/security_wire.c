@@ -474,8 +474,20 @@ typedef struct xss_ctx {
     char msgs[6][700];
     size_t n;
     wsp_sec_raw *observer;
+    wsp_sec_raw *sender;
     uint64_t wait_us;
 } xss_ctx;
+
+/* The observer saw every payload come back: their fate is known, the sender need not wait */
+static void xss_observer_end(wsp_sec_raw *s, void *ud)
+{
+    xss_ctx *x = ud;
+    wsp_sec_raw *snd = x->sender;
+    if (s->tagged >= x->n && snd->c && !snd->done && wsp_conn_get_phase(snd->c) == WSP_PHASE_OPEN) {
+        uv_timer_stop(&snd->timer);
+        wsp_conn_close(snd->c, WSP_WS_CLOSE_NORMAL, NULL);
+    }
+}
 
 static void send_xss(wsp_sec_raw *s, void *ud)
 {
@@ -557,7 +569,10 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
      * room (the sender is another connection), and both keep only the messages with this
      * run's tag, so the suite's other traffic cannot crowd them out */
     x.observer = &obs;
+    x.sender = &snd;
     x.wait_us = wait;
+    obs.o.on_end = xss_observer_end;
+    obs.o.ud = &x;
     obs.o.until_tags = tag;
     obs.o.until_count = 6;
     obs.o.watch_room = true;
