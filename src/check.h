@@ -61,7 +61,8 @@ typedef struct wsp_env {
     char *allowed_origin; /* an origin the endpoint allows (baselines of origin checks), or NULL */
     /* The success marker: a conversation that only an accepted and processed request produces
      * (SECURITY-CHECKS.md). Defaults: send {"type":"chat_message","content":"wsprobe marker
-     * {{uuid}}","id":"{{uuid}}"} and expect /type=ack. Owned. */
+     * {{uuid}}","id":"{{uuid}}"} and expect /type=ack with /id={{sent./id}} (the id this
+     * connection sent: security.c, docs/security.md "Correlation"). Owned. */
     char *marker_send;
     char *marker_expect_pointer;
     char *marker_expect_value;
@@ -110,8 +111,9 @@ typedef struct wsp_check_def {
 /* The check waits out a server limit (idle, slow handshake, rate, expiry): the runner starts it
  * first, so a run lasts about as long as the longest wait rather than their sum. */
 #define WSP_CHECK_WAITS 0x1u
-/* The check fills the client's connection slots (limits.connections): the runner runs it on its
- * own, after every other check, so it cannot make them fail. */
+/* The check must not run beside others (limits.connections fills the client's connection slots;
+ * input.invalid_utf8's bytes, relayed by a broadcasting server, break every open connection):
+ * the runner runs it on its own, after every other check, so it cannot make them fail. */
 #define WSP_CHECK_ALONE 0x2u
 
 /* One check to run: its definition and its parameters (borrowed). */

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "security.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +56,8 @@ CHECK("input.xss", "input", 3, false, input_xss,
       "markup sent through the app's message comes back neutralised or is refused")
 CHECK("input.malformed", "input", 2, false, input_malformed,
       "invalid JSON, wrong types, deep nesting, unknown types, __proto__ get an error")
-CHECK("input.invalid_utf8", "input", 2, true, input_invalid_utf8,
-      "a text frame with C3 28 gets close 1007 or a drop")
+CHECKF("input.invalid_utf8", "input", 2, true, input_invalid_utf8, WSP_CHECK_ALONE,
+       "a text frame with C3 28 gets close 1007 or a drop, is never relayed or served")
 CHECK("input.framing", "input", 2, true, input_framing,
       "unmasked, RSV bits, reserved opcodes, long and fragmented pings get 1002 or a drop")
 CHECK("limits.message_size", "limits", 1, true, limits_message_size,
@@ -253,12 +254,60 @@ void wsp_sec_cfg_from_env(const wsp_env *env, wsp_probe_config *cfg)
     cfg->conn.deadline_us = wsp_sec_clamp_us(cfg->conn.deadline_us);
 }
 
+const char *wsp_sec_marker_template(const wsp_env *env)
+{
+    return env->marker_send ? env->marker_send : default_marker_send;
+}
+
+/* Whether the marker message, once expanded, carries a string or integer at /id. */
+static bool marker_has_id(const wsp_env *env)
+{
+    wsp_err e;
+    size_t len = 0;
+    char *m = wsp_tmpl_expand(wsp_sec_marker_template(env), NULL, &len, &e);
+    if (!m)
+        return false;
+    json_error_t je;
+    json_t *doc = json_loadb(m, len, 0, &je);
+    free(m);
+    json_t *id = doc ? wsp_jsonptr_get(doc, "/id") : NULL;
+    bool ok = json_is_string(id) || json_is_integer(id);
+    json_decref(doc);
+    return ok;
+}
+
+void wsp_sec_marker_get(const wsp_env *env, wsp_sec_marker *m)
+{
+    memset(m, 0, sizeof *m);
+    if (env->marker_expect_pointer) {
+        m->ptr[0] = env->marker_expect_pointer;
+        m->val[0] = env->marker_expect_value ? env->marker_expect_value : "";
+        m->n = 1;
+    } else {
+        /* the default: an ack; and, when the marker message has an id, the ack must return
+         * that id, so that no other connection's ack (a broadcasting server, the suite's
+         * other checks) can pass for ours (docs/security.md "Correlation") */
+        m->ptr[0] = "/type";
+        m->val[0] = env->marker_expect_value ? env->marker_expect_value : "ack";
+        m->n = 1;
+        if (marker_has_id(env)) {
+            m->ptr[1] = "/id";
+            m->val[1] = "{{sent./id}}";
+            m->n = 2;
+        }
+    }
+    for (size_t k = 0; k < m->n; k++) {
+        m->corr[k] = strstr(m->val[k], "{{sent.") != NULL;
+        m->correlated |= m->corr[k];
+    }
+}
+
 int wsp_sec_cfg_add_marker(const wsp_env *env, wsp_probe_config *cfg)
 {
     wsp_step s;
     memset(&s, 0, sizeof s);
     s.kind = WSP_STEP_SEND;
-    s.text = strdup(env->marker_send ? env->marker_send : default_marker_send);
+    s.text = strdup(wsp_sec_marker_template(env));
     if (!s.text)
         return -1;
     s.len = strlen(s.text);
@@ -266,14 +315,29 @@ int wsp_sec_cfg_add_marker(const wsp_env *env, wsp_probe_config *cfg)
         free(s.text);
         return -1;
     }
+    /* the probe expands {{sent./ptr}} against the message it sent (probe.h): a reply that
+     * answers another connection does not match, and is skipped */
+    wsp_sec_marker m;
+    wsp_sec_marker_get(env, &m);
     memset(&s, 0, sizeof s);
     s.kind = WSP_STEP_EXPECT_JSON;
-    s.pointer = strdup(env->marker_expect_pointer ? env->marker_expect_pointer : "/type");
-    s.value_json = strdup(env->marker_expect_value ? env->marker_expect_value : "ack");
+    s.pointer = strdup(m.ptr[0]);
+    s.value_json = strdup(m.val[0]);
+    bool ok = s.pointer && s.value_json;
+    for (size_t k = 1; k < m.n && k - 1 < WSP_STEP_MAX_ALSO; k++) {
+        s.also_pointer[s.num_also] = strdup(m.ptr[k]);
+        s.also_value[s.num_also] = strdup(m.val[k]);
+        ok &= s.also_pointer[s.num_also] && s.also_value[s.num_also];
+        s.num_also++;
+    }
     s.timeout_us = wsp_sec_marker_wait_us(env);
-    if (!s.pointer || !s.value_json || wsp_probe_config_add_step(cfg, &s) != 0) {
+    if (!ok || wsp_probe_config_add_step(cfg, &s) != 0) {
         free(s.pointer);
         free(s.value_json);
+        for (size_t k = 0; k < s.num_also; k++) {
+            free(s.also_pointer[k]);
+            free(s.also_value[k]);
+        }
         return -1;
     }
     return 0;
@@ -396,6 +460,10 @@ bool wsp_sec_baseline(const wsp_env *env, wsp_check_result *out, const char *key
         const wsp_err *v = wsp_probe_verdict(p);
         ok = v->cls == WSP_CLASS_OK;
         wsp_check_add_probe_evidence(out, key, p);
+        wsp_sec_marker m;
+        wsp_sec_marker_get(env, &m);
+        json_object_set_new(json_object_get(out->evidence, key), "marker_correlated",
+                            json_boolean(m.correlated));
         if (!ok && set_verdict) {
             wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, v->cls,
                           "the baseline (%s: valid credential, allowed origin, success marker) "
@@ -404,7 +472,12 @@ bool wsp_sec_baseline(const wsp_env *env, wsp_check_result *out, const char *key
             snprintf(out->hint, sizeof out->hint,
                      "make the baseline pass first (wsprobe probe with the same credential, "
                      "--origin and the marker conversation); a failing after-baseline can also "
-                     "mean the endpoint banned this address during the check");
+                     "mean the endpoint banned this address during the check%s",
+                     !env->marker_expect_pointer && m.correlated
+                         ? "; the default marker wants the ack to return the id it sent "
+                           "(/id={{sent./id}}): for an endpoint whose ack has no id, give "
+                           "--marker-expect /type=ack"
+                         : "");
         }
         wsp_probe_free(p);
     } else if (set_verdict) {
@@ -498,22 +571,142 @@ wsp_verdict wsp_sec_conclude(wsp_check_result *out, const wsp_sec_tally *t, bool
 
 /* ---- raw sessions ---- */
 
-static bool marker_matches(const wsp_env *env, const uint8_t *data, size_t len)
+/* What every raw session of this process sent (FNV-1a hashes of the text and binary messages),
+ * so that a server relaying one connection's message to the others (a broadcast) cannot make
+ * it count as a reply on another connection. Checks run on several threads: one lock. A ring:
+ * the oldest entries go first, which only matters past a few thousand messages. */
+#define SENT_REGISTRY_N 4096
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t registry[SENT_REGISTRY_N];
+static size_t registry_next, registry_used;
+
+static uint64_t fnv1a(const void *data, size_t len)
 {
-    json_error_t je;
-    json_t *doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
+    const uint8_t *p = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static void registry_add(uint64_t h)
+{
+    pthread_mutex_lock(&registry_lock);
+    registry[registry_next] = h;
+    registry_next = (registry_next + 1) % SENT_REGISTRY_N;
+    if (registry_used < SENT_REGISTRY_N)
+        registry_used++;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static bool registry_has(uint64_t h)
+{
+    bool hit = false;
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < registry_used && !hit; i++)
+        hit = registry[i] == h;
+    pthread_mutex_unlock(&registry_lock);
+    return hit;
+}
+
+/* The marker's expected values, expanded against `sent` (NULL: none), as the probe reads an
+ * expectation (probe.c): JSON when the expansion parses as JSON, else a string. want[k] is NULL
+ * where a placeholder cannot be filled (a pointer missing from the sent message). Returns
+ * whether every value was filled. */
+static bool marker_wants(const wsp_sec_marker *m, const char *sent, size_t sent_len, json_t **want)
+{
+    wsp_tmpl_ctx ctx = {sent, sent_len};
+    bool all = true;
+    for (size_t k = 0; k < m->n; k++) {
+        wsp_err e;
+        size_t len = 0;
+        char *v = wsp_tmpl_expand(m->val[k], &ctx, &len, &e);
+        json_error_t je;
+        want[k] = v ? json_loadb(v, len, JSON_DECODE_ANY, &je) : NULL;
+        if (v && !want[k])
+            want[k] = json_stringn(v, len);
+        free(v);
+        all &= want[k] != NULL;
+    }
+    return all;
+}
+
+static bool pairs_hold(const wsp_sec_marker *m, json_t *doc, json_t *const *want)
+{
+    for (size_t k = 0; k < m->n; k++) {
+        json_t *got = wsp_jsonptr_get(doc, m->ptr[k]);
+        if (!want[k] || !got || !json_equal(want[k], got))
+            return false;
+    }
+    return true;
+}
+
+void wsp_sec_raw_keep_sent(wsp_sec_raw *s, const void *data, size_t len)
+{
+    uint64_t h = fnv1a(data, len);
+    registry_add(h);
+    if (s->nsent >= WSP_SEC_SENT_MAX)
+        return;
+    if (!s->sent) {
+        s->sent = calloc(WSP_SEC_SENT_MAX, sizeof *s->sent);
+        if (!s->sent)
+            return;
+    }
+    wsp_sec_sent *e = &s->sent[s->nsent++];
+    memset(e, 0, sizeof *e);
+    e->hash = h;
+    if (s->marker.correlated)
+        e->can_answer = marker_wants(&s->marker, data, len, e->want);
+}
+
+int wsp_sec_raw_send_text(wsp_sec_raw *s, const char *text, size_t len)
+{
+    wsp_sec_raw_keep_sent(s, text, len);
+    return wsp_conn_send(s->c, WSP_WS_OP_TEXT, text, len);
+}
+
+/* Whether a text message is a marker reply; marks the message of ours it answers. */
+static bool raw_marker(wsp_sec_raw *s, json_t *doc)
+{
     if (!doc)
         return false;
-    const char *ptr = env->marker_expect_pointer ? env->marker_expect_pointer : "/type";
-    const char *val = env->marker_expect_value ? env->marker_expect_value : "ack";
-    json_t *want = json_loads(val, JSON_DECODE_ANY, &je);
-    if (!want)
-        want = json_string(val);
-    json_t *got = wsp_jsonptr_get(doc, ptr);
-    bool ok = want && got && json_equal(want, got);
-    json_decref(want);
-    json_decref(doc);
-    return ok;
+    if (!s->marker.correlated)
+        return pairs_hold(&s->marker, doc, s->fixed_want);
+    /* newest first: the reply usually answers what was sent last */
+    for (size_t i = s->nsent; i-- > 0;) {
+        wsp_sec_sent *e = &s->sent[i];
+        if (e->can_answer && pairs_hold(&s->marker, doc, e->want)) {
+            if (!e->answered) {
+                e->answered = true;
+                s->markers++;
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether a message carries a correlated value (the marker's {{sent./ptr}}: /id by default)
+ * that no message of ours has: it answers, or relays, another connection's message. */
+static bool raw_other_correlation(const wsp_sec_raw *s, json_t *doc)
+{
+    if (!doc || !s->marker.correlated)
+        return false;
+    for (size_t k = 0; k < s->marker.n; k++) {
+        if (!s->marker.corr[k])
+            continue;
+        json_t *got = wsp_jsonptr_get(doc, s->marker.ptr[k]);
+        if (!got || json_is_null(got))
+            continue;
+        bool ours = false;
+        for (size_t i = 0; i < s->nsent && !ours; i++)
+            ours = s->sent[i].want[k] && json_equal(s->sent[i].want[k], got);
+        if (!ours)
+            return true;
+    }
+    return false;
 }
 
 static void raw_keepalive_cb(uv_timer_t *t)
@@ -570,6 +763,9 @@ int wsp_sec_raw_frame(wsp_sec_raw *s, bool fin, unsigned opcode, unsigned rsv, c
         memcpy(buf + h, data, len);
     if (masked)
         wsp_ws_mask(buf + h, len, key, 0);
+    /* a whole message: kept, so that a server relaying it is recognised (struct wsp_sec_raw) */
+    if (fin && (opcode == WSP_WS_OP_TEXT || opcode == WSP_WS_OP_BINARY))
+        wsp_sec_raw_keep_sent(s, data, len);
     int rc = wsp_conn_send_raw(s->c, buf, h + len);
     free(buf);
     return rc;
@@ -577,13 +773,12 @@ int wsp_sec_raw_frame(wsp_sec_raw *s, bool fin, unsigned opcode, unsigned rsv, c
 
 int wsp_sec_raw_send_marker(wsp_sec_raw *s)
 {
-    const char *tmpl = s->env->marker_send ? s->env->marker_send : default_marker_send;
     size_t len = 0;
     wsp_err e;
-    char *m = wsp_tmpl_expand(tmpl, NULL, &len, &e);
+    char *m = wsp_tmpl_expand(wsp_sec_marker_template(s->env), NULL, &len, &e);
     if (!m)
         return -1;
-    int rc = wsp_conn_send(s->c, WSP_WS_OP_TEXT, m, len);
+    int rc = wsp_sec_raw_send_text(s, m, len);
     free(m);
     return rc;
 }
@@ -595,7 +790,7 @@ static void raw_on_open(wsp_conn *c, void *ud)
     s->opened = true;
     s->t_open = uv_hrtime();
     if (s->have_areq && s->areq.first_message)
-        wsp_conn_send(s->c, WSP_WS_OP_TEXT, s->areq.first_message, strlen(s->areq.first_message));
+        wsp_sec_raw_send_text(s, s->areq.first_message, strlen(s->areq.first_message));
     for (size_t i = 0; i < s->npeers; i++) {
         wsp_sec_raw *d = s->peers[i];
         if (d->o.after == s && d->c && !d->started) {
@@ -674,28 +869,74 @@ static void raw_on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
     raw_handle_message(s, ev);
 }
 
+void wsp_sec_raw_init_correlation(const wsp_env *env, wsp_sec_raw *s)
+{
+    wsp_sec_marker_get(env, &s->marker);
+    if (!s->marker.correlated)
+        marker_wants(&s->marker, NULL, 0, s->fixed_want);
+}
+
+wsp_sec_seen wsp_sec_raw_classify(wsp_sec_raw *s, bool text, const uint8_t *data, size_t len,
+                                  json_t **doc_out)
+{
+    wsp_sec_seen r = {false, false, false};
+    uint64_t h = fnv1a(data, len);
+    for (size_t i = 0; i < s->nsent && !r.echo; i++)
+        r.echo = s->sent[i].hash == h;
+    json_t *doc = NULL;
+    if (text) {
+        json_error_t je;
+        doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
+    }
+    r.marker = text && raw_marker(s, doc);
+    /* another connection's traffic (a broadcast of another check's message, an ack to another
+     * connection) says nothing about what the server did with ours */
+    r.foreign = !r.marker && !r.echo && !s->o.watch_room &&
+                (raw_other_correlation(s, doc) || registry_has(h));
+    if (doc_out)
+        *doc_out = doc;
+    else
+        json_decref(doc);
+    return r;
+}
+
 static void raw_handle_message(wsp_sec_raw *s, const wsp_ws_event *ev)
 {
+    json_t *doc = NULL;
+    wsp_sec_seen k = wsp_sec_raw_classify(s, ev->type == WSP_WS_EV_TEXT, ev->data, ev->len, &doc);
+    bool marker = k.marker, echo = k.echo;
+    if (k.foreign) {
+        s->foreign++;
+        json_decref(doc);
+        return;
+    }
     s->messages++;
+    if (echo)
+        s->echoes++;
     size_t n = 0;
     for (size_t i = 0; i < ev->len && n + 1 < sizeof s->last_message; i++)
         s->last_message[n++] = (ev->data[i] >= 32 && ev->data[i] < 127) ? (char)ev->data[i] : '.';
     s->last_message[n] = '\0';
-    if (ev->type == WSP_WS_EV_TEXT && json_array_size(s->messages_json) < 32) {
-        json_error_t je;
-        json_t *m = json_loadb((const char *)ev->data, ev->len, 0, &je);
+    bool tagged =
+        s->o.until_tags && memmem(ev->data, ev->len, s->o.until_tags, strlen(s->o.until_tags));
+    /* with tags, keep only the tagged messages: others' traffic cannot crowd them out */
+    if (ev->type == WSP_WS_EV_TEXT && json_array_size(s->messages_json) < 32 &&
+        (!s->o.until_tags || tagged))
         json_array_append_new(s->messages_json,
-                              m ? m : json_stringn((const char *)ev->data, ev->len));
-    }
+                              doc ? json_incref(doc)
+                                  : json_stringn((const char *)ev->data, ev->len));
+    json_decref(doc);
     bool stop = s->o.stop_on_reply;
-    if (ev->type == WSP_WS_EV_TEXT && marker_matches(s->env, ev->data, ev->len)) {
+    if (marker) {
         s->marker_seen = true;
-        s->markers++;
+        s->marker_replies++;
+        if (!s->marker.correlated)
+            s->markers++;
         stop |= s->o.stop_on_marker;
         if (!s->o.until_tags && s->o.until_count && s->markers >= s->o.until_count)
             stop = true;
     }
-    if (s->o.until_tags && memmem(ev->data, ev->len, s->o.until_tags, strlen(s->o.until_tags))) {
+    if (tagged) {
         s->tagged++;
         if (s->o.until_count && s->tagged >= s->o.until_count)
             stop = true;
@@ -740,6 +981,7 @@ static int raw_prepare(const wsp_env *env, wsp_sec_raw *s, uv_loop_t *loop)
     s->copts.deadline_us = wsp_sec_clamp_us(s->copts.deadline_us);
     s->rec.close_code = -1;
     s->messages_json = json_array();
+    wsp_sec_raw_init_correlation(env, s);
     uv_timer_init(loop, &s->timer);
     s->timer.data = s;
     uv_timer_init(loop, &s->keepalive);
@@ -817,6 +1059,16 @@ void wsp_sec_raw_cleanup(wsp_sec_raw *s)
     s->have_areq = false;
     json_decref(s->messages_json);
     s->messages_json = NULL;
+    for (size_t i = 0; i < s->nsent; i++)
+        for (size_t k = 0; k < WSP_SEC_MARKER_PAIRS; k++)
+            json_decref(s->sent[i].want[k]);
+    free(s->sent);
+    s->sent = NULL;
+    s->nsent = 0;
+    for (size_t k = 0; k < WSP_SEC_MARKER_PAIRS; k++) {
+        json_decref(s->fixed_want[k]);
+        s->fixed_want[k] = NULL;
+    }
 }
 
 void wsp_sec_raw_evidence(wsp_check_result *out, const char *key, const wsp_sec_raw *s,
@@ -842,6 +1094,10 @@ void wsp_sec_raw_evidence(wsp_check_result *out, const char *key, const wsp_sec_
     json_object_set_new(e, "bytes_tx", json_integer((json_int_t)r->tx_bytes));
     json_object_set_new(e, "bytes_rx", json_integer((json_int_t)r->rx_bytes));
     json_object_set_new(e, "received_messages", json_integer(s->messages));
+    if (s->echoes)
+        json_object_set_new(e, "echoes", json_integer(s->echoes));
+    if (s->foreign)
+        json_object_set_new(e, "skipped_foreign", json_integer(s->foreign));
     json_object_set_new(e, "marker_seen", json_boolean(s->marker_seen));
     json_object_set_new(e, "still_open_at_end", json_boolean(s->timed_out));
     if (r->extensions[0])

@@ -50,7 +50,9 @@ int wsp_security_select(const char *const *names, size_t num_names, bool include
 
 /* Whether the check must run with no other check beside it: limits.connections holds the
  * endpoint's per-client connection slots, which would refuse the probes of checks running at
- * the same time. Run such checks after the others (`wsprobe security` does). */
+ * the same time; input.invalid_utf8 sends bytes that a broadcasting server relays to every
+ * open connection, whose clients then fail (RFC 6455 8.1). Run such checks after the others,
+ * one at a time (`wsprobe security` and wsp_check_run_all do). */
 bool wsp_security_runs_alone(const wsp_check_def *d);
 
 /* A hard end for the whole suite: every connection a check makes from now on gets at most the

@@ -26,8 +26,28 @@ uint64_t wsp_sec_clamp_us(uint64_t us);
  * allowed origin (or the env's origin), no steps, no health. cfg is caller storage; free its
  * steps with wsp_probe_config_cleanup (nothing else is owned). */
 void wsp_sec_cfg_from_env(const wsp_env *env, wsp_probe_config *cfg);
-/* Append the success marker conversation (env's or the default). Returns 0 or -1. */
+/* Append the success marker conversation (env's or the default): the marker message, then an
+ * expectation of every pair of wsp_sec_marker_get (so {{sent./ptr}} correlates the reply with
+ * the message this probe sent). Returns 0 or -1. */
 int wsp_sec_cfg_add_marker(const wsp_env *env, wsp_probe_config *cfg);
+/* The marker message template: env->marker_send or the default chat_message with a fresh
+ * {{uuid}} id. Borrowed. */
+const char *wsp_sec_marker_template(const wsp_env *env);
+
+/* The success marker expectation: pointer/value pairs that must all hold on one reply. A value
+ * is a template (template.h): {{sent./ptr}} takes the value at ptr in a message this connection
+ * sent, which ties the reply to this connection (`corr`). The default is /type=ack, plus
+ * /id={{sent./id}} when the marker message carries an id (the default one does). The strings
+ * are borrowed from env or static. */
+#define WSP_SEC_MARKER_PAIRS 2
+typedef struct wsp_sec_marker {
+    const char *ptr[WSP_SEC_MARKER_PAIRS];
+    const char *val[WSP_SEC_MARKER_PAIRS];
+    bool corr[WSP_SEC_MARKER_PAIRS]; /* val refers to the sent message */
+    size_t n;
+    bool correlated; /* some pair is corr: replies to other connections cannot match */
+} wsp_sec_marker;
+void wsp_sec_marker_get(const wsp_env *env, wsp_sec_marker *m);
 /* The origin a baseline sends: env->allowed_origin, else env->base.conn.origin (may be NULL). */
 const char *wsp_sec_allowed_origin(const wsp_env *env);
 /* The wait for the success marker (T in SECURITY-CHECKS.md). */
@@ -123,7 +143,20 @@ typedef struct wsp_sec_raw_opts {
     /* when the wait ends with the connection open: send the marker, wait marker_wait_us more */
     bool marker_at_end;
     uint64_t marker_wait_us;
+    /* count every message, other connections' too (an observer of a room); by default a
+     * message that belongs to another connection is skipped (see struct wsp_sec_raw) */
+    bool watch_room;
 } wsp_sec_raw_opts;
+
+/* A text message a raw session sent: what a reply to it looks like. */
+typedef struct wsp_sec_sent {
+    uint64_t hash;                      /* of the bytes sent (an echo is recognised by it) */
+    json_t *want[WSP_SEC_MARKER_PAIRS]; /* the marker's values expanded against it, owned */
+    bool can_answer;                    /* every value could be filled from this message */
+    bool answered;                      /* a marker reply correlated with it arrived */
+} wsp_sec_sent;
+
+#define WSP_SEC_SENT_MAX 512
 
 struct wsp_sec_raw {
     const wsp_env *env;
@@ -141,10 +174,22 @@ struct wsp_sec_raw {
     bool opened;
     bool timed_out; /* the wait ended with the connection still open */
     bool marker_seen;
-    char *marker_text; /* the marker as sent (expanded) */
-    unsigned messages;
-    unsigned markers; /* messages that matched the marker */
-    unsigned tagged;  /* messages that contained until_tags */
+    /* Correlation. Every text message the session sends is kept (wsp_sec_sent, at most
+     * WSP_SEC_SENT_MAX) and registered process-wide. A message from the server is skipped
+     * (counted in `foreign` only) when it belongs to another connection: it carries a
+     * correlated value (the marker's {{sent./ptr}}, e.g. /id) that none of ours has, or it is
+     * byte for byte what another connection of this process sent (a relayed broadcast).
+     * Everything below counts this connection's own traffic only (unless o.watch_room). */
+    wsp_sec_marker marker;
+    wsp_sec_sent *sent; /* owned */
+    size_t nsent;
+    json_t *fixed_want[WSP_SEC_MARKER_PAIRS]; /* uncorrelated marker: its values, owned */
+    unsigned messages;       /* messages of this connection's own (foreign ones skipped) */
+    unsigned markers;        /* correlated: messages of ours answered; else marker replies */
+    unsigned marker_replies; /* messages that matched the marker */
+    unsigned echoes;         /* messages byte for byte one we sent */
+    unsigned foreign;        /* skipped: another connection's traffic */
+    unsigned tagged;         /* messages that contained until_tags */
     char last_message[200];
     wsp_sec_raw *const *peers; /* the run's sessions (to start dependents) */
     size_t npeers;
@@ -168,6 +213,25 @@ int wsp_sec_raw_frame(wsp_sec_raw *s, bool fin, unsigned opcode, unsigned rsv, c
 void wsp_sec_raw_rearm(wsp_sec_raw *s, uint64_t wait_us);
 /* Send the env's success marker message (expanded template). */
 int wsp_sec_raw_send_marker(wsp_sec_raw *s);
+/* Send a text message (one masked frame) and keep it for correlation (see struct
+ * wsp_sec_raw). Returns 0 or -1. */
+int wsp_sec_raw_send_text(wsp_sec_raw *s, const char *text, size_t len);
+/* Keep a message sent in pieces (fragments) for correlation, as wsp_sec_raw_send_text does:
+ * registered process-wide, and kept in s (the first WSP_SEC_SENT_MAX). */
+void wsp_sec_raw_keep_sent(wsp_sec_raw *s, const void *data, size_t len);
+/* Set up s's marker expectation for env (wsp_sec_raw_run does it; for tests). */
+void wsp_sec_raw_init_correlation(const wsp_env *env, wsp_sec_raw *s);
+/* What a message from the server is to session s: a marker reply (answering a message of ours,
+ * which is marked answered), an echo (byte for byte one we sent), or foreign (another
+ * connection's traffic, to be skipped). *doc_out, when given, gets the parsed JSON (or NULL),
+ * owned by the caller. */
+typedef struct wsp_sec_seen {
+    bool marker;
+    bool echo;
+    bool foreign;
+} wsp_sec_seen;
+wsp_sec_seen wsp_sec_raw_classify(wsp_sec_raw *s, bool text, const uint8_t *data, size_t len,
+                                  json_t **doc_out);
 /* Record a raw session's evidence under key with its outcome. */
 void wsp_sec_raw_evidence(wsp_check_result *out, const char *key, const wsp_sec_raw *s,
                           const char *outcome);

@@ -191,12 +191,9 @@ static uint64_t max_message(const wsp_env *env, const json_t *params)
  * the message itself). Heap. */
 static char *padded_marker(const wsp_env *env, size_t size, size_t *len_out)
 {
-    const char *tmpl = env->marker_send ? env->marker_send
-                                        : "{\"type\":\"chat_message\",\"content\":\"wsprobe "
-                                          "marker {{uuid}}\",\"id\":\"{{uuid}}\"}";
     wsp_err e;
     size_t len = 0;
-    char *m = wsp_tmpl_expand(tmpl, NULL, &len, &e);
+    char *m = wsp_tmpl_expand(wsp_sec_marker_template(env), NULL, &len, &e);
     if (!m)
         return NULL;
     if (size < len)
@@ -299,19 +296,86 @@ static const int codes_1007[] = {1007, 0};
 static const int codes_1002[] = {1002, 0};
 static const int codes_1009[] = {1009, 1008, 0};
 
+/* RFC 6455 8.1: a text frame that is not UTF-8 must fail the connection (1007). The check
+ * judges what the server did with the bytes: closed (1007, another refusal) or dropped: pass;
+ * served the marker after them, or sent them back (to us as an echo, or as a broadcast to the
+ * room we are in): fail. Our own parser refuses invalid UTF-8 from the server (ws.h) and fails
+ * the connection with 1007 itself, so "sent them back" shows as that failure, told apart from
+ * the server's own close 1007 by the parser's error. Runs alone (WSP_CHECK_ALONE): a server
+ * that relays the bytes would break every connection the other checks hold open. */
 void wsp_sec_input_invalid_utf8(const wsp_env *env, const json_t *params, wsp_check_result *out)
 {
     (void)params;
     static const uint8_t bad[] = {0xC3, 0x28};
-    violation v[] = {{.name = "c3_28",
-                      .fin = true,
-                      .opcode = WSP_WS_OP_TEXT,
-                      .masked = true,
-                      .payload = bad,
-                      .plen = sizeof bad,
-                      .marker_after = true,
-                      .good_codes = codes_1007}};
-    run_violations(env, out, v, 1, "invalid UTF-8 text frames", "1007");
+    violation v = {.name = "c3_28",
+                   .fin = true,
+                   .opcode = WSP_WS_OP_TEXT,
+                   .masked = true,
+                   .payload = bad,
+                   .plen = sizeof bad,
+                   .marker_after = true,
+                   .good_codes = codes_1007};
+    if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
+        wsp_sec_redact(out, NULL);
+        return;
+    }
+    wsp_sec_raw a;
+    memset(&a, 0, sizeof a);
+    a.o.with_auth = true;
+    a.o.on_open = send_violation;
+    a.o.ud = &v;
+    a.o.marker_after = true;
+    a.o.stop_on_marker = true;
+    wsp_sec_raw *sp[] = {&a};
+    wsp_sec_raw_run(env, sp, 1);
+    const wsp_conn_record *r = &a.rec;
+    /* the server sent a text message that is not UTF-8: ours, come back */
+    bool sent_back = a.opened && r->err.cls == WSP_CLASS_WS_PROTOCOL &&
+                     strstr(r->err.msg, WSP_WS_ERR_TEXT_UTF8) != NULL;
+    /* the server closed, with a reason that is not UTF-8 (the bytes in its close reason) */
+    bool bad_reason = a.opened && r->err.cls == WSP_CLASS_WS_PROTOCOL &&
+                      strstr(r->err.msg, WSP_WS_ERR_CLOSE_UTF8) != NULL;
+    wsp_sec_outcome o = a.opened ? wsp_sec_judge_record(r, a.marker_seen) : WSP_SEC_UNREACHABLE;
+    if (bad_reason && !a.marker_seen)
+        o = WSP_SEC_REFUSED_OPEN;
+    const char *oname = sent_back && !a.marker_seen ? "sent_back" : wsp_sec_outcome_name(o);
+    wsp_sec_raw_evidence(out, v.name, &a, oname);
+    json_t *ev = json_object_get(out->evidence, v.name);
+    json_object_set_new(ev, "server_sent_invalid_utf8", json_boolean(sent_back));
+    json_object_set_new(out->evidence, "invalid_bytes_sent_back", json_boolean(sent_back));
+    if (r->close_code >= 0 && r->closed_by == WSP_CLOSED_BY_SERVER) {
+        char fpv[160];
+        snprintf(fpv, sizeof fpv, "%d %s", r->close_code, r->close_reason);
+        json_object_set_new(out->evidence, "close_fingerprint", json_pack("{s:s}", v.name, fpv));
+    }
+    bool other_code = o == WSP_SEC_REFUSED_OPEN && r->closed_by == WSP_CLOSED_BY_SERVER &&
+                      !good_code(&v, r->close_code);
+    wsp_sec_raw_cleanup(&a);
+    bool after = wsp_sec_baseline(env, out, "baseline_after", false);
+    if (sent_back && !a.marker_seen) {
+        json_object_set_new(out->evidence, "outcomes", json_pack("{s:i}", "sent_back", 1));
+        wsp_check_set(out, WSP_VERDICT_FAIL, WSP_CLASS_OK,
+                      "the server sent the invalid UTF-8 back (echoed or relayed as a text "
+                      "message) instead of closing with 1007: wsprobe's parser refused it and "
+                      "failed the connection itself");
+        snprintf(out->hint, sizeof out->hint,
+                 "validate text messages as UTF-8 before handling or relaying them, and close "
+                 "with 1007 (RFC 6455 8.1); clients that receive the relayed bytes fail too");
+    } else {
+        wsp_sec_tally t;
+        memset(&t, 0, sizeof t);
+        wsp_sec_count(&t, v.name, o);
+        wsp_sec_conclude(out, &t, after, "invalid UTF-8 text frames");
+        if (out->verdict == WSP_VERDICT_PASS && bad_reason)
+            wsp_check_set(out, WSP_VERDICT_WARN, WSP_CLASS_OK,
+                          "the server closed the connection, but with a close reason that is not "
+                          "valid UTF-8 (RFC 6455 5.5.1)");
+        else if (out->verdict == WSP_VERDICT_PASS && other_code)
+            snprintf(out->message + strlen(out->message),
+                     sizeof out->message - strlen(out->message), "; with close %d rather than 1007",
+                     r->close_code);
+    }
+    wsp_sec_redact(out, NULL);
 }
 
 void wsp_sec_input_framing(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -410,8 +474,20 @@ typedef struct xss_ctx {
     char msgs[6][700];
     size_t n;
     wsp_sec_raw *observer;
+    wsp_sec_raw *sender;
     uint64_t wait_us;
 } xss_ctx;
+
+/* The observer saw every payload come back: their fate is known, the sender need not wait */
+static void xss_observer_end(wsp_sec_raw *s, void *ud)
+{
+    xss_ctx *x = ud;
+    wsp_sec_raw *snd = x->sender;
+    if (s->tagged >= x->n && snd->c && !snd->done && wsp_conn_get_phase(snd->c) == WSP_PHASE_OPEN) {
+        uv_timer_stop(&snd->timer);
+        wsp_conn_close(snd->c, WSP_WS_CLOSE_NORMAL, NULL);
+    }
+}
 
 static void send_xss(wsp_sec_raw *s, void *ud)
 {
@@ -419,7 +495,7 @@ static void send_xss(wsp_sec_raw *s, void *ud)
     /* the observer's wait counts from now: it must see what is about to be sent */
     wsp_sec_raw_rearm(x->observer, x->wait_us);
     for (size_t i = 0; i < x->n; i++)
-        wsp_conn_send(s->c, WSP_WS_OP_TEXT, x->msgs[i], strlen(x->msgs[i]));
+        wsp_sec_raw_send_text(s, x->msgs[i], strlen(x->msgs[i]));
 }
 
 void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -444,9 +520,7 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
     /* through the app's message template: the marker message with its marker text replaced */
     xss_ctx x;
     memset(&x, 0, sizeof x);
-    const char *tmpl = env->marker_send ? env->marker_send
-                                        : "{\"type\":\"chat_message\",\"content\":\"wsprobe "
-                                          "marker {{uuid}}\",\"id\":\"{{uuid}}\"}";
+    const char *tmpl = wsp_sec_marker_template(env);
     for (size_t i = 0; i < 6; i++) {
         wsp_err e;
         size_t len = 0;
@@ -491,11 +565,18 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
     snd.o.ud = &x;
     snd.o.wait_us = wait;
     snd.o.after = &obs;
-    /* the observer stops once it has seen every payload's tag, or at the wait */
+    /* the observer stops once it has seen every payload's tag, or at the wait; it watches the
+     * room (the sender is another connection), and both keep only the messages with this
+     * run's tag, so the suite's other traffic cannot crowd them out */
     x.observer = &obs;
+    x.sender = &snd;
     x.wait_us = wait;
+    obs.o.on_end = xss_observer_end;
+    obs.o.ud = &x;
     obs.o.until_tags = tag;
     obs.o.until_count = 6;
+    obs.o.watch_room = true;
+    snd.o.until_tags = tag;
     wsp_sec_raw *sp[] = {&obs, &snd};
     wsp_sec_raw_run(env, sp, 2);
     wsp_sec_raw_evidence(out, "observer", &obs, NULL);
@@ -562,7 +643,7 @@ typedef struct text_input {
 static void send_text(wsp_sec_raw *s, void *ud)
 {
     const text_input *t = ud;
-    wsp_conn_send(s->c, WSP_WS_OP_TEXT, t->text, strlen(t->text));
+    wsp_sec_raw_send_text(s, t->text, strlen(t->text));
 }
 
 void wsp_sec_input_malformed(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -662,9 +743,10 @@ static void send_sized(wsp_sec_raw *s, void *ud)
 {
     const sized *z = ud;
     if (z->fragments <= 1) {
-        wsp_conn_send(s->c, WSP_WS_OP_TEXT, z->msg, z->len);
+        wsp_sec_raw_send_text(s, z->msg, z->len);
         return;
     }
+    wsp_sec_raw_keep_sent(s, z->msg, z->len);
     /* RFC 6455 5.4: a text frame without FIN, continuations, the last with FIN */
     size_t per = z->len / z->fragments + 1, off = 0;
     for (size_t i = 0; off < z->len; i++) {
@@ -882,16 +964,27 @@ void wsp_sec_limits_deflate_bomb(const wsp_env *env, const json_t *params, wsp_c
 }
 
 typedef struct burst {
-    char *msg;
-    size_t len;
+    const char *tmpl;
     unsigned n;
+    unsigned sent;
 } burst;
 
+/* n marker messages, each expanded on its own (a fresh id each), so that every ack names the
+ * message it answers and none is counted twice */
 static void send_burst(wsp_sec_raw *s, void *ud)
 {
     burst *b = ud;
-    for (unsigned i = 0; i < b->n && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN; i++)
-        wsp_conn_send(s->c, WSP_WS_OP_TEXT, b->msg, b->len);
+    for (unsigned i = 0; i < b->n && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN; i++) {
+        wsp_err e;
+        size_t len = 0;
+        char *m = wsp_tmpl_expand(b->tmpl, NULL, &len, &e);
+        if (!m || wsp_sec_raw_send_text(s, m, len) != 0) {
+            free(m);
+            return;
+        }
+        free(m);
+        b->sent++;
+    }
 }
 
 void wsp_sec_limits_rate(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -904,11 +997,11 @@ void wsp_sec_limits_rate(const wsp_env *env, const json_t *params, wsp_check_res
     if (n < 10)
         n = 10;
     json_object_set_new(out->evidence, "rate_per_s", json_real(rate));
-    json_object_set_new(out->evidence, "burst", json_integer(n));
+    json_object_set_new(out->evidence, "burst_size", json_integer(n));
     if (!wsp_sec_baseline(env, out, "baseline_before", true))
         return;
     burst b = {0};
-    b.msg = padded_marker(env, 0, &b.len);
+    b.tmpl = wsp_sec_marker_template(env);
     b.n = n;
     wsp_sec_raw a;
     memset(&a, 0, sizeof a);
@@ -919,13 +1012,16 @@ void wsp_sec_limits_rate(const wsp_env *env, const json_t *params, wsp_check_res
     a.o.until_count = n; /* stop early once every message was answered */
     wsp_sec_raw *sp[] = {&a};
     wsp_sec_raw_run(env, sp, 1);
-    free(b.msg);
     wsp_sec_raw_evidence(out, "burst", &a, NULL);
     json_object_set_new(out->evidence, "acks", json_integer(a.markers));
+    json_object_set_new(out->evidence, "sent", json_integer(b.sent));
     bool closed = a.rec.closed_by == WSP_CLOSED_BY_SERVER &&
                   (a.rec.close_code == 1008 || a.rec.close_code == 1013 ||
                    (a.rec.close_code >= 4000 && a.rec.close_code <= 4999));
-    unsigned others = a.messages - a.markers;
+    /* replies of this connection's own that are neither acks nor our messages coming back */
+    unsigned others = a.messages - a.marker_replies - a.echoes;
+    if (a.messages < a.marker_replies + a.echoes)
+        others = 0;
     bool opened = a.opened;
     wsp_sec_raw_cleanup(&a);
     bool after = wsp_sec_baseline(env, out, "baseline_after", false);

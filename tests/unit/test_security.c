@@ -66,6 +66,10 @@ static void test_catalog(void **state)
     assert_null(wsp_security_find(""));
     assert_null(wsp_security_find(NULL));
     assert_false(wsp_security_is_group("auth.missing"));
+    /* run on their own: one fills the connection slots, one breaks a relay's other clients */
+    assert_true(wsp_security_runs_alone(wsp_security_find("limits.connections")));
+    assert_true(wsp_security_runs_alone(wsp_security_find("input.invalid_utf8")));
+    assert_false(wsp_security_runs_alone(wsp_security_find("input.framing")));
 }
 
 static size_t sel(const char *const *names, size_t k, bool staging, const wsp_check_def **out,
@@ -262,6 +266,125 @@ static void test_conclusions(void **state)
     assert_int_equal(conclude(weak, 2, true), WSP_VERDICT_PASS);
 }
 
+/* ---- the success marker and correlation ---- */
+
+static wsp_sec_seen seen(wsp_sec_raw *s, const char *msg)
+{
+    return wsp_sec_raw_classify(s, true, (const uint8_t *)msg, strlen(msg), NULL);
+}
+
+static void test_marker_pairs(void **state)
+{
+    (void)state;
+    wsp_env env;
+    wsp_env_init(&env);
+    wsp_sec_marker m;
+    /* the default: an ack that returns the id of the message this connection sent */
+    wsp_sec_marker_get(&env, &m);
+    assert_int_equal(m.n, 2);
+    assert_string_equal(m.ptr[0], "/type");
+    assert_string_equal(m.val[0], "ack");
+    assert_string_equal(m.ptr[1], "/id");
+    assert_string_equal(m.val[1], "{{sent./id}}");
+    assert_true(m.correlated && !m.corr[0] && m.corr[1]);
+    /* the probe's expectation carries both pairs */
+    wsp_probe_config cfg;
+    wsp_probe_config_init(&cfg);
+    assert_int_equal(wsp_sec_cfg_add_marker(&env, &cfg), 0);
+    assert_int_equal(cfg.num_steps, 2);
+    assert_int_equal(cfg.steps[1].kind, WSP_STEP_EXPECT_JSON);
+    assert_string_equal(cfg.steps[1].pointer, "/type");
+    assert_int_equal(cfg.steps[1].num_also, 1);
+    assert_string_equal(cfg.steps[1].also_pointer[0], "/id");
+    assert_string_equal(cfg.steps[1].also_value[0], "{{sent./id}}");
+    wsp_probe_config_cleanup(&cfg);
+    /* a marker message without an id: nothing to correlate on, the ack alone */
+    env.marker_send = strdup("{\"type\":\"chat_message\",\"content\":\"x\"}");
+    wsp_sec_marker_get(&env, &m);
+    assert_int_equal(m.n, 1);
+    assert_false(m.correlated);
+    /* the user's expectation replaces the default, correlated when it names {{sent...}} */
+    env.marker_expect_pointer = strdup("/id");
+    env.marker_expect_value = strdup("{{sent./id}}");
+    wsp_sec_marker_get(&env, &m);
+    assert_int_equal(m.n, 1);
+    assert_true(m.correlated);
+    free(env.marker_expect_value);
+    env.marker_expect_value = strdup("\"ack\"");
+    wsp_sec_marker_get(&env, &m);
+    assert_false(m.correlated);
+    wsp_env_cleanup(&env);
+}
+
+static void test_correlation(void **state)
+{
+    (void)state;
+    wsp_env env;
+    wsp_env_init(&env);
+    wsp_sec_raw a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    wsp_sec_raw_init_correlation(&env, &a);
+    wsp_sec_raw_init_correlation(&env, &b);
+    static const char mine[] = "{\"type\":\"chat_message\",\"content\":\"m\",\"id\":\"A-1\"}";
+    static const char theirs[] = "{\"type\":\"chat_message\",\"content\":\"t\",\"id\":\"B-1\"}";
+    static const char bare[] = "{\"type\":\"chat_message\",\"content\":";
+    wsp_sec_raw_keep_sent(&a, mine, strlen(mine));
+    wsp_sec_raw_keep_sent(&b, theirs, strlen(theirs));
+    wsp_sec_raw_keep_sent(&b, bare, strlen(bare));
+    /* our ack is the marker, and answers our message once */
+    wsp_sec_seen k = seen(&a, "{\"type\":\"ack\",\"id\":\"A-1\"}");
+    assert_true(k.marker && !k.foreign);
+    assert_int_equal(a.markers, 1);
+    k = seen(&a, "{\"id\":\"A-1\",\"type\":\"ack\"}");
+    assert_true(k.marker);
+    assert_int_equal(a.markers, 1);
+    /* another connection's ack, and its message relayed to the room: skipped */
+    k = seen(&a, "{\"type\":\"ack\",\"id\":\"B-1\"}");
+    assert_true(!k.marker && k.foreign);
+    k = seen(&a, theirs);
+    assert_true(!k.marker && k.foreign);
+    /* relayed bytes without an id that another session sent: skipped too */
+    k = seen(&a, bare);
+    assert_true(k.foreign);
+    /* our own message relayed back: ours (an echo), not a marker */
+    k = seen(&a, mine);
+    assert_true(k.echo && !k.marker && !k.foreign);
+    /* an error without an id cannot be placed: counted as ours */
+    k = seen(&a, "{\"type\":\"error\",\"error\":\"bad\"}");
+    assert_true(!k.marker && !k.foreign);
+    /* an ack without the id does not pass for ours with the default marker */
+    k = seen(&a, "{\"type\":\"ack\"}");
+    assert_false(k.marker);
+    /* an observer of the room counts everything */
+    b.o.watch_room = true;
+    k = seen(&b, mine);
+    assert_false(k.foreign);
+    wsp_sec_raw_cleanup(&a);
+    wsp_sec_raw_cleanup(&b);
+    /* --marker-expect /id={{sent./id}}: an integer id too, and only ours */
+    env.marker_expect_pointer = strdup("/id");
+    env.marker_expect_value = strdup("{{sent./id}}");
+    memset(&a, 0, sizeof a);
+    wsp_sec_raw_init_correlation(&env, &a);
+    static const char num[] = "{\"type\":\"chat_message\",\"content\":\"n\",\"id\":42}";
+    wsp_sec_raw_keep_sent(&a, num, strlen(num));
+    assert_true(seen(&a, "{\"type\":\"ack\",\"id\":42}").marker);
+    assert_true(seen(&a, "{\"type\":\"ack\",\"id\":43}").foreign);
+    wsp_sec_raw_cleanup(&a);
+    /* an uncorrelated marker (/type=ack): any ack is a marker, as the user asked */
+    free(env.marker_expect_pointer);
+    free(env.marker_expect_value);
+    env.marker_expect_pointer = strdup("/type");
+    env.marker_expect_value = strdup("ack");
+    memset(&a, 0, sizeof a);
+    wsp_sec_raw_init_correlation(&env, &a);
+    assert_true(seen(&a, "{\"type\":\"ack\",\"id\":\"anyone\"}").marker);
+    assert_int_equal(a.markers, 0); /* counted by the session's message handler */
+    wsp_sec_raw_cleanup(&a);
+    wsp_env_cleanup(&env);
+}
+
 static void test_redaction(void **state)
 {
     (void)state;
@@ -398,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_catalog),        cmocka_unit_test(test_selection),
         cmocka_unit_test(test_decision_rules), cmocka_unit_test(test_conclusions),
         cmocka_unit_test(test_redaction),      cmocka_unit_test(test_offline_verdicts),
+        cmocka_unit_test(test_marker_pairs),   cmocka_unit_test(test_correlation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
