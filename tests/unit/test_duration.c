@@ -83,6 +83,7 @@ static const struct {
     {"0.0000009s", 0},
     {"1.5us", 1},
     {"0.9us", 0},
+    {"1.0000009h", 3600 * SEC}, /* even where a seventh digit would count (3.24 ms) */
     /* the bound itself, in every unit */
     {"720h", US_MAX},
     {"43200m", US_MAX},
@@ -161,6 +162,10 @@ static const char *const dur_bad[] = {
     "99999999999999999999999999999999s",
     "5124095576030431h",
     "307445734561825861m",
+    /* within 30 days as a number, and just past 2^64 once multiplied: wrapped, these would
+     * read as a few seconds */
+    "5124095577h",
+    "307445734562m",
     /* within 30 days as a number, far past 64 bits once multiplied by the unit */
     "2000000000000h",
     "2592000000000m",

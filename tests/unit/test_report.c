@@ -726,6 +726,17 @@ static void test_redact_head(void **state)
     assert_null(strstr(out, "0123456789abcdef"));
     assert_non_null(strstr(out, "HTTP/1.1 101 Switching Protocols\r\n"));
     assert_non_null(strstr(out, "\r\nUpgrade: websocket\r\n\r\n"));
+    /* subprotocols: names are kept, an entry over 40 bytes (its space after the comma
+     * counted) reads as a token */
+    static const char proto[] = "GET / HTTP/1.1\r\n"
+                                "Sec-WebSocket-Protocol: graphql-transport-ws, "
+                                "abcdefghijklmnopqrstuvwxyz0123456789ABC, "
+                                "abcdefghijklmnopqrstuvwxyz0123456789ABCDE\r\n\r\n";
+    wsp_report_redact_head(proto, sizeof proto - 1, out, sizeof out);
+    assert_string_equal(out, "GET / HTTP/1.1\r\n"
+                             "Sec-WebSocket-Protocol: graphql-transport-ws, "
+                             "abcdefghijklmnopqrstuvwxyz0123456789ABC, "
+                             "abc\xe2\x80\xa6[redacted]\r\n\r\n");
     /* a short buffer: terminated, no secret */
     for (size_t cap = 1; cap < 200; cap++) {
         char *o = malloc(cap);
