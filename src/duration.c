@@ -61,9 +61,10 @@ int wsp_size_parse(const char *s, uint64_t max, uint64_t *bytes_out)
         return -1;
     uint64_t v = 0;
     for (; *s >= '0' && *s <= '9'; s++) {
-        if (v > (UINT64_MAX - 9) / 10)
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
             return -1;
-        v = v * 10 + (uint64_t)(*s - '0');
+        v = v * 10 + d;
     }
     unsigned shift = 0;
     switch (*s) {

@@ -153,6 +153,20 @@ static void judge_close(wsp_probe *p, wsp_conn_record *r)
     if (r->close_reason[0])
         snprintf(why, sizeof why, " (\"%.120s\")", r->close_reason);
     if (!server_close) {
+        if (r->err.cls == WSP_CLASS_OK && r->handshake_completed && !cfg->num_expect_close &&
+            r->closed_by == WSP_CLOSED_BY_CLIENT && !r->close_acknowledged) {
+            /* RFC 6455 7.1.2: the server must answer our close before it closes the TCP
+             * connection; one that never does ends every connection of its clients abnormally */
+            wsp_err_set(&r->err, WSP_CLASS_WS_DROPPED,
+                        "the server did not answer our close frame (RFC 6455 7.1.2): it %s",
+                        r->t_closed && r->t_closed - r->t_close_start < cfg->conn.timeout_us * 1000
+                            ? "closed the TCP connection without a close frame"
+                            : "sent nothing back before the timeout");
+            wsp_err_hint(&r->err, "the server (or a proxy in front of it) must send a close frame "
+                                  "back before closing: browsers report such an end as 1006");
+            r->failed_phase = WSP_PHASE_CLOSING;
+            return;
+        }
         if (cfg->num_expect_close && r->err.cls == WSP_CLASS_OK && p->awaiting_close) {
             /* every step held and the probe closed first: the server never did */
             wsp_err_set(&r->err, WSP_CLASS_WS_MSG_TIMEOUT,

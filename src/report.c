@@ -73,11 +73,12 @@ void wsp_report_redact_url(const char *url, char *out, size_t cap)
         put(out, cap, &o, frag, strlen(frag));
 }
 
-/* "Bearer eyJhbGci..." -> "Bearer eyJ…[redacted]" */
-static void redact_value(const char *v, size_t len, char *out, size_t cap, size_t *o)
+/* "Bearer eyJhbGci..." -> "Bearer eyJ…[redacted]"; with `scheme` false (cookies: there is
+ * no auth scheme, the first space ends a cookie) the whole value is the secret. */
+static void redact_value(const char *v, size_t len, bool scheme, char *out, size_t cap, size_t *o)
 {
     size_t i = 0;
-    const char *sp = memchr(v, ' ', len);
+    const char *sp = scheme ? memchr(v, ' ', len) : NULL;
     if (sp) {
         i = (size_t)(sp - v) + 1;
         put(out, cap, o, v, i);
@@ -134,9 +135,9 @@ void wsp_report_redact_head(const char *head, size_t len, char *out, size_t cap)
                         const char *dot = memchr(s, '.', (size_t)(e - s));
                         if (dot) { /* bearer.TOKEN: keep the prefix */
                             put(out, cap, &o, s, (size_t)(dot - s) + 1);
-                            redact_value(dot + 1, (size_t)(e - dot - 1), out, cap, &o);
+                            redact_value(dot + 1, (size_t)(e - dot - 1), true, out, cap, &o);
                         } else if (e - s > 40)
-                            redact_value(s, (size_t)(e - s), out, cap, &o);
+                            redact_value(s, (size_t)(e - s), true, out, cap, &o);
                         else
                             put(out, cap, &o, s, (size_t)(e - s));
                         if (c)
@@ -144,7 +145,8 @@ void wsp_report_redact_head(const char *head, size_t len, char *out, size_t cap)
                         s = c ? c + 1 : ve;
                     }
                 } else {
-                    redact_value(v, (size_t)(ve - v), out, cap, &o);
+                    bool cookie = nlen == 6 || nlen == 10;
+                    redact_value(v, (size_t)(ve - v), !cookie, out, cap, &o);
                 }
                 put(out, cap, &o, ve, (size_t)(le - ve));
             } else {

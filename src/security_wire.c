@@ -222,6 +222,21 @@ typedef struct violation {
     const int *good_codes; /* close codes that are the expected answer, 0-terminated */
 } violation;
 
+/* One authenticated raw session: `on_open` breaks the protocol, then the success marker is
+ * sent and the session ends as soon as it comes back. */
+static void run_with_marker_after(const wsp_env *env, wsp_sec_raw *a,
+                                  void (*on_open)(wsp_sec_raw *, void *), void *ud)
+{
+    memset(a, 0, sizeof *a);
+    a->o.with_auth = true;
+    a->o.on_open = on_open;
+    a->o.ud = ud;
+    a->o.marker_after = true;
+    a->o.stop_on_marker = true;
+    wsp_sec_raw *sp[] = {a};
+    wsp_sec_raw_run(env, sp, 1);
+}
+
 static void send_violation(wsp_sec_raw *s, void *ud)
 {
     const violation *v = ud;
@@ -320,14 +335,7 @@ void wsp_sec_input_invalid_utf8(const wsp_env *env, const json_t *params, wsp_ch
         return;
     }
     wsp_sec_raw a;
-    memset(&a, 0, sizeof a);
-    a.o.with_auth = true;
-    a.o.on_open = send_violation;
-    a.o.ud = &v;
-    a.o.marker_after = true;
-    a.o.stop_on_marker = true;
-    wsp_sec_raw *sp[] = {&a};
-    wsp_sec_raw_run(env, sp, 1);
+    run_with_marker_after(env, &a, send_violation, &v);
     const wsp_conn_record *r = &a.rec;
     /* the server sent a text message that is not UTF-8: ours, come back */
     bool sent_back = a.opened && r->err.cls == WSP_CLASS_WS_PROTOCOL &&
@@ -842,14 +850,7 @@ void wsp_sec_limits_fragments(const wsp_env *env, const json_t *params, wsp_chec
         return;
     }
     wsp_sec_raw a;
-    memset(&a, 0, sizeof a);
-    a.o.with_auth = true;
-    a.o.on_open = send_sized;
-    a.o.ud = &z;
-    a.o.marker_after = true;
-    a.o.stop_on_marker = true;
-    wsp_sec_raw *sp[] = {&a};
-    wsp_sec_raw_run(env, sp, 1);
+    run_with_marker_after(env, &a, send_sized, &z);
     free(z.msg);
     wsp_sec_tally t;
     memset(&t, 0, sizeof t);

@@ -338,3 +338,10 @@ def test_http_bytes_after_the_101_are_shown(probe, peers):
     j = expect(probe(peers.hostile("http-after-101").url("/"), "--timeout", "2s"), "WS_PROTOCOL")
     assert "HTTP/1.1 400 Bad Request" in j["message"], j
     assert "proxy" in j["hint"], j
+
+
+def test_a_close_never_answered_is_not_ok(probe, peers):
+    # hostile "deaf" reads every frame (our close too) and never sends anything back
+    j = expect(probe(peers.hostile("deaf").url("/"), "--send", "x", "--timeout", "1s"),
+               "WS_DROPPED")
+    assert j["ws"]["closed_by"] == "client" and j["ws"]["close_acknowledged"] is False, j

@@ -34,6 +34,8 @@ Handshake modes (the reply to the upgrade request):
     reset-on-open   a correct 101, then read nothing, wait 0.3 s and close with a TCP RST
                     while the client is still writing (a peer that goes away mid-write: the
                     client must report, never die of SIGPIPE).                 -> WS_DROPPED
+    deaf            a correct 101, then read and discard everything (our close too) and never
+                    send a byte: a close that is never answered.                -> WS_DROPPED
     http-after-101  a correct 101 followed at once by `HTTP/1.1 400 Bad Request` (a proxy or
                     server answering the request twice).                        -> WS_PROTOCOL
     pings-then-reset  a correct 101 and 200 pings in one write, then a TCP RST at once: the
@@ -301,6 +303,9 @@ def handshake_modes(p, mode, args):
         p.hold()
     elif mode == "http10-101":
         p.send(p.switching().replace(b"HTTP/1.1 101", b"HTTP/1.0 101", 1))
+        p.hold()
+    elif mode == "deaf":
+        p.send(p.switching())
         p.hold()
     elif mode == "http-after-101":
         p.send(p.switching() + b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
