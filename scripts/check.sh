@@ -77,6 +77,11 @@ if scripts/fuzz.sh "$FUZZ_CI_SECONDS" "$results" >"$results/fuzz.log" 2>&1; then
     tail -n 40 "$results/fuzz.log" >&2
 fi
 
+step "layering (scripts/layers.py, and its self-test)"
+if "$PY" scripts/layers.py >"$results/layers.log" 2>&1 && "$PY" scripts/layers.py --self-test \
+    >>"$results/layers.log" 2>&1; then record layering pass
+else cat "$results/layers.log" >&2; record layering fail "an include crosses the layers"; fi
+
 step "format"
 if make -s format-check >"$results/format.log" 2>&1; then record clang-format pass
 else head -n 40 "$results/format.log" >&2; record clang-format fail "clang-format differences"; fi

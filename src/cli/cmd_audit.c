@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "cli.h"
 
 extern char **environ;

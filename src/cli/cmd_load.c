@@ -12,13 +12,13 @@
 #include <uv.h>
 
 #include "cli.h"
-#include "duration.h"
-#include "load.h"
+#include "util/duration.h"
+#include "load/load.h"
 #include "probeopts.h"
-#include "redact.h"
-#include "report.h"
-#include "template.h"
-#include "xmlshim.h"
+#include "util/redact.h"
+#include "report/report.h"
+#include "codec/template.h"
+#include "util/xmlshim.h"
 
 static const char load_usage[] =
     "usage: wsprobe load URL [options]\n"

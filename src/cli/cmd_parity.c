@@ -9,9 +9,9 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "duration.h"
+#include "util/duration.h"
 #include "planrun.h"
-#include "report.h"
+#include "report/report.h"
 
 static const char parity_usage[] =
     "usage: wsprobe parity PLAN.yaml --env A --env B [...] [options]\n"

@@ -6,9 +6,9 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "probe.h"
+#include "probe/probe.h"
 #include "probeopts.h"
-#include "report.h"
+#include "report/report.h"
 
 static const char probe_usage[] =
     "usage: wsprobe probe URL [options]\n"

@@ -11,9 +11,9 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "duration.h"
+#include "util/duration.h"
 #include "planrun.h"
-#include "security.h"
+#include "check/security/security.h"
 
 /* The security suite is linked in when its command is; until then plans run placeholders. */
 #pragma weak wsp_security_select

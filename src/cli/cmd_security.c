@@ -16,15 +16,15 @@
 #include <openssl/crypto.h>
 #include <uv.h>
 
-#include "check.h"
+#include "check/check.h"
 #include "cli.h"
-#include "duration.h"
-#include "jwt.h"
+#include "util/duration.h"
+#include "codec/jwt.h"
 #include "probeopts.h"
-#include "runreport.h"
-#include "security.h"
-#include "tls.h"
-#include "url.h"
+#include "check/runreport.h"
+#include "check/security/security.h"
+#include "net/tls.h"
+#include "codec/url.h"
 
 #define CMD "security"
 #define MAX_NAMES 64

@@ -7,10 +7,10 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
-#include "duration.h"
-#include "jwt.h"
-#include "serve.h"
-#include "tls.h"
+#include "util/duration.h"
+#include "codec/jwt.h"
+#include "serve/serve.h"
+#include "net/tls.h"
 
 static const char serve_usage[] =
     "usage: wsprobe serve [options]\n"

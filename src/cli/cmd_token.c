@@ -13,8 +13,8 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
-#include "error.h"
-#include "jwt.h"
+#include "util/error.h"
+#include "codec/jwt.h"
 
 #define CMD "token"
 

@@ -13,10 +13,10 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "duration.h"
+#include "util/duration.h"
 #include "probeopts.h"
-#include "rand.h"
-#include "report.h"
+#include "util/rand.h"
+#include "report/report.h"
 
 static const char wait_usage[] =
     "usage: wsprobe wait URL [options]\n"

@@ -9,14 +9,14 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "dns.h"
-#include "duration.h"
-#include "handshake.h"
-#include "jsonptr.h"
-#include "jwt.h"
-#include "redact.h"
-#include "report.h"
-#include "template.h"
+#include "net/dns.h"
+#include "util/duration.h"
+#include "codec/handshake.h"
+#include "codec/jsonptr.h"
+#include "codec/jwt.h"
+#include "util/redact.h"
+#include "report/report.h"
+#include "codec/template.h"
 
 #define MAX_CONNECTIONS 10000
 

@@ -16,10 +16,10 @@
 
 #include <jansson.h>
 
-#include "auth.h"
-#include "dns.h"
-#include "probe.h"
-#include "tls.h"
+#include "probe/auth.h"
+#include "net/dns.h"
+#include "probe/probe.h"
+#include "net/tls.h"
 
 #define WSP_PROBEOPTS_OWN 1000 /* option codes from here on belong to the command */
 #define WSP_PROBEOPTS_MAX_PINS 8

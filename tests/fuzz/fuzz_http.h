@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "codec/http.h"
 
 /* Parse `len` bytes of `data` from their own exact-size heap buffer. The buffer is freed before
  * returning, so a caller may look only at the return value and the header count. */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz_http.h"
-#include "handshake.h"
+#include "codec/handshake.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
-#include "junit.h"
+#include "audit/audit.h"
+#include "audit/junit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,9 +18,9 @@
 
 #include <jansson.h>
 
-#include "jwt.h"
-#include "serve.h"
-#include "utf8.h"
+#include "codec/jwt.h"
+#include "serve/serve.h"
+#include "util/utf8.h"
 
 #define NOW 1700000000
 #define FUZZ_SECRET "fuzz-secret-0123456789abcdef-0123456789"

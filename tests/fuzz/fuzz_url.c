@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "url.h"
+#include "codec/url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

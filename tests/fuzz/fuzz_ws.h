@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
-#include "ws.h"
+#include "util/utf8.h"
+#include "codec/ws.h"
 
 typedef struct fz_event {
     wsp_ws_event_type type;

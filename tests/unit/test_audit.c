@@ -15,8 +15,8 @@
 #include <jansson.h>
 #include <zlib.h>
 
-#include "audit.h"
-#include "junit.h"
+#include "audit/audit.h"
+#include "audit/junit.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */
 

@@ -23,9 +23,9 @@
 
 #include <uv.h>
 
-#include "conn.h"
-#include "handshake.h"
-#include "url.h"
+#include "net/conn.h"
+#include "codec/handshake.h"
+#include "codec/url.h"
 
 #define MS 1000ull
 #define GUARD_MS 3000

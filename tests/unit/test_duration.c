@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "duration.h"
+#include "util/duration.h"
 
 #define SEC 1000000ull
 #define US_MAX (30ull * 24 * 3600 * SEC) /* 30 days, the documented bound */

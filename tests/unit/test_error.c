@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "error.h"
+#include "util/error.h"
 
 static void test_names_unique_and_roundtrip(void **state)
 {

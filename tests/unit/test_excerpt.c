@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "excerpt.h"
+#include "util/excerpt.h"
 
 /* Run wsp_excerpt on an exact copy of data into an exact-size output of `cap` bytes, check the
  * contract, and return the output (caller frees). */

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "handshake.h"
-#include "http.h"
-#include "rand.h"
+#include "codec/handshake.h"
+#include "codec/http.h"
+#include "util/rand.h"
 #include "wsp_config.h"
 
 #define RFC_KEY "dGhlIHNhbXBsZSBub25jZQ=="

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hist.h"
+#include "util/hist.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t next_rand(void)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "http.h"
+#include "codec/http.h"
 
 /* A string literal with its length, so inputs may hold NUL bytes. */
 #define S(lit) lit, sizeof(lit) - 1

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "jsonptr.h"
+#include "codec/jsonptr.h"
 
 static json_t *load(const char *text)
 {

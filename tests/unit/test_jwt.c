@@ -15,8 +15,8 @@
 
 #include <jansson.h>
 
-#include "jwt.h"
-#include "rand.h"
+#include "codec/jwt.h"
+#include "util/rand.h"
 
 /* Test keys, made for this file with `openssl genpkey` (2048-bit RSA, EC P-256). Never use them
  * for anything else. */

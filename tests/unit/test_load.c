@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "load.h"
+#include "load/load.h"
 
 #define MS 1000000ull
 

@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "plan.h"
-#include "plancheck.h"
-#include "runreport.h"
+#include "check/plan.h"
+#include "check/plancheck.h"
+#include "check/runreport.h"
 
 static wsp_plan *load(const char *text, wsp_plan_err *err)
 {

@@ -25,9 +25,9 @@
 
 #include <jansson.h>
 
-#include "handshake.h"
-#include "probe.h"
-#include "report.h"
+#include "codec/handshake.h"
+#include "probe/probe.h"
+#include "report/report.h"
 
 #define SECRET_TOKEN "s3cr3t-query-token-value"
 #define JWT "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib3QifQ.c2lnbmF0dXJl"
@@ -565,7 +565,7 @@ static void test_probe_upgrade_refused(void **state)
  * docs/verdicts.md says "A probe is OK only when every expectation held and then either our
  * close was acknowledged, or the server closed with 1000 or 1001". A server that reads our
  * close and never answers it (nor closes) gives a probe whose report says ok: true, class OK,
- * with ws.close_acknowledged false: judge_close in src/probe.c returns early whenever the
+ * with ws.close_acknowledged false: judge_close in src/probe/probe.c returns early whenever the
  * close was ours (closed_by client), acknowledged or not. */
 static void test_probe_unacknowledged_close(void **state)
 {
@@ -751,7 +751,7 @@ static void test_redact_head(void **state)
 
 /* Was a defect (found by this test, fixed):
  * report.h promises that Cookie values lose all but their first 3 characters, but
- * redact_value in src/report.c takes everything up to the first space for an auth scheme
+ * redact_value in src/report/report.c takes everything up to the first space for an auth scheme
  * ("Bearer "): in "Cookie: session=SECRET; theme=dark" that is the whole first cookie, so
  * "session=SECRET; " is printed and only "theme=dark" is hidden. The same holds for
  * "Set-Cookie: sid=SECRET; HttpOnly" in a response head, which plancheck.c quotes in a run's

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "jwt.h"
-#include "security.h"
-#include "security_int.h"
+#include "codec/jwt.h"
+#include "check/security/security.h"
+#include "check/security/security_int.h"
 
 /* SECURITY-CHECKS.md: the P1 and P2 rows, and which of all rows are staging only. */
 static const char *const p1_p2[] = {

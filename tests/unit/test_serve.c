@@ -14,8 +14,8 @@
 
 #include <jansson.h>
 
-#include "jwt.h"
-#include "serve.h"
+#include "codec/jwt.h"
+#include "serve/serve.h"
 
 #define NOW 1700000000
 #define SECRET "unit-test-secret-0123456789abcdef"

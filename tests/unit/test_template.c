@@ -9,11 +9,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "dns.h"
-#include "duration.h"
-#include "jsonptr.h"
-#include "rand.h"
-#include "template.h"
+#include "net/dns.h"
+#include "util/duration.h"
+#include "codec/jsonptr.h"
+#include "util/rand.h"
+#include "codec/template.h"
 
 static int counting_rng(void *ud, uint8_t *buf, size_t len)
 {

@@ -26,7 +26,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "tls.h"
+#include "net/tls.h"
 
 #define DAY 86400L
 

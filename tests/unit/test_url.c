@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "url.h"
+#include "codec/url.h"
 
 typedef struct good_case {
     const char *in;

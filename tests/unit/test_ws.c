@@ -12,8 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "rand.h"
-#include "ws.h"
+#include "util/rand.h"
+#include "codec/ws.h"
 
 #define MAX_EVENTS 8
 #define FULL_SPLIT_MAX 4096

@@ -1,0 +1,243 @@
+/* check.c - verdicts, results, environments and the concurrent runner. See check.h. */
+#include "check/check.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+const char *wsp_verdict_name(wsp_verdict v)
+{
+    switch (v) {
+    case WSP_VERDICT_PASS:
+        return "pass";
+    case WSP_VERDICT_FAIL:
+        return "fail";
+    case WSP_VERDICT_WARN:
+        return "warn";
+    case WSP_VERDICT_INCONCLUSIVE:
+        return "inconclusive";
+    case WSP_VERDICT_SKIP:
+        return "skip";
+    case WSP_VERDICT_NOT_APPLICABLE:
+        return "not_applicable";
+    }
+    return "inconclusive";
+}
+
+int wsp_verdict_from_name(const char *name)
+{
+    for (int i = 0; i < WSP_VERDICT_COUNT; i++)
+        if (strcmp(name, wsp_verdict_name((wsp_verdict)i)) == 0)
+            return i;
+    return -1;
+}
+
+void wsp_env_init(wsp_env *env)
+{
+    memset(env, 0, sizeof *env);
+    wsp_probe_config_init(&env->base);
+    wsp_auth_init(&env->auth);
+}
+
+void wsp_env_cleanup(wsp_env *env)
+{
+    if (!env)
+        return;
+    free(env->name);
+    free(env->url_text);
+    SSL_CTX_free(env->base.conn.tls_ctx);
+    wsp_probe_config_cleanup(&env->base);
+    wsp_auth_cleanup(&env->auth);
+    free(env->allowed_origin);
+    free(env->marker_send);
+    free(env->marker_expect_pointer);
+    free(env->marker_expect_value);
+    free(env->health_url);
+    free(env->plaintext_url);
+    memset(env, 0, sizeof *env);
+}
+
+void wsp_check_result_init(wsp_check_result *r, const char *id)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->verdict = WSP_VERDICT_INCONCLUSIVE;
+    r->cls = WSP_CLASS_OK;
+    r->evidence = json_object();
+}
+
+void wsp_check_result_cleanup(wsp_check_result *r)
+{
+    json_decref(r->evidence);
+    free(r->transcript);
+    r->evidence = NULL;
+    r->transcript = NULL;
+}
+
+wsp_verdict wsp_check_set(wsp_check_result *r, wsp_verdict v, wsp_class cls, const char *fmt, ...)
+{
+    va_list ap;
+    r->verdict = v;
+    r->cls = cls;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    if (cls != WSP_CLASS_OK && !r->hint[0])
+        snprintf(r->hint, sizeof r->hint, "%s", wsp_class_default_hint(cls));
+    return v;
+}
+
+static void add_int(json_t *o, const char *key, json_int_t v)
+{
+    json_t *cur = json_object_get(o, key);
+    json_object_set_new(o, key, json_integer(v + (cur ? json_integer_value(cur) : 0)));
+}
+
+void wsp_check_add_probe_evidence(wsp_check_result *r, const char *key, const wsp_probe *p)
+{
+    const wsp_conn_record *rec = wsp_probe_record(p);
+    const wsp_err *v = wsp_probe_verdict(p);
+    json_t *e = json_object();
+    json_object_set_new(e, "class", json_string(wsp_class_name(v->cls)));
+    json_object_set_new(e, "message", json_string(v->msg));
+    json_object_set_new(e, "status",
+                        rec->http_status ? json_integer(rec->http_status) : json_null());
+    json_object_set_new(e, "close_code",
+                        rec->close_code >= 0 ? json_integer(rec->close_code) : json_null());
+    json_object_set_new(e, "close_reason", json_string(rec->close_reason));
+    json_object_set_new(e, "closed_by",
+                        rec->closed_by == WSP_CLOSED_BY_SERVER   ? json_string("server")
+                        : rec->closed_by == WSP_CLOSED_BY_CLIENT ? json_string("client")
+                                                                 : json_null());
+    json_object_set_new(e, "handshake_ms",
+                        rec->t_upgraded ? json_real(wsp_conn_ms(rec->t_request, rec->t_upgraded))
+                                        : json_null());
+    json_object_set_new(e, "bytes_tx", json_integer((json_int_t)rec->tx_bytes));
+    json_object_set_new(e, "bytes_rx", json_integer((json_int_t)rec->rx_bytes));
+    json_object_set_new(e, "received_frames", json_integer((json_int_t)rec->received_frames));
+    if (!r->evidence)
+        r->evidence = json_object();
+    json_object_set_new(r->evidence, key, e);
+    add_int(r->evidence, "bytes_tx", (json_int_t)rec->tx_bytes);
+    add_int(r->evidence, "bytes_rx", (json_int_t)rec->rx_bytes);
+    add_int(r->evidence, "probes", 1);
+}
+
+/* ---- the runner ---- */
+
+typedef struct runner {
+    const wsp_env *env;
+    const wsp_check_item *items;
+    const size_t *order; /* positions into items, in the order to start them */
+    size_t n;
+    size_t next;
+    pthread_mutex_t lock;
+    uint64_t deadline_ns;
+    wsp_check_result *results;
+} runner;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *worker(void *arg)
+{
+    runner *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->lock);
+        size_t k = r->next < r->n ? r->next++ : r->n;
+        pthread_mutex_unlock(&r->lock);
+        if (k >= r->n)
+            return NULL;
+        size_t i = r->order[k];
+        wsp_check_result *res = &r->results[i];
+        if (r->deadline_ns && now_ns() >= r->deadline_ns) {
+            wsp_check_set(res, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
+                          "not run: the run's overall deadline passed first");
+            continue;
+        }
+        uint64_t t0 = now_ns();
+        res->ran = true;
+        r->items[i].def->run(r->env, r->items[i].params, res);
+        res->duration_ms = (double)(now_ns() - t0) / 1e6;
+    }
+}
+
+/* Run order[0..n) with up to `parallel` threads. */
+static void run_phase(runner *r, const size_t *order, size_t n, int parallel)
+{
+    if (n == 0)
+        return;
+    r->order = order;
+    r->n = n;
+    r->next = 0;
+    if ((size_t)parallel > n)
+        parallel = (int)n;
+    pthread_t *th = calloc((size_t)parallel, sizeof *th);
+    int started = 0;
+    for (int i = 0; th && i < parallel; i++) {
+        if (pthread_create(&th[i], NULL, worker, r) != 0)
+            break;
+        started++;
+    }
+    if (started == 0)
+        worker(r); /* no threads: run them here, one after another */
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    free(th);
+}
+
+int wsp_check_run_all(const wsp_env *env, const wsp_check_item *items, size_t n, int parallel,
+                      uint64_t deadline_us, wsp_check_result *results)
+{
+    runner r = {.env = env, .items = items, .results = results};
+    for (size_t i = 0; i < n; i++)
+        wsp_check_result_init(&results[i], items[i].def->id);
+    if (n == 0)
+        return 0;
+    size_t *order = malloc(n * sizeof *order);
+    if (!order) {
+        for (size_t i = 0; i < n; i++)
+            wsp_check_set(&results[i], WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_INTERNAL,
+                          "not run: out of memory");
+        return -1;
+    }
+    /* together: the waiting checks first, then the rest; alone: afterwards, one at a time */
+    size_t k = 0;
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t i = 0; i < n; i++) {
+            unsigned f = items[i].def->flags;
+            int want = (f & WSP_CHECK_ALONE) ? 2 : (f & WSP_CHECK_WAITS) ? 0 : 1;
+            if (want == pass)
+                order[k++] = i;
+        }
+    size_t together = 0;
+    while (together < n && !(items[order[together]].def->flags & WSP_CHECK_ALONE))
+        together++;
+    if (deadline_us)
+        r.deadline_ns = now_ns() + deadline_us * 1000ull;
+    pthread_mutex_init(&r.lock, NULL);
+    run_phase(&r, order, together, parallel < 1 ? 1 : parallel);
+    run_phase(&r, order + together, n - together, 1);
+    pthread_mutex_destroy(&r.lock);
+    free(order);
+    return 0;
+}
+
+void wsp_check_summarize(const wsp_check_result *results, size_t n, wsp_check_summary *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        if (results[i].ran)
+            out->performed++;
+        out->counts[results[i].verdict]++;
+    }
+}

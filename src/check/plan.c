@@ -1,0 +1,1761 @@
+/* plan.c - YAML verification plans: parse, validate with located errors, build environments.
+ * See plan.h. */
+#include "check/plan.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+#include <yaml.h>
+
+#include "net/dns.h"
+#include "util/duration.h"
+#include "codec/handshake.h"
+#include "codec/jsonptr.h"
+#include "codec/jwt.h"
+#include "check/plancheck.h"
+#include "codec/template.h"
+#include "net/tls.h"
+#include "codec/url.h"
+
+#define MAX_PINS 8
+#define MAX_SECURITY_DEFS 128
+
+/* What a loaded environment borrows from the plan. */
+typedef struct env_store {
+    struct env_store *next;
+    char *headers[WSP_CONN_MAX_HEADERS];
+    size_t num_headers;
+    wsp_dns_pin pins[MAX_PINS];
+    int num_pins;
+} env_store;
+
+typedef struct plan_env {
+    const char *name;
+    yaml_node_t *node;
+    yaml_mark_t mark;
+} plan_env;
+
+struct wsp_plan {
+    char file[256];
+    yaml_document_t doc;
+    bool have_doc;
+    yaml_mark_t envs_mark;
+    plan_env envs[WSP_PLAN_MAX_ENVS];
+    size_t num_envs;
+    wsp_check_item items[WSP_PLAN_MAX_CHECKS];
+    json_t *params[WSP_PLAN_MAX_CHECKS];
+    char ids[WSP_PLAN_MAX_CHECKS][64];
+    size_t num_items;
+    wsp_check_def *own_defs[WSP_PLAN_MAX_CHECKS]; /* placeholders made for security entries */
+    size_t num_own_defs;
+    unsigned long nodes_seen;
+    uint64_t deadline_cap_us;
+    env_store *stores;
+};
+
+static wsp_plan_security_fn security_hook;
+
+void wsp_plan_set_security_hook(wsp_plan_security_fn fn)
+{
+    security_hook = fn;
+}
+
+void wsp_plan_err_format(const wsp_plan_err *e, char *out, size_t cap)
+{
+    if (e->line)
+        snprintf(out, cap, "%s:%u:%u: %s", e->file, e->line, e->column, e->msg);
+    else
+        snprintf(out, cap, "%s: %s", e->file, e->msg);
+}
+
+/* ---- errors and node helpers ---- */
+
+static int fail_at(const wsp_plan *P, wsp_plan_err *err, yaml_mark_t m, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_at(const wsp_plan *P, wsp_plan_err *err, yaml_mark_t m, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    va_list ap;
+    snprintf(err->file, sizeof err->file, "%s", P->file);
+    err->line = (unsigned)m.line + 1;
+    err->column = (unsigned)m.column + 1;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void fail_plain(wsp_plan_err *err, const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail_plain(wsp_plan_err *err, const char *file, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    snprintf(err->file, sizeof err->file, "%s", file);
+    err->line = err->column = 0;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+static yaml_node_t *node_at(wsp_plan *P, int i)
+{
+    return yaml_document_get_node(&P->doc, i);
+}
+
+static const char *type_name(const yaml_node_t *n)
+{
+    if (!n)
+        return "nothing";
+    switch (n->type) {
+    case YAML_SCALAR_NODE:
+        return "a scalar";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    case YAML_NO_NODE:
+        return "nothing";
+    }
+    return "nothing";
+}
+
+/* Count visits of nodes so that aliases cannot make a small file expensive. */
+static int visit(wsp_plan *P, const yaml_node_t *n, int depth, wsp_plan_err *err)
+{
+    if (++P->nodes_seen > WSP_PLAN_MAX_NODES)
+        return fail_at(P, err, n->start_mark,
+                       "the plan is too large once aliases are expanded (over %d nodes)",
+                       WSP_PLAN_MAX_NODES);
+    if (depth > WSP_PLAN_MAX_DEPTH)
+        return fail_at(P, err, n->start_mark, "nested deeper than %d levels", WSP_PLAN_MAX_DEPTH);
+    return 0;
+}
+
+static bool is_plain(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+    if (!n)
+        return true;
+    if (!is_plain(n))
+        return false;
+    const char *v = (const char *)n->data.scalar.value;
+    return n->data.scalar.length == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+           strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+/* A scalar's text, refused when it holds a NUL byte. */
+static int want_scalar(wsp_plan *P, const yaml_node_t *n, const char *what, const char **out,
+                       wsp_plan_err *err)
+{
+    if (!n || n->type != YAML_SCALAR_NODE)
+        return fail_at(P, err, n ? n->start_mark : P->envs_mark, "%s: expected a string, got %s",
+                       what, type_name(n));
+    if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
+        return fail_at(P, err, n->start_mark, "%s: contains a NUL byte", what);
+    *out = (const char *)n->data.scalar.value;
+    return 0;
+}
+
+static int want_string(wsp_plan *P, const yaml_node_t *n, const char *what, const char **out,
+                       wsp_plan_err *err)
+{
+    if (n && is_null(n))
+        return fail_at(P, err, n->start_mark, "%s: expected a string, got nothing", what);
+    if (want_scalar(P, n, what, out, err) != 0)
+        return -1;
+    if (!(*out)[0])
+        return fail_at(P, err, n->start_mark, "%s: expected a non-empty string", what);
+    return 0;
+}
+
+static int want_int(wsp_plan *P, const yaml_node_t *n, const char *what, long min, long max,
+                    long *out, wsp_plan_err *err)
+{
+    const char *s;
+    if (!n || n->type != YAML_SCALAR_NODE || !is_plain(n))
+        return fail_at(P, err, n ? n->start_mark : P->envs_mark,
+                       "%s: expected a whole number from %ld to %ld, got %s", what, min, max,
+                       n && n->type == YAML_SCALAR_NODE ? "a quoted string" : type_name(n));
+    if (want_scalar(P, n, what, &s, err) != 0)
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return fail_at(P, err, n->start_mark,
+                       "%s: expected a whole number from %ld to %ld, got '%.40s'", what, min, max,
+                       s);
+    *out = v;
+    return 0;
+}
+
+static int want_number(wsp_plan *P, const yaml_node_t *n, const char *what, double *out,
+                       wsp_plan_err *err)
+{
+    const char *s;
+    if (!n || n->type != YAML_SCALAR_NODE || !is_plain(n))
+        return fail_at(P, err, n ? n->start_mark : P->envs_mark, "%s: expected a number, got %s",
+                       what, n && n->type == YAML_SCALAR_NODE ? "a quoted string" : type_name(n));
+    if (want_scalar(P, n, what, &s, err) != 0)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0) || v > 1e9)
+        return fail_at(P, err, n->start_mark, "%s: expected a positive number, got '%.40s'", what,
+                       s);
+    *out = v;
+    return 0;
+}
+
+static int want_bool(wsp_plan *P, const yaml_node_t *n, const char *what, bool *out,
+                     wsp_plan_err *err)
+{
+    const char *s = NULL;
+    if (n && is_plain(n) && want_scalar(P, n, what, &s, err) == 0) {
+        if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
+            *out = true;
+            return 0;
+        }
+        if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
+            *out = false;
+            return 0;
+        }
+    }
+    return fail_at(P, err, n ? n->start_mark : P->envs_mark, "%s: expected true or false, got %s",
+                   what, s ? "another value" : type_name(n));
+}
+
+static int want_duration(wsp_plan *P, const yaml_node_t *n, const char *what, uint64_t *out,
+                         wsp_plan_err *err)
+{
+    const char *s;
+    if (!n || n->type != YAML_SCALAR_NODE)
+        return fail_at(P, err, n ? n->start_mark : P->envs_mark,
+                       "%s: expected a duration like 250ms, 2s, 5m, got %s", what, type_name(n));
+    if (want_scalar(P, n, what, &s, err) != 0)
+        return -1;
+    if (wsp_duration_parse(s, out) != 0 || *out == 0)
+        return fail_at(P, err, n->start_mark,
+                       "%s: expected a duration like 250ms, 2s, 5m, got '%.40s'", what, s);
+    return 0;
+}
+
+/* 64K, 16M, 1024 */
+static int want_size(wsp_plan *P, const yaml_node_t *n, const char *what, uint64_t *out,
+                     wsp_plan_err *err)
+{
+    const char *s;
+    if (!n || n->type != YAML_SCALAR_NODE)
+        return fail_at(P, err, n ? n->start_mark : P->envs_mark,
+                       "%s: expected a size like 65536, 64K, 16M, got %s", what, type_name(n));
+    if (want_scalar(P, n, what, &s, err) != 0)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    uint64_t mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mul = 1024 * 1024, end++;
+    if (errno || end == s || *end || v == 0 || v > (1ull << 40) / mul || s[0] == '-')
+        return fail_at(P, err, n->start_mark,
+                       "%s: expected a size like 65536, 64K, 16M, got '%.40s'", what, s);
+    *out = v * mul;
+    return 0;
+}
+
+static int want_map(wsp_plan *P, const yaml_node_t *n, const char *what, wsp_plan_err *err)
+{
+    if (!n || n->type != YAML_MAPPING_NODE)
+        return fail_at(P, err, n ? n->start_mark : P->envs_mark,
+                       "%s: expected a mapping (key: value), got %s", what, type_name(n));
+    return 0;
+}
+
+#define FOR_PAIRS(n, pr)                                                                           \
+    for (yaml_node_pair_t *pr = (n)->data.mapping.pairs.start; pr < (n)->data.mapping.pairs.top;   \
+         pr++)
+#define FOR_ITEMS(n, it)                                                                           \
+    for (yaml_node_item_t *it = (n)->data.sequence.items.start; it < (n)->data.sequence.items.top; \
+         it++)
+
+/* Keys that would put a secret in the plan. */
+static const char *const secret_keys[] = {"secret",     "token",   "password",      "passwd", "key",
+                                          "jwt_secret", "api_key", "client_secret", NULL};
+
+static bool is_secret_key(const char *k)
+{
+    for (size_t i = 0; secret_keys[i]; i++)
+        if (strcasecmp(k, secret_keys[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Check a mapping's keys: scalars, no duplicates, each one of `allowed` (NULL-terminated).
+ * `path` names the mapping in messages ("environments.staging.auth"). */
+static int check_keys(wsp_plan *P, yaml_node_t *map, const char *path, const char *const *allowed,
+                      wsp_plan_err *err)
+{
+    FOR_PAIRS(map, pr)
+    {
+        yaml_node_t *k = node_at(P, pr->key);
+        const char *ks;
+        if (!k || k->type != YAML_SCALAR_NODE)
+            return fail_at(P, err, k ? k->start_mark : map->start_mark,
+                           "%s: keys must be plain names, got %s", path, type_name(k));
+        if (want_scalar(P, k, path, &ks, err) != 0)
+            return -1;
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr; q++) {
+            yaml_node_t *k2 = node_at(P, q->key);
+            if (k2 && k2->type == YAML_SCALAR_NODE &&
+                strcmp((const char *)k2->data.scalar.value, ks) == 0)
+                return fail_at(P, err, k->start_mark, "%s: key '%.60s' is given twice", path, ks);
+        }
+        bool ok = false;
+        for (size_t i = 0; allowed[i]; i++)
+            if (strcmp(ks, allowed[i]) == 0)
+                ok = true;
+        if (ok)
+            continue;
+        if (is_secret_key(ks))
+            return fail_at(P, err, k->start_mark,
+                           "%s.%s: secrets are never written in a plan (plans live in version "
+                           "control and their values reach CI logs); %s",
+                           path, ks,
+                           strcmp(ks, "token") == 0
+                               ? "name the environment variable that holds it with token_env"
+                               : "name an environment variable with secret_env or a file with "
+                                 "secret_file (key_file for a PEM key) instead");
+        char list[512];
+        size_t o = 0;
+        list[0] = '\0';
+        for (size_t i = 0; allowed[i] && o < sizeof list; i++)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", allowed[i]);
+        return fail_at(P, err, k->start_mark, "%s: unknown key '%.60s'; expected one of: %s", path,
+                       ks, list);
+    }
+    return 0;
+}
+
+static yaml_node_t *map_get(wsp_plan *P, yaml_node_t *map, const char *key, yaml_mark_t *kmark)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    FOR_PAIRS(map, pr)
+    {
+        yaml_node_t *k = node_at(P, pr->key);
+        if (k && k->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)k->data.scalar.value, key) == 0) {
+            if (kmark)
+                *kmark = k->start_mark;
+            return node_at(P, pr->value);
+        }
+    }
+    return NULL;
+}
+
+/* A YAML value as JSON (typed per the YAML 1.2 core schema for plain scalars). */
+static json_t *to_json(wsp_plan *P, yaml_node_t *n, int depth, wsp_plan_err *err)
+{
+    if (!n)
+        return json_null();
+    if (visit(P, n, depth, err) != 0)
+        return NULL;
+    switch (n->type) {
+    case YAML_SCALAR_NODE: {
+        const char *s;
+        if (want_scalar(P, n, "value", &s, err) != 0)
+            return NULL;
+        if (!is_plain(n))
+            return json_string(s);
+        if (is_null(n))
+            return json_null();
+        if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+            return json_true();
+        if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+            return json_false();
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (end != s && !*end && !errno)
+            return json_integer((json_int_t)v);
+        errno = 0;
+        double d = strtod(s, &end);
+        if (end != s && !*end && !errno &&
+            (s[0] == '-' || s[0] == '+' || s[0] == '.' || (s[0] >= '0' && s[0] <= '9')))
+            return json_real(d);
+        return json_string(s);
+    }
+    case YAML_SEQUENCE_NODE: {
+        json_t *a = json_array();
+        if (!a)
+            return NULL;
+        FOR_ITEMS(n, it)
+        {
+            json_t *v = to_json(P, node_at(P, *it), depth + 1, err);
+            if (!v || json_array_append_new(a, v) != 0) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    case YAML_MAPPING_NODE: {
+        json_t *o = json_object();
+        if (!o)
+            return NULL;
+        FOR_PAIRS(n, pr)
+        {
+            yaml_node_t *k = node_at(P, pr->key);
+            const char *ks;
+            if (!k || k->type != YAML_SCALAR_NODE || want_scalar(P, k, "key", &ks, err) != 0) {
+                if (k && k->type != YAML_SCALAR_NODE)
+                    fail_at(P, err, k->start_mark, "keys must be strings, got %s", type_name(k));
+                json_decref(o);
+                return NULL;
+            }
+            if (json_object_get(o, ks)) {
+                fail_at(P, err, k->start_mark, "key '%.60s' is given twice", ks);
+                json_decref(o);
+                return NULL;
+            }
+            json_t *v = to_json(P, node_at(P, pr->value), depth + 1, err);
+            if (!v || json_object_set_new(o, ks, v) != 0) {
+                json_decref(o);
+                return NULL;
+            }
+        }
+        return o;
+    }
+    case YAML_NO_NODE:
+        break;
+    }
+    return json_null();
+}
+
+/* ---- address pins (--resolve) ---- */
+
+/* ---- environments ---- */
+
+static const char *const env_keys[] = {"url",         "health",   "plaintext_url", "origin",
+                                       "subprotocol", "headers",  "resolve",       "dns_server",
+                                       "timeout",     "deadline", "tls",           "auth",
+                                       "limits",      "marker",   "description",   NULL};
+static const char *const tls_keys[] = {"cacert",      "cert",          "key_file", "insecure",
+                                       "min_version", "min_cert_days", NULL};
+static const char *const auth_keys[] = {"jwt", "token_env", "in", "message", NULL};
+static const char *const jwt_keys[] = {"secret_env", "secret_file", "key_file", "alg", "ttl",
+                                       "claims",     "kid",         "nbf",      NULL};
+static const char *const limits_keys[] = {"max_message",       "rate",         "connections",
+                                          "handshake_timeout", "idle_timeout", NULL};
+static const char *const marker_keys[] = {"send", "expect", NULL};
+
+/* Build (or with env == NULL only validate) the value of one `--jwt-*` option. */
+static int jwt_opt(wsp_plan *P, wsp_jwt_config *jc, const char *opt, const char *v,
+                   const yaml_node_t *at, const char *path, wsp_plan_err *err)
+{
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (wsp_jwt_config_set(jc, opt, v, &e) != 0)
+        return fail_at(P, err, at->start_mark, "%s: %s", path, e.msg);
+    return 0;
+}
+
+static int build_auth(wsp_plan *P, yaml_node_t *an, const char *envpath, wsp_env *env,
+                      wsp_plan_err *err)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s.auth", envpath);
+    if (want_map(P, an, path, err) != 0 || check_keys(P, an, path, auth_keys, err) != 0)
+        return -1;
+    wsp_auth scratch;
+    wsp_auth_init(&scratch);
+    wsp_auth *a = env ? &env->auth : &scratch;
+    wsp_err e;
+    wsp_err_clear(&e);
+    int rc = -1;
+    wsp_jwt_config *jc = NULL;
+    yaml_mark_t km;
+    yaml_node_t *in = map_get(P, an, "in", &km);
+    yaml_node_t *msg = map_get(P, an, "message", &km);
+    yaml_node_t *tenv = map_get(P, an, "token_env", &km);
+    yaml_node_t *jn = map_get(P, an, "jwt", &km);
+    const char *s;
+    if (in) {
+        if (want_string(P, in, "auth.in", &s, err) != 0)
+            goto out;
+        if (wsp_auth_set_in(a, s, &e) != 0) {
+            fail_at(P, err, in->start_mark, "%s.in: %s", path, e.msg);
+            goto out;
+        }
+    }
+    if (msg) {
+        if (want_string(P, msg, "auth.message", &s, err) != 0)
+            goto out;
+        if (!strstr(s, "{{token}}")) {
+            fail_at(P, err, msg->start_mark, "%s.message: expected a template with {{token}}",
+                    path);
+            goto out;
+        }
+        free(a->message);
+        a->message = strdup(s);
+        if (!a->message)
+            goto oom;
+    }
+    if (tenv && jn) {
+        fail_at(P, err, tenv->start_mark,
+                "%s: give one credential: token_env (a ready token) or jwt (minted), not both",
+                path);
+        goto out;
+    }
+    if (tenv) {
+        if (want_string(P, tenv, "auth.token_env", &s, err) != 0)
+            goto out;
+        if (env) {
+            const char *v = getenv(s);
+            if (!v || !v[0]) {
+                fail_at(P, err, tenv->start_mark,
+                        "%s.token_env: the environment variable %.80s is %s; export the token "
+                        "there before running the plan",
+                        path, s, v ? "empty" : "not set");
+                goto out;
+            }
+            if (wsp_auth_set_token_env(a, s, &e) != 0) {
+                fail_at(P, err, tenv->start_mark, "%s.token_env: %s", path, e.msg);
+                goto out;
+            }
+        }
+    }
+    if (jn) {
+        char jpath[200];
+        snprintf(jpath, sizeof jpath, "%s.jwt", path);
+        if (want_map(P, jn, jpath, err) != 0 || check_keys(P, jn, jpath, jwt_keys, err) != 0)
+            goto out;
+        jc = wsp_jwt_config_new();
+        if (!jc)
+            goto oom;
+        static const struct {
+            const char *key, *opt;
+        } simple[] = {{"secret_env", "--jwt-secret-env"},
+                      {"secret_file", "--jwt-secret-file"},
+                      {"key_file", "--jwt-key-file"},
+                      {"alg", "--jwt-alg"},
+                      {"ttl", "--jwt-ttl"},
+                      {"kid", "--jwt-kid"},
+                      {"nbf", "--jwt-nbf"}};
+        bool have_material = false;
+        for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
+            yaml_node_t *v = map_get(P, jn, simple[i].key, &km);
+            if (!v)
+                continue;
+            char kp[240];
+            snprintf(kp, sizeof kp, "%s.%s", jpath, simple[i].key);
+            if (want_string(P, v, kp, &s, err) != 0 ||
+                jwt_opt(P, jc, simple[i].opt, s, v, kp, err) != 0)
+                goto out;
+            bool is_env = strcmp(simple[i].key, "secret_env") == 0;
+            bool is_file =
+                strcmp(simple[i].key, "secret_file") == 0 || strcmp(simple[i].key, "key_file") == 0;
+            have_material |= is_env || is_file;
+            if (env && is_env) {
+                const char *val = getenv(s);
+                if (!val || !val[0]) {
+                    fail_at(P, err, v->start_mark,
+                            "%s: the environment variable %.80s is %s; export the secret there "
+                            "before running the plan",
+                            kp, s, val ? "empty" : "not set");
+                    goto out;
+                }
+            }
+            if (env && is_file && access(s, R_OK) != 0) {
+                char eb[128];
+                strerror_r(errno, eb, sizeof eb);
+                fail_at(P, err, v->start_mark, "%s: cannot read %.200s: %s", kp, s, eb);
+                goto out;
+            }
+        }
+        if (!have_material) {
+            fail_at(P, err, jn->start_mark,
+                    "%s: expected secret_env, secret_file or key_file (where the signing "
+                    "material comes from)",
+                    jpath);
+            goto out;
+        }
+        yaml_node_t *cl = map_get(P, jn, "claims", &km);
+        if (cl) {
+            char cp[240];
+            snprintf(cp, sizeof cp, "%s.claims", jpath);
+            if (want_map(P, cl, cp, err) != 0)
+                goto out;
+            FOR_PAIRS(cl, pr)
+            {
+                yaml_node_t *k = node_at(P, pr->key);
+                const char *ks;
+                if (want_string(P, k, cp, &ks, err) != 0)
+                    goto out;
+                json_t *v = to_json(P, node_at(P, pr->value), 3, err);
+                if (!v)
+                    goto out;
+                char *vt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+                json_decref(v);
+                if (!vt)
+                    goto oom;
+                size_t kvn = strlen(ks) + strlen(vt) + 2;
+                char *kv = malloc(kvn);
+                if (!kv) {
+                    free(vt);
+                    goto oom;
+                }
+                snprintf(kv, kvn, "%s=%s", ks, vt);
+                free(vt);
+                int r = jwt_opt(P, jc, "--jwt-claim", kv, k, cp, err);
+                free(kv);
+                if (r != 0)
+                    goto out;
+            }
+        }
+        if (env) {
+            if (wsp_jwt_config_load(jc, &e) != 0) {
+                fail_at(P, err, jn->start_mark, "%s: %s", jpath, e.msg);
+                goto out;
+            }
+            wsp_auth_set_jwt(a, jc);
+            jc = NULL;
+        }
+    }
+    rc = 0;
+    goto out;
+oom:
+    fail_at(P, err, an->start_mark, "out of memory");
+out:
+    wsp_jwt_config_free(jc);
+    wsp_auth_cleanup(&scratch);
+    return rc;
+}
+
+static int build_headers(wsp_plan *P, yaml_node_t *hn, const char *path, env_store *st,
+                         size_t *count, wsp_plan_err *err)
+{
+    /* Keep room for the credential's header. */
+    const size_t cap = WSP_CONN_MAX_HEADERS - 4;
+    size_t n = 0;
+    if (hn->type != YAML_MAPPING_NODE && hn->type != YAML_SEQUENCE_NODE)
+        return fail_at(P, err, hn->start_mark,
+                       "%s: expected a mapping (Name: value) or a list of 'Name: value', got %s",
+                       path, type_name(hn));
+    size_t total = hn->type == YAML_MAPPING_NODE
+                       ? (size_t)(hn->data.mapping.pairs.top - hn->data.mapping.pairs.start)
+                       : (size_t)(hn->data.sequence.items.top - hn->data.sequence.items.start);
+    if (total > cap)
+        return fail_at(P, err, hn->start_mark, "%s: at most %zu headers", path, cap);
+    for (size_t i = 0; i < total; i++) {
+        const char *name = NULL, *value = NULL;
+        yaml_node_t *at;
+        char line[1024];
+        if (hn->type == YAML_MAPPING_NODE) {
+            yaml_node_pair_t *pr = hn->data.mapping.pairs.start + i;
+            at = node_at(P, pr->key);
+            if (want_string(P, at, path, &name, err) != 0 ||
+                want_scalar(P, node_at(P, pr->value), path, &value, err) != 0)
+                return -1;
+            snprintf(line, sizeof line, "%s: %s", name, value);
+        } else {
+            at = node_at(P, hn->data.sequence.items.start[i]);
+            const char *l;
+            if (want_string(P, at, path, &l, err) != 0)
+                return -1;
+            snprintf(line, sizeof line, "%s", l);
+        }
+        char *colon = strchr(line, ':');
+        if (!colon || colon == line || strpbrk(line, "\r\n") || strlen(line) >= sizeof line - 1)
+            return fail_at(P, err, at->start_mark, "%s: expected 'Name: value' on one line", path);
+        for (const char *c = line; c < colon; c++)
+            if (!(*c > 32 && *c < 127) || strchr("()<>@,;\\\"/[]?={}", *c))
+                return fail_at(P, err, at->start_mark, "%s: '%.*s' is not a header name", path,
+                               (int)(colon - line), line);
+        size_t nl = (size_t)(colon - line);
+        if ((nl == 13 && strncasecmp(line, "Authorization", 13) == 0) ||
+            (nl == 6 && strncasecmp(line, "Cookie", 6) == 0) ||
+            (nl == 19 && strncasecmp(line, "Proxy-Authorization", 19) == 0))
+            return fail_at(P, err, at->start_mark,
+                           "%s: a credential header written in the plan would be a secret in "
+                           "version control; use auth: {token_env: VAR} (with in: header or "
+                           "cookie:NAME) instead",
+                           path);
+        const char *advice = wsp_hs_reserved_header(line);
+        if (advice)
+            return fail_at(P, err, at->start_mark, "%s: wsprobe writes '%.*s' itself: %s%s", path,
+                           (int)nl, line, advice,
+                           wsp_http_eq(line, nl, "Sec-WebSocket-Protocol")
+                               ? " (in a plan: subprotocol:)"
+                               : "");
+        if (st) {
+            st->headers[st->num_headers] = strdup(line);
+            if (!st->headers[st->num_headers])
+                return fail_at(P, err, at->start_mark, "out of memory");
+            st->num_headers++;
+        }
+        n++;
+    }
+    *count = n;
+    return 0;
+}
+
+/* Validate environment i, and with env != NULL build it. */
+static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
+{
+    plan_env *pe = &P->envs[ei];
+    yaml_node_t *en = pe->node;
+    char path[128];
+    snprintf(path, sizeof path, "environments.%.80s", pe->name);
+    if (want_map(P, en, path, err) != 0 || check_keys(P, en, path, env_keys, err) != 0)
+        return -1;
+    env_store *st = NULL;
+    wsp_err e;
+    wsp_err_clear(&e);
+    yaml_mark_t km;
+    const char *s;
+    char kp[200];
+    if (env) {
+        wsp_env_init(env);
+        st = calloc(1, sizeof *st);
+        if (!st)
+            return fail_at(P, err, en->start_mark, "out of memory");
+        st->next = P->stores;
+        P->stores = st;
+        env->name = strdup(pe->name);
+        if (!env->name)
+            return fail_at(P, err, en->start_mark, "out of memory");
+    }
+    wsp_probe_config scratch_cfg;
+    wsp_probe_config_init(&scratch_cfg);
+    wsp_probe_config *cfg = env ? &env->base : &scratch_cfg;
+
+    /* url (required) */
+    yaml_node_t *un = map_get(P, en, "url", &km);
+    if (!un)
+        return fail_at(P, err, pe->mark, "%s: expected a url: (ws:// or wss://)", path);
+    snprintf(kp, sizeof kp, "%s.url", path);
+    if (want_string(P, un, kp, &s, err) != 0)
+        return -1;
+    if (wsp_url_parse(s, &cfg->url, 0, &e) != 0)
+        return fail_at(P, err, un->start_mark, "%s: %s", kp, e.msg);
+    cfg->conn.url = &cfg->url;
+    bool need_tls = cfg->url.tls;
+    if (env && !(env->url_text = strdup(s)))
+        return fail_at(P, err, un->start_mark, "out of memory");
+
+    static const char *const url_keys[] = {"health", "plaintext_url"};
+    for (int i = 0; i < 2; i++) {
+        yaml_node_t *hn = map_get(P, en, url_keys[i], &km);
+        if (!hn)
+            continue;
+        snprintf(kp, sizeof kp, "%s.%s", path, url_keys[i]);
+        wsp_url hu;
+        if (want_string(P, hn, kp, &s, err) != 0)
+            return -1;
+        if (wsp_url_parse(s, &hu, i == 0 ? WSP_URL_ALLOW_HTTP : 0, &e) != 0)
+            return fail_at(P, err, hn->start_mark, "%s: %s", kp, e.msg);
+        if (i == 1 && hu.tls)
+            return fail_at(P, err, hn->start_mark, "%s: expected a ws:// URL", kp);
+        if (i == 0)
+            need_tls |= hu.tls;
+        if (env) {
+            char **dst = i == 0 ? &env->health_url : &env->plaintext_url;
+            if (!(*dst = strdup(s)))
+                return fail_at(P, err, hn->start_mark, "out of memory");
+        }
+    }
+    yaml_node_t *n;
+    if ((n = map_get(P, en, "origin", &km))) {
+        snprintf(kp, sizeof kp, "%s.origin", path);
+        if (want_string(P, n, kp, &s, err) != 0)
+            return -1;
+        if (strpbrk(s, "\r\n"))
+            return fail_at(P, err, n->start_mark, "%s: one line expected", kp);
+        cfg->conn.origin = s;
+        if (env && !(env->allowed_origin = strdup(s)))
+            return fail_at(P, err, n->start_mark, "out of memory");
+    }
+    if ((n = map_get(P, en, "subprotocol", &km))) {
+        snprintf(kp, sizeof kp, "%s.subprotocol", path);
+        if (want_string(P, n, kp, &s, err) != 0)
+            return -1;
+        if (strpbrk(s, "\r\n"))
+            return fail_at(P, err, n->start_mark, "%s: one line expected", kp);
+        cfg->conn.subprotocols = s;
+    }
+    if ((n = map_get(P, en, "headers", &km))) {
+        snprintf(kp, sizeof kp, "%s.headers", path);
+        size_t cnt = 0;
+        if (build_headers(P, n, kp, st, &cnt, err) != 0)
+            return -1;
+        if (st) {
+            for (size_t i = 0; i < st->num_headers; i++)
+                cfg->conn.headers[i] = st->headers[i];
+            cfg->conn.num_headers = st->num_headers;
+        }
+    }
+    if ((n = map_get(P, en, "dns_server", &km))) {
+        snprintf(kp, sizeof kp, "%s.dns_server", path);
+        if (want_string(P, n, kp, &s, err) != 0)
+            return -1;
+        if (wsp_dns_servers_valid(s) != 0)
+            return fail_at(P, err, n->start_mark, "%s: expected ADDR[:PORT]", kp);
+        cfg->conn.dns_servers = s;
+    }
+    for (int i = 0; i < 2; i++) {
+        const char *k = i == 0 ? "timeout" : "deadline";
+        if (!(n = map_get(P, en, k, &km)))
+            continue;
+        snprintf(kp, sizeof kp, "%s.%s", path, k);
+        uint64_t us;
+        if (want_duration(P, n, kp, &us, err) != 0)
+            return -1;
+        if (i == 0)
+            cfg->conn.timeout_us = us;
+        else
+            cfg->conn.deadline_us = us;
+    }
+    if (P->deadline_cap_us &&
+        (cfg->conn.deadline_us == 0 || cfg->conn.deadline_us > P->deadline_cap_us))
+        cfg->conn.deadline_us = P->deadline_cap_us;
+    if (cfg->conn.timeout_us > cfg->conn.deadline_us && cfg->conn.deadline_us)
+        cfg->conn.timeout_us = cfg->conn.deadline_us;
+    cfg->pong_timeout_us = cfg->conn.timeout_us;
+
+    wsp_dns_pin pins[MAX_PINS];
+    int npins = 0;
+    if ((n = map_get(P, en, "resolve", &km))) {
+        snprintf(kp, sizeof kp, "%s.resolve", path);
+        size_t cnt = n->type == YAML_SEQUENCE_NODE
+                         ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                         : 1;
+        if (n->type == YAML_MAPPING_NODE)
+            return fail_at(P, err, n->start_mark,
+                           "%s: expected HOST:PORT:ADDR or a list of them, got a mapping", kp);
+        if (cnt > MAX_PINS)
+            return fail_at(P, err, n->start_mark, "%s: at most %d entries", kp, MAX_PINS);
+        for (size_t i = 0; i < cnt; i++) {
+            yaml_node_t *it =
+                n->type == YAML_SEQUENCE_NODE ? node_at(P, n->data.sequence.items.start[i]) : n;
+            if (want_string(P, it, kp, &s, err) != 0)
+                return -1;
+            if (wsp_dns_pin_parse(s, &pins[npins]) != 0)
+                return fail_at(P, err, it->start_mark,
+                               "%s: expected HOST:PORT:ADDR[,ADDR], got '%.80s'", kp, s);
+            npins++;
+        }
+    }
+
+    /* TLS */
+    wsp_tls_config tcfg = {0};
+    if ((n = map_get(P, en, "tls", &km))) {
+        snprintf(kp, sizeof kp, "%s.tls", path);
+        if (want_map(P, n, kp, err) != 0 || check_keys(P, n, kp, tls_keys, err) != 0)
+            return -1;
+        yaml_node_t *v;
+        char vp[240];
+        static const char *const files[] = {"cacert", "cert", "key_file"};
+        for (int i = 0; i < 3; i++) {
+            if (!(v = map_get(P, n, files[i], &km)))
+                continue;
+            snprintf(vp, sizeof vp, "%s.%s", kp, files[i]);
+            if (want_string(P, v, vp, &s, err) != 0)
+                return -1;
+            if (env && access(s, R_OK) != 0) {
+                char eb[128];
+                strerror_r(errno, eb, sizeof eb);
+                return fail_at(P, err, v->start_mark, "%s: cannot read %.200s: %s", vp, s, eb);
+            }
+            if (i == 0)
+                tcfg.cacert = s;
+            else if (i == 1)
+                tcfg.cert = s;
+            else
+                tcfg.key = s;
+        }
+        if ((tcfg.cert == NULL) != (tcfg.key == NULL))
+            return fail_at(P, err, n->start_mark, "%s: cert and key_file go together", kp);
+        if ((v = map_get(P, n, "insecure", &km))) {
+            snprintf(vp, sizeof vp, "%s.insecure", kp);
+            if (want_bool(P, v, vp, &tcfg.insecure, err) != 0)
+                return -1;
+            cfg->conn.tls_verify = !tcfg.insecure;
+        }
+        if ((v = map_get(P, n, "min_version", &km))) {
+            snprintf(vp, sizeof vp, "%s.min_version", kp);
+            if (want_scalar(P, v, vp, &s, err) != 0)
+                return -1;
+            tcfg.min_version = wsp_tls_version_parse(s);
+            if (tcfg.min_version < 0)
+                return fail_at(P, err, v->start_mark, "%s: expected 1.0, 1.1, 1.2 or 1.3 (quoted)",
+                               vp);
+        }
+        if ((v = map_get(P, n, "min_cert_days", &km))) {
+            long d;
+            snprintf(vp, sizeof vp, "%s.min_cert_days", kp);
+            if (want_int(P, v, vp, 0, 100000, &d, err) != 0)
+                return -1;
+            cfg->conn.min_cert_days = (int)d;
+        }
+    }
+
+    /* limits */
+    wsp_env_limits lim = {0};
+    if ((n = map_get(P, en, "limits", &km))) {
+        snprintf(kp, sizeof kp, "%s.limits", path);
+        if (want_map(P, n, kp, err) != 0 || check_keys(P, n, kp, limits_keys, err) != 0)
+            return -1;
+        yaml_node_t *v;
+        char vp[240];
+        if ((v = map_get(P, n, "max_message", &km))) {
+            snprintf(vp, sizeof vp, "%s.max_message", kp);
+            if (want_size(P, v, vp, &lim.max_message, err) != 0)
+                return -1;
+        }
+        if ((v = map_get(P, n, "rate", &km))) {
+            snprintf(vp, sizeof vp, "%s.rate", kp);
+            if (want_number(P, v, vp, &lim.rate_per_s, err) != 0)
+                return -1;
+        }
+        if ((v = map_get(P, n, "connections", &km))) {
+            long c;
+            snprintf(vp, sizeof vp, "%s.connections", kp);
+            if (want_int(P, v, vp, 1, 100000, &c, err) != 0)
+                return -1;
+            lim.max_conns_per_client = (int)c;
+        }
+        if ((v = map_get(P, n, "handshake_timeout", &km))) {
+            snprintf(vp, sizeof vp, "%s.handshake_timeout", kp);
+            if (want_duration(P, v, vp, &lim.handshake_timeout_us, err) != 0)
+                return -1;
+        }
+        if ((v = map_get(P, n, "idle_timeout", &km))) {
+            snprintf(vp, sizeof vp, "%s.idle_timeout", kp);
+            if (want_duration(P, v, vp, &lim.idle_timeout_us, err) != 0)
+                return -1;
+        }
+    }
+
+    /* the success marker */
+    const char *msend = NULL, *mptr = NULL;
+    char *mval = NULL;
+    if ((n = map_get(P, en, "marker", &km))) {
+        snprintf(kp, sizeof kp, "%s.marker", path);
+        if (want_map(P, n, kp, err) != 0 || check_keys(P, n, kp, marker_keys, err) != 0)
+            return -1;
+        yaml_node_t *sn = map_get(P, n, "send", &km), *xn = map_get(P, n, "expect", &km);
+        if (!sn || !xn)
+            return fail_at(P, err, n->start_mark, "%s: expected send: and expect: {json: {...}}",
+                           kp);
+        if (want_string(P, sn, "marker.send", &msend, err) != 0)
+            return -1;
+        if (wsp_tmpl_check(msend, false, "marker.send", &e) != 0)
+            return fail_at(P, err, sn->start_mark, "%s.send: %s", kp, e.msg);
+        yaml_node_t *jn = map_get(P, xn, "json", &km);
+        if (want_map(P, xn, "marker.expect", err) != 0 || !jn ||
+            want_map(P, jn, "marker.expect.json", err) != 0 ||
+            jn->data.mapping.pairs.top - jn->data.mapping.pairs.start != 1)
+            return fail_at(P, err, xn->start_mark,
+                           "%s.expect: expected {json: {\"/pointer\": value}} with one pointer",
+                           kp);
+        yaml_node_pair_t *pr = jn->data.mapping.pairs.start;
+        if (want_scalar(P, node_at(P, pr->key), "marker.expect.json", &mptr, err) != 0)
+            return -1;
+        if (!wsp_jsonptr_valid(mptr))
+            return fail_at(P, err, node_at(P, pr->key)->start_mark,
+                           "%s.expect.json: '%.60s' is not a JSON pointer (RFC 6901: '' or /a/b)",
+                           kp, mptr);
+        json_t *v = to_json(P, node_at(P, pr->value), 4, err);
+        if (!v)
+            return -1;
+        mval = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        json_decref(v);
+        if (!mval)
+            return fail_at(P, err, xn->start_mark, "out of memory");
+    }
+
+    /* credentials */
+    if ((n = map_get(P, en, "auth", &km)) && build_auth(P, n, path, env, err) != 0) {
+        free(mval);
+        return -1;
+    }
+    if (!env) {
+        free(mval);
+        wsp_probe_config_cleanup(&scratch_cfg);
+        return 0;
+    }
+
+    /* building: pins, TLS context, marker defaults */
+    env->limits = lim;
+    for (int i = 0; i < npins; i++)
+        st->pins[i] = pins[i];
+    st->num_pins = npins;
+    for (int i = 0; i < npins; i++)
+        if (strcasecmp(st->pins[i].host, cfg->url.host) == 0 && st->pins[i].port == cfg->url.port) {
+            cfg->conn.pinned = st->pins[i].addrs;
+            cfg->conn.num_pinned = st->pins[i].num;
+        }
+    if (need_tls) {
+        cfg->conn.tls_ctx = wsp_tls_client_ctx_new(&tcfg, &e);
+        if (!cfg->conn.tls_ctx) {
+            free(mval);
+            return fail_at(P, err, pe->mark, "%s.tls: %s", path, e.msg);
+        }
+    }
+    env->marker_send = strdup(msend ? msend
+                                    : "{\"type\":\"chat_message\",\"content\":\"wsprobe marker "
+                                      "{{uuid}}\",\"id\":\"{{uuid}}\"}");
+    env->marker_expect_pointer = strdup(mptr ? mptr : "/type");
+    env->marker_expect_value = mval ? mval : strdup("\"ack\"");
+    if (!env->marker_send || !env->marker_expect_pointer || !env->marker_expect_value)
+        return fail_at(P, err, pe->mark, "out of memory");
+    return 0;
+}
+
+/* ---- checks ---- */
+
+static const char *const basic_kinds[] = {
+    "connect", "health", "conversation", "concurrent", "expect_auth_required", "security", NULL};
+static const char *const security_groups[] = {"auth",      "origin", "input",     "limits",
+                                              "transport", "tls",    "handshake", NULL};
+
+static void placeholder_run(const wsp_env *env, const json_t *params, wsp_check_result *out)
+{
+    (void)env;
+    (void)params;
+    wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
+                  "the security suite is not in this build: %s did not run", out->id);
+    snprintf(out->hint, sizeof out->hint,
+             "build wsprobe with the security module (src/security.c) to run this check");
+}
+
+static int add_item(wsp_plan *P, const wsp_check_def *def, json_t *params, const char *name,
+                    yaml_mark_t m, wsp_plan_err *err)
+{
+    if (P->num_items >= WSP_PLAN_MAX_CHECKS) {
+        json_decref(params);
+        return fail_at(P, err, m, "more than %d checks", WSP_PLAN_MAX_CHECKS);
+    }
+    char id[64];
+    snprintf(id, sizeof id, "%s", name);
+    for (unsigned k = 2; k < 1000; k++) {
+        bool dup = false;
+        for (size_t i = 0; i < P->num_items; i++)
+            if (strcmp(P->ids[i], id) == 0)
+                dup = true;
+        if (!dup)
+            break;
+        snprintf(id, sizeof id, "%.50s#%u", name, k);
+    }
+    size_t i = P->num_items++;
+    P->items[i].def = def;
+    P->items[i].params = params;
+    P->params[i] = params;
+    snprintf(P->ids[i], sizeof P->ids[i], "%s", id);
+    return 0;
+}
+
+static bool have_def(const wsp_plan *P, const char *id)
+{
+    for (size_t i = 0; i < P->num_items; i++)
+        if (strcmp(P->items[i].def->id, id) == 0 && strcmp(P->items[i].def->group, "basic") != 0)
+            return true;
+    return false;
+}
+
+static int security_entry(wsp_plan *P, yaml_node_t *n, bool staging, wsp_plan_err *err)
+{
+    const char *s;
+    if (want_string(P, n, "security", &s, err) != 0)
+        return -1;
+    if (security_hook) {
+        const wsp_check_def *defs[MAX_SECURITY_DEFS];
+        size_t k = security_hook(s, staging, defs, MAX_SECURITY_DEFS);
+        if (k == 0)
+            return fail_at(P, err, n->start_mark,
+                           "security: unknown group or check '%.60s'; see wsprobe security --list",
+                           s);
+        for (size_t i = 0; i < k && i < MAX_SECURITY_DEFS; i++)
+            if (!have_def(P, defs[i]->id) &&
+                add_item(P, defs[i], NULL, defs[i]->id, n->start_mark, err) != 0)
+                return -1;
+        return 0;
+    }
+    /* No suite linked in: known names become honest placeholders (skip). */
+    const char *dot = strchr(s, '.');
+    size_t glen = dot ? (size_t)(dot - s) : strlen(s);
+    bool known = false;
+    for (size_t i = 0; security_groups[i]; i++)
+        if (strlen(security_groups[i]) == glen && strncmp(s, security_groups[i], glen) == 0)
+            known = true;
+    bool valid_id = true;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '.'))
+            valid_id = false;
+    if (!known || !valid_id || (dot && !dot[1]) || strlen(s) >= 48)
+        return fail_at(P, err, n->start_mark,
+                       "security: unknown group or check '%.60s'; expected a group (auth, origin, "
+                       "input, limits, transport, tls, handshake) or a check id like auth.missing",
+                       s);
+    char id[64];
+    snprintf(id, sizeof id, "%s%s", dot ? "" : "security.", s);
+    if (have_def(P, id))
+        return 0;
+    if (P->num_own_defs >= WSP_PLAN_MAX_CHECKS)
+        return fail_at(P, err, n->start_mark, "more than %d checks", WSP_PLAN_MAX_CHECKS);
+    wsp_check_def *d = calloc(1, sizeof *d + 64 + 32);
+    if (!d)
+        return fail_at(P, err, n->start_mark, "out of memory");
+    char *idbuf = (char *)(d + 1), *grp = idbuf + 64;
+    snprintf(idbuf, 64, "%s", id);
+    snprintf(grp, 32, "%.*s", (int)glen, s);
+    d->id = idbuf;
+    d->group = grp;
+    d->priority = 0;
+    d->prod_safe = true;
+    d->summary = "security check (suite not in this build)";
+    d->run = placeholder_run;
+    P->own_defs[P->num_own_defs++] = d;
+    return add_item(P, d, NULL, id, n->start_mark, err);
+}
+
+/* One expectation: {json: {...}, text: T, regex: R, within: D} -> steps appended to `steps`. */
+static int expect_steps(wsp_plan *P, yaml_node_t *xn, const char *path, json_t *steps,
+                        wsp_plan_err *err)
+{
+    static const char *const keys[] = {"json", "text", "regex", "within", NULL};
+    if (want_map(P, xn, path, err) != 0 || check_keys(P, xn, path, keys, err) != 0)
+        return -1;
+    yaml_mark_t km;
+    json_int_t within_ms = 0;
+    yaml_node_t *w = map_get(P, xn, "within", &km);
+    if (w) {
+        uint64_t us;
+        if (want_duration(P, w, "expect.within", &us, err) != 0)
+            return -1;
+        within_ms = (json_int_t)(us / 1000);
+    }
+    yaml_node_t *jn = map_get(P, xn, "json", &km), *tn = map_get(P, xn, "text", &km),
+                *rn = map_get(P, xn, "regex", &km);
+    if (!!jn + !!tn + !!rn != 1)
+        return fail_at(
+            P, err, xn->start_mark,
+            "%s: expected exactly one of json: {\"/pointer\": value}, text: or regex:", path);
+    wsp_err e;
+    wsp_err_clear(&e);
+    const char *s;
+    json_t *step = NULL;
+    if (tn) {
+        if (want_scalar(P, tn, "expect.text", &s, err) != 0)
+            return -1;
+        if (wsp_tmpl_check(s, true, "expect.text", &e) != 0)
+            return fail_at(P, err, tn->start_mark, "%s.text: %s", path, e.msg);
+        step = json_pack("{s:s}", "expect_text", s);
+    } else if (rn) {
+        if (want_string(P, rn, "expect.regex", &s, err) != 0)
+            return -1;
+        regex_t re;
+        int rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char eb[128];
+            regerror(rc, &re, eb, sizeof eb);
+            return fail_at(P, err, rn->start_mark, "%s.regex: %s", path, eb);
+        }
+        regfree(&re);
+        step = json_pack("{s:s}", "expect_regex", s);
+    } else {
+        if (want_map(P, jn, "expect.json", err) != 0)
+            return -1;
+        if (jn->data.mapping.pairs.top == jn->data.mapping.pairs.start)
+            return fail_at(P, err, jn->start_mark, "%s.json: expected at least one pointer", path);
+        json_t *pairs = json_array();
+        FOR_PAIRS(jn, pr)
+        {
+            yaml_node_t *k = node_at(P, pr->key), *v = node_at(P, pr->value);
+            const char *ptr;
+            if (want_scalar(P, k, "expect.json", &ptr, err) != 0) {
+                json_decref(pairs);
+                return -1;
+            }
+            if (!wsp_jsonptr_valid(ptr)) {
+                json_decref(pairs);
+                return fail_at(P, err, k->start_mark,
+                               "%s.json: '%.60s' is not a JSON pointer (RFC 6901: '' or /a/b)",
+                               path, ptr);
+            }
+            char *vt = NULL;
+            if (v && v->type == YAML_SCALAR_NODE && !is_plain(v) &&
+                wsp_tmpl_has_vars((const char *)v->data.scalar.value)) {
+                /* a template: kept as written, filled when the message arrives */
+                if (want_scalar(P, v, "expect.json", &s, err) != 0) {
+                    json_decref(pairs);
+                    return -1;
+                }
+                if (wsp_tmpl_check(s, true, "expect.json", &e) != 0) {
+                    json_decref(pairs);
+                    return fail_at(P, err, v->start_mark, "%s.json: %s", path, e.msg);
+                }
+                vt = strdup(s);
+            } else {
+                json_t *jv = to_json(P, v, 4, err);
+                if (!jv) {
+                    json_decref(pairs);
+                    return -1;
+                }
+                vt = json_dumps(jv, JSON_ENCODE_ANY | JSON_COMPACT);
+                json_decref(jv);
+            }
+            json_t *pv = vt ? json_pack("{s:s,s:s}", "pointer", ptr, "value", vt) : NULL;
+            free(vt);
+            if (!pv || json_array_append_new(pairs, pv) != 0) {
+                json_decref(pv);
+                json_decref(pairs);
+                return fail_at(P, err, jn->start_mark, "out of memory");
+            }
+        }
+        step = json_pack("{s:o}", "expect_json", pairs);
+    }
+    if (!step)
+        return fail_at(P, err, xn->start_mark, "out of memory");
+    if (within_ms)
+        json_object_set_new(step, "within_ms", json_integer(within_ms));
+    json_array_append_new(steps, step);
+    return 0;
+}
+
+/* conversation parameters -> {"steps": [...], "within_ms": N} */
+static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *path,
+                                   const char **name, wsp_plan_err *err)
+{
+    static const char *const keys[] = {"name", "send", "expect", "within", "ping", NULL};
+    if (want_map(P, pn, path, err) != 0 || check_keys(P, pn, path, keys, err) != 0)
+        return NULL;
+    yaml_mark_t km;
+    json_t *o = json_object(), *steps = json_array();
+    if (!o || !steps) {
+        json_decref(o);
+        json_decref(steps);
+        fail_at(P, err, pn->start_mark, "out of memory");
+        return NULL;
+    }
+    json_object_set_new(o, "steps", steps);
+    wsp_err e;
+    wsp_err_clear(&e);
+    const char *s;
+    yaml_node_t *n;
+    if (name && (n = map_get(P, pn, "name", &km)) && want_string(P, n, "name", name, err) != 0)
+        goto fail;
+    if ((n = map_get(P, pn, "within", &km))) {
+        uint64_t us;
+        if (want_duration(P, n, "conversation.within", &us, err) != 0)
+            goto fail;
+        json_object_set_new(o, "within_ms", json_integer((json_int_t)(us / 1000)));
+    }
+    if ((n = map_get(P, pn, "send", &km))) {
+        size_t cnt = n->type == YAML_SEQUENCE_NODE
+                         ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                         : 1;
+        if (n->type == YAML_MAPPING_NODE) {
+            fail_at(P, err, n->start_mark,
+                    "%s.send: expected a message (text) or a list of messages, got a mapping; "
+                    "quote JSON messages: send: '{\"type\": \"ping\"}'",
+                    path);
+            goto fail;
+        }
+        for (size_t i = 0; i < cnt; i++) {
+            yaml_node_t *it =
+                n->type == YAML_SEQUENCE_NODE ? node_at(P, n->data.sequence.items.start[i]) : n;
+            if (want_string(P, it, "conversation.send", &s, err) != 0)
+                goto fail;
+            if (wsp_tmpl_check(s, false, "send", &e) != 0) {
+                fail_at(P, err, it->start_mark, "%s.send: %s", path, e.msg);
+                goto fail;
+            }
+            json_array_append_new(steps, json_pack("{s:s}", "send", s));
+        }
+    }
+    if ((n = map_get(P, pn, "ping", &km))) {
+        bool b;
+        if (want_bool(P, n, "conversation.ping", &b, err) != 0)
+            goto fail;
+        if (b)
+            json_array_append_new(steps, json_pack("{s:b}", "ping", 1));
+    }
+    if ((n = map_get(P, pn, "expect", &km))) {
+        char xp[160];
+        snprintf(xp, sizeof xp, "%s.expect", path);
+        if (n->type == YAML_SEQUENCE_NODE) {
+            FOR_ITEMS(n, it)
+            {
+                if (expect_steps(P, node_at(P, *it), xp, steps, err) != 0)
+                    goto fail;
+            }
+        } else if (expect_steps(P, n, xp, steps, err) != 0) {
+            goto fail;
+        }
+    }
+    if (json_array_size(steps) > WSP_PLAN_MAX_STEPS) {
+        fail_at(P, err, pn->start_mark, "%s: at most %d steps in a conversation", path,
+                WSP_PLAN_MAX_STEPS);
+        goto fail;
+    }
+    if (json_array_size(steps) == 0) {
+        fail_at(P, err, pn->start_mark,
+                "%s: expected send: and expect: (or write the check without parameters to use "
+                "the environment's marker)",
+                path);
+        goto fail;
+    }
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+static int check_entry(wsp_plan *P, yaml_node_t *cn, size_t idx, wsp_plan_err *err)
+{
+    const char *kind;
+    yaml_node_t *pn = NULL;
+    yaml_mark_t at = cn->start_mark;
+    if (cn->type == YAML_SCALAR_NODE) {
+        if (want_string(P, cn, "checks", &kind, err) != 0)
+            return -1;
+    } else if (cn->type == YAML_MAPPING_NODE) {
+        long npairs = cn->data.mapping.pairs.top - cn->data.mapping.pairs.start;
+        if (npairs != 1)
+            return fail_at(P, err, cn->start_mark,
+                           "checks[%zu]: expected one check (kind: parameters), got %ld keys; "
+                           "start each check with its own '- '",
+                           idx, npairs);
+        yaml_node_t *k = node_at(P, cn->data.mapping.pairs.start->key);
+        if (want_string(P, k, "checks", &kind, err) != 0)
+            return -1;
+        at = k->start_mark;
+        pn = node_at(P, cn->data.mapping.pairs.start->value);
+        if (pn && is_null(pn))
+            pn = NULL;
+    } else {
+        return fail_at(P, err, cn->start_mark,
+                       "checks[%zu]: expected a check name or 'kind: parameters', got a list", idx);
+    }
+    bool known = false;
+    for (size_t i = 0; basic_kinds[i]; i++)
+        if (strcmp(kind, basic_kinds[i]) == 0)
+            known = true;
+    if (!known)
+        return fail_at(P, err, at,
+                       "unknown check '%.60s'; expected one of: connect, health, conversation, "
+                       "concurrent, expect_auth_required, security",
+                       kind);
+    char path[64];
+    snprintf(path, sizeof path, "checks[%zu].%s", idx, kind);
+    yaml_mark_t km;
+    if (strcmp(kind, "security") == 0) {
+        bool staging = false;
+        yaml_node_t *list = pn;
+        if (pn && pn->type == YAML_MAPPING_NODE) {
+            static const char *const keys[] = {"checks", "include_staging_only", NULL};
+            if (check_keys(P, pn, path, keys, err) != 0)
+                return -1;
+            yaml_node_t *st = map_get(P, pn, "include_staging_only", &km);
+            if (st && want_bool(P, st, "include_staging_only", &staging, err) != 0)
+                return -1;
+            list = map_get(P, pn, "checks", &km);
+            if (!list)
+                return fail_at(P, err, pn->start_mark, "%s: expected checks: [groups or ids]",
+                               path);
+        }
+        if (!list) {
+            /* the whole (production-safe) suite: "all" when it is linked in */
+            for (size_t i = 0; security_hook ? i < 1 : security_groups[i] != NULL; i++) {
+                const char *g = security_hook ? "all" : security_groups[i];
+                yaml_node_t fake = *cn;
+                fake.type = YAML_SCALAR_NODE;
+                fake.data.scalar.value = (yaml_char_t *)(uintptr_t)g;
+                fake.data.scalar.length = strlen(g);
+                fake.data.scalar.style = YAML_PLAIN_SCALAR_STYLE;
+                if (security_entry(P, &fake, staging, err) != 0)
+                    return -1;
+            }
+            return 0;
+        }
+        if (list->type == YAML_SCALAR_NODE)
+            return security_entry(P, list, staging, err);
+        if (list->type != YAML_SEQUENCE_NODE)
+            return fail_at(P, err, list->start_mark,
+                           "%s: expected a list of groups or check ids, got %s", path,
+                           type_name(list));
+        FOR_ITEMS(list, it)
+        {
+            yaml_node_t *e = node_at(P, *it);
+            if (!e || visit(P, e, 3, err) != 0 || security_entry(P, e, staging, err) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    const wsp_check_def *def = wsp_plancheck_find(kind);
+    if (!def)
+        return fail_at(P, err, at, "check '%s' is not in this build", kind);
+    const char *name = kind;
+    json_t *params = NULL;
+    if (strcmp(kind, "conversation") == 0) {
+        if (pn && !(params = conversation_params(P, pn, path, &name, err)))
+            return -1;
+    } else if (strcmp(kind, "concurrent") == 0) {
+        static const char *const keys[] = {"name", "connections", "each", NULL};
+        if (!pn)
+            return fail_at(P, err, at, "%s: expected {connections: N, each: conversation}", path);
+        if (want_map(P, pn, path, err) != 0 || check_keys(P, pn, path, keys, err) != 0)
+            return -1;
+        yaml_node_t *n = map_get(P, pn, "name", &km);
+        if (n && want_string(P, n, "name", &name, err) != 0)
+            return -1;
+        long conns = 0;
+        n = map_get(P, pn, "connections", &km);
+        if (!n)
+            return fail_at(P, err, pn->start_mark, "%s: expected connections: N", path);
+        if (want_int(P, n, "concurrent.connections", 1, 10000, &conns, err) != 0)
+            return -1;
+        json_t *each = json_null();
+        n = map_get(P, pn, "each", &km);
+        if (n && n->type == YAML_SCALAR_NODE) {
+            const char *ref;
+            if (want_string(P, n, "concurrent.each", &ref, err) != 0)
+                return -1;
+            if (strcmp(ref, "connect") != 0) {
+                /* a conversation check of this plan, by id; without one, the marker */
+                bool found = false;
+                for (size_t i = 0; i < P->num_items; i++)
+                    if (strcmp(P->ids[i], ref) == 0 &&
+                        strcmp(P->items[i].def->id, "conversation") == 0) {
+                        found = true;
+                        if (P->params[i])
+                            each = json_deep_copy(P->params[i]);
+                        else
+                            each = json_object();
+                    }
+                if (!found && strcmp(ref, "conversation") != 0)
+                    return fail_at(P, err, n->start_mark,
+                                   "%s.each: expected connect, conversation, the name of a "
+                                   "conversation check above, or {send:, expect:}; got '%.60s'",
+                                   path, ref);
+                if (!found)
+                    each = json_object(); /* the environment's marker */
+            }
+        } else if (n) {
+            char ep[96];
+            snprintf(ep, sizeof ep, "%s.each", path);
+            if (!(each = conversation_params(P, n, ep, NULL, err)))
+                return -1;
+        }
+        params = json_pack("{s:I,s:o}", "connections", (json_int_t)conns, "each", each);
+    } else if (pn) {
+        static const char *const keys[] = {"name", NULL};
+        if (strcmp(kind, "expect_auth_required") == 0 && is_plain(pn)) {
+            bool b;
+            if (want_bool(P, pn, path, &b, err) != 0)
+                return -1;
+            if (!b)
+                return 0; /* expect_auth_required: false - nothing to check */
+        } else {
+            if (want_map(P, pn, path, err) != 0 || check_keys(P, pn, path, keys, err) != 0)
+                return -1;
+            yaml_node_t *n = map_get(P, pn, "name", &km);
+            if (n && want_string(P, n, "name", &name, err) != 0)
+                return -1;
+        }
+    }
+    return add_item(P, def, params, name, at, err);
+}
+
+/* ---- the document ---- */
+
+static int load_doc(wsp_plan *P, const char *data, size_t len, wsp_plan_err *err)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        fail_plain(err, P->file, "out of memory");
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    if (!yaml_parser_load(&parser, &P->doc)) {
+        yaml_mark_t m = parser.problem_mark;
+        if (parser.context)
+            fail_at(P, err, m, "YAML syntax: %s %s (which started at line %u, column %u)",
+                    parser.problem ? parser.problem : "error", parser.context,
+                    (unsigned)parser.context_mark.line + 1,
+                    (unsigned)parser.context_mark.column + 1);
+        else
+            fail_at(P, err, m, "YAML syntax: %s", parser.problem ? parser.problem : "error");
+        if (parser.error == YAML_MEMORY_ERROR)
+            fail_plain(err, P->file, "out of memory");
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    P->have_doc = true;
+    yaml_parser_delete(&parser);
+    return 0;
+}
+
+static const char *const top_keys[] = {"name", "description", "environments", "checks", NULL};
+
+static int validate(wsp_plan *P, wsp_plan_err *err)
+{
+    yaml_node_t *root = yaml_document_get_root_node(&P->doc);
+    yaml_mark_t zero = {0, 0, 0};
+    if (!root)
+        return fail_at(P, err, zero,
+                       "empty plan: expected a mapping with environments: and checks:");
+    if (root->type != YAML_MAPPING_NODE)
+        return fail_at(P, err, root->start_mark,
+                       "expected a mapping with environments: and checks:, got %s",
+                       type_name(root));
+    if (check_keys(P, root, "plan", top_keys, err) != 0)
+        return -1;
+    const char *s;
+    yaml_mark_t km;
+    yaml_node_t *n = map_get(P, root, "name", &km);
+    if (n && want_scalar(P, n, "name", &s, err) != 0)
+        return -1;
+    yaml_node_t *envs = map_get(P, root, "environments", &P->envs_mark);
+    if (!envs)
+        return fail_at(P, err, root->start_mark,
+                       "expected environments: (at least one named target with its url)");
+    if (want_map(P, envs, "environments", err) != 0)
+        return -1;
+    FOR_PAIRS(envs, pr)
+    {
+        yaml_node_t *k = node_at(P, pr->key);
+        const char *name;
+        if (!k || k->type != YAML_SCALAR_NODE)
+            return fail_at(P, err, k ? k->start_mark : envs->start_mark,
+                           "environments: names must be strings, got %s", type_name(k));
+        if (want_string(P, k, "environments", &name, err) != 0)
+            return -1;
+        for (size_t i = 0; i < P->num_envs; i++)
+            if (strcmp(P->envs[i].name, name) == 0)
+                return fail_at(P, err, k->start_mark, "environments: '%.60s' is defined twice",
+                               name);
+        if (strlen(name) > 64 || strpbrk(name, " \t\r\n/\\\"'<>&"))
+            return fail_at(P, err, k->start_mark,
+                           "environments: '%.60s': names are at most 64 characters without "
+                           "spaces, quotes, slashes or markup",
+                           name);
+        if (P->num_envs >= WSP_PLAN_MAX_ENVS)
+            return fail_at(P, err, k->start_mark, "environments: more than %d", WSP_PLAN_MAX_ENVS);
+        plan_env *pe = &P->envs[P->num_envs++];
+        pe->name = name;
+        pe->node = node_at(P, pr->value);
+        pe->mark = k->start_mark;
+        if (!pe->node || visit(P, pe->node, 1, err) != 0)
+            return -1;
+    }
+    if (P->num_envs == 0)
+        return fail_at(P, err, envs->start_mark, "environments: expected at least one");
+    for (size_t i = 0; i < P->num_envs; i++)
+        if (env_build(P, i, NULL, err) != 0)
+            return -1;
+    yaml_mark_t cm;
+    yaml_node_t *checks = map_get(P, root, "checks", &cm);
+    if (!checks)
+        return fail_at(P, err, root->start_mark, "expected checks: (a list of what must hold)");
+    if (checks->type != YAML_SEQUENCE_NODE)
+        return fail_at(P, err, checks->start_mark, "checks: expected a list, got %s",
+                       type_name(checks));
+    size_t idx = 0;
+    FOR_ITEMS(checks, it)
+    {
+        yaml_node_t *cn = node_at(P, *it);
+        if (!cn || visit(P, cn, 1, err) != 0 || check_entry(P, cn, idx++, err) != 0)
+            return -1;
+    }
+    if (P->num_items == 0)
+        return fail_at(P, err, checks->start_mark, "checks: expected at least one check");
+    return 0;
+}
+
+wsp_plan *wsp_plan_load_buffer(const char *name, const char *data, size_t len, wsp_plan_err *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (len > WSP_PLAN_MAX_BYTES) {
+        fail_plain(err, name, "the plan is larger than %u bytes", WSP_PLAN_MAX_BYTES);
+        return NULL;
+    }
+    wsp_plan *P = calloc(1, sizeof *P);
+    if (!P) {
+        fail_plain(err, name, "out of memory");
+        return NULL;
+    }
+    snprintf(P->file, sizeof P->file, "%s", name);
+    if (load_doc(P, data, len, err) != 0 || validate(P, err) != 0) {
+        wsp_plan_free(P);
+        return NULL;
+    }
+    return P;
+}
+
+wsp_plan *wsp_plan_load_file(const char *path, wsp_plan_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        char eb[128];
+        strerror_r(errno, eb, sizeof eb);
+        fail_plain(err, path, "cannot open the plan: %s", eb);
+        return NULL;
+    }
+    size_t cap = WSP_PLAN_MAX_BYTES + 1;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        fail_plain(err, path, "out of memory");
+        return NULL;
+    }
+    size_t n = fread(buf, 1, cap, f);
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        free(buf);
+        fail_plain(err, path, "cannot read the plan");
+        return NULL;
+    }
+    wsp_plan *P = wsp_plan_load_buffer(path, buf, n, err);
+    free(buf);
+    return P;
+}
+
+void wsp_plan_free(wsp_plan *P)
+{
+    if (!P)
+        return;
+    for (size_t i = 0; i < P->num_items; i++)
+        json_decref(P->params[i]);
+    for (size_t i = 0; i < P->num_own_defs; i++)
+        free(P->own_defs[i]);
+    while (P->stores) {
+        env_store *st = P->stores;
+        P->stores = st->next;
+        for (size_t i = 0; i < st->num_headers; i++)
+            free(st->headers[i]);
+        free(st);
+    }
+    if (P->have_doc)
+        yaml_document_delete(&P->doc);
+    free(P);
+}
+
+size_t wsp_plan_env_count(const wsp_plan *P)
+{
+    return P->num_envs;
+}
+
+const char *wsp_plan_env_name(const wsp_plan *P, size_t i)
+{
+    return i < P->num_envs ? P->envs[i].name : NULL;
+}
+
+bool wsp_plan_has_env(const wsp_plan *P, const char *name)
+{
+    for (size_t i = 0; i < P->num_envs; i++)
+        if (strcmp(P->envs[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+size_t wsp_plan_check_count(const wsp_plan *P)
+{
+    return P->num_items;
+}
+
+const wsp_check_item *wsp_plan_items(const wsp_plan *P)
+{
+    return P->items;
+}
+
+const char *wsp_plan_check_id(const wsp_plan *P, size_t i)
+{
+    return i < P->num_items ? P->ids[i] : NULL;
+}
+
+void wsp_plan_set_deadline_cap(wsp_plan *P, uint64_t cap_us)
+{
+    P->deadline_cap_us = cap_us;
+}
+
+int wsp_plan_env_load(wsp_plan *P, const char *name, wsp_env *env, wsp_plan_err *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+    for (size_t i = 0; i < P->num_envs; i++)
+        if (strcmp(P->envs[i].name, name) == 0) {
+            int rc = env_build(P, i, env, err);
+            if (rc != 0)
+                return rc;
+            return 0;
+        }
+    wsp_env_init(env);
+    char list[512];
+    size_t o = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < P->num_envs && o < sizeof list; i++)
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", P->envs[i].name);
+    return fail_at(P, err, P->envs_mark, "no environment '%.60s' in the plan; it defines: %s", name,
+                   list);
+}
+
+size_t wsp_plan_env_secret_vars(wsp_plan *P, const char *name, const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < P->num_envs; i++) {
+        if (strcmp(P->envs[i].name, name) != 0 || P->envs[i].node->type != YAML_MAPPING_NODE)
+            continue;
+        yaml_node_t *an = map_get(P, P->envs[i].node, "auth", NULL);
+        yaml_node_t *t = map_get(P, an, "token_env", NULL);
+        yaml_node_t *s = map_get(P, map_get(P, an, "jwt", NULL), "secret_env", NULL);
+        if (t && t->type == YAML_SCALAR_NODE && n < cap)
+            out[n++] = (const char *)t->data.scalar.value;
+        if (s && s->type == YAML_SCALAR_NODE && n < cap)
+            out[n++] = (const char *)s->data.scalar.value;
+    }
+    return n;
+}
+
+json_t *wsp_plan_env_signing(wsp_plan *P, const char *name)
+{
+    static const char *const keys[] = {"secret_env", "secret_file", "key_file", "alg"};
+    for (size_t i = 0; i < P->num_envs; i++) {
+        if (strcmp(P->envs[i].name, name) != 0 || P->envs[i].node->type != YAML_MAPPING_NODE)
+            continue;
+        yaml_node_t *jn = map_get(
+            (wsp_plan *)P, map_get((wsp_plan *)P, P->envs[i].node, "auth", NULL), "jwt", NULL);
+        if (!jn)
+            return NULL;
+        json_t *o = json_object();
+        for (size_t k = 0; o && k < sizeof keys / sizeof keys[0]; k++) {
+            yaml_node_t *v = map_get(P, jn, keys[k], NULL);
+            if (v && v->type == YAML_SCALAR_NODE)
+                json_object_set_new(o, keys[k], json_string((const char *)v->data.scalar.value));
+        }
+        return o;
+    }
+    return NULL;
+}

@@ -1,0 +1,112 @@
+/* plan.h - verification plans (SPEC.md "Plans"): a YAML file (libyaml) naming environments
+ * (targets, credentials, TLS options, limits to test against) and the checks that must hold on
+ * each. `wsprobe run` runs a plan's checks on one environment; `wsprobe parity` on several.
+ *
+ * Two stages, so that a bad plan is refused before any connection and a secret is read only
+ * for the environment that is used:
+ *   1. wsp_plan_load_*: parse and validate the whole plan (every environment's keys and types,
+ *      every check's kind and parameters). Secrets are not read here.
+ *   2. wsp_plan_env_load: build one environment (wsp_env of check.h): URL, TLS context, pins,
+ *      headers, and the credential, reading *_env variables and *_file files now.
+ *
+ * Every error is located: file, line and column (1-based) of the YAML node at fault, and a
+ * message that says what was expected. Secrets are named, never written: a literal `secret:`,
+ * `token:`, `password:` or `key:` key is refused with the reason and the *_env / *_file key to
+ * use instead. No message ever contains the value of a secret.
+ *
+ * Caps: a plan is at most WSP_PLAN_MAX_BYTES, nests at most WSP_PLAN_MAX_DEPTH deep, has at most
+ * WSP_PLAN_MAX_NODES nodes visited (aliases included: no "billion laughs"), WSP_PLAN_MAX_ENVS
+ * environments, WSP_PLAN_MAX_CHECKS checks after security entries are expanded, and
+ * WSP_PLAN_MAX_STEPS steps per conversation.
+ */
+#ifndef WSP_PLAN_H
+#define WSP_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "check/check.h"
+
+#define WSP_PLAN_MAX_BYTES (1u << 20)
+#define WSP_PLAN_MAX_DEPTH 32
+#define WSP_PLAN_MAX_NODES 100000
+#define WSP_PLAN_MAX_ENVS 64
+#define WSP_PLAN_MAX_CHECKS 256
+#define WSP_PLAN_MAX_STEPS 256 /* sends and expectations of one conversation */
+
+/* A located error. line and column are 1-based; 0 when the error has no place in the file
+ * (unreadable file, allocation failure). */
+typedef struct wsp_plan_err {
+    char file[256];
+    unsigned line, column;
+    char msg[768];
+} wsp_plan_err;
+
+/* "file:line:column: msg" (or "file: msg" without a place) into out. */
+void wsp_plan_err_format(const wsp_plan_err *e, char *out, size_t cap);
+
+/* ---- security entries ----
+ * A plan's `security: [auth, origin.foreign, ...]` names groups or check ids of the security
+ * suite (SECURITY-CHECKS.md), which lives in its own module. The plan resolves them through this
+ * hook, set by the command line once the suite is linked in. The hook writes the definitions for
+ * `name` (a group: its checks, production-safe ones only unless include_staging_only; an id: that
+ * check) into out (at most cap) and returns how many; 0 when the name is unknown.
+ *
+ * Without a hook, known group names (auth, origin, input, limits, transport, tls, handshake) and
+ * ids of the form group.name are accepted and run as placeholders whose verdict is skip, saying
+ * that the security suite is not in this build: never pass. Anything else is a plan error. */
+typedef size_t (*wsp_plan_security_fn)(const char *name, bool include_staging_only,
+                                       const wsp_check_def **out, size_t cap);
+/* Set (or clear with NULL) the process-wide hook. Call before loading plans. */
+void wsp_plan_set_security_hook(wsp_plan_security_fn fn);
+
+typedef struct wsp_plan wsp_plan;
+
+/* Parse and validate the plan in `path` (at most WSP_PLAN_MAX_BYTES). Returns the plan (caller
+ * frees with wsp_plan_free) or NULL with err filled. */
+wsp_plan *wsp_plan_load_file(const char *path, wsp_plan_err *err);
+/* The same from memory; `name` is the file name used in error locations. data need not be
+ * NUL-terminated; it is copied. */
+wsp_plan *wsp_plan_load_buffer(const char *name, const char *data, size_t len, wsp_plan_err *err);
+/* NULL-safe. */
+void wsp_plan_free(wsp_plan *plan);
+
+/* Environments, in the order of the file. */
+size_t wsp_plan_env_count(const wsp_plan *plan);
+const char *wsp_plan_env_name(const wsp_plan *plan, size_t i);
+/* Whether the plan defines environment `name`. */
+bool wsp_plan_has_env(const wsp_plan *plan, const char *name);
+
+/* The checks, in the order of the file, security entries expanded. items[i].params is owned by
+ * the plan (valid until wsp_plan_free). ids are unique within the plan: the check kind, or its
+ * `name:` parameter, with "#2", "#3" appended to repeats. */
+size_t wsp_plan_check_count(const wsp_plan *plan);
+const wsp_check_item *wsp_plan_items(const wsp_plan *plan);
+const char *wsp_plan_check_id(const wsp_plan *plan, size_t i);
+
+/* Build environment `name` into env (wsp_env_init is done here; wsp_env_cleanup frees it, also
+ * after a failure). Reads the credential now: a *_env variable that is unset or empty, or a
+ * *_file that cannot be read, is an error located at that key. The environment borrows strings
+ * and address pins owned by the plan: the plan must outlive env. An unknown name is an error
+ * located at the plan's `environments:` key that lists the names defined. Returns 0 or -1. */
+int wsp_plan_env_load(wsp_plan *plan, const char *name, wsp_env *env, wsp_plan_err *err);
+
+/* The names of the environment variables that hold environment `name`'s credential
+ * (auth.token_env, auth.jwt.secret_env), so that a command can keep their values out of every
+ * report. Writes at most cap borrowed strings into out (valid until wsp_plan_free) and returns
+ * how many. */
+size_t wsp_plan_env_secret_vars(wsp_plan *plan, const char *name, const char **out, size_t cap);
+
+/* Per-probe overrides from the command line, applied by wsp_plan_env_load when non-zero:
+ * the whole-probe deadline is capped at deadline_cap_us (a run's overall deadline). */
+/* The signing material of environment `name`'s JWT credential, as the security checks that
+ * sign on purpose take it: {"secret_env"|"secret_file"|"key_file": ..., "alg": ...}. Names of
+ * variables and files only, never a secret. New reference, or NULL when the environment has
+ * no JWT credential. */
+json_t *wsp_plan_env_signing(wsp_plan *plan, const char *name);
+
+void wsp_plan_set_deadline_cap(wsp_plan *plan, uint64_t deadline_cap_us);
+
+#endif

@@ -1,0 +1,841 @@
+/* runreport.c - run and parity reports: human, JSON, JUnit XML. See runreport.h. */
+#include "check/runreport.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "util/redact.h"
+#include "util/xmlshim.h"
+#include "report/report.h"
+
+/* ---- secrets ---- */
+
+#define MAX_SECRETS 32
+static char *secrets[MAX_SECRETS];
+static size_t num_secrets;
+static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void wsp_runreport_add_secret(const char *value)
+{
+    if (!value || strlen(value) < 4)
+        return;
+    /* the shared filter too, so that probe reports (report.h) hide it as well */
+    wsp_redact_register(value, strlen(value));
+    pthread_mutex_lock(&secrets_lock);
+    if (num_secrets < MAX_SECRETS) {
+        char *c = strdup(value);
+        if (c)
+            secrets[num_secrets++] = c;
+    }
+    pthread_mutex_unlock(&secrets_lock);
+}
+
+void wsp_runreport_clear_secrets(void)
+{
+    pthread_mutex_lock(&secrets_lock);
+    for (size_t i = 0; i < num_secrets; i++) {
+        OPENSSL_cleanse(secrets[i], strlen(secrets[i]));
+        free(secrets[i]);
+        secrets[i] = NULL;
+    }
+    num_secrets = 0;
+    pthread_mutex_unlock(&secrets_lock);
+}
+
+static bool b64url(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+/* Length of a JWT-shaped run at s ("eyJ" b64 "." b64 "." b64*), or 0. */
+static size_t jwt_len(const char *s)
+{
+    if (strncmp(s, "eyJ", 3) != 0)
+        return 0;
+    size_t i = 0, dots = 0;
+    for (;;) {
+        while (b64url(s[i]))
+            i++;
+        if (s[i] == '.' && dots < 2) {
+            dots++;
+            i++;
+            continue;
+        }
+        break;
+    }
+    return dots >= 1 ? i : 0;
+}
+
+char *wsp_runreport_scrub(const char *s)
+{
+    if (!s)
+        return NULL;
+    static const char red[] = "[redacted]";
+    size_t len = strlen(s);
+    /* worst case: every byte becomes a marker */
+    size_t cap = len * (sizeof red) + 1;
+    if (cap > (64u << 20))
+        cap = (64u << 20);
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    pthread_mutex_lock(&secrets_lock);
+    for (size_t i = 0; i < len && o + sizeof red < cap;) {
+        size_t skip = jwt_len(s + i);
+        for (size_t k = 0; !skip && k < num_secrets; k++) {
+            size_t sl = strlen(secrets[k]);
+            if (strncmp(s + i, secrets[k], sl) == 0)
+                skip = sl;
+        }
+        if (skip) {
+            memcpy(out + o, red, sizeof red - 1);
+            o += sizeof red - 1;
+            i += skip;
+        } else {
+            out[o++] = s[i++];
+        }
+    }
+    pthread_mutex_unlock(&secrets_lock);
+    out[o] = '\0';
+    return out;
+}
+
+/* A scrubbed JSON string (or null) */
+static json_t *jscrub(const char *s)
+{
+    if (!s)
+        return json_null();
+    char *c = wsp_runreport_scrub(s);
+    json_t *j = c ? json_string(c) : NULL;
+    if (!j && c) { /* not UTF-8: keep printable ASCII */
+        for (char *p = c; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        j = json_string(c);
+    }
+    free(c);
+    return j ? j : json_null();
+}
+
+/* Scrub every string in a JSON value, recursively (a new value). */
+static json_t *scrub_json(const json_t *v, int depth)
+{
+    if (!v || depth > 32)
+        return json_null();
+    if (json_is_string(v))
+        return jscrub(json_string_value(v));
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)(uintptr_t)v, k, x)
+            json_object_set_new(o, k, scrub_json(x, depth + 1));
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_array_append_new(a, scrub_json(x, depth + 1));
+        return a;
+    }
+    return json_deep_copy(v);
+}
+
+/* ---- verdicts ---- */
+
+bool wsp_runreport_verdict_fails(wsp_verdict v, bool strict)
+{
+    switch (v) {
+    case WSP_VERDICT_PASS:
+        return false;
+    case WSP_VERDICT_FAIL:
+    case WSP_VERDICT_INCONCLUSIVE:
+        return true;
+    case WSP_VERDICT_WARN:
+    case WSP_VERDICT_SKIP:
+    case WSP_VERDICT_NOT_APPLICABLE:
+        return strict;
+    }
+    return true;
+}
+
+int wsp_runreport_exit_code(const wsp_check_result *results, size_t n, bool strict)
+{
+    for (size_t i = 0; i < n; i++)
+        if (wsp_runreport_verdict_fails(results[i].verdict, strict))
+            return 1;
+    return 0;
+}
+
+static const char *id_of(const wsp_runreport *rr, size_t i)
+{
+    return rr->ids && rr->ids[i] ? rr->ids[i] : rr->results[i].id;
+}
+
+static const char *group_of(const wsp_runreport *rr, size_t i)
+{
+    return rr->items && rr->items[i].def && rr->items[i].def->group ? rr->items[i].def->group
+                                                                    : "basic";
+}
+
+static json_t *summary_json(const wsp_check_result *res, size_t n)
+{
+    wsp_check_summary s;
+    wsp_check_summarize(res, n, &s);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "checks", (json_int_t)n, "performed",
+                     (json_int_t)s.performed, "passed", (json_int_t)s.counts[WSP_VERDICT_PASS],
+                     "failed", (json_int_t)s.counts[WSP_VERDICT_FAIL], "warned",
+                     (json_int_t)s.counts[WSP_VERDICT_WARN], "inconclusive",
+                     (json_int_t)s.counts[WSP_VERDICT_INCONCLUSIVE], "skipped",
+                     (json_int_t)s.counts[WSP_VERDICT_SKIP], "not_applicable",
+                     (json_int_t)s.counts[WSP_VERDICT_NOT_APPLICABLE]);
+}
+
+static void redacted_url(const char *url, char *out, size_t cap)
+{
+    char tmp[WSP_URL_TARGET_MAX + 512];
+    wsp_report_redact_url(url ? url : "", tmp, sizeof tmp);
+    char *s = wsp_runreport_scrub(tmp);
+    snprintf(out, cap, "%s", s ? s : "");
+    free(s);
+}
+
+json_t *wsp_runreport_json(const wsp_runreport *rr)
+{
+    char url[WSP_URL_TARGET_MAX + 512];
+    redacted_url(rr->url_text, url, sizeof url);
+    int rc = wsp_runreport_exit_code(rr->results, rr->n, rr->strict);
+    json_t *o = json_pack("{s:o,s:o,s:o,s:b,s:i,s:f,s:b,s:o}", "plan", jscrub(rr->plan_file),
+                          "environment", jscrub(rr->env_name), "url", jscrub(url), "ok", rc == 0,
+                          "exit_code", rc, "duration_ms", rr->duration_ms, "strict", rr->strict,
+                          "summary", summary_json(rr->results, rr->n));
+    json_t *checks = json_array();
+    if (!o || !checks) {
+        json_decref(o);
+        json_decref(checks);
+        return NULL;
+    }
+    for (size_t i = 0; i < rr->n; i++) {
+        const wsp_check_result *r = &rr->results[i];
+        json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:f,s:b,s:o,s:o}", "id", id_of(rr, i),
+                              "group", group_of(rr, i), "verdict", wsp_verdict_name(r->verdict),
+                              "class", wsp_class_name(r->cls), "message", jscrub(r->message),
+                              "hint", jscrub(r->hint), "duration_ms", r->duration_ms, "ran", r->ran,
+                              "evidence", r->evidence ? scrub_json(r->evidence, 0) : json_object(),
+                              "transcript", jscrub(r->transcript));
+        if (c)
+            json_array_append_new(checks, c);
+    }
+    json_object_set_new(o, "checks", checks);
+    return o;
+}
+
+/* ---- human ---- */
+
+static const char *verdict_color(wsp_verdict v)
+{
+    switch (v) {
+    case WSP_VERDICT_PASS:
+        return "\033[32m";
+    case WSP_VERDICT_FAIL:
+        return "\033[31m";
+    case WSP_VERDICT_WARN:
+    case WSP_VERDICT_INCONCLUSIVE:
+        return "\033[33m";
+    case WSP_VERDICT_SKIP:
+    case WSP_VERDICT_NOT_APPLICABLE:
+        return "\033[2m";
+    }
+    return "";
+}
+
+void wsp_runreport_human(FILE *f, const wsp_runreport *rr, bool color)
+{
+    char url[WSP_URL_TARGET_MAX + 512];
+    redacted_url(rr->url_text, url, sizeof url);
+    fprintf(f, "plan %s, environment %s (%s)\n\n", rr->plan_file, rr->env_name, url);
+    fprintf(f, "  %-14s %-28s %9s  %s\n", "verdict", "check", "time", "what was seen");
+    for (size_t i = 0; i < rr->n; i++) {
+        const wsp_check_result *r = &rr->results[i];
+        char *m = wsp_runreport_scrub(r->message);
+        char cls[48] = "";
+        if (r->cls != WSP_CLASS_OK)
+            snprintf(cls, sizeof cls, "%s: ", wsp_class_name(r->cls));
+        fprintf(f, "  %s%-14s%s %-28.28s %7.1fms  %s%s\n", color ? verdict_color(r->verdict) : "",
+                wsp_verdict_name(r->verdict), color ? "\033[0m" : "", id_of(rr, i), r->duration_ms,
+                cls, m ? m : "");
+        free(m);
+    }
+    bool hints = false;
+    for (size_t i = 0; i < rr->n; i++) {
+        const wsp_check_result *r = &rr->results[i];
+        if (!r->hint[0] || r->verdict == WSP_VERDICT_PASS)
+            continue;
+        if (!hints)
+            fprintf(f, "\nhints:\n");
+        hints = true;
+        char *h = wsp_runreport_scrub(r->hint);
+        fprintf(f, "  %s: %s\n", id_of(rr, i), h ? h : "");
+        free(h);
+    }
+    wsp_check_summary s;
+    wsp_check_summarize(rr->results, rr->n, &s);
+    int rc = wsp_runreport_exit_code(rr->results, rr->n, rr->strict);
+    fprintf(f,
+            "\n%zu checks: %u performed, %u passed, %u failed, %u warned, %u inconclusive, %u "
+            "skipped%s in %.0f ms -> %s%s%s\n",
+            rr->n, s.performed, s.counts[WSP_VERDICT_PASS], s.counts[WSP_VERDICT_FAIL],
+            s.counts[WSP_VERDICT_WARN], s.counts[WSP_VERDICT_INCONCLUSIVE],
+            s.counts[WSP_VERDICT_SKIP] + s.counts[WSP_VERDICT_NOT_APPLICABLE],
+            s.counts[WSP_VERDICT_NOT_APPLICABLE] ? " (incl. not applicable)" : "", rr->duration_ms,
+            color ? (rc ? "\033[31m" : "\033[32m") : "", rc ? "FAILED" : "OK",
+            color ? "\033[0m" : "");
+}
+
+/* ---- JUnit ---- */
+
+/* XML 1.0 allows tab, LF, CR, and code points from U+0020 except surrogates, U+FFFE, U+FFFF.
+ * Anything else (and invalid UTF-8) becomes '?'. Heap; NULL on OOM. */
+static char *xml_clean(const char *s)
+{
+    char *sc = wsp_runreport_scrub(s ? s : "");
+    if (!sc)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)sc;
+    size_t len = strlen(sc), o = 0;
+    char *out = malloc(len + 1);
+    if (!out) {
+        free(sc);
+        return NULL;
+    }
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        size_t n = 0;
+        unsigned cp = 0;
+        if (c < 0x80) {
+            n = 1;
+            cp = c;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 4;
+            cp = c & 0x07;
+        }
+        bool ok = n > 0 && i + n <= len;
+        for (size_t k = 1; ok && k < n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                ok = false;
+            else
+                cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if (ok) {
+            static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
+            if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE ||
+                cp == 0xFFFF || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r'))
+                ok = false;
+        }
+        if (ok) {
+            memcpy(out + o, p + i, n);
+            o += n;
+            i += n;
+        } else {
+            out[o++] = '?';
+            i++;
+        }
+    }
+    out[o] = '\0';
+    free(sc);
+    return out;
+}
+
+static int wattr(xmlTextWriterPtr w, const char *name, const char *value)
+{
+    char *c = xml_clean(value);
+    if (!c)
+        return -1;
+    int rc = xmlTextWriterWriteAttribute(w, (const xmlChar *)name, (const xmlChar *)c);
+    free(c);
+    return rc < 0 ? -1 : 0;
+}
+
+static int wattrf(xmlTextWriterPtr w, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int wattrf(xmlTextWriterPtr w, const char *name, const char *fmt, ...)
+{
+    char buf[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return wattr(w, name, buf);
+}
+
+static int wtext(xmlTextWriterPtr w, const char *text)
+{
+    char *c = xml_clean(text);
+    if (!c)
+        return -1;
+    int rc = xmlTextWriterWriteString(w, (const xmlChar *)c);
+    free(c);
+    return rc < 0 ? -1 : 0;
+}
+
+static int wprop(xmlTextWriterPtr w, const char *name, const char *value)
+{
+    if (xmlTextWriterStartElement(w, (const xmlChar *)"property") < 0 ||
+        wattr(w, "name", name) != 0 || wattr(w, "value", value) != 0 ||
+        xmlTextWriterEndElement(w) < 0)
+        return -1;
+    return 0;
+}
+
+/* An evidence field: at the top of the evidence, else in the first nested probe object that has
+ * it; "" when absent, "null" for JSON null. */
+static void evidence_field(const json_t *ev, const char *key, char *out, size_t cap)
+{
+    const json_t *v = json_object_get(ev, key);
+    if (!v) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)(uintptr_t)ev, k, x)
+        {
+            if (json_is_object(x) && (v = json_object_get(x, key)))
+                break;
+        }
+    }
+    out[0] = '\0';
+    if (!v)
+        return;
+    if (json_is_string(v))
+        snprintf(out, cap, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(out, cap, "%.3f", json_real_value(v));
+    else if (json_is_null(v))
+        snprintf(out, cap, "null");
+    else if (json_is_boolean(v))
+        snprintf(out, cap, "%s", json_is_true(v) ? "true" : "false");
+}
+
+static int junit_suite(xmlTextWriterPtr w, const wsp_runreport *rr, const char *stamp)
+{
+    unsigned failures = 0, errors = 0, skipped = 0;
+    for (size_t i = 0; i < rr->n; i++) {
+        wsp_verdict v = rr->results[i].verdict;
+        if (v == WSP_VERDICT_FAIL || (rr->strict && v == WSP_VERDICT_WARN))
+            failures++;
+        else if (v == WSP_VERDICT_INCONCLUSIVE)
+            errors++;
+        else if (v == WSP_VERDICT_SKIP || v == WSP_VERDICT_NOT_APPLICABLE)
+            skipped++;
+    }
+    char name[256], url[WSP_URL_TARGET_MAX + 512];
+    snprintf(name, sizeof name, "wsprobe %s [%s]", rr->plan_file ? rr->plan_file : "plan",
+             rr->env_name ? rr->env_name : "");
+    redacted_url(rr->url_text, url, sizeof url);
+    if (xmlTextWriterStartElement(w, (const xmlChar *)"testsuite") < 0 || wattr(w, "name", name) ||
+        wattrf(w, "tests", "%zu", rr->n) || wattrf(w, "failures", "%u", failures) ||
+        wattrf(w, "errors", "%u", errors) || wattrf(w, "skipped", "%u", skipped) ||
+        wattrf(w, "time", "%.3f", rr->duration_ms / 1000.0) || wattr(w, "timestamp", stamp))
+        return -1;
+    if (xmlTextWriterStartElement(w, (const xmlChar *)"properties") < 0 ||
+        wprop(w, "environment", rr->env_name ? rr->env_name : "") || wprop(w, "url", url) ||
+        wprop(w, "plan", rr->plan_file ? rr->plan_file : "") || xmlTextWriterEndElement(w) < 0)
+        return -1;
+    for (size_t i = 0; i < rr->n; i++) {
+        const wsp_check_result *r = &rr->results[i];
+        char classname[200];
+        snprintf(classname, sizeof classname, "wsprobe.%s.%s", rr->env_name ? rr->env_name : "",
+                 group_of(rr, i));
+        if (xmlTextWriterStartElement(w, (const xmlChar *)"testcase") < 0 ||
+            wattr(w, "name", id_of(rr, i)) || wattr(w, "classname", classname) ||
+            wattrf(w, "time", "%.3f", r->duration_ms / 1000.0))
+            return -1;
+        if (xmlTextWriterStartElement(w, (const xmlChar *)"properties") < 0 ||
+            wprop(w, "verdict", wsp_verdict_name(r->verdict)) ||
+            wprop(w, "class", wsp_class_name(r->cls)))
+            return -1;
+        static const char *const keys[] = {"status", "close_code", "handshake_ms", "bytes_tx",
+                                           "bytes_rx"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            char v[128];
+            evidence_field(r->evidence, keys[k], v, sizeof v);
+            if (!v[0])
+                snprintf(v, sizeof v, "%s", k >= 3 ? "0" : "null");
+            if (wprop(w, keys[k], v))
+                return -1;
+        }
+        if (xmlTextWriterEndElement(w) < 0)
+            return -1;
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s: %s", wsp_class_name(r->cls), r->message);
+        char body[1200];
+        snprintf(body, sizeof body, "%s\nhint: %s", r->message, r->hint[0] ? r->hint : "-");
+        const char *el = NULL;
+        if (r->verdict == WSP_VERDICT_FAIL || (rr->strict && r->verdict == WSP_VERDICT_WARN))
+            el = "failure";
+        else if (r->verdict == WSP_VERDICT_INCONCLUSIVE)
+            el = "error";
+        if (el) {
+            if (xmlTextWriterStartElement(w, (const xmlChar *)el) < 0 || wattr(w, "message", msg) ||
+                wattr(w, "type", wsp_class_name(r->cls)) || wtext(w, body) ||
+                xmlTextWriterEndElement(w) < 0)
+                return -1;
+        } else if (r->verdict == WSP_VERDICT_SKIP || r->verdict == WSP_VERDICT_NOT_APPLICABLE) {
+            char sm[700];
+            snprintf(sm, sizeof sm, "%s: %s", wsp_verdict_name(r->verdict), r->message);
+            if (xmlTextWriterStartElement(w, (const xmlChar *)"skipped") < 0 ||
+                wattr(w, "message", sm) || xmlTextWriterEndElement(w) < 0)
+                return -1;
+        }
+        char head[800];
+        snprintf(head, sizeof head, "%s %s: %s\n", wsp_verdict_name(r->verdict), id_of(rr, i),
+                 r->message);
+        size_t tl = strlen(head) + (r->transcript ? strlen(r->transcript) : 0) + 1;
+        char *out = malloc(tl);
+        if (!out)
+            return -1;
+        snprintf(out, tl, "%s%s", head, r->transcript ? r->transcript : "");
+        int wr = xmlTextWriterStartElement(w, (const xmlChar *)"system-out") < 0 || wtext(w, out) ||
+                 xmlTextWriterEndElement(w) < 0;
+        free(out);
+        if (wr || xmlTextWriterEndElement(w) < 0)
+            return -1;
+    }
+    return xmlTextWriterEndElement(w) < 0 ? -1 : 0;
+}
+
+int wsp_runreport_junit_write(const wsp_runreport *runs, size_t nruns, const char *path,
+                              wsp_err *err)
+{
+    const char *why = NULL;
+    if (wsp_xml_load(&why) != 0)
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "--junit %s: %s", path, why);
+    xmlTextWriterPtr w = xmlNewTextWriterFilename(path, 0);
+    if (!w)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--junit %s: cannot write the file", path);
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    unsigned tests = 0, failures = 0, errors = 0, skipped = 0;
+    double total = 0;
+    for (size_t k = 0; k < nruns; k++) {
+        for (size_t i = 0; i < runs[k].n; i++) {
+            wsp_verdict v = runs[k].results[i].verdict;
+            tests++;
+            if (v == WSP_VERDICT_FAIL || (runs[k].strict && v == WSP_VERDICT_WARN))
+                failures++;
+            else if (v == WSP_VERDICT_INCONCLUSIVE)
+                errors++;
+            else if (v == WSP_VERDICT_SKIP || v == WSP_VERDICT_NOT_APPLICABLE)
+                skipped++;
+        }
+        if (runs[k].duration_ms > total)
+            total = runs[k].duration_ms; /* environments run concurrently */
+    }
+    int rc = -1;
+    xmlTextWriterSetIndent(w, 1);
+    xmlTextWriterSetIndentString(w, (const xmlChar *)"  ");
+    if (xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL) < 0 ||
+        xmlTextWriterStartElement(w, (const xmlChar *)"testsuites") < 0 ||
+        wattr(w, "name", "wsprobe") || wattrf(w, "tests", "%u", tests) ||
+        wattrf(w, "failures", "%u", failures) || wattrf(w, "errors", "%u", errors) ||
+        wattrf(w, "skipped", "%u", skipped) || wattrf(w, "time", "%.3f", total / 1000.0))
+        goto out;
+    for (size_t k = 0; k < nruns; k++)
+        if (junit_suite(w, &runs[k], stamp) != 0)
+            goto out;
+    if (xmlTextWriterEndElement(w) < 0 || xmlTextWriterEndDocument(w) < 0)
+        goto out;
+    rc = 0;
+out:
+    xmlFreeTextWriter(w);
+    if (rc != 0)
+        wsp_err_set(err, WSP_CLASS_USAGE, "--junit %s: could not write the report", path);
+    return rc;
+}
+
+/* ---- parity ---- */
+
+static bool volatile_key(const char *k)
+{
+    static const char *const drop[] = {"message",
+                                       "received_messages",
+                                       "sent_messages",
+                                       "compressed_bytes",
+                                       "bytes_tx",
+                                       "bytes_rx",
+                                       "probes",
+                                       "phases",
+                                       "received_frames",
+                                       "date",
+                                       "time",
+                                       "timestamp",
+                                       "accept",
+                                       "sec-websocket-accept",
+                                       "serial",
+                                       "id",
+                                       "uuid",
+                                       "nonce",
+                                       "transcript",
+                                       "duration",
+                                       "elapsed",
+                                       "days_left",
+                                       NULL};
+    size_t n = strlen(k);
+    if (n > 3 && strcmp(k + n - 3, "_ms") == 0)
+        return true;
+    if (n > 3 && strcmp(k + n - 3, "_us") == 0)
+        return true;
+    for (size_t i = 0; drop[i]; i++)
+        if (strcasecmp(k, drop[i]) == 0)
+            return true;
+    return false;
+}
+
+static json_t *normalize(const json_t *v, int depth)
+{
+    if (!v || depth > 16)
+        return json_null();
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)(uintptr_t)v, k, x)
+        {
+            if (!volatile_key(k))
+                json_object_set_new(o, k, normalize(x, depth + 1));
+        }
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_array_append_new(a, normalize(x, depth + 1));
+        return a;
+    }
+    if (json_is_string(v))
+        return jscrub(json_string_value(v));
+    return json_deep_copy(v);
+}
+
+json_t *wsp_parity_normalize(const wsp_check_result *r)
+{
+    json_t *o = normalize(r->evidence, 0);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "verdict", json_string(wsp_verdict_name(r->verdict)));
+    json_object_set_new(o, "class", json_string(wsp_class_name(r->cls)));
+    return o;
+}
+
+typedef enum { CAT_HOLDS, CAT_FAILS, CAT_UNKNOWN, CAT_SKIPPED } category;
+
+static category cat_of(const char *verdict)
+{
+    if (!verdict)
+        return CAT_UNKNOWN;
+    if (!strcmp(verdict, "pass") || !strcmp(verdict, "warn"))
+        return CAT_HOLDS;
+    if (!strcmp(verdict, "fail"))
+        return CAT_FAILS;
+    if (!strcmp(verdict, "skip") || !strcmp(verdict, "not_applicable"))
+        return CAT_SKIPPED;
+    return CAT_UNKNOWN;
+}
+
+/* The baseline verdict of (env, id): from a parity JSON ("results") or a run JSON. */
+static const char *baseline_verdict(const json_t *base, const char *env, const char *id)
+{
+    const json_t *res = json_object_get(base, "results");
+    if (res) {
+        const json_t *e = json_object_get(json_object_get(res, env), id);
+        return json_string_value(json_object_get(e, "verdict"));
+    }
+    const char *benv = json_string_value(json_object_get(base, "environment"));
+    if (!benv || strcmp(benv, env) != 0)
+        return NULL;
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(base, "checks"), i, c)
+    {
+        const char *cid = json_string_value(json_object_get(c, "id"));
+        if (cid && strcmp(cid, id) == 0)
+            return json_string_value(json_object_get(c, "verdict"));
+    }
+    return NULL;
+}
+
+json_t *wsp_parity_json(const wsp_runreport *runs, size_t nruns, const json_t *baseline,
+                        const char *baseline_file)
+{
+    json_t *o = json_object(), *envs = json_array(), *matrix = json_array(),
+           *results = json_object(), *regs = json_array();
+    if (!o || !envs || !matrix || !results || !regs) {
+        json_decref(o);
+        json_decref(envs);
+        json_decref(matrix);
+        json_decref(results);
+        json_decref(regs);
+        return NULL;
+    }
+    bool bad = false;
+    unsigned drift = 0, unproven = 0;
+    size_t n = nruns ? runs[0].n : 0;
+    for (size_t k = 0; k < nruns; k++) {
+        json_array_append_new(envs, jscrub(runs[k].env_name));
+        json_t *er = json_object();
+        for (size_t i = 0; i < runs[k].n; i++) {
+            const wsp_check_result *r = &runs[k].results[i];
+            json_t *c = json_pack("{s:s,s:s,s:o,s:o}", "verdict", wsp_verdict_name(r->verdict),
+                                  "class", wsp_class_name(r->cls), "message", jscrub(r->message),
+                                  "evidence", wsp_parity_normalize(r));
+            if (c)
+                json_object_set_new(er, id_of(&runs[k], i), c);
+        }
+        json_object_set_new(results, runs[k].env_name, er);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *id = id_of(&runs[0], i);
+        json_t *row = json_object(), *verdicts = json_object(), *diffs = json_array();
+        bool cats[4] = {false, false, false, false};
+        const json_t *first_ev = NULL;
+        bool ev_differs = false;
+        for (size_t k = 0; k < nruns; k++) {
+            if (i >= runs[k].n)
+                continue;
+            const wsp_check_result *r = &runs[k].results[i];
+            json_object_set_new(verdicts, runs[k].env_name,
+                                json_string(wsp_verdict_name(r->verdict)));
+            cats[cat_of(wsp_verdict_name(r->verdict))] = true;
+            const json_t *ev = json_object_get(
+                json_object_get(json_object_get(results, runs[k].env_name), id), "evidence");
+            if (!first_ev) {
+                first_ev = ev;
+            } else if (ev && !json_equal((json_t *)(uintptr_t)first_ev, (json_t *)(uintptr_t)ev)) {
+                ev_differs = true;
+                const char *key;
+                json_t *x;
+                json_object_foreach((json_t *)(uintptr_t)ev, key, x)
+                {
+                    json_t *y = json_object_get(first_ev, key);
+                    bool listed = false;
+                    size_t di;
+                    json_t *d;
+                    json_array_foreach(diffs, di, d) listed |= !strcmp(json_string_value(d), key);
+                    if ((!y || !json_equal(x, y)) && !listed)
+                        json_array_append_new(diffs, json_string(key));
+                }
+            }
+        }
+        int ncats = cats[0] + cats[1] + cats[2] + cats[3];
+        const char *status = "same";
+        if (cats[CAT_HOLDS] && cats[CAT_FAILS]) {
+            status = "drift";
+            drift++;
+        } else if (ncats > 1) {
+            status = "unproven";
+            unproven++;
+        }
+        if (ncats > 1)
+            bad = true;
+        json_object_set_new(row, "id", json_string(id));
+        json_object_set_new(row, "verdicts", verdicts);
+        json_object_set_new(row, "status", json_string(status));
+        json_object_set_new(row, "evidence_differs", json_boolean(ev_differs));
+        json_object_set_new(row, "differences", diffs);
+        json_array_append_new(matrix, row);
+        if (baseline) {
+            for (size_t k = 0; k < nruns; k++) {
+                if (i >= runs[k].n)
+                    continue;
+                const char *was = baseline_verdict(baseline, runs[k].env_name, id);
+                const char *now = wsp_verdict_name(runs[k].results[i].verdict);
+                if (was && cat_of(was) == CAT_HOLDS && cat_of(now) != CAT_HOLDS) {
+                    json_array_append_new(regs, json_pack("{s:s,s:s,s:s,s:s}", "environment",
+                                                          runs[k].env_name, "id", id, "was", was,
+                                                          "now", now));
+                    bad = true;
+                }
+            }
+        }
+    }
+    json_object_set_new(o, "plan", jscrub(nruns ? runs[0].plan_file : ""));
+    json_object_set_new(o, "environments", envs);
+    json_object_set_new(o, "ok", json_boolean(!bad));
+    json_object_set_new(o, "exit_code", json_integer(bad ? 1 : 0));
+    json_object_set_new(o, "drift", json_integer(drift));
+    json_object_set_new(o, "unproven", json_integer(unproven));
+    json_object_set_new(o, "matrix", matrix);
+    json_object_set_new(o, "results", results);
+    if (baseline)
+        json_object_set_new(
+            o, "baseline",
+            json_pack("{s:o,s:o}", "file", jscrub(baseline_file), "regressions", regs));
+    else
+        json_decref(regs);
+    return o;
+}
+
+void wsp_parity_human(FILE *f, const json_t *parity, bool color)
+{
+    const json_t *envs = json_object_get(parity, "environments");
+    size_t k, i;
+    const json_t *e, *row;
+    fprintf(f, "parity of %s\n\n  %-28s", json_string_value(json_object_get(parity, "plan")),
+            "check");
+    json_array_foreach(envs, k, e) fprintf(f, " %-14.14s", json_string_value(e));
+    fprintf(f, " status\n");
+    json_array_foreach(json_object_get(parity, "matrix"), i, row)
+    {
+        const char *st = json_string_value(json_object_get(row, "status"));
+        bool same = st && !strcmp(st, "same");
+        fprintf(f, "  %-28.28s", json_string_value(json_object_get(row, "id")));
+        json_array_foreach(envs, k, e)
+        {
+            const char *v = json_string_value(
+                json_object_get(json_object_get(row, "verdicts"), json_string_value(e)));
+            fprintf(f, " %-14.14s", v ? v : "-");
+        }
+        const char *mark = same ? "" : "  <-- ";
+        fprintf(f, " %s%s%s%s%s\n", color && !same ? "\033[31m" : "", mark, st ? st : "?",
+                json_is_true(json_object_get(row, "evidence_differs")) && same
+                    ? " (evidence differs)"
+                    : "",
+                color && !same ? "\033[0m" : "");
+    }
+    const json_t *regs = json_object_get(json_object_get(parity, "baseline"), "regressions");
+    if (json_array_size(regs)) {
+        fprintf(f, "\nweaker than the baseline:\n");
+        json_array_foreach(regs, i, row) fprintf(
+            f, "  %s %s: was %s, now %s\n", json_string_value(json_object_get(row, "environment")),
+            json_string_value(json_object_get(row, "id")),
+            json_string_value(json_object_get(row, "was")),
+            json_string_value(json_object_get(row, "now")));
+    }
+    bool ok = json_is_true(json_object_get(parity, "ok"));
+    fprintf(f, "\n%lld drift, %lld unproven -> %s%s%s\n",
+            (long long)json_integer_value(json_object_get(parity, "drift")),
+            (long long)json_integer_value(json_object_get(parity, "unproven")),
+            color ? (ok ? "\033[32m" : "\033[31m") : "", ok ? "OK" : "DRIFT",
+            color ? "\033[0m" : "");
+}

@@ -1,0 +1,93 @@
+/* runreport.h - the reports of a plan run (`wsprobe run`) and of a parity comparison
+ * (`wsprobe parity`): the human table, JSON, and JUnit XML for CI.
+ *
+ * JUnit: <testsuites> > one <testsuite name tests failures errors skipped time> per environment
+ * > one <testcase name classname time> per check, with <properties> carrying the evidence
+ * (verdict, class, status, close_code, handshake_ms, bytes_tx, bytes_rx), <failure message type>
+ * (type = the class; the text has the hint) for fail, <error> for inconclusive (the check could
+ * not decide), <skipped message> for skip and not_applicable, and <system-out> with the redacted
+ * transcript. tests/e2e/junit.xsd is the schema it is tested against.
+ *
+ * Exit status (docs/plans.md): a check that fails or is inconclusive fails the run (exit 1):
+ * an unproven property is not green. warn, skip and not_applicable do not, unless strict.
+ *
+ * Secrets: every string these reports write passes through wsp_runreport_scrub, which replaces
+ * the registered secret values and anything shaped like a JWT with "[redacted]"; URLs lose
+ * credential query values (report.h).
+ */
+#ifndef WSP_RUNREPORT_H
+#define WSP_RUNREPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "check/check.h"
+
+/* One environment's results. All borrowed. */
+typedef struct wsp_runreport {
+    const char *plan_file;
+    const char *env_name;
+    const char *url_text; /* redacted when written */
+    const wsp_check_item *items;
+    const char *const *ids; /* the plan's unique ids (results[i].id may be the definition's) */
+    const wsp_check_result *results;
+    size_t n;
+    double duration_ms;
+    bool strict;
+} wsp_runreport;
+
+/* Register a value that must never appear in a report (a token, a secret). Copied; at most 32;
+ * values shorter than 4 bytes are ignored. Process-wide; call before reports are written. Also
+ * registered with redact.h, which every probe report passes through. */
+void wsp_runreport_add_secret(const char *value);
+/* Forget them all (wiped). */
+void wsp_runreport_clear_secrets(void);
+/* A copy of s with registered secrets and JWT-shaped strings replaced. Heap; NULL on OOM. */
+char *wsp_runreport_scrub(const char *s);
+
+/* Whether a verdict fails the run. */
+bool wsp_runreport_verdict_fails(wsp_verdict v, bool strict);
+/* 0 when no verdict fails, else 1. */
+int wsp_runreport_exit_code(const wsp_check_result *results, size_t n, bool strict);
+
+/* {"plan", "environment", "url", "ok", "exit_code", "duration_ms",
+ *  "summary": {"performed","passed","failed","warned","inconclusive","skipped","not_applicable"},
+ *  "checks": [{"id","group","verdict","class","message","hint","duration_ms","ran",
+ *              "evidence", "transcript"}]}. New reference, NULL on OOM. */
+json_t *wsp_runreport_json(const wsp_runreport *rr);
+
+/* The table: one line per check (verdict, id, time, message), then hints of failures and the
+ * summary line. */
+void wsp_runreport_human(FILE *f, const wsp_runreport *rr, bool color);
+
+/* Write JUnit XML for one or more environments to path. Returns 0 or -1 with err. */
+int wsp_runreport_junit_write(const wsp_runreport *runs, size_t nruns, const char *path,
+                              wsp_err *err);
+
+/* ---- parity ---- */
+
+/* A check's normalised evidence for comparison (SECURITY-CHECKS.md "Parity"): the verdict and
+ * the evidence without volatile fields (times, byte counts, messages, dates, Accept values,
+ * serials, ids). New reference. */
+json_t *wsp_parity_normalize(const wsp_check_result *r);
+
+/* The parity report of runs[0..nruns) (the same checks, in the same order, per environment):
+ * {"plan", "environments": [names], "ok", "exit_code",
+ *  "matrix": [{"id", "verdicts": {env: verdict}, "status": "same"|"drift"|"unproven",
+ *              "evidence_differs": bool, "differences": [keys]}],
+ *  "results": {env: {id: {"verdict", "class", "message", "evidence": normalised}}},
+ *  "environment_settings": {env: {...}} (added by the caller),
+ *  "baseline": {"file", "regressions": [{"environment","id","was","now"}]}}
+ * `baseline` is an earlier parity JSON (or a run JSON) or NULL. drift: a check that holds (pass
+ * or warn) in one environment and fails in another; unproven: verdicts that differ otherwise
+ * (inconclusive, skip); a regression: an environment whose check held in the baseline and does
+ * not now. exit_code is 1 on any drift, unproven row or regression. */
+json_t *wsp_parity_json(const wsp_runreport *runs, size_t nruns, const json_t *baseline,
+                        const char *baseline_file);
+
+/* The matrix as a table, drift marked. */
+void wsp_parity_human(FILE *f, const json_t *parity, bool color);
+
+#endif

@@ -1,0 +1,666 @@
+/* probe.c - see probe.h. */
+#include "probe/probe.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/excerpt.h"
+#include "codec/jsonptr.h"
+#include "util/rand.h"
+#include "codec/template.h"
+
+struct wsp_probe {
+    /* this probe's own copy of the connection options: credentials differ per connection */
+    wsp_conn_opts opts;
+    wsp_url url;
+    wsp_auth_request authreq;
+    bool auth_sent;
+    wsp_err auth_err;
+    uv_loop_t *loop;
+    bool owns_loop;
+    const wsp_probe_config *cfg;
+    wsp_probe_done_cb cb;
+    void *ud;
+    wsp_conn *conn;
+    wsp_conn *health;
+    bool conn_done, health_done, reported;
+    size_t step; /* index of the running step */
+    uint64_t last_send_ns;
+    uv_timer_t step_timer;
+    wsp_step_result *results;
+    uint8_t ping_payload[8];
+    char last_unmatched[201];
+    char *last_sent; /* the message of the last send step, for {{sent./pointer}} */
+    size_t last_sent_len;
+    bool have_unmatched;
+    bool awaiting_close; /* every step held; waiting for the server's close (or a grace) */
+    wsp_err verdict;
+};
+
+/* With --expect-auth-required and nothing to expect, how long the server has to refuse an
+ * open connection before the probe closes it (a server that checks a token asynchronously
+ * closes a few milliseconds after the 101; closing at once would race it). */
+#define AUTH_GRACE_US 1000000ull
+
+void wsp_probe_config_init(wsp_probe_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->conn.url = &cfg->url;
+    cfg->conn.tls_verify = true;
+    cfg->conn.family = AF_UNSPEC;
+    cfg->conn.timeout_us = 10 * 1000000ull;
+    cfg->conn.deadline_us = 30 * 1000000ull;
+    cfg->conn.limits.max_frame = 16u << 20;
+    cfg->conn.limits.max_message = 16u << 20;
+    cfg->pong_timeout_us = 0;
+}
+
+int wsp_probe_config_add_step(wsp_probe_config *cfg, const wsp_step *step)
+{
+    wsp_step *s = realloc(cfg->steps, (cfg->num_steps + 1) * sizeof *s);
+    if (!s)
+        return -1;
+    cfg->steps = s;
+    cfg->steps[cfg->num_steps++] = *step;
+    return 0;
+}
+
+void wsp_probe_config_cleanup(wsp_probe_config *cfg)
+{
+    for (size_t i = 0; i < cfg->num_steps; i++) {
+        wsp_step *s = &cfg->steps[i];
+        free(s->text);
+        free(s->pointer);
+        free(s->value_json);
+        for (size_t k = 0; k < s->num_also; k++) {
+            free(s->also_pointer[k]);
+            free(s->also_value[k]);
+        }
+        if (s->re_compiled)
+            regfree(&s->re);
+    }
+    free(cfg->steps);
+    cfg->steps = NULL;
+    cfg->num_steps = 0;
+}
+
+static bool has_expectation(const wsp_probe_config *cfg)
+{
+    for (size_t i = 0; i < cfg->num_steps; i++) {
+        wsp_step_kind k = cfg->steps[i].kind;
+        if (k != WSP_STEP_SEND && k != WSP_STEP_SEND_BINARY)
+            return true;
+    }
+    return false;
+}
+
+/* --expect-auth-required turns "refused" into the expected outcome (issue 4). */
+static void judge_auth_required(wsp_probe *p, const wsp_conn_record *r)
+{
+    bool replied = false, has_expect = false;
+    for (size_t i = 0; i < p->cfg->num_steps; i++) {
+        wsp_step_kind k = p->cfg->steps[i].kind;
+        if (k == WSP_STEP_SEND || k == WSP_STEP_SEND_BINARY || k == WSP_STEP_PING)
+            continue;
+        has_expect = true;
+        replied |= p->results[i].ok;
+    }
+    int cc = r->close_code;
+    if (p->verdict.cls == WSP_CLASS_UPGRADE_AUTH &&
+        (r->http_status == 401 || r->http_status == 403)) {
+        wsp_err_clear(&p->verdict);
+        snprintf(p->verdict.msg, sizeof p->verdict.msg,
+                 "reachable, authentication enforced: the upgrade was refused with HTTP %d",
+                 r->http_status);
+    } else if (r->handshake_completed && !replied && r->closed_by == WSP_CLOSED_BY_SERVER &&
+               (cc == 1008 || (cc >= 4001 && cc <= 4003))) {
+        wsp_err_clear(&p->verdict);
+        snprintf(p->verdict.msg, sizeof p->verdict.msg,
+                 "reachable, authentication enforced: the server closed with %d before serving "
+                 "a message",
+                 cc);
+    } else if (r->handshake_completed &&
+               (replied || (!has_expect && p->verdict.cls == WSP_CLASS_OK))) {
+        wsp_err_set(&p->verdict, WSP_CLASS_AUTH_NOT_ENFORCED,
+                    replied ? "the endpoint accepted a connection without credentials (HTTP 101) "
+                              "and answered a message"
+                            : "the endpoint accepted a connection without credentials (HTTP 101)");
+    }
+}
+
+static bool close_expected(const wsp_probe_config *cfg, int code)
+{
+    for (size_t i = 0; i < cfg->num_expect_close; i++)
+        if (cfg->expect_close[i] == code)
+            return true;
+    return false;
+}
+
+/* The close rules of RFC 6455 section 7 applied to the conversation (the connection has
+ * already told its own close from the server's, see conn.c on_ws_close). A server's close
+ * before the last step held is WS_CLOSED whatever its code; with --expect-close, once every
+ * step held, a named code is OK and any other WS_EXPECT_MISMATCH. The verdict is written to
+ * the record, so every reader of the record sees the same one. */
+static void judge_close(wsp_probe *p, wsp_conn_record *r)
+{
+    const wsp_probe_config *cfg = p->cfg;
+    bool by_server = r->closed_by == WSP_CLOSED_BY_SERVER && r->close_code != WSP_WS_CLOSE_ABNORMAL;
+    bool server_close =
+        by_server && (r->err.cls == WSP_CLASS_OK || r->err.cls == WSP_CLASS_WS_CLOSED);
+    char why[200] = "";
+    if (r->close_reason[0])
+        snprintf(why, sizeof why, " (\"%.120s\")", r->close_reason);
+    if (!server_close) {
+        if (r->err.cls == WSP_CLASS_OK && r->handshake_completed && !cfg->num_expect_close &&
+            r->closed_by == WSP_CLOSED_BY_CLIENT && !r->close_acknowledged) {
+            /* RFC 6455 7.1.2: the server must answer our close before it closes the TCP
+             * connection; one that never does ends every connection of its clients abnormally */
+            wsp_err_set(&r->err, WSP_CLASS_WS_DROPPED,
+                        "the server did not answer our close frame (RFC 6455 7.1.2): it %s",
+                        r->t_closed && r->t_closed - r->t_close_start < cfg->conn.timeout_us * 1000
+                            ? "closed the TCP connection without a close frame"
+                            : "sent nothing back before the timeout");
+            wsp_err_hint(&r->err, "the server (or a proxy in front of it) must send a close frame "
+                                  "back before closing: browsers report such an end as 1006");
+            r->failed_phase = WSP_PHASE_CLOSING;
+            return;
+        }
+        if (cfg->num_expect_close && r->err.cls == WSP_CLASS_OK && p->awaiting_close) {
+            /* every step held and the probe closed first: the server never did */
+            wsp_err_set(&r->err, WSP_CLASS_WS_MSG_TIMEOUT,
+                        "the server did not close the connection within %.3gs (--expect-close)",
+                        (double)cfg->conn.timeout_us / 1e6);
+            wsp_err_hint(&r->err, "the server kept the connection open: if it should have closed "
+                                  "it, check what makes it close (a message, a credential, a "
+                                  "timer), or raise --timeout");
+            r->failed_phase = WSP_PHASE_OPEN;
+        }
+        return;
+    }
+    int code = r->close_code;
+    if (p->step < cfg->num_steps) {
+        /* the server ended the conversation before it was over */
+        wsp_err_set(&r->err, WSP_CLASS_WS_CLOSED,
+                    "the server closed the connection with code %d%s before step %zu held%s", code,
+                    why, p->step + 1,
+                    close_expected(cfg, code) ? " (a code --expect-close names, but too early)"
+                                              : "");
+        wsp_err_hint(&r->err, "%s", wsp_ws_close_hint(code));
+    } else if (cfg->num_expect_close) {
+        if (close_expected(cfg, code)) {
+            wsp_err_clear(&r->err);
+            return;
+        }
+        wsp_err_set(&r->err, WSP_CLASS_WS_EXPECT_MISMATCH,
+                    "the server closed with code %d%s, not one --expect-close names", code, why);
+        wsp_err_hint(&r->err, "%s", wsp_ws_close_hint(code));
+    } else if (r->err.cls == WSP_CLASS_OK) {
+        return; /* 1000 or 1001 after the last step held */
+    }
+    r->failed_phase = WSP_PHASE_OPEN;
+    if (r->err.cls == WSP_CLASS_WS_CLOSED && cfg->conn.subprotocols && !r->subprotocol[0])
+        wsp_err_hint(&r->err,
+                     "the server chose none of the offered subprotocols ('%.200s') and closed: "
+                     "offer the one it speaks with --subprotocol",
+                     cfg->conn.subprotocols);
+}
+
+static void report_if_done(wsp_probe *p)
+{
+    if (p->reported || !p->conn_done || (p->health && !p->health_done))
+        return;
+    p->reported = true;
+    /* the verdict: the WebSocket's first, then the health check's */
+    wsp_conn_record *r = wsp_conn_get_record(p->conn);
+    judge_close(p, r);
+    p->verdict = r->err;
+    if (p->cfg->expect_auth_required)
+        judge_auth_required(p, r);
+    if (p->verdict.cls == WSP_CLASS_OK && p->health) {
+        const wsp_conn_record *h = wsp_conn_get_record(p->health);
+        if (h->err.cls != WSP_CLASS_OK) {
+            p->verdict = h->err;
+            char m[sizeof p->verdict.msg];
+            snprintf(m, sizeof m, "health check: %.480s", h->err.msg);
+            snprintf(p->verdict.msg, sizeof p->verdict.msg, "%s", m);
+        }
+    }
+    if (p->cb)
+        p->cb(p, p->ud);
+}
+
+static void run_steps(wsp_probe *p);
+
+static void step_timer_cb(uv_timer_t *t)
+{
+    wsp_probe *p = t->data;
+    if (p->awaiting_close) {
+        /* no close in time: close ourselves (judge_close turns it into the verdict) */
+        wsp_conn_close(p->conn, WSP_WS_CLOSE_NORMAL, NULL);
+        return;
+    }
+    if (p->step >= p->cfg->num_steps)
+        return;
+    const wsp_step *s = &p->cfg->steps[p->step];
+    wsp_step_result *res = &p->results[p->step];
+    double waited = (double)(s->timeout_us ? s->timeout_us : p->cfg->conn.timeout_us) / 1e6;
+    if (s->kind == WSP_STEP_PING) {
+        snprintf(res->detail, sizeof res->detail, "no pong within %.3gs", waited);
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_PONG_TIMEOUT,
+                      "step %zu: ping not answered within %.3gs", p->step + 1, waited);
+    } else if (p->have_unmatched) {
+        snprintf(res->detail, sizeof res->detail, "no message matched (%u skipped)", res->skipped);
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                      "step %zu: %u message(s) came within %.3gs and none matched; last: %s",
+                      p->step + 1, res->skipped, waited, p->last_unmatched);
+    } else {
+        snprintf(res->detail, sizeof res->detail, "nothing received within %.3gs", waited);
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_MSG_TIMEOUT,
+                      "step %zu: no message arrived within %.3gs", p->step + 1, waited);
+    }
+}
+
+static void step_ok(wsp_probe *p, const char *detail)
+{
+    wsp_step_result *res = &p->results[p->step];
+    res->ok = true;
+    res->t_done = uv_hrtime();
+    res->roundtrip_ms = p->last_send_ns ? (double)(uv_hrtime() - p->last_send_ns) / 1e6 : 0.0;
+    snprintf(res->detail, sizeof res->detail, "%s", detail);
+    uv_timer_stop(&p->step_timer);
+    p->step++;
+    p->have_unmatched = false;
+    run_steps(p);
+}
+
+/* The expected text of a step, with {{sent./pointer}} and other placeholders filled in.
+ * Returns a heap string or NULL (the failure is recorded on the connection). */
+static char *expected_text(wsp_probe *p, const char *tmpl, size_t *len_out)
+{
+    wsp_tmpl_ctx ctx = {p->last_sent, p->last_sent_len};
+    wsp_err e;
+    wsp_err_clear(&e);
+    char *s = wsp_tmpl_expand(tmpl, &ctx, len_out, &e);
+    if (!s)
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH, "step %zu: %s", p->step + 1, e.msg);
+    return s;
+}
+
+/* Whether the value at `pointer` in doc equals the expected VALUE (with placeholders filled):
+ * VALUE is JSON when it parses as JSON (1, true, "x", {"a":1}), else a string. */
+static bool pair_matches(wsp_probe *p, json_t *doc, const char *pointer, const char *value_tmpl)
+{
+    json_error_t je;
+    size_t vlen = 0;
+    char *value = expected_text(p, value_tmpl, &vlen);
+    json_t *want = value ? json_loadb(value, vlen, JSON_DECODE_ANY, &je) : NULL;
+    if (value && !want)
+        want = json_stringn(value, vlen);
+    json_t *got = wsp_jsonptr_get(doc, pointer);
+    bool ok = want && got && json_equal(want, got);
+    free(value);
+    json_decref(want);
+    return ok;
+}
+
+/* --expect-json: every pair of the step holds on this one message. */
+static bool json_matches(wsp_probe *p, const wsp_step *s, const uint8_t *data, size_t len)
+{
+    json_error_t je;
+    json_t *doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        return false;
+    bool ok = pair_matches(p, doc, s->pointer, s->value_json);
+    for (size_t k = 0; ok && k < s->num_also; k++)
+        ok = pair_matches(p, doc, s->also_pointer[k], s->also_value[k]);
+    json_decref(doc);
+    return ok;
+}
+
+/* A message that does not answer the running expectation (a greeting, a broadcast, a
+ * heartbeat): skipped until the step's timeout, counted and remembered for the report. */
+static void skip_unrelated(wsp_probe *p, wsp_step_result *res, const wsp_ws_event *ev)
+{
+    res->skipped++;
+    wsp_excerpt(p->last_unmatched, sizeof p->last_unmatched, ev->data, ev->len);
+    p->have_unmatched = true;
+}
+
+static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
+{
+    wsp_probe *p = ud;
+    (void)c;
+    if (p->step >= p->cfg->num_steps)
+        return;
+    const wsp_step *s = &p->cfg->steps[p->step];
+    wsp_step_result *res = &p->results[p->step];
+    char ex[201];
+    if (ev->type == WSP_WS_EV_PONG) {
+        if (s->kind == WSP_STEP_PING && ev->len == sizeof p->ping_payload &&
+            memcmp(ev->data, p->ping_payload, ev->len) == 0)
+            step_ok(p, "pong");
+        return;
+    }
+    switch (s->kind) {
+    case WSP_STEP_EXPECT_TEXT: {
+        size_t wlen = 0;
+        char *want = expected_text(p, s->text, &wlen);
+        if (!want)
+            return;
+        bool same = ev->len == wlen && memcmp(ev->data, want, wlen) == 0;
+        free(want);
+        if (same) {
+            step_ok(p, "matched");
+        } else if (!p->cfg->strict_order) {
+            skip_unrelated(p, res, ev);
+        } else {
+            wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
+            snprintf(res->detail, sizeof res->detail, "got: %s", ex);
+            wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                          "step %zu: expected the text \"%.80s\", got \"%s\"", p->step + 1, s->text,
+                          ex);
+        }
+        return;
+    }
+    case WSP_STEP_EXPECT_REGEX: {
+        char *z = malloc(ev->len + 1);
+        if (!z)
+            return;
+        memcpy(z, ev->data, ev->len);
+        z[ev->len] = '\0';
+        bool ok = strlen(z) == ev->len && regexec(&s->re, z, 0, NULL, 0) == 0;
+        free(z);
+        if (ok) {
+            step_ok(p, "matched");
+        } else if (!p->cfg->strict_order) {
+            skip_unrelated(p, res, ev);
+        } else {
+            wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
+            snprintf(res->detail, sizeof res->detail, "got: %s", ex);
+            wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                          "step %zu: the message does not match /%.80s/: \"%s\"", p->step + 1,
+                          s->text, ex);
+        }
+        return;
+    }
+    case WSP_STEP_EXPECT_JSON:
+        if (json_matches(p, s, ev->data, ev->len)) {
+            step_ok(p, "matched");
+        } else if (!p->cfg->strict_order) {
+            skip_unrelated(p, res, ev);
+        } else {
+            wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
+            snprintf(res->detail, sizeof res->detail, "got: %s", ex);
+            wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                          "step %zu: the next message does not hold %s=%.80s: \"%s\"", p->step + 1,
+                          s->pointer, s->value_json, ex);
+        }
+        return;
+    case WSP_STEP_SEND:
+    case WSP_STEP_SEND_BINARY:
+    case WSP_STEP_PING:
+        return;
+    }
+}
+
+/* Run send steps at once; stop at the first step that waits. */
+static void run_steps(wsp_probe *p)
+{
+    if (p->authreq.first_message && !p->auth_sent) {
+        /* --auth-in message: the credential is the first message after open */
+        p->auth_sent = true;
+        const char *m = p->authreq.first_message;
+        if (wsp_conn_send(p->conn, WSP_WS_OP_TEXT, m, strlen(m)) != 0) {
+            wsp_conn_fail(p->conn, WSP_CLASS_WS_DROPPED, "could not send the credential message");
+            return;
+        }
+    }
+    while (p->step < p->cfg->num_steps) {
+        if (wsp_conn_get_phase(p->conn) != WSP_PHASE_OPEN)
+            return;
+        const wsp_step *s = &p->cfg->steps[p->step];
+        wsp_step_result *res = &p->results[p->step];
+        res->ran = true;
+        uint64_t t = s->timeout_us ? s->timeout_us : p->cfg->conn.timeout_us;
+        switch (s->kind) {
+        case WSP_STEP_SEND:
+        case WSP_STEP_SEND_BINARY: {
+            /* placeholders are filled per connection, at the moment of sending */
+            size_t len = s->len;
+            char *msg = NULL;
+            if (s->kind == WSP_STEP_SEND && wsp_tmpl_has_vars(s->text)) {
+                wsp_err e;
+                msg = wsp_tmpl_expand(s->text, NULL, &len, &e);
+                if (!msg) {
+                    wsp_conn_fail(p->conn, e.cls, "step %zu: %s", p->step + 1, e.msg);
+                    return;
+                }
+            } else {
+                msg = malloc(len + 1);
+                if (!msg) {
+                    wsp_conn_fail(p->conn, WSP_CLASS_INTERNAL, "out of memory");
+                    return;
+                }
+                memcpy(msg, s->text, len);
+                msg[len] = '\0';
+            }
+            free(p->last_sent);
+            p->last_sent = msg;
+            p->last_sent_len = len;
+            p->last_send_ns = uv_hrtime();
+            if (wsp_conn_send(p->conn, s->kind == WSP_STEP_SEND ? WSP_WS_OP_TEXT : WSP_WS_OP_BINARY,
+                              msg, len) != 0) {
+                wsp_conn_fail(p->conn, WSP_CLASS_WS_DROPPED, "step %zu: could not send",
+                              p->step + 1);
+                return;
+            }
+            res->ok = true;
+            snprintf(res->detail, sizeof res->detail, "%zu bytes", len);
+            p->step++;
+            continue;
+        }
+        case WSP_STEP_PING:
+            if (s->kind == WSP_STEP_PING && p->cfg->pong_timeout_us)
+                t = p->cfg->pong_timeout_us;
+            wsp_rand_bytes(p->ping_payload, sizeof p->ping_payload);
+            p->last_send_ns = uv_hrtime();
+            if (wsp_conn_send(p->conn, WSP_WS_OP_PING, p->ping_payload, sizeof p->ping_payload) !=
+                0) {
+                wsp_conn_fail(p->conn, WSP_CLASS_WS_DROPPED, "step %zu: could not send the ping",
+                              p->step + 1);
+                return;
+            }
+            uv_timer_start(&p->step_timer, step_timer_cb, (t + 999) / 1000, 0);
+            return;
+        case WSP_STEP_EXPECT_TEXT:
+        case WSP_STEP_EXPECT_REGEX:
+        case WSP_STEP_EXPECT_JSON:
+            uv_timer_start(&p->step_timer, step_timer_cb, (t + 999) / 1000, 0);
+            return;
+        }
+    }
+    /* every step held: wait for the server's close when one is expected (or when the server
+     * has a moment to refuse an unauthenticated client), else close politely (RFC 6455
+     * 7.1.2) */
+    uint64_t wait_us = 0;
+    if (p->cfg->num_expect_close)
+        wait_us = p->cfg->conn.timeout_us;
+    else if (p->cfg->expect_auth_required && !has_expectation(p->cfg))
+        wait_us = p->cfg->conn.timeout_us < AUTH_GRACE_US ? p->cfg->conn.timeout_us : AUTH_GRACE_US;
+    if (wait_us) {
+        p->awaiting_close = true;
+        uv_timer_start(&p->step_timer, step_timer_cb, (wait_us + 999) / 1000, 0);
+        return;
+    }
+    wsp_conn_close(p->conn, WSP_WS_CLOSE_NORMAL, NULL);
+}
+
+static void on_open(wsp_conn *c, void *ud)
+{
+    wsp_probe *p = ud;
+    (void)c;
+    run_steps(p);
+}
+
+static void on_done(wsp_conn *c, void *ud)
+{
+    wsp_probe *p = ud;
+    if (c == p->conn) {
+        uv_timer_stop(&p->step_timer); /* the health check's end must not stop a step's clock */
+        p->conn_done = true;
+    } else {
+        p->health_done = true;
+    }
+    report_if_done(p);
+}
+
+static const wsp_conn_cbs probe_cbs = {on_open, on_message, on_done};
+
+/* Mint (or take) this probe's token and put it where the configuration says. A failure is
+ * kept and reported as the verdict when the probe starts, before any connection. */
+static void apply_auth(wsp_probe *p)
+{
+    char *token = wsp_auth_token(p->cfg->auth, &p->auth_err);
+    if (!token)
+        return;
+    int rc = wsp_auth_request_make(p->cfg->auth, token, p->url.target, p->opts.subprotocols,
+                                   &p->authreq, &p->auth_err);
+    wsp_auth_token_free(token);
+    if (rc != 0)
+        return;
+    if (p->authreq.header) {
+        if (p->opts.num_headers >= WSP_CONN_MAX_HEADERS) {
+            wsp_err_set(&p->auth_err, WSP_CLASS_USAGE, "too many headers for the credential");
+            return;
+        }
+        p->opts.headers[p->opts.num_headers++] = p->authreq.header;
+    }
+    if (p->authreq.target) {
+        if (strlen(p->authreq.target) >= sizeof p->url.target) {
+            wsp_err_set(&p->auth_err, WSP_CLASS_USAGE, "the URL with the token is too long");
+            return;
+        }
+        snprintf(p->url.target, sizeof p->url.target, "%s", p->authreq.target);
+    }
+    if (p->authreq.subprotocols)
+        p->opts.subprotocols = p->authreq.subprotocols;
+}
+
+wsp_probe *wsp_probe_new(uv_loop_t *loop, const wsp_probe_config *cfg, wsp_probe_done_cb cb,
+                         void *ud)
+{
+    wsp_probe *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->results = calloc(cfg->num_steps ? cfg->num_steps : 1, sizeof *p->results);
+    if (!p->results) {
+        free(p);
+        return NULL;
+    }
+    if (!loop) {
+        loop = malloc(sizeof *loop);
+        if (!loop || uv_loop_init(loop) != 0) {
+            free(loop);
+            free(p->results);
+            free(p);
+            return NULL;
+        }
+        p->owns_loop = true;
+    }
+    p->loop = loop;
+    p->cfg = cfg;
+    p->cb = cb;
+    p->ud = ud;
+    wsp_err_clear(&p->verdict);
+    uv_timer_init(loop, &p->step_timer);
+    p->step_timer.data = p;
+    p->opts = cfg->conn;
+    p->url = cfg->url;
+    p->opts.url = &p->url;
+    wsp_err_clear(&p->auth_err);
+    if (cfg->auth && wsp_auth_active(cfg->auth))
+        apply_auth(p);
+    p->conn = wsp_conn_new(loop, &p->opts, &probe_cbs, p);
+    if (cfg->has_health)
+        p->health = wsp_conn_new(loop, &cfg->health_conn, &probe_cbs, p);
+    if (!p->conn || (cfg->has_health && !p->health)) {
+        wsp_probe_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void wsp_probe_start(wsp_probe *p)
+{
+    if (p->auth_err.cls != WSP_CLASS_OK) {
+        wsp_conn_fail(p->conn, p->auth_err.cls, "credentials: %s", p->auth_err.msg);
+        if (p->health)
+            wsp_conn_fail(p->health, p->auth_err.cls, "not run");
+        return;
+    }
+    if (p->health)
+        wsp_conn_start(p->health);
+    wsp_conn_start(p->conn);
+}
+
+static void step_timer_closed(uv_handle_t *h)
+{
+    wsp_probe *p = h->data;
+    wsp_auth_request_cleanup(&p->authreq);
+    free(p->last_sent);
+    free(p->results);
+    free(p);
+}
+
+void wsp_probe_free(wsp_probe *p)
+{
+    if (!p)
+        return;
+    uv_loop_t *own = p->owns_loop ? p->loop : NULL;
+    wsp_conn_free(p->conn);
+    wsp_conn_free(p->health);
+    /* the probe lives until its timer's close completes on the loop */
+    uv_close((uv_handle_t *)&p->step_timer, step_timer_closed);
+    if (own) {
+        uv_run(own, UV_RUN_DEFAULT);
+        uv_loop_close(own);
+        free(own);
+    }
+}
+
+const wsp_err *wsp_probe_verdict(const wsp_probe *p)
+{
+    return &p->verdict;
+}
+
+const wsp_conn_record *wsp_probe_record(const wsp_probe *p)
+{
+    return wsp_conn_get_record(p->conn);
+}
+
+const wsp_conn_record *wsp_probe_health_record(const wsp_probe *p)
+{
+    return p->health ? wsp_conn_get_record(p->health) : NULL;
+}
+
+const wsp_step_result *wsp_probe_step_results(const wsp_probe *p)
+{
+    return p->results;
+}
+
+const wsp_probe_config *wsp_probe_get_config(const wsp_probe *p)
+{
+    return p->cfg;
+}
+
+wsp_probe *wsp_probe_run(const wsp_probe_config *cfg)
+{
+    wsp_probe *p = wsp_probe_new(NULL, cfg, NULL, NULL);
+    if (!p)
+        return NULL;
+    wsp_probe_start(p);
+    uv_run(p->loop, UV_RUN_DEFAULT);
+    return p;
+}

@@ -1,0 +1,106 @@
+/* probe.h - one complete probe: a connection through every phase plus a scripted conversation
+ * (send, expect, ping) and an optional HTTP health check, ending in one verdict. Many probes may
+ * run at once on one loop (concurrency, wait, security checks). */
+#ifndef WSP_PROBE_H
+#define WSP_PROBE_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "probe/auth.h"
+#include "net/conn.h"
+#include "util/error.h"
+#include "codec/url.h"
+
+typedef enum wsp_step_kind {
+    WSP_STEP_SEND,         /* send `text` as a text message */
+    WSP_STEP_SEND_BINARY,  /* send `text` (len bytes) as a binary message */
+    WSP_STEP_EXPECT_TEXT,  /* a message equals `text`; others skipped (strict_order: the next) */
+    WSP_STEP_EXPECT_REGEX, /* a message matches `text` (POSIX extended); others skipped */
+    WSP_STEP_EXPECT_JSON,  /* a message whose JSON at `pointer` equals `value`; others skipped */
+    WSP_STEP_PING,         /* a ping whose pong must come back */
+} wsp_step_kind;
+
+#define WSP_STEP_MAX_ALSO 7
+#define WSP_PROBE_MAX_CLOSE_CODES 16
+
+typedef struct wsp_step {
+    wsp_step_kind kind;
+    char *text; /* owned; the message, expected text or regex */
+    size_t len;
+    char *pointer;    /* EXPECT_JSON: RFC 6901 pointer, owned */
+    char *value_json; /* EXPECT_JSON: the expected value as JSON text, owned */
+    /* EXPECT_JSON: more pointer/value pairs that must hold on the same message, owned */
+    char *also_pointer[WSP_STEP_MAX_ALSO];
+    char *also_value[WSP_STEP_MAX_ALSO];
+    size_t num_also;
+    regex_t re; /* EXPECT_REGEX, compiled */
+    bool re_compiled;
+    uint64_t timeout_us; /* 0: the probe's timeout */
+} wsp_step;
+
+typedef struct wsp_step_result {
+    bool ran;
+    bool ok;
+    double roundtrip_ms; /* expects and pings: from the previous send */
+    unsigned skipped;    /* unrelated messages skipped by an expectation */
+    uint64_t t_done;     /* uv_hrtime() when the step held, 0 if it did not */
+    char detail[256];
+} wsp_step_result;
+
+typedef struct wsp_probe_config {
+    wsp_url url;
+    wsp_conn_opts conn; /* conn.url must point at url above (wsp_probe_config_init does it) */
+    wsp_step *steps;    /* owned by the config */
+    size_t num_steps;
+    uint64_t pong_timeout_us;
+    /* --expect-auth-required: the verdict is OK when the endpoint refuses this client (401/403,
+     * or a close 1008/4001-4003 before any reply) and AUTH_NOT_ENFORCED when it serves it */
+    bool expect_auth_required;
+    /* --strict-order: an expectation judges the very next message (a mismatch fails at once)
+     * instead of skipping unrelated ones (greetings, broadcasts) until its timeout */
+    bool strict_order;
+    /* --expect-close CODE[,CODE...]: after the last step, wait (the probe's timeout) for the
+     * server to close with one of these codes instead of closing first */
+    int expect_close[WSP_PROBE_MAX_CLOSE_CODES];
+    size_t num_expect_close;
+    /* credentials: a token per probe (ready or minted) placed as auth->in says; borrowed, may
+     * be NULL or inactive */
+    const wsp_auth *auth;
+    bool has_health;
+    wsp_url health_url;
+    wsp_conn_opts health_conn;
+} wsp_probe_config;
+
+/* Defaults: 10 s per phase, 30 s overall, 1 MiB messages, verification on. */
+void wsp_probe_config_init(wsp_probe_config *cfg);
+/* Append a step (copied shallowly: the config takes ownership of its heap members). Returns
+ * 0 or -1 on allocation failure. */
+int wsp_probe_config_add_step(wsp_probe_config *cfg, const wsp_step *step);
+/* Free the steps. */
+void wsp_probe_config_cleanup(wsp_probe_config *cfg);
+
+typedef struct wsp_probe wsp_probe;
+typedef void (*wsp_probe_done_cb)(wsp_probe *p, void *ud);
+
+/* A probe on `loop`; `cfg` is borrowed and must outlive it. */
+wsp_probe *wsp_probe_new(uv_loop_t *loop, const wsp_probe_config *cfg, wsp_probe_done_cb cb,
+                         void *ud);
+void wsp_probe_start(wsp_probe *p);
+void wsp_probe_free(wsp_probe *p);
+
+/* Results, valid until wsp_probe_free. */
+const wsp_err *wsp_probe_verdict(const wsp_probe *p);
+const wsp_conn_record *wsp_probe_record(const wsp_probe *p);
+const wsp_conn_record *wsp_probe_health_record(const wsp_probe *p); /* NULL without health */
+const wsp_step_result *wsp_probe_step_results(const wsp_probe *p);
+const wsp_probe_config *wsp_probe_get_config(const wsp_probe *p);
+
+/* Run one probe to completion on a private loop (the common case of the CLI). The probe is
+ * returned finished; free it with wsp_probe_free. NULL on allocation failure. */
+wsp_probe *wsp_probe_run(const wsp_probe_config *cfg);
+
+#endif

@@ -1,0 +1,50 @@
+/* report.h - a probe's verdict as JSON (SPEC.md "JSON report of one probe") and as the human
+ * phase table. Secrets never reach either: URLs lose credentials-looking query values, and no
+ * request header is reported. */
+#ifndef WSP_REPORT_H
+#define WSP_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "probe/probe.h"
+
+/* The JSON object of one probe. Returns a new reference (NULL on allocation failure). */
+json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text);
+
+/* The same object for a probe that could not start (a bad URL, an unreadable --cacert): every
+ * stable key present, nothing reached, evidence.network false. */
+json_t *wsp_report_error_json(const char *url_text, const wsp_err *e);
+
+/* The human view: a table of phases with times and what was seen, then the verdict, class,
+ * exit code and hint. `color` adds ANSI colors. */
+void wsp_report_probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool color);
+
+/* Copy `url` into `out` with the values of query parameters that carry credentials (token,
+ * access_token, jwt, auth, key, password, secret, ...) replaced by "[redacted]". */
+void wsp_report_redact_url(const char *url, char *out, size_t cap);
+
+/* Redact credentials in an HTTP head for -v: Authorization, Proxy-Authorization and Cookie
+ * values keep their scheme and the first 3 characters ("Bearer eyJ…[redacted]");
+ * Sec-WebSocket-Protocol entries that look like tokens, and credential query parameters in the
+ * request line, likewise. Writes a NUL-terminated copy into out. */
+void wsp_report_redact_head(const char *head, size_t len, char *out, size_t cap);
+
+#endif
+
+/* ---- several probes of one endpoint at once (--connections N) ---- */
+
+/* The class that sums up many verdicts: OK when all are OK, else the failure class shared by
+ * the most connections (ties: the higher exit code). */
+wsp_class wsp_report_many_class(wsp_probe *const *ps, size_t n);
+
+/* {"connections", "succeeded", "failed", "ok", "class", "exit_code", "by_class": {CLASS: n},
+ *  "phases": {"connect_ms": {"min","median","p95","max","count"}, ...},
+ *  "results": [one probe object per connection]} */
+json_t *wsp_report_many_json(wsp_probe *const *ps, size_t n, const char *url_text);
+
+/* A verdict line per connection, then the per-phase table and the summary. */
+void wsp_report_many_human(FILE *f, wsp_probe *const *ps, size_t n, const char *url_text,
+                           bool color);

@@ -1,0 +1,1296 @@
+/* serve.c - the reference server's event loop. See serve.h.
+ *
+ * One libuv loop. Memory per connection: its record (the TCP handle, one timer, the frame
+ * parser, a few counters: about 1 KiB); the TLS session only on TLS listeners; the request head
+ * only while it arrives in pieces (a head that comes in one read is judged in place); the
+ * parser's reassembly buffer only while a message needs one. Reads land in one buffer per loop
+ * and are processed before the read callback returns. Writes go straight to the socket
+ * (uv_try_write) and only what the kernel does not take is copied and queued; a client whose
+ * queue passes write_queue_max is dropped.
+ *
+ * Closing: after an HTTP refusal or a close frame the server half-closes its side and reads
+ * (discarding) until the peer closes or a linger timer ends, so that unread input never turns
+ * the close into a reset that could destroy the answer in flight.
+ */
+#include "serve/serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <uv.h>
+
+#include "net/tls.h"
+#include "codec/ws.h"
+#include "wsp_config.h"
+
+#define READ_BUF 65536
+#define HEAD_FIRST 2048
+#define LINGER_MS 2000
+#define SHUTDOWN_GRACE_MS 2000
+#define NO_LIMITS_MAX_MESSAGE (64u << 20) /* the machine's own protection, even when unsafe */
+#define ROOM_BUCKETS 256
+#define IP_BUCKETS 1024
+
+static uint8_t read_buf[READ_BUF];
+static uint8_t plain_buf[READ_BUF];
+static char out_buf[READ_BUF];
+#define FRAME_COALESCE 16384 /* a TLS record's worth */
+static uint8_t frame_buf[FRAME_COALESCE + WSP_WS_HEADER_MAX];
+
+typedef enum cstate {
+    CS_TLS,     /* TLS handshake */
+    CS_HEAD,    /* waiting for the request head */
+    CS_RESPOND, /* an HTTP answer was sent; lingering until the peer closes */
+    CS_OPEN,    /* WebSocket */
+    CS_CLOSING, /* we sent a close frame: waiting for the peer's */
+    CS_LINGER,  /* close handshake done or failed: half-closed, discarding input */
+    CS_DEAD,    /* handles closing */
+} cstate;
+
+typedef struct srv srv;
+typedef struct sconn sconn;
+
+typedef struct ipent {
+    struct ipent *next;
+    int family;
+    uint8_t addr[16];
+    unsigned tcp; /* TCP connections from this address */
+    unsigned ws;  /* of which open WebSockets */
+} ipent;
+
+typedef struct room {
+    struct room *next;
+    sconn *members;
+    size_t count;
+    char name[];
+} room;
+
+struct sconn {
+    uv_tcp_t tcp; /* handle data: this record */
+    uv_timer_t timer;
+    srv *s;
+    sconn *prev, *next;   /* every connection */
+    sconn *rprev, *rnext; /* members of the room */
+    room *room;
+    ipent *ip;
+    wsp_tls *tls; /* NULL on a plaintext listener */
+    char *head;   /* the request head, only while it arrives in pieces */
+    uint32_t head_len, head_cap;
+    uint64_t id;
+    uint64_t t_accept; /* uv_now, ms */
+    uint64_t t_active; /* last frame from the client */
+    uint64_t t_expire; /* 0, or when the token expires (uv_now ms) */
+    uint64_t t_linger; /* when lingering ends */
+    double tokens;     /* rate limiter */
+    uint64_t t_tokens;
+    unsigned errors; /* consecutive chat errors */
+    int handles;     /* open libuv handles (tcp, timer) */
+    uint16_t port;
+    uint8_t state;
+    bool parser_init;
+    bool shut; /* write side shut down */
+    bool ws_counted;
+    wsp_ws_parser parser;
+    char sub[WSP_SERVE_SUB_MAX + 1];
+};
+
+typedef struct listener {
+    uv_tcp_t tcp;
+    srv *s;
+    bool tls;
+    bool open;
+    char url[128];
+    char host[64];
+    unsigned port;
+} listener;
+
+struct srv {
+    uv_loop_t *loop;
+    const wsp_serve_config *cfg;
+    wsp_serve_policy pol;
+    /* effective limits (unsafe-no-limits applied) */
+    uint64_t max_message;
+    unsigned rate;
+    unsigned max_per_ip;
+    uint64_t hs_timeout_ms;
+    uint64_t idle_ms;
+    size_t wq_max;
+    listener ls[2 * WSP_SERVE_LISTEN_MAX];
+    size_t num_ls;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t grace;
+    bool stopping;
+    sconn *conns;
+    size_t num_conns, num_ws;
+    uint64_t next_id;
+    uint64_t t_start;
+    room *rooms[ROOM_BUCKETS];
+    ipent *ips[IP_BUCKETS];
+};
+
+typedef struct wbuf {
+    uv_write_t req;
+    size_t len;
+    char data[];
+} wbuf;
+
+/* ---- logging ---- */
+
+static void peer_str(const sconn *c, char *out, size_t cap)
+{
+    char a[64] = "?";
+    if (c->ip && c->ip->family == AF_INET6)
+        uv_inet_ntop(AF_INET6, c->ip->addr, a, sizeof a);
+    else if (c->ip)
+        uv_inet_ntop(AF_INET, c->ip->addr, a, sizeof a);
+    if (c->ip && c->ip->family == AF_INET6)
+        snprintf(out, cap, "[%s]:%u", a, c->port);
+    else
+        snprintf(out, cap, "%s:%u", a, c->port);
+}
+
+/* Print one event. `fields` (taken) holds the event's details; never a token or a secret. */
+static void log_event(srv *s, sconn *c, const char *event, json_t *fields)
+{
+    if (s->cfg->quiet) {
+        json_decref(fields);
+        return;
+    }
+    json_t *o = json_object();
+    if (!o) {
+        json_decref(fields);
+        return;
+    }
+    char peer[96];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    json_object_set_new(o, "ts", json_real((double)ts.tv_sec + (double)ts.tv_nsec / 1e9));
+    json_object_set_new(o, "event", json_string(event));
+    if (c) {
+        peer_str(c, peer, sizeof peer);
+        json_object_set_new(o, "conn", json_integer((json_int_t)c->id));
+        json_object_set_new(o, "peer", json_string(peer));
+        json_object_set_new(o, "tls", json_boolean(c->tls != NULL));
+    }
+    if (fields)
+        json_object_update(o, fields);
+    json_decref(fields);
+    if (s->cfg->log_json) {
+        char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(16));
+        if (line)
+            fprintf(stderr, "%s\n", line);
+        free(line);
+    } else {
+        char line[1024];
+        size_t n = (size_t)snprintf(line, sizeof line, "wsprobe serve:");
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v)
+        {
+            if (strcmp(k, "ts") == 0 || n >= sizeof line - 1)
+                continue;
+            char val[256];
+            if (json_is_string(v)) {
+                /* peer-controlled text (room, sub): printable ASCII only, quoted if spaced */
+                const char *sv = json_string_value(v);
+                size_t j = 0;
+                bool quote = false;
+                for (size_t i = 0; sv[i] && j + 2 < sizeof val; i++) {
+                    unsigned char ch = (unsigned char)sv[i];
+                    quote |= ch == ' ';
+                    val[j++] = (ch >= 0x20 && ch < 0x7f && ch != '"') ? (char)ch : '?';
+                }
+                val[j] = '\0';
+                n += (size_t)snprintf(line + n, sizeof line - n, quote ? " %s=\"%s\"" : " %s=%s", k,
+                                      val);
+            } else {
+                char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+                n += (size_t)snprintf(line + n, sizeof line - n, " %s=%s", k, d ? d : "?");
+                free(d);
+            }
+        }
+        fprintf(stderr, "%s\n", line);
+    }
+    json_decref(o);
+}
+
+/* ---- per-address accounting ---- */
+
+static unsigned ip_hash(int family, const uint8_t *a)
+{
+    size_t n = family == AF_INET6 ? 16 : 4;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ a[i]) * 16777619u;
+    return h % IP_BUCKETS;
+}
+
+static ipent *ip_get(srv *s, const struct sockaddr_storage *ss, uint16_t *port)
+{
+    uint8_t a[16] = {0};
+    int fam = ss->ss_family;
+    if (fam == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        memcpy(a, &s6->sin6_addr, 16);
+        *port = ntohs(s6->sin6_port);
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        memcpy(a, &s4->sin_addr, 4);
+        *port = ntohs(s4->sin_port);
+        fam = AF_INET;
+    }
+    unsigned b = ip_hash(fam, a);
+    for (ipent *e = s->ips[b]; e; e = e->next)
+        if (e->family == fam && memcmp(e->addr, a, 16) == 0)
+            return e;
+    ipent *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->family = fam;
+    memcpy(e->addr, a, 16);
+    e->next = s->ips[b];
+    s->ips[b] = e;
+    return e;
+}
+
+static void ip_put(srv *s, ipent *e)
+{
+    if (!e || --e->tcp > 0)
+        return;
+    unsigned b = ip_hash(e->family, e->addr);
+    for (ipent **pp = &s->ips[b]; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            free(e);
+            return;
+        }
+}
+
+/* ---- rooms ---- */
+
+static unsigned room_hash(const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (; *name; name++)
+        h = (h ^ (uint8_t)*name) * 16777619u;
+    return h % ROOM_BUCKETS;
+}
+
+static int room_join(srv *s, sconn *c, const char *name)
+{
+    unsigned b = room_hash(name);
+    room *r = s->rooms[b];
+    while (r && strcmp(r->name, name) != 0)
+        r = r->next;
+    if (!r) {
+        size_t n = strlen(name);
+        r = calloc(1, sizeof *r + n + 1);
+        if (!r)
+            return -1;
+        memcpy(r->name, name, n + 1);
+        r->next = s->rooms[b];
+        s->rooms[b] = r;
+    }
+    c->room = r;
+    c->rprev = NULL;
+    c->rnext = r->members;
+    if (r->members)
+        r->members->rprev = c;
+    r->members = c;
+    r->count++;
+    return 0;
+}
+
+static void room_leave(srv *s, sconn *c)
+{
+    room *r = c->room;
+    if (!r)
+        return;
+    if (c->rprev)
+        c->rprev->rnext = c->rnext;
+    else
+        r->members = c->rnext;
+    if (c->rnext)
+        c->rnext->rprev = c->rprev;
+    c->room = NULL;
+    c->rprev = c->rnext = NULL;
+    if (--r->count == 0) {
+        unsigned b = room_hash(r->name);
+        for (room **pp = &s->rooms[b]; *pp; pp = &(*pp)->next)
+            if (*pp == r) {
+                *pp = r->next;
+                free(r);
+                break;
+            }
+    }
+}
+
+/* ---- connection lifetime ---- */
+
+static void maybe_finish_shutdown(srv *s);
+
+static void conn_release(uv_handle_t *h)
+{
+    sconn *c = h->data;
+    if (--c->handles > 0)
+        return;
+    srv *s = c->s;
+    if (c->parser_init)
+        wsp_ws_parser_cleanup(&c->parser);
+    if (c->tls) {
+        wsp_tls_cleanup(c->tls);
+        free(c->tls);
+    }
+    free(c->head);
+    free(c);
+    maybe_finish_shutdown(s);
+}
+
+/* Close now: pending writes are dropped. Safe to call more than once. */
+static void conn_abort(sconn *c, const char *why)
+{
+    if (c->state == CS_DEAD)
+        return;
+    srv *s = c->s;
+    if (why && c->state != CS_LINGER && c->state != CS_RESPOND)
+        log_event(s, c, "drop", json_pack("{s:s}", "reason", why));
+    room_leave(s, c);
+    if (c->ws_counted) {
+        c->ws_counted = false;
+        s->num_ws--;
+        if (c->ip)
+            c->ip->ws--;
+    }
+    ip_put(s, c->ip);
+    c->ip = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    s->num_conns--;
+    c->state = CS_DEAD;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, conn_release);
+    uv_close((uv_handle_t *)&c->tcp, conn_release);
+}
+
+static void timer_cb(uv_timer_t *t);
+
+static void arm(sconn *c, uint64_t at_ms)
+{
+    uint64_t now = uv_now(c->s->loop);
+    uv_timer_start(&c->timer, timer_cb, at_ms > now ? at_ms - now : 1, 0);
+}
+
+/* libuv's buffers are not const, but uv_try_write only reads them. */
+static char *unconst(const void *p)
+{
+    char *q;
+    memcpy(&q, &p, sizeof q);
+    return q;
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    (void)status; /* a failed write shows up as a read error or EOF */
+    free(req);
+}
+
+/* Bytes to the socket: straight to the kernel when nothing is queued, the rest copied and
+ * queued. A client whose queue passes the cap is dropped (it does not read). */
+static int raw_write(sconn *c, const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (c->state == CS_DEAD)
+        return -1;
+    uv_buf_t bufs[2] = {uv_buf_init(unconst(a), (unsigned)alen),
+                        uv_buf_init(unconst(b), (unsigned)blen)};
+    unsigned nb = blen ? 2 : 1;
+    size_t done = 0, total = alen + blen;
+    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
+    if (r >= 0)
+        done = (size_t)r;
+    else if (r != UV_EAGAIN && r != UV_ENOSYS) {
+        conn_abort(c, "write failed");
+        return -1;
+    }
+    if (done == total)
+        return 0;
+    size_t rest = total - done;
+    wbuf *w = malloc(sizeof *w + rest);
+    if (!w) {
+        conn_abort(c, "out of memory");
+        return -1;
+    }
+    w->len = rest;
+    size_t off = 0;
+    if (done < alen) {
+        memcpy(w->data, (const char *)a + done, alen - done);
+        off = alen - done;
+        if (blen)
+            memcpy(w->data + off, b, blen);
+    } else {
+        memcpy(w->data, (const char *)b + (done - alen), rest);
+    }
+    uv_buf_t wb = uv_buf_init(w->data, (unsigned)rest);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &wb, 1, write_cb) != 0) {
+        free(w);
+        conn_abort(c, "write failed");
+        return -1;
+    }
+    if (c->s->wq_max && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->s->wq_max) {
+        conn_abort(c, "write queue over its cap: the client does not read");
+        return -1;
+    }
+    return 0;
+}
+
+static int flush_tls(sconn *c)
+{
+    size_t n;
+    while (c->state != CS_DEAD && (n = wsp_tls_pending_out(c->tls)) > 0) {
+        size_t got = wsp_tls_take_out(c->tls, out_buf, sizeof out_buf);
+        if (got == 0)
+            break;
+        if (raw_write(c, out_buf, got, NULL, 0) != 0)
+            return -1;
+    }
+    return c->state == CS_DEAD ? -1 : 0;
+}
+
+/* Plaintext to the peer, through TLS when the connection has it. */
+static int net_write(sconn *c, const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (c->state == CS_DEAD)
+        return -1;
+    if (!c->tls)
+        return raw_write(c, a, alen, b, blen);
+    wsp_err e;
+    if (wsp_tls_write(c->tls, a, alen, &e) != 0 || (blen && wsp_tls_write(c->tls, b, blen, &e))) {
+        conn_abort(c, "TLS write failed");
+        return -1;
+    }
+    return flush_tls(c);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+/* Half-close after what is queued and discard input until the peer closes or lingering ends. */
+static void conn_linger(sconn *c, cstate st)
+{
+    if (c->state == CS_DEAD)
+        return;
+    c->state = (uint8_t)st;
+    room_leave(c->s, c);
+    if (!c->shut && c->tls && c->tls->handshake_done) {
+        /* RFC 8446 6.1: close_notify before the TCP FIN, so the peer sees no truncation. */
+        ERR_clear_error();
+        SSL_shutdown(c->tls->ssl);
+        ERR_clear_error();
+        if (flush_tls(c) != 0)
+            return;
+    }
+    if (!c->shut) {
+        c->shut = true;
+        uv_shutdown_t *req = malloc(sizeof *req);
+        if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, shutdown_cb) != 0) {
+            free(req);
+            conn_abort(c, NULL);
+            return;
+        }
+    }
+    c->t_linger = uv_now(c->s->loop) + LINGER_MS;
+    arm(c, c->t_linger);
+}
+
+static int send_frame(sconn *c, unsigned opcode, const void *data, size_t len)
+{
+    uint8_t hdr[WSP_WS_HEADER_MAX];
+    /* RFC 6455 5.1: a server MUST NOT mask the frames it sends. */
+    size_t hl = wsp_ws_header_encode(hdr, true, opcode, 0, len, NULL);
+    if (len <= FRAME_COALESCE) {
+        /* One buffer: one write(2) instead of writev(2), and one TLS record instead of two. */
+        memcpy(frame_buf, hdr, hl);
+        if (len)
+            memcpy(frame_buf + hl, data, len);
+        return net_write(c, frame_buf, hl + len, NULL, 0);
+    }
+    return net_write(c, hdr, hl, data, len);
+}
+
+/* Start the closing handshake (RFC 6455 7.1.2). With `failed` (the parser refused the input,
+ * 7.1.7) nothing more can be parsed, so the server half-closes at once. */
+static void ws_close(sconn *c, unsigned code, const char *reason, bool failed)
+{
+    if (c->state != CS_OPEN)
+        return;
+    uint8_t payload[WSP_WS_CONTROL_MAX];
+    size_t plen = wsp_ws_close_payload(payload, code, reason);
+    log_event(c->s, c, "close",
+              json_pack("{s:i,s:s,s:s}", "code", (int)code, "reason", reason ? reason : "", "by",
+                        "server"));
+    room_leave(c->s, c);
+    if (send_frame(c, WSP_WS_OP_CLOSE, payload, plen) != 0)
+        return;
+    if (failed) {
+        conn_linger(c, CS_LINGER);
+        return;
+    }
+    c->state = CS_CLOSING;
+    c->t_linger = uv_now(c->s->loop) + LINGER_MS;
+    arm(c, c->t_linger);
+}
+
+/* ---- the HTTP side ---- */
+
+static char *health_body(srv *s)
+{
+    json_t *unsafe = json_array();
+    for (unsigned bit = 1; bit <= WSP_SERVE_UNSAFE_NO_LIMITS; bit <<= 1)
+        if (s->pol.unsafe & bit)
+            json_array_append_new(unsafe, json_string(wsp_serve_unsafe_name(bit)));
+    json_t *o =
+        json_pack("{s:s,s:s,s:f,s:I,s:I,s:o}", "status", "ok", "version", WSP_VERSION, "uptime_s",
+                  (double)(uv_now(s->loop) - s->t_start) / 1000.0, "connections",
+                  (json_int_t)s->num_conns, "websockets", (json_int_t)s->num_ws, "unsafe", unsafe);
+    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    json_decref(o);
+    if (!body)
+        return NULL;
+    size_t n = strlen(body);
+    char *nl = realloc(body, n + 2);
+    if (!nl) {
+        free(body);
+        return NULL;
+    }
+    nl[n] = '\n';
+    nl[n + 1] = '\0';
+    return nl;
+}
+
+static void respond(sconn *c, const wsp_serve_decision *d, int status, const char *reason)
+{
+    char head[1024];
+    char *body = NULL;
+    int st = status ? status : d->status;
+    if (st == 200)
+        body = health_body(c->s);
+    long n = wsp_serve_render(d, status, reason, c->tls != NULL, body, head, sizeof head);
+    free(body);
+    log_event(c->s, c, st == 200 ? "health" : "refused",
+              json_pack("{s:i,s:s}", "status", st, "reason",
+                        reason      ? reason
+                        : d->reason ? d->reason
+                                    : ""));
+    if (n > 0 && net_write(c, head, (size_t)n, NULL, 0) != 0)
+        return;
+    conn_linger(c, CS_RESPOND);
+}
+
+static void ws_input(sconn *c, const uint8_t *data, size_t len);
+
+static void upgrade(sconn *c, const wsp_serve_decision *d, const uint8_t *rest, size_t rest_len)
+{
+    srv *s = c->s;
+    if (s->max_per_ip && c->ip && c->ip->ws >= s->max_per_ip) {
+        respond(c, d, 503, "too many connections from this address");
+        return;
+    }
+    char head[WSP_SERVE_HEAD_MAX + 512];
+    long n = wsp_serve_render(d, 0, NULL, c->tls != NULL, NULL, head, sizeof head);
+    if (n < 0) {
+        respond(c, d, 431, "subprotocol too long to echo");
+        return;
+    }
+    if (room_join(s, c, d->room) != 0) {
+        conn_abort(c, "out of memory");
+        return;
+    }
+    wsp_ws_limits lim = {.max_frame = s->max_message, .max_message = s->max_message};
+    wsp_ws_parser_init(&c->parser, WSP_WS_ROLE_SERVER, &lim);
+    c->parser_init = true;
+    c->state = CS_OPEN;
+    c->ws_counted = true;
+    s->num_ws++;
+    if (c->ip)
+        c->ip->ws++;
+    snprintf(c->sub, sizeof c->sub, "%s", d->sub);
+    uint64_t now = uv_now(s->loop);
+    c->t_active = now;
+    c->tokens = s->rate;
+    c->t_tokens = now;
+    if (d->has_exp) {
+        /* The token's life, on the loop's clock; the connection ends with it (closed 1008). */
+        int64_t left = d->exp + s->pol.leeway_s - (int64_t)time(NULL);
+        c->t_expire = now + (left > 0 ? (uint64_t)left * 1000 : 1);
+    }
+    log_event(s, c, "open",
+              json_pack("{s:s,s:s,s:s}", "room", d->room, "sub", d->sub, "token",
+                        wsp_serve_token_source_name(d->token_source)));
+    if (net_write(c, head, (size_t)n, NULL, 0) != 0)
+        return;
+    uv_timer_stop(&c->timer);
+    uint64_t next = UINT64_MAX;
+    if (s->idle_ms)
+        next = now + s->idle_ms;
+    if (c->t_expire && c->t_expire < next)
+        next = c->t_expire;
+    if (next != UINT64_MAX)
+        arm(c, next);
+    if (rest_len)
+        ws_input(c, rest, rest_len);
+}
+
+static void head_input(sconn *c, const uint8_t *data, size_t len)
+{
+    srv *s = c->s;
+    const char *buf;
+    size_t blen, take = len;
+    if (c->head_len == 0) {
+        buf = (const char *)data; /* judged in place when it came in one piece */
+        blen = len;
+    } else {
+        size_t need = c->head_len + len;
+        if (need > WSP_SERVE_HEAD_MAX)
+            need = WSP_SERVE_HEAD_MAX;
+        if (need > c->head_cap) {
+            size_t cap = c->head_cap;
+            while (cap < need)
+                cap *= 2;
+            if (cap > WSP_SERVE_HEAD_MAX)
+                cap = WSP_SERVE_HEAD_MAX;
+            char *nh = realloc(c->head, cap);
+            if (!nh) {
+                conn_abort(c, "out of memory");
+                return;
+            }
+            c->head = nh;
+            c->head_cap = (uint32_t)cap;
+        }
+        take = need - c->head_len;
+        memcpy(c->head + c->head_len, data, take);
+        c->head_len += (uint32_t)take;
+        buf = c->head;
+        blen = c->head_len;
+    }
+    wsp_serve_decision d;
+    int r = wsp_serve_decide(&s->pol, buf, blen, c->tls != NULL, (int64_t)time(NULL), &d);
+    if (r == WSP_HTTP_PARTIAL) {
+        if (c->head_len == 0) {
+            size_t cap = HEAD_FIRST;
+            while (cap < len)
+                cap *= 2;
+            if (cap > WSP_SERVE_HEAD_MAX)
+                cap = WSP_SERVE_HEAD_MAX;
+            c->head = malloc(cap);
+            if (!c->head) {
+                conn_abort(c, "out of memory");
+                return;
+            }
+            c->head_cap = (uint32_t)cap;
+            c->head_len = (uint32_t)(len < cap ? len : cap);
+            memcpy(c->head, data, c->head_len);
+        }
+        return;
+    }
+    switch (d.route) {
+    case WSP_SERVE_ROUTE_REFUSE:
+    case WSP_SERVE_ROUTE_HEALTH:
+        respond(c, &d, 0, NULL);
+        break;
+    case WSP_SERVE_ROUTE_UPGRADE: {
+        /* Frames that came with the head belong to the WebSocket. When the head was buffered
+         * they sit after it in c->head, which lives until the connection is released. */
+        const uint8_t *rest = (const uint8_t *)buf + d.head_len;
+        size_t rest_len = blen - d.head_len;
+        upgrade(c, &d, rest, rest_len);
+        if (take < len && (c->state == CS_OPEN || c->state == CS_CLOSING))
+            ws_input(c, data + take, len - take); /* what did not fit the head buffer */
+        if (c->state != CS_DEAD && c->head) {
+            free(c->head);
+            c->head = NULL;
+            c->head_len = c->head_cap = 0;
+        }
+        break;
+    }
+    }
+}
+
+/* ---- the WebSocket side ---- */
+
+static bool rate_ok(sconn *c)
+{
+    srv *s = c->s;
+    if (!s->rate)
+        return true;
+    uint64_t now = uv_now(s->loop);
+    c->tokens += (double)(now - c->t_tokens) * s->rate / 1000.0;
+    c->t_tokens = now;
+    if (c->tokens > s->rate)
+        c->tokens = s->rate;
+    if (c->tokens < 1.0)
+        return false;
+    c->tokens -= 1.0;
+    return true;
+}
+
+static void chat_message(sconn *c, const wsp_ws_event *ev)
+{
+    srv *s = c->s;
+    wsp_serve_chat_result res;
+    if (ev->type == WSP_WS_EV_BINARY) {
+        res.reply = strdup("{\"type\":\"error\",\"error\":\"binary messages are not part of the "
+                           "chat protocol\"}");
+        res.broadcast = NULL;
+        res.error = true;
+        if (!res.reply) {
+            ws_close(c, WSP_WS_CLOSE_INTERNAL, "out of memory", false);
+            return;
+        }
+    } else if (wsp_serve_chat_handle((const char *)ev->data, ev->len, c->sub,
+                                     c->room ? c->room->name : "default",
+                                     !(s->pol.unsafe & WSP_SERVE_UNSAFE_NO_SANITIZE), &res) != 0) {
+        ws_close(c, WSP_WS_CLOSE_INTERNAL, "out of memory", false);
+        return;
+    }
+    if (res.reply)
+        send_frame(c, WSP_WS_OP_TEXT, res.reply, strlen(res.reply));
+    if (res.broadcast && c->room) {
+        size_t bl = strlen(res.broadcast);
+        sconn *m = c->room->members;
+        while (m) {
+            sconn *next = m->rnext; /* a member that cannot take it leaves the list */
+            send_frame(m, WSP_WS_OP_TEXT, res.broadcast, bl);
+            m = next;
+        }
+    }
+    if (res.error) {
+        c->errors++;
+        if (s->cfg->max_errors && c->errors >= s->cfg->max_errors && c->state == CS_OPEN)
+            ws_close(c, WSP_WS_CLOSE_POLICY, "too many invalid messages", false);
+    } else {
+        c->errors = 0;
+    }
+    wsp_serve_chat_result_cleanup(&res);
+}
+
+static void ws_input(sconn *c, const uint8_t *data, size_t len)
+{
+    wsp_ws_event ev;
+    do {
+        if (c->state != CS_OPEN && c->state != CS_CLOSING)
+            return;
+        size_t used = wsp_ws_parse(&c->parser, data, len, &ev);
+        data += used;
+        len -= used;
+        if (ev.type != WSP_WS_EV_NONE)
+            c->t_active = uv_now(c->s->loop);
+        if (c->state == CS_CLOSING && ev.type != WSP_WS_EV_CLOSE && ev.type != WSP_WS_EV_ERROR &&
+            ev.type != WSP_WS_EV_NONE)
+            continue; /* 7.1.2: after our close, only the peer's close matters */
+        switch (ev.type) {
+        case WSP_WS_EV_NONE:
+            break;
+        case WSP_WS_EV_TEXT:
+        case WSP_WS_EV_BINARY:
+            if (!rate_ok(c)) {
+                ws_close(c, WSP_WS_CLOSE_POLICY, "rate limit exceeded", false);
+                break;
+            }
+            if (c->s->cfg->echo)
+                send_frame(c, ev.type == WSP_WS_EV_TEXT ? WSP_WS_OP_TEXT : WSP_WS_OP_BINARY,
+                           ev.data, ev.len);
+            else
+                chat_message(c, &ev);
+            break;
+        case WSP_WS_EV_PING:
+            if (!rate_ok(c)) {
+                ws_close(c, WSP_WS_CLOSE_POLICY, "rate limit exceeded", false);
+                break;
+            }
+            send_frame(c, WSP_WS_OP_PONG, ev.data, ev.len); /* RFC 6455 5.5.3 */
+            break;
+        case WSP_WS_EV_PONG:
+            break;
+        case WSP_WS_EV_CLOSE:
+            if (c->state == CS_OPEN) {
+                /* RFC 6455 5.5.1: answer with a close frame echoing the status code. */
+                uint8_t payload[2];
+                size_t plen = 0;
+                if (ev.close_code >= 0) {
+                    payload[0] = (uint8_t)(ev.close_code >> 8);
+                    payload[1] = (uint8_t)ev.close_code;
+                    plen = 2;
+                }
+                log_event(c->s, c, "close",
+                          json_pack("{s:i,s:s}", "code", ev.close_code, "by", "client"));
+                if (send_frame(c, WSP_WS_OP_CLOSE, payload, plen) != 0)
+                    return;
+            }
+            /* 7.1.1: the closing handshake is complete; the server closes TCP first. */
+            conn_linger(c, CS_LINGER);
+            return;
+        case WSP_WS_EV_ERROR:
+            if (c->state == CS_OPEN) {
+                /* 7.1.7: fail the connection with the code the rule names. */
+                json_t *f = json_pack("{s:s}", "error", ev.error);
+                log_event(c->s, c, "protocol_error", f);
+                ws_close(c, ev.error_close_code, ev.error, true);
+            } else {
+                conn_linger(c, CS_LINGER);
+            }
+            return;
+        }
+    } while (ev.type != WSP_WS_EV_NONE);
+}
+
+static void plain_input(sconn *c, const uint8_t *data, size_t len)
+{
+    switch ((cstate)c->state) {
+    case CS_HEAD:
+        head_input(c, data, len);
+        break;
+    case CS_OPEN:
+    case CS_CLOSING:
+        ws_input(c, data, len);
+        break;
+    case CS_TLS:
+    case CS_RESPOND:
+    case CS_LINGER:
+    case CS_DEAD:
+        break;
+    }
+}
+
+/* ---- reading ---- */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init((char *)read_buf, sizeof read_buf);
+}
+
+static void plaintext_on_tls_port(sconn *c)
+{
+    static const char msg[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                              "Content-Length: 54\r\nConnection: close\r\n\r\n"
+                              "{\"error\":\"plain HTTP sent to a TLS port\",\"status\":400}";
+    log_event(c->s, c, "refused",
+              json_pack("{s:i,s:s}", "status", 400, "reason", "plain HTTP on the TLS port"));
+    wsp_tls_cleanup(c->tls);
+    free(c->tls);
+    c->tls = NULL;
+    if (raw_write(c, msg, sizeof msg - 1, NULL, 0) == 0)
+        conn_linger(c, CS_RESPOND);
+}
+
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    sconn *c = st->data;
+    if (nread == 0 || c->state == CS_DEAD)
+        return;
+    if (nread < 0) {
+        if (c->state == CS_OPEN)
+            log_event(c->s, c, "close",
+                      json_pack("{s:i,s:s,s:s}", "code", 1006, "by", "client", "reason",
+                                "connection lost without a close frame"));
+        conn_abort(c, NULL);
+        return;
+    }
+    if (c->state == CS_RESPOND || c->state == CS_LINGER)
+        return; /* discarded while lingering */
+    if (!c->tls) {
+        plain_input(c, (const uint8_t *)buf->base, (size_t)nread);
+        return;
+    }
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (wsp_tls_feed(c->tls, buf->base, (size_t)nread, &e) != 0) {
+        if (e.cls == WSP_CLASS_TLS_TO_PLAINTEXT && c->state == CS_TLS)
+            plaintext_on_tls_port(c);
+        else
+            conn_abort(c, "TLS input refused");
+        return;
+    }
+    if (c->state == CS_TLS) {
+        int r = wsp_tls_handshake(c->tls, &e);
+        if (flush_tls(c) != 0)
+            return;
+        if (r < 0) {
+            conn_abort(c, "TLS handshake failed");
+            return;
+        }
+        if (r == 0)
+            return;
+        c->state = CS_HEAD;
+    }
+    while (c->state != CS_DEAD && c->state != CS_RESPOND && c->state != CS_LINGER) {
+        ssize_t n = wsp_tls_read(c->tls, plain_buf, sizeof plain_buf, &e);
+        if (n > 0) {
+            plain_input(c, plain_buf, (size_t)n);
+            continue;
+        }
+        if (flush_tls(c) != 0) /* key updates, alerts */
+            return;
+        if (n == 0)
+            return;
+        if (n == -2 && c->state == CS_OPEN)
+            log_event(c->s, c, "close",
+                      json_pack("{s:i,s:s,s:s}", "code", 1006, "by", "client", "reason",
+                                "TLS closed without a close frame"));
+        conn_abort(c, n == -2 ? NULL : "TLS read failed");
+        return;
+    }
+}
+
+/* ---- timers ---- */
+
+static void timer_cb(uv_timer_t *t)
+{
+    sconn *c = t->data;
+    srv *s = c->s;
+    uint64_t now = uv_now(s->loop);
+    switch ((cstate)c->state) {
+    case CS_TLS:
+        conn_abort(c, "handshake timeout (TLS)");
+        break;
+    case CS_HEAD: {
+        wsp_serve_decision d;
+        memset(&d, 0, sizeof d);
+        respond(c, &d, 408, "handshake timeout");
+        break;
+    }
+    case CS_OPEN: {
+        if (c->t_expire && now >= c->t_expire) {
+            ws_close(c, WSP_WS_CLOSE_POLICY, "token expired", false);
+            break;
+        }
+        uint64_t idle_at = s->idle_ms ? c->t_active + s->idle_ms : UINT64_MAX;
+        if (now >= idle_at) {
+            ws_close(c, WSP_WS_CLOSE_GOING_AWAY, "idle timeout", false);
+            break;
+        }
+        uint64_t next = idle_at;
+        if (c->t_expire && c->t_expire < next)
+            next = c->t_expire;
+        if (next != UINT64_MAX)
+            arm(c, next);
+        break;
+    }
+    case CS_CLOSING:
+    case CS_RESPOND:
+    case CS_LINGER:
+        conn_abort(c, NULL);
+        break;
+    case CS_DEAD:
+        break;
+    }
+}
+
+/* ---- accepting ---- */
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    listener *l = server->data;
+    srv *s = l->s;
+    if (status < 0 || s->stopping)
+        return;
+    sconn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->s = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->handles = 2;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        c->state = CS_DEAD;
+        uv_close((uv_handle_t *)&c->timer, conn_release);
+        uv_close((uv_handle_t *)&c->tcp, conn_release);
+        return;
+    }
+    c->id = ++s->next_id;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->num_conns++;
+    c->t_accept = uv_now(s->loop);
+    c->state = l->tls ? CS_TLS : CS_HEAD;
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl);
+    c->ip = ip_get(s, &ss, &c->port);
+    if (!c->ip) {
+        conn_abort(c, "out of memory");
+        return;
+    }
+    c->ip->tcp++;
+    /* Handshaking sockets count too, so one address cannot hold the accept queue. */
+    if (s->max_per_ip && c->ip->tcp > 2 * s->max_per_ip + 16) {
+        /* Over the hard cap: on plaintext, still answer 503 (before reading anything) so the
+         * client learns why; TLS would cost a handshake, so those are cut. */
+        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                   "Retry-After: 1\r\nConnection: close\r\n\r\n";
+        if (!l->tls) {
+            log_event(s, c, "refused",
+                      json_pack("{s:i,s:s}", "status", 503, "reason",
+                                "too many TCP connections from this address"));
+            if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0 &&
+                net_write(c, busy, sizeof busy - 1, NULL, 0) == 0)
+                conn_linger(c, CS_RESPOND);
+            else
+                conn_abort(c, NULL);
+            return;
+        }
+        conn_abort(c, "too many TCP connections from this address");
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (l->tls) {
+        wsp_err e;
+        c->tls = malloc(sizeof *c->tls);
+        if (!c->tls || wsp_tls_init_server(c->tls, s->cfg->tls_ctx, &e) != 0) {
+            free(c->tls);
+            c->tls = NULL;
+            conn_abort(c, "cannot start TLS");
+            return;
+        }
+    }
+    if (s->hs_timeout_ms)
+        arm(c, c->t_accept + s->hs_timeout_ms);
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0)
+        conn_abort(c, "cannot read");
+}
+
+/* ---- shutdown ---- */
+
+static void close_quiet(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void maybe_finish_shutdown(srv *s)
+{
+    if (!s->stopping || s->num_conns > 0)
+        return;
+    if (!uv_is_closing((uv_handle_t *)&s->grace)) {
+        uv_close((uv_handle_t *)&s->grace, close_quiet);
+        uv_close((uv_handle_t *)&s->sigterm, close_quiet);
+        uv_close((uv_handle_t *)&s->sigint, close_quiet);
+    }
+}
+
+static void grace_cb(uv_timer_t *t)
+{
+    srv *s = t->data;
+    while (s->conns)
+        conn_abort(s->conns, "shutdown grace period over");
+    maybe_finish_shutdown(s);
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    srv *s = h->data;
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    log_event(s, NULL, "shutdown",
+              json_pack("{s:s,s:I}", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+                        "connections", (json_int_t)s->num_conns));
+    for (size_t i = 0; i < s->num_ls; i++)
+        if (s->ls[i].open) {
+            s->ls[i].open = false;
+            uv_close((uv_handle_t *)&s->ls[i].tcp, close_quiet);
+        }
+    sconn *c = s->conns;
+    while (c) {
+        sconn *next = c->next;
+        if (c->state == CS_OPEN)
+            ws_close(c, WSP_WS_CLOSE_GOING_AWAY, "server shutting down", false);
+        else if (c->state != CS_CLOSING)
+            conn_abort(c, NULL);
+        c = next;
+    }
+    uv_timer_start(&s->grace, grace_cb, SHUTDOWN_GRACE_MS, 0);
+    maybe_finish_shutdown(s);
+}
+
+/* ---- starting ---- */
+
+static int write_port_file(srv *s, const char *path, wsp_err *err)
+{
+    json_t *o = json_object(), *arr = json_array();
+    if (!o || !arr) {
+        json_decref(o);
+        json_decref(arr);
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    }
+    for (size_t i = 0; i < s->num_ls; i++) {
+        listener *l = &s->ls[i];
+        const char *scheme = l->tls ? "wss" : "ws";
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:s}", "scheme", scheme, "host", l->host,
+                                             "port", (int)l->port, "url", l->url));
+        if (!json_object_get(o, scheme))
+            json_object_set_new(o, scheme, json_integer(l->port));
+    }
+    json_object_set_new(o, "listeners", arr);
+    json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
+    json_object_set_new(o, "path", json_string(s->pol.path));
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = -1;
+    if (n > 0 && (size_t)n < sizeof tmp && json_dump_file(o, tmp, JSON_COMPACT) == 0 &&
+        rename(tmp, path) == 0)
+        rc = 0;
+    json_decref(o);
+    if (rc != 0) {
+        char eb[128];
+        strerror_r(errno, eb, sizeof eb);
+        unlink(tmp);
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--port-file %s: cannot write: %s", path, eb);
+    }
+    return 0;
+}
+
+static int bind_listener(srv *s, const wsp_serve_listen *spec, wsp_err *err)
+{
+    listener *l = &s->ls[s->num_ls];
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    bool v6 = strchr(spec->host, ':') != NULL;
+    int r = v6 ? uv_ip6_addr(spec->host, (int)spec->port, (struct sockaddr_in6 *)&ss)
+               : uv_ip4_addr(spec->host, (int)spec->port, (struct sockaddr_in *)&ss);
+    if (r != 0)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "%s %s: not an IP address",
+                           spec->tls ? "--tls-listen" : "--listen", spec->host);
+    uv_tcp_init(s->loop, &l->tcp);
+    l->tcp.data = l;
+    l->s = s;
+    l->tls = spec->tls;
+    l->open = true;
+    s->num_ls++;
+    r = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, v6 ? UV_TCP_IPV6ONLY : 0);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection);
+    if (r != 0) {
+        wsp_err_set(err, WSP_CLASS_USAGE, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "",
+                    spec->host, v6 ? "]" : "", spec->port, uv_strerror(r));
+        wsp_err_hint(err, "pick another port (0 lets the kernel choose one) or stop what holds it");
+        err->sys_errno = r;
+        return -1;
+    }
+    int sl = sizeof ss;
+    uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &sl);
+    l->port =
+        ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+    snprintf(l->host, sizeof l->host, "%s", spec->host);
+    snprintf(l->url, sizeof l->url, "%s://%s%s%s:%u%s", spec->tls ? "wss" : "ws", v6 ? "[" : "",
+             spec->host, v6 ? "]" : "", l->port, s->pol.path);
+    return 0;
+}
+
+void wsp_serve_config_init(wsp_serve_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->policy.path = "/ws";
+    cfg->policy.alg = WSP_JWT_ALG_HS256;
+    cfg->policy.leeway_s = 5;
+    cfg->max_message = 64 * 1024;
+    cfg->rate = 50;
+    cfg->max_conns_per_ip = 64;
+    cfg->handshake_timeout_us = 5 * 1000000ull;
+    cfg->idle_timeout_us = 60 * 1000000ull;
+    cfg->write_queue_max = 1u << 20;
+    cfg->max_errors = 5;
+}
+
+static void close_all_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, close_quiet);
+}
+
+int wsp_serve_run(const wsp_serve_config *cfg, wsp_err *err)
+{
+    if (cfg->num_listen == 0)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "no listener");
+    for (size_t i = 0; i < cfg->num_listen; i++)
+        if (cfg->listen[i].tls && !cfg->tls_ctx)
+            return wsp_err_set(err, WSP_CLASS_USAGE, "a TLS listener needs a certificate");
+    srv *s = calloc(1, sizeof *s);
+    if (!s)
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    s->loop = uv_default_loop();
+    s->cfg = cfg;
+    s->pol = cfg->policy;
+    bool nolimits = (cfg->policy.unsafe & WSP_SERVE_UNSAFE_NO_LIMITS) != 0;
+    s->max_message = nolimits ? NO_LIMITS_MAX_MESSAGE : cfg->max_message;
+    s->rate = nolimits ? 0 : cfg->rate;
+    s->max_per_ip = nolimits ? 0 : cfg->max_conns_per_ip;
+    s->hs_timeout_ms = nolimits ? 0 : (cfg->handshake_timeout_us + 999) / 1000;
+    s->idle_ms = nolimits ? 0 : (cfg->idle_timeout_us + 999) / 1000;
+    s->wq_max = cfg->write_queue_max;
+    if (s->wq_max && s->wq_max < 2 * s->max_message + 65536)
+        s->wq_max = 2 * s->max_message + 65536; /* an echo of the largest message must fit */
+    s->t_start = uv_now(s->loop);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* Signals first: a supervisor may signal as soon as the ports are announced. */
+    uv_signal_init(s->loop, &s->sigterm);
+    uv_signal_init(s->loop, &s->sigint);
+    uv_timer_init(s->loop, &s->grace);
+    s->sigterm.data = s->sigint.data = s->grace.data = s;
+    uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&s->sigint, signal_cb, SIGINT);
+    int rc = 0;
+    for (size_t i = 0; i < cfg->num_listen && rc == 0; i++)
+        rc = bind_listener(s, &cfg->listen[i], err);
+    if (rc == 0)
+        for (size_t i = 0; i < s->num_ls; i++)
+            fprintf(stderr, "wsprobe serve: listening on %s\n", s->ls[i].url);
+    if (rc == 0 && cfg->port_file)
+        rc = write_port_file(s, cfg->port_file, err);
+    if (rc == 0) {
+        fflush(stderr);
+        uv_run(s->loop, UV_RUN_DEFAULT);
+        log_event(s, NULL, "stopped", NULL);
+    }
+    /* Close whatever is left (listeners after a failed start) and let the loop release it. */
+    uv_walk(s->loop, close_all_cb, NULL);
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    for (size_t b = 0; b < IP_BUCKETS; b++)
+        while (s->ips[b]) {
+            ipent *e = s->ips[b];
+            s->ips[b] = e->next;
+            free(e);
+        }
+    for (size_t b = 0; b < ROOM_BUCKETS; b++)
+        while (s->rooms[b]) {
+            room *r = s->rooms[b];
+            s->rooms[b] = r->next;
+            free(r);
+        }
+    uv_loop_close(s->loop);
+    free(s);
+    return rc;
+}
