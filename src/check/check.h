@@ -69,6 +69,9 @@ typedef struct wsp_env {
     char *health_url;    /* owned or NULL */
     char *plaintext_url; /* owned or NULL: ws:// form for transport.plaintext */
     wsp_env_limits limits;
+    /* the suite's deadline (CLOCK_MONOTONIC nanoseconds, 0: none): every probe of a security
+     * check is capped at it, so `security --deadline` and `run --deadline` hold */
+    uint64_t deadline_ns;
 } wsp_env;
 
 void wsp_env_init(wsp_env *env);

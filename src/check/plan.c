@@ -21,6 +21,7 @@
 #include "codec/jsonptr.h"
 #include "codec/jwt.h"
 #include "check/plancheck.h"
+#include "check/security/security.h"
 #include "codec/template.h"
 #include "net/tls.h"
 #include "codec/url.h"
@@ -54,19 +55,10 @@ struct wsp_plan {
     json_t *params[WSP_PLAN_MAX_CHECKS];
     char ids[WSP_PLAN_MAX_CHECKS][64];
     size_t num_items;
-    wsp_check_def *own_defs[WSP_PLAN_MAX_CHECKS]; /* placeholders made for security entries */
-    size_t num_own_defs;
     unsigned long nodes_seen;
     uint64_t deadline_cap_us;
     env_store *stores;
 };
-
-static wsp_plan_security_fn security_hook;
-
-void wsp_plan_set_security_hook(wsp_plan_security_fn fn)
-{
-    security_hook = fn;
-}
 
 void wsp_plan_err_format(const wsp_plan_err *e, char *out, size_t cap)
 {
@@ -1035,18 +1027,6 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
 
 static const char *const basic_kinds[] = {
     "connect", "health", "conversation", "concurrent", "expect_auth_required", "security", NULL};
-static const char *const security_groups[] = {"auth",      "origin", "input",     "limits",
-                                              "transport", "tls",    "handshake", NULL};
-
-static void placeholder_run(const wsp_env *env, const json_t *params, wsp_check_result *out)
-{
-    (void)env;
-    (void)params;
-    wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
-                  "the security suite is not in this build: %s did not run", out->id);
-    snprintf(out->hint, sizeof out->hint,
-             "build wsprobe with the security module (src/security.c) to run this check");
-}
 
 static int add_item(wsp_plan *P, const wsp_check_def *def, json_t *params, const char *name,
                     yaml_mark_t m, wsp_plan_err *err)
@@ -1082,60 +1062,34 @@ static bool have_def(const wsp_plan *P, const char *id)
     return false;
 }
 
+/* The definitions of the suite for a group or an id (security.h), at most cap; 0: unknown. */
+static size_t security_defs(const char *name, bool staging, const wsp_check_def **out, size_t cap)
+{
+    const wsp_check_def *const *all = NULL;
+    if (wsp_security_list(&all) > cap)
+        return 0;
+    const char *names[1] = {name};
+    size_t n = 0;
+    if (wsp_security_select(names, 1, staging, out, &n, NULL) != 0)
+        return 0;
+    return n;
+}
+
 static int security_entry(wsp_plan *P, yaml_node_t *n, bool staging, wsp_plan_err *err)
 {
     const char *s;
     if (want_string(P, n, "security", &s, err) != 0)
         return -1;
-    if (security_hook) {
-        const wsp_check_def *defs[MAX_SECURITY_DEFS];
-        size_t k = security_hook(s, staging, defs, MAX_SECURITY_DEFS);
-        if (k == 0)
-            return fail_at(P, err, n->start_mark,
-                           "security: unknown group or check '%.60s'; see wsprobe security --list",
-                           s);
-        for (size_t i = 0; i < k && i < MAX_SECURITY_DEFS; i++)
-            if (!have_def(P, defs[i]->id) &&
-                add_item(P, defs[i], NULL, defs[i]->id, n->start_mark, err) != 0)
-                return -1;
-        return 0;
-    }
-    /* No suite linked in: known names become honest placeholders (skip). */
-    const char *dot = strchr(s, '.');
-    size_t glen = dot ? (size_t)(dot - s) : strlen(s);
-    bool known = false;
-    for (size_t i = 0; security_groups[i]; i++)
-        if (strlen(security_groups[i]) == glen && strncmp(s, security_groups[i], glen) == 0)
-            known = true;
-    bool valid_id = true;
-    for (const char *c = s; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '.'))
-            valid_id = false;
-    if (!known || !valid_id || (dot && !dot[1]) || strlen(s) >= 48)
+    const wsp_check_def *defs[MAX_SECURITY_DEFS];
+    size_t k = security_defs(s, staging, defs, MAX_SECURITY_DEFS);
+    if (k == 0)
         return fail_at(P, err, n->start_mark,
-                       "security: unknown group or check '%.60s'; expected a group (auth, origin, "
-                       "input, limits, transport, tls, handshake) or a check id like auth.missing",
-                       s);
-    char id[64];
-    snprintf(id, sizeof id, "%s%s", dot ? "" : "security.", s);
-    if (have_def(P, id))
-        return 0;
-    if (P->num_own_defs >= WSP_PLAN_MAX_CHECKS)
-        return fail_at(P, err, n->start_mark, "more than %d checks", WSP_PLAN_MAX_CHECKS);
-    wsp_check_def *d = calloc(1, sizeof *d + 64 + 32);
-    if (!d)
-        return fail_at(P, err, n->start_mark, "out of memory");
-    char *idbuf = (char *)(d + 1), *grp = idbuf + 64;
-    snprintf(idbuf, 64, "%s", id);
-    snprintf(grp, 32, "%.*s", (int)glen, s);
-    d->id = idbuf;
-    d->group = grp;
-    d->priority = 0;
-    d->prod_safe = true;
-    d->summary = "security check (suite not in this build)";
-    d->run = placeholder_run;
-    P->own_defs[P->num_own_defs++] = d;
-    return add_item(P, d, NULL, id, n->start_mark, err);
+                       "security: unknown group or check '%.60s'; see wsprobe security --list", s);
+    for (size_t i = 0; i < k && i < MAX_SECURITY_DEFS; i++)
+        if (!have_def(P, defs[i]->id) &&
+            add_item(P, defs[i], NULL, defs[i]->id, n->start_mark, err) != 0)
+            return -1;
+    return 0;
 }
 
 /* One expectation: {json: {...}, text: T, regex: R, within: D} -> steps appended to `steps`. */
@@ -1386,8 +1340,8 @@ static int check_entry(wsp_plan *P, yaml_node_t *cn, size_t idx, wsp_plan_err *e
         }
         if (!list) {
             /* the whole (production-safe) suite: "all" when it is linked in */
-            for (size_t i = 0; security_hook ? i < 1 : security_groups[i] != NULL; i++) {
-                const char *g = security_hook ? "all" : security_groups[i];
+            {
+                const char *g = "all";
                 yaml_node_t fake = *cn;
                 fake.type = YAML_SCALAR_NODE;
                 fake.data.scalar.value = (yaml_char_t *)(uintptr_t)g;
@@ -1649,8 +1603,6 @@ void wsp_plan_free(wsp_plan *P)
         return;
     for (size_t i = 0; i < P->num_items; i++)
         json_decref(P->params[i]);
-    for (size_t i = 0; i < P->num_own_defs; i++)
-        free(P->own_defs[i]);
     while (P->stores) {
         env_store *st = P->stores;
         P->stores = st->next;

@@ -49,18 +49,7 @@ void wsp_plan_err_format(const wsp_plan_err *e, char *out, size_t cap);
 
 /* ---- security entries ----
  * A plan's `security: [auth, origin.foreign, ...]` names groups or check ids of the security
- * suite (SECURITY-CHECKS.md), which lives in its own module. The plan resolves them through this
- * hook, set by the command line once the suite is linked in. The hook writes the definitions for
- * `name` (a group: its checks, production-safe ones only unless include_staging_only; an id: that
- * check) into out (at most cap) and returns how many; 0 when the name is unknown.
- *
- * Without a hook, known group names (auth, origin, input, limits, transport, tls, handshake) and
- * ids of the form group.name are accepted and run as placeholders whose verdict is skip, saying
- * that the security suite is not in this build: never pass. Anything else is a plan error. */
-typedef size_t (*wsp_plan_security_fn)(const char *name, bool include_staging_only,
-                                       const wsp_check_def **out, size_t cap);
-/* Set (or clear with NULL) the process-wide hook. Call before loading plans. */
-void wsp_plan_set_security_hook(wsp_plan_security_fn fn);
+ * suite (SECURITY-CHECKS.md, check/security/security.h); anything else is a plan error. */
 
 typedef struct wsp_plan wsp_plan;
 

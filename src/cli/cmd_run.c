@@ -15,11 +15,6 @@
 #include "planrun.h"
 #include "check/security/security.h"
 
-/* The security suite is linked in when its command is; until then plans run placeholders. */
-#pragma weak wsp_security_select
-#pragma weak wsp_security_list
-#pragma weak wsp_security_set_deadline
-
 static const char run_usage[] =
     "usage: wsprobe run PLAN.yaml --env NAME [options]\n"
     "\n"
@@ -44,25 +39,8 @@ static const char run_usage[] =
 /* The last plan error printed, for wsp_planrun_junit_error. */
 static char last_error[1200];
 
-static size_t security_hook(const char *name, bool staging, const wsp_check_def **out, size_t cap)
-{
-    const wsp_check_def *const *all = NULL;
-    size_t total = wsp_security_list(&all);
-    if (total > cap)
-        return 0;
-    const char *names[1] = {name};
-    size_t n = 0;
-    wsp_err e;
-    wsp_err_clear(&e);
-    if (wsp_security_select(names, 1, staging, out, &n, &e) != 0)
-        return 0;
-    return n;
-}
-
 wsp_plan *wsp_planrun_load(const char *cmd, const char *path, uint64_t deadline_us)
 {
-    if (wsp_security_select && wsp_security_list)
-        wsp_plan_set_security_hook(security_hook);
     wsp_plan_err pe;
     wsp_plan *plan = wsp_plan_load_file(path, &pe);
     if (!plan) {
@@ -138,8 +116,8 @@ int wsp_planrun_execute(wsp_planrun *run)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t start_ns = (uint64_t)t0.tv_sec * 1000000000ull + (uint64_t)t0.tv_nsec;
-    if (wsp_security_set_deadline && run->deadline_us)
-        wsp_security_set_deadline(start_ns + run->deadline_us * 1000ull);
+    if (run->deadline_us)
+        run->env.deadline_ns = start_ns + run->deadline_us * 1000ull;
     wsp_check_run_all(&run->env, items, n, run->parallel, run->deadline_us, run->results);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     free(items);

@@ -440,11 +440,10 @@ int wsp_cmd_security(int argc, char **argv)
         items[i].params = params;
     }
     double t0 = now_ms();
-    wsp_security_set_deadline((uint64_t)(t0 * 1e6) + suite_deadline * 1000ull);
+    env.deadline_ns = (uint64_t)(t0 * 1e6) + suite_deadline * 1000ull;
     wsp_check_run_all(&env, items, n, parallel ? parallel : DEFAULT_PARALLEL, suite_deadline,
                       results);
     double dur = now_ms() - t0;
-    wsp_security_set_deadline(0);
 
     const char **ids = calloc(n ? n : 1, sizeof *ids);
     for (size_t i = 0; ids && i < n; i++)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "check/plan.h"
+#include "check/security/security.h"
 #include "check/plancheck.h"
 #include "check/runreport.h"
 
@@ -51,6 +52,20 @@ static const char good[] =
     "  - expect_auth_required\n"
     "  - security: [auth, origin.foreign]\n";
 
+/* How many checks of the real suite a name selects (security.h). */
+static size_t suite_count(const char *name, bool staging)
+{
+    const wsp_check_def *const *all = NULL;
+    size_t total = wsp_security_list(&all);
+    const wsp_check_def **out = calloc(total, sizeof *out);
+    assert_non_null(out);
+    const char *names[1] = {name};
+    size_t n = 0;
+    assert_int_equal(wsp_security_select(names, 1, staging, out, &n, NULL), 0);
+    free(out);
+    return n;
+}
+
 static void test_good_plan(void **state)
 {
     (void)state;
@@ -61,12 +76,14 @@ static void test_good_plan(void **state)
     assert_string_equal(wsp_plan_env_name(p, 0), "staging");
     assert_true(wsp_plan_has_env(p, "production"));
     assert_false(wsp_plan_has_env(p, "prod"));
-    assert_int_equal(wsp_plan_check_count(p), 8);
+    /* six basic checks, then the production-safe auth group of the suite and origin.foreign */
+    size_t auth = suite_count("auth", false);
+    assert_int_equal(wsp_plan_check_count(p), 6 + auth + 1);
     assert_string_equal(wsp_plan_check_id(p, 0), "connect");
     assert_string_equal(wsp_plan_check_id(p, 2), "conversation");
     assert_string_equal(wsp_plan_check_id(p, 3), "conversation#2");
-    assert_string_equal(wsp_plan_check_id(p, 6), "security.auth");
-    assert_string_equal(wsp_plan_check_id(p, 7), "origin.foreign");
+    assert_string_equal(wsp_plan_check_id(p, 6), "auth.missing");
+    assert_string_equal(wsp_plan_check_id(p, 6 + auth), "origin.foreign");
     const wsp_check_item *it = wsp_plan_items(p);
     assert_ptr_equal(it[0].def, wsp_plancheck_find("connect"));
     /* normalised conversation parameters */
@@ -303,54 +320,35 @@ static void test_alias_bomb_and_depth_are_capped(void **state)
     assert_non_null(strstr(err.msg, "deeper"));
 }
 
-static size_t fake_suite(const char *name, bool staging, const wsp_check_def **out, size_t cap)
-{
-    static const wsp_check_def a = {"auth.missing", "auth", 1, true, "x", NULL};
-    static const wsp_check_def b = {"auth.claims", "auth", 1, false, "x", NULL};
-    if (cap < 2)
-        return 0;
-    if (strcmp(name, "auth") == 0) {
-        out[0] = &a;
-        if (staging)
-            out[1] = &b;
-        return staging ? 2 : 1;
-    }
-    if (strcmp(name, "auth.missing") == 0) {
-        out[0] = &a;
-        return 1;
-    }
-    return 0;
-}
-
 static void test_security_entries(void **state)
 {
     (void)state;
     wsp_plan_err err;
+    /* a group expands to the suite's checks; an id already there collapses */
     const char *y = "environments: {s: {url: ws://h/}}\nchecks:\n  - security: [auth, "
-                    "auth.missing]\n  - security: {checks: [auth], include_staging_only: true}\n";
-    /* without the suite: honest placeholders whose verdict is skip */
+                    "auth.missing]\n";
     wsp_plan *p = load(y, &err);
     assert_non_null(p);
-    assert_int_equal(wsp_plan_check_count(p), 2);
-    wsp_check_result r;
-    wsp_check_result_init(&r, wsp_plan_items(p)[0].def->id);
-    wsp_plan_items(p)[0].def->run(NULL, NULL, &r);
-    assert_int_equal(r.verdict, WSP_VERDICT_SKIP);
-    wsp_check_result_cleanup(&r);
-    wsp_plan_free(p);
-    /* with the suite: expanded, duplicates collapse, staging-only only on request */
-    wsp_plan_set_security_hook(fake_suite);
-    p = load(y, &err);
-    assert_non_null(p);
-    assert_int_equal(wsp_plan_check_count(p), 2);
+    size_t safe = suite_count("auth", false);
+    assert_true(safe >= 1);
+    assert_int_equal(wsp_plan_check_count(p), safe);
     assert_string_equal(wsp_plan_check_id(p, 0), "auth.missing");
-    assert_string_equal(wsp_plan_check_id(p, 1), "auth.claims");
     wsp_plan_free(p);
-    p = load("environments: {s: {url: ws://h/}}\nchecks:\n  - security: [origin]\n", &err);
+    /* staging-only checks only on request */
+    size_t all = suite_count("auth", true);
+    assert_true(all > safe);
+    p = load("environments: {s: {url: ws://h/}}\nchecks:\n"
+             "  - security: {checks: [auth], include_staging_only: true}\n",
+             &err);
+    assert_non_null(p);
+    assert_int_equal(wsp_plan_check_count(p), all);
+    wsp_plan_free(p);
+    /* anything else is a plan error, located */
+    p = load("environments: {s: {url: ws://h/}}\nchecks:\n  - security: [nosuch]\n", &err);
     assert_null(p);
     assert_int_equal(err.line, 3);
     assert_int_equal(err.column, 16);
-    wsp_plan_set_security_hook(NULL);
+    assert_non_null(strstr(err.msg, "nosuch"));
 }
 
 static void test_exit_policy(void **state)

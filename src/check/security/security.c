@@ -199,15 +199,9 @@ int wsp_security_select(const char *const *names, size_t num_names, bool include
 
 /* ---- the suite's deadline ---- */
 
-static uint64_t suite_deadline_ns;
-
-void wsp_security_set_deadline(uint64_t mono_ns)
+uint64_t wsp_sec_clamp_us(const wsp_env *env, uint64_t us)
 {
-    suite_deadline_ns = mono_ns;
-}
-
-uint64_t wsp_sec_clamp_us(uint64_t us)
-{
+    uint64_t suite_deadline_ns = env->deadline_ns;
     if (!suite_deadline_ns)
         return us;
     struct timespec ts;
@@ -251,7 +245,7 @@ void wsp_sec_cfg_from_env(const wsp_env *env, wsp_probe_config *cfg)
     cfg->auth = &env->auth;
     cfg->conn.origin = wsp_sec_allowed_origin(env);
     cfg->conn.trace = NULL;
-    cfg->conn.deadline_us = wsp_sec_clamp_us(cfg->conn.deadline_us);
+    cfg->conn.deadline_us = wsp_sec_clamp_us(env, cfg->conn.deadline_us);
 }
 
 const char *wsp_sec_marker_template(const wsp_env *env)
@@ -978,7 +972,7 @@ static int raw_prepare(const wsp_env *env, wsp_sec_raw *s, uv_loop_t *loop)
     if (o.extensions)
         s->copts.extensions = o.extensions;
     s->copts.limits.allowed_rsv = o.allowed_rsv;
-    s->copts.deadline_us = wsp_sec_clamp_us(s->copts.deadline_us);
+    s->copts.deadline_us = wsp_sec_clamp_us(env, s->copts.deadline_us);
     s->rec.close_code = -1;
     s->messages_json = json_array();
     wsp_sec_raw_init_correlation(env, s);

@@ -55,10 +55,4 @@ int wsp_security_select(const char *const *names, size_t num_names, bool include
  * one at a time (`wsprobe security` and wsp_check_run_all do). */
 bool wsp_security_runs_alone(const wsp_check_def *d);
 
-/* A hard end for the whole suite: every connection a check makes from now on gets at most the
- * time left until `mono_ns` (CLOCK_MONOTONIC nanoseconds; 0 clears it), so a run with a
- * deadline ends near it even when checks are already running. Process-wide; set it before
- * wsp_check_run_all. */
-void wsp_security_set_deadline(uint64_t mono_ns);
-
 #endif

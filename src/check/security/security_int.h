@@ -18,7 +18,7 @@
 /* ---- the suite's deadline ---- */
 
 /* `us` (0: unlimited) cut to the time left before the suite's deadline (at least 1 ms). */
-uint64_t wsp_sec_clamp_us(uint64_t us);
+uint64_t wsp_sec_clamp_us(const wsp_env *env, uint64_t us);
 
 /* ---- probes built from the environment ---- */
 

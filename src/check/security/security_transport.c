@@ -89,7 +89,7 @@ static int rawc_open(const wsp_env *env, rawc *c, uint64_t timeout_us, char *why
 {
     memset(c, 0, sizeof *c);
     c->fd = -1;
-    c->deadline_ns = mono_ns() + wsp_sec_clamp_us(timeout_us) * 1000ull;
+    c->deadline_ns = mono_ns() + wsp_sec_clamp_us(env, timeout_us) * 1000ull;
     const wsp_url *u = &env->base.url;
     if (env->base.conn.num_pinned > 0) {
         for (int i = 0; i < env->base.conn.num_pinned && c->fd < 0; i++) {
@@ -462,7 +462,7 @@ void wsp_sec_limits_slow_handshake(const wsp_env *env, const json_t *params, wsp
         return;
     }
     uint64_t t0 = mono_ns();
-    uint64_t wait = wsp_sec_clamp_us(lim + grace);
+    uint64_t wait = wsp_sec_clamp_us(env, lim + grace);
     uint64_t end = t0 + wait * 1000ull;
     c.deadline_ns = end;
     char host[300], line[400];
@@ -632,7 +632,7 @@ static int engine_get(const wsp_env *env, const wsp_url *url, http_get *g)
     o.url = url;
     o.http_only = true;
     o.trace = NULL;
-    o.deadline_us = wsp_sec_clamp_us(o.deadline_us);
+    o.deadline_us = wsp_sec_clamp_us(env, o.deadline_us);
     o.origin = NULL;
     if (url->port != env->base.url.port || strcmp(url->host, env->base.url.host) != 0) {
         o.pinned = NULL;
