@@ -10,6 +10,8 @@
 
 #include <openssl/ssl.h>
 
+#include "util/redact.h"
+
 const char *wsp_verdict_name(wsp_verdict v)
 {
     switch (v) {
@@ -69,6 +71,18 @@ void wsp_check_result_init(wsp_check_result *r, const char *id)
     r->verdict = WSP_VERDICT_INCONCLUSIVE;
     r->cls = WSP_CLASS_OK;
     r->evidence = json_object();
+}
+
+void wsp_check_result_redact(wsp_check_result *r)
+{
+    wsp_redact_buf(r->message, sizeof r->message);
+    wsp_redact_buf(r->hint, sizeof r->hint);
+    wsp_redact_json(r->evidence);
+    if (r->transcript) {
+        char *t = wsp_redact(r->transcript, strlen(r->transcript), NULL);
+        free(r->transcript);
+        r->transcript = t;
+    }
 }
 
 void wsp_check_result_cleanup(wsp_check_result *r)
@@ -167,6 +181,7 @@ static void *worker(void *arg)
         uint64_t t0 = now_ns();
         res->ran = true;
         r->items[i].def->run(r->env, r->items[i].params, res);
+        wsp_check_result_redact(res);
         res->duration_ms = (double)(now_ns() - t0) / 1e6;
     }
 }

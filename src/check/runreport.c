@@ -18,96 +18,10 @@
 
 /* ---- secrets ---- */
 
-#define MAX_SECRETS 32
-static char *secrets[MAX_SECRETS];
-static size_t num_secrets;
-static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void wsp_runreport_add_secret(const char *value)
+/* A copy of s through the one redactor (util/redact.h). Heap; NULL on OOM. */
+static char *scrub(const char *s)
 {
-    if (!value || strlen(value) < 4)
-        return;
-    /* the shared filter too, so that probe reports (report.h) hide it as well */
-    wsp_redact_register(value, strlen(value));
-    pthread_mutex_lock(&secrets_lock);
-    if (num_secrets < MAX_SECRETS) {
-        char *c = strdup(value);
-        if (c)
-            secrets[num_secrets++] = c;
-    }
-    pthread_mutex_unlock(&secrets_lock);
-}
-
-void wsp_runreport_clear_secrets(void)
-{
-    pthread_mutex_lock(&secrets_lock);
-    for (size_t i = 0; i < num_secrets; i++) {
-        OPENSSL_cleanse(secrets[i], strlen(secrets[i]));
-        free(secrets[i]);
-        secrets[i] = NULL;
-    }
-    num_secrets = 0;
-    pthread_mutex_unlock(&secrets_lock);
-}
-
-static bool b64url(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
-
-/* Length of a JWT-shaped run at s ("eyJ" b64 "." b64 "." b64*), or 0. */
-static size_t jwt_len(const char *s)
-{
-    if (strncmp(s, "eyJ", 3) != 0)
-        return 0;
-    size_t i = 0, dots = 0;
-    for (;;) {
-        while (b64url(s[i]))
-            i++;
-        if (s[i] == '.' && dots < 2) {
-            dots++;
-            i++;
-            continue;
-        }
-        break;
-    }
-    return dots >= 1 ? i : 0;
-}
-
-char *wsp_runreport_scrub(const char *s)
-{
-    if (!s)
-        return NULL;
-    static const char red[] = "[redacted]";
-    size_t len = strlen(s);
-    /* worst case: every byte becomes a marker */
-    size_t cap = len * (sizeof red) + 1;
-    if (cap > (64u << 20))
-        cap = (64u << 20);
-    char *out = malloc(cap);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    pthread_mutex_lock(&secrets_lock);
-    for (size_t i = 0; i < len && o + sizeof red < cap;) {
-        size_t skip = jwt_len(s + i);
-        for (size_t k = 0; !skip && k < num_secrets; k++) {
-            size_t sl = strlen(secrets[k]);
-            if (strncmp(s + i, secrets[k], sl) == 0)
-                skip = sl;
-        }
-        if (skip) {
-            memcpy(out + o, red, sizeof red - 1);
-            o += sizeof red - 1;
-            i += skip;
-        } else {
-            out[o++] = s[i++];
-        }
-    }
-    pthread_mutex_unlock(&secrets_lock);
-    out[o] = '\0';
-    return out;
+    return s ? wsp_redact(s, strlen(s), NULL) : NULL;
 }
 
 /* A scrubbed JSON string (or null) */
@@ -115,7 +29,7 @@ static json_t *jscrub(const char *s)
 {
     if (!s)
         return json_null();
-    char *c = wsp_runreport_scrub(s);
+    char *c = scrub(s);
     json_t *j = c ? json_string(c) : NULL;
     if (!j && c) { /* not UTF-8: keep printable ASCII */
         for (char *p = c; *p; p++)
@@ -206,7 +120,7 @@ static void redacted_url(const char *url, char *out, size_t cap)
 {
     char tmp[WSP_URL_TARGET_MAX + 512];
     wsp_report_redact_url(url ? url : "", tmp, sizeof tmp);
-    char *s = wsp_runreport_scrub(tmp);
+    char *s = scrub(tmp);
     snprintf(out, cap, "%s", s ? s : "");
     free(s);
 }
@@ -268,7 +182,7 @@ void wsp_runreport_human(FILE *f, const wsp_runreport *rr, bool color)
     fprintf(f, "  %-14s %-28s %9s  %s\n", "verdict", "check", "time", "what was seen");
     for (size_t i = 0; i < rr->n; i++) {
         const wsp_check_result *r = &rr->results[i];
-        char *m = wsp_runreport_scrub(r->message);
+        char *m = scrub(r->message);
         char cls[48] = "";
         if (r->cls != WSP_CLASS_OK)
             snprintf(cls, sizeof cls, "%s: ", wsp_class_name(r->cls));
@@ -285,7 +199,7 @@ void wsp_runreport_human(FILE *f, const wsp_runreport *rr, bool color)
         if (!hints)
             fprintf(f, "\nhints:\n");
         hints = true;
-        char *h = wsp_runreport_scrub(r->hint);
+        char *h = scrub(r->hint);
         fprintf(f, "  %s: %s\n", id_of(rr, i), h ? h : "");
         free(h);
     }
@@ -309,7 +223,7 @@ void wsp_runreport_human(FILE *f, const wsp_runreport *rr, bool color)
  * Anything else (and invalid UTF-8) becomes '?'. Heap; NULL on OOM. */
 static char *xml_clean(const char *s)
 {
-    char *sc = wsp_runreport_scrub(s ? s : "");
+    char *sc = scrub(s ? s : "");
     if (!sc)
         return NULL;
     const unsigned char *p = (const unsigned char *)sc;

@@ -11,9 +11,8 @@
  * Exit status (docs/plans.md): a check that fails or is inconclusive fails the run (exit 1):
  * an unproven property is not green. warn, skip and not_applicable do not, unless strict.
  *
- * Secrets: every string these reports write passes through wsp_runreport_scrub, which replaces
- * the registered secret values and anything shaped like a JWT with "[redacted]"; URLs lose
- * credential query values (report.h).
+ * Secrets: every string these reports write passes through util/redact.h (the registered
+ * secrets, anything shaped like a JWT); URLs lose credential query values (report.h).
  */
 #ifndef WSP_RUNREPORT_H
 #define WSP_RUNREPORT_H
@@ -37,15 +36,6 @@ typedef struct wsp_runreport {
     double duration_ms;
     bool strict;
 } wsp_runreport;
-
-/* Register a value that must never appear in a report (a token, a secret). Copied; at most 32;
- * values shorter than 4 bytes are ignored. Process-wide; call before reports are written. Also
- * registered with redact.h, which every probe report passes through. */
-void wsp_runreport_add_secret(const char *value);
-/* Forget them all (wiped). */
-void wsp_runreport_clear_secrets(void);
-/* A copy of s with registered secrets and JWT-shaped strings replaced. Heap; NULL on OOM. */
-char *wsp_runreport_scrub(const char *s);
 
 /* Whether a verdict fails the run. */
 bool wsp_runreport_verdict_fails(wsp_verdict v, bool strict);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "util/redact.h"
 #include "util/duration.h"
 #include "planrun.h"
 #include "report/report.h"
@@ -230,7 +231,7 @@ out:
     free(views);
     free(ids);
     wsp_plan_free(plan);
-    wsp_runreport_clear_secrets();
+    wsp_redact_clear();
     fflush(stdout);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "util/redact.h"
 #include "util/duration.h"
 #include "planrun.h"
 #include "check/security/security.h"
@@ -61,11 +62,14 @@ int wsp_planrun_env(const char *cmd, wsp_plan *plan, const char *name, wsp_env *
         return -1;
     }
     if (env->auth.token)
-        wsp_runreport_add_secret(env->auth.token);
+        wsp_redact_register(env->auth.token, strlen(env->auth.token));
     const char *vars[4];
     size_t nv = wsp_plan_env_secret_vars(plan, name, vars, 4);
-    for (size_t i = 0; i < nv; i++)
-        wsp_runreport_add_secret(getenv(vars[i]));
+    for (size_t i = 0; i < nv; i++) {
+        const char *v = getenv(vars[i]);
+        if (v)
+            wsp_redact_register(v, strlen(v));
+    }
     return 0;
 }
 
@@ -342,7 +346,7 @@ out:
     free(ids);
     wsp_env_cleanup(&run.env);
     wsp_plan_free(plan);
-    wsp_runreport_clear_secrets();
+    wsp_redact_clear();
     fflush(stdout);
     return rc;
 }

@@ -9,7 +9,7 @@
 #include <openssl/crypto.h>
 
 #define MAX_SECRETS 64
-#define MIN_SECRET 6
+#define MIN_SECRET 4
 #define PREFIX_MIN 12
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -42,8 +42,10 @@ static bool b64url(char c)
            c == '_';
 }
 
-/* Length of a JWT starting at s (header.payload[.signature]), or 0. The header of every JWS
- * starts with eyJ, base64url of '{"'. */
+/* Length of a JWT-shaped run starting at s, or 0: "eyJ" (base64url of '{"', the start of
+ * every JWS header) and at least JWT_MIN more base64url characters or dots (two dots at most).
+ * No dot is needed: a capped excerpt may cut a token inside its header. */
+#define JWT_MIN 10
 static size_t jwt_len(const char *s, size_t n)
 {
     if (n < 3 || memcmp(s, "eyJ", 3) != 0)
@@ -54,7 +56,7 @@ static size_t jwt_len(const char *s, size_t n)
             dots++;
         i++;
     }
-    return dots >= 1 && i > 12 ? i : 0;
+    return i - 3 >= JWT_MIN ? i : 0;
 }
 
 typedef struct out {
@@ -127,6 +129,31 @@ char *wsp_redact(const char *s, size_t len, size_t *out_len)
     if (out_len)
         *out_len = o.len;
     return o.p;
+}
+
+void wsp_redact_clear(void)
+{
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < num_secrets; i++) {
+        OPENSSL_cleanse(secrets[i], secret_lens[i]);
+        free(secrets[i]);
+        secrets[i] = NULL;
+    }
+    num_secrets = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+void wsp_redact_buf(char *buf, size_t cap)
+{
+    size_t n = 0, len = strnlen(buf, cap);
+    char *r = wsp_redact(buf, len, &n);
+    if (!r) {
+        buf[0] = '\0'; /* out of memory: lose the text rather than risk a secret */
+        return;
+    }
+    if (n != len || memcmp(r, buf, n) != 0)
+        snprintf(buf, cap, "%s", r);
+    free(r);
 }
 
 void wsp_redact_json(json_t *j)

@@ -14,6 +14,7 @@
 #include "codec/jwt.h"
 #include "check/security/security.h"
 #include "check/security/security_int.h"
+#include "util/redact.h"
 
 /* SECURITY-CHECKS.md: the P1 and P2 rows, and which of all rows are staging only. */
 static const char *const p1_p2[] = {
@@ -398,21 +399,24 @@ static void test_redaction(void **state)
     json_object_set_new(r.evidence, "nested", nested);
     snprintf(r.message, sizeof r.message, "got %s", tok);
     snprintf(r.hint, sizeof r.hint, "secret my-very-secret-value leaked by abc");
-    const char *secrets[] = {"my-very-secret-value", "abc", NULL};
-    wsp_sec_redact(&r, secrets);
+    wsp_redact_register("my-very-secret-value", 20);
+    wsp_redact_register("abc", 3);
+    wsp_check_result_redact(&r);
     char *dump = json_dumps(r.evidence, 0);
     assert_non_null(dump);
-    assert_null(strstr(dump, "eyJ"));
+    assert_null(strstr(dump, "eyJhbGci"));
     assert_null(strstr(dump, "my-very-secret-value"));
     assert_non_null(strstr(dump, "[redacted]"));
     assert_non_null(strstr(dump, "harmless"));
-    assert_non_null(strstr(dump, "refused Bearer [redacted] (again: [redacted])"));
+    assert_non_null(strstr(dump, "refused Bearer eyJ\xe2\x80\xa6[redacted] (again: "
+                                 "eyJ\xe2\x80\xa6[redacted])"));
     free(dump);
-    assert_null(strstr(r.message, "eyJ"));
+    assert_null(strstr(r.message, "eyJhbGci"));
     assert_null(strstr(r.hint, "my-very-secret-value"));
-    /* short secrets are not used (they would blank out ordinary words) */
+    /* secrets under 4 bytes are not used (they would blank out ordinary words) */
     assert_non_null(strstr(r.hint, "leaked by abc"));
     wsp_check_result_cleanup(&r);
+    wsp_redact_clear();
 }
 
 /* ---- checks whose verdict needs no network ---- */

@@ -1,7 +1,8 @@
 /* security_auth.c - the auth.* checks (SECURITY-CHECKS.md "Authentication"): forged, unsigned,
  * mis-signed and mis-claimed tokens sent where the env's credential goes, beside baselines; and
  * the offline weak-secret search. Tokens are forged with jwt.h's deliberate deviations
- * (wsp_jwt_forge); none of them, nor the baseline token, reaches the evidence (wsp_sec_redact). */
+ * (wsp_jwt_forge); none of them, nor the baseline token, reaches the evidence (the check runner
+ * redacts every result, check.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "codec/jwt.h"
 #include "check/security/security_int.h"
+#include "util/redact.h"
 
 #define MAX_VARIANTS 8
 
@@ -169,7 +171,8 @@ static void run_negatives(const wsp_env *env, wsp_check_result *out, variant *v,
     wsp_sec_conclude(out, &t, after, what);
 done:
     variants_free(v, n);
-    wsp_sec_redact(out, secrets);
+    for (size_t k = 0; secrets && secrets[k]; k++)
+        wsp_redact_register(secrets[k], strlen(secrets[k])); /* the runner redacts the result */
 }
 
 static char *mint(wsp_jwt_alg alg, const wsp_jwt_key *key, json_t *claims, json_t *hdr,
@@ -311,7 +314,6 @@ void wsp_sec_auth_missing(const wsp_env *env, const json_t *params, wsp_check_re
                           "for the baseline that proves the endpoint works",
                           wsp_sec_outcome_name(o));
         wsp_probe_config_cleanup(&cfg);
-        wsp_sec_redact(out, NULL);
         return;
     }
     variant v[3];
@@ -791,7 +793,6 @@ void wsp_sec_auth_weak_secret(const wsp_env *env, const json_t *params, wsp_chec
                       "none of %zu common secrets verifies the token (offline, nothing sent)",
                       tried);
     }
-    wsp_sec_redact(out, NULL);
 }
 
 void wsp_sec_auth_query_token(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -834,7 +835,6 @@ void wsp_sec_auth_query_token(const wsp_env *env, const json_t *params, wsp_chec
     else
         wsp_check_set(out, WSP_VERDICT_PASS, WSP_CLASS_OK,
                       "a token in the URL query is not accepted (%s)", wsp_sec_outcome_name(o));
-    wsp_sec_redact(out, NULL);
 }
 
 typedef struct expiry_ctx {
@@ -854,7 +854,6 @@ void wsp_sec_auth_expiry_on_open(const wsp_env *env, const json_t *params, wsp_c
     json_object_set_new(out->evidence, "leeway_ms", json_integer(leeway_ms));
     if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
         parts_cleanup(&p);
-        wsp_sec_redact(out, NULL);
         return;
     }
     /* a token that expires two seconds from now (whole seconds: one to two seconds left) */
@@ -942,7 +941,7 @@ void wsp_sec_auth_expiry_on_open(const wsp_env *env, const json_t *params, wsp_c
                           "the connection was closed after expiry, but the baseline after "
                           "failed");
     }
-    const char *secrets[] = {secret, NULL};
-    wsp_sec_redact(out, secrets);
+    if (secret)
+        wsp_redact_register(secret, strlen(secret)); /* the runner redacts the result */
     free_secret(secret);
 }

@@ -238,10 +238,6 @@ void wsp_sec_raw_evidence(wsp_check_result *out, const char *key, const wsp_sec_
 
 /* ---- redaction ---- */
 
-/* Replace JWT-looking strings ("eyJ...") and each of secrets[] (NULL-terminated; may be NULL)
- * in every string of out->evidence, out->message and out->hint with "[redacted]". */
-void wsp_sec_redact(wsp_check_result *out, const char *const *secrets);
-
 /* ---- the checks (defined in security_*.c) ---- */
 void wsp_sec_auth_missing(const wsp_env *, const json_t *, wsp_check_result *);
 void wsp_sec_auth_unsigned(const wsp_env *, const json_t *, wsp_check_result *);

@@ -432,7 +432,6 @@ void wsp_sec_handshake_version(const wsp_env *env, const json_t *params, wsp_che
         wsp_check_set(out, WSP_VERDICT_PASS, WSP_CLASS_OK,
                       "version 1337 and Hixie-76 were refused%s",
                       not426 ? " (426 with Sec-WebSocket-Version: 13 would be better)" : "");
-    wsp_sec_redact(out, NULL);
 }
 
 /* ---- limits.slow_handshake ---- */
@@ -604,7 +603,6 @@ void wsp_sec_transport_plaintext(const wsp_env *env, const json_t *params, wsp_c
                       "nothing serves plaintext ws:// there (%s)", wsp_class_name(r->err.cls));
     wsp_probe_free(p);
     wsp_probe_config_cleanup(&cfg);
-    wsp_sec_redact(out, NULL);
 }
 
 /* One plain HTTP(S) GET through the engine; calls back with the record. */
@@ -870,5 +868,4 @@ void wsp_sec_handshake_hygiene(const wsp_env *env, const json_t *params, wsp_che
         wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, cls, "no 101 to judge: %.400s", r->err.msg);
     wsp_probe_free(p);
     wsp_probe_config_cleanup(&cfg);
-    wsp_sec_redact(out, NULL);
 }

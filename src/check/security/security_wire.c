@@ -39,10 +39,8 @@ static void origin_of(const wsp_env *env, char *out, size_t cap)
 static void origin_negatives(const wsp_env *env, wsp_check_result *out, const char *const *names,
                              const char *const *origins, size_t n, const char *what)
 {
-    if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
-        wsp_sec_redact(out, NULL);
+    if (!wsp_sec_baseline(env, out, "baseline_before", true))
         return;
-    }
     wsp_probe_config cfgs[12];
     const wsp_probe_config *cp[12];
     if (n > 12)
@@ -74,7 +72,6 @@ static void origin_negatives(const wsp_env *env, wsp_check_result *out, const ch
         bool after = wsp_sec_baseline(env, out, "baseline_after", false);
         wsp_sec_conclude(out, &t, after, what);
     }
-    wsp_sec_redact(out, NULL);
 }
 
 void wsp_sec_origin_foreign(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -174,7 +171,6 @@ void wsp_sec_origin_missing(const wsp_env *env, const json_t *params, wsp_check_
                       "informational: a request without Origin is %s (non-browser clients can "
                       "send any origin, so this is not a defence either way)",
                       o == WSP_SEC_ACCEPTED ? "served" : "refused");
-    wsp_sec_redact(out, NULL);
 }
 
 /* ---- raw-session helpers ---- */
@@ -259,10 +255,8 @@ static bool good_code(const violation *v, int code)
 static void run_violations(const wsp_env *env, wsp_check_result *out, violation *v, size_t n,
                            const char *what, const char *expect)
 {
-    if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
-        wsp_sec_redact(out, NULL);
+    if (!wsp_sec_baseline(env, out, "baseline_before", true))
         return;
-    }
     wsp_sec_raw s[8];
     wsp_sec_raw *sp[8];
     if (n > 8)
@@ -302,7 +296,6 @@ static void run_violations(const wsp_env *env, wsp_check_result *out, violation 
     if (out->verdict == WSP_VERDICT_PASS && other_code)
         snprintf(out->message + strlen(out->message), sizeof out->message - strlen(out->message),
                  "; %u with a close code other than %s", other_code, expect);
-    wsp_sec_redact(out, NULL);
 }
 
 /* ---- input ---- */
@@ -330,10 +323,8 @@ void wsp_sec_input_invalid_utf8(const wsp_env *env, const json_t *params, wsp_ch
                    .plen = sizeof bad,
                    .marker_after = true,
                    .good_codes = codes_1007};
-    if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
-        wsp_sec_redact(out, NULL);
+    if (!wsp_sec_baseline(env, out, "baseline_before", true))
         return;
-    }
     wsp_sec_raw a;
     run_with_marker_after(env, &a, send_violation, &v);
     const wsp_conn_record *r = &a.rec;
@@ -383,7 +374,6 @@ void wsp_sec_input_invalid_utf8(const wsp_env *env, const json_t *params, wsp_ch
                      sizeof out->message - strlen(out->message), "; with close %d rather than 1007",
                      r->close_code);
     }
-    wsp_sec_redact(out, NULL);
 }
 
 void wsp_sec_input_framing(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -640,7 +630,6 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
         wsp_check_set(out, WSP_VERDICT_PASS, WSP_CLASS_OK,
                       "%u payloads came back neutralised, %u were not echoed%s", neutral, missing,
                       refused ? " (the connection was closed)" : "");
-    wsp_sec_redact(out, NULL);
 }
 
 typedef struct text_input {
@@ -736,7 +725,6 @@ void wsp_sec_input_malformed(const wsp_env *env, const json_t *params, wsp_check
                       "all %u malformed inputs got an error or a close, and the endpoint still "
                       "serves",
                       handled);
-    wsp_sec_redact(out, NULL);
 }
 
 /* ---- limits ---- */
@@ -828,7 +816,6 @@ void wsp_sec_limits_message_size(const wsp_env *env, const json_t *params, wsp_c
     if (out->verdict == WSP_VERDICT_PASS && !codes_ok)
         wsp_check_set(out, WSP_VERDICT_WARN, WSP_CLASS_OK,
                       "oversized messages were refused, but not with close 1009 (or 1008)");
-    wsp_sec_redact(out, NULL);
 }
 
 void wsp_sec_limits_fragments(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -866,7 +853,6 @@ void wsp_sec_limits_fragments(const wsp_env *env, const json_t *params, wsp_chec
     if (out->verdict == WSP_VERDICT_PASS && !code_ok)
         wsp_check_set(out, WSP_VERDICT_WARN, WSP_CLASS_OK,
                       "the fragmented message was refused, but not with close 1009");
-    wsp_sec_redact(out, NULL);
 }
 
 typedef struct bomb {
@@ -896,10 +882,8 @@ void wsp_sec_limits_deflate_bomb(const wsp_env *env, const json_t *params, wsp_c
                       "not run: the limit is above the 4 MiB this suite inflates to");
         return;
     }
-    if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
-        wsp_sec_redact(out, NULL);
+    if (!wsp_sec_baseline(env, out, "baseline_before", true))
         return;
-    }
     size_t plain_len = 0;
     char *plain = padded_marker(env, (size_t)(2 * L), &plain_len);
     bomb b = {0};
@@ -961,7 +945,6 @@ void wsp_sec_limits_deflate_bomb(const wsp_env *env, const json_t *params, wsp_c
         wsp_sec_conclude(out, &t, after, "compressed messages inflating past the limit");
     }
     wsp_sec_raw_cleanup(&a);
-    wsp_sec_redact(out, NULL);
 }
 
 typedef struct burst {
@@ -1045,7 +1028,6 @@ void wsp_sec_limits_rate(const wsp_env *env, const json_t *params, wsp_check_res
         wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
                       "%u of %u messages answered, no close: unclear whether this is a limit",
                       a.markers, n);
-    wsp_sec_redact(out, NULL);
 }
 
 void wsp_sec_limits_idle(const wsp_env *env, const json_t *params, wsp_check_result *out)
@@ -1060,10 +1042,8 @@ void wsp_sec_limits_idle(const wsp_env *env, const json_t *params, wsp_check_res
     uint64_t grace = lim / 2 > 500000 ? lim / 2 : 500000;
     json_object_set_new(out->evidence, "limit_ms", json_real((double)lim / 1e3));
     /* the baseline proves that an accepted connection is not simply closed at once */
-    if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
-        wsp_sec_redact(out, NULL);
+    if (!wsp_sec_baseline(env, out, "baseline_before", true))
         return;
-    }
     wsp_sec_raw a;
     memset(&a, 0, sizeof a);
     a.o.with_auth = true;
@@ -1091,7 +1071,6 @@ void wsp_sec_limits_idle(const wsp_env *env, const json_t *params, wsp_check_res
                       "the run's deadline or our own close, not the server's",
                       a.open_ms, (double)(lim + grace) / 1e3);
     wsp_sec_raw_cleanup(&a);
-    wsp_sec_redact(out, NULL);
 }
 
 /* ---- limits.connections ---- */
@@ -1148,10 +1127,8 @@ void wsp_sec_limits_connections(const wsp_env *env, const json_t *params, wsp_ch
         return;
     }
     json_object_set_new(out->evidence, "limit", json_integer(lim));
-    if (!wsp_sec_baseline(env, out, "baseline_before", true)) {
-        wsp_sec_redact(out, NULL);
+    if (!wsp_sec_baseline(env, out, "baseline_before", true))
         return;
-    }
     size_t n = (size_t)lim + 1;
     wsp_sec_raw *s = calloc(n, sizeof *s);
     wsp_sec_raw **sp = calloc(n, sizeof *sp);
@@ -1209,5 +1186,4 @@ void wsp_sec_limits_connections(const wsp_env *env, const json_t *params, wsp_ch
         wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
                       "%u of %zu connections held, %u ended otherwise (no 429/503 or 1008/1013)",
                       held, n, other);
-    wsp_sec_redact(out, NULL);
 }
