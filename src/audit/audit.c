@@ -1,5 +1,7 @@
 /* audit.c - see audit.h. */
 #include "audit/audit.h"
+#include "util/redact.h"
+#include "report/report.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -2520,6 +2522,11 @@ int wsp_audit_write_json(const wsp_audit *a, FILE *f)
         json_array_append_new(errs, eo);
     }
     json_object_set_new(root, "errors", errs);
+    /* the envelope every JSON report carries (report.h), and the one redactor */
+    root = wsp_report_envelope(root, "audit");
+    if (!root)
+        return -1;
+    wsp_redact_json(root);
     /* The head (everything but the findings) as one document, then the findings one per line,
      * so that memory does not hold a JSON tree of every finding at once. */
     char *head = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));

@@ -429,8 +429,7 @@ static int judge_and_report(const judging *j, wsp_load_result *r)
             }
             json_object_set_new(o, "baseline", b);
         }
-        wsp_redact_json(o);
-        wsp_probeopts_print_json(o);
+        wsp_probeopts_print_json(j->cmd, o);
         return rc;
     }
     FILE *out = j->quiet ? stderr : stdout;

@@ -38,7 +38,7 @@ static int run_many(const wsp_probe_config *cfg, size_t n, const char *url, bool
     uv_run(&loop, UV_RUN_DEFAULT);
     wsp_class cls = wsp_report_many_class(ps, n);
     if (json)
-        wsp_probeopts_print_json(wsp_report_many_json(ps, n, url));
+        wsp_probeopts_print_json("probe", wsp_report_many_json(ps, n, url));
     else if (!quiet || cls != WSP_CLASS_OK)
         wsp_report_many_human(quiet ? stderr : stdout, ps, n, url, wsp_cli_color(stdout));
     rc = wsp_class_exit_code(cls);
@@ -108,7 +108,7 @@ int wsp_cmd_probe(int argc, char **argv)
     }
     const wsp_err *v = wsp_probe_verdict(p);
     if (o.json) {
-        wsp_probeopts_print_json(wsp_report_probe_json(p, url));
+        wsp_probeopts_print_json("probe", wsp_report_probe_json(p, url));
     } else if (!o.quiet) {
         wsp_report_probe_human(stdout, p, url, wsp_cli_color(stdout));
     } else if (v->cls != WSP_CLASS_OK) {

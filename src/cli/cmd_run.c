@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "report/report.h"
 #include "util/redact.h"
 #include "util/duration.h"
 #include "planrun.h"
@@ -180,14 +182,10 @@ int wsp_planrun_write_json(const char *cmd, const char *path, const json_t *o)
         fprintf(stderr, "wsprobe: %s: out of memory for the JSON report\n", cmd);
         return -1;
     }
-    int flags = JSON_INDENT(2) | JSON_REAL_PRECISION(10);
-    if (strcmp(path, "-") == 0) {
-        json_dumpf(o, stdout, flags);
-        fputc('\n', stdout);
-        return 0;
-    }
-    if (json_dump_file(o, path, flags) != 0) {
-        fprintf(stderr, "wsprobe: %s: --json %s: cannot write the file\n", cmd, path);
+    if (wsp_report_json_write(json_incref((json_t *)(uintptr_t)o), cmd, path) != 0) {
+        char eb[128];
+        strerror_r(errno, eb, sizeof eb);
+        fprintf(stderr, "wsprobe: %s: --json %s: cannot write the report: %s\n", cmd, path, eb);
         return -1;
     }
     return 0;

@@ -18,6 +18,7 @@
 
 #include "check/check.h"
 #include "cli.h"
+#include "report/report.h"
 #include "util/duration.h"
 #include "codec/jwt.h"
 #include "probeopts.h"
@@ -468,9 +469,8 @@ int wsp_cmd_security(int argc, char **argv)
                 json_object_set_new(c, "priority", json_integer(sel[i]->priority));
                 json_object_set_new(c, "prod_safe", json_boolean(sel[i]->prod_safe));
             }
-            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-            fputc('\n', stdout);
-            json_decref(o);
+            if (wsp_report_json_write(o, "security", NULL) != 0)
+                fprintf(stderr, "wsprobe: security: cannot write the JSON report\n");
         }
     } else if (!quiet || wsp_runreport_exit_code(results, n, false) != 0) {
         wsp_runreport_human(quiet ? stderr : stdout, &rr, wsp_cli_color(stdout));

@@ -372,7 +372,7 @@ int wsp_cmd_wait(int argc, char **argv)
                          lv ? lv->msg : "");
             json_object_set_new(j, "message", json_string(m));
         }
-        wsp_probeopts_print_json(j);
+        wsp_probeopts_print_json("wait", j);
     } else if (cls == WSP_CLASS_OK) {
         if (!o.quiet)
             printf("wsprobe: wait: %s is up: %u consecutive success%s after %u attempt%s in "

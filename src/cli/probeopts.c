@@ -509,19 +509,20 @@ int wsp_probeopts_take(wsp_probeopts *o, int code, const char *arg, const char *
     }
 }
 
-void wsp_probeopts_print_json(json_t *o)
+int wsp_probeopts_print_json(const char *cmd, json_t *o)
 {
-    if (!o)
-        return;
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-    fputc('\n', stdout);
-    json_decref(o);
+    if (wsp_report_json_write(o, cmd, NULL) == 0)
+        return 0;
+    char eb[128];
+    strerror_r(errno, eb, sizeof eb);
+    fprintf(stderr, "wsprobe: %s: cannot write the JSON report: %s\n", cmd, eb);
+    return -1;
 }
 
 static int early_failure(wsp_probeopts *o, const wsp_err *e)
 {
     if (o->json)
-        wsp_probeopts_print_json(wsp_report_error_json(o->url, e));
+        wsp_probeopts_print_json(o->cmd, wsp_report_error_json(o->url, e));
     fprintf(stderr, "wsprobe: %s: %s\n  hint: %s\n", o->cmd, e->msg, e->hint);
     return wsp_class_exit_code(e->cls);
 }

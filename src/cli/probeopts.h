@@ -68,6 +68,6 @@ int wsp_probeopts_take(wsp_probeopts *o, int code, const char *arg, const char *
 int wsp_probeopts_finish(wsp_probeopts *o, const char *url);
 
 /* Print a JSON object on stdout (and release it). */
-void wsp_probeopts_print_json(json_t *o);
+int wsp_probeopts_print_json(const char *cmd, json_t *o);
 
 #endif

@@ -137,7 +137,6 @@ int wsp_auth_set_token(wsp_auth *a, const char *token, wsp_err *err)
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
     wipe_free(a->token);
     a->token = t;
-    wsp_redact_register(t, strlen(t));
     return 0;
 }
 

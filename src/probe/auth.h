@@ -44,7 +44,9 @@ int wsp_auth_set_in(wsp_auth *a, const char *spec, wsp_err *err);
 /* --token-env VAR: take a ready token from the environment (set and non-empty, one line).
  * The message names the option and the variable, never the value. */
 int wsp_auth_set_token_env(wsp_auth *a, const char *var, wsp_err *err);
-/* A literal token (security checks that forge tokens). Copied. */
+/* A literal token (security checks that forge tokens). Copied. Not registered with the
+ * redactor: a forged token is not a secret (and "invalid" would blank out every word that holds
+ * it); one shaped like a JWT is redacted by its shape anyway. */
 int wsp_auth_set_token(wsp_auth *a, const char *token, wsp_err *err);
 /* Take ownership of a loaded JWT configuration (wsp_jwt_config_load done). */
 void wsp_auth_set_jwt(wsp_auth *a, wsp_jwt_config *jwt);

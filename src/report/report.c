@@ -766,3 +766,44 @@ void wsp_report_many_human(FILE *f, wsp_probe *const *ps, size_t n, const char *
     fclose(m);
     write_redacted(f, buf, len);
 }
+
+/* ---- every command's JSON report ---- */
+
+json_t *wsp_report_envelope(json_t *o, const char *command)
+{
+    json_t *e =
+        json_pack("{s:s,s:i}", "command", command, "schema_version", WSP_REPORT_SCHEMA_VERSION);
+    if (!e || !o || json_object_update(e, o) != 0) {
+        json_decref(e);
+        json_decref(o);
+        return NULL;
+    }
+    json_decref(o);
+    return e;
+}
+
+int wsp_report_json_write(json_t *o, const char *command, const char *path)
+{
+    json_t *e = wsp_report_envelope(o, command);
+    if (!e) {
+        errno = ENOMEM;
+        return -1;
+    }
+    wsp_redact_json(e);
+    bool to_stdout = !path || strcmp(path, "-") == 0;
+    FILE *f = to_stdout ? stdout : fopen(path, "w");
+    int rc = -1;
+    if (f) {
+        rc = json_dumpf(e, f, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) == 0 &&
+                     fputc('\n', f) != EOF && fflush(f) == 0
+                 ? 0
+                 : -1;
+        int saved = errno;
+        if (!to_stdout && fclose(f) != 0)
+            rc = -1;
+        else
+            errno = saved;
+    }
+    json_decref(e);
+    return rc;
+}

@@ -11,6 +11,17 @@
 
 #include "probe/probe.h"
 
+/* ---- every command's JSON report ----
+ * One writer for all: the report gets the envelope {"command": COMMAND, "schema_version": N}
+ * ahead of its own members (docs/schema/COMMAND.schema.json describes each), passes through
+ * the redactor (util/redact.h), and is written to `path` ("-" or NULL: stdout) with every
+ * write checked. Consumes `o`. Returns 0, or -1 (errno set) when it could not be written. */
+#define WSP_REPORT_SCHEMA_VERSION 1
+int wsp_report_json_write(json_t *o, const char *command, const char *path);
+/* The envelope alone: a new object with command and schema_version, then o's members
+ * (consumes o; NULL on allocation failure). For writers that stream (audit). */
+json_t *wsp_report_envelope(json_t *o, const char *command);
+
 /* The JSON object of one probe. Returns a new reference (NULL on allocation failure). */
 json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text);
 
