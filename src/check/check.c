@@ -1,5 +1,6 @@
 /* check.c - verdicts, results, environments and the concurrent runner. See check.h. */
 #include "check/check.h"
+#include "util/clock.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -155,13 +156,6 @@ typedef struct runner {
     wsp_check_result *results;
 } runner;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void *worker(void *arg)
 {
     runner *r = arg;
@@ -173,16 +167,16 @@ static void *worker(void *arg)
             return NULL;
         size_t i = r->order[k];
         wsp_check_result *res = &r->results[i];
-        if (r->deadline_ns && now_ns() >= r->deadline_ns) {
+        if (r->deadline_ns && wsp_clock_mono_ns() >= r->deadline_ns) {
             wsp_check_set(res, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK,
                           "not run: the run's overall deadline passed first");
             continue;
         }
-        uint64_t t0 = now_ns();
+        uint64_t t0 = wsp_clock_mono_ns();
         res->ran = true;
         r->items[i].def->run(r->env, r->items[i].params, res);
         wsp_check_result_redact(res);
-        res->duration_ms = (double)(now_ns() - t0) / 1e6;
+        res->duration_ms = (double)(wsp_clock_mono_ns() - t0) / 1e6;
     }
 }
 
@@ -238,7 +232,7 @@ int wsp_check_run_all(const wsp_env *env, const wsp_check_item *items, size_t n,
     while (together < n && !(items[order[together]].def->flags & WSP_CHECK_ALONE))
         together++;
     if (deadline_us)
-        r.deadline_ns = now_ns() + deadline_us * 1000ull;
+        r.deadline_ns = wsp_clock_mono_ns() + deadline_us * 1000ull;
     pthread_mutex_init(&r.lock, NULL);
     run_phase(&r, order, together, parallel < 1 ? 1 : parallel);
     run_phase(&r, order + together, n - together, 1);

@@ -19,7 +19,7 @@
 #include "util/duration.h"
 #include "codec/handshake.h"
 #include "codec/jsonptr.h"
-#include "codec/jwt.h"
+#include "probe/jwtconfig.h"
 #include "check/plancheck.h"
 #include "check/security/security.h"
 #include "codec/template.h"
@@ -960,7 +960,7 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
                            kp);
         if (want_string(P, sn, "marker.send", &msend, err) != 0)
             return -1;
-        if (wsp_tmpl_check(msend, false, "marker.send", &e) != 0)
+        if (wsp_tmpl_check(msend, false, "marker.send", getenv, &e) != 0)
             return fail_at(P, err, sn->start_mark, "%s.send: %s", kp, e.msg);
         yaml_node_t *jn = map_get(P, xn, "json", &km);
         if (want_map(P, xn, "marker.expect", err) != 0 || !jn ||
@@ -1121,7 +1121,7 @@ static int expect_steps(wsp_plan *P, yaml_node_t *xn, const char *path, json_t *
     if (tn) {
         if (want_scalar(P, tn, "expect.text", &s, err) != 0)
             return -1;
-        if (wsp_tmpl_check(s, true, "expect.text", &e) != 0)
+        if (wsp_tmpl_check(s, true, "expect.text", getenv, &e) != 0)
             return fail_at(P, err, tn->start_mark, "%s.text: %s", path, e.msg);
         step = json_pack("{s:s}", "expect_text", s);
     } else if (rn) {
@@ -1164,7 +1164,7 @@ static int expect_steps(wsp_plan *P, yaml_node_t *xn, const char *path, json_t *
                     json_decref(pairs);
                     return -1;
                 }
-                if (wsp_tmpl_check(s, true, "expect.json", &e) != 0) {
+                if (wsp_tmpl_check(s, true, "expect.json", getenv, &e) != 0) {
                     json_decref(pairs);
                     return fail_at(P, err, v->start_mark, "%s.json: %s", path, e.msg);
                 }
@@ -1240,7 +1240,7 @@ static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *pat
                 n->type == YAML_SEQUENCE_NODE ? node_at(P, n->data.sequence.items.start[i]) : n;
             if (want_string(P, it, "conversation.send", &s, err) != 0)
                 goto fail;
-            if (wsp_tmpl_check(s, false, "send", &e) != 0) {
+            if (wsp_tmpl_check(s, false, "send", getenv, &e) != 0) {
                 fail_at(P, err, it->start_mark, "%s.send: %s", path, e.msg);
                 goto fail;
             }

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "util/clock.h"
 #include "audit/audit.h"
 #include "cli.h"
 
@@ -83,11 +84,9 @@ static int list_rules(void)
     return 0;
 }
 
-static long elapsed_ms(const struct timespec *t0)
+static long elapsed_ms(uint64_t t0_ns)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long)((t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000);
+    return (long)((wsp_clock_mono_ns() - t0_ns) / 1000000u);
 }
 
 /* Run `/proc/self/exe probe URL --json -q` and take connect_ms + tls_ms + upgrade_ms (missing
@@ -122,11 +121,10 @@ static int probe_floor(const char *url, uint64_t *us)
     }
     char *out = malloc(PROBE_OUTPUT_MAX + 1);
     size_t len = 0;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = wsp_clock_mono_ns();
     bool timed_out = false;
     while (out) {
-        long left = PROBE_WAIT_MS - elapsed_ms(&t0);
+        long left = PROBE_WAIT_MS - elapsed_ms(t0);
         if (left <= 0) {
             timed_out = true;
             break;

@@ -641,7 +641,7 @@ int wsp_cmd_load(int argc, char **argv)
                 goto out;
             wsp_err e;
             wsp_err_clear(&e);
-            if (wsp_tmpl_check(message, false, "--message", &e) != 0) {
+            if (wsp_tmpl_check(message, false, "--message", getenv, &e) != 0) {
                 rc = wsp_cli_usage_error(cmd, "%s", e.msg);
                 goto out;
             }

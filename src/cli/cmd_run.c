@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "util/clock.h"
 #include "report/report.h"
 #include "util/redact.h"
 #include "util/duration.h"
@@ -119,17 +120,13 @@ int wsp_planrun_execute(wsp_planrun *run)
         if (!items[i].params && sec_params && strcmp(items[i].def->group, "basic") != 0)
             items[i].params = sec_params;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    uint64_t start_ns = (uint64_t)t0.tv_sec * 1000000000ull + (uint64_t)t0.tv_nsec;
+    uint64_t start_ns = wsp_clock_mono_ns();
     if (run->deadline_us)
         run->env.deadline_ns = start_ns + run->deadline_us * 1000ull;
     wsp_check_run_all(&run->env, items, n, run->parallel, run->deadline_us, run->results);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     free(items);
     json_decref(sec_params);
-    run->duration_ms =
-        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    run->duration_ms = (double)(wsp_clock_mono_ns() - start_ns) / 1e6;
     return 0;
 }
 

@@ -17,10 +17,11 @@
 #include <uv.h>
 
 #include "check/check.h"
+#include "util/clock.h"
 #include "cli.h"
 #include "report/report.h"
 #include "util/duration.h"
-#include "codec/jwt.h"
+#include "probe/jwtconfig.h"
 #include "probeopts.h"
 #include "check/runreport.h"
 #include "check/security/security.h"
@@ -165,13 +166,6 @@ static int print_list(bool json)
         printf("\nPROD no: staging only, run with --include-staging-only.\n");
     }
     return 0;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Release what cmd_security put in env itself; the probe configuration, TLS context and
@@ -440,11 +434,11 @@ int wsp_cmd_security(int argc, char **argv)
         items[i].def = sel[i];
         items[i].params = params;
     }
-    double t0 = now_ms();
+    double t0 = wsp_clock_mono_ms();
     env.deadline_ns = (uint64_t)(t0 * 1e6) + suite_deadline * 1000ull;
     wsp_check_run_all(&env, items, n, parallel ? parallel : DEFAULT_PARALLEL, suite_deadline,
                       results);
-    double dur = now_ms() - t0;
+    double dur = wsp_clock_mono_ms() - t0;
 
     const char **ids = calloc(n ? n : 1, sizeof *ids);
     for (size_t i = 0; ids && i < n; i++)

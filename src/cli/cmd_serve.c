@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "util/duration.h"
-#include "codec/jwt.h"
+#include "probe/jwtconfig.h"
 #include "serve/serve.h"
 #include "net/tls.h"
 

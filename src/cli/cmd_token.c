@@ -14,7 +14,7 @@
 
 #include "cli.h"
 #include "util/error.h"
-#include "codec/jwt.h"
+#include "probe/jwtconfig.h"
 
 #define CMD "token"
 

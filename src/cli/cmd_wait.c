@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "util/clock.h"
 #include "util/duration.h"
 #include "probeopts.h"
 #include "util/rand.h"
@@ -64,9 +65,7 @@ static const struct option own_opts[] = {
 
 static uint64_t now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return wsp_clock_mono_ns() / 1000u;
 }
 
 static void sleep_us(uint64_t us)

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "probe/jwtconfig.h"
 #include "net/dns.h"
 #include "util/duration.h"
 #include "codec/handshake.h"
@@ -417,7 +418,7 @@ int wsp_probeopts_take(wsp_probeopts *o, int code, const char *arg, const char *
         if (!step.text)
             return -1;
         if (wsp_tmpl_check(step.text, code != OPT_SEND,
-                           code == OPT_SEND ? "--send" : "--expect-text", &e) != 0) {
+                           code == OPT_SEND ? "--send" : "--expect-text", getenv, &e) != 0) {
             free(step.text);
             wsp_cli_usage_error(o->cmd, "%s", e.msg);
             return -1;
@@ -448,7 +449,7 @@ int wsp_probeopts_take(wsp_probeopts *o, int code, const char *arg, const char *
         }
         /* VALUE is kept as written: placeholders are filled when a message arrives, then it
          * is JSON if it parses as JSON, else a string (probe.c) */
-        if (wsp_tmpl_check(eq + 1, true, "--expect-json", &e) != 0) {
+        if (wsp_tmpl_check(eq + 1, true, "--expect-json", getenv, &e) != 0) {
             free(step.pointer);
             wsp_cli_usage_error(o->cmd, "%s", e.msg);
             return -1;

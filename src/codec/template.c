@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "codec/jsonptr.h"
 #include "util/rand.h"
@@ -39,7 +38,8 @@ static bool is(const char *name, size_t n, const char *lit)
     return strlen(lit) == n && memcmp(name, lit, n) == 0;
 }
 
-int wsp_tmpl_check(const char *tmpl, bool allow_sent, const char *what, wsp_err *err)
+int wsp_tmpl_check(const char *tmpl, bool allow_sent, const char *what, wsp_tmpl_env_fn env,
+                   wsp_err *err)
 {
     const char *p = tmpl, *start, *name;
     size_t n;
@@ -52,7 +52,7 @@ int wsp_tmpl_check(const char *tmpl, bool allow_sent, const char *what, wsp_err 
         if (is(name, n, "uuid") || is(name, n, "now") || is(name, n, "now_ms"))
             continue;
         if (n > 4 && memcmp(name, "env.", 4) == 0) {
-            const char *v = getenv(nm + 4);
+            const char *v = env ? env(nm + 4) : "";
             if (!v)
                 return wsp_err_set(err, WSP_CLASS_USAGE,
                                    "%s: {{%s}} names the environment variable %s, which is not set",
@@ -161,14 +161,15 @@ char *wsp_tmpl_expand(const char *tmpl, const wsp_tmpl_ctx *ctx, size_t *len_out
         if (strcmp(nm, "uuid") == 0) {
             rc = put_uuid(&b);
         } else if (strcmp(nm, "now") == 0 || strcmp(nm, "now_ms") == 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            long long v =
-                nm[3] ? (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 : (long long)ts.tv_sec;
+            if (!ctx || ctx->now_ms <= 0) {
+                wsp_err_set(err, WSP_CLASS_INTERNAL, "{{%s}}: no clock was given", nm);
+                goto fail;
+            }
+            long long v = nm[3] ? (long long)ctx->now_ms : (long long)(ctx->now_ms / 1000);
             int k = snprintf(num, sizeof num, "%lld", v);
             rc = sb_put(&b, num, (size_t)k);
         } else if (strncmp(nm, "env.", 4) == 0) {
-            const char *v = getenv(nm + 4);
+            const char *v = ctx && ctx->env ? ctx->env(nm + 4) : NULL;
             if (!v) {
                 wsp_err_set(err, WSP_CLASS_USAGE, "{{%s}}: the variable is not set", nm);
                 goto fail;

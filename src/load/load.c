@@ -24,6 +24,7 @@
 
 #include <uv.h>
 
+#include "probe/probe.h"
 #include "util/excerpt.h"
 #include "codec/jsonptr.h"
 #include "codec/ws.h"
@@ -398,7 +399,7 @@ static int make_key(run *r, const char *msg, size_t len, char **key, size_t *kle
         return 0;
     if (!r->key_vars)
         return 0;
-    wsp_tmpl_ctx ctx = {msg, len};
+    wsp_tmpl_ctx ctx = wsp_probe_tmpl_ctx(msg, len);
     wsp_err e;
     size_t n = 0;
     char *x = wsp_tmpl_expand(c->match == WSP_LOAD_MATCH_JSON ? c->expect_value : c->expect_text,
@@ -492,7 +493,8 @@ static void send_one(lconn *lc, uint64_t intended)
     char *own = NULL;
     wsp_err e;
     if (r->msg_vars) {
-        own = wsp_tmpl_expand(c->message, NULL, &len, &e);
+        wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
+        own = wsp_tmpl_expand(c->message, &live, &len, &e);
         if (!own) {
             count_error(w, WSP_CLASS_INTERNAL, "a placeholder in --message could not be filled");
             return;

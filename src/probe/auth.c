@@ -1,5 +1,6 @@
 /* auth.c - see auth.h. */
 #include "probe/auth.h"
+#include "probe/jwtconfig.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>

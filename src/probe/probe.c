@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/clock.h"
 #include "util/excerpt.h"
 #include "codec/jsonptr.h"
 #include "util/rand.h"
@@ -279,7 +280,7 @@ static void step_ok(wsp_probe *p, const char *detail)
  * Returns a heap string or NULL (the failure is recorded on the connection). */
 static char *expected_text(wsp_probe *p, const char *tmpl, size_t *len_out)
 {
-    wsp_tmpl_ctx ctx = {p->last_sent, p->last_sent_len};
+    wsp_tmpl_ctx ctx = wsp_probe_tmpl_ctx(p->last_sent, p->last_sent_len);
     wsp_err e;
     wsp_err_clear(&e);
     char *s = wsp_tmpl_expand(tmpl, &ctx, len_out, &e);
@@ -432,7 +433,8 @@ static void run_steps(wsp_probe *p)
             char *msg = NULL;
             if (s->kind == WSP_STEP_SEND && wsp_tmpl_has_vars(s->text)) {
                 wsp_err e;
-                msg = wsp_tmpl_expand(s->text, NULL, &len, &e);
+                wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
+                msg = wsp_tmpl_expand(s->text, &live, &len, &e);
                 if (!msg) {
                     wsp_conn_fail(p->conn, e.cls, "step %zu: %s", p->step + 1, e.msg);
                     return;
@@ -663,4 +665,10 @@ wsp_probe *wsp_probe_run(const wsp_probe_config *cfg)
     wsp_probe_start(p);
     uv_run(p->loop, UV_RUN_DEFAULT);
     return p;
+}
+
+wsp_tmpl_ctx wsp_probe_tmpl_ctx(const char *sent, size_t sent_len)
+{
+    wsp_tmpl_ctx c = {sent, sent_len, wsp_clock_real_ms(), getenv};
+    return c;
 }

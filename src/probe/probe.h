@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "codec/template.h"
 #include "probe/auth.h"
 #include "net/conn.h"
 #include "util/error.h"
@@ -98,6 +99,10 @@ const wsp_conn_record *wsp_probe_record(const wsp_probe *p);
 const wsp_conn_record *wsp_probe_health_record(const wsp_probe *p); /* NULL without health */
 const wsp_step_result *wsp_probe_step_results(const wsp_probe *p);
 const wsp_probe_config *wsp_probe_get_config(const wsp_probe *p);
+
+/* A template context with the live clock and the process environment (codec/template.h
+ * reads neither itself), for `sent` (the message the step before sent; may be NULL). */
+wsp_tmpl_ctx wsp_probe_tmpl_ctx(const char *sent, size_t sent_len);
 
 /* Run one probe to completion on a private loop (the common case of the CLI). The probe is
  * returned finished; free it with wsp_probe_free. NULL on allocation failure. */

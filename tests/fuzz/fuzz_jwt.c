@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "codec/jwt.h"
+#include "probe/jwtconfig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

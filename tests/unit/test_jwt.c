@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "codec/jwt.h"
+#include "probe/jwtconfig.h"
 #include "util/rand.h"
 
 /* Test keys, made for this file with `openssl genpkey` (2048-bit RSA, EC P-256). Never use them

@@ -14,6 +14,7 @@
 #include "codec/jsonptr.h"
 #include "util/rand.h"
 #include "codec/template.h"
+#include "probe/probe.h"
 
 static int counting_rng(void *ud, uint8_t *buf, size_t len)
 {
@@ -56,20 +57,39 @@ static void test_rand_pool(void **state)
     assert_memory_not_equal(big1, big2, sizeof big1);
 }
 
+static char *fake_env(const char *name)
+{
+    static char alice[] = "alice";
+    return strcmp(name, "WSP_T_NAME") == 0 ? alice : NULL;
+}
+
 static void test_env_and_now(void **state)
 {
     (void)state;
-    setenv("WSP_T_NAME", "alice", 1);
+    /* the clock and the environment come from the context: the codec reads neither */
+    wsp_tmpl_ctx ctx = {NULL, 0, 1700000000123LL, fake_env};
     wsp_err e;
-    char *s = wsp_tmpl_expand("{\"u\":\"{{env.WSP_T_NAME}}\",\"t\":{{now}},\"m\":{{now_ms}}}", NULL,
-                              NULL, &e);
+    size_t len = 0;
+    char *s = wsp_tmpl_expand("{\"u\":\"{{env.WSP_T_NAME}}\",\"t\":{{now}},\"m\":{{now_ms}}}", &ctx,
+                              &len, &e);
     assert_non_null(s);
-    long long t = 0, m = 0;
-    char name[16];
-    assert_int_equal(sscanf(s, "{\"u\":\"%5[a-z]\",\"t\":%lld,\"m\":%lld}", name, &t, &m), 3);
-    assert_string_equal(name, "alice");
+    assert_string_equal(s, "{\"u\":\"alice\",\"t\":1700000000,\"m\":1700000000123}");
+    assert_int_equal(len, strlen(s));
+    free(s);
+    /* an unset variable, and no clock or environment at all, are errors, never guesses */
+    assert_null(wsp_tmpl_expand("{{env.WSP_T_OTHER}}", &ctx, NULL, &e));
+    assert_null(wsp_tmpl_expand("{{now}}", NULL, NULL, &e));
+    assert_null(wsp_tmpl_expand("{{env.WSP_T_NAME}}", NULL, NULL, &e));
+    /* the live context of the probe layer is a real clock */
+    setenv("WSP_T_NAME", "bob", 1);
+    wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
+    s = wsp_tmpl_expand("{{env.WSP_T_NAME}} {{now}}", &live, NULL, &e);
+    assert_non_null(s);
+    long long t = 0;
+    char name[8];
+    assert_int_equal(sscanf(s, "%3s %lld", name, &t), 2);
+    assert_string_equal(name, "bob");
     assert_true(t > 1600000000LL);
-    assert_true(m / 1000 >= t && m / 1000 <= t + 1);
     free(s);
 }
 
@@ -78,15 +98,16 @@ static void test_check_rejects_unknown_and_unset(void **state)
     (void)state;
     wsp_err e;
     unsetenv("WSP_T_UNSET");
-    assert_int_equal(wsp_tmpl_check("{{nope}}", false, "--send", &e), -1);
+    assert_int_equal(wsp_tmpl_check("{{nope}}", false, "--send", getenv, &e), -1);
     assert_int_equal(e.cls, WSP_CLASS_USAGE);
     assert_non_null(strstr(e.msg, "--send"));
-    assert_int_equal(wsp_tmpl_check("{{env.WSP_T_UNSET}}", false, "--send", &e), -1);
-    assert_int_equal(wsp_tmpl_check("{{sent./id}}", false, "--send", &e), -1);
-    assert_int_equal(wsp_tmpl_check("{{sent./id}}", true, "--expect-json", &e), 0);
-    assert_int_equal(wsp_tmpl_check("{{sent.id}}", true, "--expect-json", &e), -1);
-    assert_int_equal(wsp_tmpl_check("plain {{uuid}} {{now}} {{now_ms}}", false, "x", &e), 0);
-    assert_int_equal(wsp_tmpl_check("no vars at all", false, "x", &e), 0);
+    assert_int_equal(wsp_tmpl_check("{{env.WSP_T_UNSET}}", false, "--send", getenv, &e), -1);
+    assert_int_equal(wsp_tmpl_check("{{sent./id}}", false, "--send", getenv, &e), -1);
+    assert_int_equal(wsp_tmpl_check("{{sent./id}}", true, "--expect-json", getenv, &e), 0);
+    assert_int_equal(wsp_tmpl_check("{{sent.id}}", true, "--expect-json", getenv, &e), -1);
+    assert_int_equal(wsp_tmpl_check("plain {{uuid}} {{now}} {{now_ms}}", false, "x", getenv, &e),
+                     0);
+    assert_int_equal(wsp_tmpl_check("no vars at all", false, "x", getenv, &e), 0);
 }
 
 static void test_sent_correlation(void **state)

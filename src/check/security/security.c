@@ -4,6 +4,7 @@
  * checks themselves live in security_auth.c, security_wire.c and security_transport.c. */
 #define _GNU_SOURCE /* memmem */
 #include "check/security/security.h"
+#include "util/clock.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -204,9 +205,7 @@ uint64_t wsp_sec_clamp_us(const wsp_env *env, uint64_t us)
     uint64_t suite_deadline_ns = env->deadline_ns;
     if (!suite_deadline_ns)
         return us;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t now = wsp_clock_mono_ns();
     uint64_t left = now >= suite_deadline_ns ? 1000 : (suite_deadline_ns - now) / 1000;
     if (left < 1000)
         left = 1000;
@@ -258,7 +257,8 @@ static bool marker_has_id(const wsp_env *env)
 {
     wsp_err e;
     size_t len = 0;
-    char *m = wsp_tmpl_expand(wsp_sec_marker_template(env), NULL, &len, &e);
+    wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
+    char *m = wsp_tmpl_expand(wsp_sec_marker_template(env), &live, &len, &e);
     if (!m)
         return false;
     json_error_t je;
@@ -611,7 +611,7 @@ static bool registry_has(uint64_t h)
  * whether every value was filled. */
 static bool marker_wants(const wsp_sec_marker *m, const char *sent, size_t sent_len, json_t **want)
 {
-    wsp_tmpl_ctx ctx = {sent, sent_len};
+    wsp_tmpl_ctx ctx = wsp_probe_tmpl_ctx(sent, sent_len);
     bool all = true;
     for (size_t k = 0; k < m->n; k++) {
         wsp_err e;
@@ -769,7 +769,8 @@ int wsp_sec_raw_send_marker(wsp_sec_raw *s)
 {
     size_t len = 0;
     wsp_err e;
-    char *m = wsp_tmpl_expand(wsp_sec_marker_template(s->env), NULL, &len, &e);
+    wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
+    char *m = wsp_tmpl_expand(wsp_sec_marker_template(s->env), &live, &len, &e);
     if (!m)
         return -1;
     int rc = wsp_sec_raw_send_text(s, m, len);

@@ -13,7 +13,8 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "codec/jwt.h"
+#include "probe/jwtconfig.h"
+#include "util/clock.h"
 #include "check/security/security_int.h"
 #include "util/redact.h"
 
@@ -887,9 +888,7 @@ void wsp_sec_auth_expiry_on_open(const wsp_env *env, const json_t *params, wsp_c
     }
     expiry_ctx x;
     auth_like(env, &x.auth, &v);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now_ms = wsp_clock_real_ms();
     /* exp has whole seconds: a server may round to the next one; then 500 ms of grace */
     int64_t hold_ms = exp * 1000 - now_ms + leeway_ms + 1500;
     wsp_sec_raw a;
@@ -902,8 +901,7 @@ void wsp_sec_auth_expiry_on_open(const wsp_env *env, const json_t *params, wsp_c
     a.o.stop_on_marker = true;
     wsp_sec_raw *sp[] = {&a};
     wsp_sec_raw_run(env, sp, 1);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t end_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t end_ms = wsp_clock_real_ms();
     bool server_ended =
         a.rec.closed_by == WSP_CLOSED_BY_SERVER || a.rec.err.cls == WSP_CLASS_WS_DROPPED;
     wsp_sec_raw_evidence(out, "expiring", &a, NULL);

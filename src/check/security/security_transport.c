@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "report/report.h"
+#include "util/clock.h"
 #include "check/security/security_int.h"
 #include "net/tls.h"
 
@@ -32,16 +33,9 @@ typedef struct rawc {
     uint64_t deadline_ns;
 } rawc;
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int ms_left(uint64_t deadline_ns)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = wsp_clock_mono_ns();
     if (now >= deadline_ns)
         return 0;
     uint64_t ms = (deadline_ns - now) / 1000000ull;
@@ -89,7 +83,7 @@ static int rawc_open(const wsp_env *env, rawc *c, uint64_t timeout_us, char *why
 {
     memset(c, 0, sizeof *c);
     c->fd = -1;
-    c->deadline_ns = mono_ns() + wsp_sec_clamp_us(env, timeout_us) * 1000ull;
+    c->deadline_ns = wsp_clock_mono_ns() + wsp_sec_clamp_us(env, timeout_us) * 1000ull;
     const wsp_url *u = &env->base.url;
     if (env->base.conn.num_pinned > 0) {
         for (int i = 0; i < env->base.conn.num_pinned && c->fd < 0; i++) {
@@ -460,7 +454,7 @@ void wsp_sec_limits_slow_handshake(const wsp_env *env, const json_t *params, wsp
         wsp_check_set(out, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_OK, "could not connect: %s", why);
         return;
     }
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = wsp_clock_mono_ns();
     uint64_t wait = wsp_sec_clamp_us(env, lim + grace);
     uint64_t end = t0 + wait * 1000ull;
     c.deadline_ns = end;
@@ -473,7 +467,7 @@ void wsp_sec_limits_slow_handshake(const wsp_env *env, const json_t *params, wsp
     unsigned lines = 0;
     if (n > 0 && (size_t)n < sizeof line && rawc_write(&c, line, (size_t)n) == 0) {
         for (;;) {
-            uint64_t next = mono_ns() + step * 1000ull;
+            uint64_t next = wsp_clock_mono_ns() + step * 1000ull;
             if (next > end)
                 next = end;
             char buf[512];
@@ -487,7 +481,7 @@ void wsp_sec_limits_slow_handshake(const wsp_env *env, const json_t *params, wsp
                 closed = true;
                 break;
             }
-            if (mono_ns() >= end)
+            if (wsp_clock_mono_ns() >= end)
                 break;
             n = snprintf(line, sizeof line, "X-Wsprobe-Slow-%u: %u\r\n", lines, lines);
             if (rawc_write(&c, line, (size_t)n) != 0) {
@@ -499,7 +493,7 @@ void wsp_sec_limits_slow_handshake(const wsp_env *env, const json_t *params, wsp
     } else {
         closed = true;
     }
-    double ms = (double)(mono_ns() - t0) / 1e6;
+    double ms = (double)(wsp_clock_mono_ns() - t0) / 1e6;
     rawc_close(&c);
     json_object_set_new(out->evidence, "lines_sent", json_integer(lines));
     json_object_set_new(out->evidence, "cut_after_ms", closed ? json_real(ms) : json_null());

@@ -189,7 +189,8 @@ static char *padded_marker(const wsp_env *env, size_t size, size_t *len_out)
 {
     wsp_err e;
     size_t len = 0;
-    char *m = wsp_tmpl_expand(wsp_sec_marker_template(env), NULL, &len, &e);
+    wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
+    char *m = wsp_tmpl_expand(wsp_sec_marker_template(env), &live, &len, &e);
     if (!m)
         return NULL;
     if (size < len)
@@ -522,7 +523,8 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
     for (size_t i = 0; i < 6; i++) {
         wsp_err e;
         size_t len = 0;
-        char *m = wsp_tmpl_expand(tmpl, NULL, &len, &e);
+        wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
+        char *m = wsp_tmpl_expand(tmpl, &live, &len, &e);
         json_error_t je;
         json_t *doc = m ? json_loadb(m, len, 0, &je) : NULL;
         free(m);
@@ -961,7 +963,8 @@ static void send_burst(wsp_sec_raw *s, void *ud)
     for (unsigned i = 0; i < b->n && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN; i++) {
         wsp_err e;
         size_t len = 0;
-        char *m = wsp_tmpl_expand(b->tmpl, NULL, &len, &e);
+        wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
+        char *m = wsp_tmpl_expand(b->tmpl, &live, &len, &e);
         if (!m || wsp_sec_raw_send_text(s, m, len) != 0) {
             free(m);
             return;
