@@ -6,9 +6,6 @@
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,253 +20,16 @@
 #include "report/report.h"
 #include "util/clock.h"
 #include "check/security/security_int.h"
+#include "net/rawclient.h"
 #include "net/tls.h"
 
-/* ---- a small blocking client (one worker thread each) ---- */
+/* The suite's raw client (net/rawclient.h), within timeout_us and the suite's deadline. */
+typedef wsp_rawc rawc;
 
-typedef struct rawc {
-    int fd;
-    SSL *ssl;
-    uint64_t deadline_ns;
-} rawc;
-
-static int ms_left(uint64_t deadline_ns)
-{
-    uint64_t now = wsp_clock_mono_ns();
-    if (now >= deadline_ns)
-        return 0;
-    uint64_t ms = (deadline_ns - now) / 1000000ull;
-    return ms > 60000 ? 60000 : (int)(ms ? ms : 1);
-}
-
-static int wait_fd(int fd, short ev, uint64_t deadline_ns)
-{
-    struct pollfd p = {fd, ev, 0};
-    for (;;) {
-        int left = ms_left(deadline_ns);
-        if (left == 0)
-            return 0;
-        int r = poll(&p, 1, left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        return r;
-    }
-}
-
-static int try_connect(const struct sockaddr *sa, socklen_t len, uint64_t deadline_ns)
-{
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, sa, len) != 0 && errno != EINPROGRESS) {
-        close(fd);
-        return -1;
-    }
-    if (wait_fd(fd, POLLOUT, deadline_ns) <= 0) {
-        close(fd);
-        return -1;
-    }
-    int soerr = 0;
-    socklen_t sl = sizeof soerr;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Connect (and TLS when the URL says so) within timeout_us. Returns 0 or -1 with why. */
 static int rawc_open(const wsp_env *env, rawc *c, uint64_t timeout_us, char *why, size_t cap)
 {
-    memset(c, 0, sizeof *c);
-    c->fd = -1;
-    c->deadline_ns = wsp_clock_mono_ns() + wsp_sec_clamp_us(env, timeout_us) * 1000ull;
-    const wsp_url *u = &env->base.url;
-    if (env->base.conn.num_pinned > 0) {
-        for (int i = 0; i < env->base.conn.num_pinned && c->fd < 0; i++) {
-            const struct sockaddr_storage *ss = &env->base.conn.pinned[i];
-            c->fd = try_connect((const struct sockaddr *)ss,
-                                ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                          : sizeof(struct sockaddr_in),
-                                c->deadline_ns);
-        }
-    } else {
-        struct addrinfo hints, *res = NULL;
-        memset(&hints, 0, sizeof hints);
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_family = env->base.conn.family;
-        hints.ai_flags = u->host_is_ip ? AI_NUMERICHOST : 0;
-        char port[8];
-        snprintf(port, sizeof port, "%u", u->port);
-        int gr = getaddrinfo(u->host, port, &hints, &res);
-        if (gr != 0) {
-            snprintf(why, cap, "cannot resolve %.100s: %s", u->host, gai_strerror(gr));
-            return -1;
-        }
-        for (struct addrinfo *a = res; a && c->fd < 0; a = a->ai_next)
-            c->fd = try_connect(a->ai_addr, a->ai_addrlen, c->deadline_ns);
-        freeaddrinfo(res);
-    }
-    if (c->fd < 0) {
-        snprintf(why, cap, "cannot connect to %.100s port %u", u->host, u->port);
-        return -1;
-    }
-    if (!u->tls)
-        return 0;
-    if (!env->base.conn.tls_ctx) {
-        snprintf(why, cap, "no TLS context for a wss:// URL");
-        close(c->fd);
-        return -1;
-    }
-    c->ssl = SSL_new(env->base.conn.tls_ctx);
-    if (!c->ssl) {
-        snprintf(why, cap, "out of memory (TLS)");
-        close(c->fd);
-        return -1;
-    }
-    /* what this client probes is the HTTP layer; the certificate is tls.certificate's job */
-    SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
-    SSL_set_fd(c->ssl, c->fd);
-    if (!u->host_is_ip)
-        SSL_set_tlsext_host_name(c->ssl, u->host);
-    for (;;) {
-        ERR_clear_error();
-        int r = SSL_connect(c->ssl);
-        if (r == 1)
-            return 0;
-        int e = SSL_get_error(c->ssl, r);
-        short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
-        if (!ev || wait_fd(c->fd, ev, c->deadline_ns) <= 0) {
-            ERR_clear_error();
-            snprintf(why, cap, "TLS handshake failed");
-            SSL_free(c->ssl);
-            c->ssl = NULL;
-            close(c->fd);
-            c->fd = -1;
-            return -1;
-        }
-    }
-}
-
-static void rawc_close(rawc *c)
-{
-    if (c->ssl) {
-        SSL_free(c->ssl);
-        ERR_clear_error();
-    }
-    if (c->fd >= 0)
-        close(c->fd);
-    c->ssl = NULL;
-    c->fd = -1;
-}
-
-/* Returns 0, or -1 when the peer is gone or the deadline passed. */
-static int rawc_write(rawc *c, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n;
-        if (c->ssl) {
-            ERR_clear_error();
-            int r = SSL_write(c->ssl, p, (int)len);
-            if (r <= 0) {
-                int e = SSL_get_error(c->ssl, r);
-                short ev = e == SSL_ERROR_WANT_READ    ? POLLIN
-                           : e == SSL_ERROR_WANT_WRITE ? POLLOUT
-                                                       : 0;
-                ERR_clear_error();
-                if (!ev || wait_fd(c->fd, ev, c->deadline_ns) <= 0)
-                    return -1;
-                continue;
-            }
-            n = r;
-        } else {
-            n = send(c->fd, p, len, MSG_NOSIGNAL);
-            if (n < 0) {
-                if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-                    wait_fd(c->fd, POLLOUT, c->deadline_ns) > 0)
-                    continue;
-                return -1;
-            }
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Read what is there within until_ns: > 0 bytes, 0 when the peer closed, -1 on an error,
- * -2 when nothing came in time. */
-static ssize_t rawc_read(rawc *c, void *buf, size_t cap, uint64_t until_ns)
-{
-    for (;;) {
-        if (c->ssl) {
-            ERR_clear_error();
-            int r = SSL_read(c->ssl, buf, (int)cap);
-            if (r > 0)
-                return r;
-            int e = SSL_get_error(c->ssl, r);
-            ERR_clear_error();
-            if (e == SSL_ERROR_ZERO_RETURN)
-                return 0;
-            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-                return e == SSL_ERROR_SYSCALL ? 0 : -1;
-            int w = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, until_ns);
-            if (w == 0)
-                return -2;
-            if (w < 0)
-                return -1;
-        } else {
-            ssize_t n = recv(c->fd, buf, cap, 0);
-            if (n >= 0)
-                return n;
-            if (errno == ECONNRESET)
-                return 0;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                return -1;
-            int w = wait_fd(c->fd, POLLIN, until_ns);
-            if (w == 0)
-                return -2;
-            if (w < 0)
-                return -1;
-        }
-    }
-}
-
-/* Send a request and read the status line and head. status 0 when the peer closed without a
- * status line, -1 when nothing came in time. head gets the head (NUL-terminated). */
-static int rawc_exchange(rawc *c, const char *req, size_t len, int *status, char *head, size_t cap)
-{
-    *status = -1;
-    head[0] = '\0';
-    if (rawc_write(c, req, len) != 0) {
-        *status = 0;
-        return 0;
-    }
-    size_t have = 0;
-    for (;;) {
-        ssize_t n = rawc_read(c, head + have, cap - 1 - have, c->deadline_ns);
-        if (n == -2)
-            break;
-        if (n <= 0) {
-            if (have == 0)
-                *status = 0;
-            break;
-        }
-        have += (size_t)n;
-        head[have] = '\0';
-        if (strstr(head, "\r\n\r\n") || have + 1 >= cap)
-            break;
-    }
-    head[have] = '\0';
-    if (have >= 12 && strncmp(head, "HTTP/1.", 7) == 0) {
-        char *end;
-        long st = strtol(head + 9, &end, 10);
-        *status = (int)st;
-    } else if (have > 0) {
-        *status = 0;
-    }
-    return 0;
+    uint64_t deadline = wsp_clock_mono_ns() + wsp_sec_clamp_us(env, timeout_us) * 1000ull;
+    return wsp_rawc_open(c, &env->base.url, &env->base.conn, deadline, why, cap);
 }
 
 /* A header's value in a response head (first occurrence), copied into out. */
@@ -381,8 +141,8 @@ void wsp_sec_handshake_version(const wsp_env *env, const json_t *params, wsp_che
         }
         int status;
         char head[4096];
-        rawc_exchange(&c, reqs[i], (size_t)lens[i], &status, head, sizeof head);
-        rawc_close(&c);
+        wsp_rawc_exchange(&c, reqs[i], (size_t)lens[i], &status, head, sizeof head);
+        wsp_rawc_close(&c);
         char ver[64] = "";
         head_value(head, "Sec-WebSocket-Version", ver, sizeof ver);
         json_object_set_new(e, "status", status > 0 ? json_integer(status) : json_null());
@@ -465,13 +225,13 @@ void wsp_sec_limits_slow_handshake(const wsp_env *env, const json_t *params, wsp
     bool closed = false;
     int status = -1;
     unsigned lines = 0;
-    if (n > 0 && (size_t)n < sizeof line && rawc_write(&c, line, (size_t)n) == 0) {
+    if (n > 0 && (size_t)n < sizeof line && wsp_rawc_write(&c, line, (size_t)n) == 0) {
         for (;;) {
             uint64_t next = wsp_clock_mono_ns() + step * 1000ull;
             if (next > end)
                 next = end;
             char buf[512];
-            ssize_t r = rawc_read(&c, buf, sizeof buf - 1, next);
+            ssize_t r = wsp_rawc_read(&c, buf, sizeof buf - 1, next);
             if (r >= 0 || r == -1) {
                 if (r > 0) {
                     buf[r] = '\0';
@@ -484,7 +244,7 @@ void wsp_sec_limits_slow_handshake(const wsp_env *env, const json_t *params, wsp
             if (wsp_clock_mono_ns() >= end)
                 break;
             n = snprintf(line, sizeof line, "X-Wsprobe-Slow-%u: %u\r\n", lines, lines);
-            if (rawc_write(&c, line, (size_t)n) != 0) {
+            if (wsp_rawc_write(&c, line, (size_t)n) != 0) {
                 closed = true;
                 break;
             }
@@ -494,7 +254,7 @@ void wsp_sec_limits_slow_handshake(const wsp_env *env, const json_t *params, wsp
         closed = true;
     }
     double ms = (double)(wsp_clock_mono_ns() - t0) / 1e6;
-    rawc_close(&c);
+    wsp_rawc_close(&c);
     json_object_set_new(out->evidence, "lines_sent", json_integer(lines));
     json_object_set_new(out->evidence, "cut_after_ms", closed ? json_real(ms) : json_null());
     json_object_set_new(out->evidence, "status", status > 0 ? json_integer(status) : json_null());
