@@ -19,6 +19,7 @@
 
 #include <zlib.h>
 
+#include "util/buf.h"
 #include "util/xmlshim.h"
 
 const char *wsp_junit_outcome_name(wsp_junit_outcome o)
@@ -211,53 +212,13 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
 
 /* ---- small growable buffers ---------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static int sbuf_reserve(sbuf *b, size_t need)
-{
-    if (need + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < need + 1)
-        cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np)
-        return -1;
-    b->p = np;
-    b->cap = cap;
-    return 0;
-}
+typedef wsp_buf sbuf;
 
 /* Set to s[0..n) (truncated to max bytes at a UTF-8 boundary). */
 static int sbuf_setn(sbuf *b, const char *s, size_t n, size_t max)
 {
-    n = utf8_cut(s, n, max);
-    if (sbuf_reserve(b, n) < 0)
-        return -1;
-    memcpy(b->p, s, n);
-    b->p[n] = '\0';
-    b->len = n;
-    return 0;
-}
-
-static int sbuf_append(sbuf *b, const char *s, size_t n)
-{
-    if (sbuf_reserve(b, b->len + n) < 0)
-        return -1;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static void sbuf_clear(sbuf *b)
-{
-    b->len = 0;
-    if (b->p)
-        b->p[0] = '\0';
+    wsp_buf_clear(b);
+    return wsp_buf_put(b, s, utf8_cut(s, n, max));
 }
 
 /* ---- output pattern scanning -------------------------------------------------------- */
@@ -697,9 +658,9 @@ static int suite_open(reader *r, xmlNodePtr node, wsp_junit_suite_kind kind)
     int rc = 0;
     if (kind == WSP_JUNIT_SUITE) {
         if (r->path.len)
-            rc |= sbuf_append(&r->path, " / ", 3);
+            rc |= wsp_buf_put(&r->path, " / ", 3);
         f->name_off = r->path.len;
-        rc |= sbuf_append(&r->path, name, name_len);
+        rc |= wsp_buf_put(&r->path, name, name_len);
         f->name_len = name_len;
     } else {
         /* the root <testsuites> is not part of the path */
@@ -774,13 +735,13 @@ static int case_open(reader *r, xmlNodePtr node)
     r->c.time_us = -1;
     r->c.assertions = -1;
     r->c.pattern = -1;
-    sbuf_clear(&r->classname);
-    sbuf_clear(&r->name);
-    sbuf_clear(&r->status);
-    sbuf_clear(&r->result);
-    sbuf_clear(&r->message);
-    sbuf_clear(&r->excerpt);
-    sbuf_clear(&r->props_arena);
+    wsp_buf_clear(&r->classname);
+    wsp_buf_clear(&r->name);
+    wsp_buf_clear(&r->status);
+    wsp_buf_clear(&r->result);
+    wsp_buf_clear(&r->message);
+    wsp_buf_clear(&r->excerpt);
+    wsp_buf_clear(&r->props_arena);
     r->message_set = false;
     r->open_prop = -1;
     int rc = 0;
@@ -830,20 +791,20 @@ static int case_close(reader *r)
     const char *nm = r->name.p ? r->name.p : "";
     c->classname = cls;
     c->name = nm;
-    sbuf_clear(&r->id);
+    wsp_buf_clear(&r->id);
     int rc = 0;
     if (!nm[0]) {
         /* no name: the classname stands for it, or a placeholder */
         if (cls[0])
-            rc |= sbuf_append(&r->id, cls, r->classname.len);
+            rc |= wsp_buf_put(&r->id, cls, r->classname.len);
         else
-            rc |= sbuf_append(&r->id, "(unnamed)", 9);
+            rc |= wsp_buf_put(&r->id, "(unnamed)", 9);
     } else {
         if (cls[0] && strcmp(cls, nm) != 0) {
-            rc |= sbuf_append(&r->id, cls, r->classname.len);
-            rc |= sbuf_append(&r->id, ".", 1);
+            rc |= wsp_buf_put(&r->id, cls, r->classname.len);
+            rc |= wsp_buf_put(&r->id, ".", 1);
         }
-        rc |= sbuf_append(&r->id, nm, r->name.len);
+        rc |= wsp_buf_put(&r->id, nm, r->name.len);
     }
     if (rc) {
         set_err(r, WSP_JUNIT_ENOMEM, c->line, "out of memory");
@@ -921,12 +882,12 @@ static int case_property(reader *r, xmlNodePtr node, bool *text_value)
         size_t nl = utf8_cut(name, strlen(name), PROP_NAME_MAX);
         size_t vl = value ? utf8_cut(value, strlen(value), PROP_VALUE_MAX) : 0;
         r->prop_name_off[i] = r->props_arena.len;
-        rc |= sbuf_append(&r->props_arena, name, nl);
-        rc |= sbuf_append(&r->props_arena, "", 1); /* keep the NUL */
+        rc |= wsp_buf_put(&r->props_arena, name, nl);
+        rc |= wsp_buf_put(&r->props_arena, "", 1); /* keep the NUL */
         r->prop_value_off[i] = r->props_arena.len;
         if (value)
-            rc |= sbuf_append(&r->props_arena, value, vl);
-        rc |= sbuf_append(&r->props_arena, "", 1);
+            rc |= wsp_buf_put(&r->props_arena, value, vl);
+        rc |= wsp_buf_put(&r->props_arena, "", 1);
         r->c.nprops++;
         if (!value) {
             *text_value = true;
@@ -954,8 +915,8 @@ static int case_property_text(reader *r, const char *s, size_t n)
     n = utf8_cut(s, n, PROP_VALUE_MAX - have);
     /* drop the trailing NUL, append, restore */
     r->props_arena.len--;
-    int rc = sbuf_append(&r->props_arena, s, n);
-    rc |= sbuf_append(&r->props_arena, "", 1);
+    int rc = wsp_buf_put(&r->props_arena, s, n);
+    rc |= wsp_buf_put(&r->props_arena, "", 1);
     return rc;
 }
 

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "codec/jsonptr.h"
+#include "util/buf.h"
 #include "report/report.h"
 #include "codec/template.h"
 
@@ -214,36 +215,18 @@ static void put_main(wsp_check_result *r, const char *key)
     }
 }
 
-static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+/* A transcript is a summary: past TRANSCRIPT_MAX bytes the rest is left out. */
+#define TRANSCRIPT_MAX (1u << 20)
+
+static void append(wsp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(wsp_buf *b, const char *fmt, ...)
 {
-    if (!*buf)
+    if (b->len >= TRANSCRIPT_MAX)
         return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if ((size_t)n < *cap - *len) {
-            *len += (size_t)n;
-            return;
-        }
-        if (*cap > (1u << 20)) { /* a transcript is a summary: cap it */
-            (*buf)[*len] = '\0';
-            return;
-        }
-        char *nb = realloc(*buf, *cap * 2 + (size_t)n);
-        if (!nb) {
-            free(*buf);
-            *buf = NULL;
-            return;
-        }
-        *buf = nb;
-        *cap = *cap * 2 + (size_t)n;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    wsp_buf_vprintf(b, fmt, ap);
+    va_end(ap);
 }
 
 static const char *step_kind_name(wsp_step_kind k)
@@ -267,22 +250,18 @@ static const char *step_kind_name(wsp_step_kind k)
 
 char *wsp_plancheck_transcript(const wsp_probe *p, const char *url_text)
 {
-    size_t cap = 2048, len = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        return NULL;
-    buf[0] = '\0';
+    wsp_buf buf = WSP_BUF_INIT;
     const wsp_conn_record *r = wsp_probe_record(p);
     const wsp_probe_config *cfg = wsp_probe_get_config(p);
     const wsp_err *v = wsp_probe_verdict(p);
     char red[WSP_URL_TARGET_MAX + 512];
     wsp_report_redact_url(url_text ? url_text : "", red, sizeof red);
-    append(&buf, &len, &cap, "* %s%s\n", red, cfg->auth ? " (with the credential)" : "");
+    append(&buf, "* %s%s\n", red, cfg->auth ? " (with the credential)" : "");
     if (r->used_address >= 0 && r->used_address < r->num_addresses)
-        append(&buf, &len, &cap, "* connected to %s port %u\n", r->addresses[r->used_address],
+        append(&buf, "* connected to %s port %u\n", r->addresses[r->used_address],
                (unsigned)r->port);
     if (r->tls_done)
-        append(&buf, &len, &cap, "* TLS %s %s, verified: %s\n", r->tls->version, r->tls->cipher,
+        append(&buf, "* TLS %s %s, verified: %s\n", r->tls->version, r->tls->cipher,
                r->tls->verified ? "yes" : "no");
     if (r->http_head && r->http_head_len) {
         size_t rcap = r->http_head_len * 2 + 64;
@@ -296,7 +275,7 @@ char *wsp_plancheck_transcript(const wsp_probe *p, const char *url_text)
                 if (n && s[n - 1] == '\r')
                     n--;
                 if (n)
-                    append(&buf, &len, &cap, "< %.*s\n", (int)n, s);
+                    append(&buf, "< %.*s\n", (int)n, s);
                 s += nl ? (size_t)(nl - s) + 1 : strlen(s);
             }
             free(rh);
@@ -306,18 +285,17 @@ char *wsp_plancheck_transcript(const wsp_probe *p, const char *url_text)
     for (size_t i = 0; sr && i < cfg->num_steps; i++) {
         if (!sr[i].ran && !sr[i].ok)
             continue;
-        append(&buf, &len, &cap, "  step %zu %s: %s%s%s\n", i + 1,
-               step_kind_name(cfg->steps[i].kind), sr[i].ok ? "ok" : "failed",
-               sr[i].detail[0] ? " - " : "", sr[i].detail);
+        append(&buf, "  step %zu %s: %s%s%s\n", i + 1, step_kind_name(cfg->steps[i].kind),
+               sr[i].ok ? "ok" : "failed", sr[i].detail[0] ? " - " : "", sr[i].detail);
     }
-    append(&buf, &len, &cap, "  frames: %llu sent, %llu received; bytes: %llu out, %llu in\n",
+    append(&buf, "  frames: %llu sent, %llu received; bytes: %llu out, %llu in\n",
            (unsigned long long)r->sent_frames, (unsigned long long)r->received_frames,
            (unsigned long long)r->tx_bytes, (unsigned long long)r->rx_bytes);
     if (r->close_code >= 0)
-        append(&buf, &len, &cap, "* close %d \"%.100s\" by %s\n", r->close_code, r->close_reason,
+        append(&buf, "* close %d \"%.100s\" by %s\n", r->close_code, r->close_reason,
                r->closed_by == WSP_CLOSED_BY_SERVER ? "server" : "client");
-    append(&buf, &len, &cap, "= %s: %s\n", wsp_class_name(v->cls), v->msg);
-    return buf;
+    append(&buf, "= %s: %s\n", wsp_class_name(v->cls), v->msg);
+    return wsp_buf_take(&buf, NULL);
 }
 
 static void add_transcript(wsp_check_result *r, const wsp_probe *p, const char *url,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codec/jsonptr.h"
+#include "util/buf.h"
 #include "util/rand.h"
 
 #define NAME_MAX_LEN 256
@@ -77,30 +78,7 @@ int wsp_tmpl_check(const char *tmpl, bool allow_sent, const char *what, wsp_tmpl
     return 0;
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static int sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return -1;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static int put_uuid(sbuf *b)
+static int put_uuid(wsp_buf *b)
 {
     uint8_t u[16];
     if (wsp_rand_bytes(u, sizeof u) != 0)
@@ -111,10 +89,10 @@ static int put_uuid(sbuf *b)
     snprintf(s, sizeof s, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
              u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
              u[14], u[15]);
-    return sb_put(b, s, 36);
+    return wsp_buf_put(b, s, 36);
 }
 
-static int put_sent(sbuf *b, const char *ptr, const wsp_tmpl_ctx *ctx, wsp_err *err)
+static int put_sent(wsp_buf *b, const char *ptr, const wsp_tmpl_ctx *ctx, wsp_err *err)
 {
     if (!ctx || !ctx->sent)
         return wsp_err_set(err, WSP_CLASS_USAGE,
@@ -129,10 +107,10 @@ static int put_sent(sbuf *b, const char *ptr, const wsp_tmpl_ctx *ctx, wsp_err *
     }
     int rc;
     if (json_is_string(v)) {
-        rc = sb_put(b, json_string_value(v), json_string_length(v));
+        rc = wsp_buf_put(b, json_string_value(v), json_string_length(v));
     } else {
         char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        rc = t ? sb_put(b, t, strlen(t)) : -1;
+        rc = t ? wsp_buf_put(b, t, strlen(t)) : -1;
         free(t);
     }
     json_decref(doc);
@@ -141,13 +119,13 @@ static int put_sent(sbuf *b, const char *ptr, const wsp_tmpl_ctx *ctx, wsp_err *
 
 char *wsp_tmpl_expand(const char *tmpl, const wsp_tmpl_ctx *ctx, size_t *len_out, wsp_err *err)
 {
-    sbuf b = {0};
+    wsp_buf b = WSP_BUF_INIT;
     const char *p = tmpl, *start, *name, *after;
     size_t n;
-    if (sb_put(&b, "", 0) != 0)
+    if (wsp_buf_put(&b, "", 0) != 0)
         goto oom;
     while ((after = next_var(p, &start, &name, &n)) != NULL) {
-        if (sb_put(&b, p, (size_t)(start - p)) != 0)
+        if (wsp_buf_put(&b, p, (size_t)(start - p)) != 0)
             goto oom;
         char nm[NAME_MAX_LEN];
         if (n >= sizeof nm) {
@@ -167,14 +145,14 @@ char *wsp_tmpl_expand(const char *tmpl, const wsp_tmpl_ctx *ctx, size_t *len_out
             }
             long long v = nm[3] ? (long long)ctx->now_ms : (long long)(ctx->now_ms / 1000);
             int k = snprintf(num, sizeof num, "%lld", v);
-            rc = sb_put(&b, num, (size_t)k);
+            rc = wsp_buf_put(&b, num, (size_t)k);
         } else if (strncmp(nm, "env.", 4) == 0) {
             const char *v = ctx && ctx->env ? ctx->env(nm + 4) : NULL;
             if (!v) {
                 wsp_err_set(err, WSP_CLASS_USAGE, "{{%s}}: the variable is not set", nm);
                 goto fail;
             }
-            rc = sb_put(&b, v, strlen(v));
+            rc = wsp_buf_put(&b, v, strlen(v));
         } else if (strncmp(nm, "sent.", 5) == 0) {
             rc = put_sent(&b, nm + 5, ctx, err);
             if (rc != 0 && err && err->cls == WSP_CLASS_USAGE)
@@ -187,14 +165,15 @@ char *wsp_tmpl_expand(const char *tmpl, const wsp_tmpl_ctx *ctx, size_t *len_out
             goto oom;
         p = after;
     }
-    if (sb_put(&b, p, strlen(p)) != 0)
+    if (wsp_buf_put(&b, p, strlen(p)) != 0)
         goto oom;
-    if (len_out)
-        *len_out = b.len;
-    return b.p;
+    char *out = wsp_buf_take(&b, len_out);
+    if (!out)
+        goto oom;
+    return out;
 oom:
     wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory expanding a template");
 fail:
-    free(b.p);
+    wsp_buf_free(&b);
     return NULL;
 }

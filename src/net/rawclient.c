@@ -214,8 +214,7 @@ ssize_t wsp_rawc_read(wsp_rawc *c, void *buf, size_t cap, uint64_t until_ns)
     }
 }
 
-int wsp_rawc_exchange(wsp_rawc *c, const char *req, size_t len, int *status, char *head,
-                      size_t cap)
+int wsp_rawc_exchange(wsp_rawc *c, const char *req, size_t len, int *status, char *head, size_t cap)
 {
     *status = -1;
     head[0] = '\0';

@@ -329,6 +329,22 @@ static void skip_unrelated(wsp_probe *p, wsp_step_result *res, const wsp_ws_even
     p->have_unmatched = true;
 }
 
+/* A message that does not hold the running expectation `what`: skipped (the default), or with
+ * --strict-order the step's failure, quoting the message. */
+static void not_matched(wsp_probe *p, wsp_step_result *res, const wsp_ws_event *ev,
+                        const char *what)
+{
+    if (!p->cfg->strict_order) {
+        skip_unrelated(p, res, ev);
+        return;
+    }
+    char ex[201];
+    wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
+    snprintf(res->detail, sizeof res->detail, "got: %s", ex);
+    wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH, "step %zu: %s \"%s\"", p->step + 1, what,
+                  ex);
+}
+
 static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 {
     wsp_probe *p = ud;
@@ -337,7 +353,7 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
         return;
     const wsp_step *s = &p->cfg->steps[p->step];
     wsp_step_result *res = &p->results[p->step];
-    char ex[201];
+    char what[200];
     if (ev->type == WSP_WS_EV_PONG) {
         if (s->kind == WSP_STEP_PING && ev->len == sizeof p->ping_payload &&
             memcmp(ev->data, p->ping_payload, ev->len) == 0)
@@ -354,14 +370,9 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
         free(want);
         if (same) {
             step_ok(p, "matched");
-        } else if (!p->cfg->strict_order) {
-            skip_unrelated(p, res, ev);
         } else {
-            wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
-            snprintf(res->detail, sizeof res->detail, "got: %s", ex);
-            wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
-                          "step %zu: expected the text \"%.80s\", got \"%s\"", p->step + 1, s->text,
-                          ex);
+            snprintf(what, sizeof what, "expected the text \"%.80s\", got", s->text);
+            not_matched(p, res, ev, what);
         }
         return;
     }
@@ -375,28 +386,19 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
         free(z);
         if (ok) {
             step_ok(p, "matched");
-        } else if (!p->cfg->strict_order) {
-            skip_unrelated(p, res, ev);
         } else {
-            wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
-            snprintf(res->detail, sizeof res->detail, "got: %s", ex);
-            wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
-                          "step %zu: the message does not match /%.80s/: \"%s\"", p->step + 1,
-                          s->text, ex);
+            snprintf(what, sizeof what, "the message does not match /%.80s/:", s->text);
+            not_matched(p, res, ev, what);
         }
         return;
     }
     case WSP_STEP_EXPECT_JSON:
         if (json_matches(p, s, ev->data, ev->len)) {
             step_ok(p, "matched");
-        } else if (!p->cfg->strict_order) {
-            skip_unrelated(p, res, ev);
         } else {
-            wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
-            snprintf(res->detail, sizeof res->detail, "got: %s", ex);
-            wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
-                          "step %zu: the next message does not hold %s=%.80s: \"%s\"", p->step + 1,
-                          s->pointer, s->value_json, ex);
+            snprintf(what, sizeof what, "the next message does not hold %.80s=%.80s:", s->pointer,
+                     s->value_json);
+            not_matched(p, res, ev, what);
         }
         return;
     case WSP_STEP_SEND:

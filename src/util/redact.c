@@ -8,6 +8,8 @@
 
 #include <openssl/crypto.h>
 
+#include "util/buf.h"
+
 #define MAX_SECRETS 64
 #define MIN_SECRET 4
 #define PREFIX_MIN 12
@@ -59,37 +61,9 @@ static size_t jwt_len(const char *s, size_t n)
     return i - 3 >= JWT_MIN ? i : 0;
 }
 
-typedef struct out {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} out;
-
-static void put(out *o, const char *s, size_t n)
-{
-    if (o->oom)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 64;
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        char *np = realloc(o->p, cap);
-        if (!np) {
-            o->oom = true;
-            return;
-        }
-        o->p = np;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-}
-
 char *wsp_redact(const char *s, size_t len, size_t *out_len)
 {
-    out o = {0};
-    put(&o, "", 0);
+    wsp_buf o = WSP_BUF_INIT;
     pthread_mutex_lock(&lock);
     size_t i = 0, lit = 0;
     while (i < len) {
@@ -104,16 +78,16 @@ char *wsp_redact(const char *s, size_t len, size_t *out_len)
                 m = n;
         }
         if (m) {
-            put(&o, s + lit, i - lit);
-            put(&o, WSP_REDACTED, sizeof WSP_REDACTED - 1);
+            wsp_buf_put(&o, s + lit, i - lit);
+            wsp_buf_put(&o, WSP_REDACTED, sizeof WSP_REDACTED - 1);
             i += m;
             lit = i;
             continue;
         }
         size_t j = s[i] == 'e' ? jwt_len(s + i, len - i) : 0;
         if (j) {
-            put(&o, s + lit, i - lit);
-            put(&o, "eyJ\xe2\x80\xa6" WSP_REDACTED, 6 + sizeof WSP_REDACTED - 1);
+            wsp_buf_put(&o, s + lit, i - lit);
+            wsp_buf_put(&o, "eyJ\xe2\x80\xa6" WSP_REDACTED, 6 + sizeof WSP_REDACTED - 1);
             i += j;
             lit = i;
             continue;
@@ -121,14 +95,8 @@ char *wsp_redact(const char *s, size_t len, size_t *out_len)
         i++;
     }
     pthread_mutex_unlock(&lock);
-    put(&o, s + lit, len - lit);
-    if (o.oom) {
-        free(o.p);
-        return NULL;
-    }
-    if (out_len)
-        *out_len = o.len;
-    return o.p;
+    wsp_buf_put(&o, s + lit, len - lit);
+    return wsp_buf_take(&o, out_len);
 }
 
 void wsp_redact_clear(void)

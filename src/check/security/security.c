@@ -247,6 +247,13 @@ void wsp_sec_cfg_from_env(const wsp_env *env, wsp_probe_config *cfg)
     cfg->conn.deadline_us = wsp_sec_clamp_us(env, cfg->conn.deadline_us);
 }
 
+char *wsp_sec_message(const char *tmpl, size_t *len_out)
+{
+    wsp_err e;
+    wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
+    return wsp_tmpl_expand(tmpl, &live, len_out, &e);
+}
+
 const char *wsp_sec_marker_template(const wsp_env *env)
 {
     return env->marker_send ? env->marker_send : default_marker_send;
@@ -255,10 +262,8 @@ const char *wsp_sec_marker_template(const wsp_env *env)
 /* Whether the marker message, once expanded, carries a string or integer at /id. */
 static bool marker_has_id(const wsp_env *env)
 {
-    wsp_err e;
     size_t len = 0;
-    wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
-    char *m = wsp_tmpl_expand(wsp_sec_marker_template(env), &live, &len, &e);
+    char *m = wsp_sec_message(wsp_sec_marker_template(env), &len);
     if (!m)
         return false;
     json_error_t je;
@@ -768,9 +773,7 @@ int wsp_sec_raw_frame(wsp_sec_raw *s, bool fin, unsigned opcode, unsigned rsv, c
 int wsp_sec_raw_send_marker(wsp_sec_raw *s)
 {
     size_t len = 0;
-    wsp_err e;
-    wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
-    char *m = wsp_tmpl_expand(wsp_sec_marker_template(s->env), &live, &len, &e);
+    char *m = wsp_sec_message(wsp_sec_marker_template(s->env), &len);
     if (!m)
         return -1;
     int rc = wsp_sec_raw_send_text(s, m, len);

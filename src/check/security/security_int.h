@@ -33,6 +33,9 @@ int wsp_sec_cfg_add_marker(const wsp_env *env, wsp_probe_config *cfg);
 /* The marker message template: env->marker_send or the default chat_message with a fresh
  * {{uuid}} id. Borrowed. */
 const char *wsp_sec_marker_template(const wsp_env *env);
+/* A template (a marker's, a check's own) filled for one message: fresh {{uuid}}s, the live
+ * clock and environment. Heap (length in *len_out), or NULL. */
+char *wsp_sec_message(const char *tmpl, size_t *len_out);
 
 /* The success marker expectation: pointer/value pairs that must all hold on one reply. A value
  * is a template (template.h): {{sent./ptr}} takes the value at ptr in a message this connection

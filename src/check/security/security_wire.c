@@ -187,10 +187,8 @@ static uint64_t max_message(const wsp_env *env, const json_t *params)
  * the message itself). Heap. */
 static char *padded_marker(const wsp_env *env, size_t size, size_t *len_out)
 {
-    wsp_err e;
     size_t len = 0;
-    wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
-    char *m = wsp_tmpl_expand(wsp_sec_marker_template(env), &live, &len, &e);
+    char *m = wsp_sec_message(wsp_sec_marker_template(env), &len);
     if (!m)
         return NULL;
     if (size < len)
@@ -521,10 +519,8 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
     memset(&x, 0, sizeof x);
     const char *tmpl = wsp_sec_marker_template(env);
     for (size_t i = 0; i < 6; i++) {
-        wsp_err e;
         size_t len = 0;
-        wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
-        char *m = wsp_tmpl_expand(tmpl, &live, &len, &e);
+        char *m = wsp_sec_message(tmpl, &len);
         json_error_t je;
         json_t *doc = m ? json_loadb(m, len, 0, &je) : NULL;
         free(m);
@@ -961,10 +957,8 @@ static void send_burst(wsp_sec_raw *s, void *ud)
 {
     burst *b = ud;
     for (unsigned i = 0; i < b->n && wsp_conn_get_phase(s->c) == WSP_PHASE_OPEN; i++) {
-        wsp_err e;
         size_t len = 0;
-        wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
-        char *m = wsp_tmpl_expand(b->tmpl, &live, &len, &e);
+        char *m = wsp_sec_message(b->tmpl, &len);
         if (!m || wsp_sec_raw_send_text(s, m, len) != 0) {
             free(m);
             return;
