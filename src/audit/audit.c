@@ -1,5 +1,6 @@
 /* audit.c - see audit.h. */
 #include "audit/audit.h"
+#include "util/ascii.h"
 #include "util/redact.h"
 #include "report/report.h"
 
@@ -189,11 +190,6 @@ typedef struct ci_set {
     uint16_t endmask[256]; /* patterns whose m-th byte (either case) is the index */
 } ci_set;
 
-static unsigned char lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
 static void ci_set_add(ci_set *s, const char *pat, int idx)
 {
     if (s->n >= 16 || !pat[0])
@@ -218,7 +214,7 @@ static void ci_set_build(ci_set *s)
     memset(s->skip, (int)s->m, sizeof s->skip);
     memset(s->endmask, 0, sizeof s->endmask);
     for (size_t k = 0; k < s->n; k++) {
-        unsigned char e = lower((unsigned char)s->pat[k][s->m - 1]);
+        unsigned char e = (unsigned char)wsp_ascii_lower(s->pat[k][s->m - 1]);
         s->endmask[e] |= (uint16_t)(1u << k);
         if (e >= 'a' && e <= 'z')
             s->endmask[e - 32] |= (uint16_t)(1u << k);
@@ -226,7 +222,7 @@ static void ci_set_build(ci_set *s)
     for (size_t k = 0; k < s->n; k++)
         for (size_t j = 0; j + 1 < s->m; j++) {
             uint8_t d = (uint8_t)(s->m - 1 - j);
-            unsigned char c = lower((unsigned char)s->pat[k][j]);
+            unsigned char c = (unsigned char)wsp_ascii_lower(s->pat[k][j]);
             if (d < s->skip[c])
                 s->skip[c] = d;
             if (c >= 'a' && c <= 'z' && d < s->skip[c - 32])
@@ -239,7 +235,7 @@ static bool ci_at(const char *hay, size_t hlen, size_t at, const char *pat, size
     if (plen > hlen - at)
         return false;
     for (size_t j = 0; j < plen; j++)
-        if (lower((unsigned char)hay[at + j]) != lower((unsigned char)pat[j]))
+        if ((unsigned char)wsp_ascii_lower(hay[at + j]) != (unsigned char)wsp_ascii_lower(pat[j]))
             return false;
     return true;
 }

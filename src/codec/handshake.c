@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "util/ascii.h"
 #include "util/rand.h"
 #include "wsp_config.h"
 
@@ -281,15 +282,10 @@ static wsp_class judge_status(const wsp_http_response *res, wsp_hs_result *out, 
     return fail(err, cls, "server refused the upgrade: HTTP %d%s", st, rs); /* 4xx */
 }
 
-static char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
 static bool same(const char *a, const char *b, size_t n, bool icase)
 {
     for (size_t i = 0; i < n; i++)
-        if (icase ? lower(a[i]) != lower(b[i]) : a[i] != b[i])
+        if (icase ? wsp_ascii_lower(a[i]) != wsp_ascii_lower(b[i]) : a[i] != b[i])
             return false;
     return true;
 }

@@ -1,5 +1,6 @@
 /* http.c - see http.h. Message syntax from RFC 9112 (HTTP/1.1), field syntax from RFC 9110. */
 #include "codec/http.h"
+#include "util/ascii.h"
 
 #include <string.h>
 
@@ -8,11 +9,6 @@ static int fail(const char **why, const char *sentence)
     if (why)
         *why = sentence;
     return WSP_HTTP_ERROR;
-}
-
-static char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
 static bool is_digit(char c)
@@ -210,7 +206,7 @@ bool wsp_http_is_token(const char *s, size_t len)
 bool wsp_http_eq(const char *s, size_t len, const char *lit)
 {
     for (size_t i = 0; i < len; i++)
-        if (lit[i] == '\0' || lower(s[i]) != lower(lit[i]))
+        if (lit[i] == '\0' || wsp_ascii_lower(s[i]) != wsp_ascii_lower(lit[i]))
             return false;
     return lit[len] == '\0';
 }

@@ -1,5 +1,6 @@
 /* url.c - see url.h. RFC 3986 syntax as RFC 6455 section 3 narrows it for ws:// and wss://. */
 #include "codec/url.h"
+#include "util/ascii.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -7,11 +8,6 @@
 
 #define HOSTNAME_MAX 253 /* RFC 1035 2.3.4, without the trailing dot */
 #define LABEL_MAX 63
-
-static char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
 
 static int is_digit(char c)
 {
@@ -28,7 +24,7 @@ static int ieq(const char *s, size_t len, const char *lit)
     if (strlen(lit) != len)
         return 0;
     for (size_t i = 0; i < len; i++)
-        if (lower(s[i]) != lit[i])
+        if (wsp_ascii_lower(s[i]) != lit[i])
             return 0;
     return 1;
 }
@@ -229,7 +225,7 @@ static int parse_authority(const char *a, size_t len, wsp_url *u, wsp_err *err)
     if (host_len > WSP_URL_HOST_MAX) /* unreachable past the checks above; kept as the cap */
         return wsp_err_set(err, WSP_CLASS_URL_INVALID, "host is too long");
     for (size_t i = 0; i < host_len; i++)
-        u->host[i] = lower(host[i]);
+        u->host[i] = wsp_ascii_lower(host[i]);
     u->host[host_len] = '\0';
     if (port) {
         if (parse_port(port, port_len, &u->port, err) != 0)

@@ -504,11 +504,7 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
     }
     if (n < 0) {
         char first[64];
-        size_t k = 0;
-        for (; k < c->head_len && k + 1 < sizeof first && c->head[k] != '\r' && c->head[k] != '\n';
-             k++)
-            first[k] = (c->head[k] >= 32 && c->head[k] < 127) ? c->head[k] : '.';
-        first[k] = '\0';
+        wsp_excerpt_line(first, sizeof first, c->head, c->head_len);
         fail(c, WSP_CLASS_HS_MALFORMED, "the response is not valid HTTP: %s (starts \"%s\")",
              why ? why : "malformed", first);
         return;

@@ -11,6 +11,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "util/excerpt.h"
+
 /* Read and clear OpenSSL's error queue into a short text; returns the first error code. */
 static unsigned long drain_errors(char *buf, size_t cap)
 {
@@ -275,10 +277,7 @@ int wsp_tls_feed(wsp_tls *t, const void *data, size_t len, wsp_err *err)
         if (b[0] < 20 || b[0] > 24 || (len > 1 && b[1] != 3)) {
             t->plaintext_peer = true;
             char first[24];
-            size_t n = 0;
-            for (size_t i = 0; i < len && n + 1 < sizeof first && b[i] != '\r' && b[i] != '\n'; i++)
-                first[n++] = (b[i] >= 32 && b[i] < 127) ? (char)b[i] : '.';
-            first[n] = '\0';
+            wsp_excerpt_line(first, sizeof first, b, len);
             wsp_err_set(err, WSP_CLASS_TLS_TO_PLAINTEXT,
                         "the server answered the TLS ClientHello with plaintext (\"%s\")", first);
             return -1;

@@ -1,6 +1,7 @@
 /* report.c - see report.h. */
 #include "report/report.h"
 
+#include "util/excerpt.h"
 #include "codec/http.h"
 #include "util/redact.h"
 
@@ -521,11 +522,8 @@ static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool 
     if (r->location)
         fprintf(f, "  %-9s %s\n", "location", r->location);
     if (r->http_body_len) {
-        char body[WSP_CONN_BODY_MAX + 1];
-        size_t n = 0;
-        for (size_t i = 0; i < r->http_body_len && i < 160; i++)
-            body[n++] = (r->http_body[i] >= 32 && r->http_body[i] < 127) ? r->http_body[i] : ' ';
-        body[n] = '\0';
+        char body[161];
+        wsp_excerpt(body, sizeof body, r->http_body, r->http_body_len);
         fprintf(f, "  %-9s %s\n", "body", body);
     }
     fprintf(f, "  %-9s %s\n", "hint", v->hint);

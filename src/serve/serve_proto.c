@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "serve/serve.h"
+#include "util/ascii.h"
 #include "util/utf8.h"
 #include "wsp_config.h"
 
@@ -123,11 +124,6 @@ size_t wsp_serve_html_escape(const char *in, size_t len, char *out, size_t cap)
 
 /* ---- Origin ---- */
 
-static char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
 /* Split "host[:port]" (host may be "[v6]"). Returns 0, or -1 when malformed. port is 0 when
  * absent. */
 static int split_hostport(const char *s, size_t len, const char **host, size_t *host_len,
@@ -208,7 +204,7 @@ bool wsp_serve_origin_allowed(const char *const *allow, size_t num_allow, const 
     if ((op ? op : def) != (hp ? hp : def) || ohl != hhl)
         return false;
     for (size_t i = 0; i < ohl; i++)
-        if (lower(oh[i]) != lower(hh[i]))
+        if (wsp_ascii_lower(oh[i]) != wsp_ascii_lower(hh[i]))
             return false;
     return true;
 }

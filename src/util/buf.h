@@ -17,7 +17,10 @@ typedef struct wsp_buf {
     bool failed;
 } wsp_buf;
 
-#define WSP_BUF_INIT {NULL, 0, 0, 0, false}
+#define WSP_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0, 0, false                                                                       \
+    }
 
 /* Room for `need` bytes of content (and the NUL). 0 or -1. */
 int wsp_buf_reserve(wsp_buf *b, size_t need);

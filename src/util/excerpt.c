@@ -10,3 +10,12 @@ size_t wsp_excerpt(char *out, size_t cap, const void *data, size_t len)
     out[n] = '\0';
     return n;
 }
+
+size_t wsp_excerpt_line(char *out, size_t cap, const void *data, size_t len)
+{
+    const unsigned char *d = data;
+    size_t n = 0;
+    while (n < len && d[n] != '\r' && d[n] != '\n')
+        n++;
+    return wsp_excerpt(out, cap, data, n);
+}

@@ -9,5 +9,7 @@
 /* Write at most min(len, cap - 1) characters of `data` to `out` (NUL-terminated; cap > 0).
  * Returns the number written. */
 size_t wsp_excerpt(char *out, size_t cap, const void *data, size_t len);
+/* The same, stopping at the first CR or LF: the first line of a peer's answer. */
+size_t wsp_excerpt_line(char *out, size_t cap, const void *data, size_t len);
 
 #endif

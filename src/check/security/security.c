@@ -4,6 +4,7 @@
  * checks themselves live in security_auth.c, security_wire.c and security_transport.c. */
 #define _GNU_SOURCE /* memmem */
 #include "check/security/security.h"
+#include "util/excerpt.h"
 #include "util/clock.h"
 
 #include <pthread.h>
@@ -911,10 +912,7 @@ static void raw_handle_message(wsp_sec_raw *s, const wsp_ws_event *ev)
     s->messages++;
     if (echo)
         s->echoes++;
-    size_t n = 0;
-    for (size_t i = 0; i < ev->len && n + 1 < sizeof s->last_message; i++)
-        s->last_message[n++] = (ev->data[i] >= 32 && ev->data[i] < 127) ? (char)ev->data[i] : '.';
-    s->last_message[n] = '\0';
+    wsp_excerpt(s->last_message, sizeof s->last_message, ev->data, ev->len);
     bool tagged =
         s->o.until_tags && memmem(ev->data, ev->len, s->o.until_tags, strlen(s->o.until_tags));
     /* with tags, keep only the tagged messages: others' traffic cannot crowd them out */
