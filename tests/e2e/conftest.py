@@ -12,7 +12,12 @@ Every suite in tests/e2e can use these (see docs/testing.md for the whole pictur
     ipv6               skips the test unless ::1 can be bound
 
 Plain functions: free_port(), wait_tcp(), run_wsprobe(), assert_report(), exit_codes() (the
-table of docs/exit-codes.md as {class: code}).
+table of docs/exit-codes.md as {class: code}), schema_errors() / check_schema() (a report
+against docs/schema/COMMAND.schema.json).
+
+Every report run_wsprobe parses (stdout one JSON object with a "command") is validated against
+its command's schema in docs/schema; a mismatch fails the test. The number validated is printed
+at the end of the session.
 
 Peers (methods of `peers` / `fresh_peers`; each returns a Peer with .port, .host, .url(...)):
     echo(tls=None|"trusted"|"untrusted"|"wrong-name"|"expired"|"not-yet-valid"|"self-signed",
@@ -49,7 +54,15 @@ from typing import Any, Optional
 
 import pytest
 
+try:
+    import jsonschema
+    from jsonschema import Draft202012Validator
+except ImportError as _e:  # a declared dependency (scripts/deps.sh: python3-jsonschema)
+    raise ImportError("tests/e2e needs python3-jsonschema to validate the JSON reports against "
+                      "docs/schema (install it: scripts/deps.sh): %s" % _e) from _e
+
 REPO = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = REPO / "docs" / "schema"
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 PYTHON = "/usr/bin/python3"
 NGINX = "/usr/sbin/nginx"
@@ -558,7 +571,91 @@ def run_wsprobe(*args, timeout=RUN_TIMEOUT, env=None, stdin=None):
             parsed = json.loads(out)
         except ValueError:
             parsed = None
+    if isinstance(parsed, dict) and "command" in parsed:
+        check_schema(parsed, "wsprobe %s (exit %d)\nstdout: %s" % (" ".join(argv), r.returncode,
+                                                                   out[:4000]))
     return Result(argv, r.returncode, out, err, parsed)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON Schemas of the reports (docs/schema, draft 2020-12; docs/schema/README.md)
+
+SCHEMA_STATS = {"validated": 0, "workers": 0}
+
+
+@functools.lru_cache(maxsize=1)
+def _schema_store():
+    """Every docs/schema/*.schema.json by file name: what their relative $refs resolve to."""
+    store = {p.name: json.loads(p.read_text()) for p in sorted(SCHEMA_DIR.glob("*.schema.json"))}
+    if not store:
+        raise RuntimeError("no schema in %s" % SCHEMA_DIR)
+    return store
+
+
+@functools.lru_cache(maxsize=None)
+def schema_validator(name):
+    """The validator of docs/schema/NAME (e.g. "probe.schema.json"), loaded once."""
+    store = _schema_store()
+    if name not in store:
+        raise KeyError("no schema %s in %s" % (name, SCHEMA_DIR))
+    schema = store[name]
+    import warnings
+    with warnings.catch_warnings():  # RefResolver is deprecated after jsonschema 4.17
+        warnings.simplefilter("ignore", DeprecationWarning)
+        resolver = jsonschema.RefResolver(base_uri=name, referrer=schema, store=store)
+    return Draft202012Validator(schema, resolver=resolver)
+
+
+def schema_errors(report, name=None):
+    """The ways `report` breaks its schema (docs/schema/COMMAND.schema.json, or NAME), as a list
+    of messages (empty: valid). A report without a string "command" and no NAME is one error."""
+    if name is None:
+        cmd = report.get("command") if isinstance(report, dict) else None
+        if not isinstance(cmd, str):
+            return ["no \"command\" to choose a schema by"]
+        name = cmd + ".schema.json"
+        if name not in _schema_store():
+            return ["no schema for command %r (docs/schema/%s)" % (cmd, name)]
+    SCHEMA_STATS["validated"] += 1
+    errs = list(schema_validator(name).iter_errors(report))
+    # the telling errors first: unevaluatedProperties only repeats that a branch failed
+    errs.sort(key=lambda e: e.validator == "unevaluatedProperties")
+    return [_describe(e) for e in errs[:6]]
+
+
+def _describe(e):
+    """An error, and for a oneOf/anyOf the branch that got furthest (the deepest error)."""
+    while e.context:
+        e = max(e.context, key=lambda c: (len(c.absolute_path), c.validator != "required"))
+    return "%s at /%s (schema: %s)" % (e.message[:600], "/".join(str(p) for p in e.absolute_path),
+                                       "/".join(str(p) for p in e.absolute_schema_path))
+
+
+def check_schema(report, context="", name=None):
+    """Fail the test when `report` does not match its schema."""
+    errs = schema_errors(report, name)
+    if errs:
+        pytest.fail("the JSON report does not match docs/schema/%s:\n  %s\n%s" % (
+            name or "%s.schema.json" % (report.get("command") if isinstance(report, dict) else "?"),
+            "\n  ".join(errs), context), pytrace=False)
+
+
+def pytest_sessionfinish(session):
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:  # an xdist worker: the controller adds them up
+        out["schema_validations"] = SCHEMA_STATS["validated"]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    SCHEMA_STATS["validated"] += getattr(node, "workeroutput", {}).get("schema_validations", 0)
+    SCHEMA_STATS["workers"] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if getattr(terminalreporter.config, "workeroutput", None) is None:
+        terminalreporter.write_line("schema: %d JSON reports validated against docs/schema" %
+                                    SCHEMA_STATS["validated"])
 
 
 def assert_report(r: Result, expect_class=None, expect_rc=None):
