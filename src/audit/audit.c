@@ -1238,11 +1238,13 @@ static void finding_in_init(finding_in *f)
     f->runs = f->expected = f->actual = -1;
 }
 
+/* A finding's copy of a report's text, through the redactor: a test's name or its output may
+ * quote a token, and every view (human, JSON, JUnit) prints the finding. */
 static char *dup_or_null(const char *s, bool *oom)
 {
     if (!s)
         return NULL;
-    char *c = strdup(s);
+    char *c = wsp_redact(s, strlen(s), NULL);
     if (!c)
         *oom = true;
     return c;

@@ -401,8 +401,11 @@ int wsp_cmd_security(int argc, char **argv)
         goto out;
     }
     /* URL, pins, TLS context, credentials: every problem is found here, before a connection */
-    if (wsp_probeopts_finish(&po, url) != 0)
-        goto out;      /* printed; a bad URL or option is a usage error here: exit 2 */
+    int frc = wsp_probeopts_finish(&po, url);
+    if (frc != 0) {
+        rc = frc; /* printed; the class's own exit code (URL_INVALID 10, USAGE 2), as in probe */
+        goto out;
+    }
     env.base = po.cfg; /* borrowed from po: steps none, TLS context and pins po's */
     env.base.conn.url = &env.base.url;
     env.base.steps = NULL;

@@ -1501,7 +1501,9 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
     snprintf(out->match, sizeof out->match, "%s", match_name(cfg->match));
     out->agents = 1;
     out->interrupted = atomic_load(&r->stop) >= 2;
-    out->elapsed_s = (double)(t_done - r->t_start) / 1e9;
+    /* t_start is set a few ms ahead so that every worker starts at once: a run that ends
+     * before it (every connection refused at once) took no time, never a wrapped one */
+    out->elapsed_s = t_done > r->t_start ? (double)(t_done - r->t_start) / 1e9 : 0.0;
     out->client_cpu_s =
         tv_s(&ru1.ru_utime) - tv_s(&ru0.ru_utime) + tv_s(&ru1.ru_stime) - tv_s(&ru0.ru_stime);
     out->client_rss_kib = (uint64_t)ru1.ru_maxrss;

@@ -345,3 +345,36 @@ def test_a_close_never_answered_is_not_ok(probe, peers):
     j = expect(probe(peers.hostile("deaf").url("/"), "--send", "x", "--timeout", "1s"),
                "WS_DROPPED")
     assert j["ws"]["closed_by"] == "client" and j["ws"]["close_acknowledged"] is False, j
+
+
+def test_security_reports_a_bad_url_with_its_own_exit_code(wsprobe):
+    r = wsprobe("security", "http://127.0.0.1:9/", "--json")
+    assert r.json["class"] == "URL_INVALID" and r.rc == EXIT["URL_INVALID"] == r.json["exit_code"]
+
+
+def test_load_that_ends_at_once_took_no_negative_time(wsprobe, refused_port):
+    r = wsprobe("load", "ws://127.0.0.1:%d/" % refused_port, "--connections", "2", "--duration",
+                "1s", "--json", timeout=30)
+    assert 0 <= r.json["elapsed_s"] < 30, r.json["elapsed_s"]
+
+
+AUDIT_TOKEN = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJlMmUtYXVkaXQifQ."
+               "c2lnbmF0dXJlLW9mLXRoZS10b2tlbg")
+
+
+def test_audit_findings_never_quote_a_token(wsprobe, tmp_path):
+    report = tmp_path / "r.xml"
+    report.write_text(
+        '<?xml version="1.0"?><testsuite name="s" tests="1"><testcase classname="ws" '
+        'name="test_ws_auth[%s]" time="0.0001"><system-out>token=%s ok</system-out>'
+        '</testcase></testsuite>' % (AUDIT_TOKEN, AUDIT_TOKEN))
+    junit = tmp_path / "audit.xml"
+    outs = []
+    for args in (["--json", "-"], [], ["--junit", junit]):
+        r = wsprobe("audit", report, "--floor", "test_ws_*=5ms", *args)
+        assert r.rc == 1, r  # the floor finding is there
+        outs.append(r.stdout + r.stderr)
+    outs.append(junit.read_text())
+    for text in outs:
+        assert "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" not in text, text
+        assert "c2lnbmF0dXJl" not in text, text
