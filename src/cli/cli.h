@@ -34,6 +34,9 @@ void wsp_cli_require_full_options(const char *cmd, int argc, char **argv,
 
 /* Whether colored output is allowed on `f` (a TTY and NO_COLOR unset). */
 bool wsp_cli_color(FILE *f);
+/* printf to f through the redactor (util/redact.h): for every human line that quotes a URL, a
+ * verdict's message or a peer's bytes outside the report writers. */
+void wsp_cli_say(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Read a whole file into a NUL-terminated heap buffer, at most `max` bytes. Returns NULL with
  * errno set on failure (EFBIG when over max). Caller frees. */

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util/redact.h"
+#include "util/buf.h"
 
 int wsp_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -138,4 +140,20 @@ void wsp_cli_require_full_options(const char *cmd, int argc, char **argv,
         if (hit->has_arg == required_argument && !eq)
             i++; /* its value, whatever it looks like */
     }
+}
+
+void wsp_cli_say(FILE *f, const char *fmt, ...)
+{
+    wsp_buf b = WSP_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    wsp_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    size_t n = 0;
+    char *text = wsp_buf_take(&b, &n);
+    char *clean = text ? wsp_redact(text, n, &n) : NULL;
+    if (clean)
+        fwrite(clean, 1, n, f);
+    free(clean);
+    free(text);
 }

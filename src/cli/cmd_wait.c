@@ -302,9 +302,10 @@ int wsp_cmd_wait(int argc, char **argv)
         const wsp_conn_record *rec = wsp_probe_record(last);
         last_cls = v->cls;
         if (progress)
-            fprintf(stderr, "\r\033[Kwait: attempt %u, %s, %u/%u in a row, %.1fs of %.1fs",
-                    attempts, wsp_class_name(v->cls), v->cls == WSP_CLASS_OK ? consecutive + 1 : 0,
-                    need, (double)(now_us() - t0) / 1e6, (double)deadline / 1e6);
+            wsp_cli_say(stderr, "\r\033[Kwait: attempt %u, %s, %u/%u in a row, %.1fs of %.1fs",
+                        attempts, wsp_class_name(v->cls),
+                        v->cls == WSP_CLASS_OK ? consecutive + 1 : 0, need,
+                        (double)(now_us() - t0) / 1e6, (double)deadline / 1e6);
         uint64_t pause;
         if (v->cls == WSP_CLASS_OK) {
             successes++;
@@ -374,20 +375,22 @@ int wsp_cmd_wait(int argc, char **argv)
         wsp_probeopts_print_json("wait", j);
     } else if (cls == WSP_CLASS_OK) {
         if (!o.quiet)
-            printf("wsprobe: wait: %s is up: %u consecutive success%s after %u attempt%s in "
-                   "%.1fs\n",
-                   url, consecutive, consecutive == 1 ? "" : "es", attempts,
-                   attempts == 1 ? "" : "s", elapsed / 1e3);
+            wsp_cli_say(stdout,
+                        "wsprobe: wait: %s is up: %u consecutive success%s after %u attempt%s in "
+                        "%.1fs\n",
+                        url, consecutive, consecutive == 1 ? "" : "es", attempts,
+                        attempts == 1 ? "" : "s", elapsed / 1e3);
     } else if (cls == WSP_CLASS_WAIT_DEADLINE) {
-        fprintf(stderr,
-                "wsprobe: wait: WAIT_DEADLINE: no %u consecutive successes within %.1fs "
-                "(%u attempts); last: %s: %s\n  hint: %s\n",
-                need, (double)deadline / 1e6, attempts,
-                attempts ? wsp_class_name(last_cls) : "none", lv ? lv->msg : "", hint);
+        wsp_cli_say(stderr,
+                    "wsprobe: wait: WAIT_DEADLINE: no %u consecutive successes within %.1fs "
+                    "(%u attempts); last: %s: %s\n  hint: %s\n",
+                    need, (double)deadline / 1e6, attempts,
+                    attempts ? wsp_class_name(last_cls) : "none", lv ? lv->msg : "", hint);
     } else {
-        fprintf(stderr,
-                "wsprobe: wait: %s after %u attempt%s; retrying cannot fix it: %s\n  hint: %s\n",
-                wsp_class_name(cls), attempts, attempts == 1 ? "" : "s", lv ? lv->msg : "", hint);
+        wsp_cli_say(
+            stderr,
+            "wsprobe: wait: %s after %u attempt%s; retrying cannot fix it: %s\n  hint: %s\n",
+            wsp_class_name(cls), attempts, attempts == 1 ? "" : "s", lv ? lv->msg : "", hint);
     }
     wsp_probe_free(last);
 out:
