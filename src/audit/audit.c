@@ -3,6 +3,7 @@
 #include "util/ascii.h"
 #include "util/redact.h"
 #include "report/report.h"
+#include "report/xmlw.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -2566,48 +2567,68 @@ int wsp_audit_write_junit(const wsp_audit *a, FILE *f)
         if (!a->cfg->disabled[r] && s->per_rule[r] == 0)
             passing_rules++;
     size_t tests = a->nsorted + passing_rules + a->nerrors;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f,
-            "<testsuites name=\"wsprobe audit\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n",
-            tests, a->nsorted, a->nerrors);
-    fprintf(f,
-            "  <testsuite name=\"wsprobe audit\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-            "skipped=\"0\" time=\"0\">\n",
-            tests, a->nsorted, a->nerrors);
+    wsp_xmlw w;
+    wsp_xmlw_begin(&w, f);
+    wsp_xmlw_start(&w, "testsuites");
+    wsp_xmlw_attr(&w, "name", "wsprobe audit");
+    wsp_xmlw_attrf(&w, "tests", "%zu", tests);
+    wsp_xmlw_attrf(&w, "failures", "%zu", a->nsorted);
+    wsp_xmlw_attrf(&w, "errors", "%zu", a->nerrors);
+    wsp_xmlw_start(&w, "testsuite");
+    wsp_xmlw_attr(&w, "name", "wsprobe audit");
+    wsp_xmlw_attrf(&w, "tests", "%zu", tests);
+    wsp_xmlw_attrf(&w, "failures", "%zu", a->nsorted);
+    wsp_xmlw_attrf(&w, "errors", "%zu", a->nerrors);
+    wsp_xmlw_attr(&w, "skipped", "0");
+    wsp_xmlw_attr(&w, "time", "0");
     for (size_t i = 0; i < a->nsorted; i++) {
         const wsp_audit_finding *fd = a->sorted[i];
-        fprintf(f, "    <testcase classname=\"wsprobe.audit.%s\" name=\"",
-                wsp_audit_rule_name(fd->rule));
-        wsp_xml_escape(f, fd->test);
-        fprintf(f, "\" time=\"0\">\n      <failure type=\"%s\" message=\"",
-                wsp_audit_rule_name(fd->rule));
-        wsp_xml_escape(f, fd->message);
-        fputs("\">", f);
-        wsp_xml_escape(f, wsp_audit_rule_why(fd->rule));
+        wsp_xmlw_start(&w, "testcase");
+        wsp_xmlw_attrf(&w, "classname", "wsprobe.audit.%s", wsp_audit_rule_name(fd->rule));
+        wsp_xmlw_attr(&w, "name", fd->test);
+        wsp_xmlw_attr(&w, "time", "0");
+        wsp_xmlw_start(&w, "failure");
+        wsp_xmlw_attr(&w, "type", wsp_audit_rule_name(fd->rule));
+        wsp_xmlw_attr(&w, "message", fd->message);
+        wsp_xmlw_text(&w, wsp_audit_rule_why(fd->rule));
         if (fd->file[0]) {
-            fputs("\n", f);
-            wsp_xml_escape(f, fd->file);
-            if (fd->line)
-                fprintf(f, ":%lu", fd->line);
+            char where[40];
+            wsp_xmlw_text(&w, "\n");
+            wsp_xmlw_text(&w, fd->file);
+            if (fd->line) {
+                snprintf(where, sizeof where, ":%lu", fd->line);
+                wsp_xmlw_text(&w, where);
+            }
         }
-        fputs("</failure>\n    </testcase>\n", f);
+        wsp_xmlw_end(&w);
+        wsp_xmlw_end(&w);
     }
     for (int r = 0; r < WSP_AUDIT_RULE_COUNT; r++)
-        if (!a->cfg->disabled[r] && s->per_rule[r] == 0)
-            fprintf(f, "    <testcase classname=\"wsprobe.audit\" name=\"%s\" time=\"0\"/>\n",
-                    wsp_audit_rule_name((wsp_audit_rule)r));
+        if (!a->cfg->disabled[r] && s->per_rule[r] == 0) {
+            wsp_xmlw_start(&w, "testcase");
+            wsp_xmlw_attr(&w, "classname", "wsprobe.audit");
+            wsp_xmlw_attr(&w, "name", wsp_audit_rule_name((wsp_audit_rule)r));
+            wsp_xmlw_attr(&w, "time", "0");
+            wsp_xmlw_end(&w);
+        }
     for (size_t i = 0; i < a->nerrors; i++) {
         const wsp_junit_error *e = &a->errors[i];
-        fputs("    <testcase classname=\"wsprobe.audit.input\" name=\"", f);
-        wsp_xml_escape(f, e->file);
-        fprintf(f, "\" time=\"0\">\n      <error type=\"%s\" message=\"", wsp_junit_rc_name(e->rc));
+        char m[700];
         if (e->line)
-            fprintf(f, "line %lu: ", e->line);
-        wsp_xml_escape(f, e->msg);
-        fputs("\"/>\n    </testcase>\n", f);
+            snprintf(m, sizeof m, "line %lu: %s", e->line, e->msg);
+        else
+            snprintf(m, sizeof m, "%s", e->msg);
+        wsp_xmlw_start(&w, "testcase");
+        wsp_xmlw_attr(&w, "classname", "wsprobe.audit.input");
+        wsp_xmlw_attr(&w, "name", e->file);
+        wsp_xmlw_attr(&w, "time", "0");
+        wsp_xmlw_start(&w, "error");
+        wsp_xmlw_attr(&w, "type", wsp_junit_rc_name(e->rc));
+        wsp_xmlw_attr(&w, "message", m);
+        wsp_xmlw_end(&w);
+        wsp_xmlw_end(&w);
     }
-    fputs("  </testsuite>\n</testsuites>\n", f);
-    return ferror(f) ? -1 : 0;
+    return wsp_xmlw_finish(&w);
 }
 
 /* ---- baseline store ------------------------------------------------------------------ */

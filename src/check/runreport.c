@@ -1,6 +1,7 @@
 /* runreport.c - run and parity reports: human, JSON, JUnit XML. See runreport.h. */
 #include "check/runreport.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -13,8 +14,8 @@
 #include <openssl/crypto.h>
 
 #include "util/redact.h"
-#include "util/xmlshim.h"
 #include "report/report.h"
+#include "report/xmlw.h"
 
 /* ---- secrets ---- */
 
@@ -219,103 +220,12 @@ void wsp_runreport_human(FILE *f, const wsp_runreport *rr, bool color)
 
 /* ---- JUnit ---- */
 
-/* XML 1.0 allows tab, LF, CR, and code points from U+0020 except surrogates, U+FFFE, U+FFFF.
- * Anything else (and invalid UTF-8) becomes '?'. Heap; NULL on OOM. */
-static char *xml_clean(const char *s)
+static void wprop(wsp_xmlw *w, const char *name, const char *value)
 {
-    char *sc = scrub(s ? s : "");
-    if (!sc)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)sc;
-    size_t len = strlen(sc), o = 0;
-    char *out = malloc(len + 1);
-    if (!out) {
-        free(sc);
-        return NULL;
-    }
-    for (size_t i = 0; i < len;) {
-        unsigned c = p[i];
-        size_t n = 0;
-        unsigned cp = 0;
-        if (c < 0x80) {
-            n = 1;
-            cp = c;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 2;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 3;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 4;
-            cp = c & 0x07;
-        }
-        bool ok = n > 0 && i + n <= len;
-        for (size_t k = 1; ok && k < n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                ok = false;
-            else
-                cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if (ok) {
-            static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
-            if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE ||
-                cp == 0xFFFF || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r'))
-                ok = false;
-        }
-        if (ok) {
-            memcpy(out + o, p + i, n);
-            o += n;
-            i += n;
-        } else {
-            out[o++] = '?';
-            i++;
-        }
-    }
-    out[o] = '\0';
-    free(sc);
-    return out;
-}
-
-static int wattr(xmlTextWriterPtr w, const char *name, const char *value)
-{
-    char *c = xml_clean(value);
-    if (!c)
-        return -1;
-    int rc = xmlTextWriterWriteAttribute(w, (const xmlChar *)name, (const xmlChar *)c);
-    free(c);
-    return rc < 0 ? -1 : 0;
-}
-
-static int wattrf(xmlTextWriterPtr w, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int wattrf(xmlTextWriterPtr w, const char *name, const char *fmt, ...)
-{
-    char buf[128];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return wattr(w, name, buf);
-}
-
-static int wtext(xmlTextWriterPtr w, const char *text)
-{
-    char *c = xml_clean(text);
-    if (!c)
-        return -1;
-    int rc = xmlTextWriterWriteString(w, (const xmlChar *)c);
-    free(c);
-    return rc < 0 ? -1 : 0;
-}
-
-static int wprop(xmlTextWriterPtr w, const char *name, const char *value)
-{
-    if (xmlTextWriterStartElement(w, (const xmlChar *)"property") < 0 ||
-        wattr(w, "name", name) != 0 || wattr(w, "value", value) != 0 ||
-        xmlTextWriterEndElement(w) < 0)
-        return -1;
-    return 0;
+    wsp_xmlw_start(w, "property");
+    wsp_xmlw_attr(w, "name", name);
+    wsp_xmlw_attr(w, "value", value);
+    wsp_xmlw_end(w);
 }
 
 /* An evidence field: at the top of the evidence, else in the first nested probe object that has
@@ -347,7 +257,7 @@ static void evidence_field(const json_t *ev, const char *key, char *out, size_t 
         snprintf(out, cap, "%s", json_is_true(v) ? "true" : "false");
 }
 
-static int junit_suite(xmlTextWriterPtr w, const wsp_runreport *rr, const char *stamp)
+static void junit_suite(wsp_xmlw *w, const wsp_runreport *rr, const char *stamp)
 {
     unsigned failures = 0, errors = 0, skipped = 0;
     for (size_t i = 0; i < rr->n; i++) {
@@ -363,28 +273,31 @@ static int junit_suite(xmlTextWriterPtr w, const wsp_runreport *rr, const char *
     snprintf(name, sizeof name, "wsprobe %s [%s]", rr->plan_file ? rr->plan_file : "plan",
              rr->env_name ? rr->env_name : "");
     redacted_url(rr->url_text, url, sizeof url);
-    if (xmlTextWriterStartElement(w, (const xmlChar *)"testsuite") < 0 || wattr(w, "name", name) ||
-        wattrf(w, "tests", "%zu", rr->n) || wattrf(w, "failures", "%u", failures) ||
-        wattrf(w, "errors", "%u", errors) || wattrf(w, "skipped", "%u", skipped) ||
-        wattrf(w, "time", "%.3f", rr->duration_ms / 1000.0) || wattr(w, "timestamp", stamp))
-        return -1;
-    if (xmlTextWriterStartElement(w, (const xmlChar *)"properties") < 0 ||
-        wprop(w, "environment", rr->env_name ? rr->env_name : "") || wprop(w, "url", url) ||
-        wprop(w, "plan", rr->plan_file ? rr->plan_file : "") || xmlTextWriterEndElement(w) < 0)
-        return -1;
+    wsp_xmlw_start(w, "testsuite");
+    wsp_xmlw_attr(w, "name", name);
+    wsp_xmlw_attrf(w, "tests", "%zu", rr->n);
+    wsp_xmlw_attrf(w, "failures", "%u", failures);
+    wsp_xmlw_attrf(w, "errors", "%u", errors);
+    wsp_xmlw_attrf(w, "skipped", "%u", skipped);
+    wsp_xmlw_attrf(w, "time", "%.3f", rr->duration_ms / 1000.0);
+    wsp_xmlw_attr(w, "timestamp", stamp);
+    wsp_xmlw_start(w, "properties");
+    wprop(w, "environment", rr->env_name ? rr->env_name : "");
+    wprop(w, "url", url);
+    wprop(w, "plan", rr->plan_file ? rr->plan_file : "");
+    wsp_xmlw_end(w);
     for (size_t i = 0; i < rr->n; i++) {
         const wsp_check_result *r = &rr->results[i];
         char classname[200];
         snprintf(classname, sizeof classname, "wsprobe.%s.%s", rr->env_name ? rr->env_name : "",
                  group_of(rr, i));
-        if (xmlTextWriterStartElement(w, (const xmlChar *)"testcase") < 0 ||
-            wattr(w, "name", id_of(rr, i)) || wattr(w, "classname", classname) ||
-            wattrf(w, "time", "%.3f", r->duration_ms / 1000.0))
-            return -1;
-        if (xmlTextWriterStartElement(w, (const xmlChar *)"properties") < 0 ||
-            wprop(w, "verdict", wsp_verdict_name(r->verdict)) ||
-            wprop(w, "class", wsp_class_name(r->cls)))
-            return -1;
+        wsp_xmlw_start(w, "testcase");
+        wsp_xmlw_attr(w, "name", id_of(rr, i));
+        wsp_xmlw_attr(w, "classname", classname);
+        wsp_xmlw_attrf(w, "time", "%.3f", r->duration_ms / 1000.0);
+        wsp_xmlw_start(w, "properties");
+        wprop(w, "verdict", wsp_verdict_name(r->verdict));
+        wprop(w, "class", wsp_class_name(r->cls));
         static const char *const keys[] = {"status", "close_code", "handshake_ms", "bytes_tx",
                                            "bytes_rx"};
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
@@ -392,11 +305,9 @@ static int junit_suite(xmlTextWriterPtr w, const wsp_runreport *rr, const char *
             evidence_field(r->evidence, keys[k], v, sizeof v);
             if (!v[0])
                 snprintf(v, sizeof v, "%s", k >= 3 ? "0" : "null");
-            if (wprop(w, keys[k], v))
-                return -1;
+            wprop(w, keys[k], v);
         }
-        if (xmlTextWriterEndElement(w) < 0)
-            return -1;
+        wsp_xmlw_end(w);
         char msg[1200];
         snprintf(msg, sizeof msg, "%s: %s", wsp_class_name(r->cls), r->message);
         char body[1200];
@@ -407,43 +318,40 @@ static int junit_suite(xmlTextWriterPtr w, const wsp_runreport *rr, const char *
         else if (r->verdict == WSP_VERDICT_INCONCLUSIVE)
             el = "error";
         if (el) {
-            if (xmlTextWriterStartElement(w, (const xmlChar *)el) < 0 || wattr(w, "message", msg) ||
-                wattr(w, "type", wsp_class_name(r->cls)) || wtext(w, body) ||
-                xmlTextWriterEndElement(w) < 0)
-                return -1;
+            wsp_xmlw_start(w, el);
+            wsp_xmlw_attr(w, "message", msg);
+            wsp_xmlw_attr(w, "type", wsp_class_name(r->cls));
+            wsp_xmlw_text(w, body);
+            wsp_xmlw_end(w);
         } else if (r->verdict == WSP_VERDICT_SKIP || r->verdict == WSP_VERDICT_NOT_APPLICABLE) {
             char sm[700];
             snprintf(sm, sizeof sm, "%s: %s", wsp_verdict_name(r->verdict), r->message);
-            if (xmlTextWriterStartElement(w, (const xmlChar *)"skipped") < 0 ||
-                wattr(w, "message", sm) || xmlTextWriterEndElement(w) < 0)
-                return -1;
+            wsp_xmlw_start(w, "skipped");
+            wsp_xmlw_attr(w, "message", sm);
+            wsp_xmlw_end(w);
         }
+        wsp_xmlw_start(w, "system-out");
         char head[800];
         snprintf(head, sizeof head, "%s %s: %s\n", wsp_verdict_name(r->verdict), id_of(rr, i),
                  r->message);
-        size_t tl = strlen(head) + (r->transcript ? strlen(r->transcript) : 0) + 1;
-        char *out = malloc(tl);
-        if (!out)
-            return -1;
-        snprintf(out, tl, "%s%s", head, r->transcript ? r->transcript : "");
-        int wr = xmlTextWriterStartElement(w, (const xmlChar *)"system-out") < 0 || wtext(w, out) ||
-                 xmlTextWriterEndElement(w) < 0;
-        free(out);
-        if (wr || xmlTextWriterEndElement(w) < 0)
-            return -1;
+        wsp_xmlw_text(w, head);
+        if (r->transcript)
+            wsp_xmlw_text(w, r->transcript);
+        wsp_xmlw_end(w);
+        wsp_xmlw_end(w); /* testcase */
     }
-    return xmlTextWriterEndElement(w) < 0 ? -1 : 0;
+    wsp_xmlw_end(w);
 }
 
 int wsp_runreport_junit_write(const wsp_runreport *runs, size_t nruns, const char *path,
                               wsp_err *err)
 {
-    const char *why = NULL;
-    if (wsp_xml_load(&why) != 0)
-        return wsp_err_set(err, WSP_CLASS_INTERNAL, "--junit %s: %s", path, why);
-    xmlTextWriterPtr w = xmlNewTextWriterFilename(path, 0);
-    if (!w)
-        return wsp_err_set(err, WSP_CLASS_USAGE, "--junit %s: cannot write the file", path);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        char eb[128];
+        strerror_r(errno, eb, sizeof eb);
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--junit %s: cannot write the file: %s", path, eb);
+    }
     char stamp[32];
     time_t now = time(NULL);
     struct tm tm;
@@ -465,25 +373,28 @@ int wsp_runreport_junit_write(const wsp_runreport *runs, size_t nruns, const cha
         if (runs[k].duration_ms > total)
             total = runs[k].duration_ms; /* environments run concurrently */
     }
-    int rc = -1;
-    xmlTextWriterSetIndent(w, 1);
-    xmlTextWriterSetIndentString(w, (const xmlChar *)"  ");
-    if (xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL) < 0 ||
-        xmlTextWriterStartElement(w, (const xmlChar *)"testsuites") < 0 ||
-        wattr(w, "name", "wsprobe") || wattrf(w, "tests", "%u", tests) ||
-        wattrf(w, "failures", "%u", failures) || wattrf(w, "errors", "%u", errors) ||
-        wattrf(w, "skipped", "%u", skipped) || wattrf(w, "time", "%.3f", total / 1000.0))
-        goto out;
+    wsp_xmlw w;
+    wsp_xmlw_begin(&w, f);
+    wsp_xmlw_start(&w, "testsuites");
+    wsp_xmlw_attr(&w, "name", "wsprobe");
+    wsp_xmlw_attrf(&w, "tests", "%u", tests);
+    wsp_xmlw_attrf(&w, "failures", "%u", failures);
+    wsp_xmlw_attrf(&w, "errors", "%u", errors);
+    wsp_xmlw_attrf(&w, "skipped", "%u", skipped);
+    wsp_xmlw_attrf(&w, "time", "%.3f", total / 1000.0);
     for (size_t k = 0; k < nruns; k++)
-        if (junit_suite(w, &runs[k], stamp) != 0)
-            goto out;
-    if (xmlTextWriterEndElement(w) < 0 || xmlTextWriterEndDocument(w) < 0)
-        goto out;
-    rc = 0;
-out:
-    xmlFreeTextWriter(w);
-    if (rc != 0)
-        wsp_err_set(err, WSP_CLASS_USAGE, "--junit %s: could not write the report", path);
+        junit_suite(&w, &runs[k], stamp);
+    int rc = wsp_xmlw_finish(&w);
+    int saved = errno;
+    if (fclose(f) != 0 && rc == 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc != 0) {
+        char eb[128];
+        strerror_r(saved, eb, sizeof eb);
+        wsp_err_set(err, WSP_CLASS_USAGE, "--junit %s: could not write the report: %s", path, eb);
+    }
     return rc;
 }
 

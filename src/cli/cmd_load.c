@@ -12,13 +12,13 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "report/xmlw.h"
 #include "util/duration.h"
 #include "load/load.h"
 #include "probeopts.h"
 #include "util/redact.h"
 #include "report/report.h"
 #include "codec/template.h"
-#include "util/xmlshim.h"
 
 static const char load_usage[] =
     "usage: wsprobe load URL [options]\n"
@@ -277,45 +277,67 @@ static void fmt_cmp(const wsp_load_compare_item *it, double v, char *buf, size_t
         snprintf(buf, cap, "%.3fms", v / 1e6);
 }
 
+static void prop(wsp_xmlw *w, const char *name, const char *value)
+{
+    wsp_xmlw_start(w, "property");
+    wsp_xmlw_attr(w, "name", name);
+    wsp_xmlw_attr(w, "value", value);
+    wsp_xmlw_end(w);
+}
+
 static int write_junit(const judging *j, const verdicts *v, const wsp_load_result *r)
 {
     FILE *f = fopen(j->junit, "w");
     if (!f)
         return -1;
     size_t n = j->nth + (v->have_cmp ? 1 : 0);
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"wsprobe load\" tests=\"%zu\" failures=\"%d\">\n", n,
-            v->failures);
-    fprintf(f,
-            "  <testsuite name=\"wsprobe load\" tests=\"%zu\" failures=\"%d\" errors=\"0\" "
-            "time=\"%.3f\">\n",
-            n, v->failures, r->elapsed_s);
-    fprintf(f, "    <properties>\n      <property name=\"url\" value=\"");
-    wsp_xml_escape(f, r->url);
-    fprintf(f,
-            "\"/>\n      <property name=\"connections_opened\" value=\"%llu\"/>\n"
-            "      <property name=\"messages_matched\" value=\"%llu\"/>\n    </properties>\n",
-            (unsigned long long)r->conn_opened, (unsigned long long)r->msg_matched);
+    char num[32];
+    wsp_xmlw w;
+    wsp_xmlw_begin(&w, f);
+    wsp_xmlw_start(&w, "testsuites");
+    wsp_xmlw_attr(&w, "name", "wsprobe load");
+    wsp_xmlw_attrf(&w, "tests", "%zu", n);
+    wsp_xmlw_attrf(&w, "failures", "%d", v->failures);
+    wsp_xmlw_start(&w, "testsuite");
+    wsp_xmlw_attr(&w, "name", "wsprobe load");
+    wsp_xmlw_attrf(&w, "tests", "%zu", n);
+    wsp_xmlw_attrf(&w, "failures", "%d", v->failures);
+    wsp_xmlw_attr(&w, "errors", "0");
+    wsp_xmlw_attrf(&w, "time", "%.3f", r->elapsed_s);
+    wsp_xmlw_start(&w, "properties");
+    prop(&w, "url", r->url);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)r->conn_opened);
+    prop(&w, "connections_opened", num);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)r->msg_matched);
+    prop(&w, "messages_matched", num);
+    wsp_xmlw_end(&w);
     for (size_t i = 0; i < j->nth; i++) {
-        char val[48];
+        char val[48], m[400];
         wsp_load_threshold_format(&j->th[i], v->value[i], val, sizeof val);
-        fprintf(f, "    <testcase classname=\"wsprobe.load.threshold\" name=\"");
-        wsp_xml_escape(f, j->th[i].text);
-        fprintf(f, "\" time=\"%.3f\">\n", r->measured_s);
+        wsp_xmlw_start(&w, "testcase");
+        wsp_xmlw_attr(&w, "classname", "wsprobe.load.threshold");
+        wsp_xmlw_attr(&w, "name", j->th[i].text);
+        wsp_xmlw_attrf(&w, "time", "%.3f", r->measured_s);
         if (!v->ok[i]) {
-            fprintf(f, "      <failure message=\"");
-            wsp_xml_escape(f, j->th[i].text);
-            fprintf(f, " broke: measured %s\" type=\"threshold\"/>\n", val);
+            snprintf(m, sizeof m, "%s broke: measured %s", j->th[i].text, val);
+            wsp_xmlw_start(&w, "failure");
+            wsp_xmlw_attr(&w, "message", m);
+            wsp_xmlw_attr(&w, "type", "threshold");
+            wsp_xmlw_end(&w);
         }
-        fprintf(f, "      <system-out>measured %s</system-out>\n    </testcase>\n", val);
+        snprintf(m, sizeof m, "measured %s", val);
+        wsp_xmlw_start(&w, "system-out");
+        wsp_xmlw_text(&w, m);
+        wsp_xmlw_end(&w);
+        wsp_xmlw_end(&w);
     }
     if (v->have_cmp) {
-        fprintf(f,
-                "    <testcase classname=\"wsprobe.load.baseline\" name=\"baseline\" "
-                "time=\"%.3f\">\n",
-                r->measured_s);
+        wsp_xmlw_start(&w, "testcase");
+        wsp_xmlw_attr(&w, "classname", "wsprobe.load.baseline");
+        wsp_xmlw_attr(&w, "name", "baseline");
+        wsp_xmlw_attrf(&w, "time", "%.3f", r->measured_s);
         if (v->cmp.regressed) {
-            fprintf(f, "      <failure message=\"regression against the baseline:");
+            char m[600] = "regression against the baseline:";
             for (int i = 0; i < 3; i++) {
                 const wsp_load_compare_item *it = &v->cmp.items[i];
                 if (!it->regressed)
@@ -324,14 +346,18 @@ static int write_junit(const judging *j, const verdicts *v, const wsp_load_resul
                 fmt_cmp(it, it->baseline, a, sizeof a);
                 fmt_cmp(it, it->current, b, sizeof b);
                 fmt_cmp(it, it->limit, c, sizeof c);
-                fprintf(f, " %s %s -&gt; %s (limit %s)", it->name, a, b, c);
+                size_t l = strlen(m);
+                snprintf(m + l, sizeof m - l, " %s %s -> %s (limit %s)", it->name, a, b, c);
             }
-            fprintf(f, "\" type=\"baseline\"/>\n");
+            wsp_xmlw_start(&w, "failure");
+            wsp_xmlw_attr(&w, "message", m);
+            wsp_xmlw_attr(&w, "type", "baseline");
+            wsp_xmlw_end(&w);
         }
-        fprintf(f, "    </testcase>\n");
+        wsp_xmlw_end(&w);
     }
-    fprintf(f, "  </testsuite>\n</testsuites>\n");
-    return fclose(f) == 0 ? 0 : -1;
+    int rc = wsp_xmlw_finish(&w);
+    return fclose(f) == 0 ? rc : -1;
 }
 
 static wsp_class most_common_class(const wsp_load_result *r)

@@ -52,11 +52,6 @@ typedef struct wsp_xml_api {
  * NULL) then points at a static description. */
 int wsp_xml_load(const char **why);
 
-/* Write `s` as XML 1.0 text or attribute content without libxml2: & < > " ' escaped, control
- * characters XML cannot hold written as spaces, invalid UTF-8 (and U+FFFE/U+FFFF) as '?'. For
- * small report writers (audit, load) that stream with stdio. */
-void wsp_xml_escape(FILE *f, const char *s);
-
 /* The loaded table; only valid after wsp_xml_load returned 0. */
 extern const wsp_xml_api *wsp_xml_fns;
 

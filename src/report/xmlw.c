@@ -1,0 +1,206 @@
+/* xmlw.c - see xmlw.h. */
+#include "report/xmlw.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/redact.h"
+
+/* XML 1.0 allows tab, LF, CR, and code points from U+0020 except surrogates, U+FFFE, U+FFFF.
+ * Anything else (and invalid UTF-8) becomes '?'. Heap; NULL on OOM. */
+char *wsp_xmlw_clean(const char *s)
+{
+    char *sc = wsp_redact(s ? s : "", s ? strlen(s) : 0, NULL);
+    if (!sc)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)sc;
+    size_t len = strlen(sc), o = 0;
+    char *out = malloc(len + 1);
+    if (!out) {
+        free(sc);
+        return NULL;
+    }
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        size_t n = 0;
+        unsigned cp = 0;
+        if (c < 0x80) {
+            n = 1;
+            cp = c;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 4;
+            cp = c & 0x07;
+        }
+        bool ok = n > 0 && i + n <= len;
+        for (size_t k = 1; ok && k < n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                ok = false;
+            else
+                cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if (ok) {
+            static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
+            if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE ||
+                cp == 0xFFFF || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r'))
+                ok = false;
+        }
+        if (ok) {
+            memcpy(out + o, p + i, n);
+            o += n;
+            i += n;
+        } else {
+            out[o++] = '?';
+            i++;
+        }
+    }
+    out[o] = '\0';
+    free(sc);
+    return out;
+}
+
+static void put(wsp_xmlw *w, const char *s)
+{
+    if (!w->failed && fputs(s, w->f) == EOF)
+        w->failed = true;
+}
+
+static void indent(wsp_xmlw *w)
+{
+    put(w, "\n");
+    for (int i = 0; i < w->depth; i++)
+        put(w, "  ");
+}
+
+/* s, already clean, with markup escaped (for attributes and text alike). */
+static void put_escaped(wsp_xmlw *w, const char *s)
+{
+    for (const char *p = s; *p && !w->failed; p++) {
+        switch (*p) {
+        case '&':
+            put(w, "&amp;");
+            break;
+        case '<':
+            put(w, "&lt;");
+            break;
+        case '>':
+            put(w, "&gt;");
+            break;
+        case '"':
+            put(w, "&quot;");
+            break;
+        default:
+            if (fputc(*p, w->f) == EOF)
+                w->failed = true;
+        }
+    }
+}
+
+static void close_start(wsp_xmlw *w)
+{
+    if (w->in_start) {
+        put(w, ">");
+        w->in_start = false;
+    }
+}
+
+void wsp_xmlw_begin(wsp_xmlw *w, FILE *f)
+{
+    memset(w, 0, sizeof *w);
+    w->f = f;
+    put(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+}
+
+void wsp_xmlw_start(wsp_xmlw *w, const char *element)
+{
+    close_start(w);
+    if (w->depth >= WSP_XMLW_DEPTH) {
+        w->failed = true;
+        return;
+    }
+    indent(w);
+    put(w, "<");
+    put(w, element);
+    w->stack[w->depth++] = element;
+    w->in_start = true;
+    w->has_text = false;
+}
+
+void wsp_xmlw_attr(wsp_xmlw *w, const char *name, const char *value)
+{
+    if (!w->in_start) {
+        w->failed = true; /* an attribute after content: a bug of the caller */
+        return;
+    }
+    char *c = wsp_xmlw_clean(value);
+    if (!c) {
+        w->failed = true;
+        return;
+    }
+    put(w, " ");
+    put(w, name);
+    put(w, "=\"");
+    put_escaped(w, c);
+    put(w, "\"");
+    free(c);
+}
+
+void wsp_xmlw_attrf(wsp_xmlw *w, const char *name, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    wsp_xmlw_attr(w, name, buf);
+}
+
+void wsp_xmlw_text(wsp_xmlw *w, const char *text)
+{
+    char *c = wsp_xmlw_clean(text);
+    if (!c) {
+        w->failed = true;
+        return;
+    }
+    close_start(w);
+    put_escaped(w, c);
+    w->has_text = true;
+    free(c);
+}
+
+void wsp_xmlw_end(wsp_xmlw *w)
+{
+    if (w->depth == 0) {
+        w->failed = true;
+        return;
+    }
+    const char *el = w->stack[--w->depth];
+    if (w->in_start) {
+        put(w, "/>");
+        w->in_start = false;
+    } else {
+        if (!w->has_text)
+            indent(w);
+        put(w, "</");
+        put(w, el);
+        put(w, ">");
+    }
+    w->has_text = false;
+}
+
+int wsp_xmlw_finish(wsp_xmlw *w)
+{
+    while (w->depth > 0)
+        wsp_xmlw_end(w);
+    put(w, "\n");
+    if (fflush(w->f) != 0 || ferror(w->f))
+        w->failed = true;
+    return w->failed ? -1 : 0;
+}

@@ -1,0 +1,39 @@
+/* xmlw.h - the one JUnit (XML) writer of wsprobe: run, parity and security (runreport), load
+ * and audit all write their JUnit reports through it. A small streaming element writer on a
+ * FILE: every attribute and text passes the redactor (util/redact.h), then becomes well-formed
+ * XML 1.0 (markup escaped; invalid UTF-8, surrogates, U+FFFE/FFFF and C0 controls but tab, CR
+ * and LF replaced by '?'). Every write is checked: the first failure sticks, and
+ * wsp_xmlw_finish reports it. Output is indented two spaces per level. */
+#ifndef WSP_XMLW_H
+#define WSP_XMLW_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define WSP_XMLW_DEPTH 16
+
+typedef struct wsp_xmlw {
+    FILE *f;
+    const char *stack[WSP_XMLW_DEPTH]; /* element names, borrowed (string literals) */
+    int depth;
+    bool in_start; /* the start tag is open: attributes may follow */
+    bool has_text; /* the current element got text (its end tag follows on the same line) */
+    bool failed;
+} wsp_xmlw;
+
+/* Begin a document on f (the XML declaration). */
+void wsp_xmlw_begin(wsp_xmlw *w, FILE *f);
+void wsp_xmlw_start(wsp_xmlw *w, const char *element);
+void wsp_xmlw_attr(wsp_xmlw *w, const char *name, const char *value);
+void wsp_xmlw_attrf(wsp_xmlw *w, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void wsp_xmlw_text(wsp_xmlw *w, const char *text);
+/* Close the innermost element (<x/> when it has nothing inside). */
+void wsp_xmlw_end(wsp_xmlw *w);
+/* Close what is open and flush. 0, or -1 when any write failed (errno from the stream). */
+int wsp_xmlw_finish(wsp_xmlw *w);
+
+/* The same text as wsp_xmlw_text would write, for a test: a heap string (NULL on OOM). */
+char *wsp_xmlw_clean(const char *s);
+
+#endif
