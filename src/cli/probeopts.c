@@ -570,6 +570,21 @@ int wsp_probeopts_finish(wsp_probeopts *o, const char *url)
                                            "--jwt-secret-env, --jwt-secret-file, --jwt-key-file)");
     if (wsp_auth_active(&o->auth))
         o->cfg.auth = &o->auth;
+    /* nothing is sent twice: a credential header of -H beside the one wsprobe places */
+    for (size_t i = 0; o->cfg.auth && i < o->cfg.conn.num_headers; i++) {
+        const char *h = o->cfg.conn.headers[i];
+        size_t n = strcspn(h, ":");
+        bool clash =
+            (o->auth.in == WSP_AUTH_IN_HEADER && n == 13 &&
+             strncasecmp(h, "Authorization", 13) == 0) ||
+            (o->auth.in == WSP_AUTH_IN_COOKIE && n == 6 && strncasecmp(h, "Cookie", 6) == 0);
+        if (clash)
+            return wsp_cli_usage_error(o->cmd,
+                                       "--header '%.*s: ...' and the credential option would send "
+                                       "two %.*s headers: give one (the credential options place "
+                                       "the token themselves; --auth-in says where)",
+                                       (int)n, h, (int)n, h);
+    }
     if (o->cfg.conn.url->tls || o->health) {
         o->cfg.conn.tls_ctx = wsp_tls_client_ctx_new(&o->tls, &e);
         if (!o->cfg.conn.tls_ctx)

@@ -378,3 +378,12 @@ def test_audit_findings_never_quote_a_token(wsprobe, tmp_path):
     for text in outs:
         assert "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" not in text, text
         assert "c2lnbmF0dXJl" not in text, text
+
+
+@pytest.mark.parametrize("header,place", [("Authorization: Bearer x", []),
+                                          ("cookie: a=b", ["--auth-in", "cookie:token"])])
+def test_a_credential_is_never_sent_twice(wsprobe, header, place):
+    r = wsprobe("probe", "ws://127.0.0.1:9/", "-H", header, "--token-env", "TWICE_TOKEN",
+                *place, env={"TWICE_TOKEN": "tok-twice-123456"})
+    assert r.rc == EXIT["USAGE"] and "two" in r.stderr, r
+    assert "tok-twice" not in r.stdout + r.stderr
