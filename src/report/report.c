@@ -523,7 +523,10 @@ static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool 
         fprintf(f, "  %-9s %s\n", "location", r->location);
     if (r->http_body_len) {
         char body[161];
-        wsp_excerpt(body, sizeof body, r->http_body, r->http_body_len);
+        size_t blen = r->http_body_len;
+        while (blen && (r->http_body[blen - 1] == '\n' || r->http_body[blen - 1] == '\r'))
+            blen--; /* the body's last line break is not worth a '.' */
+        wsp_excerpt(body, sizeof body, r->http_body, blen);
         fprintf(f, "  %-9s %s\n", "body", body);
     }
     fprintf(f, "  %-9s %s\n", "hint", v->hint);
