@@ -314,19 +314,6 @@ void wsp_audit_config_cleanup(wsp_audit_config *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Grow an array of `size`-byte elements by one; returns the new element (zeroed) or NULL. */
 static void *push(void **arr, size_t *n, size_t size)
 {
@@ -371,29 +358,30 @@ int wsp_audit_config_add_floor_us(wsp_audit_config *cfg, const char *glob, uint6
 }
 
 int wsp_audit_config_add_floor(wsp_audit_config *cfg, const char *spec, const char *source,
-                               char *err, size_t errlen)
+                               wsp_err *err)
 {
     const char *eq = strrchr(spec, '=');
     if (!eq || eq == spec || !eq[1]) {
-        errf(err, errlen, "--floor wants GLOB=DURATION (for example 'tests.e2e.*=20ms'), got '%s'",
-             spec);
+        wsp_err_set(err, WSP_CLASS_USAGE,
+                    "--floor wants GLOB=DURATION (for example 'tests.e2e.*=20ms'), got '%s'", spec);
         return -1;
     }
     uint64_t us;
     if (wsp_duration_parse(eq + 1, &us) != 0) {
-        errf(err, errlen, "--floor '%s': '%s' is not a duration (250ms, 2s, 100us)", spec, eq + 1);
+        wsp_err_set(err, WSP_CLASS_USAGE, "--floor '%s': '%s' is not a duration (250ms, 2s, 100us)",
+                    spec, eq + 1);
         return -1;
     }
     char glob[1024];
     snprintf(glob, sizeof glob, "%.*s", (int)(eq - spec), spec);
     if (wsp_audit_config_add_floor_us(cfg, glob, us, source) < 0) {
-        errf(err, errlen, "out of memory");
+        wsp_err_set(err, WSP_CLASS_USAGE, "out of memory");
         return -1;
     }
     return 0;
 }
 
-int wsp_audit_config_add_probe(wsp_audit_config *cfg, const char *spec, char *err, size_t errlen)
+int wsp_audit_config_add_probe(wsp_audit_config *cfg, const char *spec, wsp_err *err)
 {
     const char *url = spec;
     char *glob = NULL;
@@ -401,10 +389,10 @@ int wsp_audit_config_add_probe(wsp_audit_config *cfg, const char *spec, char *er
         const char *eq = strchr(spec, '=');
         if (!eq || eq == spec ||
             (strncmp(eq + 1, "ws://", 5) != 0 && strncmp(eq + 1, "wss://", 6) != 0)) {
-            errf(err, errlen,
-                 "--floor-from-probe wants a ws:// or wss:// URL, or GLOB=URL; "
-                 "got '%s'",
-                 spec);
+            wsp_err_set(err, WSP_CLASS_USAGE,
+                        "--floor-from-probe wants a ws:// or wss:// URL, or GLOB=URL; "
+                        "got '%s'",
+                        spec);
             return -1;
         }
         glob = strndup(spec, (size_t)(eq - spec));
@@ -423,7 +411,7 @@ int wsp_audit_config_add_probe(wsp_audit_config *cfg, const char *spec, char *er
     p->url = u;
     return 0;
 oom:
-    errf(err, errlen, "out of memory");
+    wsp_err_set(err, WSP_CLASS_USAGE, "out of memory");
     return -1;
 }
 
@@ -447,8 +435,7 @@ int wsp_audit_config_add_pattern(wsp_audit_config *cfg, const char *text)
     return push_str(&cfg->patterns, &cfg->npatterns, text);
 }
 
-int wsp_audit_config_add_requirement(wsp_audit_config *cfg, const char *expr, char *err,
-                                     size_t errlen)
+int wsp_audit_config_add_requirement(wsp_audit_config *cfg, const char *expr, wsp_err *err)
 {
     static const struct {
         const char *s;
@@ -480,10 +467,10 @@ int wsp_audit_config_add_requirement(wsp_audit_config *cfg, const char *expr, ch
     while (*val == ' ')
         val++;
     if (nlen == 0 || (at && !*val)) {
-        errf(err, errlen,
-             "--require-property wants NAME or NAME OP VALUE with OP one of "
-             "> >= < <= = != (for example 'ws.bytes_rx>0'), got '%s'",
-             expr);
+        wsp_err_set(err, WSP_CLASS_USAGE,
+                    "--require-property wants NAME or NAME OP VALUE with OP one of "
+                    "> >= < <= = != (for example 'ws.bytes_rx>0'), got '%s'",
+                    expr);
         return -1;
     }
     char *text = strdup(expr), *name = strndup(expr, nlen), *value = strdup(val);
@@ -493,7 +480,7 @@ int wsp_audit_config_add_requirement(wsp_audit_config *cfg, const char *expr, ch
         free(text);
         free(name);
         free(value);
-        errf(err, errlen, "out of memory");
+        wsp_err_set(err, WSP_CLASS_USAGE, "out of memory");
         return -1;
     }
     r->text = text;
@@ -503,7 +490,7 @@ int wsp_audit_config_add_requirement(wsp_audit_config *cfg, const char *expr, ch
     return 0;
 }
 
-int wsp_audit_config_disable(wsp_audit_config *cfg, const char *rule, char *err, size_t errlen)
+int wsp_audit_config_disable(wsp_audit_config *cfg, const char *rule, wsp_err *err)
 {
     int r = wsp_audit_rule_from_name(rule);
     if (r < 0) {
@@ -513,7 +500,7 @@ int wsp_audit_config_disable(wsp_audit_config *cfg, const char *rule, char *err,
             snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "",
                      wsp_audit_rule_name((wsp_audit_rule)i));
         }
-        errf(err, errlen, "unknown rule '%s' (rules: %s)", rule, names);
+        wsp_err_set(err, WSP_CLASS_USAGE, "unknown rule '%s' (rules: %s)", rule, names);
         return -1;
     }
     cfg->disabled[r] = true;
@@ -558,20 +545,20 @@ static void norm_key(const char *key, char *out, size_t outlen)
 }
 
 static int config_set(wsp_audit_config *cfg, const char *key, const char *value, const char *source,
-                      char *err, size_t errlen)
+                      wsp_err *err)
 {
     char k[64];
     norm_key(key, k, sizeof k);
     unsigned long long u;
     int rc = 0;
     if (strcmp(k, "floor") == 0)
-        return wsp_audit_config_add_floor(cfg, value, source, err, errlen);
+        return wsp_audit_config_add_floor(cfg, value, source, err);
     if (strcmp(k, "floor_from_probe") == 0)
-        return wsp_audit_config_add_probe(cfg, value, err, errlen);
+        return wsp_audit_config_add_probe(cfg, value, err);
     if (strcmp(k, "require_property") == 0)
-        return wsp_audit_config_add_requirement(cfg, value, err, errlen);
+        return wsp_audit_config_add_requirement(cfg, value, err);
     if (strcmp(k, "disable") == 0)
-        return wsp_audit_config_disable(cfg, value, err, errlen);
+        return wsp_audit_config_disable(cfg, value, err);
     if (strcmp(k, "network_tests") == 0)
         rc = wsp_audit_config_add_network(cfg, value);
     else if (strcmp(k, "exclude") == 0)
@@ -588,7 +575,8 @@ static int config_set(wsp_audit_config *cfg, const char *key, const char *value,
         rc = set_string(&cfg->save_baseline, value);
     else if (strcmp(k, "min_history") == 0) {
         if (parse_uint(value, 1000000, &u) < 0 || u < 1) {
-            errf(err, errlen, "--min-history wants a whole number >= 1, got '%s'", value);
+            wsp_err_set(err, WSP_CLASS_USAGE, "--min-history wants a whole number >= 1, got '%s'",
+                        value);
             return -1;
         }
         cfg->min_history = (unsigned)u;
@@ -596,34 +584,38 @@ static int config_set(wsp_audit_config *cfg, const char *key, const char *value,
         char *end = NULL;
         double d = strtod(value, &end);
         if (!end || *end || !(d > 0 && d < 1)) {
-            errf(err, errlen, "--collapse-ratio wants a number between 0 and 1, got '%s'", value);
+            wsp_err_set(err, WSP_CLASS_USAGE,
+                        "--collapse-ratio wants a number between 0 and 1, got '%s'", value);
             return -1;
         }
         cfg->collapse_ratio = d;
     } else if (strcmp(k, "collapse_min") == 0) {
         uint64_t us;
         if (wsp_duration_parse(value, &us) != 0) {
-            errf(err, errlen, "--collapse-min wants a duration (1ms, 0.5s), got '%s'", value);
+            wsp_err_set(err, WSP_CLASS_USAGE,
+                        "--collapse-min wants a duration (1ms, 0.5s), got '%s'", value);
             return -1;
         }
         cfg->collapse_min_us = us;
     } else if (strcmp(k, "max_findings") == 0) {
         if (parse_uint(value, SIZE_MAX / 2, &u) < 0) {
-            errf(err, errlen, "--max-findings wants a whole number (0: no cap), got '%s'", value);
+            wsp_err_set(err, WSP_CLASS_USAGE,
+                        "--max-findings wants a whole number (0: no cap), got '%s'", value);
             return -1;
         }
         cfg->max_findings = (size_t)u;
     } else if (strcmp(k, "show") == 0) {
         if (parse_uint(value, 1000000000, &u) < 0) {
-            errf(err, errlen, "--show wants a whole number (0: all), got '%s'", value);
+            wsp_err_set(err, WSP_CLASS_USAGE, "--show wants a whole number (0: all), got '%s'",
+                        value);
             return -1;
         }
         cfg->show = (unsigned)u;
     } else if (strcmp(k, "max_report_size") == 0) {
         uint64_t b;
         if (wsp_size_parse(value, UINT64_MAX, &b) < 0) {
-            errf(err, errlen, "--max-report-size wants a size (4G, 500M, 0: no cap), got '%s'",
-                 value);
+            wsp_err_set(err, WSP_CLASS_USAGE,
+                        "--max-report-size wants a size (4G, 500M, 0: no cap), got '%s'", value);
             return -1;
         }
         cfg->max_report_bytes = b;
@@ -633,24 +625,23 @@ static int config_set(wsp_audit_config *cfg, const char *key, const char *value,
         else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
             cfg->quiet = false;
         else {
-            errf(err, errlen, "quiet wants true or false, got '%s'", value);
+            wsp_err_set(err, WSP_CLASS_USAGE, "quiet wants true or false, got '%s'", value);
             return -1;
         }
     } else {
-        errf(err, errlen, "unknown setting '%s'", key);
+        wsp_err_set(err, WSP_CLASS_USAGE, "unknown setting '%s'", key);
         return -1;
     }
     if (rc) {
-        errf(err, errlen, "out of memory");
+        wsp_err_set(err, WSP_CLASS_USAGE, "out of memory");
         return -1;
     }
     return 0;
 }
 
-int wsp_audit_config_set(wsp_audit_config *cfg, const char *key, const char *value, char *err,
-                         size_t errlen)
+int wsp_audit_config_set(wsp_audit_config *cfg, const char *key, const char *value, wsp_err *err)
 {
-    return config_set(cfg, key, value, "--floor", err, errlen);
+    return config_set(cfg, key, value, "--floor", err);
 }
 
 static bool is_list_key(const char *k)
@@ -664,28 +655,28 @@ static bool is_list_key(const char *k)
     return false;
 }
 
-int wsp_audit_config_load_yaml(wsp_audit_config *cfg, const char *path, char *err, size_t errlen)
+int wsp_audit_config_load_yaml(wsp_audit_config *cfg, const char *path, wsp_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         char eb[128];
         strerror_r(errno, eb, sizeof eb);
-        errf(err, errlen, "%s: cannot open: %s", path, eb);
+        wsp_err_set(err, WSP_CLASS_USAGE, "%s: cannot open: %s", path, eb);
         return -1;
     }
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
         fclose(f);
-        errf(err, errlen, "out of memory");
+        wsp_err_set(err, WSP_CLASS_USAGE, "out of memory");
         return -1;
     }
     yaml_parser_set_input_file(&parser, f);
     int rc = -1;
     if (!yaml_parser_load(&parser, &doc)) {
-        errf(err, errlen, "%s:%lu: YAML error: %s", path,
-             (unsigned long)parser.problem_mark.line + 1,
-             parser.problem ? parser.problem : "unreadable");
+        wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: YAML error: %s", path,
+                    (unsigned long)parser.problem_mark.line + 1,
+                    parser.problem ? parser.problem : "unreadable");
         yaml_parser_delete(&parser);
         fclose(f);
         return -1;
@@ -696,8 +687,8 @@ int wsp_audit_config_load_yaml(wsp_audit_config *cfg, const char *path, char *er
         goto done;
     }
     if (root->type != YAML_MAPPING_NODE) {
-        errf(err, errlen, "%s:%lu: the configuration must be a mapping of settings", path,
-             (unsigned long)root->start_mark.line + 1);
+        wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: the configuration must be a mapping of settings",
+                    path, (unsigned long)root->start_mark.line + 1);
         goto done;
     }
     for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
@@ -705,37 +696,36 @@ int wsp_audit_config_load_yaml(wsp_audit_config *cfg, const char *path, char *er
         yaml_node_t *kn = yaml_document_get_node(&doc, pr->key);
         yaml_node_t *vn = yaml_document_get_node(&doc, pr->value);
         if (!kn || !vn || kn->type != YAML_SCALAR_NODE) {
-            errf(err, errlen, "%s: keys must be plain names", path);
+            wsp_err_set(err, WSP_CLASS_USAGE, "%s: keys must be plain names", path);
             goto done;
         }
         const char *key = (const char *)kn->data.scalar.value;
         unsigned long line = (unsigned long)vn->start_mark.line + 1;
         char k[64];
         norm_key(key, k, sizeof k);
-        char sub[512];
+        wsp_err sub;
         if (vn->type == YAML_SCALAR_NODE) {
-            if (config_set(cfg, key, (const char *)vn->data.scalar.value, "config", sub,
-                           sizeof sub) < 0) {
-                errf(err, errlen, "%s:%lu: %s", path, line, sub);
+            if (config_set(cfg, key, (const char *)vn->data.scalar.value, "config", &sub) < 0) {
+                wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: %s", path, line, sub.msg);
                 goto done;
             }
         } else if (vn->type == YAML_SEQUENCE_NODE) {
             if (!is_list_key(k)) {
-                errf(err, errlen, "%s:%lu: '%s' takes one value, not a list", path, line, key);
+                wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: '%s' takes one value, not a list", path,
+                            line, key);
                 goto done;
             }
             for (yaml_node_item_t *it = vn->data.sequence.items.start;
                  it < vn->data.sequence.items.top; it++) {
                 yaml_node_t *in = yaml_document_get_node(&doc, *it);
                 if (!in || in->type != YAML_SCALAR_NODE) {
-                    errf(err, errlen, "%s:%lu: the items of '%s' must be plain values", path, line,
-                         key);
+                    wsp_err_set(err, WSP_CLASS_USAGE,
+                                "%s:%lu: the items of '%s' must be plain values", path, line, key);
                     goto done;
                 }
-                if (config_set(cfg, key, (const char *)in->data.scalar.value, "config", sub,
-                               sizeof sub) < 0) {
-                    errf(err, errlen, "%s:%lu: %s", path, (unsigned long)in->start_mark.line + 1,
-                         sub);
+                if (config_set(cfg, key, (const char *)in->data.scalar.value, "config", &sub) < 0) {
+                    wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: %s", path,
+                                (unsigned long)in->start_mark.line + 1, sub.msg);
                     goto done;
                 }
             }
@@ -747,23 +737,25 @@ int wsp_audit_config_load_yaml(wsp_audit_config *cfg, const char *path, char *er
                 yaml_node_t *gk = yaml_document_get_node(&doc, p2->key);
                 yaml_node_t *gv = yaml_document_get_node(&doc, p2->value);
                 if (!gk || !gv || gk->type != YAML_SCALAR_NODE || gv->type != YAML_SCALAR_NODE) {
-                    errf(err, errlen, "%s:%lu: '%s' maps a glob to a plain value", path, line, key);
+                    wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: '%s' maps a glob to a plain value",
+                                path, line, key);
                     goto done;
                 }
                 char spec[2048];
                 snprintf(spec, sizeof spec, "%s=%s", (const char *)gk->data.scalar.value,
                          (const char *)gv->data.scalar.value);
                 int r2 = strcmp(k, "floor") == 0
-                             ? wsp_audit_config_add_floor(cfg, spec, "config", sub, sizeof sub)
-                             : wsp_audit_config_add_probe(cfg, spec, sub, sizeof sub);
+                             ? wsp_audit_config_add_floor(cfg, spec, "config", &sub)
+                             : wsp_audit_config_add_probe(cfg, spec, &sub);
                 if (r2 < 0) {
-                    errf(err, errlen, "%s:%lu: %s", path, (unsigned long)gk->start_mark.line + 1,
-                         sub);
+                    wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: %s", path,
+                                (unsigned long)gk->start_mark.line + 1, sub.msg);
                     goto done;
                 }
             }
         } else {
-            errf(err, errlen, "%s:%lu: '%s' cannot take a mapping", path, line, key);
+            wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: '%s' cannot take a mapping", path, line,
+                        key);
             goto done;
         }
     }
@@ -2633,14 +2625,14 @@ int wsp_audit_write_junit(const wsp_audit *a, FILE *f)
 
 /* ---- baseline store ------------------------------------------------------------------ */
 
-int wsp_audit_save_baseline(const wsp_audit *a, const char *path, char *err, size_t errlen)
+int wsp_audit_save_baseline(const wsp_audit *a, const char *path, wsp_err *err)
 {
     json_t *root = json_object(), *tests = json_object(), *suites = json_object();
     if (!root || !tests || !suites) {
         json_decref(root);
         json_decref(tests);
         json_decref(suites);
-        errf(err, errlen, "out of memory");
+        wsp_err_set(err, WSP_CLASS_USAGE, "out of memory");
         return -1;
     }
     json_object_set_new(root, "format", json_string("wsprobe-audit-baseline"));
@@ -2692,7 +2684,7 @@ int wsp_audit_save_baseline(const wsp_audit *a, const char *path, char *err, siz
     if (rc != 0 || rename(tmp, path) != 0) {
         char eb[128];
         strerror_r(errno, eb, sizeof eb);
-        errf(err, errlen, "cannot write the baseline %s: %s", path, eb);
+        wsp_err_set(err, WSP_CLASS_USAGE, "cannot write the baseline %s: %s", path, eb);
         remove(tmp);
         return -1;
     }

@@ -36,6 +36,7 @@
 #include <stdio.h>
 
 #include "audit/junit.h"
+#include "util/error.h"
 
 typedef enum wsp_audit_rule {
     WSP_AUDIT_SWALLOWED_ERROR,
@@ -128,30 +129,28 @@ typedef struct wsp_audit_config {
 void wsp_audit_config_init(wsp_audit_config *cfg);
 void wsp_audit_config_cleanup(wsp_audit_config *cfg);
 
-/* Adders: 0, or -1 with a message in err (errlen bytes) for a malformed value. */
+/* Adders: 0, or -1 with err (USAGE) for a malformed value. */
 int wsp_audit_config_add_floor(wsp_audit_config *cfg, const char *spec, const char *source,
-                               char *err, size_t errlen); /* "GLOB=DURATION" */
+                               wsp_err *err); /* "GLOB=DURATION" */
 int wsp_audit_config_add_floor_us(wsp_audit_config *cfg, const char *glob, uint64_t us,
                                   const char *source);
-int wsp_audit_config_add_probe(wsp_audit_config *cfg, const char *spec, char *err,
-                               size_t errlen); /* "URL" or "GLOB=URL" */
+int wsp_audit_config_add_probe(wsp_audit_config *cfg, const char *spec,
+                               wsp_err *err); /* "URL" or "GLOB=URL" */
 int wsp_audit_config_add_network(wsp_audit_config *cfg, const char *glob);
 int wsp_audit_config_add_exclude(wsp_audit_config *cfg, const char *glob);
 int wsp_audit_config_add_baseline(wsp_audit_config *cfg, const char *path);
-int wsp_audit_config_add_requirement(wsp_audit_config *cfg, const char *expr, char *err,
-                                     size_t errlen);
+int wsp_audit_config_add_requirement(wsp_audit_config *cfg, const char *expr, wsp_err *err);
 int wsp_audit_config_add_pattern(wsp_audit_config *cfg, const char *text);
-int wsp_audit_config_disable(wsp_audit_config *cfg, const char *rule, char *err, size_t errlen);
+int wsp_audit_config_disable(wsp_audit_config *cfg, const char *rule, wsp_err *err);
 /* Setters from text, shared by flags and YAML. */
-int wsp_audit_config_set(wsp_audit_config *cfg, const char *key, const char *value, char *err,
-                         size_t errlen);
+int wsp_audit_config_set(wsp_audit_config *cfg, const char *key, const char *value, wsp_err *err);
 
 /* Load a YAML file (libyaml) with the same settings as the flags; keys are the flag names with
  * '-' or '_' (network_tests, floor, floor_from_probe, baseline, save_baseline, min_history,
  * collapse_ratio, collapse_min, require_property, swallowed_pattern, exclude, disable, json,
  * junit, max_findings, max_report_size, show, quiet). Lists take one value or a sequence; floor
  * also takes a mapping GLOB: DURATION. Unknown keys are errors. Returns 0 or -1 with err. */
-int wsp_audit_config_load_yaml(wsp_audit_config *cfg, const char *path, char *err, size_t errlen);
+int wsp_audit_config_load_yaml(wsp_audit_config *cfg, const char *path, wsp_err *err);
 
 /* ---- a run ---- */
 
@@ -225,7 +224,7 @@ int wsp_audit_write_human(const wsp_audit *a, FILE *f, bool color);
 int wsp_audit_write_json(const wsp_audit *a, FILE *f);
 int wsp_audit_write_junit(const wsp_audit *a, FILE *f);
 /* Baseline store: the loaded baseline plus this run's passes (the last 64 per test). */
-int wsp_audit_save_baseline(const wsp_audit *a, const char *path, char *err, size_t errlen);
+int wsp_audit_save_baseline(const wsp_audit *a, const char *path, wsp_err *err);
 
 /* The built-in swallowed-error patterns (NULL-terminated), for docs and tests. */
 extern const char *const wsp_audit_default_patterns[];

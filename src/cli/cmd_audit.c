@@ -286,7 +286,7 @@ int wsp_cmd_audit(int argc, char **argv)
     };
     wsp_audit_config cfg;
     wsp_audit_config_init(&cfg);
-    char err[1024];
+    wsp_err err;
     int code = 2;
 
     /* --config first, wherever it stands */
@@ -298,8 +298,8 @@ int wsp_cmd_audit(int argc, char **argv)
             path = argv[i + 1];
         else if (strncmp(argv[i], "--config=", 9) == 0)
             path = argv[i] + 9;
-        if (path && wsp_audit_config_load_yaml(&cfg, path, err, sizeof err) < 0) {
-            wsp_cli_usage_error("audit", "--config %s", err);
+        if (path && wsp_audit_config_load_yaml(&cfg, path, &err) < 0) {
+            wsp_cli_usage_error("audit", "--config %s", err.msg);
             goto out;
         }
     }
@@ -314,8 +314,8 @@ int wsp_cmd_audit(int argc, char **argv)
             break;
         switch (c) {
         case OPT_SETTING:
-            if (wsp_audit_config_set(&cfg, longopts[li].name, optarg, err, sizeof err) < 0) {
-                wsp_cli_usage_error("audit", "%s", err);
+            if (wsp_audit_config_set(&cfg, longopts[li].name, optarg, &err) < 0) {
+                wsp_cli_usage_error("audit", "%s", err.msg);
                 goto out;
             }
             break;
@@ -398,9 +398,8 @@ int wsp_cmd_audit(int argc, char **argv)
         if (!f || close_out(f, cfg.junit_path, "--junit", wsp_audit_write_junit(a, f)) < 0)
             code = 2;
     }
-    if (cfg.save_baseline && code != 2 &&
-        wsp_audit_save_baseline(a, cfg.save_baseline, err, sizeof err) < 0) {
-        wsp_cli_usage_error("audit", "%s", err);
+    if (cfg.save_baseline && code != 2 && wsp_audit_save_baseline(a, cfg.save_baseline, &err) < 0) {
+        wsp_cli_usage_error("audit", "%s", err.msg);
         code = 2;
     }
     wsp_audit_free(a);

@@ -552,9 +552,9 @@ static void test_rule_floor_and_zero_time(void **state)
     (void)state;
     wsp_audit_config cfg;
     cfg_default(&cfg);
-    char err[256];
-    assert_int_equal(wsp_audit_config_add_floor(&cfg, "net.*=20ms", "--floor", err, sizeof err), 0);
-    assert_int_equal(wsp_audit_config_add_floor(&cfg, "slow_*=2s", "--floor", err, sizeof err), 0);
+    wsp_err err;
+    assert_int_equal(wsp_audit_config_add_floor(&cfg, "net.*=20ms", "--floor", &err), 0);
+    assert_int_equal(wsp_audit_config_add_floor(&cfg, "slow_*=2s", "--floor", &err), 0);
     assert_int_equal(wsp_audit_config_add_network(&cfg, "net.*"), 0);
     flist f;
     int code = audit_docs(&cfg, &f,
@@ -601,10 +601,10 @@ static void test_rule_floor_and_zero_time(void **state)
     wsp_audit_free(a);
 
     /* malformed floors */
-    assert_int_equal(wsp_audit_config_add_floor(&cfg, "net.*", "--floor", err, sizeof err), -1);
-    assert_non_null(strstr(err, "GLOB=DURATION"));
-    assert_int_equal(wsp_audit_config_add_floor(&cfg, "x=fast", "--floor", err, sizeof err), -1);
-    assert_int_equal(wsp_audit_config_add_floor(&cfg, "=1s", "--floor", err, sizeof err), -1);
+    assert_int_equal(wsp_audit_config_add_floor(&cfg, "net.*", "--floor", &err), -1);
+    assert_non_null(strstr(err.msg, "GLOB=DURATION"));
+    assert_int_equal(wsp_audit_config_add_floor(&cfg, "x=fast", "--floor", &err), -1);
+    assert_int_equal(wsp_audit_config_add_floor(&cfg, "=1s", "--floor", &err), -1);
     wsp_audit_config_cleanup(&cfg);
 }
 
@@ -809,12 +809,11 @@ static void test_rule_evidence(void **state)
     (void)state;
     wsp_audit_config cfg;
     cfg_default(&cfg);
-    char err[256];
-    assert_int_equal(wsp_audit_config_add_requirement(&cfg, "ws.bytes_rx>0", err, sizeof err), 0);
-    assert_int_equal(
-        wsp_audit_config_add_requirement(&cfg, "ws.close_code = 1000", err, sizeof err), 0);
-    assert_int_equal(wsp_audit_config_add_requirement(&cfg, ">0", err, sizeof err), -1);
-    assert_int_equal(wsp_audit_config_add_requirement(&cfg, "x>=", err, sizeof err), -1);
+    wsp_err err;
+    assert_int_equal(wsp_audit_config_add_requirement(&cfg, "ws.bytes_rx>0", &err), 0);
+    assert_int_equal(wsp_audit_config_add_requirement(&cfg, "ws.close_code = 1000", &err), 0);
+    assert_int_equal(wsp_audit_config_add_requirement(&cfg, ">0", &err), -1);
+    assert_int_equal(wsp_audit_config_add_requirement(&cfg, "x>=", &err), -1);
     assert_int_equal(wsp_audit_config_add_network(&cfg, "e2e.*"), 0);
     flist f;
     assert_int_equal(
@@ -928,8 +927,8 @@ static void test_rule_collapse_and_vanished(void **state)
     wsp_audit_add_memory(a2, "ok.xml", ok, strlen(ok));
     wsp_audit_finish(a2);
     assert_int_equal(wsp_audit_finding_count(a2), 0);
-    char err[256];
-    assert_int_equal(wsp_audit_save_baseline(a2, store, err, sizeof err), 0);
+    wsp_err err;
+    assert_int_equal(wsp_audit_save_baseline(a2, store, &err), 0);
     wsp_audit_free(a2);
     wsp_audit_config_cleanup(&cfg2);
     json_error_t je;
@@ -975,12 +974,12 @@ static void test_exclude_and_disable(void **state)
     (void)state;
     wsp_audit_config cfg;
     cfg_default(&cfg);
-    char err[256];
+    wsp_err err;
     wsp_audit_config_add_network(&cfg, "*");
     wsp_audit_config_add_exclude(&cfg, "legacy.*");
-    assert_int_equal(wsp_audit_config_disable(&cfg, "no-assertions", err, sizeof err), 0);
-    assert_int_equal(wsp_audit_config_disable(&cfg, "nonsense", err, sizeof err), -1);
-    assert_non_null(strstr(err, "zero-time"));
+    assert_int_equal(wsp_audit_config_disable(&cfg, "no-assertions", &err), 0);
+    assert_int_equal(wsp_audit_config_disable(&cfg, "nonsense", &err), -1);
+    assert_non_null(strstr(err.msg, "zero-time"));
     flist f;
     assert_int_equal(audit_docs(&cfg, &f,
                                 "<testsuite><testcase classname=\"legacy\" name=\"a\" time=\"0\"/>"
@@ -1138,10 +1137,10 @@ static void test_config_yaml(void **state)
                           "max_findings: 7\nmax_report_size: 64M\nshow: 3\nquiet: true\n");
     wsp_audit_config cfg;
     cfg_default(&cfg);
-    char err[512];
+    wsp_err err;
     char p[256];
     snprintf(p, sizeof p, "%s/ok.yaml", tmpdir);
-    if (wsp_audit_config_load_yaml(&cfg, p, err, sizeof err) != 0)
+    if (wsp_audit_config_load_yaml(&cfg, p, &err) != 0)
         fail_msg("%s", err);
     assert_int_equal(cfg.nnetwork, 2);
     assert_string_equal(cfg.network[1], "*Integration*");
@@ -1190,21 +1189,21 @@ static void test_config_yaml(void **state)
         write_file("bad.yaml", bad[i].text);
         snprintf(p, sizeof p, "%s/bad.yaml", tmpdir);
         cfg_default(&cfg);
-        err[0] = '\0';
-        assert_int_equal(wsp_audit_config_load_yaml(&cfg, p, err, sizeof err), -1);
-        if (!strstr(err, bad[i].want))
-            fail_msg("'%s': error '%s' lacks '%s'", bad[i].text, err, bad[i].want);
+        wsp_err_clear(&err);
+        assert_int_equal(wsp_audit_config_load_yaml(&cfg, p, &err), -1);
+        if (!strstr(err.msg, bad[i].want))
+            fail_msg("'%s': error '%s' lacks '%s'", bad[i].text, err.msg, bad[i].want);
         wsp_audit_config_cleanup(&cfg);
     }
     cfg_default(&cfg);
-    assert_int_equal(wsp_audit_config_load_yaml(&cfg, "/nonexistent.yaml", err, sizeof err), -1);
-    assert_non_null(strstr(err, "cannot open"));
+    assert_int_equal(wsp_audit_config_load_yaml(&cfg, "/nonexistent.yaml", &err), -1);
+    assert_non_null(strstr(err.msg, "cannot open"));
     /* flags share the setters */
-    assert_int_equal(wsp_audit_config_set(&cfg, "max-report-size", "2G", err, sizeof err), 0);
+    assert_int_equal(wsp_audit_config_set(&cfg, "max-report-size", "2G", &err), 0);
     assert_int_equal(cfg.max_report_bytes, 2ull << 30);
-    assert_int_equal(wsp_audit_config_set(&cfg, "collapse-ratio", "1.5", err, sizeof err), -1);
-    assert_int_equal(wsp_audit_config_set(&cfg, "show", "-1", err, sizeof err), -1);
-    assert_int_equal(wsp_audit_config_add_probe(&cfg, "e2e.*=wss://h/ws", err, sizeof err), 0);
+    assert_int_equal(wsp_audit_config_set(&cfg, "collapse-ratio", "1.5", &err), -1);
+    assert_int_equal(wsp_audit_config_set(&cfg, "show", "-1", &err), -1);
+    assert_int_equal(wsp_audit_config_add_probe(&cfg, "e2e.*=wss://h/ws", &err), 0);
     assert_string_equal(cfg.probes[0].glob, "e2e.*");
     assert_string_equal(cfg.probes[0].url, "wss://h/ws");
     wsp_audit_config_cleanup(&cfg);
