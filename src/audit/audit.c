@@ -2561,16 +2561,8 @@ int wsp_audit_write_junit(const wsp_audit *a, FILE *f)
     size_t tests = a->nsorted + passing_rules + a->nerrors;
     wsp_xmlw w;
     wsp_xmlw_begin(&w, f);
-    wsp_xmlw_start(&w, "testsuites");
-    wsp_xmlw_attr(&w, "name", "wsprobe audit");
-    wsp_xmlw_attrf(&w, "tests", "%zu", tests);
-    wsp_xmlw_attrf(&w, "failures", "%zu", a->nsorted);
-    wsp_xmlw_attrf(&w, "errors", "%zu", a->nerrors);
-    wsp_xmlw_start(&w, "testsuite");
-    wsp_xmlw_attr(&w, "name", "wsprobe audit");
-    wsp_xmlw_attrf(&w, "tests", "%zu", tests);
-    wsp_xmlw_attrf(&w, "failures", "%zu", a->nsorted);
-    wsp_xmlw_attrf(&w, "errors", "%zu", a->nerrors);
+    wsp_xmlw_suite(&w, "testsuites", "wsprobe audit", tests, a->nsorted, a->nerrors);
+    wsp_xmlw_suite(&w, "testsuite", "wsprobe audit", tests, a->nsorted, a->nerrors);
     wsp_xmlw_attr(&w, "skipped", "0");
     wsp_xmlw_attr(&w, "time", "0");
     for (size_t i = 0; i < a->nsorted; i++) {

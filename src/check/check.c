@@ -51,11 +51,16 @@ void wsp_env_cleanup(wsp_env *env)
 {
     if (!env)
         return;
-    free(env->name);
-    free(env->url_text);
     SSL_CTX_free(env->base.conn.tls_ctx);
     wsp_probe_config_cleanup(&env->base);
     wsp_auth_cleanup(&env->auth);
+    wsp_env_release_strings(env);
+}
+
+void wsp_env_release_strings(wsp_env *env)
+{
+    free(env->name);
+    free(env->url_text);
     free(env->allowed_origin);
     free(env->marker_send);
     free(env->marker_expect_pointer);

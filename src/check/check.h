@@ -76,6 +76,10 @@ typedef struct wsp_env {
 
 void wsp_env_init(wsp_env *env);
 void wsp_env_cleanup(wsp_env *env);
+/* Free only the strings the environment owns (name, URL text, origin, marker, health and
+ * plaintext URLs) and zero it: for an environment whose probe configuration and credential
+ * are borrowed (wsprobe security builds one around its command-line options). */
+void wsp_env_release_strings(wsp_env *env);
 
 typedef struct wsp_check_result {
     char id[64];

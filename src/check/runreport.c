@@ -273,11 +273,7 @@ static void junit_suite(wsp_xmlw *w, const wsp_runreport *rr, const char *stamp)
     snprintf(name, sizeof name, "wsprobe %s [%s]", rr->plan_file ? rr->plan_file : "plan",
              rr->env_name ? rr->env_name : "");
     redacted_url(rr->url_text, url, sizeof url);
-    wsp_xmlw_start(w, "testsuite");
-    wsp_xmlw_attr(w, "name", name);
-    wsp_xmlw_attrf(w, "tests", "%zu", rr->n);
-    wsp_xmlw_attrf(w, "failures", "%u", failures);
-    wsp_xmlw_attrf(w, "errors", "%u", errors);
+    wsp_xmlw_suite(w, "testsuite", name, rr->n, failures, errors);
     wsp_xmlw_attrf(w, "skipped", "%u", skipped);
     wsp_xmlw_attrf(w, "time", "%.3f", rr->duration_ms / 1000.0);
     wsp_xmlw_attr(w, "timestamp", stamp);
@@ -375,11 +371,7 @@ int wsp_runreport_junit_write(const wsp_runreport *runs, size_t nruns, const cha
     }
     wsp_xmlw w;
     wsp_xmlw_begin(&w, f);
-    wsp_xmlw_start(&w, "testsuites");
-    wsp_xmlw_attr(&w, "name", "wsprobe");
-    wsp_xmlw_attrf(&w, "tests", "%u", tests);
-    wsp_xmlw_attrf(&w, "failures", "%u", failures);
-    wsp_xmlw_attrf(&w, "errors", "%u", errors);
+    wsp_xmlw_suite(&w, "testsuites", "wsprobe", tests, failures, errors);
     wsp_xmlw_attrf(&w, "skipped", "%u", skipped);
     wsp_xmlw_attrf(&w, "time", "%.3f", total / 1000.0);
     for (size_t k = 0; k < nruns; k++)

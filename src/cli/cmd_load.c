@@ -294,15 +294,12 @@ static int write_junit(const judging *j, const verdicts *v, const wsp_load_resul
     char num[32];
     wsp_xmlw w;
     wsp_xmlw_begin(&w, f);
+    size_t failures = (size_t)v->failures;
     wsp_xmlw_start(&w, "testsuites");
     wsp_xmlw_attr(&w, "name", "wsprobe load");
     wsp_xmlw_attrf(&w, "tests", "%zu", n);
-    wsp_xmlw_attrf(&w, "failures", "%d", v->failures);
-    wsp_xmlw_start(&w, "testsuite");
-    wsp_xmlw_attr(&w, "name", "wsprobe load");
-    wsp_xmlw_attrf(&w, "tests", "%zu", n);
-    wsp_xmlw_attrf(&w, "failures", "%d", v->failures);
-    wsp_xmlw_attr(&w, "errors", "0");
+    wsp_xmlw_attrf(&w, "failures", "%zu", failures);
+    wsp_xmlw_suite(&w, "testsuite", "wsprobe load", n, failures, 0);
     wsp_xmlw_attrf(&w, "time", "%.3f", r->elapsed_s);
     wsp_xmlw_start(&w, "properties");
     prop(&w, "url", r->url);

@@ -168,21 +168,6 @@ static int print_list(bool json)
     return 0;
 }
 
-/* Release what cmd_security put in env itself; the probe configuration, TLS context and
- * credential inside it belong to the shared options (wsp_probeopts_cleanup). */
-static void env_release(wsp_env *env)
-{
-    free(env->name);
-    free(env->url_text);
-    free(env->allowed_origin);
-    free(env->marker_send);
-    free(env->marker_expect_pointer);
-    free(env->marker_expect_value);
-    free(env->health_url);
-    free(env->plaintext_url);
-    memset(env, 0, sizeof *env);
-}
-
 int wsp_cmd_security(int argc, char **argv)
 {
     int rc = 2;
@@ -412,7 +397,7 @@ int wsp_cmd_security(int argc, char **argv)
     env.base.num_steps = 0;
     env.base.has_health = false;
     env.base.conn.trace = NULL;
-    env.auth = po.auth; /* borrowed too: env_release never frees it */
+    env.auth = po.auth; /* borrowed too: wsp_env_release_strings never frees it */
     env.base.auth = &env.auth;
     env.url_text = strdup(url);
     env.name = strdup("target");
@@ -488,7 +473,7 @@ out:
     json_decref(params);
     json_decref(signing);
     free(table);
-    env_release(&env);
+    wsp_env_release_strings(&env);
     wsp_probeopts_cleanup(&po);
     fflush(stdout);
     return rc;

@@ -186,18 +186,26 @@ static void finish(wsp_conn *c)
     }
 }
 
-/* Record the first failure (later ones are consequences) and finish. */
+/* Keep the first failure (later ones are consequences) and the phase it happened in. */
+static void record_failure(wsp_conn *c, wsp_class cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void record_failure(wsp_conn *c, wsp_class cls, const char *fmt, va_list ap)
+{
+    if (c->rec.err.cls == WSP_CLASS_OK) {
+        wsp_err_vset(&c->rec.err, cls, fmt, ap);
+        c->rec.failed_phase = c->phase;
+    }
+}
+
+/* Record the first failure and finish. */
 static void fail(wsp_conn *c, wsp_class cls, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void fail(wsp_conn *c, wsp_class cls, const char *fmt, ...)
 {
-    if (c->rec.err.cls == WSP_CLASS_OK) {
-        va_list ap;
-        va_start(ap, fmt);
-        wsp_err_vset(&c->rec.err, cls, fmt, ap);
-        va_end(ap);
-        c->rec.failed_phase = c->phase;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    record_failure(c, cls, fmt, ap);
+    va_end(ap);
     finish(c);
 }
 
@@ -207,14 +215,13 @@ static void fail_hinted(wsp_conn *c, wsp_class cls, const char *hint, const char
     __attribute__((format(printf, 4, 5)));
 static void fail_hinted(wsp_conn *c, wsp_class cls, const char *hint, const char *fmt, ...)
 {
-    if (c->rec.err.cls == WSP_CLASS_OK) {
-        va_list ap;
-        va_start(ap, fmt);
-        wsp_err_vset(&c->rec.err, cls, fmt, ap);
-        va_end(ap);
+    bool first = c->rec.err.cls == WSP_CLASS_OK;
+    va_list ap;
+    va_start(ap, fmt);
+    record_failure(c, cls, fmt, ap);
+    va_end(ap);
+    if (first)
         wsp_err_hint(&c->rec.err, "%s", hint);
-        c->rec.failed_phase = c->phase;
-    }
     finish(c);
 }
 
@@ -1201,13 +1208,10 @@ void wsp_conn_fail(wsp_conn *c, wsp_class cls, const char *fmt, ...)
 {
     if (c->phase == WSP_PHASE_DONE)
         return;
-    if (c->rec.err.cls == WSP_CLASS_OK) {
-        va_list ap;
-        va_start(ap, fmt);
-        wsp_err_vset(&c->rec.err, cls, fmt, ap);
-        va_end(ap);
-        c->rec.failed_phase = c->phase;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    record_failure(c, cls, fmt, ap);
+    va_end(ap);
     if (c->phase == WSP_PHASE_OPEN)
         wsp_conn_close(c, WSP_WS_CLOSE_NORMAL, NULL);
     else

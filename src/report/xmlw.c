@@ -175,6 +175,16 @@ void wsp_xmlw_text(wsp_xmlw *w, const char *text)
     free(c);
 }
 
+void wsp_xmlw_suite(wsp_xmlw *w, const char *element, const char *name, size_t tests,
+                    size_t failures, size_t errors)
+{
+    wsp_xmlw_start(w, element);
+    wsp_xmlw_attr(w, "name", name);
+    wsp_xmlw_attrf(w, "tests", "%zu", tests);
+    wsp_xmlw_attrf(w, "failures", "%zu", failures);
+    wsp_xmlw_attrf(w, "errors", "%zu", errors);
+}
+
 void wsp_xmlw_end(wsp_xmlw *w)
 {
     if (w->depth == 0) {

@@ -8,6 +8,7 @@
 #define WSP_XMLW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #define WSP_XMLW_DEPTH 16
@@ -28,6 +29,10 @@ void wsp_xmlw_attr(wsp_xmlw *w, const char *name, const char *value);
 void wsp_xmlw_attrf(wsp_xmlw *w, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void wsp_xmlw_text(wsp_xmlw *w, const char *text);
+/* Start a <testsuites> or <testsuite> with its name and counts (the JUnit head every report
+ * shares); more attributes may follow. */
+void wsp_xmlw_suite(wsp_xmlw *w, const char *element, const char *name, size_t tests,
+                    size_t failures, size_t errors);
 /* Close the innermost element (<x/> when it has nothing inside). */
 void wsp_xmlw_end(wsp_xmlw *w);
 /* Close what is open and flush. 0, or -1 when any write failed (errno from the stream). */
