@@ -829,9 +829,6 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
     if (P->deadline_cap_us &&
         (cfg->conn.deadline_us == 0 || cfg->conn.deadline_us > P->deadline_cap_us))
         cfg->conn.deadline_us = P->deadline_cap_us;
-    if (cfg->conn.timeout_us > cfg->conn.deadline_us && cfg->conn.deadline_us)
-        cfg->conn.timeout_us = cfg->conn.deadline_us;
-    cfg->pong_timeout_us = cfg->conn.timeout_us;
 
     wsp_dns_pin pins[MAX_PINS];
     int npins = 0;
@@ -1001,11 +998,7 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
     for (int i = 0; i < npins; i++)
         st->pins[i] = pins[i];
     st->num_pins = npins;
-    for (int i = 0; i < npins; i++)
-        if (strcasecmp(st->pins[i].host, cfg->url.host) == 0 && st->pins[i].port == cfg->url.port) {
-            cfg->conn.pinned = st->pins[i].addrs;
-            cfg->conn.num_pinned = st->pins[i].num;
-        }
+    wsp_probe_config_finish(cfg, st->pins, (size_t)npins); /* pins, timeouts: as the CLI */
     if (need_tls) {
         cfg->conn.tls_ctx = wsp_tls_client_ctx_new(&tcfg, &e);
         if (!cfg->conn.tls_ctx) {

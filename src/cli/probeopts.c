@@ -528,15 +528,6 @@ static int early_failure(wsp_probeopts *o, const wsp_err *e)
     return wsp_class_exit_code(e->cls);
 }
 
-static void apply_pins(const wsp_probeopts *o, const wsp_url *u, wsp_conn_opts *c)
-{
-    for (int i = 0; i < o->npins; i++)
-        if (strcasecmp(o->pins[i].host, u->host) == 0 && o->pins[i].port == u->port) {
-            c->pinned = o->pins[i].addrs;
-            c->num_pinned = o->pins[i].num;
-        }
-}
-
 int wsp_probeopts_finish(wsp_probeopts *o, const char *url)
 {
     wsp_err e;
@@ -546,7 +537,7 @@ int wsp_probeopts_finish(wsp_probeopts *o, const char *url)
         return early_failure(o, &e);
     if (o->tls.key && !o->tls.cert)
         return wsp_cli_usage_error(o->cmd, "--key needs --cert");
-    apply_pins(o, &o->cfg.url, &o->cfg.conn);
+    wsp_probe_config_finish(&o->cfg, o->pins, (size_t)o->npins);
     /* credentials: one source; every problem is found here, before any connection */
     if (o->token_env && o->jwt)
         return wsp_cli_usage_error(o->cmd, "--token-env and --jwt-* options are two sources of "
@@ -600,11 +591,9 @@ int wsp_probeopts_finish(wsp_probeopts *o, const char *url)
         o->cfg.health_conn.pinned = NULL;
         o->cfg.health_conn.num_pinned = 0;
         o->cfg.health_conn.trace = NULL;
-        apply_pins(o, &o->cfg.health_url, &o->cfg.health_conn);
+        wsp_probe_conn_pin(&o->cfg.health_conn, &o->cfg.health_url, o->pins, (size_t)o->npins);
     }
     if (o->verbose)
         o->cfg.conn.trace = trace;
-    if (o->cfg.pong_timeout_us == 0)
-        o->cfg.pong_timeout_us = o->cfg.conn.timeout_us;
     return 0;
 }

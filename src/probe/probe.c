@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/clock.h"
 #include "util/excerpt.h"
@@ -56,6 +57,25 @@ void wsp_probe_config_init(wsp_probe_config *cfg)
     cfg->conn.limits.max_frame = 16u << 20;
     cfg->conn.limits.max_message = 16u << 20;
     cfg->pong_timeout_us = 0;
+}
+
+void wsp_probe_conn_pin(wsp_conn_opts *conn, const wsp_url *url, const wsp_dns_pin *pins,
+                        size_t npins)
+{
+    for (size_t i = 0; i < npins; i++)
+        if (strcasecmp(pins[i].host, url->host) == 0 && pins[i].port == url->port) {
+            conn->pinned = pins[i].addrs;
+            conn->num_pinned = pins[i].num;
+        }
+}
+
+void wsp_probe_config_finish(wsp_probe_config *cfg, const wsp_dns_pin *pins, size_t npins)
+{
+    wsp_probe_conn_pin(&cfg->conn, &cfg->url, pins, npins);
+    if (cfg->conn.deadline_us && cfg->conn.timeout_us > cfg->conn.deadline_us)
+        cfg->conn.timeout_us = cfg->conn.deadline_us;
+    if (cfg->pong_timeout_us == 0)
+        cfg->pong_timeout_us = cfg->conn.timeout_us;
 }
 
 int wsp_probe_config_add_step(wsp_probe_config *cfg, const wsp_step *step)

@@ -13,6 +13,7 @@
 #include "codec/template.h"
 #include "probe/auth.h"
 #include "net/conn.h"
+#include "net/dns.h"
 #include "util/error.h"
 #include "codec/url.h"
 
@@ -78,6 +79,15 @@ typedef struct wsp_probe_config {
 
 /* Defaults: 10 s per phase, 30 s overall, 1 MiB messages, verification on. */
 void wsp_probe_config_init(wsp_probe_config *cfg);
+/* Apply --resolve pins (borrowed: they must outlive the configuration) that match HOST:PORT of
+ * `url` to `conn`: the one rule for the command line and plans. */
+void wsp_probe_conn_pin(wsp_conn_opts *conn, const wsp_url *url, const wsp_dns_pin *pins,
+                        size_t npins);
+/* The last step of building any probe's configuration (command line and plans alike): the
+ * pins, the phase timeout never longer than the deadline, the pong wait defaulting to the
+ * phase timeout. */
+void wsp_probe_config_finish(wsp_probe_config *cfg, const wsp_dns_pin *pins, size_t npins);
+
 /* Append a step (copied shallowly: the config takes ownership of its heap members). Returns
  * 0 or -1 on allocation failure. */
 int wsp_probe_config_add_step(wsp_probe_config *cfg, const wsp_step *step);
