@@ -89,11 +89,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the audit, with every rule that needs no baseline switched on */
     wsp_audit_config cfg;
     wsp_audit_config_init(&cfg);
-    char err[256];
+    wsp_err err;
     wsp_audit_config_add_network(&cfg, "*a*");
     wsp_audit_config_add_network(&cfg, "t[0-9]?");
-    wsp_audit_config_add_floor(&cfg, "*=5ms", "fuzz", err, sizeof err);
-    wsp_audit_config_add_requirement(&cfg, "p>1", err, sizeof err);
+    wsp_audit_config_add_floor(&cfg, "*=5ms", "fuzz", &err);
+    wsp_audit_config_add_requirement(&cfg, "p>1", &err);
     wsp_audit_config_add_exclude(&cfg, "ex*");
     wsp_audit_config_add_pattern(&cfg, "boom");
     cfg.max_findings = 50;
