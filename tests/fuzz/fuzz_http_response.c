@@ -41,6 +41,10 @@ static int parse_response(const char *buf, size_t len, wsp_http_header *h, size_
     if (cls == WSP_CLASS_OK && out.subprotocol &&
         (out.subprotocol < buf || out.subprotocol + out.subprotocol_len > buf + r))
         abort();
+    /* what follows the head is a refusal's body: the hint it may sharpen (wss://) reads it
+     * without a terminator, and the message stays a message */
+    if (cls != WSP_CLASS_OK)
+        wsp_hs_refine_refusal(&e, res.status, buf + r, len - (size_t)r);
     for (const char *m = e.msg; *m; m++) /* messages stay printable ASCII */
         if ((unsigned char)*m < 0x20 || (unsigned char)*m > 0x7e)
             abort();
