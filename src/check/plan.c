@@ -1006,12 +1006,13 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
             return fail_at(P, err, pe->mark, "%s.tls: %s", path, e.msg);
         }
     }
-    env->marker_send = strdup(msend ? msend
-                                    : "{\"type\":\"chat_message\",\"content\":\"wsprobe marker "
-                                      "{{uuid}}\",\"id\":\"{{uuid}}\"}");
-    env->marker_expect_pointer = strdup(mptr ? mptr : "/type");
-    env->marker_expect_value = mval ? mval : strdup("\"ack\"");
-    if (!env->marker_send || !env->marker_expect_pointer || !env->marker_expect_value)
+    /* what the plan does not say stays unset: the suite's own defaults apply (an ack that
+     * returns the id this connection sent, check/security/security.h), as for `wsprobe
+     * security` */
+    env->marker_send = msend ? strdup(msend) : NULL;
+    env->marker_expect_pointer = mptr ? strdup(mptr) : NULL;
+    env->marker_expect_value = mval;
+    if ((msend && !env->marker_send) || (mptr && !env->marker_expect_pointer))
         return fail_at(P, err, pe->mark, "out of memory");
     return 0;
 }

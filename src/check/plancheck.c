@@ -1,6 +1,7 @@
 /* plancheck.c - the basic plan checks: connect, health, conversation, concurrent,
  * expect_auth_required. See plancheck.h. */
 #include "check/plancheck.h"
+#include "check/security/security.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,26 +52,10 @@ static int steps_from_params(const json_t *params, const wsp_env *env, wsp_probe
     const json_t *steps = params ? json_object_get(params, "steps") : NULL;
     json_int_t within = params ? json_integer_value(json_object_get(params, "within_ms")) : 0;
     if (!steps || json_array_size(steps) == 0) {
-        /* the environment's success marker */
-        wsp_step s = {0};
-        s.kind = WSP_STEP_SEND;
-        s.text = strdup(env->marker_send ? env->marker_send : "{}");
-        if (!s.text)
+        /* the environment's success marker: the one conversation of the security suite */
+        if (wsp_security_add_marker(env, cfg, within > 0 ? (uint64_t)within * 1000u : 0) != 0)
             return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
-        s.len = strlen(s.text);
-        if (add_step(cfg, &s, err) != 0)
-            return -1;
-        wsp_step x = {0};
-        x.kind = WSP_STEP_EXPECT_JSON;
-        x.pointer = strdup(env->marker_expect_pointer ? env->marker_expect_pointer : "/type");
-        x.value_json = strdup(env->marker_expect_value ? env->marker_expect_value : "\"ack\"");
-        x.timeout_us = within > 0 ? (uint64_t)within * 1000u : 0;
-        if (!x.pointer || !x.value_json) {
-            free(x.pointer);
-            free(x.value_json);
-            return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
-        }
-        return add_step(cfg, &x, err);
+        return 0;
     }
     size_t i;
     const json_t *js;

@@ -387,3 +387,15 @@ def test_a_credential_is_never_sent_twice(wsprobe, header, place):
                 *place, env={"TWICE_TOKEN": "tok-twice-123456"})
     assert r.rc == EXIT["USAGE"] and "two" in r.stderr, r
     assert "tok-twice" not in r.stdout + r.stderr
+
+
+def test_a_plans_marker_is_answered_for_this_connection(wsprobe, peers, tmp_path):
+    # the peer acks, but with an id this connection never sent: not an answer to our marker
+    peer = peers.hostile("mismatch", text='{"type":"ack","id":"another-connection"}')
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("environments:\n  e:\n    url: %s\n    timeout: 1s\nchecks:\n"
+                    "  - conversation\n" % peer.url("/"))
+    r = wsprobe("run", plan, "--env", "e", "--json", "-")
+    assert r.rc == 1, r
+    check = r.json["checks"][0]
+    assert check["verdict"] == "fail" and check["class"] == "WS_EXPECT_MISMATCH", check

@@ -302,6 +302,15 @@ void wsp_sec_marker_get(const wsp_env *env, wsp_sec_marker *m)
     }
 }
 
+int wsp_security_add_marker(const wsp_env *env, wsp_probe_config *cfg, uint64_t timeout_us)
+{
+    if (wsp_sec_cfg_add_marker(env, cfg) != 0)
+        return -1;
+    if (timeout_us)
+        cfg->steps[cfg->num_steps - 1].timeout_us = timeout_us;
+    return 0;
+}
+
 int wsp_sec_cfg_add_marker(const wsp_env *env, wsp_probe_config *cfg)
 {
     wsp_step s;

@@ -55,4 +55,10 @@ int wsp_security_select(const char *const *names, size_t num_names, bool include
  * one at a time (`wsprobe security` and wsp_check_run_all do). */
 bool wsp_security_runs_alone(const wsp_check_def *d);
 
+/* Append the environment's success marker conversation to cfg (its message, and the reply that
+ * answers this connection's message: the same conversation the suite's baselines use), the
+ * expectation waiting timeout_us (0: the suite's own wait). For a plan's `conversation` and
+ * `concurrent` checks without steps of their own. Returns 0 or -1. */
+int wsp_security_add_marker(const wsp_env *env, wsp_probe_config *cfg, uint64_t timeout_us);
+
 #endif
