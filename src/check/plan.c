@@ -23,6 +23,7 @@
 #include "check/plancheck.h"
 #include "check/security/security.h"
 #include "codec/template.h"
+#include "codec/ws.h"
 #include "net/tls.h"
 #include "codec/url.h"
 
@@ -1194,7 +1195,8 @@ static int expect_steps(wsp_plan *P, yaml_node_t *xn, const char *path, json_t *
 static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *path,
                                    const char **name, wsp_plan_err *err)
 {
-    static const char *const keys[] = {"name", "send", "expect", "within", "ping", NULL};
+    static const char *const keys[] = {"name", "send",         "expect", "within",
+                                       "ping", "strict_order", "close",  NULL};
     if (want_map(P, pn, path, err) != 0 || check_keys(P, pn, path, keys, err) != 0)
         return NULL;
     yaml_mark_t km;
@@ -1261,15 +1263,50 @@ static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *pat
             goto fail;
         }
     }
+    if ((n = map_get(P, pn, "strict_order", &km))) {
+        bool b;
+        if (want_bool(P, n, "conversation.strict_order", &b, err) != 0)
+            goto fail;
+        json_object_set_new(o, "strict_order", json_boolean(b));
+    }
+    if ((n = map_get(P, pn, "close", &km))) {
+        /* close: 4001, or [4001, 4003]: the server must close with one of these after the
+         * last step (--expect-close) */
+        char list[128] = "";
+        size_t used = 0;
+        size_t cnt = n->type == YAML_SEQUENCE_NODE
+                         ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                         : 1;
+        for (size_t i = 0; i < cnt && used < sizeof list; i++) {
+            yaml_node_t *it =
+                n->type == YAML_SEQUENCE_NODE ? node_at(P, n->data.sequence.items.start[i]) : n;
+            if (want_scalar(P, it, "conversation.close", &s, err) != 0)
+                goto fail;
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? "," : "", s);
+        }
+        int codes[WSP_PROBE_MAX_CLOSE_CODES];
+        const char *why = NULL;
+        int k = used < sizeof list
+                    ? wsp_ws_close_codes_parse(list, codes, WSP_PROBE_MAX_CLOSE_CODES, &why)
+                    : -1;
+        if (k < 0) {
+            fail_at(P, err, n->start_mark, "%s.close: %s", path, why ? why : "too many codes");
+            goto fail;
+        }
+        json_t *arr = json_array();
+        for (int i = 0; arr && i < k; i++)
+            json_array_append_new(arr, json_integer(codes[i]));
+        json_object_set_new(o, "expect_close", arr);
+    }
     if (json_array_size(steps) > WSP_PLAN_MAX_STEPS) {
         fail_at(P, err, pn->start_mark, "%s: at most %d steps in a conversation", path,
                 WSP_PLAN_MAX_STEPS);
         goto fail;
     }
-    if (json_array_size(steps) == 0) {
+    if (json_array_size(steps) == 0 && !json_object_get(o, "expect_close")) {
         fail_at(P, err, pn->start_mark,
-                "%s: expected send: and expect: (or write the check without parameters to use "
-                "the environment's marker)",
+                "%s: expected send: and expect: or close: (or write the check without "
+                "parameters to use the environment's marker)",
                 path);
         goto fail;
     }

@@ -51,6 +51,15 @@ static int steps_from_params(const json_t *params, const wsp_env *env, wsp_probe
 {
     const json_t *steps = params ? json_object_get(params, "steps") : NULL;
     json_int_t within = params ? json_integer_value(json_object_get(params, "within_ms")) : 0;
+    /* strict_order and close: the probe's own --strict-order and --expect-close */
+    cfg->strict_order = params && json_is_true(json_object_get(params, "strict_order"));
+    const json_t *codes = params ? json_object_get(params, "expect_close") : NULL;
+    cfg->num_expect_close = 0;
+    for (size_t k = 0; k < json_array_size(codes) && k < WSP_PROBE_MAX_CLOSE_CODES; k++)
+        cfg->expect_close[cfg->num_expect_close++] =
+            (int)json_integer_value(json_array_get(codes, k));
+    if ((!steps || json_array_size(steps) == 0) && cfg->num_expect_close)
+        return 0; /* close: alone: no message, the server's close is the conversation */
     if (!steps || json_array_size(steps) == 0) {
         /* the environment's success marker: the one conversation of the security suite */
         if (wsp_security_add_marker(env, cfg, within > 0 ? (uint64_t)within * 1000u : 0) != 0)

@@ -399,3 +399,38 @@ def test_a_plans_marker_is_answered_for_this_connection(wsprobe, peers, tmp_path
     assert r.rc == 1, r
     check = r.json["checks"][0]
     assert check["verdict"] == "fail" and check["class"] == "WS_EXPECT_MISMATCH", check
+
+
+def plan_of(tmp_path, url, conversation):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("environments:\n  e:\n    url: %s\n    timeout: 1s\nchecks:\n"
+                    "  - conversation:\n%s" % (url, conversation))
+    return plan
+
+
+@pytest.mark.parametrize("conversation,verdict,cls", [
+    ("      close: 4001\n", "pass", "OK"),
+    ("      close: [4000, 4001]\n", "pass", "OK"),
+    ("      close: 1000\n", "fail", "WS_EXPECT_MISMATCH"),
+])
+def test_a_plan_expects_a_close(wsprobe, peers, tmp_path, conversation, verdict, cls):
+    plan = plan_of(tmp_path, peers.echo().url("/closeopen/4001"), conversation)
+    r = wsprobe("run", plan, "--env", "e", "--json", "-")
+    check = r.json["checks"][0]
+    assert check["verdict"] == verdict and check["class"] == cls, check
+
+
+def test_a_plan_close_code_no_server_sends_is_refused(wsprobe, peers, tmp_path):
+    plan = plan_of(tmp_path, peers.echo().url("/"), "      close: 1006\n")
+    r = wsprobe("run", plan, "--env", "e")
+    assert r.rc == EXIT["USAGE"] and "plan.yaml:7:" in r.stderr, r
+
+
+def test_a_plan_strict_order(wsprobe, peers, tmp_path):
+    url = peers.echo().url("/greet")
+    conv = "      send: hello\n      expect: {text: hello}\n"
+    r = wsprobe("run", plan_of(tmp_path, url, conv), "--env", "e", "--json", "-")
+    assert r.json["checks"][0]["verdict"] == "pass", r
+    r = wsprobe("run", plan_of(tmp_path, url, conv + "      strict_order: true\n"), "--env", "e",
+                "--json", "-")
+    assert r.json["checks"][0]["class"] == "WS_EXPECT_MISMATCH", r
