@@ -2,6 +2,7 @@
 """The layering check (docs/architecture.md, "Layers"): every #include "..." in src/ must point
 at the file's own layer or a lower one, and the feature folders of one level (check, load,
 audit, serve, hold, exporter) may not include each other: what two of them share moves down.
+The codecs (src/codec/) are pure: no call that reads a clock, the environment or a file.
 
     util < codec < net < probe < report < {check, load, audit, serve, hold, exporter} < cli
 
@@ -22,6 +23,10 @@ RANK = {"util": 0, "codec": 1, "net": 2, "probe": 3, "report": 4,
         "check": 5, "load": 5, "audit": 5, "serve": 5, "hold": 5, "exporter": 5,
         "cli": 6}
 SIBLINGS_APART = 5  # the level whose folders may not include each other
+# Codecs are pure (docs/architecture.md): no I/O, no clock, no environment of their own. A call
+# to any of these in src/codec/ is refused; randomness goes through util/rand.h.
+IMPURE = re.compile(r"\b(getenv|secure_getenv|fopen|open|openat|read|write|socket|connect|"
+                    r"clock_gettime|gettimeofday|time|uv_[a-z_]+)\s*\(")
 ANYWHERE = {"wsp_config.h"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
@@ -46,6 +51,11 @@ def check(src):
                 continue
             with open(path, encoding="utf-8", errors="replace") as f:
                 text = f.read()
+            if mine == "codec":
+                code = re.sub(r"/\*.*?\*/|//[^\n]*|\"(\\.|[^\"\\])*\"", "", text, flags=re.S)
+                for m in IMPURE.finditer(code):
+                    problems.append("%s: calls %s(): a codec reads no clock, environment or file "
+                                    "(pass it in)" % (rel, m.group(1)))
             for m in INCLUDE.finditer(text):
                 inc = m.group(1)
                 line = text.count("\n", 0, m.start()) + 1
@@ -77,7 +87,9 @@ def self_test(src):
     """Copy the tree, add one wrong include of each kind, and require that each is caught."""
     wrong = [("util/error.c", '#include "net/conn.h"\n', "a higher layer"),
              ("load/load.c", '#include "check/check.h"\n', "a sibling"),
-             ("codec/ws.c", '#include "conn.h"\n', "not a file")]
+             ("codec/ws.c", '#include "conn.h"\n', "not a file"),
+             ("codec/url.c", 'static const char *peek(void) { return getenv("X"); }\n',
+              "reads no clock")]
     tmp = tempfile.mkdtemp(prefix="wsp-layers-")
     try:
         copy = os.path.join(tmp, "src")
