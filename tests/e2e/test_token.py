@@ -186,7 +186,9 @@ def test_typed_claims():
 @pytest.mark.parametrize("ttl,seconds", [("90s", 90), ("5m", 300), ("2h", 7200), ("1", 1)])
 def test_ttl_gives_exp_minus_iat(ttl, seconds):
     tok = mint("--jwt-secret-env", "S", "--jwt-ttl", ttl, env={"S": SECRET})
-    c = jwt.decode(tok, SECRET, algorithms=["HS256"])
+    # the lifetime is what is checked, not whether it is still valid: a 1 s token may well have
+    # expired by now on a loaded machine (seen under ASan with two workers)
+    c = jwt.decode(tok, SECRET, algorithms=["HS256"], options={"verify_exp": False})
     assert c["exp"] - c["iat"] == seconds
 
 
