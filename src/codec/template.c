@@ -139,11 +139,12 @@ char *wsp_tmpl_expand(const char *tmpl, const wsp_tmpl_ctx *ctx, size_t *len_out
         if (strcmp(nm, "uuid") == 0) {
             rc = put_uuid(&b);
         } else if (strcmp(nm, "now") == 0 || strcmp(nm, "now_ms") == 0) {
-            if (!ctx || ctx->now_ms <= 0) {
+            if (!ctx || !ctx->now_ms) {
                 wsp_err_set(err, WSP_CLASS_INTERNAL, "{{%s}}: no clock was given", nm);
                 goto fail;
             }
-            long long v = nm[3] ? (long long)ctx->now_ms : (long long)(ctx->now_ms / 1000);
+            long long ms = (long long)ctx->now_ms();
+            long long v = nm[3] ? ms : ms / 1000;
             int k = snprintf(num, sizeof num, "%lld", v);
             rc = wsp_buf_put(&b, num, (size_t)k);
         } else if (strncmp(nm, "env.", 4) == 0) {

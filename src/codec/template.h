@@ -22,8 +22,8 @@ typedef char *(*wsp_tmpl_env_fn)(const char *name);
 typedef struct wsp_tmpl_ctx {
     const char *sent; /* the message sent by the previous send step, or NULL */
     size_t sent_len;
-    int64_t now_ms;      /* {{now}}, {{now_ms}}: Unix milliseconds */
-    wsp_tmpl_env_fn env; /* {{env.NAME}}; NULL: no environment (an error if used) */
+    int64_t (*now_ms)(void); /* {{now}}, {{now_ms}}: Unix milliseconds, read only when used */
+    wsp_tmpl_env_fn env;     /* {{env.NAME}}; NULL: no environment (an error if used) */
 } wsp_tmpl_ctx;
 
 /* Whether `tmpl` contains any placeholder (a fast path for plain text). */

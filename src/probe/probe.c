@@ -691,6 +691,6 @@ wsp_probe *wsp_probe_run(const wsp_probe_config *cfg)
 
 wsp_tmpl_ctx wsp_probe_tmpl_ctx(const char *sent, size_t sent_len)
 {
-    wsp_tmpl_ctx c = {sent, sent_len, wsp_clock_real_ms(), getenv};
+    wsp_tmpl_ctx c = {sent, sent_len, wsp_clock_real_ms, getenv};
     return c;
 }

@@ -17,6 +17,11 @@ static char *fixed_env(const char *name)
     return strcmp(name, "FUZZ_VAR") == 0 ? value : NULL;
 }
 
+static int64_t fixed_clock(void)
+{
+    return 1700000000000LL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *nl = memchr(data, '\n', size);
@@ -32,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const char *sent = nl ? (const char *)nl + 1 : NULL;
     size_t sent_len = nl ? size - tlen - 1 : 0;
-    wsp_tmpl_ctx ctx = {sent, sent_len, 1700000000000LL, fixed_env};
+    wsp_tmpl_ctx ctx = {sent, sent_len, fixed_clock, fixed_env};
     wsp_err e;
     wsp_err_clear(&e);
     bool checked = wsp_tmpl_check(tmpl, true, "fuzz", fixed_env, &e) == 0;
