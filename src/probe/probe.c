@@ -296,6 +296,20 @@ static void step_ok(wsp_probe *p, const char *detail)
     run_steps(p);
 }
 
+json_t *wsp_probe_expected_value(const char *tmpl, const wsp_tmpl_ctx *ctx, wsp_err *err)
+{
+    size_t len = 0;
+    char *v = wsp_tmpl_expand(tmpl, ctx, &len, err);
+    if (!v)
+        return NULL;
+    json_error_t je;
+    json_t *want = json_loadb(v, len, JSON_DECODE_ANY, &je);
+    if (!want)
+        want = json_stringn(v, len);
+    free(v);
+    return want;
+}
+
 /* The expected text of a step, with {{sent./pointer}} and other placeholders filled in.
  * Returns a heap string or NULL (the failure is recorded on the connection). */
 static char *expected_text(wsp_probe *p, const char *tmpl, size_t *len_out)
@@ -313,15 +327,16 @@ static char *expected_text(wsp_probe *p, const char *tmpl, size_t *len_out)
  * VALUE is JSON when it parses as JSON (1, true, "x", {"a":1}), else a string. */
 static bool pair_matches(wsp_probe *p, json_t *doc, const char *pointer, const char *value_tmpl)
 {
-    json_error_t je;
-    size_t vlen = 0;
-    char *value = expected_text(p, value_tmpl, &vlen);
-    json_t *want = value ? json_loadb(value, vlen, JSON_DECODE_ANY, &je) : NULL;
-    if (value && !want)
-        want = json_stringn(value, vlen);
+    wsp_tmpl_ctx ctx = wsp_probe_tmpl_ctx(p->last_sent, p->last_sent_len);
+    wsp_err e;
+    wsp_err_clear(&e);
+    json_t *want = wsp_probe_expected_value(value_tmpl, &ctx, &e);
+    if (!want) {
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH, "step %zu: %s", p->step + 1, e.msg);
+        return false;
+    }
     json_t *got = wsp_jsonptr_get(doc, pointer);
-    bool ok = want && got && json_equal(want, got);
-    free(value);
+    bool ok = got && json_equal(want, got);
     json_decref(want);
     return ok;
 }

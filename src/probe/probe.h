@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "codec/template.h"
@@ -109,6 +110,12 @@ const wsp_conn_record *wsp_probe_record(const wsp_probe *p);
 const wsp_conn_record *wsp_probe_health_record(const wsp_probe *p); /* NULL without health */
 const wsp_step_result *wsp_probe_step_results(const wsp_probe *p);
 const wsp_probe_config *wsp_probe_get_config(const wsp_probe *p);
+
+/* The value an --expect-json pair expects: `tmpl` filled in ctx, then JSON when it parses as
+ * JSON (1, true, "x", {"a":1}), else the text as a string. One rule for the probe's steps and
+ * the security suite's marker. A new reference, or NULL (err set) when a placeholder cannot be
+ * filled. */
+json_t *wsp_probe_expected_value(const char *tmpl, const wsp_tmpl_ctx *ctx, wsp_err *err);
 
 /* A template context with the live clock and the process environment (codec/template.h
  * reads neither itself), for `sent` (the message the step before sent; may be NULL). */

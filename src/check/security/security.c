@@ -630,13 +630,7 @@ static bool marker_wants(const wsp_sec_marker *m, const char *sent, size_t sent_
     bool all = true;
     for (size_t k = 0; k < m->n; k++) {
         wsp_err e;
-        size_t len = 0;
-        char *v = wsp_tmpl_expand(m->val[k], &ctx, &len, &e);
-        json_error_t je;
-        want[k] = v ? json_loadb(v, len, JSON_DECODE_ANY, &je) : NULL;
-        if (v && !want[k])
-            want[k] = json_stringn(v, len);
-        free(v);
+        want[k] = wsp_probe_expected_value(m->val[k], &ctx, &e);
         all &= want[k] != NULL;
     }
     return all;
