@@ -1,5 +1,6 @@
 /* audit.c - see audit.h. */
 #include "audit/audit.h"
+#include "util/files.h"
 #include "util/ascii.h"
 #include "util/redact.h"
 #include "report/report.h"
@@ -655,30 +656,30 @@ static bool is_list_key(const char *k)
     return false;
 }
 
+/* an audit configuration is a page of settings */
+#define AUDIT_CONFIG_MAX (1u << 20)
+
 int wsp_audit_config_load_yaml(wsp_audit_config *cfg, const char *path, wsp_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        char eb[128];
-        strerror_r(errno, eb, sizeof eb);
-        wsp_err_set(err, WSP_CLASS_USAGE, "%s: cannot open: %s", path, eb);
+    size_t flen = 0;
+    char *text = wsp_file_read(NULL, path, AUDIT_CONFIG_MAX, 0, &flen, err);
+    if (!text)
         return -1;
-    }
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
+        free(text);
         wsp_err_set(err, WSP_CLASS_USAGE, "out of memory");
         return -1;
     }
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, flen);
     int rc = -1;
     if (!yaml_parser_load(&parser, &doc)) {
         wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: YAML error: %s", path,
                     (unsigned long)parser.problem_mark.line + 1,
                     parser.problem ? parser.problem : "unreadable");
         yaml_parser_delete(&parser);
-        fclose(f);
+        free(text);
         return -1;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -763,7 +764,7 @@ int wsp_audit_config_load_yaml(wsp_audit_config *cfg, const char *path, wsp_err 
 done:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    fclose(f);
+    free(text);
     return rc;
 }
 

@@ -17,6 +17,7 @@
 
 #include "net/dns.h"
 #include "util/duration.h"
+#include "util/files.h"
 #include "codec/handshake.h"
 #include "codec/jsonptr.h"
 #include "probe/jwtconfig.h"
@@ -1601,26 +1602,11 @@ wsp_plan *wsp_plan_load_buffer(const char *name, const char *data, size_t len, w
 
 wsp_plan *wsp_plan_load_file(const char *path, wsp_plan_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        char eb[128];
-        strerror_r(errno, eb, sizeof eb);
-        fail_plain(err, path, "cannot open the plan: %s", eb);
-        return NULL;
-    }
-    size_t cap = WSP_PLAN_MAX_BYTES + 1;
-    char *buf = malloc(cap);
+    size_t n = 0;
+    wsp_err e;
+    char *buf = wsp_file_read("the plan", path, WSP_PLAN_MAX_BYTES, 0, &n, &e);
     if (!buf) {
-        fclose(f);
-        fail_plain(err, path, "out of memory");
-        return NULL;
-    }
-    size_t n = fread(buf, 1, cap, f);
-    int rerr = ferror(f);
-    fclose(f);
-    if (rerr) {
-        free(buf);
-        fail_plain(err, path, "cannot read the plan");
+        fail_plain(err, path, "%s", e.msg);
         return NULL;
     }
     wsp_plan *P = wsp_plan_load_buffer(path, buf, n, err);

@@ -38,10 +38,6 @@ bool wsp_cli_color(FILE *f);
  * verdict's message or a peer's bytes outside the report writers. */
 void wsp_cli_say(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Read a whole file into a NUL-terminated heap buffer, at most `max` bytes. Returns NULL with
- * errno set on failure (EFBIG when over max). Caller frees. */
-char *wsp_cli_read_file(const char *path, size_t max, size_t *len_out);
-
 /* Parse a value given as TEXT or @FILE. Returns heap memory (caller frees) or NULL with a
  * message printed. */
 char *wsp_cli_text_or_file(const char *cmd, const char *opt, const char *arg, size_t *len_out);

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "util/files.h"
 #include "report/xmlw.h"
 #include "util/duration.h"
 #include "load/load.h"
@@ -175,11 +176,10 @@ static int parse_pct(const char *s, double *out)
 static json_t *load_json_file(const char *cmd, const char *path)
 {
     size_t len = 0;
-    char *text = wsp_cli_read_file(path, 512u << 20, &len);
+    wsp_err e;
+    char *text = wsp_file_read(NULL, path, 512u << 20, 0, &len, &e);
     if (!text) {
-        char eb[128];
-        strerror_r(errno, eb, sizeof eb);
-        wsp_cli_usage_error(cmd, "cannot read %s: %s", path, eb);
+        wsp_cli_usage_error(cmd, "%s", e.msg);
         return NULL;
     }
     json_error_t je;

@@ -12,6 +12,8 @@
 #include "probe/jwtconfig.h"
 #include "net/dns.h"
 #include "util/duration.h"
+#include "util/files.h"
+#include <openssl/crypto.h>
 #include "codec/handshake.h"
 #include "codec/jsonptr.h"
 #include "codec/jwt.h"
@@ -273,11 +275,12 @@ static void register_secret_source(const char *name, const char *arg)
             wsp_redact_register(v, strlen(v));
     } else if (strcmp(name, "--jwt-secret-file") == 0) {
         size_t n = 0;
-        char *v = wsp_cli_read_file(arg, 65536, &n);
+        char *v = wsp_file_read(NULL, arg, 65536, WSP_FILE_SECRET, &n, NULL);
         if (v) {
             while (n && (v[n - 1] == '\n' || v[n - 1] == '\r'))
                 n--;
             wsp_redact_register(v, n);
+            OPENSSL_cleanse(v, n);
             free(v);
         }
     }

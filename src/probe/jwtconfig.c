@@ -23,95 +23,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "util/duration.h"
+#include "util/files.h"
 #include "util/rand.h"
 
 #define SECRET_FILE_MAX (64u * 1024)
 #define KEY_FILE_MAX (1024u * 1024)
-
-/* ---- loading helpers ---- */
-
-/* Read a regular file of at most max bytes into a NUL-terminated heap buffer that is wiped on
- * every path that drops it. Returns NULL with err filled ("OPT PATH: why"). */
-static char *read_private_file(const char *opt, const char *path, size_t max, size_t *len_out,
-                               wsp_err *err)
-{
-    char eb[128];
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        int e = errno;
-        strerror_r(e, eb, sizeof eb);
-        wsp_err_set(err, WSP_CLASS_USAGE, "%s %s: cannot open: %s", opt, path, eb);
-        if (err)
-            err->sys_errno = e;
-        return NULL;
-    }
-    struct stat st;
-    /* Pipes are welcome (--jwt-secret-file /dev/stdin, or <(vault read ...)): the read loop
-     * below enforces the cap on anything that does not say its size. */
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        close(fd);
-        wsp_err_set(err, WSP_CLASS_USAGE, "%s %s: is a directory", opt, path);
-        return NULL;
-    }
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-        close(fd);
-        wsp_err_set(err, WSP_CLASS_USAGE, "%s %s: larger than %zu bytes", opt, path, max);
-        return NULL;
-    }
-    size_t cap = (S_ISREG(st.st_mode) ? (size_t)st.st_size : 4095) + 1, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        close(fd);
-        wsp_err_set(err, WSP_CLASS_INTERNAL, "%s %s: out of memory", opt, path);
-        return NULL;
-    }
-    for (;;) {
-        if (len + 1 >= cap) {
-            /* Full: room for max + 1 bytes of data means more than max were read (a pipe, or
-             * a file that grew since fstat). */
-            if (cap >= max + 2) {
-                OPENSSL_cleanse(buf, len);
-                free(buf);
-                close(fd);
-                wsp_err_set(err, WSP_CLASS_USAGE, "%s %s: larger than %zu bytes", opt, path, max);
-                return NULL;
-            }
-            size_t ncap = cap * 2 > max + 2 ? max + 2 : cap * 2;
-            char *nb = malloc(ncap);
-            if (!nb) {
-                OPENSSL_cleanse(buf, len);
-                free(buf);
-                close(fd);
-                wsp_err_set(err, WSP_CLASS_INTERNAL, "%s %s: out of memory", opt, path);
-                return NULL;
-            }
-            memcpy(nb, buf, len);
-            OPENSSL_cleanse(buf, len);
-            free(buf);
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            strerror_r(e, eb, sizeof eb);
-            OPENSSL_cleanse(buf, len);
-            free(buf);
-            close(fd);
-            wsp_err_set(err, WSP_CLASS_USAGE, "%s %s: cannot read: %s", opt, path, eb);
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    *len_out = len;
-    return buf;
-}
 
 static bool env_name_ok(const char *s)
 {
@@ -170,7 +86,7 @@ int wsp_jwt_secret_from_file(const char *opt, const char *path, uint8_t **secret
 {
     *secret_out = NULL;
     size_t n = 0;
-    char *s = read_private_file(opt, path, SECRET_FILE_MAX, &n, err);
+    char *s = wsp_file_read(opt, path, SECRET_FILE_MAX, WSP_FILE_SECRET, &n, err);
     if (!s)
         return -1;
     /* One trailing newline, as `echo secret > file` leaves it; any other byte is the secret's. */
@@ -192,7 +108,7 @@ wsp_jwt_key *wsp_jwt_key_from_file(const char *opt, const char *path, wsp_jwt_al
                                    wsp_jwt_key_use use, wsp_err *err)
 {
     size_t n = 0;
-    char *pem = read_private_file(opt, path, KEY_FILE_MAX, &n, err);
+    char *pem = wsp_file_read(opt, path, KEY_FILE_MAX, WSP_FILE_SECRET, &n, err);
     if (!pem)
         return NULL;
     wsp_err e;
