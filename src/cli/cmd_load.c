@@ -749,8 +749,8 @@ int wsp_cmd_load(int argc, char **argv)
     size_t nsend = 0, nexpect = 0;
     const wsp_step *expect = NULL;
     bool message_opt = message != NULL;
-    for (size_t i = 0; i < o.cfg.num_steps; i++) {
-        const wsp_step *s = &o.cfg.steps[i];
+    for (size_t i = 0; i < o.s.cfg.num_steps; i++) {
+        const wsp_step *s = &o.s.cfg.steps[i];
         if (s->kind == WSP_STEP_SEND || s->kind == WSP_STEP_SEND_BINARY) {
             nsend++;
             if (!message) {
@@ -847,19 +847,19 @@ int wsp_cmd_load(int argc, char **argv)
         goto out;
     for (size_t i = 0; i < nsrc; i++) {
         int fam = sources[i].ss_family;
-        if (o.cfg.url.host_is_ip && (fam == AF_INET6) != o.cfg.url.host_is_ipv6) {
+        if (o.s.cfg.url.host_is_ip && (fam == AF_INET6) != o.s.cfg.url.host_is_ipv6) {
             rc = wsp_cli_usage_error(cmd, "--source-ip: the address family differs from the "
                                           "URL's host");
             goto out;
         }
     }
-    o.cfg.conn.trace = NULL; /* -v would print every handshake */
+    o.s.cfg.conn.trace = NULL; /* -v would print every handshake */
     /* a probe's overall deadline would end every connection 30 s into the run: a load
      * connection lives as long as the run; --timeout still bounds each handshake phase */
-    o.cfg.conn.deadline_us = 0;
-    cfg.conn = &o.cfg.conn;
-    cfg.auth = o.cfg.auth;
-    cfg.strict_order = o.cfg.strict_order;
+    o.s.cfg.conn.deadline_us = 0;
+    cfg.conn = &o.s.cfg.conn;
+    cfg.auth = o.s.cfg.auth;
+    cfg.strict_order = o.s.cfg.strict_order;
     char red_url[1024];
     wsp_report_redact_url(url, red_url, sizeof red_url);
     cfg.url_text = red_url;

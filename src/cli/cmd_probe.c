@@ -97,10 +97,10 @@ int wsp_cmd_probe(int argc, char **argv)
     if ((rc = wsp_probeopts_finish(&o, url)) != 0)
         goto out;
     if (o.connections > 1) {
-        rc = run_many(&o.cfg, o.connections, url, o.json, o.quiet);
+        rc = run_many(&o.s.cfg, o.connections, url, o.json, o.quiet);
         goto out;
     }
-    wsp_probe *p = wsp_probe_run(&o.cfg);
+    wsp_probe *p = wsp_probe_run(&o.s.cfg);
     if (!p) {
         fprintf(stderr, "wsprobe: probe: out of memory\n");
         rc = 70;

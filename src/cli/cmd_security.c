@@ -197,7 +197,7 @@ int wsp_cmd_security(int argc, char **argv)
         rc = 70;
         goto out;
     }
-    po.cfg.conn.timeout_us = 5000000ull; /* T, the wait for the marker, too */
+    po.s.cfg.conn.timeout_us = 5000000ull; /* T, the wait for the marker, too */
     optind = 1;
     opterr = 0;
     int ch, li = -1;
@@ -391,19 +391,19 @@ int wsp_cmd_security(int argc, char **argv)
         rc = frc; /* printed; the class's own exit code (URL_INVALID 10, USAGE 2), as in probe */
         goto out;
     }
-    env.base = po.cfg; /* borrowed from po: steps none, TLS context and pins po's */
+    env.base = po.s.cfg; /* borrowed from po: steps none, TLS context and pins po's */
     env.base.conn.url = &env.base.url;
     env.base.steps = NULL;
     env.base.num_steps = 0;
     env.base.has_health = false;
     env.base.conn.trace = NULL;
-    env.auth = po.auth; /* borrowed too: wsp_env_release_strings never frees it */
+    env.auth = po.s.auth; /* borrowed too: wsp_env_release_strings never frees it */
     env.base.auth = &env.auth;
     env.url_text = strdup(url);
     env.name = strdup("target");
-    if (po.health) {
+    if (po.s.health) {
         free(env.health_url);
-        env.health_url = strdup(po.health);
+        env.health_url = strdup(po.s.health);
     }
     /* the whole suite's deadline also bounds every connection */
     env.base.conn.deadline_us = suite_deadline < 30000000ull ? suite_deadline : 30000000ull;

@@ -269,8 +269,8 @@ int wsp_cmd_wait(int argc, char **argv)
     if ((rc = wsp_probeopts_finish(&o, url)) != 0)
         goto out;
 
-    const uint64_t probe_deadline = o.cfg.conn.deadline_us ? o.cfg.conn.deadline_us : 30000000u;
-    const uint64_t probe_timeout = o.cfg.conn.timeout_us;
+    const uint64_t probe_deadline = o.s.cfg.conn.deadline_us ? o.s.cfg.conn.deadline_us : 30000000u;
+    const uint64_t probe_timeout = o.s.cfg.conn.timeout_us;
     const bool progress = !o.quiet && !o.json && isatty(STDERR_FILENO) == 1;
     const uint64_t t0 = now_us(), end = t0 + deadline;
     unsigned attempts = 0, successes = 0, consecutive = 0;
@@ -284,14 +284,14 @@ int wsp_cmd_wait(int argc, char **argv)
         if (t + 1000 >= end)
             break;
         uint64_t left = end - t;
-        o.cfg.conn.deadline_us = probe_deadline < left ? probe_deadline : left;
-        o.cfg.conn.timeout_us = probe_timeout < left ? probe_timeout : left;
-        if (o.cfg.has_health) {
-            o.cfg.health_conn.deadline_us = o.cfg.conn.deadline_us;
-            o.cfg.health_conn.timeout_us = o.cfg.conn.timeout_us;
+        o.s.cfg.conn.deadline_us = probe_deadline < left ? probe_deadline : left;
+        o.s.cfg.conn.timeout_us = probe_timeout < left ? probe_timeout : left;
+        if (o.s.cfg.has_health) {
+            o.s.cfg.health_conn.deadline_us = o.s.cfg.conn.deadline_us;
+            o.s.cfg.health_conn.timeout_us = o.s.cfg.conn.timeout_us;
         }
         wsp_probe_free(last);
-        last = wsp_probe_run(&o.cfg);
+        last = wsp_probe_run(&o.s.cfg);
         if (!last) {
             fprintf(stderr, "wsprobe: wait: out of memory\n");
             rc = 70;

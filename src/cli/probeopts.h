@@ -16,28 +16,16 @@
 
 #include <jansson.h>
 
-#include "probe/auth.h"
-#include "net/dns.h"
-#include "probe/probe.h"
-#include "net/tls.h"
+#include "probe/setup.h"
 
-#define WSP_PROBEOPTS_OWN 1000 /* option codes from here on belong to the command */
-#define WSP_PROBEOPTS_MAX_PINS 8
+#define WSP_PROBEOPTS_OWN WSP_PROBE_OPT_OWN /* option codes from here on are the command's */
 
 typedef struct wsp_probeopts {
-    const char *cmd; /* for messages: "probe" */
-    wsp_probe_config cfg;
-    wsp_tls_config tls;
-    wsp_auth auth;
-    wsp_jwt_config *jwt; /* collected --jwt-* options; moved into auth by finish */
-    char *token_env;
-    wsp_dns_pin pins[WSP_PROBEOPTS_MAX_PINS];
-    int npins;
-    const char *health;
+    const char *cmd;   /* for messages: "probe" */
+    wsp_probe_setup s; /* the probe's configuration, built by probe/setup.h */
     const char *url;
     bool json, verbose, quiet;
     size_t connections;
-    char *auth_message; /* --auth-message TEMPLATE */
 } wsp_probeopts;
 
 /* Short options of the shared set, for getopt_long's optstring: "H:46vq". */
@@ -46,8 +34,6 @@ typedef struct wsp_probeopts {
 void wsp_probeopts_init(wsp_probeopts *o, const char *cmd);
 void wsp_probeopts_cleanup(wsp_probeopts *o);
 
-/* The shared long options, terminated by an all-zero entry. */
-const struct option *wsp_probeopts_longopts(void);
 /* A table with the shared options followed by `own` (terminated by an all-zero entry). Heap;
  * caller frees. NULL when out of memory. */
 struct option *wsp_probeopts_merge(const struct option *own);

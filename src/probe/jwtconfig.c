@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <openssl/x509.h>
 #include "util/duration.h"
 #include "util/files.h"
+#include "util/redact.h"
 #include "util/rand.h"
 
 #define SECRET_FILE_MAX (64u * 1024)
@@ -141,44 +143,74 @@ struct wsp_jwt_config {
     wsp_jwt_key *key; /* after load */
 };
 
-static const struct {
-    const char *name;
-    wsp_jwt_optkind kind;
-} options[] = {
-    {"--jwt-alg", WSP_JWT_OPT_VALUE},         {"--jwt-secret-env", WSP_JWT_OPT_VALUE},
-    {"--jwt-secret-file", WSP_JWT_OPT_VALUE}, {"--jwt-key-file", WSP_JWT_OPT_VALUE},
-    {"--jwt-claim", WSP_JWT_OPT_VALUE},       {"--jwt-ttl", WSP_JWT_OPT_VALUE},
-    {"--jwt-nbf", WSP_JWT_OPT_VALUE},         {"--jwt-kid", WSP_JWT_OPT_VALUE},
-    {"--jwt-iat", WSP_JWT_OPT_FLAG},          {"--no-iat", WSP_JWT_OPT_FLAG},
-    {"--no-exp", WSP_JWT_OPT_FLAG},           {"--jwt-jti", WSP_JWT_OPT_FLAG},
+static char *rendered_help;
+
+static void render_help(void)
+{
+    size_t n = 0;
+    FILE *f = open_memstream(&rendered_help, &n);
+    if (!f)
+        return;
+    const wsp_opt *const tables[] = {wsp_jwt_opt_table, NULL};
+    wsp_opt_help(f, tables, NULL);
+    if (fclose(f) != 0) {
+        free(rendered_help);
+        rendered_help = NULL;
+    }
+}
+
+/* The options, declared once: the command line, plans (auth.jwt.KEY) and --help read this. */
+#define J WSP_JWT_OPT_ID
+const wsp_opt wsp_jwt_opt_table[] = {
+    {"jwt-alg", 0, WSP_OPT_TEXT, J, "ALG",
+     "HS256 (default), HS384, HS512, RS256 or ES256; with only\n--jwt-key-file, RS256 or ES256 "
+     "as the key's kind says",
+     0, 0, NULL, "auth.jwt.alg", 0},
+    {"jwt-secret-env", 0, WSP_OPT_ENV, J, "VAR", "the HMAC secret is in environment variable VAR",
+     0, 0, NULL, "auth.jwt.secret_env", 0},
+    {"jwt-secret-file", 0, WSP_OPT_PATH, J, "F",
+     "the HMAC secret is in file F (one trailing newline is\ndropped); secrets are never taken "
+     "on the command line",
+     0, 0, NULL, "auth.jwt.secret_file", 0},
+    {"jwt-key-file", 0, WSP_OPT_PATH, J, "PEM",
+     "the private key for RS256 (RSA, 2048 bits or more) or\nES256 (EC P-256), unencrypted PEM", 0,
+     0, NULL, "auth.jwt.key_file", 0},
+    {"jwt-claim", 0, WSP_OPT_TEXT, J, "K=V",
+     "a claim, repeatable; V is JSON when it parses as JSON\n(42, 1.5, true, null, \"text\", "
+     "{...}, [...]), else a string",
+     0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"jwt-ttl", 0, WSP_OPT_TEXT, J, "DURATION",
+     "exp = now + DURATION (default 5m; -1h mints an expired\ntoken)", 0, 0, NULL, "auth.jwt.ttl",
+     0},
+    {"no-exp", 0, WSP_OPT_FLAG, J, NULL, "no exp claim (a token that never expires)", 0, 0, NULL,
+     NULL, 0},
+    {"jwt-nbf", 0, WSP_OPT_TEXT, J, "DURATION", "nbf = now + DURATION (a leading - for the past)",
+     0, 0, NULL, "auth.jwt.nbf", 0},
+    {"jwt-iat", 0, WSP_OPT_FLAG, J, NULL, "an iat claim (the default)", 0, 0, NULL, NULL, 0},
+    {"no-iat", 0, WSP_OPT_FLAG, J, NULL, "no iat claim", 0, 0, NULL, NULL, 0},
+    {"jwt-jti", 0, WSP_OPT_FLAG, J, "FORMAT",
+     "a random jti: 16 bytes as hex (default) or base64url", 0, 0, NULL, NULL, WSP_OPT_OPTIONAL},
+    {"jwt-kid", 0, WSP_OPT_TEXT, J, "KID", "the kid header", 0, 0, NULL, "auth.jwt.kid", 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
 };
+#undef J
 
 wsp_jwt_optkind wsp_jwt_option_kind(const char *name)
 {
-    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
-        if (strcmp(name, options[i].name) == 0)
-            return options[i].kind;
-    return WSP_JWT_OPT_UNKNOWN;
+    if (strncmp(name, "--", 2) != 0)
+        return WSP_JWT_OPT_UNKNOWN;
+    const wsp_opt *const tables[] = {wsp_jwt_opt_table, NULL};
+    const wsp_opt *o = wsp_opt_by_name(tables, name + 2);
+    if (!o)
+        return WSP_JWT_OPT_UNKNOWN;
+    return o->type == WSP_OPT_FLAG ? WSP_JWT_OPT_FLAG : WSP_JWT_OPT_VALUE;
 }
 
 const char *wsp_jwt_option_help(void)
 {
-    return "  --jwt-alg ALG           HS256 (default), HS384, HS512, RS256 or ES256; with only\n"
-           "                          --jwt-key-file, RS256 or ES256 as the key's kind says\n"
-           "  --jwt-secret-env VAR    the HMAC secret is in environment variable VAR\n"
-           "  --jwt-secret-file F     the HMAC secret is in file F (one trailing newline is\n"
-           "                          dropped); secrets are never taken on the command line\n"
-           "  --jwt-key-file PEM      the private key for RS256 (RSA, 2048 bits or more) or ES256\n"
-           "                          (EC P-256), unencrypted PEM\n"
-           "  --jwt-claim K=V         a claim, repeatable; V is JSON when it parses as JSON (42,\n"
-           "                          1.5, true, null, \"text\", {...}, [...]), else a string\n"
-           "  --jwt-ttl DURATION      exp = now + DURATION (default 5m; -1h mints an expired "
-           "token)\n"
-           "  --no-exp                no exp claim (a token that never expires)\n"
-           "  --jwt-nbf DURATION      nbf = now + DURATION (a leading - for the past)\n"
-           "  --jwt-iat, --no-iat     an iat claim (the default), or none\n"
-           "  --jwt-jti[=FORMAT]      a random jti: 16 bytes as hex (default) or base64url\n"
-           "  --jwt-kid KID           the kid header\n";
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, render_help);
+    return rendered_help ? rendered_help : "";
 }
 
 wsp_jwt_config *wsp_jwt_config_new(void)
@@ -370,6 +402,7 @@ int wsp_jwt_config_load(wsp_jwt_config *c, wsp_err *err)
                                c->secret_env ? "--jwt-secret-env" : "--jwt-secret-file",
                                c->secret_env ? env_shown(c->secret_env) : c->secret_file);
         }
+        wsp_redact_register((const char *)s, n); /* no report prints it, even echoed by a peer */
         c->key = wsp_jwt_key_secret(s, n);
         OPENSSL_cleanse(s, n);
         free(s);

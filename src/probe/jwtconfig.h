@@ -11,6 +11,7 @@
 
 #include "codec/jwt.h"
 #include "util/error.h"
+#include "util/opt.h"
 
 /* ---- loading helpers for the command line, the reference server and plans ----
  * `opt` names where the value came from in messages ("--jwt-secret-env", "auth.jwt.secret_env").
@@ -37,6 +38,11 @@ typedef enum wsp_jwt_optkind {
     WSP_JWT_OPT_FLAG,    /* takes no value (--jwt-iat, --no-iat, --no-exp, --jwt-jti[=FORMAT]) */
     WSP_JWT_OPT_VALUE,   /* takes one value */
 } wsp_jwt_optkind;
+
+/* The options as a typed table (util/opt.h), all with id WSP_JWT_OPT_ID; plan keys
+ * auth.jwt.*. */
+#define WSP_JWT_OPT_ID 900
+extern const wsp_opt wsp_jwt_opt_table[];
 
 /* Which kind of option `name` (with its leading "--", without "=value") is. */
 wsp_jwt_optkind wsp_jwt_option_kind(const char *name);

@@ -42,8 +42,8 @@ static const char *too_large(size_t max)
     return why;
 }
 
-char *wsp_file_read(const char *what, const char *path, size_t max, unsigned flags,
-                    size_t *len_out, wsp_err *err)
+char *wsp_file_read(const char *what, const char *path, size_t max, unsigned flags, size_t *len_out,
+                    wsp_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)

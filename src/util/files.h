@@ -20,8 +20,8 @@
  * gets its length. On failure returns NULL with err filled: class USAGE (or INTERNAL when
  * memory ran out), sys_errno, and a message "WHAT PATH: why" (what: the option or the role,
  * "--jwt-secret-file", "the plan"; NULL leaves it out). */
-char *wsp_file_read(const char *what, const char *path, size_t max, unsigned flags,
-                    size_t *len_out, wsp_err *err);
+char *wsp_file_read(const char *what, const char *path, size_t max, unsigned flags, size_t *len_out,
+                    wsp_err *err);
 
 /* "@FILE" reads FILE (up to `max` bytes), anything else is the text itself (copied). NULL with
  * err filled as wsp_file_read does. */

@@ -1,0 +1,437 @@
+/* setup.c - see setup.h. */
+#include "probe/setup.h"
+
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "codec/handshake.h"
+#include "codec/jsonptr.h"
+#include "codec/template.h"
+#include "codec/ws.h"
+#include "util/files.h"
+
+#define MSG_FILE_MAX (16u << 20)
+
+static const char *const tls_versions[] = {"1.0", "1.1", "1.2", "1.3", NULL};
+
+/* Columns: name, short, type, id, metavar, help, min, max, values, plan key, flags. */
+static const wsp_opt conn_opts[] = {
+    {"connection:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    {"header", 'H', WSP_OPT_TEXT, WSP_PROBE_OPT_HEADER, "'Name: value'",
+     "extra request header (repeatable)", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"origin", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_ORIGIN, "ORIGIN", "send an Origin header", 0, 0, NULL,
+     "origin", 0},
+    {"subprotocol", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_SUBPROTOCOL, "LIST",
+     "offer subprotocols (comma-separated)", 0, 0, NULL, "subprotocol", 0},
+    {"timeout", 0, WSP_OPT_DURATION, WSP_PROBE_OPT_TIMEOUT, "DUR",
+     "limit for each phase (default 10s; 250ms, 2s, 1m)", 0, 0, NULL, "timeout", 0},
+    {"deadline", 0, WSP_OPT_DURATION, WSP_PROBE_OPT_DEADLINE, "DUR",
+     "limit for the whole probe (default 30s)", 0, 0, NULL, "deadline", 0},
+    {"resolve", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_RESOLVE, "HOST:PORT:ADDR",
+     "use ADDR for HOST:PORT instead of DNS (repeatable)", 0, 0, NULL, "resolve", WSP_OPT_REPEAT},
+    {"dns-server", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_DNS_SERVER, "ADDR[:PORT]", "ask this resolver", 0,
+     0, NULL, "dns_server", 0},
+    {"ipv4", '4', WSP_OPT_FLAG, WSP_PROBE_OPT_IPV4, NULL, "IPv4 only", 0, 0, NULL, NULL, 0},
+    {"ipv6", '6', WSP_OPT_FLAG, WSP_PROBE_OPT_IPV6, NULL, "IPv6 only", 0, 0, NULL, NULL, 0},
+    {"max-message", 0, WSP_OPT_SIZE, WSP_PROBE_OPT_MAX_MESSAGE, "SIZE",
+     "largest message accepted from the server (default 16M)", 1, 1ull << 40, NULL, NULL, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+static const wsp_opt tls_opts[] = {
+    {"TLS:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    {"cacert", 0, WSP_OPT_PATH, WSP_PROBE_OPT_CACERT, "PEM",
+     "trust these CAs instead of the system store", 0, 0, NULL, "tls.cacert", 0},
+    {"cert", 0, WSP_OPT_PATH, WSP_PROBE_OPT_CERT, "PEM", "client certificate (mutual TLS; with --key)",
+     0, 0, NULL, "tls.cert", 0},
+    {"key", 0, WSP_OPT_PATH, WSP_PROBE_OPT_KEY, "PEM", "the client certificate's private key", 0, 0,
+     NULL, "tls.key_file", 0},
+    {"insecure", 0, WSP_OPT_FLAG, WSP_PROBE_OPT_INSECURE, NULL,
+     "do not fail on certificate errors (still reported)", 0, 0, NULL, "tls.insecure", 0},
+    {"tls-min", 0, WSP_OPT_ENUM, WSP_PROBE_OPT_TLS_MIN, "1.2|1.3", "lowest TLS version to accept",
+     0, 0, tls_versions, "tls.min_version", 0},
+    {"min-cert-days", 0, WSP_OPT_COUNT, WSP_PROBE_OPT_MIN_CERT_DAYS, "N",
+     "fail (CERT_EXPIRED) when fewer days are left", 0, 100000, NULL, "tls.min_cert_days", 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+static const wsp_opt cred_opts[] = {
+    {"credentials (never on the command line: from the environment or a file):", 0,
+     WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    {"token-env", 0, WSP_OPT_ENV, WSP_PROBE_OPT_TOKEN_ENV, "VAR",
+     "a ready token from environment variable VAR", 0, 0, NULL, "auth.token_env", 0},
+    {"auth-in", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_AUTH_IN, "WHERE",
+     "header (default: Authorization: Bearer), query:NAME,\nsubprotocol[:PREFIX] (default prefix "
+     "bearer.),\ncookie:NAME, or message (a first message)",
+     0, 0, NULL, "auth.in", 0},
+    {"auth-message", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_AUTH_MESSAGE, "TEMPLATE",
+     "the first message for --auth-in message; {{token}} is the\ntoken (default "
+     "{\"type\":\"auth\",\"token\":\"{{token}}\"})",
+     0, 0, NULL, "auth.message", 0},
+    {"  a token is minted for every connection from:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0,
+     NULL, NULL, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+static const wsp_opt conv_opts[] = {
+    {"conversation (steps run in the order given; placeholders {{uuid}}, {{now}}, {{now_ms}},\n"
+     "{{env.NAME}}; in expectations {{sent./pointer}} is the value the previous send carried):",
+     0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    {"send", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_SEND, "TEXT|@FILE", "send a text message", 0, 0, NULL,
+     NULL, WSP_OPT_REPEAT},
+    {"expect-text", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_TEXT, "TEXT", "a message must equal TEXT",
+     0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"expect-regex", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_REGEX, "RE",
+     "a message must match RE (POSIX extended)", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"expect-json", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_JSON, "PTR=VALUE",
+     "a message whose JSON at PTR (RFC 6901) equals VALUE\n(expectations skip unrelated messages "
+     "until the timeout)",
+     0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"strict-order", 0, WSP_OPT_FLAG, WSP_PROBE_OPT_STRICT_ORDER, NULL,
+     "an expectation judges the very next message instead", 0, 0, NULL, NULL, 0},
+    {"ping", 0, WSP_OPT_FLAG, WSP_PROBE_OPT_PING, NULL, "send a ping and expect its pong", 0, 0,
+     NULL, NULL, WSP_OPT_REPEAT},
+    {"expect-close", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_CLOSE, "CODES",
+     "after the last step the server must close with one of\nCODES (1000,4001,...); without it any "
+     "server close\nbefore the conversation is over fails (WS_CLOSED)",
+     0, 0, NULL, NULL, 0},
+    {"pong-timeout", 0, WSP_OPT_DURATION, WSP_PROBE_OPT_PONG_TIMEOUT, "DUR",
+     "limit for --ping (default: --timeout)", 0, 0, NULL, NULL, 0},
+    {"health", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_HEALTH, "URL",
+     "also GET this http(s) URL; it must answer 2xx", 0, 0, NULL, "health", 0},
+    {"expect-auth-required", 0, WSP_OPT_FLAG, WSP_PROBE_OPT_EXPECT_AUTH_REQUIRED, NULL,
+     "pass when the endpoint refuses this client (401/403, or\nclose 1008/4001-4003 before any "
+     "reply); fail with\nAUTH_NOT_ENFORCED (exit 60) when it serves it",
+     0, 0, NULL, NULL, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+const wsp_opt *const wsp_probe_opt_tables[] = {conn_opts, tls_opts,  cred_opts,
+                                               wsp_jwt_opt_table, conv_opts, NULL};
+
+void wsp_probe_setup_init(wsp_probe_setup *s)
+{
+    memset(s, 0, sizeof *s);
+    wsp_probe_config_init(&s->cfg);
+    wsp_auth_init(&s->auth);
+}
+
+void wsp_probe_setup_cleanup(wsp_probe_setup *s)
+{
+    wsp_probe_config_cleanup(&s->cfg);
+    SSL_CTX_free(s->cfg.conn.tls_ctx);
+    s->cfg.conn.tls_ctx = NULL;
+    wsp_auth_cleanup(&s->auth);
+    wsp_jwt_config_free(s->jwt);
+    s->jwt = NULL;
+    free(s->token_env);
+    free(s->auth_message);
+    s->token_env = s->auth_message = NULL;
+}
+
+static void step_free(wsp_step *step)
+{
+    free(step->text);
+    free(step->pointer);
+    free(step->value_json);
+    if (step->re_compiled)
+        regfree(&step->re);
+}
+
+static int add_step(wsp_probe_setup *s, wsp_step *step, wsp_err *err)
+{
+    if (wsp_probe_config_add_step(&s->cfg, step) == 0)
+        return 0;
+    step_free(step);
+    return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+}
+
+static int bad(wsp_err *err, const char *label, const char *arg, const char *why)
+{
+    return wsp_err_set(err, WSP_CLASS_USAGE, "%s '%.120s': %s", label, arg, why);
+}
+
+static int set_header(wsp_probe_setup *s, const char *label, const char *arg, wsp_err *err)
+{
+    const char *colon = strchr(arg, ':');
+    if (!colon || colon == arg || strpbrk(arg, "\r\n"))
+        return bad(err, label, arg, "expected 'Name: value' on one line");
+    for (const char *c = arg; c < colon; c++)
+        if (!(*c > 32 && *c < 127) || strchr("()<>@,;\\\"/[]?={}", *c))
+            return wsp_err_set(err, WSP_CLASS_USAGE, "%s: '%.*s' is not a header name", label,
+                               (int)(colon - arg), arg);
+    const char *advice = wsp_hs_reserved_header(arg);
+    if (advice)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "%s '%.*s: ...': wsprobe writes this header itself: %s", label,
+                           (int)(colon - arg), arg, advice);
+    /* room is kept for the credential's header */
+    if (s->cfg.conn.num_headers >= WSP_CONN_MAX_HEADERS - 4)
+        return bad(err, label, arg, "too many headers");
+    s->cfg.conn.headers[s->cfg.conn.num_headers++] = arg;
+    return 0;
+}
+
+static int set_step(wsp_probe_setup *s, int id, const char *label, const char *arg, wsp_err *err)
+{
+    wsp_step step;
+    memset(&step, 0, sizeof step);
+    switch (id) {
+    case WSP_PROBE_OPT_SEND:
+    case WSP_PROBE_OPT_EXPECT_TEXT:
+        step.kind = id == WSP_PROBE_OPT_SEND ? WSP_STEP_SEND : WSP_STEP_EXPECT_TEXT;
+        step.text = wsp_file_text_or_at(label, arg, MSG_FILE_MAX, &step.len, err);
+        if (!step.text)
+            return -1;
+        if (wsp_tmpl_check(step.text, id != WSP_PROBE_OPT_SEND, label, getenv, err) != 0) {
+            free(step.text);
+            return -1;
+        }
+        break;
+    case WSP_PROBE_OPT_EXPECT_REGEX: {
+        step.kind = WSP_STEP_EXPECT_REGEX;
+        int rerr = regcomp(&step.re, arg, REG_EXTENDED | REG_NOSUB);
+        if (rerr != 0) {
+            char eb[128];
+            regerror(rerr, &step.re, eb, sizeof eb);
+            return bad(err, label, arg, eb);
+        }
+        step.re_compiled = true;
+        step.text = strdup(arg);
+        step.len = strlen(arg);
+        break;
+    }
+    case WSP_PROBE_OPT_EXPECT_JSON: {
+        const char *eq = strchr(arg, '=');
+        step.kind = WSP_STEP_EXPECT_JSON;
+        if (!eq)
+            return bad(err, label, arg, "expected /pointer=VALUE");
+        step.pointer = strndup(arg, (size_t)(eq - arg));
+        if (!step.pointer || !wsp_jsonptr_valid(step.pointer)) {
+            free(step.pointer);
+            return bad(err, label, arg, "the pointer must be empty or start with '/' (RFC 6901)");
+        }
+        /* VALUE is kept as written: placeholders are filled when a message arrives, then it
+         * is JSON if it parses as JSON, else a string (probe.c) */
+        if (wsp_tmpl_check(eq + 1, true, label, getenv, err) != 0) {
+            free(step.pointer);
+            return -1;
+        }
+        step.value_json = strdup(eq + 1);
+        break;
+    }
+    default: /* WSP_PROBE_OPT_PING */
+        step.kind = WSP_STEP_PING;
+        break;
+    }
+    return add_step(s, &step, err);
+}
+
+int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label, const char *arg,
+                        wsp_err *err)
+{
+    char lb[96];
+    if (!label) {
+        snprintf(lb, sizeof lb, "--%s", o->name);
+        label = lb;
+    }
+    wsp_opt_value v;
+    if (wsp_opt_parse(o, label, arg, &v, err) != 0)
+        return -1;
+    wsp_conn_opts *c = &s->cfg.conn;
+    switch (o->id) {
+    case WSP_PROBE_OPT_HEADER:
+        return set_header(s, label, arg, err);
+    case WSP_PROBE_OPT_ORIGIN:
+        c->origin = arg;
+        return 0;
+    case WSP_PROBE_OPT_SUBPROTOCOL:
+        c->subprotocols = arg;
+        return 0;
+    case WSP_PROBE_OPT_TIMEOUT:
+        c->timeout_us = v.u;
+        return 0;
+    case WSP_PROBE_OPT_DEADLINE:
+        c->deadline_us = v.u;
+        return 0;
+    case WSP_PROBE_OPT_PONG_TIMEOUT:
+        s->cfg.pong_timeout_us = v.u;
+        return 0;
+    case WSP_PROBE_OPT_RESOLVE:
+        if (s->npins >= WSP_PROBE_SETUP_MAX_PINS)
+            return bad(err, label, arg, "at most 8 pins");
+        if (wsp_dns_pin_parse(arg, &s->pins[s->npins]) != 0)
+            return bad(err, label, arg, "expected HOST:PORT:ADDR[,ADDR]");
+        s->npins++;
+        return 0;
+    case WSP_PROBE_OPT_DNS_SERVER:
+        if (wsp_dns_servers_valid(arg) != 0)
+            return bad(err, label, arg, "expected ADDR[:PORT]");
+        c->dns_servers = arg;
+        return 0;
+    case WSP_PROBE_OPT_IPV4:
+    case WSP_PROBE_OPT_IPV6:
+        c->family = o->id == WSP_PROBE_OPT_IPV4 ? AF_INET : AF_INET6;
+        return 0;
+    case WSP_PROBE_OPT_MAX_MESSAGE:
+        c->limits.max_message = c->limits.max_frame = v.u;
+        return 0;
+    case WSP_PROBE_OPT_CACERT:
+        s->tls.cacert = arg;
+        return 0;
+    case WSP_PROBE_OPT_CERT:
+        s->tls.cert = arg;
+        return 0;
+    case WSP_PROBE_OPT_KEY:
+        s->tls.key = arg;
+        return 0;
+    case WSP_PROBE_OPT_INSECURE:
+        s->tls.insecure = true;
+        c->tls_verify = false;
+        return 0;
+    case WSP_PROBE_OPT_TLS_MIN:
+        s->tls.min_version = wsp_tls_version_parse(arg);
+        return 0;
+    case WSP_PROBE_OPT_MIN_CERT_DAYS:
+        c->min_cert_days = (int)v.u;
+        return 0;
+    case WSP_PROBE_OPT_TOKEN_ENV:
+        free(s->token_env);
+        s->token_env = strdup(arg);
+        return s->token_env ? 0 : wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    case WSP_PROBE_OPT_AUTH_IN:
+        return wsp_auth_set_in(&s->auth, arg, err);
+    case WSP_PROBE_OPT_AUTH_MESSAGE:
+        if (!strstr(arg, "{{token}}"))
+            return bad(err, label, arg, "expected a template with {{token}}");
+        free(s->auth_message);
+        s->auth_message = strdup(arg);
+        return s->auth_message ? 0 : wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    case WSP_PROBE_OPT_SEND:
+    case WSP_PROBE_OPT_EXPECT_TEXT:
+    case WSP_PROBE_OPT_EXPECT_REGEX:
+    case WSP_PROBE_OPT_EXPECT_JSON:
+    case WSP_PROBE_OPT_PING:
+        return set_step(s, o->id, label, arg, err);
+    case WSP_PROBE_OPT_STRICT_ORDER:
+        s->cfg.strict_order = true;
+        return 0;
+    case WSP_PROBE_OPT_EXPECT_CLOSE: {
+        const char *why;
+        int n = wsp_ws_close_codes_parse(arg, s->cfg.expect_close, WSP_PROBE_MAX_CLOSE_CODES, &why);
+        if (n < 0)
+            return bad(err, label, arg, why);
+        s->cfg.num_expect_close = (size_t)n;
+        return 0;
+    }
+    case WSP_PROBE_OPT_HEALTH:
+        s->health = arg;
+        return 0;
+    case WSP_PROBE_OPT_EXPECT_AUTH_REQUIRED:
+        s->cfg.expect_auth_required = true;
+        return 0;
+    case WSP_JWT_OPT_ID: {
+        if (!s->jwt && !(s->jwt = wsp_jwt_config_new()))
+            return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+        char name[64];
+        snprintf(name, sizeof name, "--%s", o->name);
+        return wsp_jwt_config_set(s->jwt, name, arg, err);
+    }
+    default:
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "--%s is not a probe option", o->name);
+    }
+}
+
+/* Nothing is sent twice: a credential header of -H beside the one wsprobe places. */
+static int header_clash(const wsp_probe_setup *s, wsp_err *err)
+{
+    for (size_t i = 0; s->cfg.auth && i < s->cfg.conn.num_headers; i++) {
+        const char *h = s->cfg.conn.headers[i];
+        size_t n = strcspn(h, ":");
+        bool clash =
+            (s->auth.in == WSP_AUTH_IN_HEADER && n == 13 &&
+             strncasecmp(h, "Authorization", 13) == 0) ||
+            (s->auth.in == WSP_AUTH_IN_COOKIE && n == 6 && strncasecmp(h, "Cookie", 6) == 0);
+        if (clash)
+            return wsp_err_set(err, WSP_CLASS_USAGE,
+                               "--header '%.*s: ...' and the credential option would send two "
+                               "%.*s headers: give one (the credential options place the token "
+                               "themselves; --auth-in says where)",
+                               (int)n, h, (int)n, h);
+    }
+    return 0;
+}
+
+static int credentials(wsp_probe_setup *s, bool load, wsp_err *err)
+{
+    if (s->token_env && s->jwt)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--token-env and --jwt-* options are two sources of credentials: "
+                           "give one");
+    bool have = s->token_env || s->jwt;
+    if (s->auth_message && s->auth.in != WSP_AUTH_IN_MESSAGE)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--auth-message needs --auth-in message");
+    if (s->auth.in != WSP_AUTH_IN_HEADER && !have)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--auth-in needs credentials (--token-env or --jwt-secret-env, "
+                           "--jwt-secret-file, --jwt-key-file)");
+    if (!load)
+        return 0;
+    if (s->token_env && wsp_auth_set_token_env(&s->auth, s->token_env, err) != 0)
+        return -1;
+    if (s->jwt) {
+        if (wsp_jwt_config_load(s->jwt, err) != 0)
+            return -1;
+        wsp_auth_set_jwt(&s->auth, s->jwt);
+        s->jwt = NULL; /* now owned by auth */
+    }
+    if (s->auth_message) {
+        free(s->auth.message);
+        s->auth.message = s->auth_message;
+        s->auth_message = NULL;
+    }
+    if (wsp_auth_active(&s->auth))
+        s->cfg.auth = &s->auth;
+    return header_clash(s, err);
+}
+
+int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_err *err)
+{
+    if (wsp_url_parse(url, &s->cfg.url, 0, err) != 0)
+        return -1;
+    if (s->tls.key && !s->tls.cert)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--key needs --cert");
+    if (s->tls.cert && !s->tls.key)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--cert needs --key");
+    wsp_url health;
+    if (s->health && wsp_url_parse(s->health, load ? &s->cfg.health_url : &health,
+                                   WSP_URL_ALLOW_HTTP, err) != 0) {
+        char m[sizeof err->msg];
+        snprintf(m, sizeof m, "%s", err->msg);
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--health '%.200s': %s", s->health, m);
+    }
+    wsp_probe_config_finish(&s->cfg, s->pins, s->npins);
+    if (credentials(s, load, err) != 0)
+        return -1;
+    if (!load)
+        return 0;
+    if (s->cfg.conn.url->tls || (s->health && s->cfg.health_url.tls)) {
+        s->cfg.conn.tls_ctx = wsp_tls_client_ctx_new(&s->tls, err);
+        if (!s->cfg.conn.tls_ctx)
+            return -1;
+    }
+    if (s->health) {
+        s->cfg.has_health = true;
+        s->cfg.health_conn = s->cfg.conn;
+        s->cfg.health_conn.url = &s->cfg.health_url;
+        s->cfg.health_conn.http_only = true;
+        s->cfg.health_conn.pinned = NULL;
+        s->cfg.health_conn.num_pinned = 0;
+        s->cfg.health_conn.trace = NULL;
+        wsp_probe_conn_pin(&s->cfg.health_conn, &s->cfg.health_url, s->pins, s->npins);
+    }
+    return 0;
+}

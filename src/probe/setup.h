@@ -1,0 +1,94 @@
+/* setup.h - the one builder of a probe's configuration from options, for the command line
+ * (probe, wait, security, load) and for plans alike: each option is declared once in a typed
+ * table (util/opt.h) with its help and its plan key, applied by wsp_probe_setup_set, and the
+ * whole checked and completed by wsp_probe_setup_finish (URL, pins, timeouts, credentials,
+ * TLS context, health). A value means the same thing, and gets the same default, however it
+ * was written.
+ *
+ * Strings given to wsp_probe_setup_set are borrowed (argv, a plan's YAML document): they must
+ * outlive the configuration. Steps, tokens and credentials are copied. */
+#ifndef WSP_PROBE_SETUP_H
+#define WSP_PROBE_SETUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "net/dns.h"
+#include "net/tls.h"
+#include "probe/auth.h"
+#include "probe/jwtconfig.h"
+#include "probe/probe.h"
+#include "util/opt.h"
+
+#define WSP_PROBE_SETUP_MAX_PINS 8
+
+/* Option ids of the probe's tables: 256 and up; a command's own start at WSP_PROBE_OPT_OWN. */
+enum {
+    WSP_PROBE_OPT_HEADER = 256,
+    WSP_PROBE_OPT_ORIGIN,
+    WSP_PROBE_OPT_SUBPROTOCOL,
+    WSP_PROBE_OPT_TIMEOUT,
+    WSP_PROBE_OPT_DEADLINE,
+    WSP_PROBE_OPT_RESOLVE,
+    WSP_PROBE_OPT_DNS_SERVER,
+    WSP_PROBE_OPT_IPV4,
+    WSP_PROBE_OPT_IPV6,
+    WSP_PROBE_OPT_MAX_MESSAGE,
+    WSP_PROBE_OPT_CACERT,
+    WSP_PROBE_OPT_CERT,
+    WSP_PROBE_OPT_KEY,
+    WSP_PROBE_OPT_INSECURE,
+    WSP_PROBE_OPT_TLS_MIN,
+    WSP_PROBE_OPT_MIN_CERT_DAYS,
+    WSP_PROBE_OPT_TOKEN_ENV,
+    WSP_PROBE_OPT_AUTH_IN,
+    WSP_PROBE_OPT_AUTH_MESSAGE,
+    WSP_PROBE_OPT_SEND,
+    WSP_PROBE_OPT_EXPECT_TEXT,
+    WSP_PROBE_OPT_EXPECT_REGEX,
+    WSP_PROBE_OPT_EXPECT_JSON,
+    WSP_PROBE_OPT_STRICT_ORDER,
+    WSP_PROBE_OPT_PING,
+    WSP_PROBE_OPT_EXPECT_CLOSE,
+    WSP_PROBE_OPT_PONG_TIMEOUT,
+    WSP_PROBE_OPT_HEALTH,
+    WSP_PROBE_OPT_EXPECT_AUTH_REQUIRED,
+    WSP_PROBE_OPT_JWT, /* every --jwt-* option (probe/jwtconfig.h takes it by name) */
+    WSP_PROBE_OPT_OWN = 1000,
+};
+
+/* The probe's option tables in help order (connection, TLS, credentials with the JWT options,
+ * conversation), NULL-terminated. */
+extern const wsp_opt *const wsp_probe_opt_tables[];
+
+typedef struct wsp_probe_setup {
+    wsp_probe_config cfg;
+    wsp_tls_config tls;
+    wsp_auth auth;
+    wsp_jwt_config *jwt; /* collected --jwt-* options; moved into auth by finish */
+    char *token_env;
+    char *auth_message;
+    wsp_dns_pin pins[WSP_PROBE_SETUP_MAX_PINS];
+    size_t npins;
+    const char *health;
+} wsp_probe_setup;
+
+void wsp_probe_setup_init(wsp_probe_setup *s);
+/* Frees what the setup owns: steps, TLS context, credentials. */
+void wsp_probe_setup_cleanup(wsp_probe_setup *s);
+
+/* Apply option o (one of wsp_probe_opt_tables) with its value (NULL for a flag). `label`
+ * names it in messages (NULL: "--NAME"; a plan passes its key path). Returns 0, or -1 with err
+ * (class USAGE) filled. */
+int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label, const char *arg,
+                        wsp_err *err);
+
+/* After the last option: parse `url` (a failure has class URL_INVALID), check the combination
+ * (--key needs --cert; one credential source; --auth-in needs credentials; no credential
+ * header twice), apply pins and timeouts. With `load` also read the credentials (environment,
+ * files), build the TLS context (a failure has its TLS class) and the health check; without it
+ * only what can be checked without touching the environment or the file system is (a plan's
+ * validation of every environment). Returns 0 or -1 with err filled. */
+int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_err *err);
+
+#endif
