@@ -57,6 +57,23 @@ void wsp_env_cleanup(wsp_env *env)
     wsp_env_release_strings(env);
 }
 
+void wsp_env_take_probe(wsp_env *env, wsp_probe_setup *s, bool take)
+{
+    env->base = s->cfg;
+    env->base.conn.url = &env->base.url;
+    env->base.steps = NULL;
+    env->base.num_steps = 0;
+    env->base.has_health = false;
+    env->base.conn.trace = NULL;
+    env->auth = s->auth;
+    env->base.auth = wsp_auth_active(&env->auth) ? &env->auth : NULL;
+    if (take) {
+        s->cfg.conn.tls_ctx = NULL;
+        s->cfg.auth = NULL;
+        wsp_auth_init(&s->auth);
+    }
+}
+
 void wsp_env_release_strings(wsp_env *env)
 {
     free(env->name);

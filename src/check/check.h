@@ -22,6 +22,7 @@
 #include "probe/auth.h"
 #include "util/error.h"
 #include "probe/probe.h"
+#include "probe/setup.h"
 
 typedef enum wsp_verdict {
     WSP_VERDICT_PASS,
@@ -80,6 +81,12 @@ void wsp_env_cleanup(wsp_env *env);
  * plaintext URLs) and zero it: for an environment whose probe configuration and credential
  * are borrowed (wsprobe security builds one around its command-line options). */
 void wsp_env_release_strings(wsp_env *env);
+/* The environment's probe and credential from a finished probe setup (probe/setup.h), the one
+ * builder of both for the command line and plans: the probe without steps, health or trace.
+ * With `take` the environment owns the TLS context and the credential (wsp_env_cleanup frees
+ * them) and the setup keeps only what they borrow (pins, strings); without it they stay the
+ * setup's (wsp_env_release_strings then). The setup must outlive the environment. */
+void wsp_env_take_probe(wsp_env *env, wsp_probe_setup *s, bool take);
 
 typedef struct wsp_check_result {
     char id[64];

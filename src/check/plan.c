@@ -18,6 +18,8 @@
 #include "net/dns.h"
 #include "util/duration.h"
 #include "util/files.h"
+#include "util/buf.h"
+#include "probe/setup.h"
 #include "codec/handshake.h"
 #include "codec/jsonptr.h"
 #include "probe/jwtconfig.h"
@@ -32,12 +34,15 @@
 #define MAX_SECURITY_DEFS 128
 
 /* What a loaded environment borrows from the plan. */
+#define MAX_PLAN_HEADERS (WSP_CONN_MAX_HEADERS - 4) /* room for the credential's header */
+
+/* What a loaded (or validated) environment borrows from the plan: the probe's settings (their
+ * pins) and the header lines the plan composed. */
 typedef struct env_store {
     struct env_store *next;
-    char *headers[WSP_CONN_MAX_HEADERS];
+    wsp_probe_setup setup;
+    char *headers[MAX_PLAN_HEADERS];
     size_t num_headers;
-    wsp_dns_pin pins[MAX_PINS];
-    int num_pins;
 } env_store;
 
 typedef struct plan_env {
@@ -461,195 +466,164 @@ static const char *const limits_keys[] = {"max_message",       "rate",         "
                                           "handshake_timeout", "idle_timeout", NULL};
 static const char *const marker_keys[] = {"send", "expect", NULL};
 
-/* Build (or with env == NULL only validate) the value of one `--jwt-*` option. */
-static int jwt_opt(wsp_plan *P, wsp_jwt_config *jc, const char *opt, const char *v,
-                   const yaml_node_t *at, const char *path, wsp_plan_err *err)
+/* ---- the probe's settings: the keys the option tables of probe/setup.h know ----
+ * (their plan_key); the keys only a plan has (url, plaintext_url, limits, marker) follow. */
+
+/* With `live` (the environment is being loaded to run), the variable or file a key names must
+ * be there: said here with the key's location rather than later without it. */
+static int source_ready(wsp_plan *P, const wsp_opt *o, const char *v, const yaml_node_t *at,
+                        const char *kp, wsp_plan_err *err)
 {
-    wsp_err e;
-    wsp_err_clear(&e);
-    if (wsp_jwt_config_set(jc, opt, v, &e) != 0)
-        return fail_at(P, err, at->start_mark, "%s: %s", path, e.msg);
+    if (o->type == WSP_OPT_ENV) {
+        const char *val = getenv(v);
+        if (!val || !val[0])
+            return fail_at(P, err, at->start_mark,
+                           "%s: the environment variable %.80s is %s; export the %s there before "
+                           "running the plan",
+                           kp, v, val ? "empty" : "not set",
+                           o->id == WSP_PROBE_OPT_TOKEN_ENV ? "token" : "secret");
+    } else if (o->type == WSP_OPT_PATH && access(v, R_OK) != 0) {
+        char eb[128];
+        strerror_r(errno, eb, sizeof eb);
+        return fail_at(P, err, at->start_mark, "%s: cannot read %.200s: %s", kp, v, eb);
+    }
     return 0;
 }
 
-static int build_auth(wsp_plan *P, yaml_node_t *an, const char *envpath, wsp_env *env,
+static int set_opt(wsp_plan *P, wsp_probe_setup *s, const wsp_opt *o, const char *text,
+                   const yaml_node_t *at, const char *kp, wsp_plan_err *err)
+{
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (wsp_probe_setup_set(s, o, kp, text, &e) != 0)
+        return strncmp(e.msg, kp, strlen(kp)) == 0
+                   ? fail_at(P, err, at->start_mark, "%s", e.msg)
+                   : fail_at(P, err, at->start_mark, "%s: %s", kp, e.msg);
+    return 0;
+}
+
+static int set_node(wsp_plan *P, wsp_probe_setup *s, const wsp_opt *o, const yaml_node_t *v,
+                    const char *kp, bool live, wsp_plan_err *err)
+{
+    const char *text = NULL;
+    if (o->type == WSP_OPT_FLAG) {
+        bool on;
+        if (want_bool(P, v, kp, &on, err) != 0)
+            return -1;
+        return on ? set_opt(P, s, o, NULL, v, kp, err) : 0;
+    }
+    if (want_string(P, v, kp, &text, err) != 0)
+        return -1;
+    if (live && source_ready(P, o, text, v, kp, err) != 0)
+        return -1;
+    return set_opt(P, s, o, text, v, kp, err);
+}
+
+/* Every key of `map` (at `path`, plan keys `prefix`KEY) that an option table knows; a
+ * repeatable option takes a list too. Keys it does not know are the caller's. */
+static int set_known(wsp_plan *P, wsp_probe_setup *s, yaml_node_t *map, const char *path,
+                     const char *prefix, bool live, wsp_plan_err *err)
+{
+    FOR_PAIRS(map, pr)
+    {
+        const char *k;
+        if (want_string(P, node_at(P, pr->key), path, &k, err) != 0)
+            return -1;
+        char key[96], kp[240];
+        snprintf(key, sizeof key, "%s%s", prefix, k);
+        snprintf(kp, sizeof kp, "%s.%s", path, k);
+        const wsp_opt *o = wsp_opt_by_plan_key(wsp_probe_opt_tables, key);
+        yaml_node_t *v = node_at(P, pr->value);
+        if (!o)
+            continue;
+        if (!(o->flags & WSP_OPT_REPEAT) || v->type != YAML_SEQUENCE_NODE) {
+            if (set_node(P, s, o, v, kp, live, err) != 0)
+                return -1;
+            continue;
+        }
+        FOR_ITEMS(v, it)
+        {
+            if (set_node(P, s, o, node_at(P, *it), kp, live, err) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* auth.jwt.claims: each claim as --jwt-claim K=V with V in JSON. */
+static int set_claims(wsp_plan *P, wsp_probe_setup *s, yaml_node_t *cl, const char *cp,
                       wsp_plan_err *err)
 {
-    char path[160];
+    if (want_map(P, cl, cp, err) != 0)
+        return -1;
+    const wsp_opt *o = wsp_opt_by_name(wsp_probe_opt_tables, "jwt-claim");
+    FOR_PAIRS(cl, pr)
+    {
+        yaml_node_t *k = node_at(P, pr->key);
+        const char *ks;
+        if (want_string(P, k, cp, &ks, err) != 0)
+            return -1;
+        json_t *v = to_json(P, node_at(P, pr->value), 3, err);
+        if (!v)
+            return -1;
+        char *vt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        json_decref(v);
+        wsp_buf kv = WSP_BUF_INIT;
+        int rc = vt && wsp_buf_printf(&kv, "%s=%s", ks, vt) == 0
+                     ? set_opt(P, s, o, kv.p, k, cp, err)
+                     : fail_at(P, err, k->start_mark, "out of memory");
+        free(vt);
+        wsp_buf_free(&kv);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int build_auth(wsp_plan *P, wsp_probe_setup *s, yaml_node_t *an, const char *envpath,
+                      bool live, wsp_plan_err *err)
+{
+    char path[160], jpath[200];
     snprintf(path, sizeof path, "%s.auth", envpath);
     if (want_map(P, an, path, err) != 0 || check_keys(P, an, path, auth_keys, err) != 0)
         return -1;
-    wsp_auth scratch;
-    wsp_auth_init(&scratch);
-    wsp_auth *a = env ? &env->auth : &scratch;
-    wsp_err e;
-    wsp_err_clear(&e);
-    int rc = -1;
-    wsp_jwt_config *jc = NULL;
     yaml_mark_t km;
-    yaml_node_t *in = map_get(P, an, "in", &km);
-    yaml_node_t *msg = map_get(P, an, "message", &km);
-    yaml_node_t *tenv = map_get(P, an, "token_env", &km);
-    yaml_node_t *jn = map_get(P, an, "jwt", &km);
-    const char *s;
-    if (in) {
-        if (want_string(P, in, "auth.in", &s, err) != 0)
-            goto out;
-        if (wsp_auth_set_in(a, s, &e) != 0) {
-            fail_at(P, err, in->start_mark, "%s.in: %s", path, e.msg);
-            goto out;
-        }
+    yaml_node_t *tenv = map_get(P, an, "token_env", &km), *jn = map_get(P, an, "jwt", &km);
+    if (tenv && jn)
+        return fail_at(P, err, tenv->start_mark,
+                       "%s: give one credential: token_env (a ready token) or jwt (minted), not "
+                       "both",
+                       path);
+    if (set_known(P, s, an, path, "auth.", live, err) != 0)
+        return -1;
+    if (!jn)
+        return 0;
+    snprintf(jpath, sizeof jpath, "%s.jwt", path);
+    if (want_map(P, jn, jpath, err) != 0 || check_keys(P, jn, jpath, jwt_keys, err) != 0 ||
+        set_known(P, s, jn, jpath, "auth.jwt.", live, err) != 0)
+        return -1;
+    if (!map_get(P, jn, "secret_env", &km) && !map_get(P, jn, "secret_file", &km) &&
+        !map_get(P, jn, "key_file", &km))
+        return fail_at(P, err, jn->start_mark,
+                       "%s: expected secret_env, secret_file or key_file (where the signing "
+                       "material comes from)",
+                       jpath);
+    yaml_node_t *cl = map_get(P, jn, "claims", &km);
+    if (cl) {
+        char cp[240];
+        snprintf(cp, sizeof cp, "%s.claims", jpath);
+        if (set_claims(P, s, cl, cp, err) != 0)
+            return -1;
     }
-    if (msg) {
-        if (want_string(P, msg, "auth.message", &s, err) != 0)
-            goto out;
-        if (!strstr(s, "{{token}}")) {
-            fail_at(P, err, msg->start_mark, "%s.message: expected a template with {{token}}",
-                    path);
-            goto out;
-        }
-        free(a->message);
-        a->message = strdup(s);
-        if (!a->message)
-            goto oom;
-    }
-    if (tenv && jn) {
-        fail_at(P, err, tenv->start_mark,
-                "%s: give one credential: token_env (a ready token) or jwt (minted), not both",
-                path);
-        goto out;
-    }
-    if (tenv) {
-        if (want_string(P, tenv, "auth.token_env", &s, err) != 0)
-            goto out;
-        if (env) {
-            const char *v = getenv(s);
-            if (!v || !v[0]) {
-                fail_at(P, err, tenv->start_mark,
-                        "%s.token_env: the environment variable %.80s is %s; export the token "
-                        "there before running the plan",
-                        path, s, v ? "empty" : "not set");
-                goto out;
-            }
-            if (wsp_auth_set_token_env(a, s, &e) != 0) {
-                fail_at(P, err, tenv->start_mark, "%s.token_env: %s", path, e.msg);
-                goto out;
-            }
-        }
-    }
-    if (jn) {
-        char jpath[200];
-        snprintf(jpath, sizeof jpath, "%s.jwt", path);
-        if (want_map(P, jn, jpath, err) != 0 || check_keys(P, jn, jpath, jwt_keys, err) != 0)
-            goto out;
-        jc = wsp_jwt_config_new();
-        if (!jc)
-            goto oom;
-        static const struct {
-            const char *key, *opt;
-        } simple[] = {{"secret_env", "--jwt-secret-env"},
-                      {"secret_file", "--jwt-secret-file"},
-                      {"key_file", "--jwt-key-file"},
-                      {"alg", "--jwt-alg"},
-                      {"ttl", "--jwt-ttl"},
-                      {"kid", "--jwt-kid"},
-                      {"nbf", "--jwt-nbf"}};
-        bool have_material = false;
-        for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
-            yaml_node_t *v = map_get(P, jn, simple[i].key, &km);
-            if (!v)
-                continue;
-            char kp[240];
-            snprintf(kp, sizeof kp, "%s.%s", jpath, simple[i].key);
-            if (want_string(P, v, kp, &s, err) != 0 ||
-                jwt_opt(P, jc, simple[i].opt, s, v, kp, err) != 0)
-                goto out;
-            bool is_env = strcmp(simple[i].key, "secret_env") == 0;
-            bool is_file =
-                strcmp(simple[i].key, "secret_file") == 0 || strcmp(simple[i].key, "key_file") == 0;
-            have_material |= is_env || is_file;
-            if (env && is_env) {
-                const char *val = getenv(s);
-                if (!val || !val[0]) {
-                    fail_at(P, err, v->start_mark,
-                            "%s: the environment variable %.80s is %s; export the secret there "
-                            "before running the plan",
-                            kp, s, val ? "empty" : "not set");
-                    goto out;
-                }
-            }
-            if (env && is_file && access(s, R_OK) != 0) {
-                char eb[128];
-                strerror_r(errno, eb, sizeof eb);
-                fail_at(P, err, v->start_mark, "%s: cannot read %.200s: %s", kp, s, eb);
-                goto out;
-            }
-        }
-        if (!have_material) {
-            fail_at(P, err, jn->start_mark,
-                    "%s: expected secret_env, secret_file or key_file (where the signing "
-                    "material comes from)",
-                    jpath);
-            goto out;
-        }
-        yaml_node_t *cl = map_get(P, jn, "claims", &km);
-        if (cl) {
-            char cp[240];
-            snprintf(cp, sizeof cp, "%s.claims", jpath);
-            if (want_map(P, cl, cp, err) != 0)
-                goto out;
-            FOR_PAIRS(cl, pr)
-            {
-                yaml_node_t *k = node_at(P, pr->key);
-                const char *ks;
-                if (want_string(P, k, cp, &ks, err) != 0)
-                    goto out;
-                json_t *v = to_json(P, node_at(P, pr->value), 3, err);
-                if (!v)
-                    goto out;
-                char *vt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-                json_decref(v);
-                if (!vt)
-                    goto oom;
-                size_t kvn = strlen(ks) + strlen(vt) + 2;
-                char *kv = malloc(kvn);
-                if (!kv) {
-                    free(vt);
-                    goto oom;
-                }
-                snprintf(kv, kvn, "%s=%s", ks, vt);
-                free(vt);
-                int r = jwt_opt(P, jc, "--jwt-claim", kv, k, cp, err);
-                free(kv);
-                if (r != 0)
-                    goto out;
-            }
-        }
-        if (env) {
-            if (wsp_jwt_config_load(jc, &e) != 0) {
-                fail_at(P, err, jn->start_mark, "%s: %s", jpath, e.msg);
-                goto out;
-            }
-            wsp_auth_set_jwt(a, jc);
-            jc = NULL;
-        }
-    }
-    rc = 0;
-    goto out;
-oom:
-    fail_at(P, err, an->start_mark, "out of memory");
-out:
-    wsp_jwt_config_free(jc);
-    wsp_auth_cleanup(&scratch);
-    return rc;
+    return 0;
 }
 
-static int build_headers(wsp_plan *P, yaml_node_t *hn, const char *path, env_store *st,
-                         size_t *count, wsp_plan_err *err)
+/* headers: a mapping (Name: value) or a list of 'Name: value' lines, each given to the probe's
+ * --header (its rules: a header name, not one wsprobe writes itself); the plan adds one rule:
+ * no credential header, which would be a secret in version control. */
+static int build_headers(wsp_plan *P, wsp_probe_setup *s, yaml_node_t *hn, const char *path,
+                         env_store *st, wsp_plan_err *err)
 {
-    /* Keep room for the credential's header. */
-    const size_t cap = WSP_CONN_MAX_HEADERS - 4;
-    size_t n = 0;
     if (hn->type != YAML_MAPPING_NODE && hn->type != YAML_SEQUENCE_NODE)
         return fail_at(P, err, hn->start_mark,
                        "%s: expected a mapping (Name: value) or a list of 'Name: value', got %s",
@@ -657,8 +631,9 @@ static int build_headers(wsp_plan *P, yaml_node_t *hn, const char *path, env_sto
     size_t total = hn->type == YAML_MAPPING_NODE
                        ? (size_t)(hn->data.mapping.pairs.top - hn->data.mapping.pairs.start)
                        : (size_t)(hn->data.sequence.items.top - hn->data.sequence.items.start);
-    if (total > cap)
-        return fail_at(P, err, hn->start_mark, "%s: at most %zu headers", path, cap);
+    if (total > MAX_PLAN_HEADERS)
+        return fail_at(P, err, hn->start_mark, "%s: at most %d headers", path, MAX_PLAN_HEADERS);
+    const wsp_opt *o = wsp_opt_by_name(wsp_probe_opt_tables, "header");
     for (size_t i = 0; i < total; i++) {
         const char *name = NULL, *value = NULL;
         yaml_node_t *at;
@@ -677,14 +652,9 @@ static int build_headers(wsp_plan *P, yaml_node_t *hn, const char *path, env_sto
                 return -1;
             snprintf(line, sizeof line, "%s", l);
         }
-        char *colon = strchr(line, ':');
-        if (!colon || colon == line || strpbrk(line, "\r\n") || strlen(line) >= sizeof line - 1)
-            return fail_at(P, err, at->start_mark, "%s: expected 'Name: value' on one line", path);
-        for (const char *c = line; c < colon; c++)
-            if (!(*c > 32 && *c < 127) || strchr("()<>@,;\\\"/[]?={}", *c))
-                return fail_at(P, err, at->start_mark, "%s: '%.*s' is not a header name", path,
-                               (int)(colon - line), line);
-        size_t nl = (size_t)(colon - line);
+        if (strlen(line) >= sizeof line - 1)
+            return fail_at(P, err, at->start_mark, "%s: a header of at most 1 KiB", path);
+        size_t nl = strcspn(line, ":");
         if ((nl == 13 && strncasecmp(line, "Authorization", 13) == 0) ||
             (nl == 6 && strncasecmp(line, "Cookie", 6) == 0) ||
             (nl == 19 && strncasecmp(line, "Proxy-Authorization", 19) == 0))
@@ -693,329 +663,216 @@ static int build_headers(wsp_plan *P, yaml_node_t *hn, const char *path, env_sto
                            "version control; use auth: {token_env: VAR} (with in: header or "
                            "cookie:NAME) instead",
                            path);
-        const char *advice = wsp_hs_reserved_header(line);
-        if (advice)
-            return fail_at(P, err, at->start_mark, "%s: wsprobe writes '%.*s' itself: %s%s", path,
-                           (int)nl, line, advice,
-                           wsp_http_eq(line, nl, "Sec-WebSocket-Protocol")
-                               ? " (in a plan: subprotocol:)"
-                               : "");
-        if (st) {
-            st->headers[st->num_headers] = strdup(line);
-            if (!st->headers[st->num_headers])
-                return fail_at(P, err, at->start_mark, "out of memory");
-            st->num_headers++;
-        }
-        n++;
+        if (wsp_http_eq(line, nl, "Sec-WebSocket-Protocol"))
+            return fail_at(P, err, at->start_mark,
+                           "%s: wsprobe writes 'Sec-WebSocket-Protocol' itself: in a plan, "
+                           "subprotocol:",
+                           path);
+        char *copy = strdup(line);
+        if (!copy)
+            return fail_at(P, err, at->start_mark, "out of memory");
+        st->headers[st->num_headers++] = copy; /* the setup borrows it; the plan frees it */
+        if (set_opt(P, s, o, copy, at, path, err) != 0)
+            return -1;
     }
-    *count = n;
     return 0;
 }
 
-/* Validate environment i, and with env != NULL build it. */
-static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
+/* health and plaintext_url: URLs checked where they are written. */
+static int build_urls(wsp_plan *P, yaml_node_t *en, const char *path, wsp_env *env,
+                      wsp_plan_err *err)
 {
-    plan_env *pe = &P->envs[ei];
-    yaml_node_t *en = pe->node;
-    char path[128];
-    snprintf(path, sizeof path, "environments.%.80s", pe->name);
-    if (want_map(P, en, path, err) != 0 || check_keys(P, en, path, env_keys, err) != 0)
-        return -1;
-    env_store *st = NULL;
-    wsp_err e;
-    wsp_err_clear(&e);
-    yaml_mark_t km;
-    const char *s;
-    char kp[200];
-    if (env) {
-        wsp_env_init(env);
-        st = calloc(1, sizeof *st);
-        if (!st)
-            return fail_at(P, err, en->start_mark, "out of memory");
-        st->next = P->stores;
-        P->stores = st;
-        env->name = strdup(pe->name);
-        if (!env->name)
-            return fail_at(P, err, en->start_mark, "out of memory");
-    }
-    wsp_probe_config scratch_cfg;
-    wsp_probe_config_init(&scratch_cfg);
-    wsp_probe_config *cfg = env ? &env->base : &scratch_cfg;
-
-    /* url (required) */
-    yaml_node_t *un = map_get(P, en, "url", &km);
-    if (!un)
-        return fail_at(P, err, pe->mark, "%s: expected a url: (ws:// or wss://)", path);
-    snprintf(kp, sizeof kp, "%s.url", path);
-    if (want_string(P, un, kp, &s, err) != 0)
-        return -1;
-    if (wsp_url_parse(s, &cfg->url, 0, &e) != 0)
-        return fail_at(P, err, un->start_mark, "%s: %s", kp, e.msg);
-    cfg->conn.url = &cfg->url;
-    bool need_tls = cfg->url.tls;
-    if (env && !(env->url_text = strdup(s)))
-        return fail_at(P, err, un->start_mark, "out of memory");
-
     static const char *const url_keys[] = {"health", "plaintext_url"};
     for (int i = 0; i < 2; i++) {
+        yaml_mark_t km;
         yaml_node_t *hn = map_get(P, en, url_keys[i], &km);
         if (!hn)
             continue;
+        char kp[200];
         snprintf(kp, sizeof kp, "%s.%s", path, url_keys[i]);
         wsp_url hu;
+        const char *s;
+        wsp_err e;
         if (want_string(P, hn, kp, &s, err) != 0)
             return -1;
         if (wsp_url_parse(s, &hu, i == 0 ? WSP_URL_ALLOW_HTTP : 0, &e) != 0)
             return fail_at(P, err, hn->start_mark, "%s: %s", kp, e.msg);
         if (i == 1 && hu.tls)
             return fail_at(P, err, hn->start_mark, "%s: expected a ws:// URL", kp);
-        if (i == 0)
-            need_tls |= hu.tls;
         if (env) {
             char **dst = i == 0 ? &env->health_url : &env->plaintext_url;
             if (!(*dst = strdup(s)))
                 return fail_at(P, err, hn->start_mark, "out of memory");
         }
     }
-    yaml_node_t *n;
-    if ((n = map_get(P, en, "origin", &km))) {
-        snprintf(kp, sizeof kp, "%s.origin", path);
-        if (want_string(P, n, kp, &s, err) != 0)
+    return 0;
+}
+
+/* limits: what the environment is expected to enforce (the security checks probe them). */
+static int build_limits(wsp_plan *P, yaml_node_t *n, const char *kp, wsp_env_limits *lim,
+                        wsp_plan_err *err)
+{
+    if (want_map(P, n, kp, err) != 0 || check_keys(P, n, kp, limits_keys, err) != 0)
+        return -1;
+    yaml_mark_t km;
+    yaml_node_t *v;
+    char vp[240];
+    if ((v = map_get(P, n, "max_message", &km))) {
+        snprintf(vp, sizeof vp, "%s.max_message", kp);
+        if (want_size(P, v, vp, &lim->max_message, err) != 0)
             return -1;
-        if (strpbrk(s, "\r\n"))
-            return fail_at(P, err, n->start_mark, "%s: one line expected", kp);
-        cfg->conn.origin = s;
-        if (env && !(env->allowed_origin = strdup(s)))
-            return fail_at(P, err, n->start_mark, "out of memory");
     }
-    if ((n = map_get(P, en, "subprotocol", &km))) {
-        snprintf(kp, sizeof kp, "%s.subprotocol", path);
-        if (want_string(P, n, kp, &s, err) != 0)
+    if ((v = map_get(P, n, "rate", &km))) {
+        snprintf(vp, sizeof vp, "%s.rate", kp);
+        if (want_number(P, v, vp, &lim->rate_per_s, err) != 0)
             return -1;
-        if (strpbrk(s, "\r\n"))
-            return fail_at(P, err, n->start_mark, "%s: one line expected", kp);
-        cfg->conn.subprotocols = s;
     }
+    if ((v = map_get(P, n, "connections", &km))) {
+        long c;
+        snprintf(vp, sizeof vp, "%s.connections", kp);
+        if (want_int(P, v, vp, 1, 100000, &c, err) != 0)
+            return -1;
+        lim->max_conns_per_client = (int)c;
+    }
+    if ((v = map_get(P, n, "handshake_timeout", &km))) {
+        snprintf(vp, sizeof vp, "%s.handshake_timeout", kp);
+        if (want_duration(P, v, vp, &lim->handshake_timeout_us, err) != 0)
+            return -1;
+    }
+    if ((v = map_get(P, n, "idle_timeout", &km))) {
+        snprintf(vp, sizeof vp, "%s.idle_timeout", kp);
+        if (want_duration(P, v, vp, &lim->idle_timeout_us, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* marker: the success conversation (send, and one JSON pointer expected). */
+static int build_marker(wsp_plan *P, yaml_node_t *n, const char *kp, wsp_env *env,
+                        wsp_plan_err *err)
+{
+    if (want_map(P, n, kp, err) != 0 || check_keys(P, n, kp, marker_keys, err) != 0)
+        return -1;
+    yaml_mark_t km;
+    wsp_err e;
+    const char *msend, *mptr;
+    yaml_node_t *sn = map_get(P, n, "send", &km), *xn = map_get(P, n, "expect", &km);
+    if (!sn || !xn)
+        return fail_at(P, err, n->start_mark, "%s: expected send: and expect: {json: {...}}", kp);
+    if (want_string(P, sn, "marker.send", &msend, err) != 0)
+        return -1;
+    if (wsp_tmpl_check(msend, false, "marker.send", getenv, &e) != 0)
+        return fail_at(P, err, sn->start_mark, "%s.send: %s", kp, e.msg);
+    yaml_node_t *jn = map_get(P, xn, "json", &km);
+    if (want_map(P, xn, "marker.expect", err) != 0 || !jn ||
+        want_map(P, jn, "marker.expect.json", err) != 0 ||
+        jn->data.mapping.pairs.top - jn->data.mapping.pairs.start != 1)
+        return fail_at(P, err, xn->start_mark,
+                       "%s.expect: expected {json: {\"/pointer\": value}} with one pointer", kp);
+    yaml_node_pair_t *pr = jn->data.mapping.pairs.start;
+    if (want_scalar(P, node_at(P, pr->key), "marker.expect.json", &mptr, err) != 0)
+        return -1;
+    if (!wsp_jsonptr_valid(mptr))
+        return fail_at(P, err, node_at(P, pr->key)->start_mark,
+                       "%s.expect.json: '%.60s' is not a JSON pointer (RFC 6901: '' or /a/b)", kp,
+                       mptr);
+    json_t *v = to_json(P, node_at(P, pr->value), 4, err);
+    if (!v)
+        return -1;
+    char *mval = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(v);
+    if (!mval)
+        return fail_at(P, err, xn->start_mark, "out of memory");
+    if (!env) {
+        free(mval);
+        return 0;
+    }
+    /* what the plan does not say stays unset: the suite's own defaults apply (an ack that
+     * returns the id this connection sent, check/security/security.h) */
+    env->marker_expect_value = mval;
+    env->marker_send = strdup(msend);
+    env->marker_expect_pointer = strdup(mptr);
+    if (!env->marker_send || !env->marker_expect_pointer)
+        return fail_at(P, err, n->start_mark, "out of memory");
+    return 0;
+}
+
+/* Validate environment i, and with env != NULL build it: the probe's settings through the
+ * builder the command line uses (probe/setup.h), then what only a plan says. */
+static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
+{
+    plan_env *pe = &P->envs[ei];
+    yaml_node_t *en = pe->node;
+    char path[128], kp[200];
+    snprintf(path, sizeof path, "environments.%.80s", pe->name);
+    if (want_map(P, en, path, err) != 0 || check_keys(P, en, path, env_keys, err) != 0)
+        return -1;
+    bool live = env != NULL;
+    env_store *st = calloc(1, sizeof *st);
+    if (!st)
+        return fail_at(P, err, en->start_mark, "out of memory");
+    st->next = P->stores; /* freed with the plan, whatever happens here */
+    P->stores = st;
+    wsp_probe_setup *s = &st->setup;
+    wsp_probe_setup_init(s);
+    if (env) {
+        wsp_env_init(env);
+        if (!(env->name = strdup(pe->name)))
+            return fail_at(P, err, en->start_mark, "out of memory");
+    }
+    yaml_mark_t km;
+    const char *url;
+    yaml_node_t *n = map_get(P, en, "url", &km);
+    if (!n)
+        return fail_at(P, err, pe->mark, "%s: expected a url: (ws:// or wss://)", path);
+    snprintf(kp, sizeof kp, "%s.url", path);
+    if (want_string(P, n, kp, &url, err) != 0)
+        return -1;
+    wsp_url u;
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (wsp_url_parse(url, &u, 0, &e) != 0)
+        return fail_at(P, err, n->start_mark, "%s: %s", kp, e.msg);
+    if (build_urls(P, en, path, env, err) != 0 || set_known(P, s, en, path, "", live, err) != 0)
+        return -1;
     if ((n = map_get(P, en, "headers", &km))) {
         snprintf(kp, sizeof kp, "%s.headers", path);
-        size_t cnt = 0;
-        if (build_headers(P, n, kp, st, &cnt, err) != 0)
+        if (build_headers(P, s, n, kp, st, err) != 0)
             return -1;
-        if (st) {
-            for (size_t i = 0; i < st->num_headers; i++)
-                cfg->conn.headers[i] = st->headers[i];
-            cfg->conn.num_headers = st->num_headers;
-        }
     }
-    if ((n = map_get(P, en, "dns_server", &km))) {
-        snprintf(kp, sizeof kp, "%s.dns_server", path);
-        if (want_string(P, n, kp, &s, err) != 0)
-            return -1;
-        if (wsp_dns_servers_valid(s) != 0)
-            return fail_at(P, err, n->start_mark, "%s: expected ADDR[:PORT]", kp);
-        cfg->conn.dns_servers = s;
-    }
-    for (int i = 0; i < 2; i++) {
-        const char *k = i == 0 ? "timeout" : "deadline";
-        if (!(n = map_get(P, en, k, &km)))
-            continue;
-        snprintf(kp, sizeof kp, "%s.%s", path, k);
-        uint64_t us;
-        if (want_duration(P, n, kp, &us, err) != 0)
-            return -1;
-        if (i == 0)
-            cfg->conn.timeout_us = us;
-        else
-            cfg->conn.deadline_us = us;
-    }
-    if (P->deadline_cap_us &&
-        (cfg->conn.deadline_us == 0 || cfg->conn.deadline_us > P->deadline_cap_us))
-        cfg->conn.deadline_us = P->deadline_cap_us;
-
-    wsp_dns_pin pins[MAX_PINS];
-    int npins = 0;
-    if ((n = map_get(P, en, "resolve", &km))) {
-        snprintf(kp, sizeof kp, "%s.resolve", path);
-        size_t cnt = n->type == YAML_SEQUENCE_NODE
-                         ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
-                         : 1;
-        if (n->type == YAML_MAPPING_NODE)
-            return fail_at(P, err, n->start_mark,
-                           "%s: expected HOST:PORT:ADDR or a list of them, got a mapping", kp);
-        if (cnt > MAX_PINS)
-            return fail_at(P, err, n->start_mark, "%s: at most %d entries", kp, MAX_PINS);
-        for (size_t i = 0; i < cnt; i++) {
-            yaml_node_t *it =
-                n->type == YAML_SEQUENCE_NODE ? node_at(P, n->data.sequence.items.start[i]) : n;
-            if (want_string(P, it, kp, &s, err) != 0)
-                return -1;
-            if (wsp_dns_pin_parse(s, &pins[npins]) != 0)
-                return fail_at(P, err, it->start_mark,
-                               "%s: expected HOST:PORT:ADDR[,ADDR], got '%.80s'", kp, s);
-            npins++;
-        }
-    }
-
-    /* TLS */
-    wsp_tls_config tcfg = {0};
     if ((n = map_get(P, en, "tls", &km))) {
         snprintf(kp, sizeof kp, "%s.tls", path);
-        if (want_map(P, n, kp, err) != 0 || check_keys(P, n, kp, tls_keys, err) != 0)
+        if (want_map(P, n, kp, err) != 0 || check_keys(P, n, kp, tls_keys, err) != 0 ||
+            set_known(P, s, n, kp, "tls.", live, err) != 0)
             return -1;
-        yaml_node_t *v;
-        char vp[240];
-        static const char *const files[] = {"cacert", "cert", "key_file"};
-        for (int i = 0; i < 3; i++) {
-            if (!(v = map_get(P, n, files[i], &km)))
-                continue;
-            snprintf(vp, sizeof vp, "%s.%s", kp, files[i]);
-            if (want_string(P, v, vp, &s, err) != 0)
-                return -1;
-            if (env && access(s, R_OK) != 0) {
-                char eb[128];
-                strerror_r(errno, eb, sizeof eb);
-                return fail_at(P, err, v->start_mark, "%s: cannot read %.200s: %s", vp, s, eb);
-            }
-            if (i == 0)
-                tcfg.cacert = s;
-            else if (i == 1)
-                tcfg.cert = s;
-            else
-                tcfg.key = s;
-        }
-        if ((tcfg.cert == NULL) != (tcfg.key == NULL))
+        if ((s->tls.cert == NULL) != (s->tls.key == NULL))
             return fail_at(P, err, n->start_mark, "%s: cert and key_file go together", kp);
-        if ((v = map_get(P, n, "insecure", &km))) {
-            snprintf(vp, sizeof vp, "%s.insecure", kp);
-            if (want_bool(P, v, vp, &tcfg.insecure, err) != 0)
-                return -1;
-            cfg->conn.tls_verify = !tcfg.insecure;
-        }
-        if ((v = map_get(P, n, "min_version", &km))) {
-            snprintf(vp, sizeof vp, "%s.min_version", kp);
-            if (want_scalar(P, v, vp, &s, err) != 0)
-                return -1;
-            tcfg.min_version = wsp_tls_version_parse(s);
-            if (tcfg.min_version < 0)
-                return fail_at(P, err, v->start_mark, "%s: expected 1.0, 1.1, 1.2 or 1.3 (quoted)",
-                               vp);
-        }
-        if ((v = map_get(P, n, "min_cert_days", &km))) {
-            long d;
-            snprintf(vp, sizeof vp, "%s.min_cert_days", kp);
-            if (want_int(P, v, vp, 0, 100000, &d, err) != 0)
-                return -1;
-            cfg->conn.min_cert_days = (int)d;
-        }
     }
-
-    /* limits */
+    if ((n = map_get(P, en, "auth", &km)) && build_auth(P, s, n, path, live, err) != 0)
+        return -1;
     wsp_env_limits lim = {0};
     if ((n = map_get(P, en, "limits", &km))) {
         snprintf(kp, sizeof kp, "%s.limits", path);
-        if (want_map(P, n, kp, err) != 0 || check_keys(P, n, kp, limits_keys, err) != 0)
+        if (build_limits(P, n, kp, &lim, err) != 0)
             return -1;
-        yaml_node_t *v;
-        char vp[240];
-        if ((v = map_get(P, n, "max_message", &km))) {
-            snprintf(vp, sizeof vp, "%s.max_message", kp);
-            if (want_size(P, v, vp, &lim.max_message, err) != 0)
-                return -1;
-        }
-        if ((v = map_get(P, n, "rate", &km))) {
-            snprintf(vp, sizeof vp, "%s.rate", kp);
-            if (want_number(P, v, vp, &lim.rate_per_s, err) != 0)
-                return -1;
-        }
-        if ((v = map_get(P, n, "connections", &km))) {
-            long c;
-            snprintf(vp, sizeof vp, "%s.connections", kp);
-            if (want_int(P, v, vp, 1, 100000, &c, err) != 0)
-                return -1;
-            lim.max_conns_per_client = (int)c;
-        }
-        if ((v = map_get(P, n, "handshake_timeout", &km))) {
-            snprintf(vp, sizeof vp, "%s.handshake_timeout", kp);
-            if (want_duration(P, v, vp, &lim.handshake_timeout_us, err) != 0)
-                return -1;
-        }
-        if ((v = map_get(P, n, "idle_timeout", &km))) {
-            snprintf(vp, sizeof vp, "%s.idle_timeout", kp);
-            if (want_duration(P, v, vp, &lim.idle_timeout_us, err) != 0)
-                return -1;
-        }
     }
-
-    /* the success marker */
-    const char *msend = NULL, *mptr = NULL;
-    char *mval = NULL;
     if ((n = map_get(P, en, "marker", &km))) {
         snprintf(kp, sizeof kp, "%s.marker", path);
-        if (want_map(P, n, kp, err) != 0 || check_keys(P, n, kp, marker_keys, err) != 0)
+        if (build_marker(P, n, kp, env, err) != 0)
             return -1;
-        yaml_node_t *sn = map_get(P, n, "send", &km), *xn = map_get(P, n, "expect", &km);
-        if (!sn || !xn)
-            return fail_at(P, err, n->start_mark, "%s: expected send: and expect: {json: {...}}",
-                           kp);
-        if (want_string(P, sn, "marker.send", &msend, err) != 0)
-            return -1;
-        if (wsp_tmpl_check(msend, false, "marker.send", getenv, &e) != 0)
-            return fail_at(P, err, sn->start_mark, "%s.send: %s", kp, e.msg);
-        yaml_node_t *jn = map_get(P, xn, "json", &km);
-        if (want_map(P, xn, "marker.expect", err) != 0 || !jn ||
-            want_map(P, jn, "marker.expect.json", err) != 0 ||
-            jn->data.mapping.pairs.top - jn->data.mapping.pairs.start != 1)
-            return fail_at(P, err, xn->start_mark,
-                           "%s.expect: expected {json: {\"/pointer\": value}} with one pointer",
-                           kp);
-        yaml_node_pair_t *pr = jn->data.mapping.pairs.start;
-        if (want_scalar(P, node_at(P, pr->key), "marker.expect.json", &mptr, err) != 0)
-            return -1;
-        if (!wsp_jsonptr_valid(mptr))
-            return fail_at(P, err, node_at(P, pr->key)->start_mark,
-                           "%s.expect.json: '%.60s' is not a JSON pointer (RFC 6901: '' or /a/b)",
-                           kp, mptr);
-        json_t *v = to_json(P, node_at(P, pr->value), 4, err);
-        if (!v)
-            return -1;
-        mval = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        json_decref(v);
-        if (!mval)
-            return fail_at(P, err, xn->start_mark, "out of memory");
     }
-
-    /* credentials */
-    if ((n = map_get(P, en, "auth", &km)) && build_auth(P, n, path, env, err) != 0) {
-        free(mval);
-        return -1;
-    }
-    if (!env) {
-        free(mval);
-        wsp_probe_config_cleanup(&scratch_cfg);
+    if (P->deadline_cap_us &&
+        (s->cfg.conn.deadline_us == 0 || s->cfg.conn.deadline_us > P->deadline_cap_us))
+        s->cfg.conn.deadline_us = P->deadline_cap_us;
+    if (wsp_probe_setup_finish(s, url, live, &e) != 0)
+        return fail_at(P, err, pe->mark, "%s: %s", path, e.msg);
+    if (!env)
         return 0;
-    }
-
-    /* building: pins, TLS context, marker defaults */
     env->limits = lim;
-    for (int i = 0; i < npins; i++)
-        st->pins[i] = pins[i];
-    st->num_pins = npins;
-    wsp_probe_config_finish(cfg, st->pins, (size_t)npins); /* pins, timeouts: as the CLI */
-    if (need_tls) {
-        cfg->conn.tls_ctx = wsp_tls_client_ctx_new(&tcfg, &e);
-        if (!cfg->conn.tls_ctx) {
-            free(mval);
-            return fail_at(P, err, pe->mark, "%s.tls: %s", path, e.msg);
-        }
-    }
-    /* what the plan does not say stays unset: the suite's own defaults apply (an ack that
-     * returns the id this connection sent, check/security/security.h), as for `wsprobe
-     * security` */
-    env->marker_send = msend ? strdup(msend) : NULL;
-    env->marker_expect_pointer = mptr ? strdup(mptr) : NULL;
-    env->marker_expect_value = mval;
-    if ((msend && !env->marker_send) || (mptr && !env->marker_expect_pointer))
+    if (!(env->url_text = strdup(url)) ||
+        (s->cfg.conn.origin && !(env->allowed_origin = strdup(s->cfg.conn.origin))))
         return fail_at(P, err, pe->mark, "out of memory");
+    wsp_env_take_probe(env, s, true);
     return 0;
 }
 
@@ -1623,6 +1480,7 @@ void wsp_plan_free(wsp_plan *P)
     while (P->stores) {
         env_store *st = P->stores;
         P->stores = st->next;
+        wsp_probe_setup_cleanup(&st->setup);
         for (size_t i = 0; i < st->num_headers; i++)
             free(st->headers[i]);
         free(st);

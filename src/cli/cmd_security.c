@@ -391,14 +391,7 @@ int wsp_cmd_security(int argc, char **argv)
         rc = frc; /* printed; the class's own exit code (URL_INVALID 10, USAGE 2), as in probe */
         goto out;
     }
-    env.base = po.s.cfg; /* borrowed from po: steps none, TLS context and pins po's */
-    env.base.conn.url = &env.base.url;
-    env.base.steps = NULL;
-    env.base.num_steps = 0;
-    env.base.has_health = false;
-    env.base.conn.trace = NULL;
-    env.auth = po.s.auth; /* borrowed too: wsp_env_release_strings never frees it */
-    env.base.auth = &env.auth;
+    wsp_env_take_probe(&env, &po.s, false); /* borrowed: wsp_env_release_strings at the end */
     env.url_text = strdup(url);
     env.name = strdup("target");
     if (po.s.health) {

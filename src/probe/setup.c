@@ -45,8 +45,8 @@ static const wsp_opt tls_opts[] = {
     {"TLS:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
     {"cacert", 0, WSP_OPT_PATH, WSP_PROBE_OPT_CACERT, "PEM",
      "trust these CAs instead of the system store", 0, 0, NULL, "tls.cacert", 0},
-    {"cert", 0, WSP_OPT_PATH, WSP_PROBE_OPT_CERT, "PEM", "client certificate (mutual TLS; with --key)",
-     0, 0, NULL, "tls.cert", 0},
+    {"cert", 0, WSP_OPT_PATH, WSP_PROBE_OPT_CERT, "PEM",
+     "client certificate (mutual TLS; with --key)", 0, 0, NULL, "tls.cert", 0},
     {"key", 0, WSP_OPT_PATH, WSP_PROBE_OPT_KEY, "PEM", "the client certificate's private key", 0, 0,
      NULL, "tls.key_file", 0},
     {"insecure", 0, WSP_OPT_FLAG, WSP_PROBE_OPT_INSECURE, NULL,
@@ -59,8 +59,8 @@ static const wsp_opt tls_opts[] = {
 };
 
 static const wsp_opt cred_opts[] = {
-    {"credentials (never on the command line: from the environment or a file):", 0,
-     WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    {"credentials (never on the command line: from the environment or a file):", 0, WSP_OPT_HEADING,
+     0, NULL, NULL, 0, 0, NULL, NULL, 0},
     {"token-env", 0, WSP_OPT_ENV, WSP_PROBE_OPT_TOKEN_ENV, "VAR",
      "a ready token from environment variable VAR", 0, 0, NULL, "auth.token_env", 0},
     {"auth-in", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_AUTH_IN, "WHERE",
@@ -109,7 +109,7 @@ static const wsp_opt conv_opts[] = {
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
 };
 
-const wsp_opt *const wsp_probe_opt_tables[] = {conn_opts, tls_opts,  cred_opts,
+const wsp_opt *const wsp_probe_opt_tables[] = {conn_opts,         tls_opts,  cred_opts,
                                                wsp_jwt_opt_table, conv_opts, NULL};
 
 void wsp_probe_setup_init(wsp_probe_setup *s)

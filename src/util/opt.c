@@ -13,7 +13,11 @@
 static int bad(wsp_err *err, const wsp_opt *o, const char *label, const char *arg,
                const char *expected)
 {
+    /* shown only when it is printable on one line, and never for a variable's name (a secret
+     * given by mistake where the name goes) */
     bool show = o->type != WSP_OPT_ENV;
+    for (const unsigned char *c = (const unsigned char *)arg; show && *c; c++)
+        show = *c >= 0x20 && *c != 0x7f;
     if (label)
         return wsp_err_set(err, WSP_CLASS_USAGE, "%s%s%.120s%s: expected %s", label,
                            show ? " '" : "", show ? arg : "", show ? "'" : "", expected);
@@ -74,7 +78,8 @@ int wsp_opt_parse(const wsp_opt *o, const char *label, const char *arg, wsp_opt_
         return 0;
     case WSP_OPT_SIZE:
         if (wsp_size_parse(arg, o->max ? o->max : UINT64_MAX, &v->u) != 0 || v->u < o->min)
-            return bad(err, o, label, arg, "a size like 64K, 16M (bytes; K, M, G are powers of 1024)");
+            return bad(err, o, label, arg,
+                       "a size like 64K, 16M (bytes; K, M, G are powers of 1024)");
         return 0;
     case WSP_OPT_COUNT:
         if (parse_count(arg, &v->u) != 0 || v->u < o->min || (o->max && v->u > o->max)) {
