@@ -51,7 +51,7 @@ static void usage(FILE *f)
             "  -H, --header 'Name: value'   extra request header (repeatable)\n"
             "      --origin ORIGIN          an origin the endpoint allows (baselines)\n"
             "      --timeout DUR            per phase and the wait for the success marker\n"
-            "                               (default 5s)\n"
+            "                               (default 10s, as in probe and run)\n"
             "      --deadline DUR           the whole suite (default 60s)\n"
             "      --resolve HOST:PORT:ADDR use ADDR for HOST:PORT (repeatable)\n"
             "      --dns-server ADDR[:PORT], -4, -6\n"
@@ -197,7 +197,6 @@ int wsp_cmd_security(int argc, char **argv)
         rc = 70;
         goto out;
     }
-    po.s.cfg.conn.timeout_us = 5000000ull; /* T, the wait for the marker, too */
     optind = 1;
     opterr = 0;
     int ch, li = -1;

@@ -269,7 +269,8 @@ int wsp_cmd_wait(int argc, char **argv)
     if ((rc = wsp_probeopts_finish(&o, url)) != 0)
         goto out;
 
-    const uint64_t probe_deadline = o.s.cfg.conn.deadline_us ? o.s.cfg.conn.deadline_us : 30000000u;
+    const uint64_t probe_deadline =
+        o.s.cfg.conn.deadline_us ? o.s.cfg.conn.deadline_us : WSP_PROBE_DEFAULT_DEADLINE_US;
     const uint64_t probe_timeout = o.s.cfg.conn.timeout_us;
     const bool progress = !o.quiet && !o.json && isatty(STDERR_FILENO) == 1;
     const uint64_t t0 = now_us(), end = t0 + deadline;

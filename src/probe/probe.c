@@ -52,8 +52,8 @@ void wsp_probe_config_init(wsp_probe_config *cfg)
     cfg->conn.url = &cfg->url;
     cfg->conn.tls_verify = true;
     cfg->conn.family = AF_UNSPEC;
-    cfg->conn.timeout_us = 10 * 1000000ull;
-    cfg->conn.deadline_us = 30 * 1000000ull;
+    cfg->conn.timeout_us = WSP_PROBE_DEFAULT_TIMEOUT_US;
+    cfg->conn.deadline_us = WSP_PROBE_DEFAULT_DEADLINE_US;
     cfg->conn.limits.max_frame = 16u << 20;
     cfg->conn.limits.max_message = 16u << 20;
     cfg->pong_timeout_us = 0;

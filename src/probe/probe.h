@@ -54,6 +54,11 @@ typedef struct wsp_step_result {
     char detail[256];
 } wsp_step_result;
 
+/* The one default of each limit, for probe, wait, run, security and load alike: each phase
+ * (resolve, connect, TLS, upgrade, each expectation) 10 s, the whole probe 30 s. */
+#define WSP_PROBE_DEFAULT_TIMEOUT_US (10 * 1000000ull)
+#define WSP_PROBE_DEFAULT_DEADLINE_US (30 * 1000000ull)
+
 typedef struct wsp_probe_config {
     wsp_url url;
     wsp_conn_opts conn; /* conn.url must point at url above (wsp_probe_config_init does it) */

@@ -231,7 +231,7 @@ const char *wsp_sec_allowed_origin(const wsp_env *env)
 uint64_t wsp_sec_marker_wait_us(const wsp_env *env)
 {
     uint64_t t = env->base.conn.timeout_us;
-    return t ? t : 5000000ull;
+    return t ? t : WSP_PROBE_DEFAULT_TIMEOUT_US;
 }
 
 void wsp_sec_cfg_from_env(const wsp_env *env, wsp_probe_config *cfg)

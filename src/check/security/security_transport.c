@@ -85,7 +85,7 @@ static int credential_lines(const wsp_env *env, char *target, size_t tcap, char 
 
 static uint64_t phase_timeout(const wsp_env *env)
 {
-    return env->base.conn.timeout_us ? env->base.conn.timeout_us : 5000000ull;
+    return wsp_sec_marker_wait_us(env); /* the phase timeout: one value for both */
 }
 
 /* ---- handshake.version ---- */
