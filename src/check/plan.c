@@ -93,6 +93,9 @@ static int fail_at(const wsp_plan *P, wsp_plan_err *err, yaml_mark_t m, const ch
     return -1;
 }
 
+/* fail_at for functions that return a pointer */
+#define fail_at_null(...) (fail_at(__VA_ARGS__), NULL)
+
 static void fail_plain(wsp_plan_err *err, const char *file, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void fail_plain(wsp_plan_err *err, const char *file, const char *fmt, ...)
@@ -1049,6 +1052,63 @@ static int expect_steps(wsp_plan *P, yaml_node_t *xn, const char *path, json_t *
     return 0;
 }
 
+/* close: 4001, or [4001, 4003]: the server must close with one of these after the last step
+ * (--expect-close); o gets "expect_close". */
+static int close_codes(wsp_plan *P, yaml_node_t *n, const char *path, json_t *o, wsp_plan_err *err)
+{
+    char list[128] = "";
+    size_t used = 0;
+    const char *s;
+    size_t cnt = n->type == YAML_SEQUENCE_NODE
+                     ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                     : 1;
+    for (size_t i = 0; i < cnt && used < sizeof list; i++) {
+        yaml_node_t *it =
+            n->type == YAML_SEQUENCE_NODE ? node_at(P, n->data.sequence.items.start[i]) : n;
+        if (want_scalar(P, it, "conversation.close", &s, err) != 0)
+            return -1;
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? "," : "", s);
+    }
+    int codes[WSP_PROBE_MAX_CLOSE_CODES];
+    const char *why = NULL;
+    int k = used < sizeof list
+                ? wsp_ws_close_codes_parse(list, codes, WSP_PROBE_MAX_CLOSE_CODES, &why)
+                : -1;
+    if (k < 0)
+        return fail_at(P, err, n->start_mark, "%s.close: %s", path, why ? why : "too many codes");
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < k; i++)
+        json_array_append_new(arr, json_integer(codes[i]));
+    json_object_set_new(o, "expect_close", arr);
+    return 0;
+}
+
+/* send: a message, or a list of them; each a template checked here. */
+static int send_steps(wsp_plan *P, yaml_node_t *n, const char *path, json_t *steps,
+                      wsp_plan_err *err)
+{
+    wsp_err e;
+    const char *s;
+    size_t cnt = n->type == YAML_SEQUENCE_NODE
+                     ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                     : 1;
+    if (n->type == YAML_MAPPING_NODE)
+        return fail_at(P, err, n->start_mark,
+                       "%s.send: expected a message (text) or a list of messages, got a mapping; "
+                       "quote JSON messages: send: '{\"type\": \"ping\"}'",
+                       path);
+    for (size_t i = 0; i < cnt; i++) {
+        yaml_node_t *it =
+            n->type == YAML_SEQUENCE_NODE ? node_at(P, n->data.sequence.items.start[i]) : n;
+        if (want_string(P, it, "conversation.send", &s, err) != 0)
+            return -1;
+        if (wsp_tmpl_check(s, false, "send", getenv, &e) != 0)
+            return fail_at(P, err, it->start_mark, "%s.send: %s", path, e.msg);
+        json_array_append_new(steps, json_pack("{s:s}", "send", s));
+    }
+    return 0;
+}
+
 /* conversation parameters -> {"steps": [...], "within_ms": N} */
 static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *path,
                                    const char **name, wsp_plan_err *err)
@@ -1066,9 +1126,6 @@ static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *pat
         return NULL;
     }
     json_object_set_new(o, "steps", steps);
-    wsp_err e;
-    wsp_err_clear(&e);
-    const char *s;
     yaml_node_t *n;
     if (name && (n = map_get(P, pn, "name", &km)) && want_string(P, n, "name", name, err) != 0)
         goto fail;
@@ -1078,29 +1135,8 @@ static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *pat
             goto fail;
         json_object_set_new(o, "within_ms", json_integer((json_int_t)(us / 1000)));
     }
-    if ((n = map_get(P, pn, "send", &km))) {
-        size_t cnt = n->type == YAML_SEQUENCE_NODE
-                         ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
-                         : 1;
-        if (n->type == YAML_MAPPING_NODE) {
-            fail_at(P, err, n->start_mark,
-                    "%s.send: expected a message (text) or a list of messages, got a mapping; "
-                    "quote JSON messages: send: '{\"type\": \"ping\"}'",
-                    path);
-            goto fail;
-        }
-        for (size_t i = 0; i < cnt; i++) {
-            yaml_node_t *it =
-                n->type == YAML_SEQUENCE_NODE ? node_at(P, n->data.sequence.items.start[i]) : n;
-            if (want_string(P, it, "conversation.send", &s, err) != 0)
-                goto fail;
-            if (wsp_tmpl_check(s, false, "send", getenv, &e) != 0) {
-                fail_at(P, err, it->start_mark, "%s.send: %s", path, e.msg);
-                goto fail;
-            }
-            json_array_append_new(steps, json_pack("{s:s}", "send", s));
-        }
-    }
+    if ((n = map_get(P, pn, "send", &km)) && send_steps(P, n, path, steps, err) != 0)
+        goto fail;
     if ((n = map_get(P, pn, "ping", &km))) {
         bool b;
         if (want_bool(P, n, "conversation.ping", &b, err) != 0)
@@ -1127,35 +1163,8 @@ static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *pat
             goto fail;
         json_object_set_new(o, "strict_order", json_boolean(b));
     }
-    if ((n = map_get(P, pn, "close", &km))) {
-        /* close: 4001, or [4001, 4003]: the server must close with one of these after the
-         * last step (--expect-close) */
-        char list[128] = "";
-        size_t used = 0;
-        size_t cnt = n->type == YAML_SEQUENCE_NODE
-                         ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
-                         : 1;
-        for (size_t i = 0; i < cnt && used < sizeof list; i++) {
-            yaml_node_t *it =
-                n->type == YAML_SEQUENCE_NODE ? node_at(P, n->data.sequence.items.start[i]) : n;
-            if (want_scalar(P, it, "conversation.close", &s, err) != 0)
-                goto fail;
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? "," : "", s);
-        }
-        int codes[WSP_PROBE_MAX_CLOSE_CODES];
-        const char *why = NULL;
-        int k = used < sizeof list
-                    ? wsp_ws_close_codes_parse(list, codes, WSP_PROBE_MAX_CLOSE_CODES, &why)
-                    : -1;
-        if (k < 0) {
-            fail_at(P, err, n->start_mark, "%s.close: %s", path, why ? why : "too many codes");
-            goto fail;
-        }
-        json_t *arr = json_array();
-        for (int i = 0; arr && i < k; i++)
-            json_array_append_new(arr, json_integer(codes[i]));
-        json_object_set_new(o, "expect_close", arr);
-    }
+    if ((n = map_get(P, pn, "close", &km)) && close_codes(P, n, path, o, err) != 0)
+        goto fail;
     if (json_array_size(steps) > WSP_PLAN_MAX_STEPS) {
         fail_at(P, err, pn->start_mark, "%s: at most %d steps in a conversation", path,
                 WSP_PLAN_MAX_STEPS);
@@ -1172,6 +1181,109 @@ static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *pat
 fail:
     json_decref(o);
     return NULL;
+}
+
+/* `security:` (the whole production-safe suite), `security: [groups or ids]` or
+ * `security: {checks: [...], include_staging_only: true}`. */
+static int security_check_entry(wsp_plan *P, yaml_node_t *cn, yaml_node_t *pn, const char *path,
+                                wsp_plan_err *err)
+{
+    yaml_mark_t km;
+    bool staging = false;
+    yaml_node_t *list = pn;
+    if (pn && pn->type == YAML_MAPPING_NODE) {
+        static const char *const keys[] = {"checks", "include_staging_only", NULL};
+        if (check_keys(P, pn, path, keys, err) != 0)
+            return -1;
+        yaml_node_t *st = map_get(P, pn, "include_staging_only", &km);
+        if (st && want_bool(P, st, "include_staging_only", &staging, err) != 0)
+            return -1;
+        list = map_get(P, pn, "checks", &km);
+        if (!list)
+            return fail_at(P, err, pn->start_mark, "%s: expected checks: [groups or ids]", path);
+    }
+    if (!list) {
+        /* the whole (production-safe) suite: "all" when it is linked in */
+        {
+            const char *g = "all";
+            yaml_node_t fake = *cn;
+            fake.type = YAML_SCALAR_NODE;
+            fake.data.scalar.value = (yaml_char_t *)(uintptr_t)g;
+            fake.data.scalar.length = strlen(g);
+            fake.data.scalar.style = YAML_PLAIN_SCALAR_STYLE;
+            if (security_entry(P, &fake, staging, err) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (list->type == YAML_SCALAR_NODE)
+        return security_entry(P, list, staging, err);
+    if (list->type != YAML_SEQUENCE_NODE)
+        return fail_at(P, err, list->start_mark,
+                       "%s: expected a list of groups or check ids, got %s", path, type_name(list));
+    FOR_ITEMS(list, it)
+    {
+        yaml_node_t *e = node_at(P, *it);
+        if (!e || visit(P, e, 3, err) != 0 || security_entry(P, e, staging, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* `concurrent: {name:, connections: N, each: connect | conversation | ID | {send:, expect:}}`:
+ * the parameters, or NULL with err. */
+static json_t *concurrent_params(wsp_plan *P, yaml_node_t *pn, yaml_mark_t at, const char *path,
+                                 const char **name, wsp_plan_err *err)
+{
+    yaml_mark_t km;
+    static const char *const keys[] = {"name", "connections", "each", NULL};
+    if (!pn)
+        return fail_at_null(P, err, at, "%s: expected {connections: N, each: conversation}", path);
+    if (want_map(P, pn, path, err) != 0 || check_keys(P, pn, path, keys, err) != 0)
+        return NULL;
+    yaml_node_t *n = map_get(P, pn, "name", &km);
+    if (n && want_string(P, n, "name", name, err) != 0)
+        return NULL;
+    long conns = 0;
+    n = map_get(P, pn, "connections", &km);
+    if (!n)
+        return fail_at_null(P, err, pn->start_mark, "%s: expected connections: N", path);
+    if (want_int(P, n, "concurrent.connections", 1, 10000, &conns, err) != 0)
+        return NULL;
+    json_t *each = json_null();
+    n = map_get(P, pn, "each", &km);
+    if (n && n->type == YAML_SCALAR_NODE) {
+        const char *ref;
+        if (want_string(P, n, "concurrent.each", &ref, err) != 0)
+            return NULL;
+        if (strcmp(ref, "connect") != 0) {
+            /* a conversation check of this plan, by id; without one, the marker */
+            bool found = false;
+            for (size_t i = 0; i < P->num_items; i++)
+                if (strcmp(P->ids[i], ref) == 0 &&
+                    strcmp(P->items[i].def->id, "conversation") == 0) {
+                    found = true;
+                    if (P->params[i])
+                        each = json_deep_copy(P->params[i]);
+                    else
+                        each = json_object();
+                }
+            if (!found && strcmp(ref, "conversation") != 0)
+                return fail_at_null(P, err, n->start_mark,
+                                    "%s.each: expected connect, conversation, the name of a "
+                                    "conversation check above, or {send:, expect:}; got '%.60s'",
+                                    path, ref);
+            if (!found)
+                each = json_object(); /* the environment's marker */
+        }
+    } else if (n) {
+        char ep[96];
+        snprintf(ep, sizeof ep, "%s.each", path);
+        if (!(each = conversation_params(P, n, ep, NULL, err)))
+            return NULL;
+    }
+    json_t *params = json_pack("{s:I,s:o}", "connections", (json_int_t)conns, "each", each);
+    return params ? params : fail_at_null(P, err, pn->start_mark, "out of memory");
 }
 
 static int check_entry(wsp_plan *P, yaml_node_t *cn, size_t idx, wsp_plan_err *err)
@@ -1211,50 +1323,8 @@ static int check_entry(wsp_plan *P, yaml_node_t *cn, size_t idx, wsp_plan_err *e
                        kind);
     char path[64];
     snprintf(path, sizeof path, "checks[%zu].%s", idx, kind);
-    yaml_mark_t km;
-    if (strcmp(kind, "security") == 0) {
-        bool staging = false;
-        yaml_node_t *list = pn;
-        if (pn && pn->type == YAML_MAPPING_NODE) {
-            static const char *const keys[] = {"checks", "include_staging_only", NULL};
-            if (check_keys(P, pn, path, keys, err) != 0)
-                return -1;
-            yaml_node_t *st = map_get(P, pn, "include_staging_only", &km);
-            if (st && want_bool(P, st, "include_staging_only", &staging, err) != 0)
-                return -1;
-            list = map_get(P, pn, "checks", &km);
-            if (!list)
-                return fail_at(P, err, pn->start_mark, "%s: expected checks: [groups or ids]",
-                               path);
-        }
-        if (!list) {
-            /* the whole (production-safe) suite: "all" when it is linked in */
-            {
-                const char *g = "all";
-                yaml_node_t fake = *cn;
-                fake.type = YAML_SCALAR_NODE;
-                fake.data.scalar.value = (yaml_char_t *)(uintptr_t)g;
-                fake.data.scalar.length = strlen(g);
-                fake.data.scalar.style = YAML_PLAIN_SCALAR_STYLE;
-                if (security_entry(P, &fake, staging, err) != 0)
-                    return -1;
-            }
-            return 0;
-        }
-        if (list->type == YAML_SCALAR_NODE)
-            return security_entry(P, list, staging, err);
-        if (list->type != YAML_SEQUENCE_NODE)
-            return fail_at(P, err, list->start_mark,
-                           "%s: expected a list of groups or check ids, got %s", path,
-                           type_name(list));
-        FOR_ITEMS(list, it)
-        {
-            yaml_node_t *e = node_at(P, *it);
-            if (!e || visit(P, e, 3, err) != 0 || security_entry(P, e, staging, err) != 0)
-                return -1;
-        }
-        return 0;
-    }
+    if (strcmp(kind, "security") == 0)
+        return security_check_entry(P, cn, pn, path, err);
     const wsp_check_def *def = wsp_plancheck_find(kind);
     if (!def)
         return fail_at(P, err, at, "check '%s' is not in this build", kind);
@@ -1264,54 +1334,10 @@ static int check_entry(wsp_plan *P, yaml_node_t *cn, size_t idx, wsp_plan_err *e
         if (pn && !(params = conversation_params(P, pn, path, &name, err)))
             return -1;
     } else if (strcmp(kind, "concurrent") == 0) {
-        static const char *const keys[] = {"name", "connections", "each", NULL};
-        if (!pn)
-            return fail_at(P, err, at, "%s: expected {connections: N, each: conversation}", path);
-        if (want_map(P, pn, path, err) != 0 || check_keys(P, pn, path, keys, err) != 0)
+        if (!(params = concurrent_params(P, pn, at, path, &name, err)))
             return -1;
-        yaml_node_t *n = map_get(P, pn, "name", &km);
-        if (n && want_string(P, n, "name", &name, err) != 0)
-            return -1;
-        long conns = 0;
-        n = map_get(P, pn, "connections", &km);
-        if (!n)
-            return fail_at(P, err, pn->start_mark, "%s: expected connections: N", path);
-        if (want_int(P, n, "concurrent.connections", 1, 10000, &conns, err) != 0)
-            return -1;
-        json_t *each = json_null();
-        n = map_get(P, pn, "each", &km);
-        if (n && n->type == YAML_SCALAR_NODE) {
-            const char *ref;
-            if (want_string(P, n, "concurrent.each", &ref, err) != 0)
-                return -1;
-            if (strcmp(ref, "connect") != 0) {
-                /* a conversation check of this plan, by id; without one, the marker */
-                bool found = false;
-                for (size_t i = 0; i < P->num_items; i++)
-                    if (strcmp(P->ids[i], ref) == 0 &&
-                        strcmp(P->items[i].def->id, "conversation") == 0) {
-                        found = true;
-                        if (P->params[i])
-                            each = json_deep_copy(P->params[i]);
-                        else
-                            each = json_object();
-                    }
-                if (!found && strcmp(ref, "conversation") != 0)
-                    return fail_at(P, err, n->start_mark,
-                                   "%s.each: expected connect, conversation, the name of a "
-                                   "conversation check above, or {send:, expect:}; got '%.60s'",
-                                   path, ref);
-                if (!found)
-                    each = json_object(); /* the environment's marker */
-            }
-        } else if (n) {
-            char ep[96];
-            snprintf(ep, sizeof ep, "%s.each", path);
-            if (!(each = conversation_params(P, n, ep, NULL, err)))
-                return -1;
-        }
-        params = json_pack("{s:I,s:o}", "connections", (json_int_t)conns, "each", each);
     } else if (pn) {
+        yaml_mark_t km;
         static const char *const keys[] = {"name", NULL};
         if (strcmp(kind, "expect_auth_required") == 0 && is_plain(pn)) {
             bool b;

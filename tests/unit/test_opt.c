@@ -72,7 +72,7 @@ static void test_refusals_name_the_option(void **state)
     expect_fail("wait", NULL, "0s", "--wait '0s'");
     expect_fail("wait", "environments.prod.wait", "x", "environments.prod.wait 'x': expected");
     expect_fail("size", NULL, "8", "--size '8': expected a size"); /* below min 16 */
-    expect_fail("size", NULL, "2K", "--size '2K'");                 /* above max 1024 */
+    expect_fail("size", NULL, "2K", "--size '2K'");                /* above max 1024 */
     expect_fail("count", NULL, "0", "expected a whole number from 1 to 10");
     expect_fail("count", NULL, "11", "from 1 to 10");
     expect_fail("count", NULL, "-1", "from 1 to 10");
@@ -118,8 +118,8 @@ static void test_help_layout(void **state)
     assert_non_null(strstr(text, "Things:\n  -w, --wait DUR               how long\n"));
     assert_non_null(strstr(text, "      --count N                how many\n"
                                  "                               second line\n"));
-    assert_null(strstr(text, "--rate"));  /* omitted */
-    assert_null(strstr(text, "--text"));  /* no help: hidden */
+    assert_null(strstr(text, "--rate")); /* omitted */
+    assert_null(strstr(text, "--text")); /* no help: hidden */
     free(text);
 }
 
