@@ -495,15 +495,11 @@ static void send_xss(wsp_sec_raw *s, void *ud)
         wsp_sec_raw_send_text(s, x->msgs[i], strlen(x->msgs[i]));
 }
 
-void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_result *out)
+/* The six payloads, each tagged TAG0..TAG5, put through the app's message template (the
+ * marker message with its marker text replaced) into x->msgs. false when the marker message is
+ * not a JSON object (no field to carry them). */
+static bool xss_messages(const wsp_env *env, const char *tag, xss_ctx *x)
 {
-    (void)params;
-    if (!wsp_sec_baseline(env, out, "baseline_before", true))
-        return;
-    uint8_t r[4];
-    wsp_rand_bytes(r, sizeof r);
-    char tag[24];
-    snprintf(tag, sizeof tag, "wspx%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
     char payloads[6][400];
     snprintf(payloads[0], 400, "<script>alert('%s0')</script>", tag);
     snprintf(payloads[1], 400, "\"'><svg/onload=alert('%s1')>", tag);
@@ -515,8 +511,6 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
              tag, tag);
     snprintf(payloads[5], 400, "&lt;b&gt;%s5", tag);
     /* through the app's message template: the marker message with its marker text replaced */
-    xss_ctx x;
-    memset(&x, 0, sizeof x);
     const char *tmpl = wsp_sec_marker_template(env);
     for (size_t i = 0; i < 6; i++) {
         size_t len = 0;
@@ -526,10 +520,7 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
         free(m);
         if (!json_is_object(doc)) {
             json_decref(doc);
-            wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
-                          "not run: the success marker message is not a JSON object, so there "
-                          "is no field to carry the payloads");
-            return;
+            return false;
         }
         const char *k;
         json_t *val;
@@ -547,8 +538,59 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
         char *text = json_dumps(doc, JSON_COMPACT);
         json_decref(doc);
         if (text)
-            snprintf(x.msgs[x.n++], sizeof x.msgs[0], "%s", text);
+            snprintf(x->msgs[x->n++], sizeof x->msgs[0], "%s", text);
         free(text);
+    }
+    return true;
+}
+
+/* What came back of each payload (either connection's messages): counted into n[0] unsafe,
+ * n[1] neutralised, n[2] not echoed; the per-payload verdicts go in the evidence. */
+static void xss_judge(const char *tag, const wsp_sec_raw *obs, const wsp_sec_raw *snd,
+                      wsp_check_result *out, unsigned n[3])
+{
+    json_t *res = json_object();
+    for (size_t i = 0; i < 6; i++) {
+        char needle[32];
+        snprintf(needle, sizeof needle, "%s%zu", tag, i);
+        const char *found = NULL;
+        bool seen = false;
+        for (size_t m = 0; m < json_array_size(obs->messages_json) && !seen; m++)
+            seen = json_has_text(json_array_get(obs->messages_json, m), needle, &found);
+        for (size_t m = 0; m < json_array_size(snd->messages_json) && !seen; m++)
+            seen = json_has_text(json_array_get(snd->messages_json, m), needle, &found);
+        const char *verdict = !seen                    ? "not_echoed"
+                              : markup_survives(found) ? "unsafe"
+                                                       : "neutralised";
+        if (!seen)
+            n[2]++;
+        else if (markup_survives(found))
+            n[0]++;
+        else
+            n[1]++;
+        char key[16];
+        snprintf(key, sizeof key, "payload_%zu", i);
+        json_object_set_new(res, key, json_string(verdict));
+    }
+    json_object_set_new(out->evidence, "payloads", res);
+}
+
+void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_result *out)
+{
+    (void)params;
+    if (!wsp_sec_baseline(env, out, "baseline_before", true))
+        return;
+    uint8_t r[4];
+    wsp_rand_bytes(r, sizeof r);
+    char tag[24];
+    snprintf(tag, sizeof tag, "wspx%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+    xss_ctx x;
+    memset(&x, 0, sizeof x);
+    if (!xss_messages(env, tag, &x)) {
+        wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
+                      "not run: the success marker message is not a JSON object, so there is "
+                      "no field to carry the payloads");
+        return;
     }
     wsp_sec_raw obs, snd;
     memset(&obs, 0, sizeof obs);
@@ -577,31 +619,9 @@ void wsp_sec_input_xss(const wsp_env *env, const json_t *params, wsp_check_resul
     wsp_sec_raw_run(env, sp, 2);
     wsp_sec_raw_evidence(out, "observer", &obs, NULL);
     wsp_sec_raw_evidence(out, "sender", &snd, NULL);
-    unsigned unsafe = 0, neutral = 0, missing = 0;
-    json_t *res = json_object();
-    for (size_t i = 0; i < 6; i++) {
-        char needle[32];
-        snprintf(needle, sizeof needle, "%s%zu", tag, i);
-        const char *found = NULL;
-        bool seen = false;
-        for (size_t m = 0; m < json_array_size(obs.messages_json) && !seen; m++)
-            seen = json_has_text(json_array_get(obs.messages_json, m), needle, &found);
-        for (size_t m = 0; m < json_array_size(snd.messages_json) && !seen; m++)
-            seen = json_has_text(json_array_get(snd.messages_json, m), needle, &found);
-        const char *verdict = !seen                    ? "not_echoed"
-                              : markup_survives(found) ? "unsafe"
-                                                       : "neutralised";
-        if (!seen)
-            missing++;
-        else if (markup_survives(found))
-            unsafe++;
-        else
-            neutral++;
-        char key[16];
-        snprintf(key, sizeof key, "payload_%zu", i);
-        json_object_set_new(res, key, json_string(verdict));
-    }
-    json_object_set_new(out->evidence, "payloads", res);
+    unsigned n[3] = {0, 0, 0};
+    xss_judge(tag, &obs, &snd, out, n);
+    unsigned unsafe = n[0], neutral = n[1], missing = n[2];
     /* refused: the sender was closed with a rejecting code (an idle observer closed by the
      * server proves nothing about the payloads) */
     bool refused =
