@@ -1394,6 +1394,108 @@ static const char *match_name(wsp_load_match m)
     return "any";
 }
 
+/* The expected value, when it does not depend on each message: its key, made once. */
+static int static_key(run *r, const wsp_load_config *cfg, wsp_err *err)
+{
+    if (cfg->match != WSP_LOAD_MATCH_JSON && cfg->match != WSP_LOAD_MATCH_TEXT)
+        return 0;
+    const char *t = cfg->match == WSP_LOAD_MATCH_JSON ? cfg->expect_value : cfg->expect_text;
+    if (!t)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "no expected value");
+    r->key_vars = wsp_tmpl_has_vars(t);
+    if (r->key_vars)
+        return 0;
+    if (cfg->match == WSP_LOAD_MATCH_TEXT) {
+        r->static_key = strdup(t);
+        r->static_key_len = strlen(t);
+    } else {
+        r->static_key = value_key(t, strlen(t), &r->static_key_len);
+    }
+    return r->static_key ? 0 : wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+}
+
+/* The run's result from the workers' counters and histograms and the per-second series. */
+static void collect(run *r, const wsp_load_config *cfg, wsp_load_result *out, uint64_t t_done,
+                    const struct rusage *ru0, const struct rusage *ru1)
+{
+    snprintf(out->url, sizeof out->url, "%s", cfg->url_text ? cfg->url_text : "");
+    out->target_connections = cfg->connections;
+    out->rate = cfg->rate;
+    out->connect_rate = cfg->connect_rate;
+    out->duration_s = (double)cfg->duration_us / 1e6;
+    out->warmup_s = (double)cfg->warmup_us / 1e6;
+    out->threads = r->nw;
+    out->pipeline = cfg->pipeline;
+    snprintf(out->match, sizeof out->match, "%s", match_name(cfg->match));
+    out->agents = 1;
+    out->interrupted = atomic_load(&r->stop) >= 2;
+    /* t_start is set a few ms ahead so that every worker starts at once: a run that ends
+     * before it (every connection refused at once) took no time, never a wrapped one */
+    out->elapsed_s = t_done > r->t_start ? (double)(t_done - r->t_start) / 1e9 : 0.0;
+    out->client_cpu_s =
+        tv_s(&ru1->ru_utime) - tv_s(&ru0->ru_utime) + tv_s(&ru1->ru_stime) - tv_s(&ru0->ru_stime);
+    out->client_rss_kib = (uint64_t)ru1->ru_maxrss;
+    uint64_t mend = t_done < r->t_end ? t_done : r->t_end;
+    out->measured_s = mend > r->t_measure ? (double)(mend - r->t_measure) / 1e9 : 0.0;
+    for (unsigned i = 0; i < r->nw; i++) {
+        worker *w = &r->workers[i];
+        merge_counters(out, &w->k);
+        wsp_hist_merge(&out->latency, &w->lat);
+        wsp_hist_merge(&out->latency_uncorrected, &w->unc);
+        for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
+            wsp_hist_merge(&out->phase[p], &w->phase[p]);
+    }
+    out->conn_peak_open = r->peak_open;
+    /* the seconds not every worker finished (the last one) */
+    for (size_t s = 0; s < r->nseries; s++) {
+        if (!r->final[s]) {
+            wsp_hist *h = &r->ring[s % SERIES_RING];
+            r->series[s].p50_ns = wsp_hist_percentile(h, 50);
+            r->series[s].p99_ns = wsp_hist_percentile(h, 99);
+            r->series[s].max_ns = h->max;
+            wsp_hist_init(h);
+        }
+        if (r->series[s].open > out->conn_peak_open)
+            out->conn_peak_open = r->series[s].open;
+    }
+    if (out->conn_peak_open == 0 && out->conn_opened)
+        out->conn_peak_open = out->conn_opened;
+    free(out->series);
+    out->series = r->series;
+    out->nseries = r->nseries;
+    r->series = NULL;
+}
+
+/* Close every loop that was made and free the run. */
+static void run_free(run *r)
+{
+    if (r->workers) {
+        for (unsigned i = 0; i < r->nw; i++) {
+            worker *w = &r->workers[i];
+            if (w->loop_ok) {
+                /* close what is still open (the loop ran to its end when the thread ran) */
+                uv_walk(&w->loop, walk_close, NULL);
+                uv_run(&w->loop, UV_RUN_DEFAULT);
+                uv_loop_close(&w->loop);
+            }
+            worker_cleanup(w);
+        }
+    }
+    if (r->main_ok) {
+        uv_walk(&r->main_loop, walk_close, NULL);
+        uv_run(&r->main_loop, UV_RUN_DEFAULT);
+        uv_loop_close(&r->main_loop);
+    }
+    pthread_mutex_destroy(&r->mu);
+    free(r->series);
+    free(r->contrib);
+    free(r->final);
+    free(r->ring);
+    free(r->workers);
+    free(r->static_key);
+    free(r);
+}
+
 int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
 {
     if (!cfg->conn || cfg->connections == 0 || cfg->connections > WSP_LOAD_MAX_CONNECTIONS ||
@@ -1413,7 +1515,7 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
     r->interval_ns = wsp_load_interval_ns(cfg->connections, cfg->rate);
     r->slack_ns = cfg->timer_slack_us * 1000ull;
     uint64_t rt = cfg->reply_timeout_us ? cfg->reply_timeout_us : cfg->conn->timeout_us;
-    r->reply_timeout_ns = (rt ? rt : 10000000ull) * 1000ull;
+    r->reply_timeout_ns = (rt ? rt : WSP_PROBE_DEFAULT_TIMEOUT_US) * 1000ull;
     r->msg_vars = cfg->message && wsp_tmpl_has_vars(cfg->message);
     pthread_mutex_init(&r->mu, NULL);
     r->ring = calloc(SERIES_RING, sizeof *r->ring);
@@ -1422,27 +1524,8 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
         wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
         goto out;
     }
-    /* the expected value, when it does not depend on each message */
-    if (cfg->match == WSP_LOAD_MATCH_JSON || cfg->match == WSP_LOAD_MATCH_TEXT) {
-        const char *t = cfg->match == WSP_LOAD_MATCH_JSON ? cfg->expect_value : cfg->expect_text;
-        if (!t) {
-            wsp_err_set(err, WSP_CLASS_USAGE, "no expected value");
-            goto out;
-        }
-        r->key_vars = wsp_tmpl_has_vars(t);
-        if (!r->key_vars) {
-            if (cfg->match == WSP_LOAD_MATCH_TEXT) {
-                r->static_key = strdup(t);
-                r->static_key_len = strlen(t);
-            } else {
-                r->static_key = value_key(t, strlen(t), &r->static_key_len);
-            }
-            if (!r->static_key) {
-                wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
-                goto out;
-            }
-        }
-    }
+    if (static_key(r, cfg, err) != 0)
+        goto out;
     for (unsigned i = 0; i < r->nw; i++)
         if (worker_init(r, &r->workers[i], i, err) != 0)
             goto out;
@@ -1489,79 +1572,9 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
         goto out;
     }
 
-    /* the result */
-    snprintf(out->url, sizeof out->url, "%s", cfg->url_text ? cfg->url_text : "");
-    out->target_connections = cfg->connections;
-    out->rate = cfg->rate;
-    out->connect_rate = cfg->connect_rate;
-    out->duration_s = (double)cfg->duration_us / 1e6;
-    out->warmup_s = (double)cfg->warmup_us / 1e6;
-    out->threads = r->nw;
-    out->pipeline = cfg->pipeline;
-    snprintf(out->match, sizeof out->match, "%s", match_name(cfg->match));
-    out->agents = 1;
-    out->interrupted = atomic_load(&r->stop) >= 2;
-    /* t_start is set a few ms ahead so that every worker starts at once: a run that ends
-     * before it (every connection refused at once) took no time, never a wrapped one */
-    out->elapsed_s = t_done > r->t_start ? (double)(t_done - r->t_start) / 1e9 : 0.0;
-    out->client_cpu_s =
-        tv_s(&ru1.ru_utime) - tv_s(&ru0.ru_utime) + tv_s(&ru1.ru_stime) - tv_s(&ru0.ru_stime);
-    out->client_rss_kib = (uint64_t)ru1.ru_maxrss;
-    uint64_t mend = t_done < r->t_end ? t_done : r->t_end;
-    out->measured_s = mend > r->t_measure ? (double)(mend - r->t_measure) / 1e9 : 0.0;
-    for (unsigned i = 0; i < r->nw; i++) {
-        worker *w = &r->workers[i];
-        merge_counters(out, &w->k);
-        wsp_hist_merge(&out->latency, &w->lat);
-        wsp_hist_merge(&out->latency_uncorrected, &w->unc);
-        for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
-            wsp_hist_merge(&out->phase[p], &w->phase[p]);
-    }
-    out->conn_peak_open = r->peak_open;
-    /* the seconds not every worker finished (the last one) */
-    for (size_t s = 0; s < r->nseries; s++) {
-        if (!r->final[s]) {
-            wsp_hist *h = &r->ring[s % SERIES_RING];
-            r->series[s].p50_ns = wsp_hist_percentile(h, 50);
-            r->series[s].p99_ns = wsp_hist_percentile(h, 99);
-            r->series[s].max_ns = h->max;
-            wsp_hist_init(h);
-        }
-        if (r->series[s].open > out->conn_peak_open)
-            out->conn_peak_open = r->series[s].open;
-    }
-    if (out->conn_peak_open == 0 && out->conn_opened)
-        out->conn_peak_open = out->conn_opened;
-    free(out->series);
-    out->series = r->series;
-    out->nseries = r->nseries;
-    r->series = NULL;
+    collect(r, cfg, out, t_done, &ru0, &ru1);
     rc = 0;
 out:
-    if (r->workers) {
-        for (unsigned i = 0; i < r->nw; i++) {
-            worker *w = &r->workers[i];
-            if (w->loop_ok) {
-                /* close what is still open (the loop ran to its end when the thread ran) */
-                uv_walk(&w->loop, walk_close, NULL);
-                uv_run(&w->loop, UV_RUN_DEFAULT);
-                uv_loop_close(&w->loop);
-            }
-            worker_cleanup(w);
-        }
-    }
-    if (r->main_ok) {
-        uv_walk(&r->main_loop, walk_close, NULL);
-        uv_run(&r->main_loop, UV_RUN_DEFAULT);
-        uv_loop_close(&r->main_loop);
-    }
-    pthread_mutex_destroy(&r->mu);
-    free(r->series);
-    free(r->contrib);
-    free(r->final);
-    free(r->ring);
-    free(r->workers);
-    free(r->static_key);
-    free(r);
+    run_free(r);
     return rc;
 }
