@@ -32,6 +32,11 @@ int wsp_cli_usage_error(const char *cmd, const char *fmt, ...)
 void wsp_cli_require_full_options(const char *cmd, int argc, char **argv,
                                   const struct option *table);
 
+/* Write a command's JSON report (consumed) through report.h's one writer to `path` (NULL or
+ * "-": stdout). A write that fails is said on stderr. Returns 0 or -1. */
+#include <jansson.h>
+int wsp_cli_json_write(const char *cmd, json_t *report, const char *path);
+
 /* Whether colored output is allowed on `f` (a TTY and NO_COLOR unset). */
 bool wsp_cli_color(FILE *f);
 /* printf to f through the redactor (util/redact.h): for every human line that quotes a URL, a

@@ -9,6 +9,7 @@
 #include "util/redact.h"
 #include "util/buf.h"
 #include "util/files.h"
+#include "report/report.h"
 
 int wsp_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -19,6 +20,17 @@ int wsp_cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return 2;
+}
+
+int wsp_cli_json_write(const char *cmd, json_t *report, const char *path)
+{
+    if (wsp_report_json_write(report, cmd, path) == 0)
+        return 0;
+    char eb[128];
+    strerror_r(errno, eb, sizeof eb);
+    fprintf(stderr, "wsprobe: %s: cannot write the JSON report%s%s: %s\n", cmd, path ? " to " : "",
+            path ? path : "", eb);
+    return -1;
 }
 
 bool wsp_cli_color(FILE *f)

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "args.h"
 #include "cli.h"
 #include "probe/probe.h"
 #include "probeopts.h"
@@ -17,9 +18,16 @@ static const char probe_usage[] =
     "send/expect, close), time each, and exit with the failure class's code (docs/exit-codes.md).\n"
     "\n";
 
-/* --connections N: N complete probes at once on one loop. */
-static int run_many(const wsp_probe_config *cfg, size_t n, const char *url, bool json, bool quiet)
+static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_value *v)
 {
+    (void)v;
+    return wsp_probeopts_apply(ud, opt, arg) == 1 ? 0 : -1;
+}
+
+/* --connections N: N complete probes at once on one loop. */
+static int run_many(const wsp_probeopts *o, const wsp_cli_out *out, const char *url)
+{
+    size_t n = o->connections;
     uv_loop_t loop;
     if (uv_loop_init(&loop) != 0)
         return 70;
@@ -29,7 +37,7 @@ static int run_many(const wsp_probe_config *cfg, size_t n, const char *url, bool
     if (!ps)
         goto done;
     for (; made < n; made++) {
-        ps[made] = wsp_probe_new(&loop, cfg, NULL, NULL);
+        ps[made] = wsp_probe_new(&loop, &o->s.cfg, NULL, NULL);
         if (!ps[made])
             goto done;
     }
@@ -37,10 +45,10 @@ static int run_many(const wsp_probe_config *cfg, size_t n, const char *url, bool
         wsp_probe_start(ps[i]);
     uv_run(&loop, UV_RUN_DEFAULT);
     wsp_class cls = wsp_report_many_class(ps, n);
-    if (json)
-        wsp_probeopts_print_json("probe", wsp_report_many_json(ps, n, url));
-    else if (!quiet || cls != WSP_CLASS_OK)
-        wsp_report_many_human(quiet ? stderr : stdout, ps, n, url, wsp_cli_color(stdout));
+    if (out->json)
+        wsp_cli_json_write("probe", wsp_report_many_json(ps, n, url), out->json_file);
+    if (wsp_cli_human(out) && (!o->quiet || cls != WSP_CLASS_OK))
+        wsp_report_many_human(o->quiet ? stderr : stdout, ps, n, url, wsp_cli_color(stdout));
     rc = wsp_class_exit_code(cls);
 done:
     if (rc == 70)
@@ -56,48 +64,28 @@ done:
 int wsp_cmd_probe(int argc, char **argv)
 {
     static const char cmd[] = "probe";
-    static const struct option own[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const wsp_cli_spec spec = {
+        .cmd = cmd, .usage = probe_usage, .tables = wsp_probeopts_tables(), .flags = WSP_CLI_JSON};
     wsp_probeopts o;
     wsp_probeopts_init(&o, cmd);
-    struct option *table = wsp_probeopts_merge(own);
-    int rc = 2;
-    if (!table)
-        goto out;
-    optind = 1;
-    opterr = 0;
-    int ch, li;
-    wsp_cli_require_full_options("probe", argc, argv, table);
-    while ((li = -1, ch = getopt_long(argc, argv, ":" WSP_PROBEOPTS_SHORT "h", table, &li)) != -1) {
-        const char *name = li >= 0 ? table[li].name : NULL;
-        if (ch == 'h') {
-            fputs(probe_usage, stdout);
-            fputs(wsp_probeopts_help(), stdout);
-            rc = 0;
-            goto out;
-        }
-        if (ch == ':') {
-            rc = wsp_cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-            goto out;
-        }
-        int t = ch == '?' ? 0 : wsp_probeopts_take(&o, ch, optarg, name);
-        if (t < 0)
-            goto out;
-        if (t == 0) {
-            rc = wsp_cli_usage_error(cmd, "unknown option '%s' (see wsprobe probe --help)",
-                                     argv[optind - 1]);
-            goto out;
-        }
-    }
-    if (optind != argc - 1) {
-        rc = wsp_cli_usage_error(cmd, optind >= argc ? "give one URL, like ws://host:port/path"
-                                                     : "give exactly one URL");
+    wsp_cli_out out;
+    int rc = wsp_cli_parse(&spec, argc, argv, take, &o, &out);
+    if (rc != 0) {
+        rc = rc == 1 ? 0 : 2;
         goto out;
     }
-    const char *url = argv[optind];
+    if (out.noperands != 1) {
+        rc = wsp_cli_usage_error(cmd, out.noperands == 0 ? "give one URL, like ws://host:port/path"
+                                                         : "give exactly one URL");
+        goto out;
+    }
+    o.json = out.json;
+    o.json_file = out.json_file;
+    const char *url = out.operands[0];
     if ((rc = wsp_probeopts_finish(&o, url)) != 0)
         goto out;
     if (o.connections > 1) {
-        rc = run_many(&o.s.cfg, o.connections, url, o.json, o.quiet);
+        rc = run_many(&o, &out, url);
         goto out;
     }
     wsp_probe *p = wsp_probe_run(&o.s.cfg);
@@ -107,18 +95,18 @@ int wsp_cmd_probe(int argc, char **argv)
         goto out;
     }
     const wsp_err *v = wsp_probe_verdict(p);
-    if (o.json) {
-        wsp_probeopts_print_json("probe", wsp_report_probe_json(p, url));
-    } else if (!o.quiet) {
+    if (out.json)
+        wsp_cli_json_write(cmd, wsp_report_probe_json(p, url), out.json_file);
+    if (!wsp_cli_human(&out))
+        ;
+    else if (!o.quiet)
         wsp_report_probe_human(stdout, p, url, wsp_cli_color(stdout));
-    } else if (v->cls != WSP_CLASS_OK) {
+    else if (v->cls != WSP_CLASS_OK)
         fprintf(stderr, "wsprobe: probe: %s: %s\n  hint: %s\n", wsp_class_name(v->cls), v->msg,
                 v->hint);
-    }
     rc = wsp_class_exit_code(v->cls);
     wsp_probe_free(p);
 out:
-    free(table);
     wsp_probeopts_cleanup(&o);
     fflush(stdout);
     return rc;

@@ -27,7 +27,6 @@ static const wsp_opt out_opts[] = {
      "class)",
      1, MAX_CONNECTIONS, NULL, NULL, 0},
     {"output:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
-    {"json", 0, WSP_OPT_FLAG, OPT_JSON, NULL, "one JSON object on stdout", 0, 0, NULL, NULL, 0},
     {"verbose", 'v', WSP_OPT_FLAG, OPT_VERBOSE, NULL,
      "request and response headers on stderr (credentials\nredacted)", 0, 0, NULL, NULL, 0},
     {"quiet", 'q', WSP_OPT_FLAG, OPT_QUIET, NULL, "print nothing but a failure", 0, 0, NULL, NULL,
@@ -57,10 +56,12 @@ struct option *wsp_probeopts_merge(const struct option *own)
             a += o->type != WSP_OPT_HEADING;
     while (own && own[b].name)
         b++;
-    struct option *tab = calloc(a + b + 1, sizeof *tab);
+    struct option *tab = calloc(a + b + 2, sizeof *tab);
     if (!tab)
         return NULL;
     size_t i = 0;
+    /* the commands not yet on cli/args.h take --json as a flag here */
+    tab[i++] = (struct option){"json", no_argument, NULL, OPT_JSON};
     for (size_t t = 0; ts[t]; t++)
         for (const wsp_opt *o = ts[t]; o->name; o++) {
             if (o->type == WSP_OPT_HEADING)
@@ -73,7 +74,7 @@ struct option *wsp_probeopts_merge(const struct option *own)
             i++;
         }
     if (b)
-        memcpy(tab + a, own, b * sizeof *tab);
+        memcpy(tab + a + 1, own, b * sizeof *tab);
     return tab;
 }
 
@@ -140,19 +141,28 @@ static void trace(void *ud, bool outgoing, const char *data, size_t len)
     free(buf);
 }
 
+const wsp_opt *const *wsp_probeopts_tables(void)
+{
+    return tables();
+}
+
 int wsp_probeopts_take(wsp_probeopts *o, int code, const char *arg, const char *longname)
 {
+    if (code == OPT_JSON) {
+        o->json = true;
+        return 1;
+    }
     const wsp_opt *opt =
         longname ? wsp_opt_by_name(tables(), longname) : wsp_opt_by_short(tables(), code);
-    if (!opt)
-        return 0;
+    return opt ? wsp_probeopts_apply(o, opt, arg) : 0;
+}
+
+int wsp_probeopts_apply(wsp_probeopts *o, const wsp_opt *opt, const char *arg)
+{
     wsp_err e;
     wsp_err_clear(&e);
     wsp_opt_value v;
     switch (opt->id) {
-    case OPT_JSON:
-        o->json = true;
-        return 1;
     case OPT_VERBOSE:
         o->verbose = true;
         return 1;
@@ -175,12 +185,7 @@ int wsp_probeopts_take(wsp_probeopts *o, int code, const char *arg, const char *
 
 int wsp_probeopts_print_json(const char *cmd, json_t *o)
 {
-    if (wsp_report_json_write(o, cmd, NULL) == 0)
-        return 0;
-    char eb[128];
-    strerror_r(errno, eb, sizeof eb);
-    fprintf(stderr, "wsprobe: %s: cannot write the JSON report: %s\n", cmd, eb);
-    return -1;
+    return wsp_cli_json_write(cmd, o, NULL);
 }
 
 int wsp_probeopts_finish(wsp_probeopts *o, const char *url)
@@ -193,7 +198,7 @@ int wsp_probeopts_finish(wsp_probeopts *o, const char *url)
             return wsp_cli_usage_error(o->cmd, "%s", e.msg);
         /* a verdict before any connection (a bad URL, an unreadable --cacert) */
         if (o->json)
-            wsp_probeopts_print_json(o->cmd, wsp_report_error_json(o->url, &e));
+            wsp_cli_json_write(o->cmd, wsp_report_error_json(o->url, &e), o->json_file);
         fprintf(stderr, "wsprobe: %s: %s\n  hint: %s\n", o->cmd, e.msg, e.hint);
         return wsp_class_exit_code(e.cls);
     }

@@ -25,6 +25,7 @@ typedef struct wsp_probeopts {
     wsp_probe_setup s; /* the probe's configuration, built by probe/setup.h */
     const char *url;
     bool json, verbose, quiet;
+    const char *json_file; /* --json=FILE (cli/args.h), or NULL: stdout */
     size_t connections;
 } wsp_probeopts;
 
@@ -42,6 +43,11 @@ const char *wsp_probeopts_help(void);
 /* Print the help lines of the shared options to f, leaving out the options named in `omit`
  * (long names without "--", NULL-terminated): those a command defines differently or refuses. */
 void wsp_probeopts_help_print(FILE *f, const char *const *omit);
+
+/* The shared options' tables (the probe's, then -v, -q, --connections), for cli/args.h. */
+const wsp_opt *const *wsp_probeopts_tables(void);
+/* Apply one option of those tables: 1 when applied, -1 when its value is bad (printed). */
+int wsp_probeopts_apply(wsp_probeopts *o, const wsp_opt *opt, const char *arg);
 
 /* Take one option from getopt_long (its code, optarg and the long option's name or NULL).
  * Returns 1 when it was a shared option and was applied, 0 when it is not one of them, and -1
