@@ -67,7 +67,6 @@ void wsp_env_cleanup(wsp_env *env);
  * are borrowed (wsprobe security builds one around its command-line options). */
 void wsp_env_release_strings(wsp_env *env);
 
-
 typedef struct wsp_check_def {
     const char *id;    /* "connect", "auth.missing" */
     const char *group; /* "basic", "auth", "origin", "input", "limits", "transport", "handshake" */
@@ -101,6 +100,5 @@ typedef struct wsp_check_item {
  * inconclusive). */
 int wsp_check_run_all(const wsp_env *env, const wsp_check_item *items, size_t n, int parallel,
                       uint64_t deadline_us, wsp_check_result *results);
-
 
 #endif

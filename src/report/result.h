@@ -45,8 +45,9 @@ typedef struct wsp_check_result {
 
 void wsp_check_result_init(wsp_check_result *r, const char *id);
 /* Pass the message, hint, evidence and transcript through util/redact.h (registered secrets,
- * anything shaped like a JWT). wsp_check_run_all (check/check.h) does it once for every result, so a check
- * never has to remember: a secret it handles on purpose it registers (wsp_redact_register). */
+ * anything shaped like a JWT). wsp_check_run_all (check/check.h) does it once for every result,
+ * so a check never has to remember: a secret it handles on purpose it registers
+ * (wsp_redact_register). */
 void wsp_check_result_redact(wsp_check_result *r);
 void wsp_check_result_cleanup(wsp_check_result *r);
 /* Set verdict, class and a printf message; returns the verdict. */

@@ -29,9 +29,9 @@
 typedef struct wsp_runreport {
     const char *plan_file;
     const char *env_name;
-    const char *url_text; /* redacted when written */
+    const char *url_text;      /* redacted when written */
     const char *const *groups; /* each check's group ("basic", "auth", ...), or NULL: "basic" */
-    const char *const *ids; /* the plan's unique ids (results[i].id may be the definition's) */
+    const char *const *ids;    /* the plan's unique ids (results[i].id may be the definition's) */
     const wsp_check_result *results;
     size_t n;
     double duration_ms;
