@@ -1,5 +1,6 @@
 /* check.h - the unit of verification that plans (`run`), the security suite (`security`) and
- * `parity` share: a check runs against one environment and ends in a verdict with evidence.
+ * `parity` share: a check runs against one environment and ends in a verdict with evidence
+ * (wsp_check_result, report/result.h: the value every report of a run reads).
  *
  * Checks are written as plain blocking functions: each probe they make runs to completion on a
  * private loop (wsp_probe_run), so a check reads top to bottom, and the runner gives each check
@@ -20,25 +21,10 @@
 #include <jansson.h>
 
 #include "probe/auth.h"
-#include "util/error.h"
 #include "probe/probe.h"
 #include "probe/setup.h"
-
-typedef enum wsp_verdict {
-    WSP_VERDICT_PASS,
-    WSP_VERDICT_FAIL,
-    WSP_VERDICT_WARN,
-    WSP_VERDICT_INCONCLUSIVE,
-    WSP_VERDICT_SKIP,
-    WSP_VERDICT_NOT_APPLICABLE,
-} wsp_verdict;
-
-#define WSP_VERDICT_COUNT 6
-
-/* "pass", "fail", "warn", "inconclusive", "skip", "not_applicable" */
-const char *wsp_verdict_name(wsp_verdict v);
-/* -1 when unknown */
-int wsp_verdict_from_name(const char *name);
+#include "report/result.h"
+#include "util/error.h"
 
 /* The limits an environment is expected to enforce (from the plan; 0 = not configured, and a
  * check that needs one uses the catalog default or reports not_applicable). */
@@ -88,32 +74,6 @@ void wsp_env_release_strings(wsp_env *env);
  * setup's (wsp_env_release_strings then). The setup must outlive the environment. */
 void wsp_env_take_probe(wsp_env *env, wsp_probe_setup *s, bool take);
 
-typedef struct wsp_check_result {
-    char id[64];
-    wsp_verdict verdict;
-    wsp_class cls; /* the probe class behind the verdict (OK when none) */
-    char message[512];
-    char hint[512];
-    json_t *evidence; /* owned object: status, close_code, handshake_ms, bytes_tx, bytes_rx,
-                         class, and whatever the check saw; never a secret */
-    char *transcript; /* owned, redacted, or NULL */
-    double duration_ms;
-    bool ran; /* false when the runner never started it (deadline) */
-} wsp_check_result;
-
-void wsp_check_result_init(wsp_check_result *r, const char *id);
-/* Pass the message, hint, evidence and transcript through util/redact.h (registered secrets,
- * anything shaped like a JWT). wsp_check_run_all does it once for every result, so a check
- * never has to remember: a secret it handles on purpose it registers (wsp_redact_register). */
-void wsp_check_result_redact(wsp_check_result *r);
-void wsp_check_result_cleanup(wsp_check_result *r);
-/* Set verdict, class and a printf message; returns the verdict. */
-wsp_verdict wsp_check_set(wsp_check_result *r, wsp_verdict v, wsp_class cls, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* Record a probe's evidence under `key` in r->evidence (status, close_code, handshake_ms,
- * bytes_tx, bytes_rx, class, message), and add the bytes to the totals. */
-void wsp_check_add_probe_evidence(wsp_check_result *r, const char *key, const wsp_probe *p);
-
 typedef struct wsp_check_def {
     const char *id;    /* "connect", "auth.missing" */
     const char *group; /* "basic", "auth", "origin", "input", "limits", "transport", "handshake" */
@@ -147,12 +107,5 @@ typedef struct wsp_check_item {
  * inconclusive). */
 int wsp_check_run_all(const wsp_env *env, const wsp_check_item *items, size_t n, int parallel,
                       uint64_t deadline_us, wsp_check_result *results);
-
-/* Counts of verdicts across results. */
-typedef struct wsp_check_summary {
-    unsigned performed; /* ran (not skipped for the deadline) */
-    unsigned counts[WSP_VERDICT_COUNT];
-} wsp_check_summary;
-void wsp_check_summarize(const wsp_check_result *results, size_t n, wsp_check_summary *out);
 
 #endif

@@ -61,6 +61,7 @@ struct wsp_plan {
     wsp_check_item items[WSP_PLAN_MAX_CHECKS];
     json_t *params[WSP_PLAN_MAX_CHECKS];
     char ids[WSP_PLAN_MAX_CHECKS][64];
+    const char *groups[WSP_PLAN_MAX_CHECKS]; /* items[i].def->group, for the reports */
     size_t num_items;
     unsigned long nodes_seen;
     uint64_t deadline_cap_us;
@@ -906,6 +907,7 @@ static int add_item(wsp_plan *P, const wsp_check_def *def, json_t *params, const
     P->items[i].def = def;
     P->items[i].params = params;
     P->params[i] = params;
+    P->groups[i] = def->group;
     snprintf(P->ids[i], sizeof P->ids[i], "%s", id);
     return 0;
 }
@@ -1547,6 +1549,11 @@ const wsp_check_item *wsp_plan_items(const wsp_plan *P)
 const char *wsp_plan_check_id(const wsp_plan *P, size_t i)
 {
     return i < P->num_items ? P->ids[i] : NULL;
+}
+
+const char *const *wsp_plan_groups(const wsp_plan *P)
+{
+    return P->groups;
 }
 
 void wsp_plan_set_deadline_cap(wsp_plan *P, uint64_t cap_us)

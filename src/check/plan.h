@@ -74,6 +74,8 @@ bool wsp_plan_has_env(const wsp_plan *plan, const char *name);
 size_t wsp_plan_check_count(const wsp_plan *plan);
 const wsp_check_item *wsp_plan_items(const wsp_plan *plan);
 const char *wsp_plan_check_id(const wsp_plan *plan, size_t i);
+/* The checks' groups (items[i].def->group), as a run report reads them (report/runreport.h). */
+const char *const *wsp_plan_groups(const wsp_plan *plan);
 
 /* Build environment `name` into env (wsp_env_init is done here; wsp_env_cleanup frees it, also
  * after a failure). Reads the credential now: a *_env variable that is unset or empty, or a

@@ -52,7 +52,8 @@ static const wsp_opt *lookup(const wsp_cli_spec *s, const wsp_opt *const *t, con
 static const wsp_cli_alias *alias_of(const wsp_cli_spec *s, const char *name, size_t len)
 {
     for (size_t i = 0; s->aliases && s->aliases[i].old_name; i++)
-        if (strlen(s->aliases[i].old_name) == len && strncmp(s->aliases[i].old_name, name, len) == 0)
+        if (strlen(s->aliases[i].old_name) == len &&
+            strncmp(s->aliases[i].old_name, name, len) == 0)
             return &s->aliases[i];
     return NULL;
 }

@@ -18,8 +18,8 @@
 
 /* An option's old spelling. */
 typedef struct wsp_cli_alias {
-    const char *old_name; /* without "--" */
-    const char *new_name; /* an option of the command's tables */
+    const char *old_name;   /* without "--" */
+    const char *new_name;   /* an option of the command's tables */
     const char *removed_in; /* the release without it: "0.3.0" */
 } wsp_cli_alias;
 
@@ -30,9 +30,9 @@ typedef struct wsp_cli_alias {
 #define WSP_CLI_JSON_SPACED 0x2u
 
 typedef struct wsp_cli_spec {
-    const char *cmd;   /* "probe" */
-    const char *usage; /* the text --help prints before the options */
-    const char *after; /* the text after them, or NULL */
+    const char *cmd;              /* "probe" */
+    const char *usage;            /* the text --help prints before the options */
+    const char *after;            /* the text after them, or NULL */
     const wsp_opt *const *tables; /* NULL-terminated */
     const char *const *omit;      /* options of the tables this command refuses; NULL-terminated */
     const wsp_cli_alias *aliases; /* ended by an entry whose old_name is NULL; may be NULL */
@@ -48,13 +48,12 @@ typedef struct wsp_cli_out {
 
 /* One option and its value, checked by type (v: the parsed value; arg NULL for a flag). Returns
  * 0, or -1 with the message printed. */
-typedef int (*wsp_cli_take_fn)(void *ud, const wsp_opt *o, const char *arg,
-                               const wsp_opt_value *v);
+typedef int (*wsp_cli_take_fn)(void *ud, const wsp_opt *o, const char *arg, const wsp_opt_value *v);
 
 /* Parse argv (argv[0] is the command's name). Returns 0 to go on, 1 when --help or --version
  * was printed (exit 0), 2 on a usage error (printed; exit 2). */
-int wsp_cli_parse(const wsp_cli_spec *spec, int argc, char **argv, wsp_cli_take_fn take,
-                  void *ud, wsp_cli_out *out);
+int wsp_cli_parse(const wsp_cli_spec *spec, int argc, char **argv, wsp_cli_take_fn take, void *ud,
+                  wsp_cli_out *out);
 
 /* Print the usage and the options of spec (what --help prints). */
 void wsp_cli_help(const wsp_cli_spec *spec, FILE *f);

@@ -166,7 +166,7 @@ void wsp_planrun_view(const wsp_planrun *run, const char *plan_file, bool strict
     out->plan_file = plan_file;
     out->env_name = run->env.name;
     out->url_text = run->env.url_text;
-    out->items = wsp_plan_items(run->plan);
+    out->groups = wsp_plan_groups(run->plan);
     out->results = run->results;
     out->n = wsp_plan_check_count(run->plan);
     out->duration_ms = run->duration_ms;

@@ -23,7 +23,7 @@
 #include "util/duration.h"
 #include "probe/jwtconfig.h"
 #include "probeopts.h"
-#include "check/runreport.h"
+#include "report/runreport.h"
 #include "check/security/security.h"
 #include "net/tls.h"
 #include "codec/url.h"
@@ -421,12 +421,15 @@ int wsp_cmd_security(int argc, char **argv)
     double dur = wsp_clock_mono_ms() - t0;
 
     const char **ids = calloc(n ? n : 1, sizeof *ids);
+    const char **groups = calloc(n ? n : 1, sizeof *groups);
     for (size_t i = 0; ids && i < n; i++)
         ids[i] = sel[i]->id;
+    for (size_t i = 0; groups && i < n; i++)
+        groups[i] = sel[i]->group;
     wsp_runreport rr = {.plan_file = "wsprobe security",
                         .env_name = "security",
                         .url_text = url,
-                        .items = items,
+                        .groups = groups,
                         .ids = ids,
                         .results = results,
                         .n = n,
@@ -455,6 +458,7 @@ int wsp_cmd_security(int argc, char **argv)
         rc = 2;
     }
     free(ids);
+    free(groups);
 out:
     for (size_t i = 0; results && i < n; i++)
         wsp_check_result_cleanup(&results[i]);

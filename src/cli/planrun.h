@@ -9,7 +9,7 @@
 
 #include "check/check.h"
 #include "check/plan.h"
-#include "check/runreport.h"
+#include "report/runreport.h"
 
 /* Load the plan (security entries resolved through the suite when it is linked in). Prints the
  * located error and returns NULL on failure (exit 2). */

@@ -12,12 +12,13 @@
  * charged to every message it delayed) and from the actual send time.
  *
  * Figures. Every latency is a wsp_hist (hist.h), per thread, merged exactly at the end; the
- * result serialises to JSON with the exact histograms, so runs from several agents merge into
- * exact combined percentiles (wsp_load_result_merge). Failures are counted by class (error.h)
- * with close codes and HTTP statuses; a per-second series follows the run.
+ * result (wsp_load_result, report/loadresult.h) serialises to JSON with the exact histograms, so
+ * runs from several agents merge into exact combined percentiles (wsp_load_result_merge).
+ * Failures are counted by class (error.h) with close codes and HTTP statuses; a per-second
+ * series follows the run.
  *
  * Thresholds ("p99<50ms", "errors<0.1%", "connect_p95<20ms") and a baseline comparison judge a
- * result; both are pure and unit-tested. */
+ * result; both are pure and unit-tested (load/judge.c). */
 #ifndef WSP_LOAD_H
 #define WSP_LOAD_H
 
@@ -29,8 +30,9 @@
 
 #include <jansson.h>
 
-#include "probe/auth.h"
 #include "net/conn.h"
+#include "probe/auth.h"
+#include "report/loadresult.h"
 #include "util/error.h"
 #include "util/hist.h"
 
@@ -39,8 +41,6 @@
 #define WSP_LOAD_MAX_PIPELINE 1024
 #define WSP_LOAD_MAX_CONNECTIONS 1000000
 #define WSP_LOAD_MAX_THRESHOLDS 32
-#define WSP_LOAD_CLOSE_CODES 5000 /* close codes 0..4999 are counted */
-#define WSP_LOAD_HTTP_STATUSES 600
 
 /* How a reply is matched to the message it answers. */
 typedef enum wsp_load_match {
@@ -96,68 +96,6 @@ typedef struct wsp_load_config {
 
 /* Defaults: 1 connection, no rate, 10 s, 1 thread, pipeline 1, echo off (ANY). */
 void wsp_load_config_init(wsp_load_config *cfg);
-
-/* One second of the run (seconds since the start, the warm-up included). */
-typedef struct wsp_load_second {
-    uint64_t open;                   /* connections open at the end of the second */
-    uint64_t opened;                 /* connections that opened during it */
-    uint64_t sent;                   /* messages sent */
-    uint64_t matched;                /* replies matched */
-    uint64_t errors;                 /* failures counted */
-    uint64_t p50_ns, p99_ns, max_ns; /* corrected latency of the replies matched in it */
-} wsp_load_second;
-
-/* The phases timed per connection (hist per phase). */
-typedef enum wsp_load_phase {
-    WSP_LOAD_PH_RESOLVE,
-    WSP_LOAD_PH_CONNECT,
-    WSP_LOAD_PH_TLS,
-    WSP_LOAD_PH_UPGRADE,
-    WSP_LOAD_PH_HANDSHAKE, /* start to open: the three above and the upgrade together */
-    WSP_LOAD_PH_COUNT,
-} wsp_load_phase;
-
-const char *wsp_load_phase_name(wsp_load_phase p);
-
-/* A run's figures, or several runs merged. Large (histograms): allocate with _new. */
-typedef struct wsp_load_result {
-    /* what was asked */
-    char url[1024]; /* redacted */
-    size_t target_connections;
-    double rate, connect_rate;
-    double duration_s, warmup_s;
-    unsigned threads, pipeline;
-    char match[8];
-    unsigned agents; /* runs merged into this one (1 for a run) */
-    /* what happened */
-    double elapsed_s;        /* wall time of the run, the warm-up and the drain included */
-    double measured_s;       /* time in which messages were measured (the duration, or less) */
-    bool interrupted;        /* SIGINT */
-    double client_cpu_s;     /* CPU time of the load generator itself (user + system) */
-    uint64_t client_rss_kib; /* its peak resident memory */
-    uint64_t conn_attempted, conn_opened, conn_failed, conn_peak_open;
-    uint64_t msg_sent, msg_matched, msg_mismatched, msg_timeout, msg_lost, msg_unsent;
-    uint64_t msg_unexpected; /* messages that arrived with nothing in flight (not errors) */
-    uint64_t by_class[WSP_CLASS_COUNT];
-    uint64_t close_codes[WSP_LOAD_CLOSE_CODES];   /* closes initiated by the server */
-    uint64_t http_status[WSP_LOAD_HTTP_STATUSES]; /* refused upgrades */
-    char first_error[WSP_CLASS_COUNT][160];       /* one message per class, redacted */
-    wsp_hist latency;                             /* corrected: from the intended send time */
-    wsp_hist latency_uncorrected;                 /* from the actual send time */
-    wsp_hist phase[WSP_LOAD_PH_COUNT];
-    wsp_load_second *series; /* owned */
-    size_t nseries;
-    bool series_merged; /* percentiles of the series are the maximum over agents */
-} wsp_load_result;
-
-wsp_load_result *wsp_load_result_new(void);
-void wsp_load_result_free(wsp_load_result *r);
-/* Errors: failed connections and failed messages (timeouts, mismatches, lost in flight). */
-uint64_t wsp_load_result_errors(const wsp_load_result *r);
-/* errors / (connections attempted + messages sent); 0 when nothing was attempted. */
-double wsp_load_result_error_rate(const wsp_load_result *r);
-/* Matched replies per measured second. */
-double wsp_load_result_matched_rate(const wsp_load_result *r);
 
 /* Run the load to completion (or SIGINT, or every connection gone). Fills `out` (from _new).
  * Returns 0, or -1 with err when it could not start (threads, memory): a run whose
@@ -245,21 +183,5 @@ typedef struct wsp_load_compare {
 /* Compare p50 and p99 (corrected) and the error rate of `cur` with `base`. */
 void wsp_load_compare_results(const wsp_load_result *base, const wsp_load_result *cur,
                               const wsp_load_tolerance *tol, wsp_load_compare *out);
-
-/* ---- reports ---- */
-
-/* The JSON report: figures, the exact histograms (for load-merge and --baseline), the series.
- * New reference; strings are redacted by the caller (wsp_redact_json). */
-json_t *wsp_load_result_to_json(const wsp_load_result *r);
-/* Read a report written by to_json (its figures and histograms) into `r` (from _new). Returns 0
- * or -1 with err (USAGE) naming what is missing. */
-int wsp_load_result_from_json(wsp_load_result *r, const json_t *j, wsp_err *err);
-/* Add `src` into `dst`: counters and histograms add (percentiles stay exact), the series is
- * summed by second (its percentiles become the maximum over the agents). Returns 0 or -1 when
- * out of memory. */
-int wsp_load_result_merge(wsp_load_result *dst, const wsp_load_result *src);
-
-/* The human summary. */
-void wsp_load_result_human(FILE *f, const wsp_load_result *r, bool color);
 
 #endif

@@ -14,7 +14,7 @@
 #include "check/plan.h"
 #include "check/security/security.h"
 #include "check/plancheck.h"
-#include "check/runreport.h"
+#include "report/runreport.h"
 
 static wsp_plan *load(const char *text, wsp_plan_err *err)
 {

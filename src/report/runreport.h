@@ -22,15 +22,16 @@
 
 #include <jansson.h>
 
-#include "check/check.h"
+#include "report/result.h"
+#include "util/error.h"
 
 /* One environment's results. All borrowed. */
 typedef struct wsp_runreport {
     const char *plan_file;
     const char *env_name;
-    const char *url_text; /* redacted when written */
-    const wsp_check_item *items;
-    const char *const *ids; /* the plan's unique ids (results[i].id may be the definition's) */
+    const char *url_text;      /* redacted when written */
+    const char *const *groups; /* each check's group ("basic", "auth", ...), or NULL: "basic" */
+    const char *const *ids;    /* the plan's unique ids (results[i].id may be the definition's) */
     const wsp_check_result *results;
     size_t n;
     double duration_ms;

@@ -1,5 +1,5 @@
 /* runreport.c - run and parity reports: human, JSON, JUnit XML. See runreport.h. */
-#include "check/runreport.h"
+#include "report/runreport.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -100,8 +100,7 @@ static const char *id_of(const wsp_runreport *rr, size_t i)
 
 static const char *group_of(const wsp_runreport *rr, size_t i)
 {
-    return rr->items && rr->items[i].def && rr->items[i].def->group ? rr->items[i].def->group
-                                                                    : "basic";
+    return rr->groups && rr->groups[i] ? rr->groups[i] : "basic";
 }
 
 static json_t *summary_json(const wsp_check_result *res, size_t n)

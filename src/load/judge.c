@@ -1,0 +1,291 @@
+/* judge.c - what judges a load result: thresholds (parsed, evaluated, formatted) and the
+ * comparison with a baseline. Pure. The result itself, its JSON, merging and human summary are
+ * in report/loadresult.c. See load.h. */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "load/load.h"
+
+/* ---- thresholds ---- */
+
+static int parse_percentile(const char *s, size_t n, double *p)
+{
+    /* "p50", "p99.9", "p999", "max", "mean" */
+    if (n == 3 && strncmp(s, "max", 3) == 0) {
+        *p = 100.0;
+        return 0;
+    }
+    if (n == 4 && strncmp(s, "mean", 4) == 0) {
+        *p = -1.0;
+        return 0;
+    }
+    if (n < 2 || s[0] != 'p')
+        return -1;
+    char buf[16];
+    if (n - 1 >= sizeof buf)
+        return -1;
+    memcpy(buf, s + 1, n - 1);
+    buf[n - 1] = '\0';
+    for (size_t i = 0; buf[i]; i++)
+        if (!isdigit((unsigned char)buf[i]) && buf[i] != '.')
+            return -1;
+    char *end;
+    double v = strtod(buf, &end);
+    if (*end || end == buf)
+        return -1;
+    /* p999 means 99.9, p9999 99.99 (HdrHistogram's habit) */
+    if (!strchr(buf, '.') && strlen(buf) > 2 && buf[0] == '9' && buf[1] == '9') {
+        double d = 10.0;
+        v = 0;
+        for (size_t i = 0; buf[i]; i++) {
+            if (i < 2)
+                v = v * 10 + (buf[i] - '0');
+            else {
+                v += (buf[i] - '0') / d;
+                d *= 10;
+            }
+        }
+    }
+    if (v <= 0 || v > 100)
+        return -1;
+    *p = v;
+    return 0;
+}
+
+int wsp_load_threshold_parse(const char *text, wsp_load_threshold *t, wsp_err *err)
+{
+    memset(t, 0, sizeof *t);
+    if (!text || strlen(text) >= sizeof t->text)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--threshold: too long or empty");
+    snprintf(t->text, sizeof t->text, "%s", text);
+    const char *s = text;
+    while (*s == ' ')
+        s++;
+    const char *m = s;
+    while (*s && (isalnum((unsigned char)*s) || *s == '_' || *s == '.'))
+        s++;
+    size_t mlen = (size_t)(s - m);
+    while (*s == ' ')
+        s++;
+    if (s[0] == '<')
+        t->op = s[1] == '=' ? WSP_LOAD_LE : WSP_LOAD_LT;
+    else if (s[0] == '>')
+        t->op = s[1] == '=' ? WSP_LOAD_GE : WSP_LOAD_GT;
+    else
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--threshold '%s': expected METRIC<VALUE, like p99<50ms, "
+                           "errors<0.1%% or connect_p95<20ms",
+                           text);
+    s += s[1] == '=' ? 2 : 1;
+    while (*s == ' ')
+        s++;
+    if (mlen == 0)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--threshold '%s': no metric before the operator",
+                           text);
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !isfinite(v) || v < 0)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--threshold '%s': expected a number after the "
+                           "operator",
+                           text);
+    const char *unit = end;
+    size_t ulen = strlen(unit);
+    while (ulen && unit[ulen - 1] == ' ')
+        ulen--;
+
+    char metric[48];
+    if (mlen >= sizeof metric)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--threshold '%s': unknown metric", text);
+    memcpy(metric, m, mlen);
+    metric[mlen] = '\0';
+
+    if (strcmp(metric, "errors") == 0 || strcmp(metric, "error_rate") == 0) {
+        if (ulen == 1 && unit[0] == '%') {
+            t->kind = WSP_LOAD_M_ERROR_RATE;
+            t->limit = v / 100.0;
+        } else if (ulen == 0 && strcmp(metric, "error_rate") == 0) {
+            if (v > 1)
+                return wsp_err_set(err, WSP_CLASS_USAGE,
+                                   "--threshold '%s': error_rate is a fraction (0..1) or a "
+                                   "percentage (0.1%%)",
+                                   text);
+            t->kind = WSP_LOAD_M_ERROR_RATE;
+            t->limit = v;
+        } else if (ulen == 0) {
+            t->kind = WSP_LOAD_M_ERRORS;
+            t->limit = v;
+        } else {
+            return wsp_err_set(err, WSP_CLASS_USAGE,
+                               "--threshold '%s': errors take %% (a rate) or no unit (a count)",
+                               text);
+        }
+        return 0;
+    }
+    if (strcmp(metric, "rate") == 0 || strcmp(metric, "connections") == 0) {
+        if (ulen && !(ulen == 2 && strncmp(unit, "/s", 2) == 0 && metric[0] == 'r'))
+            return wsp_err_set(err, WSP_CLASS_USAGE, "--threshold '%s': %s takes a plain number",
+                               text, metric);
+        t->kind = metric[0] == 'r' ? WSP_LOAD_M_RATE : WSP_LOAD_M_CONNECTIONS;
+        t->limit = v;
+        return 0;
+    }
+    /* a latency: [uncorrected_|PHASE_]pNN */
+    t->kind = WSP_LOAD_M_LATENCY;
+    t->hist = WSP_LOAD_H_LATENCY;
+    const char *pm = metric;
+    static const struct {
+        const char *prefix;
+        wsp_load_hist_sel sel;
+        wsp_load_phase ph;
+    } prefixes[] = {
+        {"uncorrected_", WSP_LOAD_H_UNCORRECTED, WSP_LOAD_PH_RESOLVE},
+        {"resolve_", WSP_LOAD_H_PHASE, WSP_LOAD_PH_RESOLVE},
+        {"connect_", WSP_LOAD_H_PHASE, WSP_LOAD_PH_CONNECT},
+        {"tls_", WSP_LOAD_H_PHASE, WSP_LOAD_PH_TLS},
+        {"upgrade_", WSP_LOAD_H_PHASE, WSP_LOAD_PH_UPGRADE},
+        {"handshake_", WSP_LOAD_H_PHASE, WSP_LOAD_PH_HANDSHAKE},
+        {"latency_", WSP_LOAD_H_LATENCY, WSP_LOAD_PH_RESOLVE},
+    };
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t pl = strlen(prefixes[i].prefix);
+        if (strncmp(pm, prefixes[i].prefix, pl) == 0) {
+            t->hist = prefixes[i].sel;
+            t->phase = prefixes[i].ph;
+            pm += pl;
+            break;
+        }
+    }
+    if (parse_percentile(pm, strlen(pm), &t->percentile) != 0)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--threshold '%s': unknown metric '%s' (p50, p90, p95, p99, p99.9, "
+                           "max, mean, optionally as uncorrected_p99, connect_p95, resolve_, "
+                           "tls_, upgrade_, handshake_; or errors, error_rate, rate, "
+                           "connections)",
+                           text, metric);
+    double mul;
+    if (ulen == 2 && strncmp(unit, "ns", 2) == 0)
+        mul = 1;
+    else if (ulen == 2 && strncmp(unit, "us", 2) == 0)
+        mul = 1e3;
+    else if (ulen == 2 && strncmp(unit, "ms", 2) == 0)
+        mul = 1e6;
+    else if (ulen == 1 && unit[0] == 's')
+        mul = 1e9;
+    else
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--threshold '%s': a latency needs a unit: ns, us, ms or s (like "
+                           "p99<50ms)",
+                           text);
+    t->limit = v * mul;
+    return 0;
+}
+
+static const wsp_hist *threshold_hist(const wsp_load_threshold *t, const wsp_load_result *r)
+{
+    switch (t->hist) {
+    case WSP_LOAD_H_LATENCY:
+        return &r->latency;
+    case WSP_LOAD_H_UNCORRECTED:
+        return &r->latency_uncorrected;
+    case WSP_LOAD_H_PHASE:
+        return &r->phase[t->phase];
+    }
+    return &r->latency;
+}
+
+bool wsp_load_threshold_eval(const wsp_load_threshold *t, const wsp_load_result *r, double *value)
+{
+    double v = 0;
+    switch (t->kind) {
+    case WSP_LOAD_M_LATENCY: {
+        const wsp_hist *h = threshold_hist(t, r);
+        if (h->total == 0) {
+            *value = NAN;
+            return false;
+        }
+        if (t->percentile < 0)
+            v = wsp_hist_mean(h);
+        else if (t->percentile >= 100)
+            v = (double)h->max;
+        else
+            v = (double)wsp_hist_percentile(h, t->percentile);
+        break;
+    }
+    case WSP_LOAD_M_ERROR_RATE:
+        v = wsp_load_result_error_rate(r);
+        break;
+    case WSP_LOAD_M_ERRORS:
+        v = (double)wsp_load_result_errors(r);
+        break;
+    case WSP_LOAD_M_RATE:
+        v = wsp_load_result_matched_rate(r);
+        break;
+    case WSP_LOAD_M_CONNECTIONS:
+        v = (double)r->conn_opened;
+        break;
+    }
+    *value = v;
+    switch (t->op) {
+    case WSP_LOAD_LT:
+        return v < t->limit;
+    case WSP_LOAD_LE:
+        return v <= t->limit;
+    case WSP_LOAD_GT:
+        return v > t->limit;
+    case WSP_LOAD_GE:
+        return v >= t->limit;
+    }
+    return false;
+}
+
+void wsp_load_threshold_format(const wsp_load_threshold *t, double value, char *buf, size_t cap)
+{
+    switch (t->kind) {
+    case WSP_LOAD_M_LATENCY:
+        wsp_load_format_ns(value, buf, cap);
+        return;
+    case WSP_LOAD_M_ERROR_RATE:
+        snprintf(buf, cap, "%.4g%%", value * 100.0);
+        return;
+    case WSP_LOAD_M_ERRORS:
+    case WSP_LOAD_M_CONNECTIONS:
+        snprintf(buf, cap, "%.0f", value);
+        return;
+    case WSP_LOAD_M_RATE:
+        snprintf(buf, cap, "%.0f/s", value);
+        return;
+    }
+    snprintf(buf, cap, "%g", value);
+}
+
+/* ---- baseline ---- */
+
+void wsp_load_compare_results(const wsp_load_result *base, const wsp_load_result *cur,
+                              const wsp_load_tolerance *tol, wsp_load_compare *out)
+{
+    memset(out, 0, sizeof *out);
+    static const double pcts[2] = {50, 99};
+    static const char *const names[2] = {"p50", "p99"};
+    for (int i = 0; i < 2; i++) {
+        wsp_load_compare_item *it = &out->items[i];
+        it->name = names[i];
+        it->baseline = (double)wsp_hist_percentile(&base->latency, pcts[i]);
+        it->current = (double)wsp_hist_percentile(&cur->latency, pcts[i]);
+        double lim = it->baseline * (1.0 + tol->latency_rel);
+        if (lim < it->baseline + (double)tol->latency_abs)
+            lim = it->baseline + (double)tol->latency_abs;
+        it->limit = lim;
+        /* a run that measured nothing cannot be compared favourably */
+        it->regressed = (cur->latency.total == 0 && base->latency.total > 0) || it->current > lim;
+    }
+    wsp_load_compare_item *e = &out->items[2];
+    e->name = "error_rate";
+    e->baseline = wsp_load_result_error_rate(base);
+    e->current = wsp_load_result_error_rate(cur);
+    e->limit = e->baseline + tol->error_rate_abs;
+    e->regressed = e->current > e->limit;
+    out->regressed = out->items[0].regressed || out->items[1].regressed || e->regressed;
+}
