@@ -74,17 +74,6 @@ bool wsp_cli_human(const wsp_cli_out *out)
     return !out->json || out->json_file;
 }
 
-/* Options that people type by habit and that would carry a secret as their value. */
-static bool is_secret_option(const char *name, size_t len)
-{
-    static const char *const names[] = {"--jwt-secret", "--secret", "--token", "--password",
-                                        "--jwt-key"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strlen(names[i]) == len && strncmp(name, names[i], len) == 0)
-            return true;
-    return false;
-}
-
 static bool spaced_json_value(const char *v)
 {
     if (!v)
@@ -152,7 +141,7 @@ static int rewrite(const wsp_cli_spec *s, const wsp_opt *const *t, int argc, cha
             argv[i] = re;
         }
         if (!o) {
-            if (is_secret_option(a, len))
+            if (wsp_cli_secret_option(a, len))
                 return wsp_cli_usage_error(s->cmd,
                                            "%.*s: secrets never go on the command line; use "
                                            "--jwt-secret-env VAR, --jwt-secret-file FILE or "

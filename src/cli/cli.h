@@ -37,6 +37,10 @@ void wsp_cli_require_full_options(const char *cmd, int argc, char **argv,
 #include <jansson.h>
 int wsp_cli_json_write(const char *cmd, json_t *report, const char *path);
 
+/* Whether `name` (len bytes, with its "--") is an option people type by habit that would carry
+ * a secret as its value (--token, --jwt-secret, --password): refused with advice. */
+bool wsp_cli_secret_option(const char *name, size_t len);
+
 /* Whether colored output is allowed on `f` (a TTY and NO_COLOR unset). */
 bool wsp_cli_color(FILE *f);
 /* printf to f through the redactor (util/redact.h): for every human line that quotes a URL, a

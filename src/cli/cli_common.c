@@ -50,8 +50,7 @@ char *wsp_cli_text_or_file(const char *cmd, const char *opt, const char *arg, si
     return s;
 }
 
-/* Options that people type by habit and that would carry a secret as their value. */
-static bool is_secret_option(const char *name, size_t len)
+bool wsp_cli_secret_option(const char *name, size_t len)
 {
     static const char *const names[] = {"--jwt-secret", "--secret", "--token", "--password",
                                         "--jwt-key"};
@@ -77,7 +76,7 @@ void wsp_cli_require_full_options(const char *cmd, int argc, char **argv,
             if (strlen(o->name) == len - 2 && strncmp(o->name, a + 2, len - 2) == 0)
                 hit = o;
         if (!hit) {
-            if (is_secret_option(a, len))
+            if (wsp_cli_secret_option(a, len))
                 wsp_cli_usage_error(cmd,
                                     "%.*s: secrets never go on the command line; use "
                                     "--jwt-secret-env VAR, --jwt-secret-file FILE or "
