@@ -21,7 +21,7 @@
 #include <yaml.h>
 
 #include "util/duration.h"
-#include "util/xmlshim.h"
+#include "audit/xmlshim.h"
 
 /* ---- rules ---------------------------------------------------------------------------- */
 

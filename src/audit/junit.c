@@ -20,7 +20,7 @@
 #include <zlib.h>
 
 #include "util/buf.h"
-#include "util/xmlshim.h"
+#include "audit/xmlshim.h"
 
 const char *wsp_junit_outcome_name(wsp_junit_outcome o)
 {

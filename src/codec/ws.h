@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/utf8.h"
+#include "codec/utf8.h"
 
 typedef enum wsp_ws_opcode {
     WSP_WS_OP_CONT = 0x0,

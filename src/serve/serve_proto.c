@@ -8,7 +8,7 @@
 
 #include "serve/serve.h"
 #include "util/ascii.h"
-#include "util/utf8.h"
+#include "codec/utf8.h"
 #include "wsp_config.h"
 
 const char *wsp_serve_unsafe_name(wsp_serve_unsafe bit)

@@ -20,7 +20,7 @@
 
 #include "codec/jwt.h"
 #include "serve/serve.h"
-#include "util/utf8.h"
+#include "codec/utf8.h"
 
 #define NOW 1700000000
 #define FUZZ_SECRET "fuzz-secret-0123456789abcdef-0123456789"

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/utf8.h"
+#include "codec/utf8.h"
 #include "codec/ws.h"
 
 typedef struct fz_event {

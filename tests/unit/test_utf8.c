@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "util/utf8.h"
+#include "codec/utf8.h"
 
 #define NEVER ((size_t)-1)
 

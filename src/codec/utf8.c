@@ -5,7 +5,7 @@
  * overlong form (C0, C1, E0 80..9F, F0 80..8F), a surrogate (ED A0..BF), a code point past
  * U+10FFFF (F4 90..BF, F5..FF) or a stray continuation byte is refused at the first byte that
  * makes it impossible, not at the end of the sequence. */
-#include "util/utf8.h"
+#include "codec/utf8.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* xmlshim.c - see xmlshim.h. */
 #define WSP_XMLSHIM_IMPL
-#include "util/xmlshim.h"
+#include "audit/xmlshim.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
