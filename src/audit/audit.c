@@ -369,8 +369,8 @@ int wsp_audit_config_add_floor(wsp_audit_config *cfg, const char *spec, const ch
     }
     uint64_t us;
     if (wsp_duration_parse(eq + 1, &us) != 0) {
-        wsp_err_set(err, WSP_CLASS_USAGE, "--floor '%s': '%s' is not a duration (250ms, 2s, 100us)",
-                    spec, eq + 1);
+        wsp_err_set(err, WSP_CLASS_USAGE,
+                    "--floor '%s': '%s': expected a duration like 250ms, 2s, 100us", spec, eq + 1);
         return -1;
     }
     char glob[1024];

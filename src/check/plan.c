@@ -250,12 +250,12 @@ static int want_duration(wsp_plan *P, const yaml_node_t *n, const char *what, ui
     const char *s;
     if (!n || n->type != YAML_SCALAR_NODE)
         return fail_at(P, err, n ? n->start_mark : P->envs_mark,
-                       "%s: expected a duration like 250ms, 2s, 5m, got %s", what, type_name(n));
+                       "%s: expected a duration like 250ms, 2s, 1m, got %s", what, type_name(n));
     if (want_scalar(P, n, what, &s, err) != 0)
         return -1;
     if (wsp_duration_parse(s, out) != 0 || *out == 0)
-        return fail_at(P, err, n->start_mark,
-                       "%s: expected a duration like 250ms, 2s, 5m, got '%.40s'", what, s);
+        return fail_at(P, err, n->start_mark, "%s '%.40s': expected a duration like 250ms, 2s, 1m",
+                       what, s);
     return 0;
 }
 

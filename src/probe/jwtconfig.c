@@ -252,7 +252,9 @@ static int parse_offset(const char *opt, const char *v, int64_t *out, wsp_err *e
     uint64_t us = 0;
     if (wsp_duration_parse(v + (neg ? 1 : 0), &us) != 0)
         return wsp_err_set(err, WSP_CLASS_USAGE,
-                           "%s %.32s: not a duration (write 30s, 5m, 1h; at most 30 days)", opt, v);
+                           "%s '%.32s': expected a duration like 30s, 5m, 1h (a leading - for the "
+                           "past; at most 30 days)",
+                           opt, v);
     if (us % 1000000 != 0)
         return wsp_err_set(err, WSP_CLASS_USAGE,
                            "%s %.32s: JWT times are whole seconds (RFC 7519 NumericDate)", opt, v);

@@ -482,7 +482,7 @@ def test_usage():
     for args, msg in ((["--bogus", "x.xml"], "unknown option '--bogus'"),
                       ([], "no reports given"),
                       (["--floor", "x.xml"], "GLOB=DURATION"),
-                      (["--floor", "a=soon", "x.xml"], "not a duration"),
+                      (["--floor", "a=soon", "x.xml"], "expected a duration"),
                       (["--disable", "nope", "x.xml"], "unknown rule 'nope'"),
                       (["--require-property", ">1", "x.xml"], "--require-property"),
                       (["--network-tests"], "needs a value"),
