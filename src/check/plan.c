@@ -259,7 +259,7 @@ static int want_duration(wsp_plan *P, const yaml_node_t *n, const char *what, ui
     return 0;
 }
 
-/* 64K, 16M, 1024 */
+/* 64K, 16M, 1024: util/duration.h's sizes, as on the command line */
 static int want_size(wsp_plan *P, const yaml_node_t *n, const char *what, uint64_t *out,
                      wsp_plan_err *err)
 {
@@ -269,18 +269,11 @@ static int want_size(wsp_plan *P, const yaml_node_t *n, const char *what, uint64
                        "%s: expected a size like 65536, 64K, 16M, got %s", what, type_name(n));
     if (want_scalar(P, n, what, &s, err) != 0)
         return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    uint64_t mul = 1;
-    if (*end == 'k' || *end == 'K')
-        mul = 1024, end++;
-    else if (*end == 'm' || *end == 'M')
-        mul = 1024 * 1024, end++;
-    if (errno || end == s || *end || v == 0 || v > (1ull << 40) / mul || s[0] == '-')
+    if (wsp_size_parse(s, 1ull << 40, out) != 0 || *out == 0)
         return fail_at(P, err, n->start_mark,
-                       "%s: expected a size like 65536, 64K, 16M, got '%.40s'", what, s);
-    *out = v * mul;
+                       "%s '%.40s': expected a size like 65536, 64K, 16M (K, M, G are powers of "
+                       "1024)",
+                       what, s);
     return 0;
 }
 
