@@ -116,6 +116,7 @@ typedef struct listener {
 struct srv {
     uv_loop_t *loop;
     const wsp_serve_config *cfg;
+    bool json_log_failed; /* said once */
     wsp_serve_policy pol;
     /* effective limits (unsafe-no-limits applied) */
     uint64_t max_message;
@@ -184,6 +185,15 @@ static void log_event(srv *s, sconn *c, const char *event, json_t *fields)
     if (fields)
         json_object_update(o, fields);
     json_decref(fields);
+    if (s->cfg->json_log) {
+        char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(16));
+        if (line && (fprintf(s->cfg->json_log, "%s\n", line) < 0 || fflush(s->cfg->json_log))) {
+            if (!s->json_log_failed)
+                fprintf(stderr, "wsprobe serve: cannot write the JSON log: %s\n", strerror(errno));
+            s->json_log_failed = true;
+        }
+        free(line);
+    }
     if (s->cfg->log_json) {
         char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(16));
         if (line)

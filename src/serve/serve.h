@@ -208,8 +208,11 @@ typedef struct wsp_serve_config {
     size_t write_queue_max;        /* bytes queued to a client that does not read: dropped */
     unsigned max_errors;           /* consecutive chat errors before close 1008 */
     bool log_json;                 /* JSON lines on stderr instead of text */
-    bool quiet;                    /* no per-connection log lines */
-    const char *port_file;         /* NULL, or where to write the bound ports as JSON */
+    /* Borrowed, or NULL: the JSON lines also go here (--json=FILE), the text log stays on
+     * stderr. Flushed per line; a failed write is said once on stderr. */
+    FILE *json_log;
+    bool quiet;            /* no per-connection log lines */
+    const char *port_file; /* NULL, or where to write the bound ports as JSON */
 } wsp_serve_config;
 
 /* Defaults: hardened (every limit on), no listener, no key. */
