@@ -66,6 +66,9 @@ struct wsp_plan {
     unsigned long nodes_seen;
     uint64_t deadline_cap_us;
     env_store *stores;
+    char warnings[WSP_PLAN_MAX_WARNINGS][400]; /* "FILE:LINE:COL: warning: ..." */
+    size_t num_warnings;
+    bool warn_limits; /* the validation pass at load: old limits keys warn (once) */
 };
 
 void wsp_plan_err_format(const wsp_plan_err *e, char *out, size_t cap)
@@ -459,8 +462,16 @@ static const char *const tls_keys[] = {"cacert",      "cert",          "key_file
 static const char *const auth_keys[] = {"jwt", "token_env", "in", "message", NULL};
 static const char *const jwt_keys[] = {"secret_env", "secret_file", "key_file", "alg", "ttl",
                                        "claims",     "kid",         "nbf",      NULL};
-static const char *const limits_keys[] = {"max_message",       "rate",         "connections",
-                                          "handshake_timeout", "idle_timeout", NULL};
+static const char *const limits_keys[] = {
+    "max_message", "rate_limit",  "max_conns_per_ip", "handshake_timeout", "idle_timeout",
+    "rate",        "connections", /* the names before 0.2.0 (old_limits) */
+    NULL};
+
+/* limits keys renamed in 0.2.0 (docs/cli.md "One name per concept"): read for one release with
+ * a warning naming the new key. */
+static const struct {
+    const char *old_key, *new_key;
+} old_limits[] = {{"rate", "rate_limit"}, {"connections", "max_conns_per_ip"}};
 static const char *const marker_keys[] = {"send", "expect", NULL};
 
 /* ---- the probe's settings: the keys the option tables of probe/setup.h know ----
@@ -705,10 +716,57 @@ static int build_urls(wsp_plan *P, yaml_node_t *en, const char *path, wsp_env *e
     return 0;
 }
 
+static void warn_at(wsp_plan *P, yaml_mark_t m, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void warn_at(wsp_plan *P, yaml_mark_t m, const char *fmt, ...)
+{
+    if (P->num_warnings >= WSP_PLAN_MAX_WARNINGS)
+        return;
+    char *w = P->warnings[P->num_warnings++];
+    int k = snprintf(w, sizeof P->warnings[0], "%s:%u:%u: warning: ", P->file, (unsigned)m.line + 1,
+                     (unsigned)m.column + 1);
+    va_list ap;
+    va_start(ap, fmt);
+    if (k > 0 && (size_t)k < sizeof P->warnings[0])
+        vsnprintf(w + k, sizeof P->warnings[0] - (size_t)k, fmt, ap);
+    va_end(ap);
+}
+
+/* The value of limits key `key`, or of its old name (old_limits), warned of once, at load;
+ * both given is an error (*rc = -1). */
+static yaml_node_t *limits_get(wsp_plan *P, yaml_node_t *n, const char *kp, const char *key,
+                               const char **used, int *rc, wsp_plan_err *err)
+{
+    *used = key;
+    yaml_mark_t km, om;
+    yaml_node_t *v = map_get(P, n, key, &km);
+    for (size_t i = 0; i < sizeof old_limits / sizeof old_limits[0]; i++) {
+        if (strcmp(old_limits[i].new_key, key) != 0)
+            continue;
+        yaml_node_t *o = map_get(P, n, old_limits[i].old_key, &om);
+        if (!o)
+            break;
+        if (v) {
+            *rc = fail_at(P, err, om,
+                          "%s: %s and %s are the same limit (%s is its old name): "
+                          "give %s only",
+                          kp, old_limits[i].old_key, key, old_limits[i].old_key, key);
+            return NULL;
+        }
+        if (P->warn_limits)
+            warn_at(P, om, "%s.%s is now %s.%s; the old key goes in 0.3.0 (CHANGELOG.md)", kp,
+                    old_limits[i].old_key, kp, key);
+        *used = old_limits[i].old_key;
+        return o;
+    }
+    return v;
+}
+
 /* limits: what the environment is expected to enforce (the security checks probe them). */
 static int build_limits(wsp_plan *P, yaml_node_t *n, const char *kp, wsp_env_limits *lim,
                         wsp_plan_err *err)
 {
+    int err_rc = 0;
     if (want_map(P, n, kp, err) != 0 || check_keys(P, n, kp, limits_keys, err) != 0)
         return -1;
     yaml_mark_t km;
@@ -719,18 +777,21 @@ static int build_limits(wsp_plan *P, yaml_node_t *n, const char *kp, wsp_env_lim
         if (want_size(P, v, vp, &lim->max_message, err) != 0)
             return -1;
     }
-    if ((v = map_get(P, n, "rate", &km))) {
-        snprintf(vp, sizeof vp, "%s.rate", kp);
+    const char *key;
+    if ((v = limits_get(P, n, kp, "rate_limit", &key, &err_rc, err))) {
+        snprintf(vp, sizeof vp, "%s.%s", kp, key);
         if (want_number(P, v, vp, &lim->rate_per_s, err) != 0)
             return -1;
     }
-    if ((v = map_get(P, n, "connections", &km))) {
+    if ((v = limits_get(P, n, kp, "max_conns_per_ip", &key, &err_rc, err))) {
         long c;
-        snprintf(vp, sizeof vp, "%s.connections", kp);
+        snprintf(vp, sizeof vp, "%s.%s", kp, key);
         if (want_int(P, v, vp, 1, 100000, &c, err) != 0)
             return -1;
         lim->max_conns_per_client = (int)c;
     }
+    if (err_rc)
+        return -1;
     if ((v = map_get(P, n, "handshake_timeout", &km))) {
         snprintf(vp, sizeof vp, "%s.handshake_timeout", kp);
         if (want_duration(P, v, vp, &lim->handshake_timeout_us, err) != 0)
@@ -1435,9 +1496,11 @@ static int validate(wsp_plan *P, wsp_plan_err *err)
     }
     if (P->num_envs == 0)
         return fail_at(P, err, envs->start_mark, "environments: expected at least one");
+    P->warn_limits = true;
     for (size_t i = 0; i < P->num_envs; i++)
         if (env_build(P, i, NULL, err) != 0)
             return -1;
+    P->warn_limits = false;
     yaml_mark_t cm;
     yaml_node_t *checks = map_get(P, root, "checks", &cm);
     if (!checks)
@@ -1611,4 +1674,14 @@ json_t *wsp_plan_env_signing(wsp_plan *P, const char *name)
         return o;
     }
     return NULL;
+}
+
+size_t wsp_plan_warning_count(const wsp_plan *plan)
+{
+    return plan ? plan->num_warnings : 0;
+}
+
+const char *wsp_plan_warning(const wsp_plan *plan, size_t i)
+{
+    return plan && i < plan->num_warnings ? plan->warnings[i] : NULL;
 }

@@ -100,4 +100,11 @@ json_t *wsp_plan_env_signing(wsp_plan *plan, const char *name);
 
 void wsp_plan_set_deadline_cap(wsp_plan *plan, uint64_t deadline_cap_us);
 
+/* What the plan says in a form that still works but goes (a limits key renamed in 0.2.0:
+ * `limits.rate` is now `limits.rate_limit`, `limits.connections` is `limits.max_conns_per_ip`),
+ * found at load: "FILE:LINE:COL: warning: ..." each, for the command to print on stderr. */
+#define WSP_PLAN_MAX_WARNINGS 8
+size_t wsp_plan_warning_count(const wsp_plan *plan);
+const char *wsp_plan_warning(const wsp_plan *plan, size_t i);
+
 #endif

@@ -5,7 +5,6 @@
  * binary's `probe URL --json -q` and taking connect + tls + upgrade as the floor. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -19,62 +18,89 @@
 
 #include "util/clock.h"
 #include "audit/audit.h"
+#include "args.h"
 #include "cli.h"
+#include "probe/setup.h"
 
 extern char **environ;
 
 #define PROBE_OUTPUT_MAX (1u << 20)
 #define PROBE_WAIT_MS 120000
 
-static void usage(FILE *f)
-{
-    fprintf(
-        f,
-        "usage: wsprobe audit [options] REPORT.xml|DIR ...\n"
-        "\n"
-        "Reads JUnit XML from any test runner (pytest, Surefire, jest-junit, go-junit-report,\n"
-        "ctest, PHPUnit, GoogleTest; folders are searched for *.xml and *.xml.gz; '-' is\n"
-        "standard input) and flags hollow tests: passes too fast to have touched the network,\n"
-        "swallowed errors in their output, skips in disguise, collapsed and vanished tests.\n"
-        "\n"
-        "Test names are 'classname.name'; a GLOB (fnmatch, '*' matches dots too) matches that\n"
-        "or the bare name.\n"
-        "\n"
-        "rules:\n"
-        "  --floor GLOB=DURATION       a pass of a matching test faster than DURATION "
-        "(repeatable)\n"
-        "  --floor-from-probe [GLOB=]URL  measure a real handshake (connect+tls+upgrade) to URL\n"
-        "                              with 'wsprobe probe' and use it as the floor of GLOB\n"
-        "                              (default: the --network-tests globs)\n"
-        "  --network-tests GLOB        network tests: a pass in exactly 0 s is flagged "
-        "(repeatable)\n"
-        "  --baseline DIR|FILE         earlier reports or a stored baseline (repeatable): "
-        "collapse\n"
-        "                              and vanished tests\n"
-        "  --save-baseline FILE        write the baseline plus this run's passes as a store\n"
-        "  --min-history N             earlier passes a test needs for collapse (5)\n"
-        "  --collapse-ratio R          collapse below R x the median (0.1)\n"
-        "  --collapse-min DURATION     ignore medians below this (1ms)\n"
-        "  --require-property EXPR     network tests (all passes without --network-tests) must\n"
-        "                              carry a property: NAME, or NAME OP VALUE with OP one of\n"
-        "                              > >= < <= = != (for example 'ws.bytes_rx>0')\n"
-        "  --swallowed-pattern TEXT    another sign of a swallowed error in a pass's output\n"
-        "  --exclude GLOB              do not judge matching tests (repeatable)\n"
-        "  --disable RULE              turn a rule off (repeatable; see --list-rules)\n"
-        "  --config FILE               the same settings in YAML (keys as the flags)\n"
-        "\n"
-        "output:\n"
-        "  --json FILE|-               the report as JSON ('-': standard output, no human report)\n"
-        "  --junit FILE                the findings as JUnit XML failures, for CI\n"
-        "  --show N                    findings per rule in the human report (20; 0: all)\n"
-        "  --max-findings N            findings kept per rule (1000; 0: no cap), the rest "
-        "counted\n"
-        "  --max-report-size SIZE      refuse a report larger than SIZE (4G; 0: no cap)\n"
-        "  -q, --quiet                 no human report\n"
-        "  --list-rules                the rules, worst first\n"
-        "\n"
-        "exit: 0 clean, 1 findings, 2 bad input or usage.\n");
-}
+static const char audit_usage[] =
+    "usage: wsprobe audit [options] REPORT.xml|DIR ...\n"
+    "\n"
+    "Reads JUnit XML from any test runner (pytest, Surefire, jest-junit, go-junit-report,\n"
+    "ctest, PHPUnit, GoogleTest; folders are searched for *.xml and *.xml.gz; '-' is\n"
+    "standard input) and flags hollow tests: passes too fast to have touched the network,\n"
+    "swallowed errors in their output, skips in disguise, collapsed and vanished tests.\n"
+    "\n"
+    "Test names are 'classname.name'; a GLOB (fnmatch, '*' matches dots too) matches that\n"
+    "or the bare name.\n"
+    "\n";
+
+static const char audit_after[] = "\nexit: 0 clean, 1 findings, 2 bad input or usage.\n";
+
+enum {
+    OPT_LIST_RULES = WSP_PROBE_OPT_OWN,
+    OPT_CONFIG,
+    OPT_QUIET,
+    OPT_SETTING, /* everything handled by wsp_audit_config_set under its long name */
+};
+
+#define SET(name, type, meta, help, min, max, flags)                                               \
+    {                                                                                              \
+        name, 0, type, OPT_SETTING, meta, help, min, max, NULL, NULL, flags                        \
+    }
+#define R WSP_OPT_REPEAT
+
+/* The values are checked by type here and then by the audit's own setter, the one parser the
+ * YAML configuration (--config) goes through too. */
+static const wsp_opt audit_opts[] = {
+    {"rules:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    SET("floor", WSP_OPT_TEXT, "GLOB=DURATION",
+        "a pass of a matching test faster than DURATION\n(repeatable)", 0, 0, R),
+    SET("floor-from-probe", WSP_OPT_TEXT, "[GLOB=]URL",
+        "measure a real handshake (connect+tls+upgrade) to URL\nwith 'wsprobe probe' and use it "
+        "as the floor of GLOB\n(default: the --network-tests globs)",
+        0, 0, R),
+    SET("network-tests", WSP_OPT_TEXT, "GLOB",
+        "network tests: a pass in exactly 0 s is flagged\n(repeatable)", 0, 0, R),
+    SET("baseline", WSP_OPT_PATH, "DIR|FILE",
+        "earlier reports or a stored baseline (repeatable):\ncollapse and vanished tests", 0, 0, R),
+    SET("save-baseline", WSP_OPT_PATH, "FILE",
+        "write the baseline plus this run's passes as a store", 0, 0, 0),
+    SET("min-history", WSP_OPT_COUNT, "N", "earlier passes a test needs for collapse (5)", 1, 0, 0),
+    SET("collapse-ratio", WSP_OPT_TEXT, "R", "collapse below R x the median (0.1)", 0, 0, 0),
+    SET("collapse-min", WSP_OPT_TEXT, "DURATION", "ignore medians below this (1ms)", 0, 0, 0),
+    SET("require-property", WSP_OPT_TEXT, "EXPR",
+        "network tests (all passes without --network-tests) must\ncarry a property: NAME, or NAME "
+        "OP VALUE with OP one of\n> >= < <= = != (for example 'ws.bytes_rx>0')",
+        0, 0, R),
+    SET("swallowed-pattern", WSP_OPT_TEXT, "TEXT",
+        "another sign of a swallowed error in a pass's output", 0, 0, R),
+    SET("exclude", WSP_OPT_TEXT, "GLOB", "do not judge matching tests (repeatable)", 0, 0, R),
+    SET("disable", WSP_OPT_TEXT, "RULE", "turn a rule off (repeatable; see --list-rules)", 0, 0, R),
+    {"config", 0, WSP_OPT_PATH, OPT_CONFIG, "FILE",
+     "the same settings in YAML (keys as the flags), read\nfirst: flags add to its lists and "
+     "override its values",
+     0, 0, NULL, NULL, 0},
+    {"output:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    SET("junit", WSP_OPT_PATH, "FILE", "the findings as JUnit XML failures, for CI", 0, 0, 0),
+    SET("show", WSP_OPT_COUNT, "N", "findings per rule in the human report (20; 0: all)", 0,
+        1000000000, 0),
+    SET("max-findings", WSP_OPT_COUNT, "N",
+        "findings kept per rule (1000; 0: no cap), the rest\ncounted", 0, 0, 0),
+    SET("max-report-size", WSP_OPT_SIZE, "SIZE", "refuse a report larger than SIZE (4G; 0: no cap)",
+        0, 0, 0),
+    {"quiet", 'q', WSP_OPT_FLAG, OPT_QUIET, NULL, "no human report", 0, 0, NULL, NULL, 0},
+    {"list-rules", 0, WSP_OPT_FLAG, OPT_LIST_RULES, NULL, "the rules, worst first", 0, 0, NULL,
+     NULL, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+#undef SET
+#undef R
 
 static int list_rules(void)
 {
@@ -252,44 +278,38 @@ static int close_out(FILE *f, const char *path, const char *what, int wrc)
     return 0;
 }
 
-enum {
-    OPT_LIST_RULES = 1000,
-    OPT_CONFIG,
-    OPT_SETTING, /* everything handled by wsp_audit_config_set under its long name */
-};
-
-int wsp_cmd_audit(int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        {"floor", required_argument, NULL, OPT_SETTING},
-        {"floor-from-probe", required_argument, NULL, OPT_SETTING},
-        {"network-tests", required_argument, NULL, OPT_SETTING},
-        {"baseline", required_argument, NULL, OPT_SETTING},
-        {"save-baseline", required_argument, NULL, OPT_SETTING},
-        {"min-history", required_argument, NULL, OPT_SETTING},
-        {"collapse-ratio", required_argument, NULL, OPT_SETTING},
-        {"collapse-min", required_argument, NULL, OPT_SETTING},
-        {"require-property", required_argument, NULL, OPT_SETTING},
-        {"swallowed-pattern", required_argument, NULL, OPT_SETTING},
-        {"exclude", required_argument, NULL, OPT_SETTING},
-        {"disable", required_argument, NULL, OPT_SETTING},
-        {"json", required_argument, NULL, OPT_SETTING},
-        {"junit", required_argument, NULL, OPT_SETTING},
-        {"show", required_argument, NULL, OPT_SETTING},
-        {"max-findings", required_argument, NULL, OPT_SETTING},
-        {"max-report-size", required_argument, NULL, OPT_SETTING},
-        {"config", required_argument, NULL, OPT_CONFIG},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {"list-rules", no_argument, NULL, OPT_LIST_RULES},
-        {NULL, 0, NULL, 0},
-    };
+typedef struct audit_cli {
     wsp_audit_config cfg;
-    wsp_audit_config_init(&cfg);
-    wsp_err err;
-    int code = 2;
+    bool list_rules;
+} audit_cli;
 
-    /* --config first, wherever it stands */
+static int take(void *ud, const wsp_opt *o, const char *arg, const wsp_opt_value *v)
+{
+    (void)v;
+    audit_cli *a = ud;
+    wsp_err err;
+    switch (o->id) {
+    case OPT_SETTING:
+        if (wsp_audit_config_set(&a->cfg, o->name, arg, &err) < 0) {
+            wsp_cli_usage_error("audit", "%s", err.msg);
+            return -1;
+        }
+        return 0;
+    case OPT_QUIET:
+        a->cfg.quiet = true;
+        return 0;
+    case OPT_LIST_RULES:
+        a->list_rules = true;
+        return 0;
+    case OPT_CONFIG: /* read before the other options */
+        return 0;
+    }
+    return -1;
+}
+
+/* --config first, wherever it stands. Returns 0 or -1 (said). */
+static int load_config(wsp_audit_config *cfg, int argc, char **argv)
+{
     for (int i = 1; i < argc; i++) {
         const char *path = NULL;
         if (strcmp(argv[i], "--") == 0)
@@ -298,57 +318,91 @@ int wsp_cmd_audit(int argc, char **argv)
             path = argv[i + 1];
         else if (strncmp(argv[i], "--config=", 9) == 0)
             path = argv[i] + 9;
-        if (path && wsp_audit_config_load_yaml(&cfg, path, &err) < 0) {
+        wsp_err err;
+        if (path && wsp_audit_config_load_yaml(cfg, path, &err) < 0) {
             wsp_cli_usage_error("audit", "--config %s", err.msg);
-            goto out;
+            return -1;
         }
     }
+    return 0;
+}
 
-    optind = 0; /* GNU: full re-initialisation */
-    opterr = 0;
-    wsp_cli_require_full_options("audit", argc, argv, longopts);
-    for (;;) {
-        int li = -1;
-        int c = getopt_long(argc, argv, ":qh", longopts, &li);
-        if (c == -1)
-            break;
-        switch (c) {
-        case OPT_SETTING:
-            if (wsp_audit_config_set(&cfg, longopts[li].name, optarg, &err) < 0) {
-                wsp_cli_usage_error("audit", "%s", err.msg);
-                goto out;
-            }
-            break;
-        case OPT_CONFIG:
-            break;
-        case 'q':
-            cfg.quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
-            code = 0;
-            goto out;
-        case OPT_LIST_RULES:
-            code = list_rules();
-            goto out;
-        case ':':
-            wsp_cli_usage_error("audit", "%s needs a value", argv[optind - 1]);
-            goto out;
-        default:
-            wsp_cli_usage_error("audit", "unknown option '%s' (see wsprobe audit --help)",
-                                argv[optind - 1]);
-            goto out;
+/* The human report (or the input errors on stderr), JSON, JUnit and the saved baseline.
+ * Returns the exit code. */
+static int write_reports(wsp_audit *a, const wsp_audit_config *cfg, int code)
+{
+    wsp_err err;
+    bool json_stdout = cfg->json_path && strcmp(cfg->json_path, "-") == 0;
+    if (!cfg->quiet && !json_stdout) {
+        wsp_audit_write_human(a, stdout, wsp_cli_color(stdout));
+        fflush(stdout);
+    } else {
+        /* still say why input was bad, on stderr */
+        for (size_t i = 0; i < wsp_audit_error_count(a); i++) {
+            const wsp_junit_error *e = wsp_audit_error_at(a, i);
+            if (e->line)
+                fprintf(stderr, "wsprobe: audit: %s:%lu: %s\n", e->file, e->line, e->msg);
+            else
+                fprintf(stderr, "wsprobe: audit: %s: %s\n", e->file, e->msg);
         }
     }
-    if (optind >= argc) {
+    if (cfg->json_path) {
+        FILE *f = open_out(cfg->json_path, "--json");
+        if (!f || close_out(f, cfg->json_path, "--json", wsp_audit_write_json(a, f)) < 0)
+            code = 2;
+    }
+    if (cfg->junit_path) {
+        FILE *f = open_out(cfg->junit_path, "--junit");
+        if (!f || close_out(f, cfg->junit_path, "--junit", wsp_audit_write_junit(a, f)) < 0)
+            code = 2;
+    }
+    if (cfg->save_baseline && code != 2 &&
+        wsp_audit_save_baseline(a, cfg->save_baseline, &err) < 0) {
+        wsp_cli_usage_error("audit", "%s", err.msg);
+        code = 2;
+    }
+    return code;
+}
+
+int wsp_cmd_audit(int argc, char **argv)
+{
+    static const wsp_opt *const tables[] = {audit_opts, NULL};
+    const wsp_cli_spec spec = {.cmd = "audit",
+                               .usage = audit_usage,
+                               .after = audit_after,
+                               .tables = tables,
+                               .flags = WSP_CLI_JSON | WSP_CLI_JSON_SPACED};
+    audit_cli ac = {.list_rules = false};
+    wsp_audit_config_init(&ac.cfg);
+    wsp_audit_config *const cfgp = &ac.cfg;
+    wsp_err err;
+    int code = 2;
+    wsp_cli_out out;
+    if (load_config(cfgp, argc, argv) != 0)
+        goto out;
+    int prc = wsp_cli_parse(&spec, argc, argv, take, &ac, &out);
+    if (prc != 0) {
+        code = prc == 1 ? 0 : 2;
+        goto out;
+    }
+    if (ac.list_rules) {
+        code = list_rules();
+        goto out;
+    }
+    if (out.json &&
+        wsp_audit_config_set(cfgp, "json", out.json_file ? out.json_file : "-", &err) < 0) {
+        wsp_cli_usage_error("audit", "%s", err.msg);
+        goto out;
+    }
+    if (out.noperands == 0) {
         wsp_cli_usage_error("audit", "no reports given (see wsprobe audit --help)");
         goto out;
     }
-    if ((code = resolve_probes(&cfg)) != 0)
+    if ((code = resolve_probes(cfgp)) != 0)
         goto out;
     code = 2;
 
-    wsp_audit *a = wsp_audit_new(&cfg);
+    wsp_audit *a = wsp_audit_new(cfgp);
     if (!a) {
         wsp_cli_usage_error("audit", "out of memory");
         code = 70;
@@ -363,8 +417,8 @@ int wsp_cmd_audit(int argc, char **argv)
         wsp_audit_free(a);
         goto out;
     }
-    for (int i = optind; i < argc; i++) {
-        if (wsp_audit_add_path(a, argv[i]) < 0) {
+    for (int i = 0; i < out.noperands; i++) {
+        if (wsp_audit_add_path(a, out.operands[i]) < 0) {
             wsp_cli_usage_error("audit", "out of memory");
             wsp_audit_free(a);
             code = 70;
@@ -374,36 +428,9 @@ int wsp_cmd_audit(int argc, char **argv)
     wsp_audit_finish(a);
     code = wsp_audit_exit_code(a);
 
-    bool json_stdout = cfg.json_path && strcmp(cfg.json_path, "-") == 0;
-    if (!cfg.quiet && !json_stdout) {
-        wsp_audit_write_human(a, stdout, wsp_cli_color(stdout));
-        fflush(stdout);
-    } else {
-        /* still say why input was bad, on stderr */
-        for (size_t i = 0; i < wsp_audit_error_count(a); i++) {
-            const wsp_junit_error *e = wsp_audit_error_at(a, i);
-            if (e->line)
-                fprintf(stderr, "wsprobe: audit: %s:%lu: %s\n", e->file, e->line, e->msg);
-            else
-                fprintf(stderr, "wsprobe: audit: %s: %s\n", e->file, e->msg);
-        }
-    }
-    if (cfg.json_path) {
-        FILE *f = open_out(cfg.json_path, "--json");
-        if (!f || close_out(f, cfg.json_path, "--json", wsp_audit_write_json(a, f)) < 0)
-            code = 2;
-    }
-    if (cfg.junit_path) {
-        FILE *f = open_out(cfg.junit_path, "--junit");
-        if (!f || close_out(f, cfg.junit_path, "--junit", wsp_audit_write_junit(a, f)) < 0)
-            code = 2;
-    }
-    if (cfg.save_baseline && code != 2 && wsp_audit_save_baseline(a, cfg.save_baseline, &err) < 0) {
-        wsp_cli_usage_error("audit", "%s", err.msg);
-        code = 2;
-    }
+    code = write_reports(a, cfgp, code);
     wsp_audit_free(a);
 out:
-    wsp_audit_config_cleanup(&cfg);
+    wsp_audit_config_cleanup(cfgp);
     return code;
 }

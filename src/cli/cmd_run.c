@@ -1,7 +1,6 @@
 /* cmd_run.c - `wsprobe run PLAN --env NAME`: a verification plan's checks on one environment,
  * with human, JSON and JUnit reports. Also the helpers `parity` shares (planrun.h). */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +14,6 @@
 #include "util/clock.h"
 #include "report/report.h"
 #include "util/redact.h"
-#include "util/duration.h"
 #include "planrun.h"
 #include "check/security/security.h"
 
@@ -24,16 +22,9 @@ static const char run_usage[] =
     "\n"
     "Run a verification plan's checks (connect, health, conversation, concurrent,\n"
     "expect_auth_required, security) against one environment, independent checks at once.\n"
-    "\n"
-    "  -e, --env NAME        the environment of the plan to check (required)\n"
-    "      --json FILE       write the JSON report to FILE ('-': stdout, instead of the table)\n"
-    "      --junit FILE      write JUnit XML (one testcase per check, evidence as properties)\n"
-    "      --parallel N      checks running at once (default 4, at most 64)\n"
-    "      --deadline DUR    the whole run (default 10m); checks not started by then are\n"
-    "                        inconclusive, and every probe is capped at it\n"
-    "      --strict          warn and skip fail the run too\n"
-    "  -q, --quiet           no table; only failures on stderr\n"
-    "  -h, --help\n"
+    "\n";
+
+static const char run_after[] =
     "\n"
     "Exit: 0 when every check passed (or warned, skipped, was not applicable); 1 when a check\n"
     "failed or was inconclusive (an unproven check is not green); 2 for a usage or plan error.\n";
@@ -52,6 +43,8 @@ wsp_plan *wsp_planrun_load(const char *cmd, const char *path, uint64_t deadline_
         fprintf(stderr, "wsprobe: %s: %s\n", cmd, last_error);
         return NULL;
     }
+    for (size_t i = 0; i < wsp_plan_warning_count(plan); i++)
+        fprintf(stderr, "wsprobe: %s: %s\n", cmd, wsp_plan_warning(plan, i));
     wsp_plan_set_deadline_cap(plan, deadline_us);
     return plan;
 }
@@ -173,29 +166,117 @@ void wsp_planrun_view(const wsp_planrun *run, const char *plan_file, bool strict
     out->strict = strict;
 }
 
-int wsp_planrun_write_json(const char *cmd, const char *path, const json_t *o)
+/* ---- the options run and parity share ---- */
+
+enum {
+    OPT_ENV = WSP_PROBE_OPT_OWN,
+    OPT_JUNIT,
+    OPT_PARALLEL,
+    OPT_DEADLINE,
+    OPT_QUIET,
+    OPT_STRICT,
+    OPT_BASELINE
+};
+
+static const wsp_opt plan_opts[] = {
+    {"env", 'e', WSP_OPT_TEXT, OPT_ENV, "NAME", NULL, 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"junit", 0, WSP_OPT_PATH, OPT_JUNIT, "FILE",
+     "write JUnit XML (one testcase per check, evidence as\nproperties)", 0, 0, NULL, NULL, 0},
+    {"parallel", 0, WSP_OPT_COUNT, OPT_PARALLEL, "N", "checks running at once (default 4)", 1, 64,
+     NULL, NULL, 0},
+    {"quiet", 'q', WSP_OPT_FLAG, OPT_QUIET, NULL, "no table; only failures on stderr", 0, 0, NULL,
+     NULL, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+/* --env and --deadline say different things in run and parity */
+static const wsp_opt run_opts[] = {
+    {"env", 'e', WSP_OPT_TEXT, OPT_ENV, "NAME", "the environment of the plan to check (required)",
+     0, 0, NULL, NULL, 0},
+    {"deadline", 0, WSP_OPT_DURATION, OPT_DEADLINE, "DUR",
+     "the whole run (default 10m); checks not started by then\nare inconclusive, and every probe "
+     "is capped at it",
+     0, 0, NULL, NULL, 0},
+    {"strict", 0, WSP_OPT_FLAG, OPT_STRICT, NULL, "warn and skip fail the run too", 0, 0, NULL,
+     NULL, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+static const wsp_opt parity_opts[] = {
+    {"env", 'e', WSP_OPT_TEXT, OPT_ENV, "NAME",
+     "an environment to compare (repeat; at least two, or one\nwith --baseline)", 0, 0, NULL, NULL,
+     WSP_OPT_REPEAT},
+    {"baseline", 0, WSP_OPT_PATH, OPT_BASELINE, "FILE",
+     "an accepted earlier report (parity or run JSON): an\nenvironment whose check held there and "
+     "does not now is\nflagged",
+     0, 0, NULL, NULL, 0},
+    {"deadline", 0, WSP_OPT_DURATION, OPT_DEADLINE, "DUR", "the whole comparison (default 10m)", 0,
+     0, NULL, NULL, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+/* the command's own first (--env leads the help), then the shared ones without their --env */
+static const wsp_opt *const run_tables[] = {run_opts, plan_opts + 1, NULL};
+static const wsp_opt *const parity_tables[] = {parity_opts, plan_opts + 1, NULL};
+
+static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_value *v)
 {
-    if (!o) {
-        fprintf(stderr, "wsprobe: %s: out of memory for the JSON report\n", cmd);
-        return -1;
+    wsp_planrun_opts *o = ud;
+    switch (opt->id) {
+    case OPT_ENV:
+        if (o->nenv && !o->many_envs) {
+            wsp_cli_usage_error(o->cmd, "--env is given twice (parity compares environments: "
+                                        "wsprobe parity)");
+            return -1;
+        }
+        if (o->nenv >= WSP_PLANRUN_MAX_ENVS) {
+            wsp_cli_usage_error(o->cmd, "at most %d environments", WSP_PLANRUN_MAX_ENVS);
+            return -1;
+        }
+        for (size_t i = 0; i < o->nenv; i++)
+            if (strcmp(o->envs[i], arg) == 0) {
+                wsp_cli_usage_error(o->cmd, "--env %s is given twice", arg);
+                return -1;
+            }
+        o->envs[o->nenv++] = arg;
+        return 0;
+    case OPT_JUNIT:
+        o->junit = arg;
+        return 0;
+    case OPT_BASELINE:
+        o->baseline = arg;
+        return 0;
+    case OPT_PARALLEL:
+        o->parallel = (int)v->u;
+        return 0;
+    case OPT_DEADLINE:
+        o->deadline_us = v->u;
+        return 0;
+    case OPT_STRICT:
+        o->strict = true;
+        return 0;
+    case OPT_QUIET:
+        o->quiet = true;
+        return 0;
     }
-    if (wsp_report_json_write(json_incref((json_t *)(uintptr_t)o), cmd, path) != 0) {
-        char eb[128];
-        strerror_r(errno, eb, sizeof eb);
-        fprintf(stderr, "wsprobe: %s: --json %s: cannot write the report: %s\n", cmd, path, eb);
-        return -1;
-    }
-    return 0;
+    return -1;
 }
 
-int wsp_planrun_parallel(const char *s, int *out)
+int wsp_planrun_parse(const char *cmd, const char *usage, const char *after, bool parity, int argc,
+                      char **argv, wsp_planrun_opts *o, wsp_cli_out *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < 1 || v > 64)
-        return -1;
-    *out = (int)v;
-    return 0;
+    const wsp_cli_spec spec = {.cmd = cmd,
+                               .usage = usage,
+                               .after = after,
+                               .tables = parity ? parity_tables : run_tables,
+                               .flags = WSP_CLI_JSON | WSP_CLI_JSON_SPACED};
+    memset(o, 0, sizeof *o);
+    o->cmd = cmd;
+    o->many_envs = parity;
+    o->parallel = 4;
+    o->deadline_us = DEFAULT_DEADLINE_US;
+    int rc = wsp_cli_parse(&spec, argc, argv, take, o, out);
+    return rc == 0 ? -1 : rc == 1 ? 0 : 2;
 }
 
 /* The plan's ids for the report (results carry the definitions' ids). */
@@ -208,100 +289,75 @@ static const char **plan_ids(const wsp_plan *plan)
     return ids;
 }
 
-enum { OPT_JSON = 256, OPT_JUNIT, OPT_PARALLEL, OPT_DEADLINE, OPT_STRICT };
+/* The reports of a finished run: the table, JSON, JUnit. Returns the exit code. */
+static int run_reports(const wsp_planrun_opts *o, const wsp_cli_out *out, const wsp_runreport *rr)
+{
+    static const char cmd[] = "run";
+    int rc = wsp_runreport_exit_code(rr->results, rr->n, o->strict);
+    if (!o->quiet && wsp_cli_human(out))
+        wsp_runreport_human(stdout, rr, wsp_cli_color(stdout));
+    else if (rc != 0)
+        wsp_runreport_human(stderr, rr, false);
+    if (out->json) {
+        json_t *j = wsp_runreport_json(rr);
+        if ((!j || wsp_cli_json_write(cmd, j, out->json_file) != 0) && rc == 0)
+            rc = 2;
+    }
+    if (o->junit) {
+        wsp_err e;
+        wsp_err_clear(&e);
+        if (wsp_runreport_junit_write(rr, 1, o->junit, &e) != 0) {
+            fprintf(stderr, "wsprobe: %s: %s\n", cmd, e.msg);
+            if (rc == 0)
+                rc = 2;
+        }
+    }
+    return rc;
+}
 
-static const struct option run_opts[] = {
-    {"env", required_argument, NULL, 'e'},
-    {"json", required_argument, NULL, OPT_JSON},
-    {"junit", required_argument, NULL, OPT_JUNIT},
-    {"parallel", required_argument, NULL, OPT_PARALLEL},
-    {"deadline", required_argument, NULL, OPT_DEADLINE},
-    {"strict", no_argument, NULL, OPT_STRICT},
-    {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
+static void list_envs(const char *cmd, const wsp_plan *plan)
+{
+    fprintf(stderr, "wsprobe: %s: --env NAME is required; the plan defines:", cmd);
+    for (size_t i = 0; i < wsp_plan_env_count(plan); i++)
+        fprintf(stderr, " %s", wsp_plan_env_name(plan, i));
+    fputc('\n', stderr);
+}
 
 int wsp_cmd_run(int argc, char **argv)
 {
     static const char cmd[] = "run";
-    const char *env_name = NULL, *json_path = NULL, *junit_path = NULL;
-    int parallel = 4;
-    uint64_t deadline_us = DEFAULT_DEADLINE_US;
-    bool strict = false, quiet = false;
-    optind = 1;
-    opterr = 0;
-    int ch;
-    wsp_cli_require_full_options("run", argc, argv, run_opts);
-    while ((ch = getopt_long(argc, argv, ":e:qh", run_opts, NULL)) != -1) {
-        switch (ch) {
-        case 'e':
-            if (env_name)
-                return wsp_cli_usage_error(cmd, "--env is given twice (parity compares "
-                                                "environments: wsprobe parity)");
-            env_name = optarg;
-            break;
-        case OPT_JSON:
-            json_path = optarg;
-            break;
-        case OPT_JUNIT:
-            junit_path = optarg;
-            break;
-        case OPT_PARALLEL:
-            if (wsp_planrun_parallel(optarg, &parallel) != 0)
-                return wsp_cli_usage_error(cmd, "--parallel '%s': expected 1 to 64", optarg);
-            break;
-        case OPT_DEADLINE:
-            if (wsp_duration_parse(optarg, &deadline_us) != 0 || deadline_us == 0)
-                return wsp_cli_usage_error(cmd, "--deadline '%s': expected a duration like 30s, 5m",
-                                           optarg);
-            break;
-        case OPT_STRICT:
-            strict = true;
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case 'h':
-            fputs(run_usage, stdout);
-            return 0;
-        case ':':
-            return wsp_cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-        default:
-            return wsp_cli_usage_error(cmd, "unknown option '%s' (see wsprobe run --help)",
-                                       argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1)
-        return wsp_cli_usage_error(cmd, optind >= argc ? "give the plan file: wsprobe run "
-                                                         "PLAN.yaml --env NAME"
-                                                       : "give exactly one plan file");
-    const char *plan_path = argv[optind];
-    wsp_plan *plan = wsp_planrun_load(cmd, plan_path, deadline_us);
+    wsp_planrun_opts o;
+    wsp_cli_out out;
+    int rc = wsp_planrun_parse(cmd, run_usage, run_after, false, argc, argv, &o, &out);
+    if (rc >= 0)
+        return rc;
+    if (out.noperands != 1)
+        return wsp_cli_usage_error(cmd, out.noperands == 0 ? "give the plan file: wsprobe run "
+                                                             "PLAN.yaml --env NAME"
+                                                           : "give exactly one plan file");
+    const char *plan_path = out.operands[0], *env_name = o.nenv ? o.envs[0] : NULL;
+    wsp_plan *plan = wsp_planrun_load(cmd, plan_path, o.deadline_us);
     if (!plan) {
-        wsp_planrun_junit_error(junit_path, plan_path, env_name);
+        wsp_planrun_junit_error(o.junit, plan_path, env_name);
         return 2;
     }
     if (!env_name) {
-        fprintf(stderr, "wsprobe: %s: --env NAME is required; the plan defines:", cmd);
-        for (size_t i = 0; i < wsp_plan_env_count(plan); i++)
-            fprintf(stderr, " %s", wsp_plan_env_name(plan, i));
-        fputc('\n', stderr);
+        list_envs(cmd, plan);
         wsp_plan_free(plan);
         return 2;
     }
-    int rc = 2;
+    rc = 2;
     const char **ids = NULL;
     wsp_planrun run;
     memset(&run, 0, sizeof run);
     run.plan = plan;
-    run.parallel = parallel;
-    run.deadline_us = deadline_us;
+    run.parallel = o.parallel;
+    run.deadline_us = o.deadline_us;
     if (wsp_planrun_env(cmd, plan, env_name, &run.env) != 0) {
-        wsp_planrun_junit_error(junit_path, plan_path, env_name);
+        wsp_planrun_junit_error(o.junit, plan_path, env_name);
         goto out;
     }
-    wsp_planrun_watchdog(cmd, deadline_us, 30ull * 1000000ull);
+    wsp_planrun_watchdog(cmd, o.deadline_us, 30ull * 1000000ull);
     ids = plan_ids(plan);
     if (!ids || wsp_planrun_execute(&run) != 0) {
         fprintf(stderr, "wsprobe: %s: out of memory\n", cmd);
@@ -309,29 +365,9 @@ int wsp_cmd_run(int argc, char **argv)
         goto out;
     }
     wsp_runreport rr;
-    wsp_planrun_view(&run, plan_path, strict, &rr);
+    wsp_planrun_view(&run, plan_path, o.strict, &rr);
     rr.ids = ids;
-    rc = wsp_runreport_exit_code(run.results, rr.n, strict);
-    bool json_stdout = json_path && strcmp(json_path, "-") == 0;
-    if (!quiet && !json_stdout)
-        wsp_runreport_human(stdout, &rr, wsp_cli_color(stdout));
-    else if (rc != 0)
-        wsp_runreport_human(stderr, &rr, false);
-    if (json_path) {
-        json_t *j = wsp_runreport_json(&rr);
-        if (wsp_planrun_write_json(cmd, json_path, j) != 0 && rc == 0)
-            rc = 2;
-        json_decref(j);
-    }
-    if (junit_path) {
-        wsp_err e;
-        wsp_err_clear(&e);
-        if (wsp_runreport_junit_write(&rr, 1, junit_path, &e) != 0) {
-            fprintf(stderr, "wsprobe: %s: %s\n", cmd, e.msg);
-            if (rc == 0)
-                rc = 2;
-        }
-    }
+    rc = run_reports(&o, &out, &rr);
 out:
     if (run.results) {
         for (size_t i = 0; i < wsp_plan_check_count(plan); i++)

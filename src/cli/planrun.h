@@ -7,9 +7,29 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "args.h"
 #include "check/check.h"
 #include "check/plan.h"
 #include "report/runreport.h"
+
+#define WSP_PLANRUN_MAX_ENVS 16
+
+/* The options run and parity share (their tables: wsp_planrun_tables), as parsed. */
+typedef struct wsp_planrun_opts {
+    const char *cmd;
+    bool many_envs; /* parity: --env repeats */
+    const char *envs[WSP_PLANRUN_MAX_ENVS];
+    size_t nenv;
+    const char *junit, *baseline;
+    int parallel;
+    uint64_t deadline_us;
+    bool strict, quiet;
+} wsp_planrun_opts;
+
+/* Parse run's (parity: parity's) command line (cli/args.h: --json, --json=FILE, the old
+ * --json FILE) into o and out. Returns -1 to go on, else the exit code (0 after --help). */
+int wsp_planrun_parse(const char *cmd, const char *usage, const char *after, bool parity, int argc,
+                      char **argv, wsp_planrun_opts *o, wsp_cli_out *out);
 
 /* Load the plan (security entries resolved through the suite when it is linked in). Prints the
  * located error and returns NULL on failure (exit 2). */
@@ -44,11 +64,5 @@ void wsp_planrun_watchdog(const char *cmd, uint64_t deadline_us, uint64_t grace_
 /* Fill a report view of `run`. */
 void wsp_planrun_view(const wsp_planrun *run, const char *plan_file, bool strict,
                       wsp_runreport *out);
-
-/* Write a JSON value to `path` ("-": stdout). Returns 0 or -1 (message printed). */
-int wsp_planrun_write_json(const char *cmd, const char *path, const json_t *o);
-
-/* Parse a --parallel value (1..64). Returns 0 or -1. */
-int wsp_planrun_parallel(const char *s, int *out);
 
 #endif

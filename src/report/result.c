@@ -117,8 +117,11 @@ void wsp_check_summarize(const wsp_check_result *results, size_t n, wsp_check_su
 {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < n; i++) {
-        if (results[i].ran)
+        wsp_verdict v = results[i].verdict;
+        out->counts[v]++;
+        if (!results[i].ran)
+            out->not_started++;
+        else if (v != WSP_VERDICT_SKIP && v != WSP_VERDICT_NOT_APPLICABLE)
             out->performed++;
-        out->counts[results[i].verdict]++;
     }
 }

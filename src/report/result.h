@@ -57,9 +57,13 @@ wsp_verdict wsp_check_set(wsp_check_result *r, wsp_verdict v, wsp_class cls, con
  * bytes_tx, bytes_rx, class, message), and add the bytes to the totals. */
 void wsp_check_add_probe_evidence(wsp_check_result *r, const char *key, const wsp_probe *p);
 
-/* Counts of verdicts across results. */
+/* Counts of verdicts across results. Every result is exactly one of: performed (it ran and sent
+ * or judged something: pass, fail, warn, inconclusive), skipped, not applicable, or not started
+ * (the deadline stopped it before it began; its verdict is inconclusive). counts[] counts the
+ * verdicts as the results carry them (counts[INCONCLUSIVE] includes the not started). */
 typedef struct wsp_check_summary {
-    unsigned performed; /* ran (not skipped for the deadline) */
+    unsigned performed;
+    unsigned not_started;
     unsigned counts[WSP_VERDICT_COUNT];
 } wsp_check_summary;
 void wsp_check_summarize(const wsp_check_result *results, size_t n, wsp_check_summary *out);

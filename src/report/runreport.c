@@ -107,9 +107,10 @@ static json_t *summary_json(const wsp_check_result *res, size_t n)
 {
     wsp_check_summary s;
     wsp_check_summarize(res, n, &s);
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "checks", (json_int_t)n, "performed",
-                     (json_int_t)s.performed, "passed", (json_int_t)s.counts[WSP_VERDICT_PASS],
-                     "failed", (json_int_t)s.counts[WSP_VERDICT_FAIL], "warned",
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "checks", (json_int_t)n, "performed",
+                     (json_int_t)s.performed, "not_started", (json_int_t)s.not_started, "passed",
+                     (json_int_t)s.counts[WSP_VERDICT_PASS], "failed",
+                     (json_int_t)s.counts[WSP_VERDICT_FAIL], "warned",
                      (json_int_t)s.counts[WSP_VERDICT_WARN], "inconclusive",
                      (json_int_t)s.counts[WSP_VERDICT_INCONCLUSIVE], "skipped",
                      (json_int_t)s.counts[WSP_VERDICT_SKIP], "not_applicable",
@@ -203,18 +204,33 @@ void wsp_runreport_human(FILE *f, const wsp_runreport *rr, bool color)
         fprintf(f, "  %s: %s\n", id_of(rr, i), h ? h : "");
         free(h);
     }
-    wsp_check_summary s;
-    wsp_check_summarize(rr->results, rr->n, &s);
     int rc = wsp_runreport_exit_code(rr->results, rr->n, rr->strict);
-    fprintf(f,
-            "\n%zu checks: %u performed, %u passed, %u failed, %u warned, %u inconclusive, %u "
-            "skipped%s in %.0f ms -> %s%s%s\n",
-            rr->n, s.performed, s.counts[WSP_VERDICT_PASS], s.counts[WSP_VERDICT_FAIL],
-            s.counts[WSP_VERDICT_WARN], s.counts[WSP_VERDICT_INCONCLUSIVE],
-            s.counts[WSP_VERDICT_SKIP] + s.counts[WSP_VERDICT_NOT_APPLICABLE],
-            s.counts[WSP_VERDICT_NOT_APPLICABLE] ? " (incl. not applicable)" : "", rr->duration_ms,
+    fputc('\n', f);
+    wsp_runreport_summary_line(f, rr->results, rr->n);
+    fprintf(f, " in %.0f ms -> %s%s%s\n", rr->duration_ms,
             color ? (rc ? "\033[31m" : "\033[32m") : "", rc ? "FAILED" : "OK",
             color ? "\033[0m" : "");
+}
+
+/* The summary line from a summary object of summary_json (run's view and parity's alike). */
+static void print_summary(FILE *f, const json_t *s)
+{
+#define C(k) ((long long)json_integer_value(json_object_get(s, k)))
+    fprintf(f,
+            "%lld checks: %lld performed (%lld passed, %lld failed, %lld warned, %lld "
+            "inconclusive), %lld not applicable, %lld skipped",
+            C("checks"), C("performed"), C("passed"), C("failed"), C("warned"),
+            C("inconclusive") - C("not_started"), C("not_applicable"), C("skipped"));
+    if (C("not_started"))
+        fprintf(f, ", %lld not started (the deadline passed first)", C("not_started"));
+#undef C
+}
+
+void wsp_runreport_summary_line(FILE *f, const wsp_check_result *results, size_t n)
+{
+    json_t *s = summary_json(results, n);
+    print_summary(f, s);
+    json_decref(s);
 }
 
 /* ---- JUnit ---- */
@@ -603,6 +619,10 @@ json_t *wsp_parity_json(const wsp_runreport *runs, size_t nruns, const json_t *b
     json_object_set_new(o, "unproven", json_integer(unproven));
     json_object_set_new(o, "matrix", matrix);
     json_object_set_new(o, "results", results);
+    json_t *sums = json_object();
+    for (size_t k = 0; sums && k < nruns; k++)
+        json_object_set_new(sums, runs[k].env_name, summary_json(runs[k].results, runs[k].n));
+    json_object_set_new(o, "summaries", sums);
     if (baseline)
         json_object_set_new(
             o, "baseline",
@@ -647,6 +667,14 @@ void wsp_parity_human(FILE *f, const json_t *parity, bool color)
             json_string_value(json_object_get(row, "id")),
             json_string_value(json_object_get(row, "was")),
             json_string_value(json_object_get(row, "now")));
+    }
+    fputc('\n', f);
+    json_array_foreach(envs, k, e)
+    {
+        const char *name = json_string_value(e);
+        fprintf(f, "%s: ", name);
+        print_summary(f, json_object_get(json_object_get(parity, "summaries"), name));
+        fputc('\n', f);
     }
     bool ok = json_is_true(json_object_get(parity, "ok"));
     fprintf(f, "\n%lld drift, %lld unproven -> %s%s%s\n",

@@ -44,7 +44,9 @@ bool wsp_runreport_verdict_fails(wsp_verdict v, bool strict);
 int wsp_runreport_exit_code(const wsp_check_result *results, size_t n, bool strict);
 
 /* {"plan", "environment", "url", "ok", "exit_code", "duration_ms",
- *  "summary": {"performed","passed","failed","warned","inconclusive","skipped","not_applicable"},
+ *  "summary": {"checks","performed","not_started","passed","failed","warned","inconclusive",
+ *              "skipped","not_applicable"} (result.h: performed + skipped + not_applicable +
+ *              not_started == checks; the verdict counts include the not started),
  *  "checks": [{"id","group","verdict","class","message","hint","duration_ms","ran",
  *              "evidence", "transcript"}]}. New reference, NULL on OOM. */
 json_t *wsp_runreport_json(const wsp_runreport *rr);
@@ -52,6 +54,11 @@ json_t *wsp_runreport_json(const wsp_runreport *rr);
 /* The table: one line per check (verdict, id, time, message), then hints of failures and the
  * summary line. */
 void wsp_runreport_human(FILE *f, const wsp_runreport *rr, bool color);
+
+/* "28 checks: 22 performed (20 passed, 1 failed, 1 warned, 0 inconclusive), 6 not applicable,
+ * 0 skipped[, 2 not started (...)]" without a newline: the counts of wsp_check_summarize, with
+ * "inconclusive" counting only the checks that ran. */
+void wsp_runreport_summary_line(FILE *f, const wsp_check_result *results, size_t n);
 
 /* Write JUnit XML for one or more environments to path. Returns 0 or -1 with err. */
 int wsp_runreport_junit_write(const wsp_runreport *runs, size_t nruns, const char *path,
@@ -69,6 +76,7 @@ json_t *wsp_parity_normalize(const wsp_check_result *r);
  *  "matrix": [{"id", "verdicts": {env: verdict}, "status": "same"|"drift"|"unproven",
  *              "evidence_differs": bool, "differences": [keys]}],
  *  "results": {env: {id: {"verdict", "class", "message", "evidence": normalised}}},
+ *  "summaries": {env: the summary of wsp_runreport_json},
  *  "environment_settings": {env: {...}} (added by the caller),
  *  "baseline": {"file", "regressions": [{"environment","id","was","now"}]}}
  * `baseline` is an earlier parity JSON (or a run JSON) or NULL. drift: a check that holds (pass

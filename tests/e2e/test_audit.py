@@ -43,8 +43,8 @@ RULE_ORDER = ["swallowed-error", "floor", "zero-time", "synthetic-case", "collap
 # helpers
 
 def audit(*args, timeout=60, env=None, stdin=None):
-    """`wsprobe audit ARGS --json -`: the Result, with the JSON report in .json."""
-    return run_wsprobe("audit", *args, "--json", "-", timeout=timeout, env=env, stdin=stdin)
+    """`wsprobe audit ARGS --json`: the Result, with the JSON report in .json."""
+    return run_wsprobe("audit", *args, "--json", timeout=timeout, env=env, stdin=stdin)
 
 
 def findings(r):
@@ -363,7 +363,7 @@ def test_surefire_details():
 def test_all_samples_at_once_and_outputs(tmp_path):
     junit = tmp_path / "findings.xml"
     jpath = tmp_path / "report.json"
-    r = run_wsprobe("audit", SAMPLES, "--json", jpath, "--junit", junit, "--show", "0")
+    r = run_wsprobe("audit", SAMPLES, "--json=%s" % jpath, "--junit", junit, "--show", "0")
     assert r.rc == 1, r
     j = json.loads(jpath.read_text())
     assert j["summary"]["reports"] == 4

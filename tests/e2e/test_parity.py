@@ -22,7 +22,7 @@ def write_plan(tmp_path, text, name="plan.yaml"):
 
 
 def parity(plan, *args, env=None, timeout=60):
-    return run_wsprobe("parity", plan, *args, "--json", "-", env=env, timeout=timeout)
+    return run_wsprobe("parity", plan, *args, "--json", env=env, timeout=timeout)
 
 
 def rows(j):
@@ -134,7 +134,7 @@ def test_baseline_from_own_output_round_trips(peers, tmp_path):
     echo = peers.echo()
     plan = two_env_plan(tmp_path, echo.port, echo.port)
     first = tmp_path / "first.json"
-    r = run_wsprobe("parity", plan, "--env", "staging", "--env", "production", "--json", first)
+    r = run_wsprobe("parity", plan, "--env", "staging", "--env", "production", "--json=%s" % first)
     assert r.rc == 0, r
     r = parity(plan, "--env", "staging", "--env", "production", "--baseline", first)
     assert r.rc == 0, r

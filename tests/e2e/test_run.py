@@ -65,7 +65,7 @@ def test_plan_against_echo_passes_with_junit_evidence(peers, tmp_path):
     echo = peers.echo()
     plan = plan_from("echo.yaml", tmp_path, PORT=echo.port)
     junit, report = tmp_path / "r.xml", tmp_path / "r.json"
-    r = run_plan(plan, "--env", "local", "--junit", junit, "--json", report)
+    r = run_plan(plan, "--env", "local", "--junit", junit, "--json=%s" % report)
     assert r.rc == 0, r
     j = json.loads(report.read_text())
     assert j["ok"] is True and j["exit_code"] == 0 and j["environment"] == "local"
@@ -112,7 +112,7 @@ checks:
   - expect_auth_required
 """ % (echo.port, refused_port))
     junit, report = tmp_path / "r.xml", tmp_path / "r.json"
-    r = run_plan(plan, "--env", "local", "--junit", junit, "--json", report)
+    r = run_plan(plan, "--env", "local", "--junit", junit, "--json=%s" % report)
     assert r.rc == 1, r
     j = json.loads(report.read_text())
     by_id = {c["id"]: c for c in j["checks"]}
@@ -125,7 +125,7 @@ checks:
     assert f.get("message").startswith("AUTH_NOT_ENFORCED")
     assert "hint:" in f.text
 
-    r = run_plan(plan, "--env", "down", "--junit", junit, "--json", report)
+    r = run_plan(plan, "--env", "down", "--junit", junit, "--json=%s" % report)
     assert r.rc == 1, r
     j = json.loads(report.read_text())
     assert j["checks"][0]["class"] == "TCP_REFUSED" and j["checks"][0]["verdict"] == "fail"
@@ -149,10 +149,10 @@ checks:
       send: '{"type":"ping","id":"{{uuid}}"}'
       expect: {json: {"/type": "%s", "/id": "{{sent./id}}"}, within: 1s}
 """
-    r = run_plan(write_plan(tmp_path, both % (echo.port, "ping")), "--env", "local", "--json", "-")
+    r = run_plan(write_plan(tmp_path, both % (echo.port, "ping")), "--env", "local", "--json")
     assert r.rc == 0, r
     assert r.json["checks"][0]["verdict"] == "pass"
-    r = run_plan(write_plan(tmp_path, both % (echo.port, "pong")), "--env", "local", "--json", "-")
+    r = run_plan(write_plan(tmp_path, both % (echo.port, "pong")), "--env", "local", "--json")
     assert r.rc == 1, r
     assert r.json["checks"][0]["verdict"] == "fail"
     assert r.json["checks"][0]["class"] == "WS_EXPECT_MISMATCH"
@@ -168,11 +168,11 @@ checks:
       send: '{%s}'
       expect: {json: {%s}}
 """ % (echo.port, sent, pairs))
-    r = run_plan(many, "--env", "local", "--json", "-")
+    r = run_plan(many, "--env", "local", "--json")
     assert r.rc == 0, r
     assert r.json["checks"][0]["verdict"] == "warn"
     assert r.json["summary"]["warned"] == 1
-    r = run_plan(many, "--env", "local", "--json", "-", "--strict")
+    r = run_plan(many, "--env", "local", "--json", "--strict")
     assert r.rc == 1, r
 
 
@@ -279,7 +279,7 @@ checks:
     env = {"E2E_PLAN_TOKEN": TOKEN, "E2E_PLAN_SECRET": SECRET}
     for name in ("ready", "minted"):
         junit, report = tmp_path / ("%s.xml" % name), tmp_path / ("%s.json" % name)
-        r = run_plan(plan, "--env", name, "--junit", junit, "--json", report, env=env)
+        r = run_plan(plan, "--env", name, "--junit", junit, "--json=%s" % report, env=env)
         assert r.rc == 1, r
         j = json.loads(report.read_text())
         assert j["checks"][0]["verdict"] == "pass", j
@@ -313,7 +313,7 @@ checks:
       expect: {text: nothing-like-it}
 """ % echo.port)
     junit = tmp_path / "r.xml"
-    r = run_plan(plan, "--env", "s", "--json", "-", "--junit", junit,
+    r = run_plan(plan, "--env", "s", "--json", "--junit", junit,
                  env={"E2E_PLAN_SECRET": SECRET})
     assert r.rc == 1, r
     assert r.json["checks"][0]["class"] == "WS_EXPECT_MISMATCH"
@@ -334,7 +334,7 @@ checks:
   - conversation: {send: x, expect: {text: x}}
   - concurrent: {connections: 3, each: connect}
 """ % silent.port)
-    r = run_plan(plan, "--env", "s", "--json", "-", timeout=20)
+    r = run_plan(plan, "--env", "s", "--json", timeout=20)
     assert r.rc == 1, r
     assert [c["class"] for c in r.json["checks"]] == ["HS_TIMEOUT"] * 3
     assert all(c["verdict"] == "fail" for c in r.json["checks"])
@@ -351,7 +351,7 @@ checks:
   - conversation: {name: b, send: x, expect: {text: x}}
   - conversation: {name: c, send: x, expect: {text: x}}
 """ % silent.port)
-    r = run_plan(plan, "--env", "s", "--json", "-", "--parallel", "1", "--deadline", "700ms",
+    r = run_plan(plan, "--env", "s", "--json", "--parallel", "1", "--deadline", "700ms",
                  timeout=20)
     assert r.rc == 1, r
     checks = r.json["checks"]
@@ -372,7 +372,7 @@ environments:
 checks: [connect, expect_auth_required]
 """ % (close.port, junk.port))
     for env, cls in (("close", "HS_NO_RESPONSE"), ("junk", "HS_MALFORMED")):
-        r = run_plan(plan, "--env", env, "--json", "-", timeout=20)
+        r = run_plan(plan, "--env", env, "--json", timeout=20)
         assert r.rc == 1, r
         assert r.json["checks"][0]["class"] == cls
         assert r.json["checks"][1]["verdict"] == "inconclusive"
@@ -408,7 +408,7 @@ def test_demo_plan_against_serve(tmp_path):
                         "--origin", "https://chat.example", "--json", env=env)
         assert w.rc == 0, w
         junit = tmp_path / "demo.xml"
-        r = run_plan(plan, "--env", "local", "--json", "-", "--junit", junit, env=env,
+        r = run_plan(plan, "--env", "local", "--json", "--junit", junit, env=env,
                      timeout=60)
         assert r.rc == 0, r
         s = r.json["summary"]
@@ -439,7 +439,7 @@ environments:
 checks:
   - security: {checks: [auth.claims], include_staging_only: true}
 """ % (srv.url(), SECRET_ENV), name="claims-%s.yaml" % name)
-            r = run_plan(plan, "--env", "local", "--json", "-", env={SECRET_ENV: SECRET})
+            r = run_plan(plan, "--env", "local", "--json", env={SECRET_ENV: SECRET})
             verdicts[name] = (r.rc, r.json["checks"][0]["verdict"])
             assert SECRET not in r.stdout and SECRET not in r.stderr
         finally:

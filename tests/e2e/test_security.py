@@ -201,7 +201,7 @@ def test_selection_groups_ids_and_the_staging_filter(tmp_path):
     ["--checks", "nonsense"],               # neither id nor group
     ["--jwt-secret", "s3cr3t-on-argv"],     # secrets never on the command line
     ["--timeout", "soon"],
-    ["--max-message", "lots"],
+    ["--endpoint-max-message", "lots"],
     None,                                   # no URL at all
 ])
 def test_usage_errors_exit_2(args):
@@ -273,7 +273,10 @@ def test_json_and_junit_carry_the_evidence(tmp_path):
         srv.stop()
     assert r.rc == 0, str(r)
     s = r["summary"]
-    assert s["performed"] == len(r["checks"]) == s["checks"]
+    assert s["checks"] == len(r["checks"])
+    verdicts = [c["verdict"] for c in r["checks"]]
+    assert s["performed"] == sum(v in ("pass", "fail", "warn", "inconclusive") for v in verdicts)
+    assert s["performed"] + s["skipped"] + s["not_applicable"] + s["not_started"] == s["checks"]
     for c in r["checks"]:
         assert c["verdict"] in VERDICTS
         assert c["prod_safe"] is True and c["priority"] in (1, 2, 3)
@@ -410,8 +413,8 @@ def test_hostile_endpoints_never_crash_or_hang(peers, mode):
     peer = peers.hostile(mode, hold=15)
     t0 = time.monotonic()
     r = security(peer.url("/ws"), "--include-staging-only", "--jwt-secret-env", SECRET_ENV,
-                 "--timeout", "1s", "--deadline", "8s", "--handshake-limit", "1s",
-                 "--idle-limit", "1s", timeout=25)
+                 "--timeout", "1s", "--deadline", "8s", "--handshake-timeout", "1s",
+                 "--idle-timeout", "1s", timeout=25)
     assert time.monotonic() - t0 < 20
     assert r.rc == 1, str(r)
     v = verdicts(r)
@@ -440,7 +443,7 @@ def test_limits_a_python_peer_does_not_enforce(flawed):
     within half a second (its defaults are far longer): both limit checks must fail."""
     srv = flawed("none")
     r = security(srv.url(), "--checks", "limits.idle,limits.slow_handshake", "--jwt-secret-env",
-                 SECRET_ENV, "--idle-limit", "500ms", "--handshake-limit", "500ms")
+                 SECRET_ENV, "--idle-timeout", "500ms", "--handshake-timeout", "500ms")
     v = verdicts(r)
     assert v == {"limits.idle": "fail", "limits.slow_handshake": "fail"}, r.stdout[:4000]
     assert r.rc == 1

@@ -17,8 +17,8 @@ from serve_helpers import SECRET, SECRET_ENV, start_serve
 # (64 connections per client leaves room for the checks that run side by side)
 SERVE_LIMITS = ["--handshake-timeout", "1s", "--idle-timeout", "1s", "--jwt-leeway", "0s",
                 "--max-conns-per-ip", "64"]
-PROBE_LIMITS = ["--handshake-limit", "1s", "--idle-limit", "1s", "--expiry-leeway", "0s",
-                "--max-conns", "64", "--timeout", "2s"]
+PROBE_LIMITS = ["--handshake-timeout", "1s", "--idle-timeout", "1s", "--jwt-leeway", "0s",
+                "--max-conns-per-ip", "64", "--timeout", "2s"]
 
 # What hardened serve must show for every check of the catalog (wss:// listener). Informational
 # checks keep their documented verdict: serve accepts ?token= (auth.query_token warns), and

@@ -36,7 +36,7 @@ static const char good[] =
     "      jwt: {secret_env: WSP_UNIT_SECRET, alg: HS256, ttl: 5m,\n"
     "            claims: {sub: e2e-bot, aud: chat, n: 3}}\n"
     "      in: header\n"
-    "    limits: {max_message: 64K, rate: 20, connections: 8, handshake_timeout: 5s,\n"
+    "    limits: {max_message: 64K, rate_limit: 20, max_conns_per_ip: 8, handshake_timeout: 5s,\n"
     "             idle_timeout: 60s}\n"
     "  production:\n"
     "    url: ws://127.0.0.1:9/ws\n"
@@ -131,7 +131,9 @@ static void test_env_load(void **state)
     assert_non_null(env.auth.jwt);
     assert_int_equal(env.limits.max_message, 65536);
     assert_int_equal(env.limits.max_conns_per_client, 8);
+    assert_true(env.limits.rate_per_s == 20);
     assert_int_equal(env.limits.idle_timeout_us, 60000000);
+    assert_int_equal(wsp_plan_warning_count(p), 0);
     /* no marker in the plan: unset, so the suite's own default applies (an ack that returns
      * this connection's id), the same as for `wsprobe security` */
     assert_null(env.marker_send);
@@ -463,11 +465,43 @@ static void test_run_json_and_junit(void **state)
         wsp_check_result_cleanup(&r[i]);
 }
 
+/* The limits keys before 0.2.0 still work, with a located warning naming the new key; both
+ * spellings at once is an error. */
+static void test_old_limits_keys(void **state)
+{
+    (void)state;
+    static const char old[] = "environments:\n"
+                              "  s:\n"
+                              "    url: ws://127.0.0.1:9/ws\n"
+                              "    limits: {rate: 7, connections: 3}\n"
+                              "checks: [connect]\n";
+    wsp_plan_err err;
+    wsp_plan *p = wsp_plan_load_buffer("old.yaml", old, strlen(old), &err);
+    assert_non_null(p);
+    assert_int_equal(wsp_plan_warning_count(p), 2);
+    assert_non_null(strstr(wsp_plan_warning(p, 0), "old.yaml:4:14: warning: "));
+    assert_non_null(strstr(wsp_plan_warning(p, 0), "limits.rate_limit"));
+    assert_non_null(strstr(wsp_plan_warning(p, 1), "limits.max_conns_per_ip"));
+    wsp_env env;
+    assert_int_equal(wsp_plan_env_load(p, "s", &env, &err), 0);
+    assert_true(env.limits.rate_per_s == 7);
+    assert_int_equal(env.limits.max_conns_per_client, 3);
+    assert_int_equal(wsp_plan_warning_count(p), 2); /* said once */
+    wsp_env_cleanup(&env);
+    wsp_plan_free(p);
+    static const char both[] = "environments:\n"
+                               "  s: {url: ws://h/, limits: {rate: 7, rate_limit: 7}}\n"
+                               "checks: [connect]\n";
+    assert_null(wsp_plan_load_buffer("both.yaml", both, strlen(both), &err));
+    assert_non_null(strstr(err.msg, "give rate_limit only"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_plan),
         cmocka_unit_test(test_env_load),
+        cmocka_unit_test(test_old_limits_keys),
         cmocka_unit_test(test_bad_plans_are_located),
         cmocka_unit_test(test_literal_secret_value_never_in_message),
         cmocka_unit_test(test_alias_bomb_and_depth_are_capped),
