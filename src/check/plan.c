@@ -722,14 +722,15 @@ static void warn_at(wsp_plan *P, yaml_mark_t m, const char *fmt, ...)
 {
     if (P->num_warnings >= WSP_PLAN_MAX_WARNINGS)
         return;
-    char *w = P->warnings[P->num_warnings++];
-    int k = snprintf(w, sizeof P->warnings[0], "%s:%u:%u: warning: ", P->file, (unsigned)m.line + 1,
+    char line[sizeof P->warnings[0]];
+    int k = snprintf(line, sizeof line, "%s:%u:%u: warning: ", P->file, (unsigned)m.line + 1,
                      (unsigned)m.column + 1);
     va_list ap;
     va_start(ap, fmt);
-    if (k > 0 && (size_t)k < sizeof P->warnings[0])
-        vsnprintf(w + k, sizeof P->warnings[0] - (size_t)k, fmt, ap);
+    if (k > 0 && (size_t)k < sizeof line)
+        vsnprintf(line + k, sizeof line - (size_t)k, fmt, ap);
     va_end(ap);
+    memcpy(P->warnings[P->num_warnings++], line, sizeof line);
 }
 
 /* The value of limits key `key`, or of its old name (old_limits), warned of once, at load;

@@ -197,7 +197,7 @@ void wsp_sec_limits_slow_handshake(const wsp_env *env, const json_t *params, wsp
     if (!lim) {
         wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
                       "not run: no handshake limit configured to test against "
-                      "(--handshake-limit DUR)");
+                      "(--handshake-timeout DUR, plan limits.handshake_timeout)");
         return;
     }
     uint64_t grace = lim / 2 > 500000 ? lim / 2 : 500000;

@@ -1053,7 +1053,8 @@ void wsp_sec_limits_idle(const wsp_env *env, const json_t *params, wsp_check_res
     uint64_t lim = env->limits.idle_timeout_us;
     if (!lim) {
         wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
-                      "not run: no idle limit configured to test against (--idle-limit DUR)");
+                      "not run: no idle limit configured to test against (--idle-timeout DUR, plan "
+                      "limits.idle_timeout)");
         return;
     }
     uint64_t grace = lim / 2 > 500000 ? lim / 2 : 500000;
@@ -1134,7 +1135,8 @@ void wsp_sec_limits_connections(const wsp_env *env, const json_t *params, wsp_ch
     int lim = env->limits.max_conns_per_client;
     if (lim <= 0) {
         wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
-                      "not run: no per-client connection limit configured (--max-conns N)");
+                      "not run: no per-client connection limit configured (--max-conns-per-ip N, "
+                      "plan limits.max_conns_per_ip)");
         return;
     }
     if (lim + 1 > CONNECTIONS_MAX) {
