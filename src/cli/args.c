@@ -212,7 +212,7 @@ int wsp_cli_parse(const wsp_cli_spec *s, int argc, char **argv, wsp_cli_take_fn 
     shorts[ns++] = ':';
     for (size_t k = 0; t[k]; k++)
         for (const wsp_opt *o = t[k]; o->name; o++) {
-            if (o->type == WSP_OPT_HEADING || omitted(s, o->name))
+            if (o->type == WSP_OPT_HEADING || omitted(s, o->name) || wsp_opt_shadowed(t, o))
                 continue;
             bool flag = o->type == WSP_OPT_FLAG;
             lo[n].name = o->name;

@@ -177,16 +177,25 @@ static bool omitted(const wsp_opt *o, const char *const *omit)
     return false;
 }
 
+bool wsp_opt_shadowed(const wsp_opt *const *tables, const wsp_opt *o)
+{
+    return o->type != WSP_OPT_HEADING && wsp_opt_by_name(tables, o->name) != o;
+}
+
 void wsp_opt_help(FILE *f, const wsp_opt *const *tables, const char *const *omit)
 {
+    const char *heading = NULL; /* printed before the first option under it that is */
     for (size_t t = 0; tables && tables[t]; t++) {
         for (const wsp_opt *o = tables[t]; o->name; o++) {
             if (o->type == WSP_OPT_HEADING) {
-                fprintf(f, "%s\n", o->name);
+                heading = o->name;
                 continue;
             }
-            if (!o->help || omitted(o, omit))
+            if (!o->help || omitted(o, omit) || wsp_opt_shadowed(tables, o))
                 continue;
+            if (heading)
+                fprintf(f, "%s\n", heading);
+            heading = NULL;
             char left[96];
             int n;
             if (o->short_name)

@@ -65,6 +65,11 @@ const wsp_opt *wsp_opt_by_short(const wsp_opt *const *tables, int c);
 const wsp_opt *wsp_opt_by_id(const wsp_opt *const *tables, int id);
 const wsp_opt *wsp_opt_by_plan_key(const wsp_opt *const *tables, const char *key);
 
+/* Whether o is hidden by an option of the same name earlier in `tables`: a command's own
+ * option (wait's --deadline, the whole wait) shadows a shared one of that name (the probe's
+ * --deadline) in lookups, getopt and the help. */
+bool wsp_opt_shadowed(const wsp_opt *const *tables, const wsp_opt *o);
+
 /* Print the help of `tables`: headings, then "  -H, --name META   help" in two columns.
  * Options named in `omit` (long names, NULL-terminated; may be NULL) are left out. */
 void wsp_opt_help(FILE *f, const wsp_opt *const *tables, const char *const *omit);
