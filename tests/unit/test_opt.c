@@ -121,6 +121,23 @@ static void test_help_layout(void **state)
     assert_null(strstr(text, "--rate")); /* omitted */
     assert_null(strstr(text, "--text")); /* no help: hidden */
     free(text);
+    /* a heading whose every option is left out is left out too */
+    f = open_memstream(&text, &n);
+    assert_non_null(f);
+    const char *const all[] = {"wait", "size", "count", "rate", "colour", "var", "flag", NULL};
+    wsp_opt_help(f, tables, all);
+    assert_int_equal(fclose(f), 0);
+    assert_string_equal(text, "");
+    free(text);
+    /* an option of the same name earlier in the tables shadows a later one */
+    static const wsp_opt own[] = {
+        {"wait", 0, WSP_OPT_DURATION, 99, "DUR", "the whole wait", 0, 0, NULL, NULL, 0},
+        {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    };
+    const wsp_opt *const both[] = {own, table, NULL};
+    assert_int_equal(wsp_opt_by_name(both, "wait")->id, 99);
+    assert_true(wsp_opt_shadowed(both, &table[1]));
+    assert_false(wsp_opt_shadowed(both, &own[0]));
 }
 
 /* The probe's builder: the same option gives the same configuration from any source, and
