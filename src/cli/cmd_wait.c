@@ -3,7 +3,6 @@
  * on classes that retrying cannot fix (SPEC.md, "retry in wait"); exit 124 at the deadline with
  * the last class and the number of attempts. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -12,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "args.h"
 #include "cli.h"
 #include "util/clock.h"
 #include "util/duration.h"
@@ -27,22 +27,23 @@ static const char wait_usage[] =
     "wait grows exponentially with jitter, up to a cap. Classes that retrying cannot fix end the\n"
     "wait at once with their exit code; at the deadline the exit code is 124 (WAIT_DEADLINE).\n"
     "\n"
-    "wait:\n"
-    "      --deadline DUR           give up after DUR (default 60s)\n"
-    "      --interval DUR           first wait after a failure, and between successes (1s)\n"
-    "      --max-interval DUR       the cap of the backoff (default 10s)\n"
-    "      --backoff FACTOR         growth of the wait after each failure (default 2)\n"
-    "      --jitter FRACTION        each wait is cut by a random part up to this (default 0.3)\n"
-    "      --success-threshold N    consecutive successes needed (default 1)\n"
-    "      --retry-refused          retry TCP_REFUSED (normal while a rollout starts)\n"
-    "      --retry-nxdomain         retry DNS_NXDOMAIN (a DNS record still propagating)\n"
     "Retried always: DNS_TEMPFAIL, TCP_TIMEOUT, HS_NO_RESPONSE, HS_TIMEOUT, WS_DROPPED,\n"
     "WS_MSG_TIMEOUT, WS_PONG_TIMEOUT, HTTP 429 (honouring Retry-After), 502, 503, 504, and\n"
     "close codes 1012 and 1013. Each attempt's own deadline is capped at the time left.\n"
     "\n";
 
+/* What wait's own options set. */
+typedef struct wait_opts {
+    wsp_probeopts po;
+    uint64_t deadline, interval, max_interval;
+    double backoff, jitter;
+    unsigned need;
+    bool retry_refused, retry_nx;
+} wait_opts;
+
 enum {
-    OPT_INTERVAL = WSP_PROBEOPTS_OWN,
+    OPT_DEADLINE = WSP_PROBE_OPT_OWN,
+    OPT_INTERVAL,
     OPT_MAX_INTERVAL,
     OPT_BACKOFF,
     OPT_JITTER,
@@ -51,16 +52,27 @@ enum {
     OPT_RETRY_NXDOMAIN,
 };
 
-static const struct option own_opts[] = {
-    {"interval", required_argument, NULL, OPT_INTERVAL},
-    {"max-interval", required_argument, NULL, OPT_MAX_INTERVAL},
-    {"backoff", required_argument, NULL, OPT_BACKOFF},
-    {"jitter", required_argument, NULL, OPT_JITTER},
-    {"success-threshold", required_argument, NULL, OPT_THRESHOLD},
-    {"retry-refused", no_argument, NULL, OPT_RETRY_REFUSED},
-    {"retry-nxdomain", no_argument, NULL, OPT_RETRY_NXDOMAIN},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+/* --deadline is the whole wait's; each attempt gets the probe's default, capped by what is
+ * left. It shadows the probe's --deadline (util/opt.h). */
+static const wsp_opt own_opts[] = {
+    {"wait:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    {"deadline", 0, WSP_OPT_DURATION, OPT_DEADLINE, "DUR", "give up after DUR (default 60s)", 0, 0,
+     NULL, NULL, 0},
+    {"interval", 0, WSP_OPT_DURATION, OPT_INTERVAL, "DUR",
+     "first wait after a failure, and between successes (1s)", 0, 0, NULL, NULL, 0},
+    {"max-interval", 0, WSP_OPT_DURATION, OPT_MAX_INTERVAL, "DUR",
+     "the cap of the backoff (default 10s)", 0, 0, NULL, NULL, 0},
+    {"backoff", 0, WSP_OPT_TEXT, OPT_BACKOFF, "FACTOR",
+     "growth of the wait after each failure, 1 to 10 (default 2)", 0, 0, NULL, NULL, 0},
+    {"jitter", 0, WSP_OPT_TEXT, OPT_JITTER, "FRACTION",
+     "each wait is cut by a random part up to this, 0 to 1\n(default 0.3)", 0, 0, NULL, NULL, 0},
+    {"success-threshold", 0, WSP_OPT_COUNT, OPT_THRESHOLD, "N",
+     "consecutive successes needed (default 1)", 1, 1000, NULL, NULL, 0},
+    {"retry-refused", 0, WSP_OPT_FLAG, OPT_RETRY_REFUSED, NULL,
+     "retry TCP_REFUSED (normal while a rollout starts)", 0, 0, NULL, NULL, 0},
+    {"retry-nxdomain", 0, WSP_OPT_FLAG, OPT_RETRY_NXDOMAIN, NULL,
+     "retry DNS_NXDOMAIN (a DNS record still propagating)", 0, 0, NULL, NULL, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
 };
 
 static uint64_t now_us(void)
@@ -156,14 +168,6 @@ static uint64_t jittered(uint64_t d, double jitter)
     return (uint64_t)((double)d * (1.0 - jitter * u));
 }
 
-static int parse_dur(const char *cmd, const char *opt, const char *arg, uint64_t *out)
-{
-    if (wsp_duration_parse(arg, out) != 0 || *out == 0)
-        return wsp_cli_usage_error(cmd, "--%s '%s': expected a duration like 500ms, 2s, 1m", opt,
-                                   arg);
-    return 0;
-}
-
 static int parse_num(const char *cmd, const char *opt, const char *arg, double lo, double hi,
                      double *out)
 {
@@ -177,105 +181,84 @@ static int parse_num(const char *cmd, const char *opt, const char *arg, double l
     return 0;
 }
 
+static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_value *v)
+{
+    wait_opts *w = ud;
+    switch (opt->id) {
+    case OPT_DEADLINE:
+        w->deadline = v->u;
+        return 0;
+    case OPT_INTERVAL:
+        w->interval = v->u;
+        return 0;
+    case OPT_MAX_INTERVAL:
+        w->max_interval = v->u;
+        return 0;
+    case OPT_BACKOFF:
+        return parse_num("wait", "backoff", arg, 1.0, 10.0, &w->backoff) ? -1 : 0;
+    case OPT_JITTER:
+        return parse_num("wait", "jitter", arg, 0.0, 1.0, &w->jitter) ? -1 : 0;
+    case OPT_THRESHOLD:
+        w->need = (unsigned)v->u;
+        return 0;
+    case OPT_RETRY_REFUSED:
+        w->retry_refused = true;
+        return 0;
+    case OPT_RETRY_NXDOMAIN:
+        w->retry_nx = true;
+        return 0;
+    default:
+        return wsp_probeopts_apply(&w->po, opt, arg) == 1 ? 0 : -1;
+    }
+}
+
 int wsp_cmd_wait(int argc, char **argv)
 {
     static const char cmd[] = "wait";
-    wsp_probeopts o;
-    wsp_probeopts_init(&o, cmd);
-    struct option *table = wsp_probeopts_merge(own_opts);
-    uint64_t deadline = 60ull * 1000000u, interval = 1000000u, max_interval = 10ull * 1000000u;
-    double backoff = 2.0, jitter = 0.3, thr = 1;
-    bool retry_refused = false, retry_nx = false;
-    int rc = 2;
-    if (!table)
-        goto out;
-    optind = 1;
-    opterr = 0;
-    int ch, li;
-    wsp_cli_require_full_options("wait", argc, argv, table);
-    while ((li = -1, ch = getopt_long(argc, argv, ":" WSP_PROBEOPTS_SHORT "h", table, &li)) != -1) {
-        const char *name = li >= 0 ? table[li].name : NULL;
-        if (ch == ':') {
-            rc = wsp_cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-            goto out;
-        }
-        /* --deadline is the wait's; each attempt gets the probe default capped by what is left */
-        if (name && strcmp(name, "deadline") == 0) {
-            if (parse_dur(cmd, "deadline", optarg, &deadline) != 0)
-                goto out;
-            continue;
-        }
-        switch (ch) {
-        case 'h':
-            fputs(wait_usage, stdout);
-            static const char *const omit[] = {"deadline", "connections", NULL};
-            wsp_probeopts_help_print(stdout, omit);
-            rc = 0;
-            goto out;
-        case OPT_INTERVAL:
-            if (parse_dur(cmd, "interval", optarg, &interval) != 0)
-                goto out;
-            continue;
-        case OPT_MAX_INTERVAL:
-            if (parse_dur(cmd, "max-interval", optarg, &max_interval) != 0)
-                goto out;
-            continue;
-        case OPT_BACKOFF:
-            if (parse_num(cmd, "backoff", optarg, 1.0, 10.0, &backoff) != 0)
-                goto out;
-            continue;
-        case OPT_JITTER:
-            if (parse_num(cmd, "jitter", optarg, 0.0, 1.0, &jitter) != 0)
-                goto out;
-            continue;
-        case OPT_THRESHOLD:
-            if (parse_num(cmd, "success-threshold", optarg, 1, 1000, &thr) != 0 ||
-                thr != (double)(int)thr) {
-                rc = wsp_cli_usage_error(cmd, "--success-threshold '%s': expected 1 to 1000",
-                                         optarg);
-                goto out;
-            }
-            continue;
-        case OPT_RETRY_REFUSED:
-            retry_refused = true;
-            continue;
-        case OPT_RETRY_NXDOMAIN:
-            retry_nx = true;
-            continue;
-        default:
-            break;
-        }
-        int t = ch == '?' ? 0 : wsp_probeopts_take(&o, ch, optarg, name);
-        if (t < 0)
-            goto out;
-        if (t == 0) {
-            rc = wsp_cli_usage_error(cmd, "unknown option '%s' (see wsprobe wait --help)",
-                                     argv[optind - 1]);
-            goto out;
-        }
-    }
-    if (optind != argc - 1) {
-        rc = wsp_cli_usage_error(cmd, optind >= argc ? "give one URL, like ws://host:port/path"
-                                                     : "give exactly one URL");
+    wait_opts w = {.deadline = 60ull * 1000000u,
+                   .interval = 1000000u,
+                   .max_interval = 10ull * 1000000u,
+                   .backoff = 2.0,
+                   .jitter = 0.3,
+                   .need = 1};
+    wsp_probeopts_init(&w.po, cmd);
+    const wsp_opt *tables[12] = {own_opts};
+    const wsp_opt *const *shared = wsp_probeopts_tables();
+    for (size_t i = 0; shared[i] && i < 10; i++)
+        tables[i + 1] = shared[i];
+    static const char *const omit[] = {"connections", NULL};
+    const wsp_cli_spec spec = {
+        .cmd = cmd, .usage = wait_usage, .tables = tables, .omit = omit, .flags = WSP_CLI_JSON};
+    wsp_cli_out out;
+    int rc = wsp_cli_parse(&spec, argc, argv, take, &w, &out);
+    if (rc != 0) {
+        rc = rc == 1 ? 0 : 2;
         goto out;
     }
-    if (o.connections > 1) {
-        rc = wsp_cli_usage_error(cmd, "--connections is not for wait (use --success-threshold)");
+    if (out.noperands != 1) {
+        rc = wsp_cli_usage_error(cmd, out.noperands == 0 ? "give one URL, like ws://host:port/path"
+                                                         : "give exactly one URL");
         goto out;
     }
+    wsp_probeopts *const op = &w.po;
+    op->json = out.json;
+    op->json_file = out.json_file;
+    uint64_t deadline = w.deadline, interval = w.interval, max_interval = w.max_interval;
+    const double backoff = w.backoff, jitter = w.jitter;
+    const bool retry_refused = w.retry_refused, retry_nx = w.retry_nx;
     if (max_interval < interval)
         max_interval = interval;
-    const char *url = argv[optind];
-    if ((rc = wsp_probeopts_finish(&o, url)) != 0)
+    const char *url = out.operands[0];
+    if ((rc = wsp_probeopts_finish(op, url)) != 0)
         goto out;
 
     const uint64_t probe_deadline =
-        o.s.cfg.conn.deadline_us ? o.s.cfg.conn.deadline_us : WSP_PROBE_DEFAULT_DEADLINE_US;
-    const uint64_t probe_timeout = o.s.cfg.conn.timeout_us;
-    const bool progress = !o.quiet && !o.json && isatty(STDERR_FILENO) == 1;
+        op->s.cfg.conn.deadline_us ? op->s.cfg.conn.deadline_us : WSP_PROBE_DEFAULT_DEADLINE_US;
+    const uint64_t probe_timeout = op->s.cfg.conn.timeout_us;
+    const bool progress = !op->quiet && wsp_cli_human(&out) && isatty(STDERR_FILENO) == 1;
     const uint64_t t0 = now_us(), end = t0 + deadline;
     unsigned attempts = 0, successes = 0, consecutive = 0;
-    unsigned need = (unsigned)thr;
+    unsigned need = w.need;
     uint64_t delay = interval;
     wsp_probe *last = NULL;
     wsp_class last_cls = WSP_CLASS_OK;
@@ -285,14 +268,14 @@ int wsp_cmd_wait(int argc, char **argv)
         if (t + 1000 >= end)
             break;
         uint64_t left = end - t;
-        o.s.cfg.conn.deadline_us = probe_deadline < left ? probe_deadline : left;
-        o.s.cfg.conn.timeout_us = probe_timeout < left ? probe_timeout : left;
-        if (o.s.cfg.has_health) {
-            o.s.cfg.health_conn.deadline_us = o.s.cfg.conn.deadline_us;
-            o.s.cfg.health_conn.timeout_us = o.s.cfg.conn.timeout_us;
+        op->s.cfg.conn.deadline_us = probe_deadline < left ? probe_deadline : left;
+        op->s.cfg.conn.timeout_us = probe_timeout < left ? probe_timeout : left;
+        if (op->s.cfg.has_health) {
+            op->s.cfg.health_conn.deadline_us = op->s.cfg.conn.deadline_us;
+            op->s.cfg.health_conn.timeout_us = op->s.cfg.conn.timeout_us;
         }
         wsp_probe_free(last);
-        last = wsp_probe_run(&o.s.cfg);
+        last = wsp_probe_run(&op->s.cfg);
         if (!last) {
             fprintf(stderr, "wsprobe: wait: out of memory\n");
             rc = 70;
@@ -347,7 +330,7 @@ int wsp_cmd_wait(int argc, char **argv)
                            ? (lv && lv->hint[0] ? lv->hint : wsp_class_default_hint(cls))
                        : lv && lv->hint[0] ? lv->hint
                                            : "";
-    if (o.json) {
+    if (out.json) {
         char red[WSP_URL_TARGET_MAX + 512];
         wsp_report_redact_url(url, red, sizeof red);
         json_t *j = json_pack("{s:s,s:b,s:s,s:i,s:s,s:I,s:I,s:I,s:I,s:f,s:f,s:s,s:s,s:s}", "url",
@@ -373,9 +356,12 @@ int wsp_cmd_wait(int argc, char **argv)
                          lv ? lv->msg : "");
             json_object_set_new(j, "message", json_string(m));
         }
-        wsp_probeopts_print_json("wait", j);
+        wsp_cli_json_write(cmd, j, out.json_file);
+    }
+    if (!wsp_cli_human(&out)) {
+        ;
     } else if (cls == WSP_CLASS_OK) {
-        if (!o.quiet)
+        if (!op->quiet)
             wsp_cli_say(stdout,
                         "wsprobe: wait: %s is up: %u consecutive success%s after %u attempt%s in "
                         "%.1fs\n",
@@ -395,8 +381,7 @@ int wsp_cmd_wait(int argc, char **argv)
     }
     wsp_probe_free(last);
 out:
-    free(table);
-    wsp_probeopts_cleanup(&o);
+    wsp_probeopts_cleanup(&w.po);
     fflush(stdout);
     return rc;
 }
