@@ -240,9 +240,9 @@ int wsp_cli_parse(const wsp_cli_spec *s, int argc, char **argv, wsp_cli_take_fn 
             o = by_index[ch - 0x10000];
         else if (ch == ':')
             rc = wsp_cli_usage_error(s->cmd, "%s needs a value", argv[optind - 1]);
-        else if (ch == '?')
-            rc = wsp_cli_usage_error(s->cmd, "unknown option '%s' (see wsprobe %s --help)",
-                                     argv[optind - 1], s->cmd);
+        else if (ch == '?') /* a short option; its argument is not repeated */
+            rc = wsp_cli_usage_error(s->cmd, "unknown option '-%c' (see wsprobe %s --help)",
+                                     optopt > 32 && optopt < 127 ? optopt : '?', s->cmd);
         else
             o = wsp_opt_by_short(t, ch);
         if (rc || !o)

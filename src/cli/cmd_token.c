@@ -12,35 +12,33 @@
 
 #include <openssl/crypto.h>
 
+#include "args.h"
 #include "cli.h"
 #include "util/error.h"
 #include "probe/jwtconfig.h"
 
 #define CMD "token"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: wsprobe token [options]\n\n"
-            "Mint a JWT and print it on stdout, for scripts:\n"
-            "  TOKEN=$(wsprobe token --jwt-secret-env APP_JWT_SECRET --jwt-claim sub=e2e)\n\n"
-            "options:\n%s"
-            "  -h, --help              this help\n\n"
-            "The secret or key comes from the environment or a file, never from the command\n"
-            "line. Exit 0 with the token, 2 on a usage or configuration error (docs/jwt.md).\n",
-            wsp_jwt_option_help());
-}
+static const char usage[] =
+    "usage: wsprobe token [options]\n\n"
+    "Mint a JWT and print it on stdout, for scripts:\n"
+    "  TOKEN=$(wsprobe token --jwt-secret-env APP_JWT_SECRET --jwt-claim sub=e2e)\n\n";
 
-/* Options that people reach for and that must not exist: a secret in argv lands in shell
- * history and in every `ps` listing. */
-static bool secret_on_command_line(const char *name)
+static const char after[] =
+    "\nThe secret or key comes from the environment or a file, never from the command\n"
+    "line. Exit 0 with the token, 2 on a usage or configuration error (docs/jwt.md).\n"
+    "token has no --json: its output is the token, and every JSON report is redacted.\n";
+
+static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_value *v)
 {
-    static const char *const refused[] = {"--jwt-secret", "--secret", "--jwt-key",
-                                          "--key",        "--token",  "--jwt-token"};
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-        if (strcmp(name, refused[i]) == 0)
-            return true;
-    return false;
+    (void)v;
+    char name[64];
+    wsp_err err;
+    snprintf(name, sizeof name, "--%s", opt->name);
+    if (wsp_jwt_config_set(ud, name, arg, &err) == 0)
+        return 0;
+    wsp_cli_usage_error(CMD, "%s", err.msg);
+    return -1;
 }
 
 int wsp_cmd_token(int argc, char **argv)
@@ -50,63 +48,30 @@ int wsp_cmd_token(int argc, char **argv)
     wsp_err_clear(&err);
     wsp_jwt_config *cfg = wsp_jwt_config_new();
     char *token = NULL;
-    char name[48];
     if (!cfg) {
         fprintf(stderr, "wsprobe: " CMD ": out of memory\n");
         return wsp_class_exit_code(WSP_CLASS_INTERNAL);
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            rc = 0;
-            goto done;
-        }
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-            /* Not quoted back: a stray argument is often a secret pasted in the wrong place. */
-            wsp_cli_usage_error(CMD,
-                                "argument %d is not an option: token takes only options "
-                                "(see wsprobe token --help)",
-                                i);
-            goto done;
-        }
-        const char *eq = strchr(a, '=');
-        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-        if (nl >= sizeof name) {
-            wsp_cli_usage_error(CMD, "argument %d is not a known option (see --help)", i);
-            goto done;
-        }
-        memcpy(name, a, nl);
-        name[nl] = '\0';
-        const char *value = eq ? eq + 1 : NULL;
-        switch (wsp_jwt_option_kind(name)) {
-        case WSP_JWT_OPT_UNKNOWN:
-            if (secret_on_command_line(name))
-                wsp_cli_usage_error(CMD,
-                                    "%s: there is no such option: secrets and keys never go on "
-                                    "the command line (shell history, ps); use "
-                                    "--jwt-secret-env VAR, --jwt-secret-file F or "
-                                    "--jwt-key-file PEM",
-                                    name);
-            else
-                wsp_cli_usage_error(CMD, "%s: unknown option (see wsprobe token --help)", name);
-            goto done;
-        case WSP_JWT_OPT_VALUE:
-            if (!value) {
-                if (i + 1 >= argc) {
-                    wsp_cli_usage_error(CMD, "%s needs a value", name);
-                    goto done;
-                }
-                value = argv[++i];
-            }
-            break;
-        case WSP_JWT_OPT_FLAG:
-            break;
-        }
-        if (wsp_jwt_config_set(cfg, name, value, &err) != 0) {
-            rc = wsp_cli_usage_error(CMD, "%s", err.msg);
-            goto done;
-        }
+    static const wsp_opt heading[] = {
+        {"options:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+        {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    };
+    const wsp_opt *const tables[] = {heading, wsp_jwt_opt_table, NULL};
+    const wsp_cli_spec spec = {.cmd = CMD, .usage = usage, .after = after, .tables = tables};
+    wsp_cli_out out;
+    rc = wsp_cli_parse(&spec, argc, argv, take, cfg, &out);
+    if (rc != 0) {
+        rc = rc == 1 ? 0 : 2;
+        goto done;
+    }
+    rc = 2;
+    if (out.noperands > 0) {
+        /* Not quoted back: a stray argument is often a secret pasted in the wrong place. */
+        wsp_cli_usage_error(CMD,
+                            "token takes only options; %d other argument%s given (not "
+                            "repeated here: it may be a secret; see wsprobe token --help)",
+                            out.noperands, out.noperands == 1 ? " was" : "s were");
+        goto done;
     }
     /* Everything that can be refused is refused before anything is printed. */
     if (wsp_jwt_config_load(cfg, &err) != 0 ||
