@@ -68,9 +68,9 @@ int wsp_cmd_token(int argc, char **argv)
     if (out.noperands > 0) {
         /* Not quoted back: a stray argument is often a secret pasted in the wrong place. */
         wsp_cli_usage_error(CMD,
-                            "token takes only options; %d other argument%s given (not "
+                            "%d argument%s not an option: token takes only options (not "
                             "repeated here: it may be a secret; see wsprobe token --help)",
-                            out.noperands, out.noperands == 1 ? " was" : "s were");
+                            out.noperands, out.noperands == 1 ? " is" : "s are");
         goto done;
     }
     /* Everything that can be refused is refused before anything is printed. */
