@@ -240,6 +240,10 @@ int wsp_cli_parse(const wsp_cli_spec *s, int argc, char **argv, wsp_cli_take_fn 
             o = by_index[ch - 0x10000];
         else if (ch == ':')
             rc = wsp_cli_usage_error(s->cmd, "%s needs a value", argv[optind - 1]);
+        else if (ch == '?' && optopt >= 0x10000 && optopt < 0x10000 + (int)n)
+            /* a long option without a value given one: the value is not repeated */
+            rc = wsp_cli_usage_error(s->cmd, "--%s takes no value",
+                                     by_index[optopt - 0x10000]->name);
         else if (ch == '?') /* a short option; its argument is not repeated */
             rc = wsp_cli_usage_error(s->cmd, "unknown option '-%c' (see wsprobe %s --help)",
                                      optopt > 32 && optopt < 127 ? optopt : '?', s->cmd);
