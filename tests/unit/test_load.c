@@ -187,6 +187,49 @@ static void test_threshold_eval(void **state)
     wsp_load_result_free(r);
 }
 
+/* ---- the default gates ---- */
+
+static void test_gates(void **state)
+{
+    (void)state;
+    uint64_t lat[100];
+    for (int i = 0; i < 100; i++)
+        lat[i] = MS;
+    wsp_load_result *r = result_with(lat, 100); /* 10 connections, 100 messages in 2 s */
+    wsp_load_gate g[WSP_LOAD_GATES];
+    wsp_load_gates_eval(r, NULL, 0, g);
+    assert_true(g[WSP_LOAD_GATE_CONNECTIONS].applies && g[WSP_LOAD_GATE_CONNECTIONS].ok);
+    assert_false(g[WSP_LOAD_GATE_RATE].applies); /* no --rate: nothing offered */
+    assert_false(g[WSP_LOAD_GATE_MESSAGES].applies);
+    r->rate = 50; /* 50/s matched of 50/s offered */
+    r->conn_failed = 1;
+    r->msg_lost = 1;
+    wsp_load_gates_eval(r, NULL, 0, g);
+    assert_false(g[WSP_LOAD_GATE_CONNECTIONS].ok);
+    assert_false(g[WSP_LOAD_GATE_MESSAGES].ok);
+    assert_true(g[WSP_LOAD_GATE_RATE].ok);
+    r->rate = 53; /* 50 < 95 % of 53 */
+    wsp_load_gates_eval(r, NULL, 0, g);
+    assert_false(g[WSP_LOAD_GATE_RATE].ok);
+    assert_true(fabs(g[WSP_LOAD_GATE_RATE].limit - 53 * 0.95) < 1e-9);
+    /* a threshold of a kind replaces that kind's gate only */
+    wsp_load_threshold th[2];
+    assert_int_equal(wsp_load_threshold_parse("message_errors<5%", &th[0], NULL), 0);
+    assert_int_equal(wsp_load_threshold_parse("p99<1s", &th[1], NULL), 0);
+    wsp_load_gates_eval(r, th, 2, g);
+    assert_true(g[WSP_LOAD_GATE_MESSAGES].ok && !g[WSP_LOAD_GATE_MESSAGES].held);
+    assert_string_equal(g[WSP_LOAD_GATE_MESSAGES].replaced_by, "message_errors<5%");
+    assert_false(g[WSP_LOAD_GATE_CONNECTIONS].ok);
+    assert_null(g[WSP_LOAD_GATE_CONNECTIONS].replaced_by);
+    assert_false(g[WSP_LOAD_GATE_RATE].ok);
+    assert_int_equal(wsp_load_threshold_parse("errors<1%", &th[0], NULL), 0);
+    assert_int_equal(wsp_load_threshold_parse("rate>=10", &th[1], NULL), 0);
+    wsp_load_gates_eval(r, th, 2, g);
+    for (int i = 0; i < WSP_LOAD_GATES; i++)
+        assert_true(g[i].ok && g[i].replaced_by);
+    wsp_load_result_free(r);
+}
+
 /* ---- the schedule ---- */
 
 static void test_interval_and_offsets(void **state)
@@ -454,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_threshold_parse_valid),
         cmocka_unit_test(test_threshold_parse_invalid),
         cmocka_unit_test(test_threshold_eval),
+        cmocka_unit_test(test_gates),
         cmocka_unit_test(test_interval_and_offsets),
         cmocka_unit_test(test_schedule_due_and_take),
         cmocka_unit_test(test_baseline_comparison),
