@@ -1,6 +1,5 @@
 /* cmd_load.c - `wsprobe load URL` and `wsprobe load-merge A.json B.json ...` (issue 7). */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -11,15 +10,16 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "args.h"
 #include "cli.h"
-#include "util/files.h"
-#include "report/xmlw.h"
-#include "util/duration.h"
+#include "codec/template.h"
 #include "load/load.h"
 #include "probeopts.h"
-#include "util/redact.h"
 #include "report/report.h"
-#include "codec/template.h"
+#include "report/xmlw.h"
+#include "util/duration.h"
+#include "util/files.h"
+#include "util/redact.h"
 
 static const char load_usage[] =
     "usage: wsprobe load URL [options]\n"
@@ -28,47 +28,11 @@ static const char load_usage[] =
     "model: sends follow the clock, not the replies). Latency is measured from the intended send\n"
     "time (corrected for coordinated omission) and from the actual send time; every connection's\n"
     "resolve, connect, TLS and upgrade are timed; failures are counted by class (the probe's).\n"
-    "Exit 0, 1 when a --threshold or the --baseline comparison fails, 2 on bad usage, or the\n"
-    "most common failure class's code when no connection could be opened, or when every one\n"
-    "failed and no threshold did (docs/load.md).\n"
-    "\n"
-    "load:\n"
-    "      --connections N          connections to hold open (default 1)\n"
-    "      --connect-rate R         new connections per second (default: as fast as a bounded\n"
-    "                               number of handshakes in progress allows)\n"
-    "      --duration DUR           measured time after the warm-up (default 10s)\n"
-    "      --warmup DUR             run, but do not measure, this long first (default 0)\n"
-    "      --rate M                 messages per second in total, spread over the connections\n"
-    "                               (default: none, connections only)\n"
-    "      --message TEXT|@FILE     what to send; {{uuid}}, {{now}}, {{now_ms}}, {{env.NAME}}\n"
-    "                               are filled per message\n"
-    "      --echo                   a reply must equal the message it answers\n"
-    "      --expect-json PTR=VALUE  the reply whose JSON at PTR equals VALUE answers the message\n"
-    "                               (VALUE may be {{sent./id}}: correlation by id)\n"
-    "      --expect-text TEXT       the next reply must equal TEXT\n"
-    "                               (none of these: the next message answers the oldest)\n"
-    "      --pipeline K             messages in flight per connection (default 1; a message\n"
-    "                               due while K are in flight waits, its latency counted from\n"
-    "                               when it was due)\n"
-    "      --reply-timeout DUR      a reply later than this is WS_MSG_TIMEOUT (default --timeout)\n"
-    "      --threads T              event loops, one per thread (default: the number of cores)\n"
-    "      --source-ip ADDR         bind connections to this local address, round robin\n"
-    "                               (repeatable: each adds about 28,000 ports)\n"
-    "      --timer-slack DUR        wake for sends on a grid of DUR (default 0: at each\n"
-    "                               send's time); 1ms costs less CPU and sends up to 1ms late,\n"
-    "                               which the corrected latency shows (at most 100ms)\n"
-    "reports:\n"
-    "      --json                   the report as JSON (exact histograms included, for\n"
-    "                               load-merge and --baseline)\n"
-    "      --hdr-out FILE           corrected latency in HdrHistogram's percentile format (ms)\n"
-    "      --threshold EXPR         p99<50ms, errors<0.1%, connect_p95<20ms, rate>=1000 ...\n"
-    "                               (repeatable; exit 1 when one breaks)\n"
-    "      --junit FILE             each threshold (and the baseline) as a JUnit test case\n"
-    "      --baseline FILE          compare p50, p99 and the error rate with a stored --json\n"
-    "                               report; exit 1 on a regression\n"
-    "      --tolerance PCT          allowed latency increase over the baseline (default 20%)\n"
-    "      --tolerance-floor DUR    latency changes below this are noise (default 500us)\n"
-    "      --error-tolerance PCT    allowed error-rate increase in points (default 0.1%)\n"
+    "Exit 0; 1 when a connection failed, a message was lost or unanswered, the offered --rate\n"
+    "was missed by more than 5 % (each gate replaced by a --threshold of its kind), or a\n"
+    "--threshold or the --baseline comparison failed; 2 on bad usage; the most common failure\n"
+    "class's code when no connection could be opened, or when every one failed and no\n"
+    "threshold did (docs/load.md).\n"
     "\n";
 
 static const char merge_usage[] =
@@ -76,21 +40,23 @@ static const char merge_usage[] =
     "\n"
     "Merge `wsprobe load --json` reports from several agents: counters add, histograms merge\n"
     "exactly (combined percentiles are exact, not averages), the series adds up by second.\n"
-    "Options: --json, --hdr-out FILE, --threshold EXPR, --junit FILE, --baseline FILE,\n"
-    "--tolerance PCT, --tolerance-floor DUR, --error-tolerance PCT, -q.\n";
+    "The merged run is judged as `load` judges one (the gates, --threshold, --baseline).\n"
+    "\n";
 
 enum {
-    OPT_CONNECT_RATE = WSP_PROBEOPTS_OWN,
+    OPT_CONNECTIONS = WSP_PROBEOPTS_OWN,
+    OPT_CONNECT_RATE,
     OPT_DURATION,
     OPT_WARMUP,
     OPT_RATE,
-    OPT_MESSAGE,
-    OPT_ECHO,
-    OPT_PIPELINE,
-    OPT_REPLY_TIMEOUT,
     OPT_THREADS,
     OPT_SOURCE_IP,
     OPT_TIMER_SLACK,
+    OPT_MESSAGE,
+    OPT_ECHO,
+    OPT_PROBE_STEP, /* --send, --expect-json, --expect-text, --strict-order: the probe's */
+    OPT_PIPELINE,
+    OPT_REPLY_TIMEOUT,
     OPT_HDR_OUT,
     OPT_THRESHOLD,
     OPT_JUNIT,
@@ -98,43 +64,148 @@ enum {
     OPT_TOLERANCE,
     OPT_TOLERANCE_FLOOR,
     OPT_ERROR_TOLERANCE,
-    OPT_HELP,
+    OPT_QUIET,
 };
 
-#define REPORT_OPTS                                                                                \
-    {"hdr-out", required_argument, NULL, OPT_HDR_OUT},                                             \
-        {"threshold", required_argument, NULL, OPT_THRESHOLD},                                     \
-        {"junit", required_argument, NULL, OPT_JUNIT},                                             \
-        {"baseline", required_argument, NULL, OPT_BASELINE},                                       \
-        {"tolerance", required_argument, NULL, OPT_TOLERANCE},                                     \
-        {"tolerance-floor", required_argument, NULL, OPT_TOLERANCE_FLOOR},                         \
-        {"error-tolerance", required_argument, NULL, OPT_ERROR_TOLERANCE},                         \
+#define END                                                                                        \
     {                                                                                              \
-        "help", no_argument, NULL, OPT_HELP                                                        \
+        NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0                                             \
+    }
+#define HEAD(text)                                                                                 \
+    {                                                                                              \
+        text, 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0                               \
     }
 
-static const struct option load_opts[] = {
-    {"connect-rate", required_argument, NULL, OPT_CONNECT_RATE},
-    {"duration", required_argument, NULL, OPT_DURATION},
-    {"warmup", required_argument, NULL, OPT_WARMUP},
-    {"rate", required_argument, NULL, OPT_RATE},
-    {"message", required_argument, NULL, OPT_MESSAGE},
-    {"echo", no_argument, NULL, OPT_ECHO},
-    {"pipeline", required_argument, NULL, OPT_PIPELINE},
-    {"reply-timeout", required_argument, NULL, OPT_REPLY_TIMEOUT},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"source-ip", required_argument, NULL, OPT_SOURCE_IP},
-    {"timer-slack", required_argument, NULL, OPT_TIMER_SLACK},
-    REPORT_OPTS,
-    {NULL, 0, NULL, 0},
+static const wsp_opt load_opts[] = {
+    HEAD("load:"),
+    {"connections", 0, WSP_OPT_COUNT, OPT_CONNECTIONS, "N", "connections to hold open (default 1)",
+     1, WSP_LOAD_MAX_CONNECTIONS, NULL, NULL, 0},
+    {"connect-rate", 0, WSP_OPT_NUMBER, OPT_CONNECT_RATE, "R",
+     "new connections per second (default: as fast as a bounded\nnumber of handshakes in "
+     "progress allows)",
+     0, 0, NULL, NULL, 0},
+    {"duration", 0, WSP_OPT_DURATION, OPT_DURATION, "DUR",
+     "measured time after the warm-up (default 10s)", 0, 0, NULL, NULL, 0},
+    {"warmup", 0, WSP_OPT_TEXT, OPT_WARMUP, "DUR",
+     "run, but do not measure, this long first (default 0)", 0, 0, NULL, NULL, 0},
+    {"rate", 0, WSP_OPT_NUMBER, OPT_RATE, "M",
+     "messages per second in total, spread over the connections\n(default: none, connections "
+     "only)",
+     0, 0, NULL, NULL, 0},
+    {"threads", 0, WSP_OPT_COUNT, OPT_THREADS, "T",
+     "event loops, one per thread (default: the number of cores)", 1, WSP_LOAD_MAX_THREADS, NULL,
+     NULL, 0},
+    {"source-ip", 0, WSP_OPT_TEXT, OPT_SOURCE_IP, "ADDR",
+     "bind connections to this local address, round robin\n(repeatable: each adds about 28,000 "
+     "ports)",
+     0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"timer-slack", 0, WSP_OPT_TEXT, OPT_TIMER_SLACK, "DUR",
+     "wake for sends on a grid of DUR (default 0: at each\nsend's time); 1ms costs less CPU and "
+     "sends up to 1ms late,\nwhich the corrected latency shows (at most 100ms)",
+     0, 0, NULL, NULL, 0},
+    HEAD("conversation:"),
+    {"message", 0, WSP_OPT_TEXT, OPT_MESSAGE, "TEXT|@FILE",
+     "what to send; {{uuid}}, {{now}}, {{now_ms}}, {{env.NAME}}\nare filled per message", 0, 0,
+     NULL, NULL, 0},
+    {"send", 0, WSP_OPT_TEXT, OPT_PROBE_STEP, "TEXT|@FILE", NULL, 0, 0, NULL, NULL, 0},
+    {"echo", 0, WSP_OPT_FLAG, OPT_ECHO, NULL, "a reply must equal the message it answers", 0, 0,
+     NULL, NULL, 0},
+    {"expect-json", 0, WSP_OPT_TEXT, OPT_PROBE_STEP, "PTR=VALUE",
+     "the reply whose JSON at PTR equals VALUE answers the message\n(VALUE may be "
+     "{{sent./id}}: correlation by id)",
+     0, 0, NULL, NULL, 0},
+    {"expect-text", 0, WSP_OPT_TEXT, OPT_PROBE_STEP, "TEXT",
+     "the next reply must equal TEXT\n(none of these: the next message answers the oldest)", 0, 0,
+     NULL, NULL, 0},
+    {"strict-order", 0, WSP_OPT_FLAG, OPT_PROBE_STEP, NULL,
+     "a reply that matches nothing in flight is a mismatch\n(default: skipped, counted as "
+     "unexpected)",
+     0, 0, NULL, NULL, 0},
+    {"pipeline", 0, WSP_OPT_COUNT, OPT_PIPELINE, "K",
+     "messages in flight per connection (default 1; a message\ndue while K are in flight waits, "
+     "its latency counted from\nwhen it was due)",
+     1, WSP_LOAD_MAX_PIPELINE, NULL, NULL, 0},
+    {"reply-timeout", 0, WSP_OPT_DURATION, OPT_REPLY_TIMEOUT, "DUR",
+     "a reply later than this is WS_MSG_TIMEOUT (default --timeout)", 0, 0, NULL, NULL, 0},
+    END,
 };
 
-static const struct option merge_opts[] = {
-    {"json", no_argument, NULL, 'j'},
-    {"quiet", no_argument, NULL, 'q'},
-    REPORT_OPTS,
-    {NULL, 0, NULL, 0},
+/* What both commands judge and print by. */
+static const wsp_opt report_opts[] = {
+    HEAD("reports (--json: exact histograms included, for load-merge and --baseline):"),
+    {"hdr-out", 0, WSP_OPT_PATH, OPT_HDR_OUT, "FILE",
+     "corrected latency in HdrHistogram's percentile format (ms)", 0, 0, NULL, NULL, 0},
+    {"threshold", 0, WSP_OPT_TEXT, OPT_THRESHOLD, "EXPR",
+     "p99<50ms, errors<0.1%, connect_p95<20ms, rate>=1000 ...\n(repeatable; exit 1 when one "
+     "breaks; one of errors, rate or\nconnections replaces the default gate of its kind)",
+     0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"junit", 0, WSP_OPT_PATH, OPT_JUNIT, "FILE",
+     "each gate, threshold (and the baseline) as a JUnit test case", 0, 0, NULL, NULL, 0},
+    {"baseline", 0, WSP_OPT_PATH, OPT_BASELINE, "FILE",
+     "compare p50, p99 and the error rates with a stored --json\nreport; exit 1 on a regression", 0,
+     0, NULL, NULL, 0},
+    {"tolerance", 0, WSP_OPT_TEXT, OPT_TOLERANCE, "PCT",
+     "allowed latency increase over the baseline (default 20%)", 0, 0, NULL, NULL, 0},
+    {"tolerance-floor", 0, WSP_OPT_TEXT, OPT_TOLERANCE_FLOOR, "DUR",
+     "latency changes below this are noise (default 500us)", 0, 0, NULL, NULL, 0},
+    {"error-tolerance", 0, WSP_OPT_TEXT, OPT_ERROR_TOLERANCE, "PCT",
+     "allowed increase of each error rate in points (default 0.1%)", 0, 0, NULL, NULL, 0},
+    END,
 };
+
+static const wsp_opt merge_out_opts[] = {
+    HEAD("output:"),
+    {"quiet", 'q', WSP_OPT_FLAG, OPT_QUIET, NULL, "print nothing but a failure", 0, 0, NULL, NULL,
+     0},
+    END,
+};
+
+/* The probe's options load refuses: they have no meaning for many connections on a schedule. */
+static const char *const load_refuses[] = {
+    "health",       "ping", "deadline", "expect-regex", "pong-timeout", "expect-auth-required",
+    "expect-close", NULL};
+/* The probe's options load declares itself (load_opts), with load's meaning and bounds. */
+static const char *const load_redeclares[] = {"connections", "send",         "expect-json",
+                                              "expect-text", "strict-order", NULL};
+
+static bool listed(const char *const *names, const char *name)
+{
+    for (size_t i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The probe's tables as one, less the options load refuses or declares itself, and less every
+ * heading whose section has nothing left to show (a section runs from its heading to the next
+ * one, across tables). Built once. */
+static const wsp_opt *load_probe_table(void)
+{
+    static wsp_opt t[256];
+    if (t[0].name)
+        return t;
+    wsp_opt all[256];
+    size_t n = 0;
+    const wsp_opt *const *pt = wsp_probeopts_tables();
+    for (size_t k = 0; pt[k]; k++)
+        for (const wsp_opt *o = pt[k]; o->name && n < 255; o++)
+            if (o->type == WSP_OPT_HEADING ||
+                (!listed(load_refuses, o->name) && !listed(load_redeclares, o->name)))
+                all[n++] = *o;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (all[i].type == WSP_OPT_HEADING) {
+            bool shown = false;
+            for (size_t j = i + 1; j < n && all[j].type != WSP_OPT_HEADING && !shown; j++)
+                shown = all[j].help != NULL;
+            if (!shown)
+                continue;
+        }
+        t[m++] = all[i];
+    }
+    t[m] = (wsp_opt)END;
+    return t;
+}
 
 /* What both commands judge and print. */
 typedef struct judging {
@@ -144,7 +215,8 @@ typedef struct judging {
     const char *hdr_out, *junit, *baseline_path;
     wsp_load_result *baseline;
     wsp_load_tolerance tol;
-    bool json, quiet;
+    bool quiet;
+    const wsp_cli_out *out; /* --json, --json=FILE */
 } judging;
 
 static void judging_init(judging *j, const char *cmd)
@@ -171,6 +243,16 @@ static int parse_pct(const char *s, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* A duration that may be 0 (--warmup, --timer-slack, --tolerance-floor), at most `max` us. */
+static int parse_dur0(const char *cmd, const wsp_opt *o, const char *arg, uint64_t max,
+                      uint64_t *us)
+{
+    if (wsp_duration_parse(arg, us) == 0 && *us <= max)
+        return 0;
+    wsp_cli_usage_error(cmd, "--%s '%s': expected a duration like 500ms, 10s, 5m", o->name, arg);
+    return -1;
 }
 
 static json_t *load_json_file(const char *cmd, const char *path)
@@ -207,12 +289,13 @@ static wsp_load_result *load_report_file(const char *cmd, const char *path)
     return r;
 }
 
-/* Returns 1 when the option was a report option and was applied, 0 when not, -1 when bad. */
-static int take_report_opt(judging *j, int code, const char *arg)
+/* A report option (report_opts, -q): 1 when applied, 0 when not one, -1 when bad (printed). */
+static int take_report_opt(judging *j, const wsp_opt *o, const char *arg)
 {
     wsp_err e;
     uint64_t us;
-    switch (code) {
+    double v;
+    switch (o->id) {
     case OPT_HDR_OUT:
         j->hdr_out = arg;
         return 1;
@@ -221,6 +304,9 @@ static int take_report_opt(judging *j, int code, const char *arg)
         return 1;
     case OPT_BASELINE:
         j->baseline_path = arg;
+        return 1;
+    case OPT_QUIET:
+        j->quiet = true;
         return 1;
     case OPT_THRESHOLD:
         if (j->nth >= WSP_LOAD_MAX_THRESHOLDS) {
@@ -235,25 +321,16 @@ static int take_report_opt(judging *j, int code, const char *arg)
         j->nth++;
         return 1;
     case OPT_TOLERANCE:
-    case OPT_ERROR_TOLERANCE: {
-        double v;
+    case OPT_ERROR_TOLERANCE:
         if (parse_pct(arg, &v) != 0) {
-            wsp_cli_usage_error(j->cmd, "%s '%s': expected a percentage like 20%%",
-                                code == OPT_TOLERANCE ? "--tolerance" : "--error-tolerance", arg);
+            wsp_cli_usage_error(j->cmd, "--%s '%s': expected a percentage like 20%%", o->name, arg);
             return -1;
         }
-        if (code == OPT_TOLERANCE)
-            j->tol.latency_rel = v;
-        else
-            j->tol.error_rate_abs = v;
+        *(o->id == OPT_TOLERANCE ? &j->tol.latency_rel : &j->tol.error_rate_abs) = v;
         return 1;
-    }
     case OPT_TOLERANCE_FLOOR:
-        if (wsp_duration_parse(arg, &us) != 0) {
-            wsp_cli_usage_error(j->cmd, "--tolerance-floor '%s': expected a duration like 1ms",
-                                arg);
+        if (parse_dur0(j->cmd, o, arg, UINT64_MAX / 1000, &us) != 0)
             return -1;
-        }
         j->tol.latency_abs = us * 1000;
         return 1;
     default:
@@ -264,14 +341,21 @@ static int take_report_opt(judging *j, int code, const char *arg)
 typedef struct verdicts {
     bool ok[WSP_LOAD_MAX_THRESHOLDS];
     double value[WSP_LOAD_MAX_THRESHOLDS];
+    wsp_load_gate gate[WSP_LOAD_GATES];
     bool have_cmp;
     wsp_load_compare cmp;
-    int failures;
+    int failures;      /* thresholds and the baseline */
+    int gate_failures; /* gates */
 } verdicts;
+
+static bool is_rate_item(const wsp_load_compare_item *it)
+{
+    return strstr(it->name, "error_rate") != NULL;
+}
 
 static void fmt_cmp(const wsp_load_compare_item *it, double v, char *buf, size_t cap)
 {
-    if (strcmp(it->name, "error_rate") == 0)
+    if (is_rate_item(it))
         snprintf(buf, cap, "%.4g%%", v * 100);
     else
         snprintf(buf, cap, "%.3fms", v / 1e6);
@@ -285,16 +369,62 @@ static void prop(wsp_xmlw *w, const char *name, const char *value)
     wsp_xmlw_end(w);
 }
 
+/* One JUnit testcase: `failure` NULL when it passed. */
+static void junit_case(wsp_xmlw *w, const char *classname, const char *name, double time_s,
+                       const char *type, const char *failure, const char *out)
+{
+    wsp_xmlw_start(w, "testcase");
+    wsp_xmlw_attr(w, "classname", classname);
+    wsp_xmlw_attr(w, "name", name);
+    wsp_xmlw_attrf(w, "time", "%.3f", time_s);
+    if (failure) {
+        wsp_xmlw_start(w, "failure");
+        wsp_xmlw_attr(w, "message", failure);
+        wsp_xmlw_attr(w, "type", type);
+        wsp_xmlw_end(w);
+    }
+    if (out) {
+        wsp_xmlw_start(w, "system-out");
+        wsp_xmlw_text(w, out);
+        wsp_xmlw_end(w);
+    }
+    wsp_xmlw_end(w);
+}
+
+static size_t gates_applying(const verdicts *v)
+{
+    size_t n = 0;
+    for (int g = 0; g < WSP_LOAD_GATES; g++)
+        n += v->gate[g].applies;
+    return n;
+}
+
+static void baseline_failure(const verdicts *v, char *m, size_t cap)
+{
+    snprintf(m, cap, "regression against the baseline:");
+    for (int i = 0; i < WSP_LOAD_COMPARE_ITEMS; i++) {
+        const wsp_load_compare_item *it = &v->cmp.items[i];
+        if (!it->regressed)
+            continue;
+        char a[32], b[32], c[32];
+        fmt_cmp(it, it->baseline, a, sizeof a);
+        fmt_cmp(it, it->current, b, sizeof b);
+        fmt_cmp(it, it->limit, c, sizeof c);
+        size_t l = strlen(m);
+        snprintf(m + l, cap - l, " %s %s -> %s (limit %s)", it->name, a, b, c);
+    }
+}
+
 static int write_junit(const judging *j, const verdicts *v, const wsp_load_result *r)
 {
     FILE *f = fopen(j->junit, "w");
     if (!f)
         return -1;
-    size_t n = j->nth + (v->have_cmp ? 1 : 0);
-    char num[32];
+    size_t n = gates_applying(v) + j->nth + (v->have_cmp ? 1 : 0);
+    size_t failures = (size_t)(v->failures + v->gate_failures);
+    char num[32], m[600], val[160];
     wsp_xmlw w;
     wsp_xmlw_begin(&w, f);
-    size_t failures = (size_t)v->failures;
     wsp_xmlw_start(&w, "testsuites");
     wsp_xmlw_attr(&w, "name", "wsprobe load");
     wsp_xmlw_attrf(&w, "tests", "%zu", n);
@@ -308,50 +438,32 @@ static int write_junit(const judging *j, const verdicts *v, const wsp_load_resul
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->msg_matched);
     prop(&w, "messages_matched", num);
     wsp_xmlw_end(&w);
+    for (int g = 0; g < WSP_LOAD_GATES; g++) {
+        const wsp_load_gate *gt = &v->gate[g];
+        if (!gt->applies)
+            continue;
+        wsp_load_gate_format(gt, val, sizeof val);
+        snprintf(m, sizeof m, "%s: %s", gt->name, val);
+        char out[300];
+        if (gt->replaced_by)
+            snprintf(out, sizeof out, "%s; replaced by --threshold %s", val, gt->replaced_by);
+        else
+            snprintf(out, sizeof out, "%s", val);
+        junit_case(&w, "wsprobe.load.gate", gt->name, r->measured_s, "gate", gt->ok ? NULL : m,
+                   out);
+    }
     for (size_t i = 0; i < j->nth; i++) {
-        char val[48], m[400];
         wsp_load_threshold_format(&j->th[i], v->value[i], val, sizeof val);
-        wsp_xmlw_start(&w, "testcase");
-        wsp_xmlw_attr(&w, "classname", "wsprobe.load.threshold");
-        wsp_xmlw_attr(&w, "name", j->th[i].text);
-        wsp_xmlw_attrf(&w, "time", "%.3f", r->measured_s);
-        if (!v->ok[i]) {
-            snprintf(m, sizeof m, "%s broke: measured %s", j->th[i].text, val);
-            wsp_xmlw_start(&w, "failure");
-            wsp_xmlw_attr(&w, "message", m);
-            wsp_xmlw_attr(&w, "type", "threshold");
-            wsp_xmlw_end(&w);
-        }
-        snprintf(m, sizeof m, "measured %s", val);
-        wsp_xmlw_start(&w, "system-out");
-        wsp_xmlw_text(&w, m);
-        wsp_xmlw_end(&w);
-        wsp_xmlw_end(&w);
+        snprintf(m, sizeof m, "%s broke: measured %s", j->th[i].text, val);
+        char out[200];
+        snprintf(out, sizeof out, "measured %s", val);
+        junit_case(&w, "wsprobe.load.threshold", j->th[i].text, r->measured_s, "threshold",
+                   v->ok[i] ? NULL : m, out);
     }
     if (v->have_cmp) {
-        wsp_xmlw_start(&w, "testcase");
-        wsp_xmlw_attr(&w, "classname", "wsprobe.load.baseline");
-        wsp_xmlw_attr(&w, "name", "baseline");
-        wsp_xmlw_attrf(&w, "time", "%.3f", r->measured_s);
-        if (v->cmp.regressed) {
-            char m[600] = "regression against the baseline:";
-            for (int i = 0; i < 3; i++) {
-                const wsp_load_compare_item *it = &v->cmp.items[i];
-                if (!it->regressed)
-                    continue;
-                char a[32], b[32], c[32];
-                fmt_cmp(it, it->baseline, a, sizeof a);
-                fmt_cmp(it, it->current, b, sizeof b);
-                fmt_cmp(it, it->limit, c, sizeof c);
-                size_t l = strlen(m);
-                snprintf(m + l, sizeof m - l, " %s %s -> %s (limit %s)", it->name, a, b, c);
-            }
-            wsp_xmlw_start(&w, "failure");
-            wsp_xmlw_attr(&w, "message", m);
-            wsp_xmlw_attr(&w, "type", "baseline");
-            wsp_xmlw_end(&w);
-        }
-        wsp_xmlw_end(&w);
+        baseline_failure(v, m, sizeof m);
+        junit_case(&w, "wsprobe.load.baseline", "baseline", r->measured_s, "baseline",
+                   v->cmp.regressed ? m : NULL, NULL);
     }
     int rc = wsp_xmlw_finish(&w);
     return fclose(f) == 0 ? rc : -1;
@@ -372,121 +484,167 @@ static wsp_class most_common_class(const wsp_load_result *r)
     return best;
 }
 
+static json_t *gates_json(const verdicts *v)
+{
+    json_t *a = json_array();
+    for (int g = 0; g < WSP_LOAD_GATES; g++) {
+        const wsp_load_gate *gt = &v->gate[g];
+        if (!gt->applies)
+            continue;
+        char val[160];
+        wsp_load_gate_format(gt, val, sizeof val);
+        json_array_append_new(
+            a, json_pack("{s:s, s:b, s:b, s:f, s:f, s:f, s:s, s:o}", "name", gt->name, "ok", gt->ok,
+                         "held", gt->held, "value", gt->value, "limit", gt->limit, "of", gt->of,
+                         "measured", val, "replaced_by_threshold",
+                         gt->replaced_by ? json_string(gt->replaced_by) : json_null()));
+    }
+    return a;
+}
+
+static json_t *baseline_json(const judging *j, const verdicts *v)
+{
+    json_t *b = json_object();
+    json_object_set_new(b, "file", json_string(j->baseline_path));
+    json_object_set_new(b, "regressed", json_boolean(v->cmp.regressed));
+    for (int i = 0; i < WSP_LOAD_COMPARE_ITEMS; i++) {
+        const wsp_load_compare_item *it = &v->cmp.items[i];
+        bool ms = !is_rate_item(it);
+        double k = ms ? 1e6 : 1.0;
+        json_object_set_new(b, it->name,
+                            json_pack("{s:f, s:f, s:f, s:b, s:s}", "baseline", it->baseline / k,
+                                      "current", it->current / k, "limit", it->limit / k,
+                                      "regressed", it->regressed, "unit", ms ? "ms" : "fraction"));
+    }
+    return b;
+}
+
+static int write_json(const judging *j, const verdicts *v, const wsp_load_result *r, int rc,
+                      wsp_class none_open)
+{
+    json_t *o = wsp_load_result_to_json(r);
+    if (!o) {
+        fprintf(stderr, "wsprobe: %s: out of memory\n", j->cmd);
+        return -1;
+    }
+    json_object_set_new(o, "ok", json_boolean(rc == 0));
+    json_object_set_new(o, "exit_code", json_integer(rc));
+    if (none_open != WSP_CLASS_OK)
+        json_object_set_new(o, "class", json_string(wsp_class_name(none_open)));
+    json_object_set_new(o, "gates", gates_json(v));
+    json_t *ta = json_array();
+    for (size_t i = 0; i < j->nth; i++) {
+        char val[48];
+        wsp_load_threshold_format(&j->th[i], v->value[i], val, sizeof val);
+        json_t *val_j = isnan(v->value[i]) ? json_null() : json_real(v->value[i]);
+        json_array_append_new(ta, json_pack("{s:s, s:b, s:o, s:s, s:f}", "expr", j->th[i].text,
+                                            "ok", v->ok[i], "value", val_j, "measured", val,
+                                            "limit", j->th[i].limit));
+    }
+    json_object_set_new(o, "thresholds", ta);
+    if (v->have_cmp)
+        json_object_set_new(o, "baseline", baseline_json(j, v));
+    return wsp_cli_json_write(j->cmd, o, j->out->json_file);
+}
+
+static void print_human(FILE *mf, const judging *j, const verdicts *v, const wsp_load_result *r,
+                        int rc, wsp_class none_open, bool color)
+{
+    wsp_load_result_human(mf, r, color);
+    if (v->gate_failures)
+        fprintf(mf, "\ngates (exit 1 without a --threshold of their kind)\n");
+    for (int g = 0; g < WSP_LOAD_GATES; g++) {
+        char val[160];
+        if (v->gate[g].ok)
+            continue;
+        wsp_load_gate_format(&v->gate[g], val, sizeof val);
+        fprintf(mf, "  FAIL %-22s %s\n", v->gate[g].name, val);
+    }
+    if (j->nth)
+        fprintf(mf, "\nthresholds\n");
+    for (size_t i = 0; i < j->nth; i++) {
+        char val[48];
+        wsp_load_threshold_format(&j->th[i], v->value[i], val, sizeof val);
+        fprintf(mf, "  %s %-22s measured %s\n", v->ok[i] ? "pass" : "FAIL", j->th[i].text, val);
+    }
+    if (v->have_cmp) {
+        fprintf(mf, "\nbaseline %s: %s\n", j->baseline_path,
+                v->cmp.regressed ? "REGRESSION" : "within tolerance");
+        for (int i = 0; i < WSP_LOAD_COMPARE_ITEMS; i++) {
+            const wsp_load_compare_item *it = &v->cmp.items[i];
+            char a[32], b[32], c[32];
+            fmt_cmp(it, it->baseline, a, sizeof a);
+            fmt_cmp(it, it->current, b, sizeof b);
+            fmt_cmp(it, it->limit, c, sizeof c);
+            fprintf(mf, "  %s %-22s baseline %-10s now %-10s limit %s\n",
+                    it->regressed ? "FAIL" : "pass", it->name, a, b, c);
+        }
+    }
+    if (none_open != WSP_CLASS_OK)
+        fprintf(mf, "\nno connection opened: %s (exit %d)\n  hint: %s\n", wsp_class_name(none_open),
+                rc, wsp_class_default_hint(none_open));
+}
+
+static void judge(const judging *j, const wsp_load_result *r, verdicts *v)
+{
+    memset(v, 0, sizeof *v);
+    for (size_t i = 0; i < j->nth; i++) {
+        v->ok[i] = wsp_load_threshold_eval(&j->th[i], r, &v->value[i]);
+        v->failures += !v->ok[i];
+    }
+    if (j->baseline) {
+        v->have_cmp = true;
+        wsp_load_compare_results(j->baseline, r, &j->tol, &v->cmp);
+        v->failures += v->cmp.regressed;
+    }
+    wsp_load_gates_eval(r, j->th, j->nth, v->gate);
+    for (int g = 0; g < WSP_LOAD_GATES; g++)
+        v->gate_failures += !v->gate[g].ok;
+}
+
+static void write_failed(const judging *j, const char *path, int *rc)
+{
+    char eb[128];
+    strerror_r(errno, eb, sizeof eb);
+    fprintf(stderr, "wsprobe: %s: cannot write %s: %s\n", j->cmd, path, eb);
+    *rc = *rc ? *rc : 2;
+}
+
 /* Judge, write the files and print. Returns the exit code. */
 static int judge_and_report(const judging *j, wsp_load_result *r)
 {
     verdicts v;
-    memset(&v, 0, sizeof v);
-    for (size_t i = 0; i < j->nth; i++) {
-        v.ok[i] = wsp_load_threshold_eval(&j->th[i], r, &v.value[i]);
-        if (!v.ok[i])
-            v.failures++;
-    }
-    if (j->baseline) {
-        v.have_cmp = true;
-        wsp_load_compare_results(j->baseline, r, &j->tol, &v.cmp);
-        if (v.cmp.regressed)
-            v.failures++;
-    }
-    int rc = v.failures ? 1 : 0;
+    judge(j, r, &v);
+    int rc = v.failures || v.gate_failures ? 1 : 0;
     /* A run in which no connection opened measured nothing: its exit is the class most of
      * them failed with, whatever the thresholds say. One in which every connection failed
      * is never a pass: when no threshold failed, the exit is that class too. */
     wsp_class none_open = WSP_CLASS_OK;
     if (r->conn_attempted > 0 &&
-        (r->conn_opened == 0 || (rc == 0 && r->conn_failed >= r->conn_attempted))) {
+        (r->conn_opened == 0 || (v.failures == 0 && r->conn_failed >= r->conn_attempted))) {
         none_open = most_common_class(r);
         if (none_open != WSP_CLASS_OK)
             rc = wsp_class_exit_code(none_open);
     }
     if (j->hdr_out) {
         FILE *f = fopen(j->hdr_out, "w");
-        if (!f || wsp_hist_write_hdr(&r->latency, f, 1e6) != 0) {
-            char eb[128];
-            strerror_r(errno, eb, sizeof eb);
-            fprintf(stderr, "wsprobe: %s: cannot write %s: %s\n", j->cmd, j->hdr_out, eb);
-            rc = rc ? rc : 2;
-        }
+        if (!f || wsp_hist_write_hdr(&r->latency, f, 1e6) != 0)
+            write_failed(j, j->hdr_out, &rc);
         if (f)
             fclose(f);
     }
-    if (j->junit && write_junit(j, &v, r) != 0) {
-        char eb[128];
-        strerror_r(errno, eb, sizeof eb);
-        fprintf(stderr, "wsprobe: %s: cannot write %s: %s\n", j->cmd, j->junit, eb);
-        rc = rc ? rc : 2;
-    }
-    if (j->json) {
-        json_t *o = wsp_load_result_to_json(r);
-        if (!o) {
-            fprintf(stderr, "wsprobe: %s: out of memory\n", j->cmd);
-            return 70;
-        }
-        json_object_set_new(o, "ok", json_boolean(rc == 0));
-        json_object_set_new(o, "exit_code", json_integer(rc));
-        if (none_open != WSP_CLASS_OK)
-            json_object_set_new(o, "class", json_string(wsp_class_name(none_open)));
-        json_t *ta = json_array();
-        for (size_t i = 0; i < j->nth; i++) {
-            char val[48];
-            wsp_load_threshold_format(&j->th[i], v.value[i], val, sizeof val);
-            json_t *val_j = isnan(v.value[i]) ? json_null() : json_real(v.value[i]);
-            json_array_append_new(ta, json_pack("{s:s, s:b, s:o, s:s, s:f}", "expr", j->th[i].text,
-                                                "ok", v.ok[i], "value", val_j, "measured", val,
-                                                "limit", j->th[i].limit));
-        }
-        json_object_set_new(o, "thresholds", ta);
-        if (v.have_cmp) {
-            json_t *b = json_object();
-            json_object_set_new(b, "file", json_string(j->baseline_path));
-            json_object_set_new(b, "regressed", json_boolean(v.cmp.regressed));
-            for (int i = 0; i < 3; i++) {
-                const wsp_load_compare_item *it = &v.cmp.items[i];
-                bool ms = strcmp(it->name, "error_rate") != 0;
-                double k = ms ? 1e6 : 1.0;
-                json_object_set_new(b, it->name,
-                                    json_pack("{s:f, s:f, s:f, s:b, s:s}", "baseline",
-                                              it->baseline / k, "current", it->current / k, "limit",
-                                              it->limit / k, "regressed", it->regressed, "unit",
-                                              ms ? "ms" : "fraction"));
-            }
-            json_object_set_new(o, "baseline", b);
-        }
-        wsp_probeopts_print_json(j->cmd, o);
+    if (j->junit && write_junit(j, &v, r) != 0)
+        write_failed(j, j->junit, &rc);
+    if (j->out->json && write_json(j, &v, r, rc, none_open) != 0)
+        rc = rc ? rc : 2; /* said on stderr */
+    if (!wsp_cli_human(j->out) || (j->quiet && rc == 0))
         return rc;
-    }
     FILE *out = j->quiet ? stderr : stdout;
-    if (j->quiet && rc == 0)
-        return rc;
-    bool color = wsp_cli_color(out);
     char *buf = NULL;
     size_t blen = 0;
     FILE *mf = open_memstream(&buf, &blen);
     if (mf) {
-        wsp_load_result_human(mf, r, color);
-        if (j->nth)
-            fprintf(mf, "\nthresholds\n");
-        for (size_t i = 0; i < j->nth; i++) {
-            char val[48];
-            wsp_load_threshold_format(&j->th[i], v.value[i], val, sizeof val);
-            fprintf(mf, "  %s %-24s measured %s\n", v.ok[i] ? "pass" : "FAIL", j->th[i].text, val);
-        }
-        if (v.have_cmp) {
-            fprintf(mf, "\nbaseline %s: %s\n", j->baseline_path,
-                    v.cmp.regressed ? "REGRESSION" : "within tolerance");
-            for (int i = 0; i < 3; i++) {
-                const wsp_load_compare_item *it = &v.cmp.items[i];
-                char a[32], b[32], c[32];
-                fmt_cmp(it, it->baseline, a, sizeof a);
-                fmt_cmp(it, it->current, b, sizeof b);
-                fmt_cmp(it, it->limit, c, sizeof c);
-                fprintf(mf, "  %s %-10s baseline %-10s now %-10s limit %s\n",
-                        it->regressed ? "FAIL" : "pass", it->name, a, b, c);
-            }
-        }
-        if (none_open != WSP_CLASS_OK)
-            fprintf(mf, "\nno connection opened: %s (exit %d)\n  hint: %s\n",
-                    wsp_class_name(none_open), rc, wsp_class_default_hint(none_open));
+        print_human(mf, j, &v, r, rc, none_open, wsp_cli_color(out));
         fclose(mf);
         char *clean = wsp_redact(buf, blen, NULL);
         fputs(clean ? clean : "", out);
@@ -505,9 +663,6 @@ static int finish_judging(judging *j)
     }
     return 0;
 }
-
-/* ---- load ---- */
-
 static bool tick_tty;
 
 static void live_line(const wsp_load_tick *t, void *ud)
@@ -541,400 +696,345 @@ static long ports_per_source(void)
     return hi >= lo ? hi - lo + 1 : 1;
 }
 
-static int parse_count(const char *s, long lo, long hi, long *out)
+/* What `load` gathers from its command line. */
+typedef struct load_args {
+    wsp_probeopts po;
+    judging j;
+    wsp_load_config cfg;
+    struct sockaddr_storage sources[WSP_LOAD_MAX_SOURCES];
+    size_t nsrc;
+    char *message;
+    size_t message_len;
+    bool rate_given, echo;
+} load_args;
+
+static int take_rate(load_args *a, const wsp_opt *o, double v)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
+    if (v > 1e9) {
+        wsp_cli_usage_error(a->po.cmd,
+                            "--%s '%g': expected a positive number per second, at "
+                            "most 1e9",
+                            o->name, v);
         return -1;
-    *out = v;
+    }
+    if (o->id == OPT_RATE) {
+        a->cfg.rate = v;
+        a->rate_given = true;
+    } else {
+        a->cfg.connect_rate = v;
+    }
     return 0;
 }
 
-int wsp_cmd_load(int argc, char **argv)
+static int take_source(load_args *a, const char *arg)
 {
-    static const char cmd[] = "load";
-    wsp_probeopts o;
-    wsp_probeopts_init(&o, cmd);
-    judging j;
-    judging_init(&j, cmd);
-    wsp_load_config cfg;
-    wsp_load_config_init(&cfg);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    cfg.threads =
-        ncpu > 0 ? (unsigned)(ncpu < WSP_LOAD_MAX_THREADS ? ncpu : WSP_LOAD_MAX_THREADS) : 1;
-    struct sockaddr_storage sources[WSP_LOAD_MAX_SOURCES];
-    size_t nsrc = 0;
-    char *message = NULL;
-    size_t message_len = 0;
-    bool rate_given = false, echo = false;
-    wsp_load_result *res = NULL;
-    struct option *table = wsp_probeopts_merge(load_opts);
-    int rc = 2;
-    if (!table)
-        goto out;
-    wsp_cli_require_full_options(cmd, argc, argv, table);
-    optind = 1;
-    opterr = 0;
-    int ch, li;
-    long lv;
-    uint64_t us;
-    while ((li = -1, ch = getopt_long(argc, argv, ":" WSP_PROBEOPTS_SHORT, table, &li)) != -1) {
-        const char *name = li >= 0 ? table[li].name : NULL;
-        if (ch == OPT_HELP) {
-            fputs(load_usage, stdout);
-            /* load defines --connections itself and refuses the probe-only options */
-            static const char *const omit[] = {"connections",
-                                               "health",
-                                               "ping",
-                                               "deadline",
-                                               "expect-regex",
-                                               "pong-timeout",
-                                               "expect-auth-required",
-                                               "send",
-                                               "expect-text",
-                                               "expect-json",
-                                               "expect-close",
-                                               NULL};
-            wsp_probeopts_help_print(stdout, omit);
-            rc = 0;
-            goto out;
-        }
-        if (ch == ':') {
-            rc = wsp_cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-            goto out;
-        }
-        if (ch == '?') {
-            rc = wsp_cli_usage_error(cmd, "unknown option '%s' (see wsprobe load --help)",
-                                     argv[optind - 1]);
-            goto out;
-        }
-        int t = take_report_opt(&j, ch, optarg);
-        if (t < 0)
-            goto out;
-        if (t > 0)
-            continue;
-        switch (ch) {
-        case OPT_CONNECT_RATE:
-        case OPT_RATE: {
-            char *end;
-            errno = 0;
-            double v = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !isfinite(v) || v <= 0 || v > 1e9) {
-                rc = wsp_cli_usage_error(cmd, "--%s '%s': expected a positive number per second%s",
-                                         name, optarg,
-                                         ch == OPT_RATE ? " (a rate of 0 sends nothing: leave "
-                                                          "--rate out for idle connections)"
-                                                        : "");
-                goto out;
-            }
-            if (ch == OPT_RATE) {
-                cfg.rate = v;
-                rate_given = true;
-            } else {
-                cfg.connect_rate = v;
-            }
-            continue;
-        }
-        case OPT_DURATION:
-        case OPT_WARMUP:
-        case OPT_REPLY_TIMEOUT:
-        case OPT_TIMER_SLACK:
-            if (wsp_duration_parse(optarg, &us) != 0 ||
-                (ch != OPT_WARMUP && ch != OPT_TIMER_SLACK && us == 0) ||
-                (ch == OPT_TIMER_SLACK && us > 100000)) {
-                rc = wsp_cli_usage_error(cmd, "--%s '%s': expected a duration like 500ms, 10s, 5m",
-                                         name, optarg);
-                goto out;
-            }
-            if (ch == OPT_DURATION)
-                cfg.duration_us = us;
-            else if (ch == OPT_WARMUP)
-                cfg.warmup_us = us;
-            else if (ch == OPT_TIMER_SLACK)
-                cfg.timer_slack_us = us;
-            else
-                cfg.reply_timeout_us = us;
-            continue;
-        case OPT_MESSAGE: {
-            free(message);
-            message = wsp_cli_text_or_file(cmd, "--message", optarg, &message_len);
-            if (!message)
-                goto out;
-            wsp_err e;
-            wsp_err_clear(&e);
-            if (wsp_tmpl_check(message, false, "--message", getenv, &e) != 0) {
-                rc = wsp_cli_usage_error(cmd, "%s", e.msg);
-                goto out;
-            }
-            continue;
-        }
-        case OPT_ECHO:
-            echo = true;
-            continue;
-        case OPT_PIPELINE:
-            if (parse_count(optarg, 1, WSP_LOAD_MAX_PIPELINE, &lv) != 0) {
-                rc = wsp_cli_usage_error(cmd, "--pipeline '%s': expected 1 to %d", optarg,
-                                         WSP_LOAD_MAX_PIPELINE);
-                goto out;
-            }
-            cfg.pipeline = (unsigned)lv;
-            continue;
-        case OPT_THREADS:
-            if (parse_count(optarg, 1, WSP_LOAD_MAX_THREADS, &lv) != 0) {
-                rc = wsp_cli_usage_error(cmd, "--threads '%s': expected 1 to %d", optarg,
-                                         WSP_LOAD_MAX_THREADS);
-                goto out;
-            }
-            cfg.threads = (unsigned)lv;
-            continue;
-        case OPT_SOURCE_IP: {
-            if (nsrc >= WSP_LOAD_MAX_SOURCES) {
-                rc = wsp_cli_usage_error(cmd, "at most %d --source-ip addresses",
-                                         WSP_LOAD_MAX_SOURCES);
-                goto out;
-            }
-            struct sockaddr_storage *ss = &sources[nsrc];
-            memset(ss, 0, sizeof *ss);
-            if (uv_ip4_addr(optarg, 0, (struct sockaddr_in *)ss) != 0 &&
-                uv_ip6_addr(optarg, 0, (struct sockaddr_in6 *)ss) != 0) {
-                rc = wsp_cli_usage_error(cmd, "--source-ip '%s': expected an IPv4 or IPv6 address",
-                                         optarg);
-                goto out;
-            }
-            nsrc++;
-            continue;
-        }
-        default:
-            break;
-        }
-        if (name && strcmp(name, "connections") == 0) {
-            /* the shared option caps probes at 10,000; load goes further */
-            if (parse_count(optarg, 1, WSP_LOAD_MAX_CONNECTIONS, &lv) != 0) {
-                rc = wsp_cli_usage_error(cmd, "--connections '%s': expected 1 to %d", optarg,
-                                         WSP_LOAD_MAX_CONNECTIONS);
-                goto out;
-            }
-            cfg.connections = (size_t)lv;
-            continue;
-        }
-        if (name &&
-            (strcmp(name, "health") == 0 || strcmp(name, "ping") == 0 ||
-             strcmp(name, "deadline") == 0 || strcmp(name, "expect-regex") == 0 ||
-             strcmp(name, "pong-timeout") == 0 || strcmp(name, "expect-auth-required") == 0 ||
-             strcmp(name, "expect-close") == 0)) {
-            rc = wsp_cli_usage_error(cmd, "--%s is a probe option; load does not take it", name);
-            goto out;
-        }
-        t = wsp_probeopts_take(&o, ch, optarg, name);
-        if (t < 0)
-            goto out;
-        if (t == 0) {
-            rc = wsp_cli_usage_error(cmd, "unknown option '%s' (see wsprobe load --help)",
-                                     argv[optind - 1]);
-            goto out;
-        }
+    if (a->nsrc >= WSP_LOAD_MAX_SOURCES) {
+        wsp_cli_usage_error(a->po.cmd, "at most %d --source-ip addresses", WSP_LOAD_MAX_SOURCES);
+        return -1;
     }
-    j.json = o.json;
-    j.quiet = o.quiet;
-    if (optind != argc - 1) {
-        rc = wsp_cli_usage_error(cmd, optind >= argc ? "give one URL, like ws://host:port/path"
-                                                     : "give exactly one URL");
-        goto out;
+    struct sockaddr_storage *ss = &a->sources[a->nsrc];
+    memset(ss, 0, sizeof *ss);
+    if (uv_ip4_addr(arg, 0, (struct sockaddr_in *)ss) != 0 &&
+        uv_ip6_addr(arg, 0, (struct sockaddr_in6 *)ss) != 0) {
+        wsp_cli_usage_error(a->po.cmd, "--source-ip '%s': expected an IPv4 or IPv6 address", arg);
+        return -1;
     }
-    const char *url = argv[optind];
+    a->nsrc++;
+    return 0;
+}
 
-    /* the conversation: --message (or one --send), and how replies are matched */
+static int take_message(load_args *a, const char *arg)
+{
+    free(a->message);
+    a->message = wsp_cli_text_or_file(a->po.cmd, "--message", arg, &a->message_len);
+    if (!a->message)
+        return -1;
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (wsp_tmpl_check(a->message, false, "--message", getenv, &e) != 0) {
+        wsp_cli_usage_error(a->po.cmd, "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int take_load(void *ud, const wsp_opt *o, const char *arg, const wsp_opt_value *v)
+{
+    load_args *a = ud;
+    uint64_t us;
+    int t = take_report_opt(&a->j, o, arg);
+    if (t != 0)
+        return t > 0 ? 0 : -1;
+    switch (o->id) {
+    case OPT_CONNECTIONS:
+        a->cfg.connections = (size_t)v->u;
+        return 0;
+    case OPT_CONNECT_RATE:
+    case OPT_RATE:
+        return take_rate(a, o, v->d);
+    case OPT_DURATION:
+        a->cfg.duration_us = v->u;
+        return 0;
+    case OPT_REPLY_TIMEOUT:
+        a->cfg.reply_timeout_us = v->u;
+        return 0;
+    case OPT_WARMUP:
+        if (parse_dur0(a->po.cmd, o, arg, UINT64_MAX / 1000, &us) != 0)
+            return -1;
+        a->cfg.warmup_us = us;
+        return 0;
+    case OPT_TIMER_SLACK:
+        if (parse_dur0(a->po.cmd, o, arg, 100000, &us) != 0)
+            return -1;
+        a->cfg.timer_slack_us = us;
+        return 0;
+    case OPT_THREADS:
+        a->cfg.threads = (unsigned)v->u;
+        return 0;
+    case OPT_PIPELINE:
+        a->cfg.pipeline = (unsigned)v->u;
+        return 0;
+    case OPT_SOURCE_IP:
+        return take_source(a, arg);
+    case OPT_MESSAGE:
+        return take_message(a, arg);
+    case OPT_ECHO:
+        a->echo = true;
+        return 0;
+    case OPT_PROBE_STEP:
+        /* the probe's own option of that name builds the step */
+        return wsp_probeopts_apply(&a->po, wsp_opt_by_name(wsp_probeopts_tables(), o->name), arg) ==
+                       1
+                   ? 0
+                   : -1;
+    default:
+        return wsp_probeopts_apply(&a->po, o, arg) == 1 ? 0 : -1;
+    }
+}
+
+/* The conversation: --message (or one --send), and how replies are matched. Returns 0 or 2. */
+static int conversation(load_args *a)
+{
+    const char *cmd = a->po.cmd;
+    wsp_load_config *cfg = &a->cfg;
     size_t nsend = 0, nexpect = 0;
     const wsp_step *expect = NULL;
-    bool message_opt = message != NULL;
-    for (size_t i = 0; i < o.s.cfg.num_steps; i++) {
-        const wsp_step *s = &o.s.cfg.steps[i];
+    bool message_opt = a->message != NULL;
+    for (size_t i = 0; i < a->po.s.cfg.num_steps; i++) {
+        const wsp_step *s = &a->po.s.cfg.steps[i];
         if (s->kind == WSP_STEP_SEND || s->kind == WSP_STEP_SEND_BINARY) {
             nsend++;
-            if (!message) {
-                message = malloc(s->len + 1);
-                if (!message)
-                    goto out;
-                memcpy(message, s->text, s->len);
-                message[s->len] = '\0';
-                message_len = s->len;
+            if (!a->message) {
+                a->message = malloc(s->len + 1);
+                if (!a->message)
+                    return wsp_cli_usage_error(cmd, "out of memory");
+                memcpy(a->message, s->text, s->len);
+                a->message[s->len] = '\0';
+                a->message_len = s->len;
             }
         } else {
             nexpect++;
             expect = s;
         }
     }
-    if (nsend > 1 || (nsend && message_opt)) {
-        rc = wsp_cli_usage_error(cmd, "load sends one message shape: give one --message");
-        goto out;
-    }
-    if (nexpect > 1 || (expect && echo)) {
-        rc = wsp_cli_usage_error(cmd, "give one way to match replies: --echo, --expect-json or "
-                                      "--expect-text");
-        goto out;
-    }
-    if (echo)
-        cfg.match = WSP_LOAD_MATCH_ECHO;
+    if (nsend > 1 || (nsend && message_opt))
+        return wsp_cli_usage_error(cmd, "load sends one message shape: give one --message");
+    if (nexpect > 1 || (expect && a->echo))
+        return wsp_cli_usage_error(cmd, "give one way to match replies: --echo, --expect-json or "
+                                        "--expect-text");
+    if (a->echo)
+        cfg->match = WSP_LOAD_MATCH_ECHO;
     else if (expect && expect->kind == WSP_STEP_EXPECT_JSON) {
-        cfg.match = WSP_LOAD_MATCH_JSON;
-        cfg.expect_pointer = expect->pointer;
-        cfg.expect_value = expect->value_json;
+        cfg->match = WSP_LOAD_MATCH_JSON;
+        cfg->expect_pointer = expect->pointer;
+        cfg->expect_value = expect->value_json;
     } else if (expect && expect->kind == WSP_STEP_EXPECT_TEXT) {
-        cfg.match = WSP_LOAD_MATCH_TEXT;
-        cfg.expect_text = expect->text;
+        cfg->match = WSP_LOAD_MATCH_TEXT;
+        cfg->expect_text = expect->text;
     }
-    if (rate_given && !message) {
-        rc = wsp_cli_usage_error(cmd, "--rate needs --message (what to send)");
-        goto out;
-    }
-    if (!rate_given && (message || echo || expect)) {
-        rc = wsp_cli_usage_error(cmd, "--message, --echo and --expect-* need --rate (messages "
-                                      "per second in total)");
-        goto out;
-    }
-    if (message && echo && wsp_tmpl_has_vars(message) && strlen(message) != message_len) {
-        rc = wsp_cli_usage_error(cmd, "--message: a message with a NUL byte cannot hold "
-                                      "placeholders");
-        goto out;
-    }
-    if (cfg.rate > 0 && cfg.rate / (double)cfg.connections > 1e6) {
-        rc = wsp_cli_usage_error(cmd,
-                                 "--rate %.0f over %zu connection(s) is more than a "
-                                 "million messages per second per connection",
-                                 cfg.rate, cfg.connections);
-        goto out;
-    }
+    if (a->rate_given && !a->message)
+        return wsp_cli_usage_error(cmd, "--rate needs --message (what to send)");
+    if (!a->rate_given && (a->message || a->echo || expect))
+        return wsp_cli_usage_error(cmd, "--message, --echo and --expect-* need --rate (messages "
+                                        "per second in total)");
+    if (a->message && a->echo && wsp_tmpl_has_vars(a->message) &&
+        strlen(a->message) != a->message_len)
+        return wsp_cli_usage_error(cmd, "--message: a message with a NUL byte cannot hold "
+                                        "placeholders");
+    if (cfg->rate > 0 && cfg->rate / (double)cfg->connections > 1e6)
+        return wsp_cli_usage_error(cmd,
+                                   "--rate %.0f over %zu connection(s) is more than a "
+                                   "million messages per second per connection",
+                                   cfg->rate, cfg->connections);
+    return 0;
+}
 
-    /* ports and file descriptors: impossible runs stop here */
+/* Ports and file descriptors: impossible runs stop here. Returns 0 or 2. */
+static int check_capacity(const load_args *a)
+{
+    const char *cmd = a->po.cmd;
+    const wsp_load_config *cfg = &a->cfg;
     long ports = ports_per_source();
-    long usable = ports * (long)(nsrc ? nsrc : 1);
-    if ((long)cfg.connections > usable) {
-        rc = wsp_cli_usage_error(cmd,
-                                 "%zu connections need more local ports than %zu source "
-                                 "address(es) have (%ld each, ip_local_port_range)",
-                                 cfg.connections, nsrc ? nsrc : 1, ports);
+    size_t nsrc = a->nsrc ? a->nsrc : 1;
+    if ((long)cfg->connections > ports * (long)nsrc) {
+        wsp_cli_usage_error(cmd,
+                            "%zu connections need more local ports than %zu source "
+                            "address(es) have (%ld each, ip_local_port_range)",
+                            cfg->connections, nsrc, ports);
         fprintf(stderr,
                 "  hint: add --source-ip addresses (on loopback 127.0.0.2, 127.0.0.3, "
                 "...: one per %ld connections)\n",
                 ports);
-        goto out;
+        return 2;
     }
     struct rlimit rl;
-    rlim_t need = (rlim_t)cfg.connections + 64 + 8 * (rlim_t)cfg.threads;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
-        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-            rc = wsp_cli_usage_error(cmd,
-                                     "%zu connections need %llu file descriptors; the hard limit "
-                                     "is %llu",
-                                     cfg.connections, (unsigned long long)need,
-                                     (unsigned long long)rl.rlim_max);
-            fprintf(stderr, "  hint: raise it (ulimit -Hn as root, LimitNOFILE= in systemd, "
-                            "securityContext/ulimits in containers) or use fewer connections\n");
-            goto out;
-        }
-        rl.rlim_cur = need;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            rc = wsp_cli_usage_error(cmd, "cannot raise the file descriptor limit to %llu",
-                                     (unsigned long long)need);
-            goto out;
-        }
+    rlim_t need = (rlim_t)cfg->connections + 64 + 8 * (rlim_t)cfg->threads;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return 0;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        wsp_cli_usage_error(
+            cmd, "%zu connections need %llu file descriptors; the hard limit is %llu",
+            cfg->connections, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+        fprintf(stderr, "  hint: raise it (ulimit -Hn as root, LimitNOFILE= in systemd, "
+                        "securityContext/ulimits in containers) or use fewer connections\n");
+        return 2;
     }
-    if ((rc = finish_judging(&j)) != 0)
-        goto out;
-    if ((rc = wsp_probeopts_finish(&o, url)) != 0)
-        goto out;
-    for (size_t i = 0; i < nsrc; i++) {
-        int fam = sources[i].ss_family;
-        if (o.s.cfg.url.host_is_ip && (fam == AF_INET6) != o.s.cfg.url.host_is_ipv6) {
-            rc = wsp_cli_usage_error(cmd, "--source-ip: the address family differs from the "
-                                          "URL's host");
-            goto out;
-        }
+    rl.rlim_cur = need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return wsp_cli_usage_error(cmd, "cannot raise the file descriptor limit to %llu",
+                                   (unsigned long long)need);
+    return 0;
+}
+
+/* After the URL was parsed: the sources' family, and what load takes from the probe's setup. */
+static int connect_setup(load_args *a, char *red_url, size_t cap)
+{
+    wsp_probeopts *o = &a->po;
+    for (size_t i = 0; i < a->nsrc; i++) {
+        int fam = a->sources[i].ss_family;
+        if (o->s.cfg.url.host_is_ip && (fam == AF_INET6) != o->s.cfg.url.host_is_ipv6)
+            return wsp_cli_usage_error(o->cmd, "--source-ip: the address family differs from "
+                                               "the URL's host");
     }
-    o.s.cfg.conn.trace = NULL; /* -v would print every handshake */
+    o->s.cfg.conn.trace = NULL; /* -v would print every handshake */
     /* a probe's overall deadline would end every connection 30 s into the run: a load
      * connection lives as long as the run; --timeout still bounds each handshake phase */
-    o.s.cfg.conn.deadline_us = 0;
-    cfg.conn = &o.s.cfg.conn;
-    cfg.auth = o.s.cfg.auth;
-    cfg.strict_order = o.s.cfg.strict_order;
-    char red_url[1024];
-    wsp_report_redact_url(url, red_url, sizeof red_url);
-    cfg.url_text = red_url;
-    cfg.message = message;
-    cfg.message_len = message_len;
-    cfg.sources = nsrc ? sources : NULL;
-    cfg.num_sources = nsrc;
-    cfg.handle_sigint = true;
-    if (isatty(STDERR_FILENO) && !o.quiet) {
-        cfg.on_tick = live_line;
-    }
-    res = wsp_load_result_new();
-    if (!res) {
-        rc = 70;
-        goto out;
-    }
+    o->s.cfg.conn.deadline_us = 0;
+    wsp_load_config *cfg = &a->cfg;
+    cfg->conn = &o->s.cfg.conn;
+    cfg->auth = o->s.cfg.auth;
+    cfg->strict_order = o->s.cfg.strict_order;
+    wsp_report_redact_url(o->url, red_url, cap);
+    cfg->url_text = red_url;
+    cfg->message = a->message;
+    cfg->message_len = a->message_len;
+    cfg->sources = a->nsrc ? a->sources : NULL;
+    cfg->num_sources = a->nsrc;
+    cfg->handle_sigint = true;
+    if (isatty(STDERR_FILENO) && !o->quiet)
+        cfg->on_tick = live_line;
+    return 0;
+}
+
+static int run_load(load_args *a)
+{
+    wsp_load_result *res = wsp_load_result_new();
+    if (!res)
+        return 70;
     wsp_err e;
     wsp_err_clear(&e);
-    if (wsp_load_run(&cfg, res, &e) != 0) {
+    int rc;
+    if (wsp_load_run(&a->cfg, res, &e) != 0) {
         fprintf(stderr, "wsprobe: load: %s\n", e.msg);
         rc = e.cls == WSP_CLASS_USAGE ? 2 : 70;
+    } else {
+        if (tick_tty)
+            fputc('\n', stderr);
+        rc = judge_and_report(&a->j, res);
+    }
+    wsp_load_result_free(res);
+    return rc;
+}
+
+int wsp_cmd_load(int argc, char **argv)
+{
+    static const char cmd[] = "load";
+    static const wsp_opt *tables[4];
+    tables[0] = load_opts;
+    tables[1] = report_opts;
+    tables[2] = load_probe_table();
+    const wsp_cli_spec spec = {.cmd = cmd,
+                               .usage = load_usage,
+                               .tables = tables,
+                               .omit = load_refuses,
+                               .flags = WSP_CLI_JSON};
+    load_args *a = calloc(1, sizeof *a);
+    if (!a)
+        return 70;
+    wsp_probeopts_init(&a->po, cmd);
+    judging_init(&a->j, cmd);
+    wsp_load_config_init(&a->cfg);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    a->cfg.threads =
+        ncpu > 0 ? (unsigned)(ncpu < WSP_LOAD_MAX_THREADS ? ncpu : WSP_LOAD_MAX_THREADS) : 1;
+    wsp_cli_out out;
+    char red_url[1024];
+    int rc = wsp_cli_parse(&spec, argc, argv, take_load, a, &out);
+    if (rc != 0) {
+        rc = rc == 1 ? 0 : 2;
         goto out;
     }
-    if (tick_tty)
-        fputc('\n', stderr);
-    rc = judge_and_report(&j, res);
+    a->j.out = &out;
+    a->j.quiet = a->po.quiet;
+    a->po.json = out.json;
+    a->po.json_file = out.json_file;
+    if (out.noperands != 1) {
+        rc = wsp_cli_usage_error(cmd, out.noperands == 0 ? "give one URL, like ws://host:port/path"
+                                                         : "give exactly one URL");
+        goto out;
+    }
+    if ((rc = conversation(a)) != 0 || (rc = check_capacity(a)) != 0 ||
+        (rc = finish_judging(&a->j)) != 0 ||
+        (rc = wsp_probeopts_finish(&a->po, out.operands[0])) != 0 ||
+        (rc = connect_setup(a, red_url, sizeof red_url)) != 0)
+        goto out;
+    rc = run_load(a);
 out:
-    wsp_load_result_free(res);
-    wsp_load_result_free(j.baseline);
-    free(message);
-    free(table);
-    wsp_probeopts_cleanup(&o);
+    wsp_load_result_free(a->j.baseline);
+    free(a->message);
+    wsp_probeopts_cleanup(&a->po);
+    free(a);
     fflush(stdout);
     return rc;
 }
 
 /* ---- load-merge ---- */
 
+static int take_merge(void *ud, const wsp_opt *o, const char *arg, const wsp_opt_value *v)
+{
+    (void)v;
+    return take_report_opt(ud, o, arg) > 0 ? 0 : -1;
+}
+
 int wsp_cmd_load_merge(int argc, char **argv)
 {
     static const char cmd[] = "load-merge";
+    static const wsp_opt *const tables[] = {report_opts, merge_out_opts, NULL};
+    const wsp_cli_spec spec = {
+        .cmd = cmd, .usage = merge_usage, .tables = tables, .flags = WSP_CLI_JSON};
     judging j;
     judging_init(&j, cmd);
-    wsp_load_result *acc = NULL;
-    int rc = 2;
-    wsp_cli_require_full_options(cmd, argc, argv, merge_opts);
-    optind = 1;
-    opterr = 0;
-    int ch, li;
-    while ((li = -1, ch = getopt_long(argc, argv, ":q", merge_opts, &li)) != -1) {
-        if (ch == OPT_HELP) {
-            fputs(merge_usage, stdout);
-            return 0;
-        }
-        if (ch == ':')
-            return wsp_cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-        if (ch == 'j') {
-            j.json = true;
-            continue;
-        }
-        if (ch == 'q') {
-            j.quiet = true;
-            continue;
-        }
-        int t = ch == '?' ? 0 : take_report_opt(&j, ch, optarg);
-        if (t < 0)
-            return 2;
-        if (t == 0)
-            return wsp_cli_usage_error(cmd, "unknown option '%s' (see wsprobe load-merge --help)",
-                                       argv[optind - 1]);
-    }
-    if (optind >= argc)
+    wsp_cli_out out;
+    int rc = wsp_cli_parse(&spec, argc, argv, take_merge, &j, &out);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+    j.out = &out;
+    if (out.noperands == 0)
         return wsp_cli_usage_error(cmd, "give the --json reports of `wsprobe load` to merge");
-    for (int i = optind; i < argc; i++) {
-        wsp_load_result *r = load_report_file(cmd, argv[i]);
+    wsp_load_result *acc = NULL;
+    rc = 2;
+    for (int i = 0; i < out.noperands; i++) {
+        wsp_load_result *r = load_report_file(cmd, out.operands[i]);
         if (!r)
             goto out;
         if (!acc) {
@@ -949,9 +1049,8 @@ int wsp_cmd_load_merge(int argc, char **argv)
             goto out;
         }
     }
-    if ((rc = finish_judging(&j)) != 0)
-        goto out;
-    rc = judge_and_report(&j, acc);
+    if ((rc = finish_judging(&j)) == 0)
+        rc = judge_and_report(&j, acc);
 out:
     wsp_load_result_free(acc);
     wsp_load_result_free(j.baseline);

@@ -102,14 +102,23 @@ int wsp_load_threshold_parse(const char *text, wsp_load_threshold *t, wsp_err *e
     memcpy(metric, m, mlen);
     metric[mlen] = '\0';
 
-    if (strcmp(metric, "errors") == 0 || strcmp(metric, "error_rate") == 0) {
+    /* connection_errors, message_errors: one kind; errors: both, each over its own count */
+    const char *em = metric;
+    if (strncmp(em, "connection_", 11) == 0) {
+        t->scope = WSP_LOAD_E_CONNECTIONS;
+        em += 11;
+    } else if (strncmp(em, "message_", 8) == 0) {
+        t->scope = WSP_LOAD_E_MESSAGES;
+        em += 8;
+    }
+    if (strcmp(em, "errors") == 0 || strcmp(em, "error_rate") == 0) {
         if (ulen == 1 && unit[0] == '%') {
             t->kind = WSP_LOAD_M_ERROR_RATE;
             t->limit = v / 100.0;
-        } else if (ulen == 0 && strcmp(metric, "error_rate") == 0) {
+        } else if (ulen == 0 && strcmp(em, "error_rate") == 0) {
             if (v > 1)
                 return wsp_err_set(err, WSP_CLASS_USAGE,
-                                   "--threshold '%s': error_rate is a fraction (0..1) or a "
+                                   "--threshold '%s': an error rate is a fraction (0..1) or a "
                                    "percentage (0.1%%)",
                                    text);
             t->kind = WSP_LOAD_M_ERROR_RATE;
@@ -124,6 +133,11 @@ int wsp_load_threshold_parse(const char *text, wsp_load_threshold *t, wsp_err *e
         }
         return 0;
     }
+    if (em != metric)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--threshold '%s': unknown metric '%s' (connection_ and message_ go "
+                           "before errors or error_rate)",
+                           text, metric);
     if (strcmp(metric, "rate") == 0 || strcmp(metric, "connections") == 0) {
         if (ulen && !(ulen == 2 && strncmp(unit, "/s", 2) == 0 && metric[0] == 'r'))
             return wsp_err_set(err, WSP_CLASS_USAGE, "--threshold '%s': %s takes a plain number",
@@ -162,8 +176,8 @@ int wsp_load_threshold_parse(const char *text, wsp_load_threshold *t, wsp_err *e
         return wsp_err_set(err, WSP_CLASS_USAGE,
                            "--threshold '%s': unknown metric '%s' (p50, p90, p95, p99, p99.9, "
                            "max, mean, optionally as uncorrected_p99, connect_p95, resolve_, "
-                           "tls_, upgrade_, handshake_; or errors, error_rate, rate, "
-                           "connections)",
+                           "tls_, upgrade_, handshake_; or errors, error_rate, "
+                           "connection_errors, message_errors, rate, connections)",
                            text, metric);
     double mul;
     if (ulen == 2 && strncmp(unit, "ns", 2) == 0)
@@ -196,6 +210,17 @@ static const wsp_hist *threshold_hist(const wsp_load_threshold *t, const wsp_loa
     return &r->latency;
 }
 
+/* Never one rate over connections and messages together: errors<1% holds when both hold. */
+static double error_rate(wsp_load_error_scope scope, const wsp_load_result *r)
+{
+    double c = wsp_load_result_conn_error_rate(r), m = wsp_load_result_msg_error_rate(r);
+    if (scope == WSP_LOAD_E_CONNECTIONS)
+        return c;
+    if (scope == WSP_LOAD_E_MESSAGES)
+        return m;
+    return c > m ? c : m;
+}
+
 bool wsp_load_threshold_eval(const wsp_load_threshold *t, const wsp_load_result *r, double *value)
 {
     double v = 0;
@@ -215,10 +240,12 @@ bool wsp_load_threshold_eval(const wsp_load_threshold *t, const wsp_load_result 
         break;
     }
     case WSP_LOAD_M_ERROR_RATE:
-        v = wsp_load_result_error_rate(r);
+        v = error_rate(t->scope, r);
         break;
     case WSP_LOAD_M_ERRORS:
-        v = (double)wsp_load_result_errors(r);
+        v = t->scope == WSP_LOAD_E_CONNECTIONS ? (double)r->conn_failed
+            : t->scope == WSP_LOAD_E_MESSAGES  ? (double)wsp_load_result_msg_errors(r)
+                                               : (double)wsp_load_result_errors(r);
         break;
     case WSP_LOAD_M_RATE:
         v = wsp_load_result_matched_rate(r);
@@ -261,6 +288,79 @@ void wsp_load_threshold_format(const wsp_load_threshold *t, double value, char *
     snprintf(buf, cap, "%g", value);
 }
 
+/* ---- the default gates ---- */
+
+/* Which gate a threshold judges instead of: errors of a kind replace the gate of that kind
+ * (errors, error_rate: both), connections>=N the connections gate, rate the rate gate; a
+ * latency threshold replaces none. */
+static bool replaces(const wsp_load_threshold *t, wsp_load_gate_kind g)
+{
+    switch (t->kind) {
+    case WSP_LOAD_M_ERROR_RATE:
+    case WSP_LOAD_M_ERRORS:
+        if (g == WSP_LOAD_GATE_CONNECTIONS)
+            return t->scope != WSP_LOAD_E_MESSAGES;
+        if (g == WSP_LOAD_GATE_MESSAGES)
+            return t->scope != WSP_LOAD_E_CONNECTIONS;
+        return false;
+    case WSP_LOAD_M_CONNECTIONS:
+        return g == WSP_LOAD_GATE_CONNECTIONS;
+    case WSP_LOAD_M_RATE:
+        return g == WSP_LOAD_GATE_RATE;
+    case WSP_LOAD_M_LATENCY:
+        return false;
+    }
+    return false;
+}
+
+void wsp_load_gates_eval(const wsp_load_result *r, const wsp_load_threshold *th, size_t nth,
+                         wsp_load_gate out[WSP_LOAD_GATES])
+{
+    static const char *const names[WSP_LOAD_GATES] = {"connections", "messages", "rate"};
+    bool offered = r->rate > 0;
+    for (int g = 0; g < WSP_LOAD_GATES; g++) {
+        wsp_load_gate *o = &out[g];
+        memset(o, 0, sizeof *o);
+        o->name = names[g];
+        switch ((wsp_load_gate_kind)g) {
+        case WSP_LOAD_GATE_CONNECTIONS:
+            o->applies = true;
+            o->value = (double)r->conn_failed;
+            o->of = (double)r->conn_attempted;
+            break;
+        case WSP_LOAD_GATE_MESSAGES:
+            o->applies = offered;
+            o->value = (double)wsp_load_result_msg_errors(r);
+            o->of = (double)r->msg_sent;
+            break;
+        case WSP_LOAD_GATE_RATE:
+            o->applies = offered;
+            o->value = wsp_load_result_matched_rate(r);
+            o->of = r->rate;
+            o->limit = r->rate * WSP_LOAD_RATE_GATE;
+            break;
+        case WSP_LOAD_GATES:
+            break;
+        }
+        o->held = g == WSP_LOAD_GATE_RATE ? o->value >= o->limit : o->value <= o->limit;
+        for (size_t i = 0; i < nth && !o->replaced_by; i++)
+            if (replaces(&th[i], (wsp_load_gate_kind)g))
+                o->replaced_by = th[i].text;
+        o->ok = !o->applies || o->held || o->replaced_by;
+    }
+}
+
+void wsp_load_gate_format(const wsp_load_gate *g, char *buf, size_t cap)
+{
+    if (strcmp(g->name, "rate") == 0)
+        snprintf(buf, cap, "%.0f/s matched of %.0f/s offered (at least %.0f/s)", g->value, g->of,
+                 g->limit);
+    else
+        snprintf(buf, cap, "%.0f of %.0f %s failed (%.4g%%)", g->value, g->of,
+                 strcmp(g->name, "messages") == 0 ? "sent" : "attempted",
+                 g->of > 0 ? g->value / g->of * 100.0 : 0.0);
+}
+
 /* ---- baseline ---- */
 
 void wsp_load_compare_results(const wsp_load_result *base, const wsp_load_result *cur,
@@ -281,11 +381,16 @@ void wsp_load_compare_results(const wsp_load_result *base, const wsp_load_result
         /* a run that measured nothing cannot be compared favourably */
         it->regressed = (cur->latency.total == 0 && base->latency.total > 0) || it->current > lim;
     }
-    wsp_load_compare_item *e = &out->items[2];
-    e->name = "error_rate";
-    e->baseline = wsp_load_result_error_rate(base);
-    e->current = wsp_load_result_error_rate(cur);
-    e->limit = e->baseline + tol->error_rate_abs;
-    e->regressed = e->current > e->limit;
-    out->regressed = out->items[0].regressed || out->items[1].regressed || e->regressed;
+    static const char *const rates[2] = {"connection_error_rate", "message_error_rate"};
+    for (int i = 0; i < 2; i++) {
+        wsp_load_compare_item *e = &out->items[2 + i];
+        e->name = rates[i];
+        e->baseline =
+            i ? wsp_load_result_msg_error_rate(base) : wsp_load_result_conn_error_rate(base);
+        e->current = i ? wsp_load_result_msg_error_rate(cur) : wsp_load_result_conn_error_rate(cur);
+        e->limit = e->baseline + tol->error_rate_abs;
+        e->regressed = e->current > e->limit;
+    }
+    for (int i = 0; i < WSP_LOAD_COMPARE_ITEMS; i++)
+        out->regressed = out->regressed || out->items[i].regressed;
 }

@@ -127,7 +127,7 @@ typedef enum wsp_load_op { WSP_LOAD_LT, WSP_LOAD_LE, WSP_LOAD_GT, WSP_LOAD_GE } 
 
 typedef enum wsp_load_metric_kind {
     WSP_LOAD_M_LATENCY,     /* a percentile (or max, mean) of a histogram, ns */
-    WSP_LOAD_M_ERROR_RATE,  /* errors / attempts, a fraction */
+    WSP_LOAD_M_ERROR_RATE,  /* errors / attempts of their kind, a fraction */
     WSP_LOAD_M_ERRORS,      /* a count */
     WSP_LOAD_M_RATE,        /* matched replies per second */
     WSP_LOAD_M_CONNECTIONS, /* connections opened */
@@ -139,9 +139,18 @@ typedef enum wsp_load_hist_sel {
     WSP_LOAD_H_PHASE, /* + phase */
 } wsp_load_hist_sel;
 
+/* What an error threshold counts: errors of both kinds (a rate: each kind over its own
+ * denominator, the worse of the two), or of one kind. */
+typedef enum wsp_load_error_scope {
+    WSP_LOAD_E_ALL,
+    WSP_LOAD_E_CONNECTIONS, /* connection_errors: failed / attempted */
+    WSP_LOAD_E_MESSAGES,    /* message_errors: timed out, mismatched or lost / sent */
+} wsp_load_error_scope;
+
 typedef struct wsp_load_threshold {
     char text[64]; /* as written */
     wsp_load_metric_kind kind;
+    wsp_load_error_scope scope; /* ERROR_RATE, ERRORS */
     wsp_load_hist_sel hist;
     wsp_load_phase phase;
     double percentile; /* 0..100; 100: max; -1: mean */
@@ -151,9 +160,10 @@ typedef struct wsp_load_threshold {
 
 /* Parse "METRIC OP VALUE": METRIC is p50, p90, p95, p99, p99.9 (or p999), max, mean, each
  * optionally prefixed by uncorrected_ or a phase (resolve_, connect_, tls_, upgrade_,
- * handshake_); or errors (with % a rate, else a count), error_rate, rate (matched per second),
- * connections (opened). OP is <, <=, >, >=. Latencies need a unit: ns, us, ms, s. Spaces are
- * allowed around the operator. Returns 0, or -1 with err (USAGE) saying what is wrong. */
+ * handshake_); or errors (with % a rate, else a count), error_rate, optionally as
+ * connection_errors, message_errors (one kind: see wsp_load_error_scope); rate (matched per
+ * second), connections (opened). OP is <, <=, >, >=. Latencies need a unit: ns, us, ms, s. Spaces
+ * are allowed around the operator. Returns 0, or -1 with err (USAGE) saying what is wrong. */
 int wsp_load_threshold_parse(const char *text, wsp_load_threshold *t, wsp_err *err);
 /* The metric's value in `r` (ns, fraction, count) into *value; returns whether the threshold
  * holds. A latency with no samples does not hold (*value is NAN). */
@@ -161,26 +171,58 @@ bool wsp_load_threshold_eval(const wsp_load_threshold *t, const wsp_load_result 
 /* Format a metric value for people: "12.3ms", "0.05%", "20000/s", "42". */
 void wsp_load_threshold_format(const wsp_load_threshold *t, double value, char *buf, size_t cap);
 
+/* ---- the default gates (pure) ---- */
+
+/* Without a --threshold of its kind, a run fails (exit 1) when a connection failed, a message
+ * was lost or unanswered, or the offered rate was not reached within 5 %. A threshold of the
+ * kind replaces the gate (wsp_load_gate.replaced_by); docs/load.md has the mapping. */
+typedef enum wsp_load_gate_kind {
+    WSP_LOAD_GATE_CONNECTIONS, /* failed connections (to open, or dropped later) */
+    WSP_LOAD_GATE_MESSAGES,    /* messages timed out, mismatched or lost (with --rate) */
+    WSP_LOAD_GATE_RATE,        /* matched replies per second >= 95 % of --rate */
+    WSP_LOAD_GATES,
+} wsp_load_gate_kind;
+
+#define WSP_LOAD_RATE_GATE 0.95
+
+typedef struct wsp_load_gate {
+    const char *name;        /* "connections", "messages", "rate" */
+    bool applies;            /* messages, rate: only when messages were offered (--rate) */
+    bool held;               /* what the gate says of the run on its own */
+    bool ok;                 /* held, or replaced: it does not fail the run */
+    double value, limit;     /* failures and 0 allowed; or matched/s and 95 % of --rate */
+    double of;               /* connections attempted, messages sent, --rate */
+    const char *replaced_by; /* the text of the --threshold that judges instead, or NULL */
+} wsp_load_gate;
+
+/* Evaluate the gates of `r` given the thresholds in force. */
+void wsp_load_gates_eval(const wsp_load_result *r, const wsp_load_threshold *th, size_t nth,
+                         wsp_load_gate out[WSP_LOAD_GATES]);
+/* For people: "20 of 30 failed (66.67%)", "940/s of 1000/s offered (limit 950/s)". */
+void wsp_load_gate_format(const wsp_load_gate *g, char *buf, size_t cap);
+
 /* ---- baseline comparison (pure) ---- */
 
 typedef struct wsp_load_tolerance {
     double latency_rel;    /* allowed relative increase of p50 and p99 (0.2: 20 %) */
     uint64_t latency_abs;  /* and an absolute floor in ns below which a change is noise */
-    double error_rate_abs; /* allowed increase of the error rate (0.001: 0.1 point) */
+    double error_rate_abs; /* allowed increase of each error rate (0.001: 0.1 point) */
 } wsp_load_tolerance;
 
+#define WSP_LOAD_COMPARE_ITEMS 4
+
 typedef struct wsp_load_compare_item {
-    const char *name; /* "p50", "p99", "error_rate" */
+    const char *name; /* "p50", "p99", "connection_error_rate", "message_error_rate" */
     double baseline, current, limit;
     bool regressed;
 } wsp_load_compare_item;
 
 typedef struct wsp_load_compare {
-    wsp_load_compare_item items[3];
+    wsp_load_compare_item items[WSP_LOAD_COMPARE_ITEMS];
     bool regressed;
 } wsp_load_compare;
 
-/* Compare p50 and p99 (corrected) and the error rate of `cur` with `base`. */
+/* Compare p50 and p99 (corrected) and the two error rates of `cur` with `base`. */
 void wsp_load_compare_results(const wsp_load_result *base, const wsp_load_result *cur,
                               const wsp_load_tolerance *tol, wsp_load_compare *out);
 

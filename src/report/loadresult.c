@@ -55,10 +55,19 @@ uint64_t wsp_load_result_errors(const wsp_load_result *r)
     return n;
 }
 
-double wsp_load_result_error_rate(const wsp_load_result *r)
+uint64_t wsp_load_result_msg_errors(const wsp_load_result *r)
 {
-    double den = (double)(r->conn_attempted + r->msg_sent);
-    return den > 0 ? (double)wsp_load_result_errors(r) / den : 0.0;
+    return r->msg_timeout + r->msg_mismatched + r->msg_lost;
+}
+
+double wsp_load_result_conn_error_rate(const wsp_load_result *r)
+{
+    return r->conn_attempted ? (double)r->conn_failed / (double)r->conn_attempted : 0.0;
+}
+
+double wsp_load_result_msg_error_rate(const wsp_load_result *r)
+{
+    return r->msg_sent ? (double)wsp_load_result_msg_errors(r) / (double)r->msg_sent : 0.0;
 }
 
 double wsp_load_result_matched_rate(const wsp_load_result *r)
@@ -161,9 +170,11 @@ json_t *wsp_load_result_to_json(const wsp_load_result *r)
             json_object_set_new(hs, key, json_integer((json_int_t)r->http_status[c]));
         }
     json_object_set_new(o, "errors",
-                        json_pack("{s:I, s:f, s:o, s:o, s:o, s:o}", "total", (json_int_t)errors,
-                                  "rate", wsp_load_result_error_rate(r), "by_class", bc,
-                                  "close_codes", cc, "http_status", hs, "examples", fe));
+                        json_pack("{s:I, s:f, s:f, s:o, s:o, s:o, s:o}", "total",
+                                  (json_int_t)errors, "connection_rate",
+                                  wsp_load_result_conn_error_rate(r), "message_rate",
+                                  wsp_load_result_msg_error_rate(r), "by_class", bc, "close_codes",
+                                  cc, "http_status", hs, "examples", fe));
     json_t *se = json_array();
     for (size_t s = 0; s < r->nseries; s++) {
         const wsp_load_second *e = &r->series[s];
@@ -435,9 +446,11 @@ void wsp_load_result_human(FILE *f, const wsp_load_result *r, bool color)
         hist_line(f, "uncorrected", &r->latency_uncorrected);
     }
     uint64_t errors = wsp_load_result_errors(r);
-    fprintf(f, "\n%serrors%s       %s%llu%s (%.4g%% of connections and messages)\n", bold, off,
-            errors ? red : "", (unsigned long long)errors, off,
-            wsp_load_result_error_rate(r) * 100.0);
+    fprintf(f,
+            "\n%serrors%s       %s%llu%s (%.4g%% of connections attempted failed, %.4g%% of "
+            "messages sent failed)\n",
+            bold, off, errors ? red : "", (unsigned long long)errors, off,
+            wsp_load_result_conn_error_rate(r) * 100.0, wsp_load_result_msg_error_rate(r) * 100.0);
     for (int c = 0; c < WSP_CLASS_COUNT; c++)
         if (r->by_class[c])
             fprintf(f, "  %-22s %8llu  %s\n", wsp_class_name((wsp_class)c),

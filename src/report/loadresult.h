@@ -75,8 +75,12 @@ wsp_load_result *wsp_load_result_new(void);
 void wsp_load_result_free(wsp_load_result *r);
 /* Errors: failed connections and failed messages (timeouts, mismatches, lost in flight). */
 uint64_t wsp_load_result_errors(const wsp_load_result *r);
-/* errors / (connections attempted + messages sent); 0 when nothing was attempted. */
-double wsp_load_result_error_rate(const wsp_load_result *r);
+/* Error rates are per kind, each over its own denominator (never one rate over connections and
+ * messages together): failed connections / connections attempted; failed messages (timed out,
+ * mismatched, lost with their connection) / messages sent. 0 when nothing was attempted. */
+uint64_t wsp_load_result_msg_errors(const wsp_load_result *r);
+double wsp_load_result_conn_error_rate(const wsp_load_result *r);
+double wsp_load_result_msg_error_rate(const wsp_load_result *r);
 /* Matched replies per measured second. */
 double wsp_load_result_matched_rate(const wsp_load_result *r);
 

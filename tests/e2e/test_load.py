@@ -197,10 +197,14 @@ def test_thresholds_pass_and_fail_as_written(servers, tmp_path):
     assert [t["ok"] for t in r.json["thresholds"]] == [True, True, True, True]
     assert [t["expr"] for t in r.json["thresholds"]] == ["p99<10s", "errors<0.1%",
                                                          "connect_p95<10s", "rate>=100"]
-    cases = ET.parse(junit).getroot().findall(".//testcase")
+    all_cases = ET.parse(junit).getroot().findall(".//testcase")
+    cases = [c for c in all_cases if c.get("classname") == "wsprobe.load.threshold"]
     assert [c.get("name") for c in cases] == ["p99<10s", "errors<0.1%", "connect_p95<10s",
                                               "rate>=100"]
-    assert all(c.find("failure") is None for c in cases)
+    assert all(c.find("failure") is None for c in all_cases)
+    # the default gates are test cases too (replaced ones pass: their threshold judges)
+    gates = [c.get("name") for c in all_cases if c.get("classname") == "wsprobe.load.gate"]
+    assert gates == ["connections", "messages", "rate"]
 
     junit2 = tmp_path / "fail.xml"
     r = load(*base, "--threshold", "p99<10s", "--threshold", "p50<1ns",
@@ -208,7 +212,8 @@ def test_thresholds_pass_and_fail_as_written(servers, tmp_path):
     assert r.rc == 1, r.stderr
     assert r.json["ok"] is False and r.json["exit_code"] == 1
     assert [t["ok"] for t in r.json["thresholds"]] == [True, False, False]
-    cases = ET.parse(junit2).getroot().findall(".//testcase")
+    cases = [c for c in ET.parse(junit2).getroot().findall(".//testcase")
+             if c.get("classname") == "wsprobe.load.threshold"]
     assert [c.find("failure") is not None for c in cases] == [False, True, True]
     assert ET.parse(junit2).getroot().get("failures") == "2"
 
@@ -236,8 +241,9 @@ def test_error_threshold_breaks_on_refused_upgrades(servers):
     (["--source-ip", "not-an-ip"], "source-ip"),
     (["--rate", "10", "--message", "{{nope}}"], "placeholder"),
     (["--rate", "10", "--message", "x", "--echo", "--expect-text", "x"], "one way"),
-    (["--ping"], "probe option"),
-    (["--deadline", "5s"], "probe option"),
+    (["--ping"], "--ping"),  # the probe's options load refuses
+    (["--deadline", "5s"], "--deadline"),
+    (["--health", "http://x/"], "--health"),
     (["--conn", "5"], "spelled in full"),
 ])
 def test_impossible_parameters_are_usage_errors_before_anything_starts(args, what, tmp_path):
@@ -276,7 +282,8 @@ def test_baseline_flags_a_slower_server(servers, stall_servers, tmp_path):
     b = r.json["baseline"]
     assert b["regressed"] is True
     assert b["p50"]["regressed"] is True and b["p50"]["current"] >= 60.0
-    assert b["error_rate"]["regressed"] is False
+    assert b["connection_error_rate"]["regressed"] is False
+    assert b["message_error_rate"]["regressed"] is False
 
 
 def test_baseline_must_be_a_load_report(servers, tmp_path):
@@ -296,7 +303,9 @@ def test_a_connection_limit_gives_counted_503s(servers):
              "--json")
     j = r.json
     assert j is not None, r.stderr
-    assert r.rc == 0  # some connections opened; no threshold was set
+    # serve refused 20 upgrades: the connections gate fails the run without any --threshold
+    assert r.rc == 1, r.stderr
+    assert [g for g in j["gates"] if g["name"] == "connections"][0]["ok"] is False
     assert j["connections"]["opened"] == 10
     assert j["connections"]["failed"] == 20
     assert j["errors"]["by_class"] == {"UPGRADE_SERVER_ERROR": 20}

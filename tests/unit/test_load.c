@@ -52,6 +52,9 @@ static void test_threshold_parse_valid(void **state)
         {"rate>=1000", WSP_LOAD_M_RATE, 0, 0, 0, WSP_LOAD_GE, 1000},
         {"rate>900/s", WSP_LOAD_M_RATE, 0, 0, 0, WSP_LOAD_GT, 900},
         {"connections>=1000", WSP_LOAD_M_CONNECTIONS, 0, 0, 0, WSP_LOAD_GE, 1000},
+        {"connection_errors<1%", WSP_LOAD_M_ERROR_RATE, 0, 0, 0, WSP_LOAD_LT, 0.01},
+        {"message_errors<=3", WSP_LOAD_M_ERRORS, 0, 0, 0, WSP_LOAD_LE, 3},
+        {"message_error_rate<0.5", WSP_LOAD_M_ERROR_RATE, 0, 0, 0, WSP_LOAD_LT, 0.5},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const th_case *c = &cases[i];
@@ -96,6 +99,8 @@ static void test_threshold_parse_invalid(void **state)
         "connections<1%",
         "p99<abc",
         "error_rate<2",
+        "connection_rate<5",
+        "message_p99<5ms",
         "connect_p95<20",
         "tls_<5ms",
         "latency_p99 5ms",
@@ -155,13 +160,19 @@ static void test_threshold_eval(void **state)
     assert_true(v == 50);
     assert_true(holds("connections>=10", r, &v));
     assert_false(holds("connections>10", r, &v));
-    /* 1 error in 110 attempts */
+    /* 1 message of 100 timed out: rates per kind, never over connections and messages at once */
     r->by_class[WSP_CLASS_WS_MSG_TIMEOUT] = 1;
+    r->msg_timeout = 1;
     assert_false(holds("errors<0.1%", r, &v));
-    assert_true(fabs(v - 1.0 / 110) < 1e-12);
-    assert_true(holds("errors<1%", r, &v));
+    assert_true(fabs(v - 1.0 / 100) < 1e-12);
+    assert_true(holds("errors<2%", r, &v));
+    assert_false(holds("message_errors<1%", r, &v));
+    assert_true(holds("connection_errors<0.1%", r, &v));
+    assert_true(v == 0);
     assert_false(holds("errors<1", r, &v));
     assert_true(holds("errors<=1", r, &v));
+    assert_true(holds("message_errors<=1", r, &v));
+    assert_true(holds("connection_errors<1", r, &v));
     /* no samples: a latency threshold cannot hold */
     assert_false(holds("connect_p95<1s", r, &v));
     assert_true(isnan(v));
@@ -173,6 +184,49 @@ static void test_threshold_eval(void **state)
     assert_int_equal(wsp_load_threshold_parse("errors<1%", &t, NULL), 0);
     wsp_load_threshold_format(&t, 0.0005, buf, sizeof buf);
     assert_string_equal(buf, "0.05%");
+    wsp_load_result_free(r);
+}
+
+/* ---- the default gates ---- */
+
+static void test_gates(void **state)
+{
+    (void)state;
+    uint64_t lat[100];
+    for (int i = 0; i < 100; i++)
+        lat[i] = MS;
+    wsp_load_result *r = result_with(lat, 100); /* 10 connections, 100 messages in 2 s */
+    wsp_load_gate g[WSP_LOAD_GATES];
+    wsp_load_gates_eval(r, NULL, 0, g);
+    assert_true(g[WSP_LOAD_GATE_CONNECTIONS].applies && g[WSP_LOAD_GATE_CONNECTIONS].ok);
+    assert_false(g[WSP_LOAD_GATE_RATE].applies); /* no --rate: nothing offered */
+    assert_false(g[WSP_LOAD_GATE_MESSAGES].applies);
+    r->rate = 50; /* 50/s matched of 50/s offered */
+    r->conn_failed = 1;
+    r->msg_lost = 1;
+    wsp_load_gates_eval(r, NULL, 0, g);
+    assert_false(g[WSP_LOAD_GATE_CONNECTIONS].ok);
+    assert_false(g[WSP_LOAD_GATE_MESSAGES].ok);
+    assert_true(g[WSP_LOAD_GATE_RATE].ok);
+    r->rate = 53; /* 50 < 95 % of 53 */
+    wsp_load_gates_eval(r, NULL, 0, g);
+    assert_false(g[WSP_LOAD_GATE_RATE].ok);
+    assert_true(fabs(g[WSP_LOAD_GATE_RATE].limit - 53 * 0.95) < 1e-9);
+    /* a threshold of a kind replaces that kind's gate only */
+    wsp_load_threshold th[2];
+    assert_int_equal(wsp_load_threshold_parse("message_errors<5%", &th[0], NULL), 0);
+    assert_int_equal(wsp_load_threshold_parse("p99<1s", &th[1], NULL), 0);
+    wsp_load_gates_eval(r, th, 2, g);
+    assert_true(g[WSP_LOAD_GATE_MESSAGES].ok && !g[WSP_LOAD_GATE_MESSAGES].held);
+    assert_string_equal(g[WSP_LOAD_GATE_MESSAGES].replaced_by, "message_errors<5%");
+    assert_false(g[WSP_LOAD_GATE_CONNECTIONS].ok);
+    assert_null(g[WSP_LOAD_GATE_CONNECTIONS].replaced_by);
+    assert_false(g[WSP_LOAD_GATE_RATE].ok);
+    assert_int_equal(wsp_load_threshold_parse("errors<1%", &th[0], NULL), 0);
+    assert_int_equal(wsp_load_threshold_parse("rate>=10", &th[1], NULL), 0);
+    wsp_load_gates_eval(r, th, 2, g);
+    for (int i = 0; i < WSP_LOAD_GATES; i++)
+        assert_true(g[i].ok && g[i].replaced_by);
     wsp_load_result_free(r);
 }
 
@@ -261,11 +315,14 @@ static void test_baseline_comparison(void **state)
     wide.latency_abs = 50 * MS;
     wsp_load_compare_results(base, slow, &wide, &c);
     assert_false(c.regressed);
-    /* errors: 0 -> 1 in 110 attempts breaks 0.1 points */
+    /* errors: 0 -> 1 failed connection of 10 breaks 0.1 points; the message rate holds */
     same->by_class[WSP_CLASS_UPGRADE_SERVER_ERROR] = 1;
+    same->conn_failed = 1;
     wsp_load_compare_results(base, same, &tol, &c);
     assert_true(c.regressed);
+    assert_string_equal(c.items[2].name, "connection_error_rate");
     assert_true(c.items[2].regressed);
+    assert_false(c.items[3].regressed);
     assert_false(c.items[0].regressed);
     /* a run that measured nothing cannot pass against one that did */
     wsp_load_result *empty = wsp_load_result_new();
@@ -379,8 +436,9 @@ static void test_merge_is_exact(void **state)
              p99b = wsp_hist_percentile(&b->latency, 99);
     uint64_t p99m = wsp_hist_percentile(&ra->latency, 99);
     assert_true(p99m > (p99a + p99b) / 2);
-    /* error rate over both: 10 errors in 200 connections + 10,000 messages */
-    assert_true(fabs(wsp_load_result_error_rate(ra) - 10.0 / 10200) < 1e-12);
+    /* error rates per kind over both: 10 failed of 200 connections, none of 10,000 messages */
+    assert_true(fabs(wsp_load_result_conn_error_rate(ra) - 10.0 / 200) < 1e-12);
+    assert_true(wsp_load_result_msg_error_rate(ra) == 0);
     /* the series adds counts by second; percentiles become the maximum over agents */
     assert_int_equal(ra->series[1].sent, 2002);
     assert_int_equal(ra->series[1].p99_ns, 2 * 100 * MS);
@@ -439,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_threshold_parse_valid),
         cmocka_unit_test(test_threshold_parse_invalid),
         cmocka_unit_test(test_threshold_eval),
+        cmocka_unit_test(test_gates),
         cmocka_unit_test(test_interval_and_offsets),
         cmocka_unit_test(test_schedule_due_and_take),
         cmocka_unit_test(test_baseline_comparison),
