@@ -1,16 +1,17 @@
 /* cmd_serve.c - `wsprobe serve`: the hardened reference endpoint. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "args.h"
 #include "cli.h"
 #include "util/duration.h"
 #include "probe/jwtconfig.h"
 #include "serve/serve.h"
 #include "net/tls.h"
+#include "probe/setup.h"
 
 static const char serve_usage[] =
     "usage: wsprobe serve [options]\n"
@@ -18,47 +19,10 @@ static const char serve_usage[] =
     "A hardened WebSocket endpoint to demo and test against (docs/serve.md). Every defence is on\n"
     "by default; each --unsafe-* switch turns one off, so wsprobe's checks can prove they catch\n"
     "it. Stops on SIGTERM/SIGINT after closing every WebSocket with 1001.\n"
-    "\n"
-    "listeners (repeatable; port 0 picks a free port, printed on stderr):\n"
-    "      --listen HOST:PORT       ws:// listener (default 127.0.0.1:8765 when none is given)\n"
-    "      --tls-listen HOST:PORT   wss:// listener (needs --cert/--key or --self-signed)\n"
-    "      --cert PEM --key PEM     certificate chain and key for wss\n"
-    "      --self-signed DIR        make a throwaway CA and a loopback certificate in DIR;\n"
-    "                               clients trust DIR/ca.pem\n"
-    "      --path PATH              the WebSocket path (default /ws)\n"
-    "      --port-file FILE         write the bound ports as JSON once listening\n"
-    "authentication (required unless --unsafe-no-auth):\n"
-    "      --jwt-secret-env VAR     HS256/384/512 secret from this environment variable\n"
-    "      --jwt-secret-file FILE   ... or from this file (one trailing newline removed)\n"
-    "      --jwt-key-file PEM       RS256/ES256 public key (or certificate)\n"
-    "      --jwt-alg ALG            the one algorithm accepted (default HS256, or the key's)\n"
-    "      --jwt-aud AUD            required audience (without it a token must have no aud)\n"
-    "      --jwt-iss ISS            required issuer\n"
-    "      --jwt-leeway DUR         clock skew allowed on exp and nbf (default 5s)\n"
-    "      --allow-origin ORIGIN    allowed Origin, exact match (repeatable); without it an\n"
-    "                               Origin must be the same origin as the Host\n"
-    "behaviour and limits:\n"
-    "      --echo                   echo every message instead of the chat protocol\n"
-    "      --max-message SIZE       largest message (default 64K): close 1009\n"
-    "      --rate N                 messages per second per connection (default 50): close 1008\n"
-    "      --max-conns-per-ip N     open WebSockets per client address (default 64): 503\n"
-    "      --handshake-timeout DUR  time to send the request (and TLS) (default 5s)\n"
-    "      --idle-timeout DUR       close 1001 after this long without a frame (default 60s)\n"
-    "      --write-queue-max SIZE   bytes queued to a client that does not read (default 1M)\n"
-    "unsafe switches (each prints a warning at start):\n"
-    "      --unsafe-no-auth         no token needed\n"
-    "      --unsafe-accept-alg-none accept unsigned tokens with alg none\n"
-    "      --unsafe-skip-claims     do not check exp, nbf, aud, iss\n"
-    "      --unsafe-any-origin      do not check Origin\n"
-    "      --unsafe-no-sanitize     broadcast chat content without HTML escaping\n"
-    "      --unsafe-no-limits       no size, rate, per-client or timeout limits\n"
-    "output:\n"
-    "      --log-json               log lines as JSON\n"
-    "  -q, --quiet                  no per-connection log lines\n"
-    "  -h, --help\n";
+    "\n";
 
 enum {
-    OPT_LISTEN = 256,
+    OPT_LISTEN = WSP_PROBE_OPT_OWN,
     OPT_TLS_LISTEN,
     OPT_CERT,
     OPT_KEY,
@@ -75,57 +39,99 @@ enum {
     OPT_ORIGIN,
     OPT_ECHO,
     OPT_MAX_MESSAGE,
-    OPT_RATE,
+    OPT_RATE_LIMIT,
     OPT_MAX_PER_IP,
     OPT_HS_TIMEOUT,
     OPT_IDLE_TIMEOUT,
     OPT_WQ_MAX,
-    OPT_LOG_JSON,
-    OPT_UNSAFE_NO_AUTH,
-    OPT_UNSAFE_ALG_NONE,
-    OPT_UNSAFE_SKIP_CLAIMS,
-    OPT_UNSAFE_ANY_ORIGIN,
-    OPT_UNSAFE_NO_SANITIZE,
-    OPT_UNSAFE_NO_LIMITS,
-    OPT_JWT_SECRET_ARG,
+    OPT_UNSAFE, /* every --unsafe-*: the bit is found by name */
+    OPT_QUIET,
 };
 
-static const struct option serve_opts[] = {
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
-    {"cert", required_argument, NULL, OPT_CERT},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"self-signed", required_argument, NULL, OPT_SELF_SIGNED},
-    {"path", required_argument, NULL, OPT_PATH},
-    {"port-file", required_argument, NULL, OPT_PORT_FILE},
-    {"jwt-secret-env", required_argument, NULL, OPT_SECRET_ENV},
-    {"jwt-secret-file", required_argument, NULL, OPT_SECRET_FILE},
-    {"jwt-key-file", required_argument, NULL, OPT_KEY_FILE},
-    {"jwt-alg", required_argument, NULL, OPT_ALG},
-    {"jwt-aud", required_argument, NULL, OPT_AUD},
-    {"jwt-iss", required_argument, NULL, OPT_ISS},
-    {"jwt-leeway", required_argument, NULL, OPT_LEEWAY},
-    {"allow-origin", required_argument, NULL, OPT_ORIGIN},
-    {"echo", no_argument, NULL, OPT_ECHO},
-    {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
-    {"rate", required_argument, NULL, OPT_RATE},
-    {"max-conns-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
-    {"handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT},
-    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-    {"write-queue-max", required_argument, NULL, OPT_WQ_MAX},
-    {"log-json", no_argument, NULL, OPT_LOG_JSON},
-    {"unsafe-no-auth", no_argument, NULL, OPT_UNSAFE_NO_AUTH},
-    {"unsafe-accept-alg-none", no_argument, NULL, OPT_UNSAFE_ALG_NONE},
-    {"unsafe-skip-claims", no_argument, NULL, OPT_UNSAFE_SKIP_CLAIMS},
-    {"unsafe-any-origin", no_argument, NULL, OPT_UNSAFE_ANY_ORIGIN},
-    {"unsafe-no-sanitize", no_argument, NULL, OPT_UNSAFE_NO_SANITIZE},
-    {"unsafe-no-limits", no_argument, NULL, OPT_UNSAFE_NO_LIMITS},
-    /* a secret on the command line is refused with a pointer to the right options */
-    {"jwt-secret", required_argument, NULL, OPT_JWT_SECRET_ARG},
-    {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+#define NONE 0, 0, NULL, NULL, 0 /* no bounds, values, plan key or flags */
+#define HEADING(text)                                                                              \
+    {                                                                                              \
+        text, 0, WSP_OPT_HEADING, 0, NULL, NULL, NONE                                              \
+    }
+static const wsp_opt serve_opts[] = {
+    HEADING("listeners (repeatable; port 0 picks a free port, printed on stderr):"),
+    {"listen", 0, WSP_OPT_TEXT, OPT_LISTEN, "HOST:PORT",
+     "ws:// listener (default 127.0.0.1:8765 when none is given)", 0, 0, NULL, NULL,
+     WSP_OPT_REPEAT},
+    {"tls-listen", 0, WSP_OPT_TEXT, OPT_TLS_LISTEN, "HOST:PORT",
+     "wss:// listener (needs --cert/--key or --self-signed)", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"cert", 0, WSP_OPT_PATH, OPT_CERT, "PEM", "certificate chain for wss (with --key)", NONE},
+    {"key", 0, WSP_OPT_PATH, OPT_KEY, "PEM", "its private key", NONE},
+    {"self-signed", 0, WSP_OPT_PATH, OPT_SELF_SIGNED, "DIR",
+     "make a throwaway CA and a loopback certificate in DIR;\nclients trust DIR/ca.pem", NONE},
+    {"path", 0, WSP_OPT_TEXT, OPT_PATH, "PATH", "the WebSocket path (default /ws)", NONE},
+    {"port-file", 0, WSP_OPT_PATH, OPT_PORT_FILE, "FILE",
+     "write the bound ports as JSON once listening", NONE},
+    HEADING("authentication (required unless --unsafe-no-auth):"),
+    {"jwt-secret-env", 0, WSP_OPT_ENV, OPT_SECRET_ENV, "VAR",
+     "HS256/384/512 secret from this environment variable", NONE},
+    {"jwt-secret-file", 0, WSP_OPT_PATH, OPT_SECRET_FILE, "FILE",
+     "... or from this file (one trailing newline removed)", NONE},
+    {"jwt-key-file", 0, WSP_OPT_PATH, OPT_KEY_FILE, "PEM",
+     "RS256/ES256 public key (or certificate)", NONE},
+    {"jwt-alg", 0, WSP_OPT_TEXT, OPT_ALG, "ALG",
+     "the one algorithm accepted (default HS256, or the key's)", NONE},
+    {"jwt-aud", 0, WSP_OPT_TEXT, OPT_AUD, "AUD",
+     "required audience (without it a token must have no aud)", NONE},
+    {"jwt-iss", 0, WSP_OPT_TEXT, OPT_ISS, "ISS", "required issuer", NONE},
+    {"jwt-leeway", 0, WSP_OPT_TEXT, OPT_LEEWAY, "DUR",
+     "clock skew allowed on exp and nbf, up to 1 day (default 5s)", NONE},
+    {"allow-origin", 0, WSP_OPT_TEXT, OPT_ORIGIN, "ORIGIN",
+     "allowed Origin, exact match (repeatable); without it an\nOrigin must be the same origin as "
+     "the Host",
+     0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    HEADING("behaviour and limits:"),
+    {"echo", 0, WSP_OPT_FLAG, OPT_ECHO, NULL, "echo every message instead of the chat protocol",
+     NONE},
+    {"max-message", 0, WSP_OPT_SIZE, OPT_MAX_MESSAGE, "SIZE",
+     "largest message (default 64K): close 1009", 1, 1ull << 32, NULL, NULL, 0},
+    {"rate-limit", 0, WSP_OPT_COUNT, OPT_RATE_LIMIT, "N",
+     "messages per second per connection (default 50): close\n1008", 1, 100000000, NULL, NULL, 0},
+    {"max-conns-per-ip", 0, WSP_OPT_COUNT, OPT_MAX_PER_IP, "N",
+     "open WebSockets per client address (default 64): 503", 1, 1000000, NULL, NULL, 0},
+    {"handshake-timeout", 0, WSP_OPT_DURATION, OPT_HS_TIMEOUT, "DUR",
+     "time to send the request (and TLS) (default 5s)", NONE},
+    {"idle-timeout", 0, WSP_OPT_DURATION, OPT_IDLE_TIMEOUT, "DUR",
+     "close 1001 after this long without a frame (default 60s)", NONE},
+    {"write-queue-max", 0, WSP_OPT_SIZE, OPT_WQ_MAX, "SIZE",
+     "bytes queued to a client that does not read (default 1M)", 1, 1ull << 32, NULL, NULL, 0},
+    HEADING("unsafe switches (each prints a warning at start):"),
+    {"unsafe-no-auth", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL, "no token needed", NONE},
+    {"unsafe-accept-alg-none", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL,
+     "accept unsigned tokens with alg none", NONE},
+    {"unsafe-skip-claims", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL, "do not check exp, nbf, aud, iss",
+     NONE},
+    {"unsafe-any-origin", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL, "do not check Origin", NONE},
+    {"unsafe-no-sanitize", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL,
+     "broadcast chat content without HTML escaping", NONE},
+    {"unsafe-no-limits", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL,
+     "no size, rate, per-client or timeout limits", NONE},
+    HEADING("output (--json: the log as JSON lines; --json=FILE: JSON lines to FILE as well):"),
+    {"quiet", 'q', WSP_OPT_FLAG, OPT_QUIET, NULL, "no per-connection log lines", NONE},
+    {NULL, 0, 0, 0, NULL, NULL, NONE},
 };
+#undef NONE
+#undef HEADING
+
+static const wsp_cli_alias serve_aliases[] = {
+    {"rate", "rate-limit", "0.3.0"},
+    {"log-json", "json", "0.3.0"},
+    {NULL, NULL, NULL},
+};
+
+/* What the options say, before it is checked as a whole. */
+typedef struct serve_args {
+    wsp_serve_config cfg;
+    const char *origins[WSP_SERVE_ORIGINS_MAX];
+    size_t num_origins, num_plain, num_tls;
+    const char *cert, *keyf, *self_dir;
+    const char *secret_env, *secret_file, *key_file, *alg_name;
+} serve_args;
 
 static int parse_uint(const char *s, unsigned max, unsigned *out)
 {
@@ -175,314 +181,287 @@ static void warn_unsafe(unsigned unsafe)
                     wsp_serve_unsafe_describe((wsp_serve_unsafe)bit));
 }
 
-int wsp_cmd_serve(int argc, char **argv)
+static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_value *v)
 {
-    const char *cmd = "serve";
-    wsp_serve_config cfg;
-    wsp_serve_config_init(&cfg);
-    const char *origins[WSP_SERVE_ORIGINS_MAX];
-    size_t num_origins = 0, num_plain = 0, num_tls = 0;
-    const char *cert = NULL, *keyf = NULL, *self_dir = NULL;
-    const char *secret_env = NULL, *secret_file = NULL, *key_file = NULL, *alg_name = NULL;
-    char cert_buf[4200], key_buf[4200];
-    wsp_jwt_key *jkey = NULL;
-    SSL_CTX *ctx = NULL;
-    uint64_t us;
-    int rc = 2;
-    int o;
-
-    optind = 1;
-    opterr = 0;
-    wsp_cli_require_full_options("serve", argc, argv, serve_opts);
-    while ((o = getopt_long(argc, argv, ":qh", serve_opts, NULL)) != -1) {
-        switch (o) {
-        case 'h':
-            fputs(serve_usage, stdout);
-            rc = 0;
-            goto done;
-        case 'q':
-            cfg.quiet = true;
-            break;
-        case OPT_LISTEN:
-        case OPT_TLS_LISTEN: {
-            bool tls = o == OPT_TLS_LISTEN;
-            size_t *count = tls ? &num_tls : &num_plain;
-            if (*count >= WSP_SERVE_LISTEN_MAX) {
-                wsp_cli_usage_error(cmd, "at most %d listeners of each kind", WSP_SERVE_LISTEN_MAX);
-                goto done;
-            }
-            if (parse_hostport(optarg, tls, &cfg.listen[cfg.num_listen]) != 0) {
-                wsp_cli_usage_error(cmd,
-                                    "%s '%s': expected HOST:PORT, e.g. 127.0.0.1:0 or [::1]:8765",
-                                    tls ? "--tls-listen" : "--listen", optarg);
-                goto done;
-            }
-            cfg.num_listen++;
-            (*count)++;
-            break;
-        }
-        case OPT_CERT:
-            cert = optarg;
-            break;
-        case OPT_KEY:
-            keyf = optarg;
-            break;
-        case OPT_SELF_SIGNED:
-            self_dir = optarg;
-            break;
-        case OPT_PATH:
-            if (optarg[0] != '/' || strchr(optarg, '?') || strcmp(optarg, "/health") == 0) {
-                wsp_cli_usage_error(cmd,
-                                    "--path '%s': expected a path starting with / (not "
-                                    "/health, no query)",
-                                    optarg);
-                goto done;
-            }
-            cfg.policy.path = optarg;
-            break;
-        case OPT_PORT_FILE:
-            cfg.port_file = optarg;
-            break;
-        case OPT_SECRET_ENV:
-            secret_env = optarg;
-            break;
-        case OPT_SECRET_FILE:
-            secret_file = optarg;
-            break;
-        case OPT_KEY_FILE:
-            key_file = optarg;
-            break;
-        case OPT_ALG:
-            alg_name = optarg;
-            break;
-        case OPT_AUD:
-            cfg.policy.aud = optarg;
-            break;
-        case OPT_ISS:
-            cfg.policy.iss = optarg;
-            break;
-        case OPT_LEEWAY:
-            if (wsp_duration_parse(optarg, &us) != 0 || us > 86400ull * 1000000) {
-                wsp_cli_usage_error(cmd, "--jwt-leeway '%s': expected a duration up to 1 day",
-                                    optarg);
-                goto done;
-            }
-            cfg.policy.leeway_s = (int64_t)(us / 1000000);
-            break;
-        case OPT_ORIGIN:
-            if (num_origins >= WSP_SERVE_ORIGINS_MAX) {
-                wsp_cli_usage_error(cmd, "at most %d --allow-origin", WSP_SERVE_ORIGINS_MAX);
-                goto done;
-            }
-            origins[num_origins++] = optarg;
-            break;
-        case OPT_ECHO:
-            cfg.echo = true;
-            break;
-        case OPT_MAX_MESSAGE:
-            if (wsp_size_parse(optarg, 1ull << 32, &cfg.max_message) != 0) {
-                wsp_cli_usage_error(cmd, "--max-message '%s': expected a size like 64K, 1M",
-                                    optarg);
-                goto done;
-            }
-            break;
-        case OPT_WQ_MAX: {
-            uint64_t v;
-            if (wsp_size_parse(optarg, 1ull << 32, &v) != 0) {
-                wsp_cli_usage_error(cmd, "--write-queue-max '%s': expected a size like 1M", optarg);
-                goto done;
-            }
-            cfg.write_queue_max = (size_t)v;
-            break;
-        }
-        case OPT_RATE:
-            if (parse_uint(optarg, 100000000u, &cfg.rate) != 0 || cfg.rate == 0) {
-                wsp_cli_usage_error(cmd,
-                                    "--rate '%s': expected a positive number of messages "
-                                    "per second",
-                                    optarg);
-                goto done;
-            }
-            break;
-        case OPT_MAX_PER_IP:
-            if (parse_uint(optarg, 1000000u, &cfg.max_conns_per_ip) != 0 ||
-                cfg.max_conns_per_ip == 0) {
-                wsp_cli_usage_error(cmd, "--max-conns-per-ip '%s': expected a positive number",
-                                    optarg);
-                goto done;
-            }
-            break;
-        case OPT_HS_TIMEOUT:
-        case OPT_IDLE_TIMEOUT:
-            if (wsp_duration_parse(optarg, &us) != 0 || us == 0) {
-                wsp_cli_usage_error(cmd, "%s '%s': expected a duration like 500ms, 5s, 1m",
-                                    o == OPT_HS_TIMEOUT ? "--handshake-timeout" : "--idle-timeout",
-                                    optarg);
-                goto done;
-            }
-            if (o == OPT_HS_TIMEOUT)
-                cfg.handshake_timeout_us = us;
-            else
-                cfg.idle_timeout_us = us;
-            break;
-        case OPT_LOG_JSON:
-            cfg.log_json = true;
-            break;
-        case OPT_UNSAFE_NO_AUTH:
-            cfg.policy.unsafe |= WSP_SERVE_UNSAFE_NO_AUTH;
-            break;
-        case OPT_UNSAFE_ALG_NONE:
-            cfg.policy.unsafe |= WSP_SERVE_UNSAFE_ACCEPT_ALG_NONE;
-            break;
-        case OPT_UNSAFE_SKIP_CLAIMS:
-            cfg.policy.unsafe |= WSP_SERVE_UNSAFE_SKIP_CLAIMS;
-            break;
-        case OPT_UNSAFE_ANY_ORIGIN:
-            cfg.policy.unsafe |= WSP_SERVE_UNSAFE_ANY_ORIGIN;
-            break;
-        case OPT_UNSAFE_NO_SANITIZE:
-            cfg.policy.unsafe |= WSP_SERVE_UNSAFE_NO_SANITIZE;
-            break;
-        case OPT_UNSAFE_NO_LIMITS:
-            cfg.policy.unsafe |= WSP_SERVE_UNSAFE_NO_LIMITS;
-            break;
-        case OPT_JWT_SECRET_ARG:
-            /* never echo the value: it is a secret typed where it should not be */
-            wsp_cli_usage_error(cmd, "--jwt-secret is not accepted: a secret on the command line "
-                                     "ends up in shell history and ps; use --jwt-secret-env VAR "
-                                     "or --jwt-secret-file FILE");
-            goto done;
-        case ':':
-            wsp_cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-            goto done;
-        default:
-            wsp_cli_usage_error(cmd, "unknown option '%s' (see wsprobe serve --help)",
-                                argv[optind - 1]);
-            goto done;
-        }
-    }
-    if (optind < argc) {
-        wsp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-        goto done;
-    }
-    cfg.policy.origins = origins;
-    cfg.policy.num_origins = num_origins;
-    if (cfg.num_listen == 0) {
-        parse_hostport("127.0.0.1:8765", false, &cfg.listen[0]);
-        cfg.num_listen = 1;
-    }
-
-    /* ---- authentication: exactly one source of key material, or the explicit switch ---- */
-    int sources = (secret_env != NULL) + (secret_file != NULL) + (key_file != NULL);
-    if (sources > 1) {
-        wsp_cli_usage_error(cmd, "give one of --jwt-secret-env, --jwt-secret-file, "
-                                 "--jwt-key-file");
-        goto done;
-    }
-    wsp_jwt_alg alg = WSP_JWT_ALG_HS256;
-    if (alg_name) {
-        int a = wsp_jwt_alg_from_name(alg_name);
-        if (a < 0) {
+    static const char cmd[] = "serve";
+    serve_args *a = ud;
+    wsp_serve_config *cfg = &a->cfg;
+    switch (opt->id) {
+    case OPT_LISTEN:
+    case OPT_TLS_LISTEN: {
+        bool tls = opt->id == OPT_TLS_LISTEN;
+        size_t *count = tls ? &a->num_tls : &a->num_plain;
+        if (*count >= WSP_SERVE_LISTEN_MAX)
+            return wsp_cli_usage_error(cmd, "at most %d listeners of each kind",
+                                       WSP_SERVE_LISTEN_MAX)
+                       ? -1
+                       : -1;
+        if (parse_hostport(arg, tls, &cfg->listen[cfg->num_listen]) != 0) {
             wsp_cli_usage_error(cmd,
-                                "--jwt-alg '%s': expected HS256, HS384, HS512, RS256 or "
-                                "ES256 (never none)",
-                                alg_name);
-            goto done;
+                                "--%s '%s': expected HOST:PORT, e.g. 127.0.0.1:0 or [::1]:8765",
+                                opt->name, arg);
+            return -1;
         }
-        alg = (wsp_jwt_alg)a;
+        cfg->num_listen++;
+        (*count)++;
+        return 0;
+    }
+    case OPT_CERT:
+        a->cert = arg;
+        return 0;
+    case OPT_KEY:
+        a->keyf = arg;
+        return 0;
+    case OPT_SELF_SIGNED:
+        a->self_dir = arg;
+        return 0;
+    case OPT_PATH:
+        if (arg[0] != '/' || strchr(arg, '?') || strcmp(arg, "/health") == 0) {
+            wsp_cli_usage_error(cmd,
+                                "--path '%s': expected a path starting with / (not /health, "
+                                "no query)",
+                                arg);
+            return -1;
+        }
+        cfg->policy.path = arg;
+        return 0;
+    case OPT_PORT_FILE:
+        cfg->port_file = arg;
+        return 0;
+    case OPT_SECRET_ENV:
+        a->secret_env = arg;
+        return 0;
+    case OPT_SECRET_FILE:
+        a->secret_file = arg;
+        return 0;
+    case OPT_KEY_FILE:
+        a->key_file = arg;
+        return 0;
+    case OPT_ALG:
+        a->alg_name = arg;
+        return 0;
+    case OPT_AUD:
+        cfg->policy.aud = arg;
+        return 0;
+    case OPT_ISS:
+        cfg->policy.iss = arg;
+        return 0;
+    case OPT_LEEWAY: {
+        uint64_t us; /* 0s is a valid leeway: not the duration type, which refuses 0 */
+        if (wsp_duration_parse(arg, &us) != 0 || us > 86400ull * 1000000) {
+            wsp_cli_usage_error(cmd, "--jwt-leeway '%s': expected a duration like 5s, up to 1 day",
+                                arg);
+            return -1;
+        }
+        cfg->policy.leeway_s = (int64_t)(us / 1000000);
+        return 0;
+    }
+    case OPT_ORIGIN:
+        if (a->num_origins >= WSP_SERVE_ORIGINS_MAX) {
+            wsp_cli_usage_error(cmd, "at most %d --allow-origin", WSP_SERVE_ORIGINS_MAX);
+            return -1;
+        }
+        a->origins[a->num_origins++] = arg;
+        return 0;
+    case OPT_ECHO:
+        cfg->echo = true;
+        return 0;
+    case OPT_MAX_MESSAGE:
+        cfg->max_message = v->u;
+        return 0;
+    case OPT_WQ_MAX:
+        cfg->write_queue_max = (size_t)v->u;
+        return 0;
+    case OPT_RATE_LIMIT:
+        cfg->rate = (unsigned)v->u;
+        return 0;
+    case OPT_MAX_PER_IP:
+        cfg->max_conns_per_ip = (unsigned)v->u;
+        return 0;
+    case OPT_HS_TIMEOUT:
+        cfg->handshake_timeout_us = v->u;
+        return 0;
+    case OPT_IDLE_TIMEOUT:
+        cfg->idle_timeout_us = v->u;
+        return 0;
+    case OPT_QUIET:
+        cfg->quiet = true;
+        return 0;
+    case OPT_UNSAFE:
+        for (unsigned bit = 1; bit <= WSP_SERVE_UNSAFE_NO_LIMITS; bit <<= 1)
+            if (strcmp(opt->name + 7, wsp_serve_unsafe_name((wsp_serve_unsafe)bit)) == 0)
+                cfg->policy.unsafe |= bit;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* Exactly one source of key material, or the explicit --unsafe-no-auth. 0, or -1 (printed). */
+static int setup_auth(serve_args *a, wsp_jwt_key **jkey)
+{
+    static const char cmd[] = "serve";
+    wsp_serve_config *cfg = &a->cfg;
+    int sources = (a->secret_env != NULL) + (a->secret_file != NULL) + (a->key_file != NULL);
+    if (sources > 1)
+        return wsp_cli_usage_error(cmd, "give one of --jwt-secret-env, --jwt-secret-file, "
+                                        "--jwt-key-file")
+                   ? -1
+                   : -1;
+    wsp_jwt_alg alg = WSP_JWT_ALG_HS256;
+    if (a->alg_name) {
+        int al = wsp_jwt_alg_from_name(a->alg_name);
+        if (al < 0) {
+            wsp_cli_usage_error(cmd,
+                                "--jwt-alg '%s': expected HS256, HS384, HS512, RS256 or ES256 "
+                                "(never none)",
+                                a->alg_name);
+            return -1;
+        }
+        alg = (wsp_jwt_alg)al;
     }
     wsp_err e;
     wsp_err_clear(&e);
-    if (secret_env || secret_file) {
-        if (alg_name && !wsp_jwt_alg_is_hmac(alg)) {
+    if (a->secret_env || a->secret_file) {
+        if (a->alg_name && !wsp_jwt_alg_is_hmac(alg)) {
             wsp_cli_usage_error(cmd, "--jwt-alg %s needs --jwt-key-file, not a shared secret",
-                                alg_name);
-            goto done;
+                                a->alg_name);
+            return -1;
         }
         uint8_t *secret = NULL;
         size_t slen = 0;
         int r =
-            secret_env
-                ? wsp_jwt_secret_from_env("--jwt-secret-env", secret_env, &secret, &slen, &e)
-                : wsp_jwt_secret_from_file("--jwt-secret-file", secret_file, &secret, &slen, &e);
+            a->secret_env
+                ? wsp_jwt_secret_from_env("--jwt-secret-env", a->secret_env, &secret, &slen, &e)
+                : wsp_jwt_secret_from_file("--jwt-secret-file", a->secret_file, &secret, &slen, &e);
         if (r != 0) {
             wsp_cli_usage_error(cmd, "%s", e.msg);
-            goto done;
+            return -1;
         }
-        jkey = wsp_jwt_key_secret(secret, slen);
+        *jkey = wsp_jwt_key_secret(secret, slen);
         OPENSSL_cleanse(secret, slen);
         free(secret);
-        if (!jkey) {
+        if (!*jkey) {
             wsp_cli_usage_error(cmd, "out of memory");
-            goto done;
+            return -1;
         }
-    } else if (key_file) {
-        if (alg_name && wsp_jwt_alg_is_hmac(alg)) {
+    } else if (a->key_file) {
+        if (a->alg_name && wsp_jwt_alg_is_hmac(alg)) {
             wsp_cli_usage_error(cmd,
                                 "--jwt-alg %s takes a shared secret (--jwt-secret-env or "
                                 "--jwt-secret-file), not a public key",
-                                alg_name);
-            goto done;
+                                a->alg_name);
+            return -1;
         }
-        jkey = wsp_jwt_key_from_file("--jwt-key-file", key_file, alg_name ? alg : WSP_JWT_ALG_NONE,
-                                     WSP_JWT_KEY_VERIFY, &e);
-        if (!jkey) {
+        *jkey = wsp_jwt_key_from_file("--jwt-key-file", a->key_file,
+                                      a->alg_name ? alg : WSP_JWT_ALG_NONE, WSP_JWT_KEY_VERIFY, &e);
+        if (!*jkey) {
             wsp_cli_usage_error(cmd, "%s", e.msg);
-            goto done;
+            return -1;
         }
-        if (!alg_name)
-            alg = wsp_jwt_key_alg(jkey);
-    } else if (alg_name || cfg.policy.aud || cfg.policy.iss) {
+        if (!a->alg_name)
+            alg = wsp_jwt_key_alg(*jkey);
+    } else if (a->alg_name || cfg->policy.aud || cfg->policy.iss) {
         wsp_cli_usage_error(cmd, "--jwt-alg/--jwt-aud/--jwt-iss need a key: --jwt-secret-env, "
                                  "--jwt-secret-file or --jwt-key-file");
-        goto done;
-    } else if (!(cfg.policy.unsafe & WSP_SERVE_UNSAFE_NO_AUTH)) {
+        return -1;
+    } else if (!(cfg->policy.unsafe & WSP_SERVE_UNSAFE_NO_AUTH)) {
         wsp_cli_usage_error(cmd, "no authentication configured: give --jwt-secret-env VAR, "
                                  "--jwt-secret-file FILE or --jwt-key-file PEM, or run open on "
                                  "purpose with --unsafe-no-auth");
-        goto done;
+        return -1;
     }
-    cfg.policy.key = jkey;
-    cfg.policy.alg = alg;
+    cfg->policy.key = *jkey;
+    cfg->policy.alg = alg;
+    return 0;
+}
 
-    /* ---- TLS ---- */
-    if ((cert != NULL) != (keyf != NULL)) {
-        wsp_cli_usage_error(cmd, "--cert and --key go together");
-        goto done;
-    }
-    if (cert && self_dir) {
-        wsp_cli_usage_error(cmd, "give --cert/--key or --self-signed, not both");
-        goto done;
-    }
-    if (num_tls > 0 && !cert && !self_dir) {
-        wsp_cli_usage_error(cmd, "--tls-listen needs --cert/--key or --self-signed DIR");
-        goto done;
-    }
-    if ((cert || self_dir) && num_tls == 0) {
-        wsp_cli_usage_error(cmd, "--cert/--self-signed given without --tls-listen HOST:PORT");
-        goto done;
-    }
-    if (self_dir) {
-        if (wsp_serve_self_signed(self_dir, cert_buf, sizeof cert_buf, key_buf, sizeof key_buf,
+/* --cert/--key or --self-signed for the wss listeners. 0, or -1 (printed). */
+static int setup_tls(serve_args *a, SSL_CTX **ctx)
+{
+    static const char cmd[] = "serve";
+    static char cert_buf[4200], key_buf[4200];
+    const char *cert = a->cert, *keyf = a->keyf;
+    wsp_err e;
+    wsp_err_clear(&e);
+    if ((cert != NULL) != (keyf != NULL))
+        return wsp_cli_usage_error(cmd, "--cert and --key go together") ? -1 : -1;
+    if (cert && a->self_dir)
+        return wsp_cli_usage_error(cmd, "give --cert/--key or --self-signed, not both") ? -1 : -1;
+    if (a->num_tls > 0 && !cert && !a->self_dir)
+        return wsp_cli_usage_error(cmd, "--tls-listen needs --cert/--key or --self-signed DIR")
+                   ? -1
+                   : -1;
+    if ((cert || a->self_dir) && a->num_tls == 0)
+        return wsp_cli_usage_error(cmd, "--cert/--self-signed given without --tls-listen HOST:PORT")
+                   ? -1
+                   : -1;
+    if (a->self_dir) {
+        if (wsp_serve_self_signed(a->self_dir, cert_buf, sizeof cert_buf, key_buf, sizeof key_buf,
                                   &e) != 0) {
             wsp_cli_usage_error(cmd, "%s", e.msg);
-            goto done;
+            return -1;
         }
         cert = cert_buf;
         keyf = key_buf;
-        fprintf(stderr, "wsprobe serve: throwaway CA for clients: %s/ca.pem\n", self_dir);
+        fprintf(stderr, "wsprobe serve: throwaway CA for clients: %s/ca.pem\n", a->self_dir);
     }
     if (cert) {
-        ctx = wsp_tls_server_ctx_new(cert, keyf, &e);
-        if (!ctx) {
+        *ctx = wsp_tls_server_ctx_new(cert, keyf, &e);
+        if (!*ctx) {
             wsp_cli_usage_error(cmd, "%s", e.msg);
-            goto done;
+            return -1;
         }
-        cfg.tls_ctx = ctx;
+        a->cfg.tls_ctx = *ctx;
     }
+    return 0;
+}
 
-    warn_unsafe(cfg.policy.unsafe);
-    if (wsp_serve_run(&cfg, &e) != 0) {
+int wsp_cmd_serve(int argc, char **argv)
+{
+    static const char cmd[] = "serve";
+    serve_args a;
+    memset(&a, 0, sizeof a);
+    wsp_serve_config_init(&a.cfg);
+    wsp_jwt_key *jkey = NULL;
+    SSL_CTX *ctx = NULL;
+    FILE *json_log = NULL;
+    const wsp_opt *const tables[] = {serve_opts, NULL};
+    const wsp_cli_spec spec = {.cmd = cmd,
+                               .usage = serve_usage,
+                               .tables = tables,
+                               .aliases = serve_aliases,
+                               .flags = WSP_CLI_JSON};
+    wsp_cli_out out;
+    int rc = wsp_cli_parse(&spec, argc, argv, take, &a, &out);
+    if (rc != 0) {
+        rc = rc == 1 ? 0 : 2;
+        goto done;
+    }
+    rc = 2;
+    if (out.noperands > 0) {
+        wsp_cli_usage_error(cmd, "unexpected argument '%.80s'", out.operands[0]);
+        goto done;
+    }
+    /* --json: the log as JSON lines on stderr; --json=FILE: JSON lines to FILE, text on stderr */
+    a.cfg.log_json = out.json && !out.json_file;
+    if (out.json_file && !(json_log = fopen(out.json_file, "w"))) {
+        wsp_cli_usage_error(cmd, "--json=%s: cannot open: %s", out.json_file, strerror(errno));
+        goto done;
+    }
+    a.cfg.json_log = json_log;
+    a.cfg.policy.origins = a.origins;
+    a.cfg.policy.num_origins = a.num_origins;
+    if (a.cfg.num_listen == 0) {
+        parse_hostport("127.0.0.1:8765", false, &a.cfg.listen[0]);
+        a.cfg.num_listen = 1;
+    }
+    if (setup_auth(&a, &jkey) != 0 || setup_tls(&a, &ctx) != 0)
+        goto done;
+    warn_unsafe(a.cfg.policy.unsafe);
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (wsp_serve_run(&a.cfg, &e) != 0) {
         wsp_cli_usage_error(cmd, "%s", e.msg);
         if (e.hint[0])
             fprintf(stderr, "hint: %s\n", e.hint);
@@ -491,6 +470,10 @@ int wsp_cmd_serve(int argc, char **argv)
     }
     rc = 0;
 done:
+    if (json_log && fclose(json_log) != 0 && rc == 0) {
+        fprintf(stderr, "wsprobe: serve: cannot write the JSON log: %s\n", strerror(errno));
+        rc = 74;
+    }
     SSL_CTX_free(ctx);
     wsp_jwt_key_free(jkey);
     return rc;

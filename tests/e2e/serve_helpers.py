@@ -83,7 +83,7 @@ class ServeProc:
         return p.read_text(errors="replace") if p.exists() else ""
 
     def events(self):
-        """The --log-json lines (the server is started with --log-json)."""
+        """The JSON log lines (the server is started with --json: the log as JSON lines)."""
         out = []
         for line in self.log().splitlines():
             if line.startswith("{"):
@@ -125,7 +125,7 @@ def start_serve(workdir: Path, *args, tls=True, auth=True, env=None, expect_fail
     if port_file.exists():
         port_file.unlink()
     cmd = [str(wsprobe_path()), "serve", "--listen", "127.0.0.1:0", "--port-file",
-           str(port_file), "--log-json"]
+           str(port_file), "--json"]
     if tls:
         cmd += ["--tls-listen", "127.0.0.1:0", "--self-signed", str(workdir / "pki")]
     if auth:

@@ -67,7 +67,7 @@ def run_plan(*args, timeout=40):
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    s = start_serve(tmp_path_factory.mktemp("cli-checks"), "--rate", "5", "--idle-timeout", "2s",
+    s = start_serve(tmp_path_factory.mktemp("cli-checks"), "--rate-limit", "5", "--idle-timeout", "2s",
                     "--handshake-timeout", "1s", "--max-conns-per-ip", "3", "--jwt-leeway", "0s",
                     "--max-message", "16K", tls=False)
     yield s

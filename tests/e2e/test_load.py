@@ -315,7 +315,7 @@ def test_a_connection_limit_gives_counted_503s(servers):
 
 def test_a_rate_limit_gives_counted_1008_closes(servers):
     # serve allows 50 messages per second per connection; these send 200
-    srv = servers("--echo", "--unsafe-no-auth", "--rate", "50")
+    srv = servers("--echo", "--unsafe-no-auth", "--rate-limit", "50")
     r = load(srv.url(), "--connections", "5", "--rate", "1000", "--duration", "2s", "--message",
              "r{{uuid}}", "--echo", "--json")
     j = r.json

@@ -328,8 +328,11 @@ def test_1002_on_protocol_violations(chat, bad):
     s.close()
 
 
-def test_rate_limit_closes_1008(serve):
-    srv = serve("--rate", "5", tls=False)
+@pytest.mark.parametrize("spelling", ["--rate-limit", "--rate"])
+def test_rate_limit_closes_1008(serve, spelling):
+    """--rate-limit, and its old name --rate (docs/cli.md): the same limit, the old name warned
+    of at start with the new one named."""
+    srv = serve(spelling, "5", tls=False)
 
     async def go():
         async with ws_connect(srv, token=mint()) as ws:
@@ -340,6 +343,8 @@ def test_rate_limit_closes_1008(serve):
                     break
             return await close_code_after(ws)
     assert run(go()) == 1008
+    warned = "--rate is now --rate-limit" in srv.log()
+    assert warned == (spelling == "--rate"), srv.log()[-2000:]
 
 
 def test_idle_timeout_closes_1001(serve):
@@ -452,3 +457,32 @@ def test_secret_file_and_secret_never_on_the_command_line(serve, tmp_path, wspro
 def test_port_in_use_is_a_usage_error(chat, wsprobe):
     r = wsprobe("serve", "--listen", "127.0.0.1:%d" % chat.ws_port, "--unsafe-no-auth")
     assert r.rc == 2
+
+
+def test_json_log_to_a_file_keeps_the_text_log(tmp_path):
+    """--json=FILE (docs/cli.md): the JSON log lines go to FILE, the text log stays on stderr;
+    --log-json, the old name of --json, still works with a warning naming --json."""
+    from serve_helpers import start_serve as start
+    jl = tmp_path / "log.jsonl"
+    srv = start(tmp_path / "a", "--json=%s" % jl, tls=False)
+    try:
+        async def go():
+            async with ws_connect(srv, token=mint()) as ws:
+                await ws.send(json.dumps({"type": "ping"}))
+                await ws.recv()
+        run(go())
+    finally:
+        assert srv.stop() == 0, srv.log()[-2000:]
+    events = [json.loads(line) for line in jl.read_text().splitlines()]
+    assert any(e.get("event") == "open" for e in events), events
+    text = srv.log()
+    # the helper's own --json comes first; --json=FILE given after it wins: text on stderr
+    lines = text.splitlines()
+    assert any(l.startswith("wsprobe serve:") and "open" in l for l in lines), text
+    assert not any(l.startswith("{") for l in lines), text
+
+    old = start(tmp_path / "b", "--log-json", tls=False)
+    try:
+        assert "--log-json is now --json" in old.log(), old.log()
+    finally:
+        assert old.stop() == 0

@@ -13,7 +13,7 @@ from serve_helpers import (FrameReader, frame, http_get, mint, raw_connect, raw_
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    s = start_serve(tmp_path_factory.mktemp("serve-bad"), "--echo", "--rate", "100000",
+    s = start_serve(tmp_path_factory.mktemp("serve-bad"), "--echo", "--rate-limit", "100000",
                     "--max-message", "16K", "--handshake-timeout", "1s", "--max-conns-per-ip",
                     "100", tls=False)
     yield s

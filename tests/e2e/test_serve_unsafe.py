@@ -137,7 +137,7 @@ def test_unsafe_no_sanitize(serve):
 
 
 def test_unsafe_no_limits(serve):
-    srv = serve("--unsafe-no-limits", "--echo", "--max-conns-per-ip", "1", "--rate", "2",
+    srv = serve("--unsafe-no-limits", "--echo", "--max-conns-per-ip", "1", "--rate-limit", "2",
                 "--idle-timeout", "300ms", "--handshake-timeout", "300ms")
     assert warned(srv, "no-limits")
     assert run(oversize_code(srv)) == "accepted:65537"
