@@ -3,7 +3,6 @@
 #ifndef WSP_CLI_H
 #define WSP_CLI_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -24,13 +23,6 @@ int wsp_cmd_load_merge(int argc, char **argv);
  * Returns 2 (USAGE) for `return wsp_cli_usage_error(...)`. */
 int wsp_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-/* getopt_long accepts any unique prefix of a long option (and glibc even an ambiguous one whose
- * candidates share a code): `--jwt-secret VALUE` would be taken as `--jwt-secret-env VALUE`.
- * Refuse anything that is not an option of `table` spelled in full, before getopt runs; a
- * secret-looking option gets the advice to use the environment. Exits 2 on a bad option. */
-void wsp_cli_require_full_options(const char *cmd, int argc, char **argv,
-                                  const struct option *table);
 
 /* Write a command's JSON report (consumed) through report.h's one writer to `path` (NULL or
  * "-": stdout). A write that fails is said on stderr. Returns 0 or -1. */

@@ -60,40 +60,6 @@ bool wsp_cli_secret_option(const char *name, size_t len)
     return false;
 }
 
-void wsp_cli_require_full_options(const char *cmd, int argc, char **argv,
-                                  const struct option *table)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0)
-            return;
-        if (strncmp(a, "--", 2) != 0)
-            continue;
-        const char *eq = strchr(a, '=');
-        size_t len = eq ? (size_t)(eq - a) : strlen(a);
-        const struct option *hit = NULL;
-        for (const struct option *o = table; o->name; o++)
-            if (strlen(o->name) == len - 2 && strncmp(o->name, a + 2, len - 2) == 0)
-                hit = o;
-        if (!hit) {
-            if (wsp_cli_secret_option(a, len))
-                wsp_cli_usage_error(cmd,
-                                    "%.*s: secrets never go on the command line; use "
-                                    "--jwt-secret-env VAR, --jwt-secret-file FILE or "
-                                    "--token-env VAR",
-                                    (int)len, a);
-            else
-                wsp_cli_usage_error(cmd,
-                                    "unknown option '%.*s' (options are spelled in full; "
-                                    "see wsprobe %s --help)",
-                                    (int)(len < 80 ? len : 80), a, cmd);
-            exit(2);
-        }
-        if (hit->has_arg == required_argument && !eq)
-            i++; /* its value, whatever it looks like */
-    }
-}
-
 void wsp_cli_say(FILE *f, const char *fmt, ...)
 {
     wsp_buf b = WSP_BUF_INIT;

@@ -1,5 +1,4 @@
 /* cmd_probe.c - `wsprobe probe URL`: one connection through every phase. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 

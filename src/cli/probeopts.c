@@ -1,5 +1,5 @@
 /* probeopts.c - see probeopts.h. The probe's options are declared in probe/setup.c (the same
- * table plans read); this file adds the output options and turns the tables into getopt's. */
+ * table plans read); this file adds the output options (-v, -q, --connections). */
 #include "probeopts.h"
 
 #include <errno.h>
@@ -15,8 +15,7 @@
 #define MAX_CONNECTIONS 10000
 
 enum {
-    OPT_JSON = 950,
-    OPT_CONNECTIONS,
+    OPT_CONNECTIONS = 950,
     OPT_VERBOSE,
     OPT_QUIET,
 };
@@ -45,60 +44,6 @@ static const wsp_opt *const *tables(void)
         t[n] = out_opts;
     }
     return t;
-}
-
-struct option *wsp_probeopts_merge(const struct option *own)
-{
-    size_t a = 0, b = 0;
-    const wsp_opt *const *ts = tables();
-    for (size_t t = 0; ts[t]; t++)
-        for (const wsp_opt *o = ts[t]; o->name; o++)
-            a += o->type != WSP_OPT_HEADING;
-    while (own && own[b].name)
-        b++;
-    struct option *tab = calloc(a + b + 2, sizeof *tab);
-    if (!tab)
-        return NULL;
-    size_t i = 0;
-    /* the commands not yet on cli/args.h take --json as a flag here */
-    tab[i++] = (struct option){"json", no_argument, NULL, OPT_JSON};
-    for (size_t t = 0; ts[t]; t++)
-        for (const wsp_opt *o = ts[t]; o->name; o++) {
-            if (o->type == WSP_OPT_HEADING)
-                continue;
-            tab[i].name = o->name;
-            tab[i].has_arg = o->type == WSP_OPT_FLAG
-                                 ? ((o->flags & WSP_OPT_OPTIONAL) ? optional_argument : no_argument)
-                                 : required_argument;
-            tab[i].val = o->short_name ? o->short_name : o->id;
-            i++;
-        }
-    if (b)
-        memcpy(tab + a + 1, own, b * sizeof *tab);
-    return tab;
-}
-
-void wsp_probeopts_help_print(FILE *f, const char *const *omit)
-{
-    wsp_opt_help(f, tables(), omit);
-}
-
-const char *wsp_probeopts_help(void)
-{
-    static char *text;
-    if (!text) {
-        size_t n = 0;
-        FILE *f = open_memstream(&text, &n);
-        if (!f)
-            return "";
-        wsp_probeopts_help_print(f, NULL);
-        if (fclose(f) != 0) {
-            free(text);
-            text = NULL;
-            return "";
-        }
-    }
-    return text;
 }
 
 void wsp_probeopts_init(wsp_probeopts *o, const char *cmd)
@@ -146,17 +91,6 @@ const wsp_opt *const *wsp_probeopts_tables(void)
     return tables();
 }
 
-int wsp_probeopts_take(wsp_probeopts *o, int code, const char *arg, const char *longname)
-{
-    if (code == OPT_JSON) {
-        o->json = true;
-        return 1;
-    }
-    const wsp_opt *opt =
-        longname ? wsp_opt_by_name(tables(), longname) : wsp_opt_by_short(tables(), code);
-    return opt ? wsp_probeopts_apply(o, opt, arg) : 0;
-}
-
 int wsp_probeopts_apply(wsp_probeopts *o, const wsp_opt *opt, const char *arg)
 {
     wsp_err e;
@@ -181,11 +115,6 @@ int wsp_probeopts_apply(wsp_probeopts *o, const wsp_opt *opt, const char *arg)
     }
     fprintf(stderr, "wsprobe: %s: %s\n", o->cmd, e.msg);
     return -1;
-}
-
-int wsp_probeopts_print_json(const char *cmd, json_t *o)
-{
-    return wsp_cli_json_write(cmd, o, NULL);
 }
 
 int wsp_probeopts_finish(wsp_probeopts *o, const char *url)
