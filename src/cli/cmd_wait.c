@@ -212,6 +212,156 @@ static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_val
     }
 }
 
+/* What the attempts came to. */
+typedef struct wait_result {
+    uint64_t t0;
+    unsigned attempts, successes, consecutive;
+    wsp_probe *last;
+    wsp_class last_cls;
+    const char *reason; /* "ok", "fail_fast", "deadline" */
+} wait_result;
+
+/* Probe until enough successes in a row, a class retrying cannot fix, or the deadline. Returns
+ * 0, or 70 when memory ran out. */
+static int attempts(wait_opts *w, const wsp_cli_out *out, wait_result *r)
+{
+    const uint64_t probe_deadline =
+        w->po.s.cfg.conn.deadline_us ? w->po.s.cfg.conn.deadline_us : WSP_PROBE_DEFAULT_DEADLINE_US;
+    const uint64_t probe_timeout = w->po.s.cfg.conn.timeout_us;
+    const bool progress = !w->po.quiet && wsp_cli_human(out) && isatty(STDERR_FILENO) == 1;
+    const uint64_t end = r->t0 + w->deadline;
+    const unsigned need = w->need;
+    uint64_t delay = w->interval;
+    for (;;) {
+        uint64_t t = now_us();
+        if (t + 1000 >= end)
+            break;
+        uint64_t left = end - t;
+        w->po.s.cfg.conn.deadline_us = probe_deadline < left ? probe_deadline : left;
+        w->po.s.cfg.conn.timeout_us = probe_timeout < left ? probe_timeout : left;
+        if (w->po.s.cfg.has_health) {
+            w->po.s.cfg.health_conn.deadline_us = w->po.s.cfg.conn.deadline_us;
+            w->po.s.cfg.health_conn.timeout_us = w->po.s.cfg.conn.timeout_us;
+        }
+        wsp_probe_free(r->last);
+        r->last = wsp_probe_run(&w->po.s.cfg);
+        if (!r->last) {
+            fprintf(stderr, "wsprobe: wait: out of memory\n");
+            return 70;
+        }
+        r->attempts++;
+        const wsp_err *v = wsp_probe_verdict(r->last);
+        const wsp_conn_record *rec = wsp_probe_record(r->last);
+        r->last_cls = v->cls;
+        if (progress)
+            wsp_cli_say(stderr, "\r\033[Kwait: attempt %u, %s, %u/%u in a row, %.1fs of %.1fs",
+                        r->attempts, wsp_class_name(v->cls),
+                        v->cls == WSP_CLASS_OK ? r->consecutive + 1 : 0, need,
+                        (double)(now_us() - r->t0) / 1e6, (double)w->deadline / 1e6);
+        uint64_t pause;
+        if (v->cls == WSP_CLASS_OK) {
+            r->successes++;
+            if (++r->consecutive >= need) {
+                r->reason = "ok";
+                break;
+            }
+            delay = w->interval;
+            pause = w->interval;
+        } else {
+            r->consecutive = 0;
+            if (!retryable(v->cls, rec, w->retry_refused, w->retry_nx)) {
+                r->reason = "fail_fast";
+                break;
+            }
+            pause = jittered(delay, w->jitter);
+            uint64_t ra = retry_after_us(rec);
+            if (ra > pause)
+                pause = ra;
+            double next = (double)delay * w->backoff;
+            delay = next > (double)w->max_interval ? w->max_interval : (uint64_t)next;
+        }
+        t = now_us();
+        if (t >= end)
+            break;
+        sleep_us(pause < end - t ? pause : end - t);
+    }
+    if (progress)
+        fputs("\r\033[K", stderr);
+    return 0;
+}
+
+/* The outcome: the JSON report and the human lines; returns the exit code. */
+static int report(const wait_opts *w, const wsp_cli_out *out, const char *url, const wait_result *r)
+{
+    const char *cmd = "wait";
+    const char *reason = r->reason;
+    const wsp_probe *last = r->last;
+    const wsp_class last_cls = r->last_cls;
+    const unsigned attempts = r->attempts, successes = r->successes, consecutive = r->consecutive;
+    const unsigned need = w->need;
+    const uint64_t deadline = w->deadline;
+    double elapsed = (double)(now_us() - r->t0) / 1e3;
+    wsp_class cls = strcmp(reason, "ok") == 0          ? WSP_CLASS_OK
+                    : strcmp(reason, "fail_fast") == 0 ? last_cls
+                                                       : WSP_CLASS_WAIT_DEADLINE;
+    int rc = wsp_class_exit_code(cls);
+    const wsp_err *lv = last ? wsp_probe_verdict(last) : NULL;
+    const char *hint = cls == WSP_CLASS_WAIT_DEADLINE
+                           ? (lv && lv->hint[0] ? lv->hint : wsp_class_default_hint(cls))
+                       : lv && lv->hint[0] ? lv->hint
+                                           : "";
+    if (out->json) {
+        char red[WSP_URL_TARGET_MAX + 512];
+        wsp_report_redact_url(url, red, sizeof red);
+        json_t *j = json_pack("{s:s,s:b,s:s,s:i,s:s,s:I,s:I,s:I,s:I,s:f,s:f,s:s,s:s,s:s}", "url",
+                              red, "ok", cls == WSP_CLASS_OK, "class", wsp_class_name(cls),
+                              "exit_code", rc, "reason", reason, "attempts", (json_int_t)attempts,
+                              "successes", (json_int_t)successes, "consecutive_successes",
+                              (json_int_t)consecutive, "success_threshold", (json_int_t)need,
+                              "elapsed_ms", elapsed, "deadline_ms", (double)deadline / 1e3,
+                              "last_class", attempts ? wsp_class_name(last_cls) : "none",
+                              "last_message", lv ? lv->msg : "", "hint", hint);
+        if (j && last)
+            json_object_set_new(j, "last", wsp_report_probe_json(last, url));
+        if (j && cls != WSP_CLASS_OK) {
+            char m[700];
+            if (cls == WSP_CLASS_WAIT_DEADLINE)
+                snprintf(m, sizeof m,
+                         "no %u consecutive successes within %.1fs (%u attempts); "
+                         "last: %s",
+                         need, (double)deadline / 1e6, attempts,
+                         attempts ? wsp_class_name(last_cls) : "none");
+            else
+                snprintf(m, sizeof m, "%s cannot be fixed by retrying: %.500s", wsp_class_name(cls),
+                         lv ? lv->msg : "");
+            json_object_set_new(j, "message", json_string(m));
+        }
+        wsp_cli_json_write(cmd, j, out->json_file);
+    }
+    if (!wsp_cli_human(out)) {
+        ;
+    } else if (cls == WSP_CLASS_OK) {
+        if (!w->po.quiet)
+            wsp_cli_say(stdout,
+                        "wsprobe: wait: %s is up: %u consecutive success%s after %u attempt%s in "
+                        "%.1fs\n",
+                        url, consecutive, consecutive == 1 ? "" : "es", attempts,
+                        attempts == 1 ? "" : "s", elapsed / 1e3);
+    } else if (cls == WSP_CLASS_WAIT_DEADLINE) {
+        wsp_cli_say(stderr,
+                    "wsprobe: wait: WAIT_DEADLINE: no %u consecutive successes within %.1fs "
+                    "(%u attempts); last: %s: %s\n  hint: %s\n",
+                    need, (double)deadline / 1e6, attempts,
+                    attempts ? wsp_class_name(last_cls) : "none", lv ? lv->msg : "", hint);
+    } else {
+        wsp_cli_say(
+            stderr,
+            "wsprobe: wait: %s after %u attempt%s; retrying cannot fix it: %s\n  hint: %s\n",
+            wsp_class_name(cls), attempts, attempts == 1 ? "" : "s", lv ? lv->msg : "", hint);
+    }
+    return rc;
+}
+
 int wsp_cmd_wait(int argc, char **argv)
 {
     static const char cmd[] = "wait";
@@ -243,143 +393,17 @@ int wsp_cmd_wait(int argc, char **argv)
     wsp_probeopts *const op = &w.po;
     op->json = out.json;
     op->json_file = out.json_file;
-    uint64_t deadline = w.deadline, interval = w.interval, max_interval = w.max_interval;
-    const double backoff = w.backoff, jitter = w.jitter;
-    const bool retry_refused = w.retry_refused, retry_nx = w.retry_nx;
-    if (max_interval < interval)
-        max_interval = interval;
+    if (w.max_interval < w.interval)
+        w.max_interval = w.interval;
     const char *url = out.operands[0];
     if ((rc = wsp_probeopts_finish(op, url)) != 0)
         goto out;
 
-    const uint64_t probe_deadline =
-        op->s.cfg.conn.deadline_us ? op->s.cfg.conn.deadline_us : WSP_PROBE_DEFAULT_DEADLINE_US;
-    const uint64_t probe_timeout = op->s.cfg.conn.timeout_us;
-    const bool progress = !op->quiet && wsp_cli_human(&out) && isatty(STDERR_FILENO) == 1;
-    const uint64_t t0 = now_us(), end = t0 + deadline;
-    unsigned attempts = 0, successes = 0, consecutive = 0;
-    unsigned need = w.need;
-    uint64_t delay = interval;
-    wsp_probe *last = NULL;
-    wsp_class last_cls = WSP_CLASS_OK;
-    const char *reason = "deadline";
-    for (;;) {
-        uint64_t t = now_us();
-        if (t + 1000 >= end)
-            break;
-        uint64_t left = end - t;
-        op->s.cfg.conn.deadline_us = probe_deadline < left ? probe_deadline : left;
-        op->s.cfg.conn.timeout_us = probe_timeout < left ? probe_timeout : left;
-        if (op->s.cfg.has_health) {
-            op->s.cfg.health_conn.deadline_us = op->s.cfg.conn.deadline_us;
-            op->s.cfg.health_conn.timeout_us = op->s.cfg.conn.timeout_us;
-        }
-        wsp_probe_free(last);
-        last = wsp_probe_run(&op->s.cfg);
-        if (!last) {
-            fprintf(stderr, "wsprobe: wait: out of memory\n");
-            rc = 70;
-            goto out;
-        }
-        attempts++;
-        const wsp_err *v = wsp_probe_verdict(last);
-        const wsp_conn_record *rec = wsp_probe_record(last);
-        last_cls = v->cls;
-        if (progress)
-            wsp_cli_say(stderr, "\r\033[Kwait: attempt %u, %s, %u/%u in a row, %.1fs of %.1fs",
-                        attempts, wsp_class_name(v->cls),
-                        v->cls == WSP_CLASS_OK ? consecutive + 1 : 0, need,
-                        (double)(now_us() - t0) / 1e6, (double)deadline / 1e6);
-        uint64_t pause;
-        if (v->cls == WSP_CLASS_OK) {
-            successes++;
-            if (++consecutive >= need) {
-                reason = "ok";
-                break;
-            }
-            delay = interval;
-            pause = interval;
-        } else {
-            consecutive = 0;
-            if (!retryable(v->cls, rec, retry_refused, retry_nx)) {
-                reason = "fail_fast";
-                break;
-            }
-            pause = jittered(delay, jitter);
-            uint64_t ra = retry_after_us(rec);
-            if (ra > pause)
-                pause = ra;
-            double next = (double)delay * backoff;
-            delay = next > (double)max_interval ? max_interval : (uint64_t)next;
-        }
-        t = now_us();
-        if (t >= end)
-            break;
-        sleep_us(pause < end - t ? pause : end - t);
-    }
-    if (progress)
-        fputs("\r\033[K", stderr);
-
-    double elapsed = (double)(now_us() - t0) / 1e3;
-    wsp_class cls = strcmp(reason, "ok") == 0          ? WSP_CLASS_OK
-                    : strcmp(reason, "fail_fast") == 0 ? last_cls
-                                                       : WSP_CLASS_WAIT_DEADLINE;
-    rc = wsp_class_exit_code(cls);
-    const wsp_err *lv = last ? wsp_probe_verdict(last) : NULL;
-    const char *hint = cls == WSP_CLASS_WAIT_DEADLINE
-                           ? (lv && lv->hint[0] ? lv->hint : wsp_class_default_hint(cls))
-                       : lv && lv->hint[0] ? lv->hint
-                                           : "";
-    if (out.json) {
-        char red[WSP_URL_TARGET_MAX + 512];
-        wsp_report_redact_url(url, red, sizeof red);
-        json_t *j = json_pack("{s:s,s:b,s:s,s:i,s:s,s:I,s:I,s:I,s:I,s:f,s:f,s:s,s:s,s:s}", "url",
-                              red, "ok", cls == WSP_CLASS_OK, "class", wsp_class_name(cls),
-                              "exit_code", rc, "reason", reason, "attempts", (json_int_t)attempts,
-                              "successes", (json_int_t)successes, "consecutive_successes",
-                              (json_int_t)consecutive, "success_threshold", (json_int_t)need,
-                              "elapsed_ms", elapsed, "deadline_ms", (double)deadline / 1e3,
-                              "last_class", attempts ? wsp_class_name(last_cls) : "none",
-                              "last_message", lv ? lv->msg : "", "hint", hint);
-        if (j && last)
-            json_object_set_new(j, "last", wsp_report_probe_json(last, url));
-        if (j && cls != WSP_CLASS_OK) {
-            char m[700];
-            if (cls == WSP_CLASS_WAIT_DEADLINE)
-                snprintf(m, sizeof m,
-                         "no %u consecutive successes within %.1fs (%u attempts); "
-                         "last: %s",
-                         need, (double)deadline / 1e6, attempts,
-                         attempts ? wsp_class_name(last_cls) : "none");
-            else
-                snprintf(m, sizeof m, "%s cannot be fixed by retrying: %.500s", wsp_class_name(cls),
-                         lv ? lv->msg : "");
-            json_object_set_new(j, "message", json_string(m));
-        }
-        wsp_cli_json_write(cmd, j, out.json_file);
-    }
-    if (!wsp_cli_human(&out)) {
-        ;
-    } else if (cls == WSP_CLASS_OK) {
-        if (!op->quiet)
-            wsp_cli_say(stdout,
-                        "wsprobe: wait: %s is up: %u consecutive success%s after %u attempt%s in "
-                        "%.1fs\n",
-                        url, consecutive, consecutive == 1 ? "" : "es", attempts,
-                        attempts == 1 ? "" : "s", elapsed / 1e3);
-    } else if (cls == WSP_CLASS_WAIT_DEADLINE) {
-        wsp_cli_say(stderr,
-                    "wsprobe: wait: WAIT_DEADLINE: no %u consecutive successes within %.1fs "
-                    "(%u attempts); last: %s: %s\n  hint: %s\n",
-                    need, (double)deadline / 1e6, attempts,
-                    attempts ? wsp_class_name(last_cls) : "none", lv ? lv->msg : "", hint);
-    } else {
-        wsp_cli_say(
-            stderr,
-            "wsprobe: wait: %s after %u attempt%s; retrying cannot fix it: %s\n  hint: %s\n",
-            wsp_class_name(cls), attempts, attempts == 1 ? "" : "s", lv ? lv->msg : "", hint);
-    }
-    wsp_probe_free(last);
+    wait_result r = {.t0 = now_us(), .last_cls = WSP_CLASS_OK, .reason = "deadline"};
+    rc = attempts(&w, &out, &r);
+    if (rc == 0)
+        rc = report(&w, &out, url, &r);
+    wsp_probe_free(r.last);
 out:
     wsp_probeopts_cleanup(&w.po);
     fflush(stdout);
