@@ -174,3 +174,26 @@ def test_probe_json_file_unwritable_is_said(tmp_path, refused_port):
     url = "ws://127.0.0.1:%d/" % refused_port
     r = run_wsprobe("probe", url, "--json=%s" % (tmp_path / "no" / "such" / "dir.json"))
     assert "cannot write the JSON report" in r.stderr, r
+
+
+def test_wait_json_conventions(tmp_path, refused_port):
+    """wait: --json is the report alone on stdout; --json=FILE writes it and keeps the human
+    line (TCP_REFUSED is not retried without --retry-refused: the wait ends at once)."""
+    url = "ws://127.0.0.1:%d/" % refused_port
+    r = run_wsprobe("wait", url, "--json", "--deadline", "5s")
+    assert r.rc == 20, r
+    assert r.json["command"] == "wait" and r.json["class"] == "TCP_REFUSED", r
+    assert r.stderr == "", r
+    out = tmp_path / "wait.json"
+    r = run_wsprobe("wait", url, "--json=%s" % out, "--deadline", "5s")
+    assert r.rc == 20 and r.json is None, r
+    assert "TCP_REFUSED" in r.stderr, r  # the human line of a failed wait is on stderr
+    j = json.loads(out.read_text())
+    assert j["command"] == "wait" and j["class"] == "TCP_REFUSED" and j["attempts"] == 1
+
+
+def test_token_has_no_json_and_says_so():
+    r = run_wsprobe("token", "--json")
+    assert r.rc == 2, r
+    assert "--json" in r.stderr, r
+    assert "no --json" in run_wsprobe("token", "--help").stdout
