@@ -367,6 +367,20 @@ async def close_code_after(ws, timeout=5.0):
         return e.rcvd.code if e.rcvd is not None else None
 
 
+def close_code_after_flood(srv, count=30):
+    """Send `count` pings as fast as possible on one connection; the close code the server
+    sent (1008 from a server whose rate limit is below the flood)."""
+    async def go():
+        async with ws_connect(srv, token=mint()) as ws:
+            for _ in range(count):
+                try:
+                    await ws.send(json.dumps({"type": "ping"}))
+                except websockets.exceptions.ConnectionClosed:
+                    break
+            return await close_code_after(ws)
+    return run(go())
+
+
 # ---------------------------------------------------------------------------------------------
 # Node's ws client
 

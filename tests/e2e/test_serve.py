@@ -11,7 +11,8 @@ import time
 import pytest
 import websockets
 
-from serve_helpers import (OTHER_SECRET, FrameReader, close_code_after, frame, http_get, mint,
+from serve_helpers import (OTHER_SECRET, FrameReader, close_code_after, close_code_after_flood,
+                           frame, http_get, mint,
                            mint_none, raw_connect, raw_ws, read_head, run, start_serve,
                            status_of, upgrade_request, ws_connect)
 
@@ -333,16 +334,7 @@ def test_rate_limit_closes_1008(serve, spelling):
     """--rate-limit, and its old name --rate (docs/cli.md): the same limit, the old name warned
     of at start with the new one named."""
     srv = serve(spelling, "5", tls=False)
-
-    async def go():
-        async with ws_connect(srv, token=mint()) as ws:
-            for i in range(30):
-                try:
-                    await ws.send(json.dumps({"type": "ping"}))
-                except websockets.exceptions.ConnectionClosed:
-                    break
-            return await close_code_after(ws)
-    assert run(go()) == 1008
+    assert close_code_after_flood(srv) == 1008
     warned = "--rate is now --rate-limit" in srv.log()
     assert warned == (spelling == "--rate"), srv.log()[-2000:]
 
