@@ -83,7 +83,18 @@ def stall_servers():
                 p.wait()
 
 
-def load(*args, timeout=60, env=None):
+# The rate gate (docs/load.md) judges this machine's throughput: under ASan, with other e2e files
+# running beside, a run may fall short of the offered rate and exit 1, truthfully. The tests of
+# this file check counting and correctness, so a run with --rate and no --threshold of its own
+# gets `--threshold rate>=1`, which replaces that gate only (every other gate still decides the
+# exit). The gate itself is tested in test_load_gates.py, at rates any machine reaches.
+NOT_JUDGING_THROUGHPUT = ("--threshold", "rate>=1")
+
+
+def load(*args, timeout=60, env=None, judge_rate=False):
+    args = list(args)
+    if "--rate" in args and "--threshold" not in args and not judge_rate:
+        args += NOT_JUDGING_THROUGHPUT
     r = run_wsprobe("load", *args, timeout=timeout, env=env)
     return r
 
