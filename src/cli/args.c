@@ -110,6 +110,27 @@ static void keep(char *s)
         kept[nkept++] = s; /* past 32 rewrites the rest live until exit unfreed */
 }
 
+/* A secret typed where it must not be: refused, its value never repeated, with the options of
+ * this command that take one from the environment or a file. */
+static int secret_advice(const wsp_cli_spec *s, const wsp_opt *const *t, const char *a, size_t len)
+{
+    static const char *const ways[] = {"jwt-secret-env VAR", "jwt-secret-file FILE",
+                                       "jwt-key-file PEM", "token-env VAR"};
+    char list[160] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof ways / sizeof ways[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(ways[i], " "), ways[i]);
+        if (!lookup(s, t, name))
+            continue;
+        int n = snprintf(list + used, sizeof list - used, "%s--%s", used ? ", " : "", ways[i]);
+        if (n > 0 && (size_t)n < sizeof list - used)
+            used += (size_t)n;
+    }
+    return wsp_cli_usage_error(s->cmd, "%.*s: secrets never go on the command line%s%s", (int)len,
+                               a, used ? "; use " : "", list);
+}
+
 /* Before getopt: every long option spelled in full and known (or an old spelling, rewritten in
  * place to the new one with a warning); `--json FILE` of the old form joined. Returns 0 or 2. */
 static int rewrite(const wsp_cli_spec *s, const wsp_opt *const *t, int argc, char **argv)
@@ -142,11 +163,7 @@ static int rewrite(const wsp_cli_spec *s, const wsp_opt *const *t, int argc, cha
         }
         if (!o) {
             if (wsp_cli_secret_option(a, len))
-                return wsp_cli_usage_error(s->cmd,
-                                           "%.*s: secrets never go on the command line; use "
-                                           "--jwt-secret-env VAR, --jwt-secret-file FILE or "
-                                           "--token-env VAR",
-                                           (int)len, a);
+                return secret_advice(s, t, a, len);
             return wsp_cli_usage_error(s->cmd,
                                        "unknown option '%.*s' (options are spelled in full; see "
                                        "wsprobe %s --help)",
