@@ -85,7 +85,7 @@ for mb in "${sizes[@]}"; do
     }
     row "audit (network globs)" "$WSPROBE" audit "$f" --network-tests '*net_*' -q
     row "audit (all rules, JSON)" "$WSPROBE" audit "$f" --network-tests '*net_*' \
-        --floor '*net_*=20ms' --require-property 'ws.bytes_rx>0' --json "$BENCH_DIR/measure.json" -q
+        --floor '*net_*=20ms' --require-property 'ws.bytes_rx>0' --json="$BENCH_DIR/measure.json" -q
     if command -v xmllint >/dev/null 2>&1; then
         row "xmllint --stream (libxml2)" xmllint --stream --noout "$f"
     fi
