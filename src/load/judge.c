@@ -337,7 +337,13 @@ void wsp_load_gates_eval(const wsp_load_result *r, const wsp_load_threshold *th,
             o->applies = offered;
             o->value = wsp_load_result_matched_rate(r);
             o->of = r->rate;
-            o->limit = r->rate * WSP_LOAD_RATE_GATE;
+            /* the schedule's own grain is not a shortfall: each open connection may lose one
+             * slot at the edge of the measured window (its first send lands an interval
+             * fraction in), so that much comes off the 95 % */
+            o->limit = r->rate * WSP_LOAD_RATE_GATE -
+                       (r->measured_s > 0 ? (double)r->conn_opened / r->measured_s : 0.0);
+            if (o->limit < 0)
+                o->limit = 0;
             break;
         case WSP_LOAD_GATES:
             break;

@@ -143,7 +143,9 @@ def test_a_clean_run_passes_every_gate(servers, tmp_path):
     g = gates(r.json)
     assert set(g) == {"connections", "messages", "rate"}
     assert all(x["ok"] and x["held"] for x in g.values()), g
-    assert g["rate"]["of"] == 200 and g["rate"]["limit"] == pytest.approx(190)
+    # 95 % of the offered rate, less one slot per open connection over the measured window
+    slack = r.json["connections"]["opened"] / r.json["measured_s"]
+    assert g["rate"]["of"] == 200 and g["rate"]["limit"] == pytest.approx(190 - slack)
     assert r.json["errors"]["connection_rate"] == 0 and r.json["errors"]["message_rate"] == 0
     cases = [c for c in ET.parse(junit).getroot().findall(".//testcase")
              if c.get("classname") == "wsprobe.load.gate"]

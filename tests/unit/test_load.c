@@ -208,10 +208,13 @@ static void test_gates(void **state)
     assert_false(g[WSP_LOAD_GATE_CONNECTIONS].ok);
     assert_false(g[WSP_LOAD_GATE_MESSAGES].ok);
     assert_true(g[WSP_LOAD_GATE_RATE].ok);
-    r->rate = 53; /* 50 < 95 % of 53 */
+    r->rate = 53; /* 50 >= 95 % of 53 less one slot per connection in 2 s (10 / 2 = 5/s) */
+    wsp_load_gates_eval(r, NULL, 0, g);
+    assert_true(g[WSP_LOAD_GATE_RATE].ok);
+    assert_true(fabs(g[WSP_LOAD_GATE_RATE].limit - (53 * 0.95 - 10 / 2.0)) < 1e-9);
+    r->rate = 60; /* 50 < 57 - 5 */
     wsp_load_gates_eval(r, NULL, 0, g);
     assert_false(g[WSP_LOAD_GATE_RATE].ok);
-    assert_true(fabs(g[WSP_LOAD_GATE_RATE].limit - 53 * 0.95) < 1e-9);
     /* a threshold of a kind replaces that kind's gate only */
     wsp_load_threshold th[2];
     assert_int_equal(wsp_load_threshold_parse("message_errors<5%", &th[0], NULL), 0);
