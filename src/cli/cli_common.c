@@ -28,8 +28,8 @@ int wsp_cli_json_write(const char *cmd, json_t *report, const char *path)
         return 0;
     char eb[128];
     strerror_r(errno, eb, sizeof eb);
-    fprintf(stderr, "wsprobe: %s: cannot write the JSON report%s%s: %s\n", cmd, path ? " to " : "",
-            path ? path : "", eb);
+    fprintf(stderr, "wsprobe: %s: OUTPUT_FAILED: cannot write the JSON report%s%s: %s\n", cmd,
+            path ? " to " : "", path ? path : "", eb);
     return -1;
 }
 

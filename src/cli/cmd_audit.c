@@ -272,7 +272,8 @@ static int close_out(FILE *f, const char *path, const char *what, int wrc)
     else
         rc |= fclose(f);
     if (rc != 0) {
-        wsp_cli_usage_error("audit", "%s: write error on %s", what, path);
+        wsp_cli_usage_error("audit", "OUTPUT_FAILED: %s: cannot write %s: %s", what, path,
+                            strerror(errno ? errno : EIO));
         return -1;
     }
     return 0;
@@ -349,17 +350,18 @@ static int write_reports(wsp_audit *a, const wsp_audit_config *cfg, int code)
     if (cfg->json_path) {
         FILE *f = open_out(cfg->json_path, "--json");
         if (!f || close_out(f, cfg->json_path, "--json", wsp_audit_write_json(a, f)) < 0)
-            code = 2;
+            code =
+                wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED); /* the evidence is lost: this wins */
     }
     if (cfg->junit_path) {
         FILE *f = open_out(cfg->junit_path, "--junit");
         if (!f || close_out(f, cfg->junit_path, "--junit", wsp_audit_write_junit(a, f)) < 0)
-            code = 2;
+            code = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED);
     }
-    if (cfg->save_baseline && code != 2 &&
+    if (cfg->save_baseline && code != 2 && code != wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED) &&
         wsp_audit_save_baseline(a, cfg->save_baseline, &err) < 0) {
-        wsp_cli_usage_error("audit", "%s", err.msg);
-        code = 2;
+        wsp_cli_usage_error("audit", "OUTPUT_FAILED: %s", err.msg);
+        code = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED);
     }
     return code;
 }

@@ -606,8 +606,8 @@ static void write_failed(const judging *j, const char *path, int *rc)
 {
     char eb[128];
     strerror_r(errno, eb, sizeof eb);
-    fprintf(stderr, "wsprobe: %s: cannot write %s: %s\n", j->cmd, path, eb);
-    *rc = *rc ? *rc : 2;
+    fprintf(stderr, "wsprobe: %s: OUTPUT_FAILED: cannot write %s: %s\n", j->cmd, path, eb);
+    *rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED); /* the evidence is lost: this wins */
 }
 
 /* Judge, write the files and print. Returns the exit code. */
@@ -628,15 +628,14 @@ static int judge_and_report(const judging *j, wsp_load_result *r)
     }
     if (j->hdr_out) {
         FILE *f = fopen(j->hdr_out, "w");
-        if (!f || wsp_hist_write_hdr(&r->latency, f, 1e6) != 0)
+        bool bad = !f || wsp_hist_write_hdr(&r->latency, f, 1e6) != 0;
+        if ((f && fclose(f) != 0) || bad)
             write_failed(j, j->hdr_out, &rc);
-        if (f)
-            fclose(f);
     }
     if (j->junit && write_junit(j, &v, r) != 0)
         write_failed(j, j->junit, &rc);
     if (j->out->json && write_json(j, &v, r, rc, none_open) != 0)
-        rc = rc ? rc : 2; /* said on stderr */
+        rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED); /* said on stderr */
     if (!wsp_cli_human(j->out) || (j->quiet && rc == 0))
         return rc;
     FILE *out = j->quiet ? stderr : stdout;

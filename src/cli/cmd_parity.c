@@ -84,17 +84,15 @@ static int parity_reports(const wsp_planrun_opts *o, const wsp_cli_out *out, jso
     int rc = (int)json_integer_value(json_object_get(report, "exit_code"));
     if (!o->quiet && wsp_cli_human(out))
         wsp_parity_human(stdout, report, wsp_cli_color(stdout));
-    if (out->json && wsp_cli_json_write(o->cmd, json_incref(report), out->json_file) != 0 &&
-        rc == 0)
-        rc = 2;
+    if (out->json && wsp_cli_json_write(o->cmd, json_incref(report), out->json_file) != 0)
+        rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED); /* the evidence is lost: this wins */
     json_decref(report);
     if (o->junit) {
         wsp_err e;
         wsp_err_clear(&e);
         if (wsp_runreport_junit_write(views, o->nenv, o->junit, &e) != 0) {
-            fprintf(stderr, "wsprobe: %s: %s\n", o->cmd, e.msg);
-            if (rc == 0)
-                rc = 2;
+            fprintf(stderr, "wsprobe: %s: OUTPUT_FAILED: %s\n", o->cmd, e.msg);
+            rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED);
         }
     }
     return rc;

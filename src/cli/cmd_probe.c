@@ -44,11 +44,12 @@ static int run_many(const wsp_probeopts *o, const wsp_cli_out *out, const char *
         wsp_probe_start(ps[i]);
     uv_run(&loop, UV_RUN_DEFAULT);
     wsp_class cls = wsp_report_many_class(ps, n);
-    if (out->json)
-        wsp_cli_json_write("probe", wsp_report_many_json(ps, n, url), out->json_file);
+    bool lost = out->json &&
+                wsp_cli_json_write("probe", wsp_report_many_json(ps, n, url), out->json_file) != 0;
     if (wsp_cli_human(out) && (!o->quiet || cls != WSP_CLASS_OK))
         wsp_report_many_human(o->quiet ? stderr : stdout, ps, n, url, wsp_cli_color(stdout));
-    rc = wsp_class_exit_code(cls);
+    rc = lost ? wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED)
+              : wsp_class_exit_code(cls); /* lost evidence wins */
 done:
     if (rc == 70)
         fprintf(stderr, "wsprobe: probe: out of memory for %zu connections\n", n);
@@ -94,8 +95,8 @@ int wsp_cmd_probe(int argc, char **argv)
         goto out;
     }
     const wsp_err *v = wsp_probe_verdict(p);
-    if (out.json)
-        wsp_cli_json_write(cmd, wsp_report_probe_json(p, url), out.json_file);
+    bool lost =
+        out.json && wsp_cli_json_write(cmd, wsp_report_probe_json(p, url), out.json_file) != 0;
     if (!wsp_cli_human(&out))
         ;
     else if (!o.quiet)
@@ -103,7 +104,8 @@ int wsp_cmd_probe(int argc, char **argv)
     else if (v->cls != WSP_CLASS_OK)
         fprintf(stderr, "wsprobe: probe: %s: %s\n  hint: %s\n", wsp_class_name(v->cls), v->msg,
                 v->hint);
-    rc = wsp_class_exit_code(v->cls);
+    rc = lost ? wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED)
+              : wsp_class_exit_code(v->cls); /* lost evidence wins */
     wsp_probe_free(p);
 out:
     wsp_probeopts_cleanup(&o);

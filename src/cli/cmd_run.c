@@ -300,16 +300,15 @@ static int run_reports(const wsp_planrun_opts *o, const wsp_cli_out *out, const 
         wsp_runreport_human(stderr, rr, false);
     if (out->json) {
         json_t *j = wsp_runreport_json(rr);
-        if ((!j || wsp_cli_json_write(cmd, j, out->json_file) != 0) && rc == 0)
-            rc = 2;
+        if (!j || wsp_cli_json_write(cmd, j, out->json_file) != 0)
+            rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED); /* the evidence is lost: this wins */
     }
     if (o->junit) {
         wsp_err e;
         wsp_err_clear(&e);
         if (wsp_runreport_junit_write(rr, 1, o->junit, &e) != 0) {
-            fprintf(stderr, "wsprobe: %s: %s\n", cmd, e.msg);
-            if (rc == 0)
-                rc = 2;
+            fprintf(stderr, "wsprobe: %s: OUTPUT_FAILED: %s\n", cmd, e.msg);
+            rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED);
         }
     }
     return rc;

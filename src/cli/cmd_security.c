@@ -372,15 +372,15 @@ static int report(const sec_cli *c, const wsp_cli_out *out, const wsp_check_def 
             json_object_set_new(ck, "prod_safe", json_boolean(sel[i]->prod_safe));
         }
         if (wsp_cli_json_write(CMD, o, out->json_file) != 0)
-            rc = 2;
+            rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED); /* the evidence is lost: this wins */
     }
     if (wsp_cli_human(out) && (!c->po.quiet || rc != 0))
         wsp_runreport_human(c->po.quiet ? stderr : stdout, &rr, wsp_cli_color(stdout));
     wsp_err e;
     wsp_err_clear(&e);
     if (c->junit && wsp_runreport_junit_write(&rr, 1, c->junit, &e) != 0) {
-        fprintf(stderr, "wsprobe: " CMD ": --junit: %s\n", e.msg);
-        rc = 2;
+        fprintf(stderr, "wsprobe: " CMD ": OUTPUT_FAILED: --junit: %s\n", e.msg);
+        rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED);
     }
     free(ids);
     free(groups);

@@ -154,6 +154,7 @@ static bool retryable(wsp_class cls, const wsp_conn_record *r, bool refused, boo
     case WSP_CLASS_WS_EXPECT_MISMATCH:
     case WSP_CLASS_WAIT_DEADLINE:
     case WSP_CLASS_AUTH_NOT_ENFORCED:
+    case WSP_CLASS_OUTPUT_FAILED:
         return false;
     }
     return false;
@@ -310,6 +311,7 @@ static int report(const wait_opts *w, const wsp_cli_out *out, const char *url, c
                            ? (lv && lv->hint[0] ? lv->hint : wsp_class_default_hint(cls))
                        : lv && lv->hint[0] ? lv->hint
                                            : "";
+    bool lost = false; /* the JSON report could not be written */
     if (out->json) {
         char red[WSP_URL_TARGET_MAX + 512];
         wsp_report_redact_url(url, red, sizeof red);
@@ -336,7 +338,8 @@ static int report(const wait_opts *w, const wsp_cli_out *out, const char *url, c
                          lv ? lv->msg : "");
             json_object_set_new(j, "message", json_string(m));
         }
-        wsp_cli_json_write(cmd, j, out->json_file);
+        if (wsp_cli_json_write(cmd, j, out->json_file) != 0)
+            lost = true;
     }
     if (!wsp_cli_human(out)) {
         ;
@@ -359,7 +362,7 @@ static int report(const wait_opts *w, const wsp_cli_out *out, const char *url, c
             "wsprobe: wait: %s after %u attempt%s; retrying cannot fix it: %s\n  hint: %s\n",
             wsp_class_name(cls), attempts, attempts == 1 ? "" : "s", lv ? lv->msg : "", hint);
     }
-    return rc;
+    return lost ? wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED) : rc; /* lost evidence wins */
 }
 
 int wsp_cmd_wait(int argc, char **argv)

@@ -126,10 +126,10 @@ int wsp_probeopts_finish(wsp_probeopts *o, const char *url)
         if (e.cls == WSP_CLASS_USAGE || e.cls == WSP_CLASS_INTERNAL)
             return wsp_cli_usage_error(o->cmd, "%s", e.msg);
         /* a verdict before any connection (a bad URL, an unreadable --cacert) */
-        if (o->json)
-            wsp_cli_json_write(o->cmd, wsp_report_error_json(o->url, &e), o->json_file);
+        bool lost = o->json && wsp_cli_json_write(o->cmd, wsp_report_error_json(o->url, &e),
+                                                  o->json_file) != 0;
         fprintf(stderr, "wsprobe: %s: %s\n  hint: %s\n", o->cmd, e.msg, e.hint);
-        return wsp_class_exit_code(e.cls);
+        return wsp_class_exit_code(lost ? WSP_CLASS_OUTPUT_FAILED : e.cls);
     }
     if (o->verbose)
         o->s.cfg.conn.trace = trace;

@@ -76,6 +76,8 @@ const char *wsp_class_name(wsp_class cls)
         return "WAIT_DEADLINE";
     case WSP_CLASS_AUTH_NOT_ENFORCED:
         return "AUTH_NOT_ENFORCED";
+    case WSP_CLASS_OUTPUT_FAILED:
+        return "OUTPUT_FAILED";
     }
     return "INTERNAL";
 }
@@ -151,6 +153,8 @@ int wsp_class_exit_code(wsp_class cls)
         return 124;
     case WSP_CLASS_AUTH_NOT_ENFORCED:
         return 60;
+    case WSP_CLASS_OUTPUT_FAILED:
+        return 71;
     }
     return 70;
 }
@@ -228,6 +232,9 @@ const char *wsp_class_describe(wsp_class cls)
         return "wait ran out of time (last class reported)";
     case WSP_CLASS_AUTH_NOT_ENFORCED:
         return "--expect-auth-required: the endpoint served a client without credentials";
+    case WSP_CLASS_OUTPUT_FAILED:
+        return "a report (--json=FILE, --junit, --hdr-out, ...) could not be written: the "
+               "evidence is lost, so this wins over the verdict's own code";
     }
     return "unknown";
 }
@@ -327,6 +334,9 @@ const char *wsp_class_default_hint(wsp_class cls)
     case WSP_CLASS_AUTH_NOT_ENFORCED:
         return "anyone can use this endpoint: enable token verification on the WebSocket route "
                "(and check that the proxy in front does not bypass it)";
+    case WSP_CLASS_OUTPUT_FAILED:
+        return "check the path, its directory's permissions and the free space; the verdict "
+               "is still printed on the terminal";
     }
     return "";
 }

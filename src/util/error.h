@@ -43,10 +43,11 @@ typedef enum wsp_class {
     WSP_CLASS_WS_PONG_TIMEOUT,
     WSP_CLASS_WAIT_DEADLINE,
     WSP_CLASS_AUTH_NOT_ENFORCED,
+    WSP_CLASS_OUTPUT_FAILED,
 } wsp_class;
 
 /* Number of classes, for tables and loops in tests. */
-#define WSP_CLASS_COUNT ((int)WSP_CLASS_AUTH_NOT_ENFORCED + 1)
+#define WSP_CLASS_COUNT ((int)WSP_CLASS_OUTPUT_FAILED + 1)
 
 /* Stable upper-case name ("TCP_REFUSED"). Never NULL. */
 const char *wsp_class_name(wsp_class cls);
