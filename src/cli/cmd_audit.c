@@ -272,8 +272,9 @@ static int close_out(FILE *f, const char *path, const char *what, int wrc)
     else
         rc |= fclose(f);
     if (rc != 0) {
-        wsp_cli_usage_error("audit", "OUTPUT_FAILED: %s: cannot write %s: %s", what, path,
-                            strerror(errno ? errno : EIO));
+        char eb[128];
+        strerror_r(errno ? errno : EIO, eb, sizeof eb);
+        wsp_cli_usage_error("audit", "OUTPUT_FAILED: %s: cannot write %s: %s", what, path, eb);
         return -1;
     }
     return 0;

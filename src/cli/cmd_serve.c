@@ -446,7 +446,10 @@ int wsp_cmd_serve(int argc, char **argv)
     /* --json: the log as JSON lines on stderr; --json=FILE: JSON lines to FILE, text on stderr */
     a.cfg.log_json = out.json && !out.json_file;
     if (out.json_file && !(json_log = fopen(out.json_file, "w"))) {
-        wsp_cli_usage_error(cmd, "--json=%s: cannot open: %s", out.json_file, strerror(errno));
+        char eb[128];
+        strerror_r(errno, eb, sizeof eb);
+        wsp_cli_usage_error(cmd, "OUTPUT_FAILED: --json=%s: cannot open: %s", out.json_file, eb);
+        rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED);
         goto done;
     }
     a.cfg.json_log = json_log;
@@ -470,9 +473,13 @@ int wsp_cmd_serve(int argc, char **argv)
     }
     rc = 0;
 done:
-    if (json_log && fclose(json_log) != 0 && rc == 0) {
-        fprintf(stderr, "wsprobe: serve: cannot write the JSON log: %s\n", strerror(errno));
-        rc = 74;
+    /* a JSON log line that could not be written (said when it happened) is lost evidence */
+    if (json_log && (ferror(json_log) | fclose(json_log)) != 0) {
+        char eb[128];
+        strerror_r(errno, eb, sizeof eb);
+        fprintf(stderr, "wsprobe: serve: OUTPUT_FAILED: the JSON log %s is incomplete: %s\n",
+                out.json_file, eb);
+        rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED);
     }
     SSL_CTX_free(ctx);
     wsp_jwt_key_free(jkey);

@@ -188,8 +188,10 @@ static void log_event(srv *s, sconn *c, const char *event, json_t *fields)
     if (s->cfg->json_log) {
         char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(16));
         if (line && (fprintf(s->cfg->json_log, "%s\n", line) < 0 || fflush(s->cfg->json_log))) {
-            if (!s->json_log_failed)
-                fprintf(stderr, "wsprobe serve: cannot write the JSON log: %s\n", strerror(errno));
+            char eb[128];
+            strerror_r(errno, eb, sizeof eb);
+            if (!s->json_log_failed) /* said once; the exit says OUTPUT_FAILED (cmd_serve.c) */
+                fprintf(stderr, "wsprobe serve: cannot write the JSON log: %s\n", eb);
             s->json_log_failed = true;
         }
         free(line);

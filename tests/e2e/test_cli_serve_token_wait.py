@@ -96,7 +96,8 @@ def test_serve_usage_errors_name_the_option():
     r = run_wsprobe("serve", "--unsafe-no-auth", "--jwt-leeway", "2d")
     assert r.rc == 2 and "--jwt-leeway" in r.stderr, r
     r = run_wsprobe("serve", "--unsafe-no-auth", "--json=/nonexistent/dir/log.jsonl")
-    assert r.rc == 2 and "--json=/nonexistent/dir/log.jsonl" in r.stderr and r.stdout == "", r
+    # a log that cannot be opened is OUTPUT_FAILED (docs/exit-codes.md), named with its path
+    assert r.rc == 71 and "--json=/nonexistent/dir/log.jsonl" in r.stderr and r.stdout == "", r
 
 
 @pytest.mark.parametrize("form", [["--jwt-secret", SECRET], ["--jwt-secret=" + SECRET]])

@@ -86,3 +86,15 @@ def test_audit_outputs_on_a_full_disk(tmp_path, output):
     r = run_wsprobe("audit", report, *output)
     assert r.rc == OUTPUT_FAILED, r
     assert "OUTPUT_FAILED" in r.stderr, r
+
+
+def test_serve_json_log_on_a_full_disk(tmp_path):
+    """serve --json=FILE: the JSON log lines that could not be written are lost evidence; serve
+    says so when it happens and exits OUTPUT_FAILED when it stops (SIGTERM)."""
+    from serve_helpers import start_serve
+    srv = start_serve(tmp_path / "srv", "--json=" + FULL, tls=False)
+    rc = srv.stop()
+    assert rc == OUTPUT_FAILED, srv.log()[-2000:]
+    assert "cannot write the JSON log" in srv.log() and "OUTPUT_FAILED" in srv.log()
+    r = run_wsprobe("serve", "--unsafe-no-auth", "--json=/nonexistent/dir/log.jsonl")
+    assert r.rc == OUTPUT_FAILED and "cannot open" in r.stderr, r
