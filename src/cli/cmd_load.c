@@ -985,16 +985,8 @@ int wsp_cmd_load(int argc, char **argv)
     }
     a->j.out = &out;
     a->j.quiet = a->po.quiet;
-    a->po.json = out.json;
-    a->po.json_file = out.json_file;
-    if (out.noperands != 1) {
-        rc = wsp_cli_usage_error(cmd, out.noperands == 0 ? "give one URL, like ws://host:port/path"
-                                                         : "give exactly one URL");
-        goto out;
-    }
     if ((rc = conversation(a)) != 0 || (rc = check_capacity(a)) != 0 ||
-        (rc = finish_judging(&a->j)) != 0 ||
-        (rc = wsp_probeopts_finish(&a->po, out.operands[0])) != 0 ||
+        (rc = finish_judging(&a->j)) != 0 || (rc = wsp_probeopts_finish_cli(&a->po, &out)) != 0 ||
         (rc = connect_setup(a, red_url, sizeof red_url)) != 0)
         goto out;
     rc = run_load(a);

@@ -74,16 +74,9 @@ int wsp_cmd_probe(int argc, char **argv)
         rc = rc == 1 ? 0 : 2;
         goto out;
     }
-    if (out.noperands != 1) {
-        rc = wsp_cli_usage_error(cmd, out.noperands == 0 ? "give one URL, like ws://host:port/path"
-                                                         : "give exactly one URL");
+    if ((rc = wsp_probeopts_finish_cli(&o, &out)) != 0)
         goto out;
-    }
-    o.json = out.json;
-    o.json_file = out.json_file;
-    const char *url = out.operands[0];
-    if ((rc = wsp_probeopts_finish(&o, url)) != 0)
-        goto out;
+    const char *url = o.url;
     if (o.connections > 1) {
         rc = run_many(&o, &out, url);
         goto out;

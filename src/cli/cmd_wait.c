@@ -388,19 +388,11 @@ int wsp_cmd_wait(int argc, char **argv)
         rc = rc == 1 ? 0 : 2;
         goto out;
     }
-    if (out.noperands != 1) {
-        rc = wsp_cli_usage_error(cmd, out.noperands == 0 ? "give one URL, like ws://host:port/path"
-                                                         : "give exactly one URL");
-        goto out;
-    }
-    wsp_probeopts *const op = &w.po;
-    op->json = out.json;
-    op->json_file = out.json_file;
     if (w.max_interval < w.interval)
         w.max_interval = w.interval;
-    const char *url = out.operands[0];
-    if ((rc = wsp_probeopts_finish(op, url)) != 0)
+    if ((rc = wsp_probeopts_finish_cli(&w.po, &out)) != 0)
         goto out;
+    const char *url = w.po.url;
 
     wait_result r = {.t0 = now_us(), .last_cls = WSP_CLASS_OK, .reason = "deadline"};
     rc = attempts(&w, &out, &r);

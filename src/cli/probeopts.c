@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "args.h"
 #include "cli.h"
 #include "report/report.h"
 #include "util/redact.h"
@@ -115,6 +116,17 @@ int wsp_probeopts_apply(wsp_probeopts *o, const wsp_opt *opt, const char *arg)
     }
     fprintf(stderr, "wsprobe: %s: %s\n", o->cmd, e.msg);
     return -1;
+}
+
+int wsp_probeopts_finish_cli(wsp_probeopts *o, const wsp_cli_out *out)
+{
+    if (out->noperands != 1)
+        return wsp_cli_usage_error(o->cmd, out->noperands == 0
+                                               ? "give one URL, like ws://host:port/path"
+                                               : "give exactly one URL");
+    o->json = out->json;
+    o->json_file = out->json_file;
+    return wsp_probeopts_finish(o, out->operands[0]);
 }
 
 int wsp_probeopts_finish(wsp_probeopts *o, const char *url)

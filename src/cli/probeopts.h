@@ -40,5 +40,9 @@ int wsp_probeopts_apply(wsp_probeopts *o, const wsp_opt *opt, const char *arg);
  * the failure printed, as JSON too when --json), apply --resolve pins, load the TLS context and
  * the credentials, check templates. Returns 0, or the exit code to return. */
 int wsp_probeopts_finish(wsp_probeopts *o, const char *url);
+/* The same for a command whose one operand is the URL: refuses none or several (exit 2), takes
+ * --json/--json=FILE from the parse, then wsp_probeopts_finish. The URL is o->url after. */
+struct wsp_cli_out;
+int wsp_probeopts_finish_cli(wsp_probeopts *o, const struct wsp_cli_out *out);
 
 #endif
