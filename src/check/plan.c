@@ -1639,23 +1639,6 @@ int wsp_plan_env_load(wsp_plan *P, const char *name, wsp_env *env, wsp_plan_err 
                    list);
 }
 
-size_t wsp_plan_env_secret_vars(wsp_plan *P, const char *name, const char **out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < P->num_envs; i++) {
-        if (strcmp(P->envs[i].name, name) != 0 || P->envs[i].node->type != YAML_MAPPING_NODE)
-            continue;
-        yaml_node_t *an = map_get(P, P->envs[i].node, "auth", NULL);
-        yaml_node_t *t = map_get(P, an, "token_env", NULL);
-        yaml_node_t *s = map_get(P, map_get(P, an, "jwt", NULL), "secret_env", NULL);
-        if (t && t->type == YAML_SCALAR_NODE && n < cap)
-            out[n++] = (const char *)t->data.scalar.value;
-        if (s && s->type == YAML_SCALAR_NODE && n < cap)
-            out[n++] = (const char *)s->data.scalar.value;
-    }
-    return n;
-}
-
 json_t *wsp_plan_env_signing(wsp_plan *P, const char *name)
 {
     static const char *const keys[] = {"secret_env", "secret_file", "key_file", "alg"};

@@ -84,20 +84,14 @@ const char *const *wsp_plan_groups(const wsp_plan *plan);
  * located at the plan's `environments:` key that lists the names defined. Returns 0 or -1. */
 int wsp_plan_env_load(wsp_plan *plan, const char *name, wsp_env *env, wsp_plan_err *err);
 
-/* The names of the environment variables that hold environment `name`'s credential
- * (auth.token_env, auth.jwt.secret_env), so that a command can keep their values out of every
- * report. Writes at most cap borrowed strings into out (valid until wsp_plan_free) and returns
- * how many. */
-size_t wsp_plan_env_secret_vars(wsp_plan *plan, const char *name, const char **out, size_t cap);
-
-/* Per-probe overrides from the command line, applied by wsp_plan_env_load when non-zero:
- * the whole-probe deadline is capped at deadline_cap_us (a run's overall deadline). */
 /* The signing material of environment `name`'s JWT credential, as the security checks that
  * sign on purpose take it: {"secret_env"|"secret_file"|"key_file": ..., "alg": ...}. Names of
  * variables and files only, never a secret. New reference, or NULL when the environment has
  * no JWT credential. */
 json_t *wsp_plan_env_signing(wsp_plan *plan, const char *name);
 
+/* Per-probe overrides from the command line, applied by wsp_plan_env_load when non-zero:
+ * the whole-probe deadline is capped at deadline_cap_us (a run's overall deadline). */
 void wsp_plan_set_deadline_cap(wsp_plan *plan, uint64_t deadline_cap_us);
 
 /* What the plan says in a form that still works but goes (a limits key renamed in 0.2.0:

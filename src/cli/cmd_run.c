@@ -57,15 +57,8 @@ int wsp_planrun_env(const char *cmd, wsp_plan *plan, const char *name, wsp_env *
         fprintf(stderr, "wsprobe: %s: %s\n", cmd, last_error);
         return -1;
     }
-    if (env->auth.token)
-        wsp_redact_register(env->auth.token, strlen(env->auth.token));
-    const char *vars[4];
-    size_t nv = wsp_plan_env_secret_vars(plan, name, vars, 4);
-    for (size_t i = 0; i < nv; i++) {
-        const char *v = getenv(vars[i]);
-        if (v)
-            wsp_redact_register(v, strlen(v));
-    }
+    /* the token and the HMAC secret are registered with the redactor where they are read
+     * (probe/auth.c, probe/jwtconfig.c), for plans as for the command line */
     return 0;
 }
 
