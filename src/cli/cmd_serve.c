@@ -44,6 +44,8 @@ enum {
     OPT_HS_TIMEOUT,
     OPT_IDLE_TIMEOUT,
     OPT_WQ_MAX,
+    OPT_MAX_CONNS,
+    OPT_MAX_QUEUED,
     OPT_UNSAFE, /* every --unsafe-*: the bit is found by name */
     OPT_QUIET,
 };
@@ -91,7 +93,8 @@ static const wsp_opt serve_opts[] = {
     {"max-message", 0, WSP_OPT_SIZE, OPT_MAX_MESSAGE, "SIZE",
      "largest message (default 64K): close 1009", 1, 1ull << 32, NULL, NULL, 0},
     {"rate-limit", 0, WSP_OPT_COUNT, OPT_RATE_LIMIT, "N",
-     "messages per second per connection (default 50): close\n1008", 1, 100000000, NULL, NULL, 0},
+     "frames per second per connection, every kind (default\n50): close 1008", 1, 100000000, NULL,
+     NULL, 0},
     {"max-conns-per-ip", 0, WSP_OPT_COUNT, OPT_MAX_PER_IP, "N",
      "open WebSockets per client address (default 64): 503", 1, 1000000, NULL, NULL, 0},
     {"handshake-timeout", 0, WSP_OPT_DURATION, OPT_HS_TIMEOUT, "DUR",
@@ -100,6 +103,13 @@ static const wsp_opt serve_opts[] = {
      "close 1001 after this long without a frame (default 60s)", NONE},
     {"write-queue-max", 0, WSP_OPT_SIZE, OPT_WQ_MAX, "SIZE",
      "bytes queued to a client that does not read (default 1M)", 1, 1ull << 32, NULL, NULL, 0},
+    {"max-conns", 0, WSP_OPT_COUNT, OPT_MAX_CONNS, "N",
+     "connections in all (default and ceiling: the file limit\nless 64); at the cap the oldest "
+     "unfinished handshake goes",
+     1, 1u << 20, NULL, NULL, 0},
+    {"max-queued-bytes", 0, WSP_OPT_SIZE, OPT_MAX_QUEUED, "SIZE",
+     "bytes queued to all clients (default 64M); a client over\nits share is dropped", 1,
+     1ull << 40, NULL, NULL, 0},
     HEADING("unsafe switches (each prints a warning at start):"),
     {"unsafe-no-auth", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL, "no token needed", NONE},
     {"unsafe-accept-alg-none", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL,
@@ -110,7 +120,7 @@ static const wsp_opt serve_opts[] = {
     {"unsafe-no-sanitize", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL,
      "broadcast chat content without HTML escaping", NONE},
     {"unsafe-no-limits", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL,
-     "no size, rate, per-client or timeout limits", NONE},
+     "no size, rate, connection, queue or timeout limits", NONE},
     HEADING("output (--json: the log as JSON lines; --json=FILE: JSON lines to FILE as well):"),
     {"quiet", 'q', WSP_OPT_FLAG, OPT_QUIET, NULL, "no per-connection log lines", NONE},
     {NULL, 0, 0, 0, NULL, NULL, NONE},
@@ -271,6 +281,12 @@ static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_val
         return 0;
     case OPT_WQ_MAX:
         cfg->write_queue_max = (size_t)v->u;
+        return 0;
+    case OPT_MAX_CONNS:
+        cfg->max_conns = (unsigned)v->u;
+        return 0;
+    case OPT_MAX_QUEUED:
+        cfg->max_queued_bytes = v->u;
         return 0;
     case OPT_RATE_LIMIT:
         cfg->rate = (unsigned)v->u;

@@ -380,6 +380,7 @@ static void start_frame(wsp_ws_parser *p)
         memcpy(p->mask, p->hdr + length_end(p), 4);
     p->payload_have = 0;
     p->state = ST_PAYLOAD;
+    p->frames++;
     if (is_control(p->opcode)) {
         p->ctl_len = 0;
         return;
@@ -529,6 +530,7 @@ size_t wsp_ws_parse(wsp_ws_parser *p, const uint8_t *in, size_t len, wsp_ws_even
             avail >= left) {
             const uint8_t *data = in + pos;
             pos += left;
+            p->data_bytes += left;
             reset_header(p);
             if (text_checked(p) && !wsp_utf8_valid(data, left))
                 return fail(p, ev, pos, WSP_WS_ERR_TEXT_UTF8, WSP_WS_CLOSE_BAD_DATA);
@@ -546,6 +548,7 @@ size_t wsp_ws_parse(wsp_ws_parser *p, const uint8_t *in, size_t len, wsp_ws_even
             pos += n;
             p->msg_len += n;
             p->payload_have += n;
+            p->data_bytes += n;
             /* RFC 6455 8.1: fail as soon as the bytes cannot be the start of valid UTF-8. */
             if (text_checked(p) && !wsp_utf8_feed(&p->utf8, dst, n))
                 return fail(p, ev, pos, WSP_WS_ERR_TEXT_UTF8, WSP_WS_CLOSE_BAD_DATA);

@@ -178,9 +178,12 @@ typedef struct wsp_ws_parser {
     uint8_t ctl[WSP_WS_CONTROL_MAX];
     size_t ctl_len;
     bool dead;
-    bool closed;       /* a close frame was parsed; any further byte is an error */
-    bool delivered;    /* the last event handed out `msg`; reset and trim at the next call */
-    const char *error; /* when dead: the event to repeat */
+    bool closed; /* a close frame was parsed; any further byte is an error */
+    /* Counters the caller may read (rate limits, idle timers); never reset by the parser. */
+    uint64_t frames;     /* frames whose header was complete, every kind */
+    uint64_t data_bytes; /* payload bytes of data frames (text, binary, continuation) */
+    bool delivered;      /* the last event handed out `msg`; reset and trim at the next call */
+    const char *error;   /* when dead: the event to repeat */
     unsigned error_code;
 } wsp_ws_parser;
 

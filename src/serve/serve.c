@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@
 #define NO_LIMITS_MAX_MESSAGE (64u << 20) /* the machine's own protection, even when unsafe */
 #define ROOM_BUCKETS 256
 #define IP_BUCKETS 1024
+#define LIMIT_LOG_MS 1000 /* at most one log line per limit per second */
 
 static uint8_t read_buf[READ_BUF];
 static uint8_t plain_buf[READ_BUF];
@@ -59,6 +61,53 @@ typedef enum cstate {
 typedef struct srv srv;
 typedef struct sconn sconn;
 
+/* What a connection can be evicted as when the server is full, in the order victims are taken
+ * (QK_NONE: never: an authenticated WebSocket, or a connection being closed). */
+typedef enum qkind {
+    QK_ENDING,    /* an answer was sent or the close handshake is under way */
+    QK_HANDSHAKE, /* TLS or the request head still arriving */
+    QK_ANON,      /* an open WebSocket without a token (--unsafe-no-auth) */
+    QK_COUNT,
+    QK_NONE = QK_COUNT,
+} qkind;
+
+typedef struct cqueue {
+    sconn *head, *tail; /* oldest at the head */
+} cqueue;
+
+/* The limits whose hits are counted in /health and logged (one line a second at most). */
+typedef enum limit_id {
+    LIM_MAX_CONNS_EVICT, /* a connection closed to make room at --max-conns */
+    LIM_MAX_CONNS_REFUSE,
+    LIM_PER_IP,       /* 503 or dropped at accept: --max-conns-per-ip */
+    LIM_RATE,         /* closed 1008: --rate-limit */
+    LIM_WRITE_QUEUE,  /* dropped: --write-queue-max */
+    LIM_QUEUED_BYTES, /* dropped: --max-queued-bytes */
+    LIM_IDLE,         /* closed 1001: --idle-timeout */
+    LIM_HANDSHAKE,    /* 408 or dropped in TLS: --handshake-timeout */
+    LIM_COUNT,
+} limit_id;
+
+static const struct {
+    const char *counter; /* /health's counters */
+    const char *option;
+    const char *action;
+} limit_info[LIM_COUNT] = {
+    [LIM_MAX_CONNS_EVICT] = {"evicted", "max-conns",
+                             "oldest ending, handshaking or anonymous "
+                             "connection closed to make room"},
+    [LIM_MAX_CONNS_REFUSE] = {"refused_full", "max-conns",
+                              "new connection refused: nothing could be evicted"},
+    [LIM_PER_IP] = {"refused_per_ip", "max-conns-per-ip", "connection from one address refused"},
+    [LIM_RATE] = {"rate_limited", "rate-limit", "connection closed 1008"},
+    [LIM_WRITE_QUEUE] = {"write_queue_dropped", "write-queue-max",
+                         "client that does not read dropped"},
+    [LIM_QUEUED_BYTES] = {"queued_bytes_dropped", "max-queued-bytes",
+                          "client over its share of the queue budget dropped"},
+    [LIM_IDLE] = {"idle_closed", "idle-timeout", "idle connection closed 1001"},
+    [LIM_HANDSHAKE] = {"handshake_timeouts", "handshake-timeout", "unfinished handshake closed"},
+};
+
 typedef struct ipent {
     struct ipent *next;
     int family;
@@ -78,7 +127,8 @@ struct sconn {
     uv_tcp_t tcp; /* handle data: this record */
     uv_timer_t timer;
     srv *s;
-    sconn *prev, *next;   /* every connection */
+    sconn *prev, *next;   /* every connection, oldest first */
+    sconn *qprev, *qnext; /* the eviction queue of kind `q` */
     sconn *rprev, *rnext; /* members of the room */
     room *room;
     ipent *ip;
@@ -92,13 +142,18 @@ struct sconn {
     uint64_t t_linger; /* when lingering ends */
     double tokens;     /* rate limiter */
     uint64_t t_tokens;
-    unsigned errors; /* consecutive chat errors */
-    int handles;     /* open libuv handles (tcp, timer) */
+    uint64_t frames_seen; /* parser.frames already charged to the rate limiter */
+    uint64_t data_seen;   /* parser.data_bytes already seen (activity) */
+    size_t queued;        /* bytes in uv_write requests not yet completed */
+    unsigned errors;      /* consecutive chat errors */
+    int handles;          /* open libuv handles (tcp, timer) */
     uint16_t port;
     uint8_t state;
     bool parser_init;
     bool shut; /* write side shut down */
     bool ws_counted;
+    bool anon; /* opened without a token */
+    uint8_t q; /* qkind */
     wsp_ws_parser parser;
     char sub[WSP_SERVE_SUB_MAX + 1];
 };
@@ -125,12 +180,21 @@ struct srv {
     uint64_t hs_timeout_ms;
     uint64_t idle_ms;
     size_t wq_max;
+    size_t max_conns;  /* never 0: the file limit's ceiling at most */
+    uint64_t q_budget; /* 0 off */
+    uint64_t queued;   /* bytes queued to live connections */
+    uv_check_t trim;   /* runs the budget trim after the loop's I/O, never inside a write */
+    bool trim_armed;
+    uint64_t hits[LIM_COUNT];
+    uint64_t logged_at[LIM_COUNT]; /* uv_now of the last line, 0 never */
+    uint64_t unlogged[LIM_COUNT];  /* hits since that line */
+    cqueue q[QK_COUNT];
     listener ls[2 * WSP_SERVE_LISTEN_MAX];
     size_t num_ls;
     uv_signal_t sigterm, sigint;
     uv_timer_t grace;
     bool stopping;
-    sconn *conns;
+    sconn *conns, *conns_tail;
     size_t num_conns, num_ws;
     uint64_t next_id;
     uint64_t t_start;
@@ -159,13 +223,10 @@ static void peer_str(const sconn *c, char *out, size_t cap)
         snprintf(out, cap, "%s:%u", a, c->port);
 }
 
-/* Print one event. `fields` (taken) holds the event's details; never a token or a secret. */
-static void log_event(srv *s, sconn *c, const char *event, json_t *fields)
+/* Print one event, even with --quiet. `fields` (taken) holds the event's details; never a token
+ * or a secret. */
+static void log_line(srv *s, sconn *c, const char *event, json_t *fields)
 {
-    if (s->cfg->quiet) {
-        json_decref(fields);
-        return;
-    }
     json_t *o = json_object();
     if (!o) {
         json_decref(fields);
@@ -233,6 +294,33 @@ static void log_event(srv *s, sconn *c, const char *event, json_t *fields)
         fprintf(stderr, "%s\n", line);
     }
     json_decref(o);
+}
+
+/* A per-connection event: not with --quiet. */
+static void log_event(srv *s, sconn *c, const char *event, json_t *fields)
+{
+    if (s->cfg->quiet) {
+        json_decref(fields);
+        return;
+    }
+    log_line(s, c, event, fields);
+}
+
+/* A limit bit: count it for /health and log it, at most one line a second per limit (a flood
+ * must not become a log flood); the line says how many hits it stands for. */
+static void limit_hit(srv *s, sconn *c, limit_id id)
+{
+    uint64_t now = uv_now(s->loop);
+    s->hits[id]++;
+    s->unlogged[id]++;
+    if (s->logged_at[id] && now - s->logged_at[id] < LIMIT_LOG_MS)
+        return;
+    log_line(s, c, "limit",
+             json_pack("{s:s,s:s,s:I,s:I}", "limit", limit_info[id].option, "action",
+                       limit_info[id].action, "count", (json_int_t)s->unlogged[id], "total",
+                       (json_int_t)s->hits[id]));
+    s->logged_at[id] = now ? now : 1;
+    s->unlogged[id] = 0;
 }
 
 /* ---- per-address accounting ---- */
@@ -346,6 +434,66 @@ static void room_leave(srv *s, sconn *c)
     }
 }
 
+/* ---- eviction queues ---- */
+
+static qkind kind_of(const sconn *c)
+{
+    switch ((cstate)c->state) {
+    case CS_TLS:
+    case CS_HEAD:
+        return QK_HANDSHAKE;
+    case CS_RESPOND:
+    case CS_CLOSING:
+    case CS_LINGER:
+        return QK_ENDING;
+    case CS_OPEN:
+        return c->anon ? QK_ANON : QK_NONE;
+    case CS_DEAD:
+        break;
+    }
+    return QK_NONE;
+}
+
+static void q_remove(srv *s, sconn *c)
+{
+    if (c->q == QK_NONE)
+        return;
+    cqueue *q = &s->q[c->q];
+    if (c->qprev)
+        c->qprev->qnext = c->qnext;
+    else
+        q->head = c->qnext;
+    if (c->qnext)
+        c->qnext->qprev = c->qprev;
+    else
+        q->tail = c->qprev;
+    c->qprev = c->qnext = NULL;
+    c->q = QK_NONE;
+}
+
+/* Every state change goes through here, so that the eviction queues stay true. A connection
+ * joins the tail of its kind's queue when it changes kind (CLOSING to LINGER keeps its place). */
+static void set_state(sconn *c, cstate st)
+{
+    c->state = (uint8_t)st;
+    qkind k = kind_of(c);
+    if (k == (qkind)c->q)
+        return;
+    srv *s = c->s;
+    q_remove(s, c);
+    if (k == QK_NONE)
+        return;
+    cqueue *q = &s->q[k];
+    c->q = (uint8_t)k;
+    c->qprev = q->tail;
+    c->qnext = NULL;
+    if (q->tail)
+        q->tail->qnext = c;
+    else
+        q->head = c;
+    q->tail = c;
+}
+
 /* ---- connection lifetime ---- */
 
 static void maybe_finish_shutdown(srv *s);
@@ -390,9 +538,13 @@ static void conn_abort(sconn *c, const char *why)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    else
+        s->conns_tail = c->prev;
     c->prev = c->next = NULL;
     s->num_conns--;
-    c->state = CS_DEAD;
+    s->queued -= c->queued; /* the requests complete (cancelled) after this; see write_cb */
+    c->queued = 0;
+    set_state(c, CS_DEAD);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, conn_release);
     uv_close((uv_handle_t *)&c->tcp, conn_release);
@@ -417,7 +569,25 @@ static char *unconst(const void *p)
 static void write_cb(uv_write_t *req, int status)
 {
     (void)status; /* a failed write shows up as a read error or EOF */
-    free(req);
+    wbuf *w = (wbuf *)req;
+    sconn *c = req->handle->data;
+    if (c->state != CS_DEAD) { /* a dead one's bytes left the budget in conn_abort */
+        c->queued -= w->len;
+        c->s->queued -= w->len;
+    }
+    free(w);
+}
+
+static void trim_cb(uv_check_t *h);
+
+/* Whether `rest` more bytes may be queued to c under --max-queued-bytes: not when the total
+ * would pass the budget and c would pass its share of it. */
+static bool budget_allows(srv *s, const sconn *c, size_t rest)
+{
+    if (!s->q_budget || s->queued + rest <= s->q_budget)
+        return true;
+    uint64_t share = s->q_budget / (s->num_conns ? s->num_conns : 1);
+    return c->queued + rest <= share;
 }
 
 /* Bytes to the socket: straight to the kernel when nothing is queued, the rest copied and
@@ -440,6 +610,12 @@ static int raw_write(sconn *c, const void *a, size_t alen, const void *b, size_t
     if (done == total)
         return 0;
     size_t rest = total - done;
+    srv *s = c->s;
+    if (!budget_allows(s, c, rest)) {
+        limit_hit(s, c, LIM_QUEUED_BYTES);
+        conn_abort(c, "over its share of --max-queued-bytes: the client does not read");
+        return -1;
+    }
     wbuf *w = malloc(sizeof *w + rest);
     if (!w) {
         conn_abort(c, "out of memory");
@@ -461,9 +637,16 @@ static int raw_write(sconn *c, const void *a, size_t alen, const void *b, size_t
         conn_abort(c, "write failed");
         return -1;
     }
-    if (c->s->wq_max && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->s->wq_max) {
+    c->queued += rest;
+    s->queued += rest;
+    if (s->wq_max && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > s->wq_max) {
+        limit_hit(s, c, LIM_WRITE_QUEUE);
         conn_abort(c, "write queue over its cap: the client does not read");
         return -1;
+    }
+    if (s->q_budget && s->queued > s->q_budget && !s->trim_armed) {
+        s->trim_armed = true; /* the trim runs after this round of I/O, not inside a write */
+        uv_check_start(&s->trim, trim_cb);
     }
     return 0;
 }
@@ -507,7 +690,7 @@ static void conn_linger(sconn *c, cstate st)
 {
     if (c->state == CS_DEAD)
         return;
-    c->state = (uint8_t)st;
+    set_state(c, st);
     room_leave(c->s, c);
     if (!c->shut && c->tls && c->tls->handshake_done) {
         /* RFC 8446 6.1: close_notify before the TCP FIN, so the peer sees no truncation. */
@@ -563,7 +746,7 @@ static void ws_close(sconn *c, unsigned code, const char *reason, bool failed)
         conn_linger(c, CS_LINGER);
         return;
     }
-    c->state = CS_CLOSING;
+    set_state(c, CS_CLOSING);
     c->t_linger = uv_now(c->s->loop) + LINGER_MS;
     arm(c, c->t_linger);
 }
@@ -576,10 +759,20 @@ static char *health_body(srv *s)
     for (unsigned bit = 1; bit <= WSP_SERVE_UNSAFE_NO_LIMITS; bit <<= 1)
         if (s->pol.unsafe & bit)
             json_array_append_new(unsafe, json_string(wsp_serve_unsafe_name(bit)));
+    json_t *counters = json_object();
+    for (int i = 0; i < LIM_COUNT; i++)
+        json_object_set_new(counters, limit_info[i].counter, json_integer((json_int_t)s->hits[i]));
+    /* The limits in force (0: off), so a monitor can tell how close the server is to them. */
+    json_t *limits =
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "max_conns", (json_int_t)s->max_conns,
+                  "max_conns_per_ip", (json_int_t)s->max_per_ip, "max_queued_bytes",
+                  (json_int_t)s->q_budget, "write_queue_max", (json_int_t)s->wq_max, "rate_limit",
+                  (json_int_t)s->rate, "max_message", (json_int_t)s->max_message);
     json_t *o =
-        json_pack("{s:s,s:s,s:f,s:I,s:I,s:o}", "status", "ok", "version", WSP_VERSION, "uptime_s",
-                  (double)(uv_now(s->loop) - s->t_start) / 1000.0, "connections",
-                  (json_int_t)s->num_conns, "websockets", (json_int_t)s->num_ws, "unsafe", unsafe);
+        json_pack("{s:s,s:s,s:f,s:I,s:I,s:I,s:o,s:o,s:o}", "status", "ok", "version", WSP_VERSION,
+                  "uptime_s", (double)(uv_now(s->loop) - s->t_start) / 1000.0, "connections",
+                  (json_int_t)s->num_conns, "websockets", (json_int_t)s->num_ws, "queued_bytes",
+                  (json_int_t)s->queued, "unsafe", unsafe, "limits", limits, "counters", counters);
     char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(o);
     if (!body)
@@ -620,6 +813,7 @@ static void upgrade(sconn *c, const wsp_serve_decision *d, const uint8_t *rest, 
 {
     srv *s = c->s;
     if (s->max_per_ip && c->ip && c->ip->ws >= s->max_per_ip) {
+        limit_hit(s, c, LIM_PER_IP);
         respond(c, d, 503, "too many connections from this address");
         return;
     }
@@ -636,7 +830,8 @@ static void upgrade(sconn *c, const wsp_serve_decision *d, const uint8_t *rest, 
     wsp_ws_limits lim = {.max_frame = s->max_message, .max_message = s->max_message};
     wsp_ws_parser_init(&c->parser, WSP_WS_ROLE_SERVER, &lim);
     c->parser_init = true;
-    c->state = CS_OPEN;
+    c->anon = d->token_source == WSP_SERVE_TOKEN_NONE;
+    set_state(c, CS_OPEN);
     c->ws_counted = true;
     s->num_ws++;
     if (c->ip)
@@ -745,19 +940,21 @@ static void head_input(sconn *c, const uint8_t *data, size_t len)
 
 /* ---- the WebSocket side ---- */
 
-static bool rate_ok(sconn *c)
+/* Take `n` frames from the connection's bucket (--rate-limit frames a second, a burst of as
+ * many). False when the bucket does not hold them. */
+static bool rate_take(sconn *c, uint64_t n)
 {
     srv *s = c->s;
-    if (!s->rate)
+    if (!s->rate || n == 0)
         return true;
     uint64_t now = uv_now(s->loop);
     c->tokens += (double)(now - c->t_tokens) * s->rate / 1000.0;
     c->t_tokens = now;
     if (c->tokens > s->rate)
         c->tokens = s->rate;
-    if (c->tokens < 1.0)
+    if (c->tokens < (double)n)
         return false;
-    c->tokens -= 1.0;
+    c->tokens -= (double)n;
     return true;
 }
 
@@ -810,7 +1007,26 @@ static void ws_input(sconn *c, const uint8_t *data, size_t len)
         size_t used = wsp_ws_parse(&c->parser, data, len, &ev);
         data += used;
         len -= used;
-        if (ev.type != WSP_WS_EV_NONE)
+        /* Every frame counts toward the rate limit, whatever its kind: pings, pongs and empty
+         * continuations too (one read can hold ten thousand of them). A flood is failed at
+         * once: the rest of its input is discarded, not parsed. */
+        uint64_t frames = c->parser.frames - c->frames_seen;
+        c->frames_seen = c->parser.frames;
+        if (ev.type != WSP_WS_EV_CLOSE && !rate_take(c, frames)) {
+            limit_hit(c->s, c, LIM_RATE);
+            if (c->state == CS_OPEN)
+                ws_close(c, WSP_WS_CLOSE_POLICY, "rate limit exceeded", true);
+            else
+                conn_linger(c, CS_LINGER);
+            return;
+        }
+        /* Activity (the idle timer): a message, a ping, or payload of a message under way. A
+         * pong was not asked for (the server sends no pings) and an empty fragment carries
+         * nothing, so neither keeps a connection alive. */
+        bool progress = c->parser.data_bytes != c->data_seen;
+        c->data_seen = c->parser.data_bytes;
+        if (progress || ev.type == WSP_WS_EV_TEXT || ev.type == WSP_WS_EV_BINARY ||
+            ev.type == WSP_WS_EV_PING)
             c->t_active = uv_now(c->s->loop);
         if (c->state == CS_CLOSING && ev.type != WSP_WS_EV_CLOSE && ev.type != WSP_WS_EV_ERROR &&
             ev.type != WSP_WS_EV_NONE)
@@ -820,10 +1036,6 @@ static void ws_input(sconn *c, const uint8_t *data, size_t len)
             break;
         case WSP_WS_EV_TEXT:
         case WSP_WS_EV_BINARY:
-            if (!rate_ok(c)) {
-                ws_close(c, WSP_WS_CLOSE_POLICY, "rate limit exceeded", false);
-                break;
-            }
             if (c->s->cfg->echo)
                 send_frame(c, ev.type == WSP_WS_EV_TEXT ? WSP_WS_OP_TEXT : WSP_WS_OP_BINARY,
                            ev.data, ev.len);
@@ -831,10 +1043,6 @@ static void ws_input(sconn *c, const uint8_t *data, size_t len)
                 chat_message(c, &ev);
             break;
         case WSP_WS_EV_PING:
-            if (!rate_ok(c)) {
-                ws_close(c, WSP_WS_CLOSE_POLICY, "rate limit exceeded", false);
-                break;
-            }
             send_frame(c, WSP_WS_OP_PONG, ev.data, ev.len); /* RFC 6455 5.5.3 */
             break;
         case WSP_WS_EV_PONG:
@@ -950,7 +1158,7 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         }
         if (r == 0)
             return;
-        c->state = CS_HEAD;
+        set_state(c, CS_HEAD);
     }
     while (c->state != CS_DEAD && c->state != CS_RESPOND && c->state != CS_LINGER) {
         ssize_t n = wsp_tls_read(c->tls, plain_buf, sizeof plain_buf, &e);
@@ -980,9 +1188,11 @@ static void timer_cb(uv_timer_t *t)
     uint64_t now = uv_now(s->loop);
     switch ((cstate)c->state) {
     case CS_TLS:
+        limit_hit(s, c, LIM_HANDSHAKE);
         conn_abort(c, "handshake timeout (TLS)");
         break;
     case CS_HEAD: {
+        limit_hit(s, c, LIM_HANDSHAKE);
         wsp_serve_decision d;
         memset(&d, 0, sizeof d);
         respond(c, &d, 408, "handshake timeout");
@@ -995,6 +1205,7 @@ static void timer_cb(uv_timer_t *t)
         }
         uint64_t idle_at = s->idle_ms ? c->t_active + s->idle_ms : UINT64_MAX;
         if (now >= idle_at) {
+            limit_hit(s, c, LIM_IDLE);
             ws_close(c, WSP_WS_CLOSE_GOING_AWAY, "idle timeout", false);
             break;
         }
@@ -1013,6 +1224,56 @@ static void timer_cb(uv_timer_t *t)
     case CS_DEAD:
         break;
     }
+}
+
+/* ---- the global limits ---- */
+
+/* Sent before anything was read, to a client refused for the server's sake. */
+static const char busy_503[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                               "Retry-After: 1\r\nConnection: close\r\n\r\n";
+
+/* --max-queued-bytes, after a round of I/O: while the total is over the budget, drop the
+ * clients over their share, oldest first. (A write never drops other clients itself: its
+ * caller may be walking a room.) */
+static void trim_cb(uv_check_t *h)
+{
+    srv *s = h->data;
+    uv_check_stop(h);
+    s->trim_armed = false;
+    sconn *c = s->conns;
+    while (c && s->queued > s->q_budget) {
+        sconn *next = c->next;
+        uint64_t share = s->q_budget / (s->num_conns ? s->num_conns : 1);
+        if (c->queued > share) {
+            limit_hit(s, c, LIM_QUEUED_BYTES);
+            conn_abort(c, "over its share of --max-queued-bytes: the client does not read");
+        }
+        c = next;
+    }
+}
+
+/* Make room for one connection at --max-conns: close the oldest connection that is ending,
+ * else the oldest unfinished handshake, else the oldest anonymous WebSocket (with a best-effort
+ * 503 or close 1013 first). False when there was nothing to close. */
+static bool evict_one(srv *s)
+{
+    for (int k = 0; k < QK_COUNT; k++) {
+        sconn *v = s->q[k].head;
+        if (!v)
+            continue;
+        limit_hit(s, v, LIM_MAX_CONNS_EVICT);
+        if (v->state == CS_HEAD) {
+            net_write(v, busy_503, sizeof busy_503 - 1, NULL, 0);
+        } else if (v->state == CS_OPEN) {
+            uint8_t payload[WSP_WS_CONTROL_MAX];
+            size_t plen = wsp_ws_close_payload(payload, WSP_WS_CLOSE_TRY_AGAIN,
+                                               "server at its connection limit");
+            send_frame(v, WSP_WS_OP_CLOSE, payload, plen);
+        }
+        conn_abort(v, NULL);
+        return true;
+    }
+    return false;
 }
 
 /* ---- accepting ---- */
@@ -1038,14 +1299,19 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->tcp, conn_release);
         return;
     }
+    /* At --max-conns, room is made before this one joins a queue (it must not evict itself). */
+    bool full = s->num_conns >= s->max_conns && !evict_one(s);
     c->id = ++s->next_id;
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
+    c->q = QK_NONE;
+    c->prev = s->conns_tail;
+    if (s->conns_tail)
+        s->conns_tail->next = c;
+    else
+        s->conns = c;
+    s->conns_tail = c;
     s->num_conns++;
     c->t_accept = uv_now(s->loop);
-    c->state = l->tls ? CS_TLS : CS_HEAD;
+    set_state(c, l->tls ? CS_TLS : CS_HEAD);
     struct sockaddr_storage ss;
     int sl = sizeof ss;
     memset(&ss, 0, sizeof ss);
@@ -1056,18 +1322,26 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     c->ip->tcp++;
+    if (full) {
+        /* Nothing to evict: every slot is an authenticated WebSocket. A 503 on plaintext, sent
+         * at once; the socket goes with it, since lingering would pass the cap. */
+        limit_hit(s, c, LIM_MAX_CONNS_REFUSE);
+        if (!l->tls)
+            raw_write(c, busy_503, sizeof busy_503 - 1, NULL, 0);
+        conn_abort(c, NULL);
+        return;
+    }
     /* Handshaking sockets count too, so one address cannot hold the accept queue. */
     if (s->max_per_ip && c->ip->tcp > 2 * s->max_per_ip + 16) {
         /* Over the hard cap: on plaintext, still answer 503 (before reading anything) so the
          * client learns why; TLS would cost a handshake, so those are cut. */
-        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                                   "Retry-After: 1\r\nConnection: close\r\n\r\n";
+        limit_hit(s, c, LIM_PER_IP);
         if (!l->tls) {
             log_event(s, c, "refused",
                       json_pack("{s:i,s:s}", "status", 503, "reason",
                                 "too many TCP connections from this address"));
             if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0 &&
-                net_write(c, busy, sizeof busy - 1, NULL, 0) == 0)
+                net_write(c, busy_503, sizeof busy_503 - 1, NULL, 0) == 0)
                 conn_linger(c, CS_RESPOND);
             else
                 conn_abort(c, NULL);
@@ -1105,6 +1379,7 @@ static void maybe_finish_shutdown(srv *s)
     if (!s->stopping || s->num_conns > 0)
         return;
     if (!uv_is_closing((uv_handle_t *)&s->grace)) {
+        uv_close((uv_handle_t *)&s->trim, close_quiet);
         uv_close((uv_handle_t *)&s->grace, close_quiet);
         uv_close((uv_handle_t *)&s->sigterm, close_quiet);
         uv_close((uv_handle_t *)&s->sigint, close_quiet);
@@ -1232,6 +1507,7 @@ void wsp_serve_config_init(wsp_serve_config *cfg)
     cfg->handshake_timeout_us = 5 * 1000000ull;
     cfg->idle_timeout_us = 60 * 1000000ull;
     cfg->write_queue_max = 1u << 20;
+    cfg->max_queued_bytes = WSP_SERVE_QUEUED_DEFAULT;
     cfg->max_errors = 5;
 }
 
@@ -1264,6 +1540,26 @@ int wsp_serve_run(const wsp_serve_config *cfg, wsp_err *err)
     s->wq_max = cfg->write_queue_max;
     if (s->wq_max && s->wq_max < 2 * s->max_message + 65536)
         s->wq_max = 2 * s->max_message + 65536; /* an echo of the largest message must fit */
+    s->q_budget = nolimits ? 0 : cfg->max_queued_bytes;
+    if (s->q_budget && s->q_budget < s->wq_max)
+        s->q_budget = s->wq_max; /* one client's cap must fit in the whole */
+    /* Past the file limit accept(2) fails and libuv drops whoever comes next: the cap stays
+     * below it, with a reserve for listeners, logs and the loop's own descriptors. */
+    struct rlimit rl = {0};
+    size_t ceiling = 1u << 20;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        ceiling = rl.rlim_cur > 2 * WSP_SERVE_FD_RESERVE ? rl.rlim_cur - WSP_SERVE_FD_RESERVE
+                                                         : rl.rlim_cur / 2;
+    if (ceiling > (1u << 20))
+        ceiling = 1u << 20;
+    s->max_conns = ceiling;
+    if (!nolimits && cfg->max_conns && cfg->max_conns < ceiling)
+        s->max_conns = cfg->max_conns;
+    else if (!nolimits && cfg->max_conns > ceiling)
+        fprintf(stderr,
+                "wsprobe serve: --max-conns %u is over what the file limit allows (ulimit -n "
+                "%llu, %d kept in reserve): using %zu\n",
+                cfg->max_conns, (unsigned long long)rl.rlim_cur, WSP_SERVE_FD_RESERVE, ceiling);
     s->t_start = uv_now(s->loop);
     signal(SIGPIPE, SIG_IGN);
 
@@ -1271,7 +1567,9 @@ int wsp_serve_run(const wsp_serve_config *cfg, wsp_err *err)
     uv_signal_init(s->loop, &s->sigterm);
     uv_signal_init(s->loop, &s->sigint);
     uv_timer_init(s->loop, &s->grace);
+    uv_check_init(s->loop, &s->trim);
     s->sigterm.data = s->sigint.data = s->grace.data = s;
+    s->trim.data = s;
     uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
     uv_signal_start(&s->sigint, signal_cb, SIGINT);
     int rc = 0;

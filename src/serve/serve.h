@@ -37,6 +37,8 @@
 #define WSP_SERVE_ORIGINS_MAX 32 /* --allow-origin entries */
 #define WSP_SERVE_LISTEN_MAX 8   /* listeners of each kind */
 #define WSP_SERVE_QUERY_VALUE_MAX WSP_JWT_MAX_TOKEN /* a decoded query value (token, room) */
+#define WSP_SERVE_FD_RESERVE 64              /* file descriptors kept free beside the connections */
+#define WSP_SERVE_QUEUED_DEFAULT (64u << 20) /* --max-queued-bytes */
 
 /* The defences that can be switched off, one bit per --unsafe-* switch. */
 typedef enum wsp_serve_unsafe {
@@ -200,9 +202,19 @@ typedef struct wsp_serve_config {
     SSL_CTX *tls_ctx; /* borrowed; needed when a listener has tls */
     bool echo;        /* echo every message instead of the chat protocol */
     /* Limits; WSP_SERVE_UNSAFE_NO_LIMITS in policy.unsafe overrides all of them. */
-    uint64_t max_message;          /* bytes (declared length, before buffering): close 1009 */
-    unsigned rate;                 /* messages per second per connection, 0 off: close 1008 */
-    unsigned max_conns_per_ip;     /* 0 off: 503 at the handshake */
+    uint64_t max_message;      /* bytes (declared length, before buffering): close 1009 */
+    unsigned rate;             /* frames per second per connection, 0 off: close 1008 */
+    unsigned max_conns_per_ip; /* 0 off: 503 at the handshake */
+    /* Connections of the whole process (every state). 0: as many as the file limit allows
+     * (the soft RLIMIT_NOFILE minus WSP_SERVE_FD_RESERVE), which is also the ceiling of any
+     * value given. At the cap a new connection closes the oldest connection that is ending,
+     * then the oldest unfinished handshake, then the oldest anonymous WebSocket; with none of
+     * those it is refused (503 on plaintext). */
+    unsigned max_conns;
+    /* Bytes queued to all clients together, 0 off. A write that would pass it from a client
+     * over its share (the budget divided by the connections) drops that client; when the
+     * total passes it anyway, clients over their share are dropped, oldest first. */
+    uint64_t max_queued_bytes;
     uint64_t handshake_timeout_us; /* TCP accept to complete request head (and TLS); 0 off */
     uint64_t idle_timeout_us;      /* no frame from the client for this long: close 1001; 0 off */
     size_t write_queue_max;        /* bytes queued to a client that does not read: dropped */

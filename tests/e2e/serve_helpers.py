@@ -9,6 +9,7 @@ import asyncio
 import base64
 import json
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -115,9 +116,11 @@ class ServeProc:
         return self.proc.returncode
 
 
-def start_serve(workdir: Path, *args, tls=True, auth=True, env=None, expect_fail=False):
+def start_serve(workdir: Path, *args, tls=True, auth=True, env=None, expect_fail=False,
+                nofile=None):
     """Start `wsprobe serve` on 127.0.0.1 port 0 (ws and, with tls, wss with --self-signed),
-    with the test secret unless auth is False. Returns a ServeProc once the port file exists,
+    with the test secret unless auth is False, and with `nofile` as its file limit (soft and
+    hard) when given. Returns a ServeProc once the port file exists,
     or, with expect_fail, the CompletedProcess-like (rc, stderr) of a server that must refuse
     to start."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -138,8 +141,12 @@ def start_serve(workdir: Path, *args, tls=True, auth=True, env=None, expect_fail
     if not os.access(cmd[0], os.X_OK):
         pytest.fail("wsprobe binary not found at %s (build it, or set WSPROBE)" % cmd[0])
     err = open(workdir / "stderr.log", "wb")
+    limit = None
+    if nofile:
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
-                            env=full_env, start_new_session=True)
+                            env=full_env, start_new_session=True, preexec_fn=limit)
     err.close()
     if expect_fail:
         try:

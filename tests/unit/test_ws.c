@@ -490,6 +490,31 @@ static void test_every_opcode(void **state)
     }
 }
 
+/* The counters a server's rate limit and idle timer read: every frame counts, whatever its kind
+ * (empty continuations and pongs too, with no event for most of them), and data_bytes counts
+ * only payload of data frames. */
+static void test_frame_counters(void **state)
+{
+    (void)state;
+    /* unmasked (client role): text "ab" not final, 3 empty continuations, a pong "xyz", a
+     * final continuation "c" */
+    const uint8_t in[] = {0x01, 0x02, 'a',  'b', 0x00, 0x00, 0x00, 0x00, 0x00,
+                          0x00, 0x8A, 0x03, 'x', 'y',  'z',  0x80, 0x01, 'c'};
+    wsp_ws_parser p;
+    wsp_ws_parser_init(&p, WSP_WS_ROLE_CLIENT, NULL);
+    wsp_ws_event ev;
+    size_t used = wsp_ws_parse(&p, in, sizeof in, &ev);
+    assert_int_equal(ev.type, WSP_WS_EV_PONG);
+    assert_int_equal(p.frames, 5);
+    assert_int_equal(p.data_bytes, 2);
+    used += wsp_ws_parse(&p, in + used, sizeof in - used, &ev);
+    assert_int_equal(ev.type, WSP_WS_EV_TEXT);
+    assert_int_equal(used, sizeof in);
+    assert_int_equal(p.frames, 6);
+    assert_int_equal(p.data_bytes, 3);
+    wsp_ws_parser_cleanup(&p);
+}
+
 /* Every close code on the wire agrees with wsp_ws_close_code_valid. */
 static void test_close_codes_on_the_wire(void **state)
 {
@@ -1013,6 +1038,7 @@ int main(void)
         cmocka_unit_test(test_parse_ok),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_every_opcode),
+        cmocka_unit_test(test_frame_counters),
         cmocka_unit_test(test_close_codes_on_the_wire),
         cmocka_unit_test(test_control_max),
         cmocka_unit_test(test_header_encode),

@@ -1,0 +1,384 @@
+"""The attack suite (issue 13): `wsprobe serve` under floods on loopback, with a legitimate client
+measured while each attack runs.
+
+Each attack is bounded (a count of sockets or frames, a few seconds) and every socket is closed
+at the end. What is asserted comes from the wire: the legitimate client's upgrade (101) and its
+echo round trip, the close codes the attackers receive, and the server's own /proc figures
+(peak RSS, open descriptors). The figures are printed (pytest -s) for the closing note.
+
+Before the global limits, the idle-connection flood at a 256 file limit left the legitimate
+client almost no chance (libuv accepts and drops at EMFILE), pongs kept a connection alive past
+the idle timeout, empty continuations were never rate-limited, and 300 clients that do not read
+held 1 MiB each of broadcast.
+"""
+import json
+import os
+import socket
+import struct
+import time
+
+import pytest
+
+from serve_helpers import (FrameReader, frame, http_get, mint, read_head, start_serve,
+                           upgrade_request)
+
+LEGIT_ROUNDS = 40
+MIN_SUCCESS = 0.9
+
+
+def proc_figures(srv):
+    """(peak RSS KiB, open descriptors) of the server process."""
+    hwm = 0
+    with open("/proc/%d/status" % srv.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
+    return hwm, len(os.listdir("/proc/%d/fd" % srv.proc.pid))
+
+
+def health(srv):
+    return json.loads(http_get(srv, "/health", timeout=5)[2])
+
+
+def legit_round_trip(srv, token, timeout=3.0):
+    """One legitimate client: TCP, upgrade (101), one echo round trip. True on success."""
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port()), timeout=timeout)
+    except OSError:
+        return False
+    try:
+        s.sendall(upgrade_request(srv, token=token))
+        status, _, rest = read_head(s, timeout)
+        if status != 101:
+            return False
+        s.sendall(frame(0x1, b"legit"))
+        op, payload = FrameReader(s, rest).next(timeout)
+        return op == 0x1 and payload == b"legit"
+    except (OSError, TimeoutError, ConnectionError, AssertionError, ValueError, IndexError):
+        return False
+    finally:
+        s.close()
+
+
+class Flood:
+    """Idle TCP connections from many loopback addresses (127.0.0.2 ...), kept at `count` by
+    refill(): the ones the server closed are opened again. `send` is what each one sends after
+    connecting (nothing: an idle flood; part of a head: slowloris)."""
+
+    def __init__(self, srv, count, addrs=30, send=b""):
+        self.srv, self.count, self.addrs, self.send = srv, count, addrs, send
+        self.socks = []
+        self.opened = 0
+
+    def _open_one(self, i):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.bind(("127.0.0.%d" % (2 + i % self.addrs), 0))
+            s.connect_ex(("127.0.0.1", self.srv.port()))
+        except OSError:
+            s.close()
+            return None
+        self.opened += 1
+        return s
+
+    def refill(self):
+        alive = []
+        for s in self.socks:
+            try:
+                if s.recv(4096, socket.MSG_DONTWAIT) == b"":
+                    s.close()
+                    continue
+                s.close()  # the server answered (503): that slot is gone too
+                continue
+            except BlockingIOError:
+                alive.append(s)
+            except OSError:
+                s.close()
+        self.socks = alive
+        while len(self.socks) < self.count:
+            s = self._open_one(self.opened)
+            if s is None:
+                break
+            self.socks.append(s)
+        if self.send:
+            for s in self.socks:
+                try:
+                    s.send(self.send, socket.MSG_DONTWAIT)
+                except OSError:
+                    pass
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+        self.socks = []
+
+
+def run_flood(srv, flood, token, rounds=LEGIT_ROUNDS):
+    ok = 0
+    try:
+        for _ in range(rounds):
+            flood.refill()
+            time.sleep(0.02)  # let the server accept the refill first: the client comes last
+            ok += legit_round_trip(srv, token)
+        hwm, fds = proc_figures(srv)
+    finally:
+        flood.close()
+    return ok / rounds, hwm, fds
+
+
+@pytest.mark.parametrize("send", [b"", b"GET /ws HTTP/1.1\r\nHost: x\r\n"],
+                         ids=["idle", "slowloris"])
+def test_connection_flood_from_many_addresses_leaves_room_for_a_legitimate_client(tmp_path,
+                                                                                  send):
+    """600 sockets from 30 addresses against a server whose file limit is 256 (so its cap is
+    192): the oldest unfinished handshakes are closed to make room, and a client that sends its
+    head at once is served."""
+    srv = start_serve(tmp_path, "--echo", tls=False, nofile=256)
+    try:
+        rate, hwm, fds = run_flood(srv, Flood(srv, 600, send=send), mint())
+        print("\n%s flood: legitimate success %.0f %%, peak RSS %d KiB, fds %d"
+              % ("slowloris" if send else "idle", 100 * rate, hwm, fds))
+        assert rate >= MIN_SUCCESS
+        h = health(srv)
+        print("evicted %d" % h["counters"]["evicted"])
+        assert h["limits"]["max_conns"] == 256 - 64
+        assert h["counters"]["evicted"] > 0
+        assert fds <= 256
+        assert any(e.get("event") == "limit" and e.get("limit") == "max-conns"
+                   for e in srv.events())
+    finally:
+        assert srv.stop() == 0
+
+
+def test_max_conns_refuses_when_every_slot_is_an_authenticated_websocket(tmp_path):
+    """With --max-conns 4 and four open, authenticated WebSockets, a fifth client gets 503 and
+    none of the four is closed."""
+    srv = start_serve(tmp_path, "--echo", "--max-conns", "4", tls=False)
+    held = []
+    try:
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", srv.port()), timeout=5)
+            s.sendall(upgrade_request(srv, token=mint()))
+            assert read_head(s)[0] == 101
+            held.append(s)
+        s = socket.create_connection(("127.0.0.1", srv.port()), timeout=5)
+        assert read_head(s)[0] == 503
+        s.close()
+        for h in held:  # every one of the four still echoes
+            h.sendall(frame(0x1, b"still"))
+            assert FrameReader(h).next() == (0x1, b"still")
+        assert health_when_full(srv, held)["counters"]["refused_full"] >= 1
+    finally:
+        for h in held:
+            h.close()
+        srv.stop()
+
+
+def health_when_full(srv, held):
+    """/health from a full server: free one slot first (the fifth would be refused)."""
+    held.pop().close()
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        try:
+            return health(srv)
+        except (OSError, ValueError, IndexError):
+            time.sleep(0.05)
+    raise AssertionError("no /health")
+
+
+def read_broadcasts(rd, seconds, step, want=None):
+    """Chat broadcasts read within `seconds` (or until `want` came, or none for `step`)."""
+    got = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and (want is None or got < want):
+        try:
+            op, payload = rd.next(timeout=step)
+        except TimeoutError:
+            break
+        got += op == 0x1 and b'"chat_message"' in payload
+    return got
+
+
+def drain(sock):
+    """Read whatever is waiting, without blocking."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        while sock.recv(1 << 20):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+    finally:
+        sock.settimeout(timeout)
+
+
+def split_frames(buf):
+    """Complete server frames at the start of buf: ([(opcode, payload)], rest)."""
+    out = []
+    while len(buf) >= 2:
+        n, off = buf[1] & 0x7F, 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n, off = struct.unpack("!H", buf[2:4])[0], 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n, off = struct.unpack("!Q", buf[2:10])[0], 10
+        if len(buf) < off + n:
+            break
+        out.append((buf[0] & 0x0F, buf[off:off + n]))
+        buf = buf[off + n:]
+    return out, buf
+
+
+def flood_close_code(srv, prefix, body, seconds=2.0):
+    """Open an authenticated WebSocket, send `prefix` once and `body` again and again (for
+    `seconds` or until the server closes) and return (close code, seconds until it came; None
+    and the time spent when no close frame came)."""
+    s = socket.create_connection(("127.0.0.1", srv.port()), timeout=5)
+    s.sendall(upgrade_request(srv, token=mint()))
+    status, _, buf = read_head(s)
+    assert status == 101
+    t0 = time.monotonic()
+    s.setblocking(False)
+    pending = prefix + body
+    try:
+        while time.monotonic() - t0 < seconds:
+            try:
+                sent = s.send(pending)
+                pending = pending[sent:] or body
+            except BlockingIOError:
+                pass
+            except OSError:
+                pass  # reset after the close: the close frame may still be in our buffer
+            try:
+                chunk = s.recv(65536)
+                buf += chunk
+                frames, buf = split_frames(buf)
+                for op, payload in frames:
+                    if op == 0x8:
+                        return struct.unpack("!H", payload[:2])[0], time.monotonic() - t0
+                if not chunk:
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                break
+            time.sleep(0.001)
+        return None, time.monotonic() - t0
+    finally:
+        s.close()
+
+
+# (sent once, then repeated): a flood of each frame kind, well past 50 frames a second
+FLOODS = {
+    "pong": (b"", frame(0xA) * 50),
+    "ping": (b"", frame(0x9, b"p") * 50),
+    "empty-continuation": (frame(0x1, b"a", fin=False), frame(0x0, b"", fin=False) * 500),
+    "text": (b"", frame(0x1, b"x") * 50),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FLOODS))
+def test_frame_floods_are_closed_1008_and_a_legitimate_client_keeps_its_service(tmp_path, kind):
+    srv = start_serve(tmp_path, "--echo", tls=False)
+    try:
+        code, took = flood_close_code(srv, *FLOODS[kind])
+        ok = sum(legit_round_trip(srv, mint()) for _ in range(10))
+        print("\n%s flood: closed %s after %.3f s; legitimate %d/10" % (kind, code, took, ok))
+        assert code == 1008
+        assert took < 1.5
+        assert ok >= 9
+        assert health(srv)["counters"]["rate_limited"] >= 1
+    finally:
+        srv.stop()
+
+
+def test_pongs_do_not_keep_a_connection_alive_past_the_idle_timeout(tmp_path):
+    """A pong every 100 ms (well under the rate limit) on a connection that sends nothing else:
+    closed 1001 at the idle timeout (1 s), not kept open by pongs the server never asked for."""
+    srv = start_serve(tmp_path, "--echo", "--idle-timeout", "1s", tls=False)
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port()), timeout=5)
+        s.sendall(upgrade_request(srv, token=mint()))
+        status, _, rest = read_head(s)
+        assert status == 101
+        reader = FrameReader(s, rest)
+        t0 = time.monotonic()
+        code = None
+        while time.monotonic() - t0 < 4 and code is None:
+            try:
+                s.sendall(frame(0xA))
+            except OSError:
+                break
+            try:
+                op, payload = reader.next(timeout=0.1)
+                if op == 0x8:
+                    code = struct.unpack("!H", payload[:2])[0]
+            except TimeoutError:
+                pass
+        took = time.monotonic() - t0
+        s.close()
+        assert code == 1001
+        assert 0.8 < took < 2.5
+    finally:
+        srv.stop()
+
+
+def test_readers_that_never_read_stay_within_the_queue_budget(tmp_path):
+    """100 members of one room that never read (4 KiB receive buffers), and a sender that
+    broadcasts 150 messages of 48 KiB: once the kernel's buffers are full (about 4 MiB a socket
+    here), the server would hold up to --write-queue-max (1 MiB) for each; with
+    --max-queued-bytes 8M it drops the readers over their share (80 KiB) instead, and a reading
+    member keeps receiving."""
+    srv = start_serve(tmp_path, "--unsafe-no-auth", "--max-queued-bytes", "8M",
+                      "--max-conns-per-ip", "1000", "--rate-limit", "1000", tls=False)
+    stalled = []
+    try:
+        rss0, _ = proc_figures(srv)
+        for i in range(100):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.bind(("127.0.0.%d" % (2 + i % 30), 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", srv.port()))
+            s.sendall(upgrade_request(srv, path="/ws?room=r"))
+            assert read_head(s)[0] == 101
+            stalled.append(s)
+        reader = socket.create_connection(("127.0.0.1", srv.port()), timeout=5)
+        reader.sendall(upgrade_request(srv, path="/ws?room=r"))
+        status, _, rest = read_head(reader)
+        assert status == 101
+        rd = FrameReader(reader, rest)
+        sender = socket.create_connection(("127.0.0.1", srv.port()), timeout=5)
+        sender.sendall(upgrade_request(srv, path="/ws?room=r"))
+        assert read_head(sender)[0] == 101
+        content = "m" * (48 << 10)
+        sent = got = 0
+        t0 = time.monotonic()
+        for i in range(150):
+            sender.sendall(frame(0x1, json.dumps({"type": "chat_message", "id": i,
+                                                  "content": content}).encode()))
+            sent += 1
+            drain(sender)  # the sender reads its acks and its own broadcasts
+            got += read_broadcasts(rd, 0.02, 0.01)  # what came so far
+        got += read_broadcasts(rd, 5, 0.5, sent - got)
+        took = time.monotonic() - t0
+        hwm, fds = proc_figures(srv)
+        h = health(srv)
+        print("\nnever-reading room: reader got %d/%d in %.1f s; peak RSS %d KiB (start %d); "
+              "fds %d; dropped %d (budget) %d (per-connection cap)"
+              % (got, sent, took, hwm, rss0, fds, h["counters"]["queued_bytes_dropped"],
+                 h["counters"]["write_queue_dropped"]))
+        assert got >= MIN_SUCCESS * sent
+        assert h["counters"]["queued_bytes_dropped"] > 0
+        assert h["queued_bytes"] <= 8 << 20
+        assert hwm - rss0 < 40 * 1024  # 100 x 1 MiB would be 100 MiB
+        reader.close()
+        sender.close()
+    finally:
+        for s in stalled:
+            s.close()
+        srv.stop()
