@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <yaml.h>
@@ -1857,11 +1858,41 @@ static bool is_report_name(const char *name)
     return has_suffix_ci(name, ".xml") || has_suffix_ci(name, ".xml.gz");
 }
 
-/* Files under a folder, sorted, recursively; reports (and .json stores when want_json). */
-static int list_dir(const char *dir, bool want_json, char ***out, size_t *n, int depth)
+/* The folders a walk has listed, by device and inode: symbolic links may lead back into the
+ * tree (three `ln -s .` would otherwise grow the walk without end), so each folder is listed
+ * once whatever the path to it. */
+#define WALK_DIRS_MAX 4096
+typedef struct walk {
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } seen[WALK_DIRS_MAX];
+    size_t nseen;
+} walk;
+
+/* 1 when the folder is new (now recorded), 0 when seen, -1 past WALK_DIRS_MAX. */
+static int walk_enter(walk *w, const struct stat *st)
 {
-    if (depth > 32)
+    for (size_t i = 0; i < w->nseen; i++)
+        if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino)
+            return 0;
+    if (w->nseen == WALK_DIRS_MAX)
+        return -1;
+    w->seen[w->nseen].dev = st->st_dev;
+    w->seen[w->nseen].ino = st->st_ino;
+    w->nseen++;
+    return 1;
+}
+
+/* Files under a folder, sorted, recursively; reports (and .json stores when want_json). */
+static int list_dir_in(walk *w, const char *dir, bool want_json, char ***out, size_t *n, int depth)
+{
+    struct stat dst;
+    if (depth > 32 || stat(dir, &dst) != 0)
         return 0;
+    int fresh = walk_enter(w, &dst);
+    if (fresh <= 0)
+        return fresh; /* seen already: nothing new under it; -1: too many folders */
     struct dirent **ents = NULL;
     int k = scandir(dir, &ents, NULL, alphasort);
     if (k < 0)
@@ -1878,7 +1909,7 @@ static int list_dir(const char *dir, bool want_json, char ***out, size_t *n, int
                 snprintf(full, len, "%s/%s", dir, nm);
                 struct stat st;
                 if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-                    if (list_dir(full, want_json, out, n, depth + 1) < 0)
+                    if (list_dir_in(w, full, want_json, out, n, depth + 1) < 0)
                         rc = -1;
                     free(full);
                 } else if (is_report_name(nm) || (want_json && has_suffix_ci(nm, ".json"))) {
@@ -1899,12 +1930,28 @@ static int list_dir(const char *dir, bool want_json, char ***out, size_t *n, int
     return rc;
 }
 
+static int list_dir(const char *dir, bool want_json, char ***out, size_t *n)
+{
+    walk *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    int rc = list_dir_in(w, dir, want_json, out, n, 0);
+    free(w);
+    return rc;
+}
+
 /* '{' first: a stored baseline. */
 static bool looks_like_json(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    if (strcmp(path, "-") == 0)
         return false;
+    int fd = wsp_file_open(NULL, path, NULL, NULL);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        return false; /* the report reader says why */
+    }
     int ch;
     while ((ch = fgetc(f)) != EOF && (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t'))
         ;
@@ -1945,7 +1992,7 @@ int wsp_audit_load_baselines(wsp_audit *a, wsp_junit_error *err)
         if (S_ISDIR(st.st_mode)) {
             char **files = NULL;
             size_t n = 0;
-            if (list_dir(p, true, &files, &n, 0) < 0) {
+            if (list_dir(p, true, &files, &n) < 0) {
                 free_strv(files, n);
                 path_error(err, p, WSP_JUNIT_EIO, "baseline: cannot list the folder");
                 return -1;
@@ -2104,7 +2151,7 @@ int wsp_audit_add_path(wsp_audit *a, const char *path)
         char **files = NULL;
         size_t n = 0;
         wsp_junit_error err;
-        if (list_dir(path, false, &files, &n, 0) < 0) {
+        if (list_dir(path, false, &files, &n) < 0) {
             free_strv(files, n);
             path_error(&err, path, WSP_JUNIT_EIO, "cannot list the folder");
             record_error(a, &err);
@@ -2669,17 +2716,13 @@ int wsp_audit_save_baseline(const wsp_audit *a, const char *path, wsp_err *err)
     }
     json_object_set_new(root, "tests", tests);
     json_object_set_new(root, "suites", suites);
-    /* write to a temporary file, then rename: a crash never leaves half a baseline */
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = json_dump_file(root, tmp, JSON_COMPACT | JSON_SORT_KEYS);
+    /* a regular file through a temporary one renamed over it (a crash never leaves half a
+     * baseline); a device or FIFO in place */
+    char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(root);
-    if (rc != 0 || rename(tmp, path) != 0) {
-        char eb[128];
-        strerror_r(errno, eb, sizeof eb);
-        wsp_err_set(err, WSP_CLASS_USAGE, "cannot write the baseline %s: %s", path, eb);
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    if (!text)
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    int rc = wsp_file_write("--save-baseline", path, text, strlen(text), err);
+    free(text);
+    return rc;
 }

@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "util/buf.h"
+#include "util/files.h"
 #include "audit/xmlshim.h"
 
 const char *wsp_junit_outcome_name(wsp_junit_outcome o)
@@ -1320,20 +1321,19 @@ wsp_junit_rc wsp_junit_read_file(const char *path, const char *name, const wsp_j
     if (strcmp(path, "-") == 0) {
         r.fd = STDIN_FILENO;
     } else {
-        r.fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* a regular file only (a FIFO must not hang the open, a device never ends) */
+        wsp_err fe;
+        r.fd = wsp_file_open(NULL, path, NULL, &fe);
         if (r.fd < 0) {
-            char eb[128];
-            strerror_r(errno, eb, sizeof eb);
-            set_err(&r, WSP_JUNIT_EIO, 0, "cannot open: %s", eb);
+            size_t pl = strlen(path);
+            const char *why = strncmp(fe.msg, path, pl) == 0 && strncmp(fe.msg + pl, ": ", 2) == 0
+                                  ? fe.msg + pl + 2 /* the file is named by err->file */
+                                  : fe.msg;
+            set_err(&r, WSP_JUNIT_EIO, 0, "%s", why);
             return r.rc;
         }
         unsigned char magic[2];
         ssize_t k = pread(r.fd, magic, 2, 0);
-        if (k < 0 && errno == EISDIR) {
-            set_err(&r, WSP_JUNIT_EIO, 0, "is a directory");
-            close(r.fd);
-            return r.rc;
-        }
         if (k == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
             r.gz = gzdopen(r.fd, "rb");
             if (!r.gz) {

@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "util/excerpt.h"
+#include "util/files.h"
 
 /* Read and clear OpenSSL's error queue into a short text; returns the first error code. */
 static unsigned long drain_errors(char *buf, size_t cap)
@@ -117,6 +118,13 @@ SSL_CTX *wsp_tls_client_ctx_new(const wsp_tls_config *cfg, wsp_err *err)
     }
     if (cfg->max_version > 0)
         SSL_CTX_set_max_proto_version(ctx, cfg->max_version);
+    /* OpenSSL opens these by name: a FIFO would hang it, a device never end */
+    if ((cfg->cacert && wsp_file_check("--cacert", cfg->cacert, err) != 0) ||
+        (cfg->cert && wsp_file_check("--cert", cfg->cert, err) != 0) ||
+        (cfg->key && wsp_file_check("--key", cfg->key, err) != 0)) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     if (cfg->cacert) {
         if (SSL_CTX_load_verify_locations(ctx, cfg->cacert, NULL) != 1) {
             drain_errors(eb, sizeof eb);
@@ -167,6 +175,10 @@ SSL_CTX *wsp_tls_server_ctx_new(const char *cert, const char *key, wsp_err *err)
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS);
+    if (wsp_file_check("--cert", cert, err) != 0 || wsp_file_check("--key", key, err) != 0) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         drain_errors(eb, sizeof eb);
         wsp_err_set(err, WSP_CLASS_USAGE, "--cert %s: cannot load: %s", cert, eb);

@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "net/tls.h"
+#include "util/files.h"
 #include "codec/ws.h"
 #include "wsp_config.h"
 
@@ -1442,20 +1443,14 @@ static int write_port_file(srv *s, const char *path, wsp_err *err)
     json_object_set_new(o, "listeners", arr);
     json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
     json_object_set_new(o, "path", json_string(s->pol.path));
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = -1;
-    if (n > 0 && (size_t)n < sizeof tmp && json_dump_file(o, tmp, JSON_COMPACT) == 0 &&
-        rename(tmp, path) == 0)
-        rc = 0;
+    char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    if (rc != 0) {
-        char eb[128];
-        strerror_r(errno, eb, sizeof eb);
-        unlink(tmp);
-        return wsp_err_set(err, WSP_CLASS_USAGE, "--port-file %s: cannot write: %s", path, eb);
-    }
-    return 0;
+    if (!text)
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    /* a regular file is replaced whole (a reader never sees half); a device is written */
+    int rc = wsp_file_write("--port-file", path, text, strlen(text), err);
+    free(text);
+    return rc;
 }
 
 static int bind_listener(srv *s, const wsp_serve_listen *spec, wsp_err *err)

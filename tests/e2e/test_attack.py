@@ -382,3 +382,151 @@ def test_readers_that_never_read_stay_within_the_queue_budget(tmp_path):
         for s in stalled:
             s.close()
         srv.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile files: every command that reads a file refuses a FIFO, a device, a symbolic link
+# loop and a directory at once, with a USAGE error (exit 2) that names the option or the role;
+# before, a FIFO blocked forever in open(), past --deadline.
+
+WSPROBE_BIN = None
+
+
+def wsprobe(*args, timeout=15, stdin=None):
+    import subprocess
+    from serve_helpers import wsprobe_path
+    env = dict(os.environ, NO_COLOR="1", WSP_ATTACK_SECRET="s3cret-for-the-attack-suite-0123")
+    t0 = time.monotonic()
+    p = subprocess.run([str(wsprobe_path())] + [str(a) for a in args], capture_output=True,
+                       text=True, timeout=timeout, env=env, stdin=stdin or subprocess.DEVNULL)
+    return p.returncode, p.stderr, time.monotonic() - t0
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """A FIFO (no writer ever), a device, a link loop, a folder."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop"
+    os.symlink(loop, loop)
+    return {"fifo": fifo, "device": "/dev/zero", "loop": loop, "folder": tmp_path}
+
+
+URL = "ws://127.0.0.1:9/ws"  # nothing is ever reached: the file is refused first
+
+# (id, the arguments with F for the hostile path, what the error must name)
+FILE_CASES = [
+    ("run-plan", ["run", "F", "--env", "x"], None),
+    ("parity-plan", ["parity", "F", "--env", "a", "--env", "b"], None),
+    ("probe-send-at", ["probe", URL, "--send", "@F"], "--send"),
+    ("probe-secret-file", ["probe", URL, "--jwt-secret-file", "F"], "--jwt-secret-file"),
+    ("probe-key-file", ["probe", URL, "--jwt-key-file", "F", "--jwt-alg", "RS256"],
+     "--jwt-key-file"),
+    ("probe-cacert", ["probe", URL.replace("ws:", "wss:"), "--cacert", "F"], "--cacert"),
+    ("token-secret-file", ["token", "--jwt-secret-file", "F"], "--jwt-secret-file"),
+    ("serve-secret-file", ["serve", "--listen", "127.0.0.1:0", "--jwt-secret-file", "F"],
+     "--jwt-secret-file"),
+    ("serve-cert", ["serve", "--tls-listen", "127.0.0.1:0", "--cert", "F", "--key", "F",
+                    "--unsafe-no-auth"], "--cert"),
+    ("load-merge", ["load-merge", "F"], None),
+    ("audit-config", ["audit", "--config", "F"], "--config"),
+]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "loop", "folder"])
+@pytest.mark.parametrize("case", FILE_CASES, ids=[c[0] for c in FILE_CASES])
+def test_hostile_input_files_are_refused_at_once(hostile, case, kind):
+    _, args, names = case
+    path = str(hostile[kind])
+    argv = [a.replace("F", path) if a in ("F", "@F") else a for a in args]
+    rc, err, took = wsprobe(*argv)
+    assert rc == 2, (rc, err)
+    assert took < 10
+    assert path in err, err
+    if names:
+        assert names in err, err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "loop"])
+def test_audit_reports_and_baselines_refuse_hostile_files(hostile, tmp_path, kind):
+    """A report or a baseline that is not a regular file: an error naming it, no hang."""
+    path = str(hostile[kind])
+    rc, err, took = wsprobe("audit", path, "--json")
+    assert took < 10
+    assert rc == 2, (rc, err)
+    rc, err, took = wsprobe("audit", "--baseline", path, str(tmp_path / "none.xml"))
+    assert took < 10 and rc == 2, (rc, err)
+    assert path in err
+
+
+def test_stdin_is_dash_and_only_once(tmp_path):
+    import subprocess
+    secret = tmp_path / "s"
+    secret.write_text("s3cret-for-the-attack-suite-0123")
+    with open(secret) as f:
+        rc, err, _ = wsprobe("token", "--jwt-secret-file", "-", stdin=f)
+    assert rc == 0, err
+    body = tmp_path / "b"
+    body.write_text("x")
+    with open(secret) as f:
+        rc, err, _ = wsprobe("probe", URL, "--jwt-secret-file", "-", "--send", "@-", stdin=f)
+    assert rc == 2 and "standard input" in err, (rc, err)
+    del subprocess
+
+
+def test_output_files_that_are_not_regular_are_written_in_place(tmp_path):
+    """serve --port-file and audit --save-baseline replace a regular file by rename, but write
+    a device in place: /dev/null stays a device (as root, a rename would have replaced it)."""
+    import stat
+    import subprocess
+    from serve_helpers import wsprobe_path
+    p = subprocess.Popen([str(wsprobe_path()), "serve", "--listen", "127.0.0.1:0",
+                          "--unsafe-no-auth", "--port-file", "/dev/null"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        for _ in range(5):  # "listening on": the port file is written right after
+            line = p.stderr.readline()
+            if b"listening on" in line:
+                break
+        assert b"listening on" in line, line
+        time.sleep(0.3)
+        assert p.poll() is None
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+    report = tmp_path / "r.xml"
+    report.write_text('<testsuite name="s" tests="1"><testcase classname="c" name="t" '
+                      'time="0.5"/></testsuite>')
+    rc, err, _ = wsprobe("audit", report, "--save-baseline", "/dev/null")
+    assert rc in (0, 1), err
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    # a regular file through a link: replaced whole, and the link stays a link
+    target = tmp_path / "store.json"
+    target.write_text("{}")
+    link = tmp_path / "store-link.json"
+    os.symlink(target, link)
+    rc, err, _ = wsprobe("audit", report, "--save-baseline", link)
+    assert rc in (0, 1), err
+    assert link.is_symlink() and target.read_text().startswith("{\"")
+    # a FIFO nobody reads: OUTPUT_FAILED at once, and it stays a FIFO
+    fifo = tmp_path / "out-fifo"
+    os.mkfifo(fifo)
+    rc, err, took = wsprobe("audit", report, "--save-baseline", fifo)
+    assert rc == 71 and took < 10, (rc, err)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_audit_folder_with_symlink_loops_is_walked_once(tmp_path):
+    """Three `ln -s .` loops used to grow the walk without end (10 MB/s until killed): each
+    folder is listed once, so the one report is found once, at once."""
+    d = tmp_path / "reports"
+    d.mkdir()
+    (d / "r.xml").write_text('<testsuite name="s" tests="1"><testcase classname="c" name="t" '
+                             'time="0.5"/></testsuite>')
+    for n in ("a", "b", "c"):
+        os.symlink(".", d / n)
+    rc, err, took = wsprobe("audit", d, "--json", timeout=30)
+    assert took < 10, took
+    assert rc in (0, 1), err
