@@ -23,6 +23,7 @@
 
 #include "util/duration.h"
 #include "audit/xmlshim.h"
+#include "codec/yaml.h"
 
 /* ---- rules ---------------------------------------------------------------------------- */
 
@@ -666,20 +667,23 @@ int wsp_audit_config_load_yaml(wsp_audit_config *cfg, const char *path, wsp_err 
     char *text = wsp_file_read(NULL, path, AUDIT_CONFIG_MAX, 0, &flen, err);
     if (!text)
         return -1;
-    yaml_parser_t parser;
+    /* bounded before it is built (codec/yaml.h): the default caps of depth and nodes, and one
+     * document */
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
-        free(text);
-        wsp_err_set(err, WSP_CLASS_USAGE, "out of memory");
-        return -1;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, flen);
+    wsp_yaml_result yr;
+    wsp_yaml_status st = wsp_yaml_load(text, flen, NULL, &doc, &yr);
     int rc = -1;
-    if (!yaml_parser_load(&parser, &doc)) {
-        wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: YAML error: %s", path,
-                    (unsigned long)parser.problem_mark.line + 1,
-                    parser.problem ? parser.problem : "unreadable");
-        yaml_parser_delete(&parser);
+    if (st != WSP_YAML_OK) {
+        char msg[512];
+        wsp_yaml_describe(&yr, "an audit configuration", msg, sizeof msg);
+        if (st == WSP_YAML_NO_MEMORY)
+            wsp_err_set(err, WSP_CLASS_USAGE, "%s", msg);
+        else if (st == WSP_YAML_SYNTAX)
+            wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: YAML error: %s", path,
+                        (unsigned long)yr.mark.line + 1, yr.problem);
+        else
+            wsp_err_set(err, WSP_CLASS_USAGE, "%s:%lu: %s", path, (unsigned long)yr.mark.line + 1,
+                        msg);
         free(text);
         return -1;
     }
@@ -764,7 +768,6 @@ int wsp_audit_config_load_yaml(wsp_audit_config *cfg, const char *path, wsp_err 
     rc = 0;
 done:
     yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
     free(text);
     return rc;
 }

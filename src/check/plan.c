@@ -29,6 +29,7 @@
 #include "codec/ws.h"
 #include "net/tls.h"
 #include "codec/url.h"
+#include "codec/yaml.h"
 
 #define MAX_PINS 8
 #define MAX_SECURITY_DEFS 128
@@ -1417,29 +1418,22 @@ static int check_entry(wsp_plan *P, yaml_node_t *cn, size_t idx, wsp_plan_err *e
 
 static int load_doc(wsp_plan *P, const char *data, size_t len, wsp_plan_err *err)
 {
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        fail_plain(err, P->file, "out of memory");
-        return -1;
+    /* bounded before it is built (codec/yaml.h): nesting and nodes are counted on libyaml's
+     * events and a second document is refused, before any tree exists */
+    const wsp_yaml_limits lim = {WSP_PLAN_MAX_DEPTH, WSP_PLAN_MAX_NODES};
+    wsp_yaml_result res;
+    wsp_yaml_status st = wsp_yaml_load(data, len, &lim, &P->doc, &res);
+    if (st == WSP_YAML_OK) {
+        P->have_doc = true;
+        return 0;
     }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
-    if (!yaml_parser_load(&parser, &P->doc)) {
-        yaml_mark_t m = parser.problem_mark;
-        if (parser.context)
-            fail_at(P, err, m, "YAML syntax: %s %s (which started at line %u, column %u)",
-                    parser.problem ? parser.problem : "error", parser.context,
-                    (unsigned)parser.context_mark.line + 1,
-                    (unsigned)parser.context_mark.column + 1);
-        else
-            fail_at(P, err, m, "YAML syntax: %s", parser.problem ? parser.problem : "error");
-        if (parser.error == YAML_MEMORY_ERROR)
-            fail_plain(err, P->file, "out of memory");
-        yaml_parser_delete(&parser);
-        return -1;
-    }
-    P->have_doc = true;
-    yaml_parser_delete(&parser);
-    return 0;
+    char msg[sizeof err->msg];
+    wsp_yaml_describe(&res, "a plan", msg, sizeof msg);
+    if (st == WSP_YAML_NO_MEMORY)
+        fail_plain(err, P->file, "%s", msg);
+    else
+        fail_at(P, err, res.mark, "%s", msg);
+    return -1;
 }
 
 static const char *const top_keys[] = {"name", "description", "environments", "checks", NULL};

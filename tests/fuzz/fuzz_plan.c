@@ -1,7 +1,9 @@
 /* fuzz_plan.c - libFuzzer harness for the plan loader (plan.c): any bytes as a YAML plan must
  * give a plan or a located error, never a crash, a leak or unbounded work (aliases, nesting).
- * Building an environment is exercised too, with the secret variables unset so that nothing
- * is read from outside. */
+ * The text goes through the bounded loader (codec/yaml.h: libyaml's events counted to the caps,
+ * one document, then the load), so that pass is fuzzed here too; the seeds include nesting
+ * around the depth cap and a second document. Building an environment is exercised too, with
+ * the secret variables unset so that nothing is read from outside. */
 #define _GNU_SOURCE
 #include <stdbool.h>
 #include <stddef.h>

@@ -1184,6 +1184,9 @@ static void test_config_yaml(void **state)
         {"key: [unclosed\n", "YAML error"},
         {"disable: nonsense\n", "unknown rule 'nonsense'"},
         {"floor_from_probe: http://x\n", "ws:// or wss://"},
+        {"quiet: true\n---\nflor: 1\n",
+         "bad.yaml:2: an audit configuration holds one YAML document; a second starts at 2:1"},
+        {"quiet: true\n---\n", "a second starts at 2:1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file("bad.yaml", bad[i].text);
@@ -1193,6 +1196,26 @@ static void test_config_yaml(void **state)
         assert_int_equal(wsp_audit_config_load_yaml(&cfg, p, &err), -1);
         if (!strstr(err.msg, bad[i].want))
             fail_msg("'%s': error '%s' lacks '%s'", bad[i].text, err.msg, bad[i].want);
+        wsp_audit_config_cleanup(&cfg);
+    }
+    /* 1 MiB of nesting (the size cap) is refused at the depth cap, not parsed for minutes */
+    static const char *const deep[] = {"[", "{a: ", "- "};
+    for (size_t d = 0; d < sizeof deep / sizeof deep[0]; d++) {
+        snprintf(p, sizeof p, "%s/deep.yaml", tmpdir);
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs("floor: ", f);
+        if (deep[d][0] == '-')
+            fputs("\n", f);
+        size_t u = strlen(deep[d]);
+        for (size_t o = 8; o + u <= (1u << 20); o += u)
+            fputs(deep[d], f);
+        assert_int_equal(fclose(f), 0);
+        cfg_default(&cfg);
+        wsp_err_clear(&err);
+        assert_int_equal(wsp_audit_config_load_yaml(&cfg, p, &err), -1);
+        if (!strstr(err.msg, "deep.yaml:") || !strstr(err.msg, "nested deeper than 64 levels"))
+            fail_msg("'%s' nesting: error '%s'", deep[d], err.msg);
         wsp_audit_config_cleanup(&cfg);
     }
     cfg_default(&cfg);

@@ -325,6 +325,60 @@ static void test_alias_bomb_and_depth_are_capped(void **state)
     assert_non_null(strstr(err.msg, "deeper"));
 }
 
+/* 1 MiB of nesting (the size cap) in flow, block and mapping form is refused at the level past
+ * WSP_PLAN_MAX_DEPTH, located there, before libyaml builds anything (issue 13: this took
+ * minutes; the count of events read is asserted in test_yaml.c); a second document is refused
+ * at its start, not ignored. */
+static void test_nesting_and_second_document_refused_early(void **state)
+{
+    (void)state;
+    static const char head[] = "environments: {s: {url: ws://h/}}\nchecks: ";
+    static const struct {
+        const char *unit, *sep;
+        unsigned line, column;
+    } forms[] = {
+        {"[", "", 2, 40},     /* root mapping + 32 lists: the 32nd '[' opens level 33 */
+        {"{a: ", "", 2, 133}, /* the 32nd '{' */
+        {"- ", "\n", 3, 63},  /* a block list per "- " */
+    };
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        char *b = malloc(WSP_PLAN_MAX_BYTES);
+        assert_non_null(b);
+        size_t o = strlen(head), u = strlen(forms[f].unit);
+        memcpy(b, head, o);
+        memcpy(b + o, forms[f].sep, strlen(forms[f].sep));
+        o += strlen(forms[f].sep);
+        while (o + u <= WSP_PLAN_MAX_BYTES) {
+            memcpy(b + o, forms[f].unit, u);
+            o += u;
+        }
+        wsp_plan_err err;
+        wsp_plan *p = wsp_plan_load_buffer("deep.yaml", b, o, &err);
+        free(b);
+        assert_null(p);
+        assert_string_equal(err.msg, "nested deeper than 32 levels");
+        assert_string_equal(err.file, "deep.yaml");
+        assert_int_equal(err.line, forms[f].line);
+        assert_int_equal(err.column, forms[f].column);
+    }
+    wsp_plan_err err;
+    wsp_plan *p = load("environments: {s: {url: ws://h/}}\nchecks: [connect]\n---\n"
+                       "checks: [health]\n",
+                       &err);
+    assert_null(p);
+    assert_string_equal(err.msg, "a plan holds one YAML document; a second starts at 3:1");
+    assert_int_equal(err.line, 3);
+    assert_int_equal(err.column, 1);
+    /* with an end marker, and empty: still a second document */
+    p = load("environments: {s: {url: ws://h/}}\nchecks: [connect]\n...\n---\n", &err);
+    assert_null(p);
+    assert_int_equal(err.line, 4);
+    /* one document between markers loads */
+    p = load("---\nenvironments: {s: {url: ws://h/}}\nchecks: [connect]\n...\n", &err);
+    assert_non_null(p);
+    wsp_plan_free(p);
+}
+
 static void test_security_entries(void **state)
 {
     (void)state;
@@ -505,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_bad_plans_are_located),
         cmocka_unit_test(test_literal_secret_value_never_in_message),
         cmocka_unit_test(test_alias_bomb_and_depth_are_capped),
+        cmocka_unit_test(test_nesting_and_second_document_refused_early),
         cmocka_unit_test(test_security_entries),
         cmocka_unit_test(test_exit_policy),
         cmocka_unit_test(test_parity_matrix),
