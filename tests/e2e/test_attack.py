@@ -474,14 +474,28 @@ def test_stdin_is_dash_and_only_once(tmp_path):
     del subprocess
 
 
+def private_null(tmp_path):
+    """A character device like /dev/null (1, 3) of the test's own: a broken binary that renames
+    over it must not break the host's /dev/null."""
+    import stat
+    dev = tmp_path / "null"
+    try:
+        os.mknod(dev, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("mknod needs CAP_MKNOD (root here)")
+    return dev
+
+
 def test_output_files_that_are_not_regular_are_written_in_place(tmp_path):
     """serve --port-file and audit --save-baseline replace a regular file by rename, but write
-    a device in place: /dev/null stays a device (as root, a rename would have replaced it)."""
+    a device in place: a character device stays one (as root, the rename turned /dev/null into
+    a regular file)."""
     import stat
     import subprocess
     from serve_helpers import wsprobe_path
+    dev = private_null(tmp_path)
     p = subprocess.Popen([str(wsprobe_path()), "serve", "--listen", "127.0.0.1:0",
-                          "--unsafe-no-auth", "--port-file", "/dev/null"],
+                          "--unsafe-no-auth", "--port-file", str(dev)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          start_new_session=True)
     try:
@@ -492,16 +506,16 @@ def test_output_files_that_are_not_regular_are_written_in_place(tmp_path):
         assert b"listening on" in line, line
         time.sleep(0.3)
         assert p.poll() is None
-        assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+        assert stat.S_ISCHR(os.stat(dev).st_mode)
     finally:
         p.terminate()
         p.wait(timeout=10)
     report = tmp_path / "r.xml"
     report.write_text('<testsuite name="s" tests="1"><testcase classname="c" name="t" '
                       'time="0.5"/></testsuite>')
-    rc, err, _ = wsprobe("audit", report, "--save-baseline", "/dev/null")
+    rc, err, _ = wsprobe("audit", report, "--save-baseline", dev)
     assert rc in (0, 1), err
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert stat.S_ISCHR(os.stat(dev).st_mode)
     # a regular file through a link: replaced whole, and the link stays a link
     target = tmp_path / "store.json"
     target.write_text("{}")
