@@ -179,12 +179,25 @@ static int take_list(sec_cli *c, const char *arg)
     free(c->names_buf);
     c->names_buf = strdup(arg);
     c->num_names = 0;
-    for (char *p = c->names_buf; p && *p && c->num_names < MAX_NAMES;) {
+    if (!c->names_buf)
+        return -1;
+    /* An empty list used to run every check: say so instead (leave --checks out for all). */
+    for (char *p = c->names_buf; p;) {
         char *comma = strchr(p, ',');
         if (comma)
             *comma = '\0';
-        if (*p)
-            c->names[c->num_names++] = p;
+        if (!*p) {
+            wsp_cli_usage_error(CMD,
+                                "--checks '%s': an empty %s (give ids or groups, comma-separated; "
+                                "leave --checks out to run them all)",
+                                arg, *arg ? "name in the list" : "list");
+            return -1;
+        }
+        if (c->num_names == MAX_NAMES) {
+            wsp_cli_usage_error(CMD, "--checks: more than %d names", MAX_NAMES);
+            return -1;
+        }
+        c->names[c->num_names++] = p;
         p = comma ? comma + 1 : NULL;
     }
     return 0;

@@ -8,6 +8,7 @@
 #include "args.h"
 #include "cli.h"
 #include "util/duration.h"
+#include "util/excerpt.h"
 #include "probe/jwtconfig.h"
 #include "serve/serve.h"
 #include "net/tls.h"
@@ -191,6 +192,27 @@ static void warn_unsafe(unsigned unsafe)
                     wsp_serve_unsafe_describe((wsp_serve_unsafe)bit));
 }
 
+/* Not empty, and only visible ASCII (0x21-0x7e) without the bytes in `refused`: what a request
+ * target or an Origin can hold as the peer sends it (anything else arrives percent-encoded). */
+static bool visible_ascii(const char *s, const char *refused)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f || strchr(refused, *s))
+            return false;
+    return true;
+}
+
+/* A USAGE error for a text value, shown with '.' for what is not printable. Returns -1. */
+static int refuse_text(const char *opt, const char *arg, const char *expected)
+{
+    char shown[128];
+    wsp_excerpt(shown, sizeof shown, arg, strlen(arg));
+    wsp_cli_usage_error("serve", "%s '%s': expected %s", opt, shown, expected);
+    return -1;
+}
+
 static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_value *v)
 {
     static const char cmd[] = "serve";
@@ -226,13 +248,10 @@ static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_val
         a->self_dir = arg;
         return 0;
     case OPT_PATH:
-        if (arg[0] != '/' || strchr(arg, '?') || strcmp(arg, "/health") == 0) {
-            wsp_cli_usage_error(cmd,
-                                "--path '%s': expected a path starting with / (not /health, "
-                                "no query)",
-                                arg);
-            return -1;
-        }
+        if (arg[0] != '/' || !visible_ascii(arg, "?#") || strcmp(arg, "/health") == 0)
+            return refuse_text("--path", arg,
+                               "a path starting with / of visible ASCII (percent-encode the rest; "
+                               "not /health, no query or fragment)");
         cfg->policy.path = arg;
         return 0;
     case OPT_PORT_FILE:
@@ -267,6 +286,10 @@ static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_val
         return 0;
     }
     case OPT_ORIGIN:
+        if (!visible_ascii(arg, ""))
+            return refuse_text("--allow-origin", arg,
+                               "an origin of visible ASCII (scheme://host[:port]), without spaces "
+                               "or control bytes");
         if (a->num_origins >= WSP_SERVE_ORIGINS_MAX) {
             wsp_cli_usage_error(cmd, "at most %d --allow-origin", WSP_SERVE_ORIGINS_MAX);
             return -1;

@@ -50,15 +50,11 @@ void wsp_hs_accept(const char *key, size_t key_len, char out[WSP_HS_ACCEPT_LEN +
 /* ---- the request ---- */
 
 /* Header values may hold visible ASCII, obs-text, SP and HTAB; any other control byte (above
- * all CR and LF, which would end the header and let a value inject others) is refused. */
+ * all CR and LF, which would end the header and let a value inject others) is refused. The
+ * options are checked at parse time too (probe/setup.c); this is the last line. */
 static bool safe_value(const char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return false;
-    }
-    return true;
+    return wsp_http_bad_value_byte(s) == NULL;
 }
 
 /* A request target: visible ASCII only (a space would end it), not empty. */

@@ -203,6 +203,39 @@ bool wsp_http_is_token(const char *s, size_t len)
     return len > 0;
 }
 
+const char *wsp_http_bad_value_byte(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return s;
+    }
+    return NULL;
+}
+
+bool wsp_http_token_list_ok(const char *list, const char **bad, size_t *bad_len)
+{
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (!wsp_http_is_token(a, (size_t)(b - a))) {
+            *bad = a;
+            *bad_len = (size_t)(b - a);
+            return false;
+        }
+        if (!*end)
+            return true;
+        p = end + 1;
+    }
+}
+
 bool wsp_http_eq(const char *s, size_t len, const char *lit)
 {
     for (size_t i = 0; i < len; i++)

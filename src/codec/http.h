@@ -77,5 +77,12 @@ bool wsp_http_has_token(const char *value, size_t len, const char *token);
 bool wsp_http_eq(const char *s, size_t len, const char *lit);
 /* Whether s[0..len) is a token (RFC 9110 5.6.2: one or more tchar), as a header name must be. */
 bool wsp_http_is_token(const char *s, size_t len);
+/* The first byte of the NUL-terminated s that a header field value may not hold (RFC 9110
+ * 5.5: CR, LF and every other control byte but HTAB, and DEL), or NULL when there is none. */
+const char *wsp_http_bad_value_byte(const char *s);
+/* Whether every element of a comma-separated list (optional whitespace around each) is a token,
+ * as Sec-WebSocket-Protocol's are (RFC 6455 4.1). When one is not (an empty one included),
+ * returns false with *bad and *bad_len on it. */
+bool wsp_http_token_list_ok(const char *list, const char **bad, size_t *bad_len);
 
 #endif

@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 
 #include "codec/handshake.h"
+#include "codec/http.h"
 #include "codec/jsonptr.h"
 #include "codec/template.h"
 #include "codec/ws.h"
+#include "util/excerpt.h"
 #include "util/files.h"
 
 #define MSG_FILE_MAX (16u << 20)
@@ -154,11 +156,34 @@ static int bad(wsp_err *err, const char *label, const char *arg, const char *why
     return wsp_err_set(err, WSP_CLASS_USAGE, "%s '%.120s': %s", label, arg, why);
 }
 
+/* A value bound for the request head may hold no CR, LF or other control byte (RFC 9110 5.5):
+ * refused at parse time, before any connection, with the byte named and the value shown with
+ * '.' in its place. */
+static int check_value(const char *label, const char *arg, const char *what, wsp_err *err)
+{
+    const char *b = wsp_http_bad_value_byte(arg);
+    if (!b)
+        return 0;
+    char shown[128];
+    wsp_excerpt(shown, sizeof shown, arg, strlen(arg));
+    unsigned char c = (unsigned char)*b;
+    return wsp_err_set(err, WSP_CLASS_USAGE,
+                       "%s '%s': byte 0x%02x%s at offset %zu: %s may hold no CR, LF or other "
+                       "control byte",
+                       label, shown, c,
+                       c == '\r'   ? " (CR)"
+                       : c == '\n' ? " (LF)"
+                                   : "",
+                       (size_t)(b - arg), what);
+}
+
 static int set_header(wsp_probe_setup *s, const char *label, const char *arg, wsp_err *err)
 {
     const char *colon = strchr(arg, ':');
-    if (!colon || colon == arg || strpbrk(arg, "\r\n"))
-        return bad(err, label, arg, "expected 'Name: value' on one line");
+    if (!colon || colon == arg)
+        return bad(err, label, arg, "expected 'Name: value'");
+    if (check_value(label, arg, "a header", err) != 0)
+        return -1;
     for (const char *c = arg; c < colon; c++)
         if (!(*c > 32 && *c < 127) || strchr("()<>@,;\\\"/[]?={}", *c))
             return wsp_err_set(err, WSP_CLASS_USAGE, "%s: '%.*s' is not a header name", label,
@@ -246,11 +271,25 @@ int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label,
     case WSP_PROBE_OPT_HEADER:
         return set_header(s, label, arg, err);
     case WSP_PROBE_OPT_ORIGIN:
+        if (!*arg)
+            return bad(err, label, arg, "empty (leave it out to send no Origin)");
+        if (check_value(label, arg, "an Origin", err) != 0)
+            return -1;
         c->origin = arg;
         return 0;
-    case WSP_PROBE_OPT_SUBPROTOCOL:
+    case WSP_PROBE_OPT_SUBPROTOCOL: {
+        const char *tok;
+        size_t tl;
+        if (check_value(label, arg, "a subprotocol list", err) != 0)
+            return -1;
+        if (!wsp_http_token_list_ok(arg, &tok, &tl))
+            return wsp_err_set(err, WSP_CLASS_USAGE,
+                               "%s '%.120s': '%.*s' is not a subprotocol (RFC 6455 4.1: each is "
+                               "a token of letters, digits and !#$%%&'*+-.^_`|~, comma-separated)",
+                               label, arg, (int)(tl > 60 ? 60 : tl), tok);
         c->subprotocols = arg;
         return 0;
+    }
     case WSP_PROBE_OPT_TIMEOUT:
         c->timeout_us = v.u;
         return 0;

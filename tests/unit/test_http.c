@@ -601,6 +601,34 @@ static void test_is_token(void **state)
     assert_false(wsp_http_is_token("\xc3\xa9", 2));
 }
 
+/* What a header value may hold (RFC 9110 5.5) and what a subprotocol list must be (RFC 6455
+ * 4.1): the parse-time checks of every command. */
+static void test_value_bytes_and_token_lists(void **state)
+{
+    (void)state;
+    assert_null(wsp_http_bad_value_byte("https://a.example:8443"));
+    assert_null(wsp_http_bad_value_byte("tab\there \x80\xff obs-text"));
+    const char *v = "ok\r\nX: 1";
+    assert_ptr_equal(wsp_http_bad_value_byte(v), v + 2);
+    assert_non_null(wsp_http_bad_value_byte("\x01"));
+    assert_non_null(wsp_http_bad_value_byte("del\x7f"));
+    const char *bad;
+    size_t bl;
+    assert_true(wsp_http_token_list_ok("chat.v1", &bad, &bl));
+    assert_true(wsp_http_token_list_ok("a, b ,\tc", &bad, &bl));
+    const char *l = "a,,b";
+    assert_false(wsp_http_token_list_ok(l, &bad, &bl));
+    assert_ptr_equal(bad, l + 2);
+    assert_int_equal(bl, 0);
+    l = "a,b c";
+    assert_false(wsp_http_token_list_ok(l, &bad, &bl));
+    assert_ptr_equal(bad, l + 2);
+    assert_int_equal(bl, 3);
+    assert_false(wsp_http_token_list_ok("", &bad, &bl));
+    assert_false(wsp_http_token_list_ok("a,", &bad, &bl));
+    assert_false(wsp_http_token_list_ok("a/b", &bad, &bl));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_has_token),
         cmocka_unit_test(test_eq),
         cmocka_unit_test(test_is_token),
+        cmocka_unit_test(test_value_bytes_and_token_lists),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
