@@ -184,7 +184,8 @@ struct srv {
     size_t max_conns;  /* never 0: the file limit's ceiling at most */
     uint64_t q_budget; /* 0 off */
     uint64_t queued;   /* bytes queued to live connections */
-    uv_check_t trim;   /* runs the budget trim after the loop's I/O, never inside a write */
+    uint64_t queued_peak;
+    uv_check_t trim; /* runs the budget trim after the loop's I/O, never inside a write */
     bool trim_armed;
     uint64_t hits[LIM_COUNT];
     uint64_t logged_at[LIM_COUNT]; /* uv_now of the last line, 0 never */
@@ -640,6 +641,8 @@ static int raw_write(sconn *c, const void *a, size_t alen, const void *b, size_t
     }
     c->queued += rest;
     s->queued += rest;
+    if (s->queued > s->queued_peak)
+        s->queued_peak = s->queued;
     if (s->wq_max && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > s->wq_max) {
         limit_hit(s, c, LIM_WRITE_QUEUE);
         conn_abort(c, "write queue over its cap: the client does not read");
@@ -769,11 +772,12 @@ static char *health_body(srv *s)
                   "max_conns_per_ip", (json_int_t)s->max_per_ip, "max_queued_bytes",
                   (json_int_t)s->q_budget, "write_queue_max", (json_int_t)s->wq_max, "rate_limit",
                   (json_int_t)s->rate, "max_message", (json_int_t)s->max_message);
-    json_t *o =
-        json_pack("{s:s,s:s,s:f,s:I,s:I,s:I,s:o,s:o,s:o}", "status", "ok", "version", WSP_VERSION,
-                  "uptime_s", (double)(uv_now(s->loop) - s->t_start) / 1000.0, "connections",
-                  (json_int_t)s->num_conns, "websockets", (json_int_t)s->num_ws, "queued_bytes",
-                  (json_int_t)s->queued, "unsafe", unsafe, "limits", limits, "counters", counters);
+    json_t *o = json_pack("{s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "status", "ok", "version",
+                          WSP_VERSION, "uptime_s", (double)(uv_now(s->loop) - s->t_start) / 1000.0,
+                          "connections", (json_int_t)s->num_conns, "websockets",
+                          (json_int_t)s->num_ws, "queued_bytes", (json_int_t)s->queued,
+                          "queued_bytes_peak", (json_int_t)s->queued_peak, "unsafe", unsafe,
+                          "limits", limits, "counters", counters);
     char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(o);
     if (!body)
