@@ -255,11 +255,12 @@ static int parse_dur0(const char *cmd, const wsp_opt *o, const char *arg, uint64
     return -1;
 }
 
-static json_t *load_json_file(const char *cmd, const char *path)
+/* `what`: the option that named the file (--baseline), or NULL for an operand. */
+static json_t *load_json_file(const char *cmd, const char *what, const char *path)
 {
     size_t len = 0;
     wsp_err e;
-    char *text = wsp_file_read(NULL, path, 512u << 20, 0, &len, &e);
+    char *text = wsp_file_read(what, path, 512u << 20, 0, &len, &e);
     if (!text) {
         wsp_cli_usage_error(cmd, "%s", e.msg);
         return NULL;
@@ -272,9 +273,9 @@ static json_t *load_json_file(const char *cmd, const char *path)
     return j;
 }
 
-static wsp_load_result *load_report_file(const char *cmd, const char *path)
+static wsp_load_result *load_report_file(const char *cmd, const char *what, const char *path)
 {
-    json_t *j = load_json_file(cmd, path);
+    json_t *j = load_json_file(cmd, what, path);
     if (!j)
         return NULL;
     wsp_load_result *r = wsp_load_result_new();
@@ -656,7 +657,7 @@ static int judge_and_report(const judging *j, wsp_load_result *r)
 static int finish_judging(judging *j)
 {
     if (j->baseline_path) {
-        j->baseline = load_report_file(j->cmd, j->baseline_path);
+        j->baseline = load_report_file(j->cmd, "--baseline", j->baseline_path);
         if (!j->baseline)
             return 2;
     }
@@ -1025,7 +1026,7 @@ int wsp_cmd_load_merge(int argc, char **argv)
     wsp_load_result *acc = NULL;
     rc = 2;
     for (int i = 0; i < out.noperands; i++) {
-        wsp_load_result *r = load_report_file(cmd, out.operands[i]);
+        wsp_load_result *r = load_report_file(cmd, NULL, out.operands[i]);
         if (!r)
             goto out;
         if (!acc) {

@@ -470,6 +470,7 @@ FILE_CASES = [
     ("serve-cert", ["serve", "--tls-listen", "127.0.0.1:0", "--cert", "F", "--key", "F",
                     "--unsafe-no-auth"], "--cert"),
     ("load-merge", ["load-merge", "F"], None),
+    ("load-baseline", ["load", URL, "--baseline", "F", "--duration", "1s"], "--baseline"),
     ("audit-config", ["audit", "--config", "F"], "--config"),
 ]
 
