@@ -3,7 +3,6 @@
 #include "check/plan.h"
 
 #include <errno.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "net/dns.h"
 #include "util/duration.h"
 #include "util/files.h"
+#include "util/regex.h"
 #include "util/buf.h"
 #include "probe/setup.h"
 #include "codec/handshake.h"
@@ -1041,14 +1041,10 @@ static int expect_steps(wsp_plan *P, yaml_node_t *xn, const char *path, json_t *
     } else if (rn) {
         if (want_string(P, rn, "expect.regex", &s, err) != 0)
             return -1;
-        regex_t re;
-        int rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
-            char eb[128];
-            regerror(rc, &re, eb, sizeof eb);
-            return fail_at(P, err, rn->start_mark, "%s.regex: %s", path, eb);
-        }
-        regfree(&re);
+        wsp_regex *re = wsp_regex_new(s, &e); /* PCRE2 syntax, as the probe compiles it */
+        if (!re)
+            return fail_at(P, err, rn->start_mark, "%s.regex: %s", path, e.msg);
+        wsp_regex_free(re);
         step = json_pack("{s:s}", "expect_regex", s);
     } else {
         if (want_map(P, jn, "expect.json", err) != 0)

@@ -13,6 +13,7 @@
 
 #include "codec/jsonptr.h"
 #include "util/buf.h"
+#include "util/regex.h"
 #include "report/report.h"
 #include "codec/template.h"
 
@@ -24,8 +25,7 @@ static int add_step(wsp_probe_config *cfg, wsp_step *st, wsp_err *err)
         free(st->text);
         free(st->pointer);
         free(st->value_json);
-        if (st->re_compiled)
-            regfree(&st->re);
+        wsp_regex_free(st->re);
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
     }
     return 0;
@@ -85,9 +85,10 @@ static int steps_from_params(const json_t *params, const wsp_env *env, wsp_probe
             s.text = strdup(t);
         } else if ((t = json_string_value(json_object_get(js, "expect_regex")))) {
             s.kind = WSP_STEP_EXPECT_REGEX;
-            if (regcomp(&s.re, t, REG_EXTENDED | REG_NOSUB) != 0)
-                return wsp_err_set(err, WSP_CLASS_USAGE, "step %zu: bad regex", i + 1);
-            s.re_compiled = true;
+            wsp_err e;
+            s.re = wsp_regex_new(t, &e);
+            if (!s.re)
+                return wsp_err_set(err, e.cls, "step %zu: bad regex: %s", i + 1, e.msg);
             s.text = strdup(t);
         } else if ((pairs = json_object_get(js, "expect_json"))) {
             const json_t *sel = json_selector(pairs);
@@ -130,8 +131,7 @@ static int steps_from_params(const json_t *params, const wsp_env *env, wsp_probe
             return wsp_err_set(err, WSP_CLASS_USAGE, "step %zu: unknown kind", i + 1);
         }
         if (!s.text) {
-            if (s.re_compiled)
-                regfree(&s.re);
+            wsp_regex_free(s.re);
             return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
         }
         s.len = strlen(s.text);

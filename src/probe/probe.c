@@ -99,8 +99,7 @@ void wsp_probe_config_cleanup(wsp_probe_config *cfg)
             free(s->also_pointer[k]);
             free(s->also_value[k]);
         }
-        if (s->re_compiled)
-            regfree(&s->re);
+        wsp_regex_free(s->re);
     }
     free(cfg->steps);
     cfg->steps = NULL;
@@ -380,6 +379,51 @@ static void not_matched(wsp_probe *p, wsp_step_result *res, const wsp_ws_event *
                   ex);
 }
 
+/* The whole message is the subject (util/regex.h), matched within the regex's caps and what
+ * is left of --deadline. A cap reached leaves the match undecided: the step fails at once
+ * (docs/verdicts.md), never passes, and is not skipped as an unrelated message would be. */
+static void expect_regex(wsp_probe *p, const wsp_step *s, wsp_step_result *res,
+                         const wsp_ws_event *ev)
+{
+    const wsp_conn_record *r = wsp_conn_get_record(p->conn);
+    uint64_t stop = p->cfg->conn.deadline_us ? r->t_start + p->cfg->conn.deadline_us * 1000u : 0;
+    wsp_regex_result m = WSP_REGEX_LIMIT;
+    if (!stop || uv_hrtime() < stop)
+        m = wsp_regex_match(s->re, ev->data, ev->len, stop);
+    if (m == WSP_REGEX_MATCH) {
+        step_ok(p, "matched");
+        return;
+    }
+    if (m == WSP_REGEX_NO_MATCH) {
+        char what[200];
+        snprintf(what, sizeof what, "the message does not match /%.80s/:", s->text);
+        not_matched(p, res, ev, what);
+        return;
+    }
+    if (stop && uv_hrtime() >= stop) {
+        /* the deadline, not the pattern, ended it: the same verdict as the connection's own
+         * deadline timer (conn.c) */
+        snprintf(res->detail, sizeof res->detail, "the overall deadline passed");
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_MSG_TIMEOUT,
+                      "the overall deadline passed while step %zu matched a %zu-byte message "
+                      "against /%.80s/",
+                      p->step + 1, ev->len, s->text);
+        return;
+    }
+    snprintf(res->detail, sizeof res->detail, "%s", wsp_regex_result_text(m));
+    wsp_class cls = m == WSP_REGEX_LIMIT ? WSP_CLASS_WS_EXPECT_MISMATCH : WSP_CLASS_INTERNAL;
+    wsp_conn_fail(p->conn, cls,
+                  "step %zu: %s on a %zu-byte message (/%.80s/): undecided, so the expectation "
+                  "does not hold",
+                  p->step + 1, wsp_regex_result_text(m), ev->len, s->text);
+    wsp_conn_record *rw = wsp_conn_get_record(p->conn);
+    if (m == WSP_REGEX_LIMIT && rw->err.cls == cls)
+        wsp_err_hint(&rw->err,
+                     "the pattern backtracks too much on this message (nested repeats such as "
+                     "(a+)+, backreferences under a repeat): make it more specific (anchor it, "
+                     "bound the repeats, use a++ or (?>...)); docs/regex.md");
+}
+
 static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 {
     wsp_probe *p = ud;
@@ -411,22 +455,9 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
         }
         return;
     }
-    case WSP_STEP_EXPECT_REGEX: {
-        char *z = malloc(ev->len + 1);
-        if (!z)
-            return;
-        memcpy(z, ev->data, ev->len);
-        z[ev->len] = '\0';
-        bool ok = strlen(z) == ev->len && regexec(&s->re, z, 0, NULL, 0) == 0;
-        free(z);
-        if (ok) {
-            step_ok(p, "matched");
-        } else {
-            snprintf(what, sizeof what, "the message does not match /%.80s/:", s->text);
-            not_matched(p, res, ev, what);
-        }
+    case WSP_STEP_EXPECT_REGEX:
+        expect_regex(p, s, res, ev);
         return;
-    }
     case WSP_STEP_EXPECT_JSON:
         if (json_matches(p, s, ev->data, ev->len)) {
             step_ok(p, "matched");

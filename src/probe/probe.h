@@ -4,7 +4,6 @@
 #ifndef WSP_PROBE_H
 #define WSP_PROBE_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,13 +15,14 @@
 #include "net/conn.h"
 #include "net/dns.h"
 #include "util/error.h"
+#include "util/regex.h"
 #include "codec/url.h"
 
 typedef enum wsp_step_kind {
     WSP_STEP_SEND,         /* send `text` as a text message */
     WSP_STEP_SEND_BINARY,  /* send `text` (len bytes) as a binary message */
     WSP_STEP_EXPECT_TEXT,  /* a message equals `text`; others skipped (strict_order: the next) */
-    WSP_STEP_EXPECT_REGEX, /* a message matches `text` (POSIX extended); others skipped */
+    WSP_STEP_EXPECT_REGEX, /* a message matches `text` (PCRE2, bounded); others skipped */
     WSP_STEP_EXPECT_JSON,  /* a message whose JSON at `pointer` equals `value`; others skipped */
     WSP_STEP_PING,         /* a ping whose pong must come back */
 } wsp_step_kind;
@@ -40,8 +40,7 @@ typedef struct wsp_step {
     char *also_pointer[WSP_STEP_MAX_ALSO];
     char *also_value[WSP_STEP_MAX_ALSO];
     size_t num_also;
-    regex_t re; /* EXPECT_REGEX, compiled */
-    bool re_compiled;
+    wsp_regex *re;       /* EXPECT_REGEX: `text` compiled (util/regex.h), owned */
     uint64_t timeout_us; /* 0: the probe's timeout */
 } wsp_step;
 

@@ -1,7 +1,6 @@
 /* setup.c - see setup.h. */
 #include "probe/setup.h"
 
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -87,7 +86,7 @@ static const wsp_opt conv_opts[] = {
     {"expect-text", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_TEXT, "TEXT", "a message must equal TEXT",
      0, 0, NULL, NULL, WSP_OPT_REPEAT},
     {"expect-regex", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_REGEX, "RE",
-     "a message must match RE (POSIX extended)", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+     "a message must match RE (PCRE2, bounded: docs/regex.md)", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
     {"expect-json", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_JSON, "PTR=VALUE",
      "a message whose JSON at PTR (RFC 6901) equals VALUE\n(expectations skip unrelated messages "
      "until the timeout)",
@@ -139,8 +138,7 @@ static void step_free(wsp_step *step)
     free(step->text);
     free(step->pointer);
     free(step->value_json);
-    if (step->re_compiled)
-        regfree(&step->re);
+    wsp_regex_free(step->re);
 }
 
 static int add_step(wsp_probe_setup *s, wsp_step *step, wsp_err *err)
@@ -218,14 +216,16 @@ static int set_step(wsp_probe_setup *s, int id, const char *label, const char *a
         break;
     case WSP_PROBE_OPT_EXPECT_REGEX: {
         step.kind = WSP_STEP_EXPECT_REGEX;
-        int rerr = regcomp(&step.re, arg, REG_EXTENDED | REG_NOSUB);
-        if (rerr != 0) {
-            char eb[128];
-            regerror(rerr, &step.re, eb, sizeof eb);
-            return bad(err, label, arg, eb);
-        }
-        step.re_compiled = true;
+        wsp_err e;
+        step.re = wsp_regex_new(arg, &e);
+        if (!step.re)
+            return e.cls == WSP_CLASS_USAGE ? bad(err, label, arg, e.msg)
+                                            : wsp_err_set(err, e.cls, "%s", e.msg);
         step.text = strdup(arg);
+        if (!step.text) {
+            wsp_regex_free(step.re);
+            return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+        }
         step.len = strlen(arg);
         break;
     }
