@@ -23,17 +23,17 @@ int main(void)
         const char *pattern, *tail;
         size_t len;
     } cases[] = {
-        {"^(a*)\\1*\\1*b", "", 3000},    /* issue 13, as reported: decided at once */
-        {"^(a*)\\1*\\1*b", "cb", 3000},  /* the same with a 'b' present: backtracks */
-        {"(a*)\\1*\\1*b", "cb", 200},    /* unanchored: under the match limit at each start */
+        {"^(a*)\\1*\\1*b", "", 3000},   /* issue 13, as reported: decided at once */
+        {"^(a*)\\1*\\1*b", "cb", 3000}, /* the same with a 'b' present: backtracks */
+        {"(a*)\\1*\\1*b", "cb", 200},   /* unanchored: under the match limit at each start */
         {"(a*)\\1*\\1*b", "cb", 3000},
         {"(a|aa)*b", "cb", 3000},
         {"^(a+)+b", "cb", 3000},
         {"(.*a){12}b", "cb", 3000},
         {"(a*)*b", "cb", 3000},
-        {"[a-z]*!", "X!", 100000},       /* quadratic scan, no backtracking step */
+        {"[a-z]*!", "X!", 100000}, /* quadratic scan, no backtracking step */
         {"[a-z]*!", "X!", 16u << 20},
-        {"(.*a){12}b", "cb", 16u << 20}, /* the probe's default --max-message */
+        {"(.*a){12}b", "cb", 16u << 20},                /* the probe's default --max-message */
         {"order [0-9]+ ok$", " order 7 ok", 16u << 20}, /* linear work that must match */
     };
     double worst_all = 0;

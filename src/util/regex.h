@@ -19,8 +19,8 @@
 
 /* The caps on one wsp_regex_match call over a subject of LEN bytes; a cap reached is
  * WSP_REGEX_LIMIT. Measured on the 2-core build machine (docs/regex.md, bench/regex_bench.c):
- * a catastrophic pattern over 3,000 bytes ends in under 10 ms (16 ms on a busy machine); the caps that grow
- * with LEN leave room for linear work on a long message (about 60 ns a byte at worst).
+ * a catastrophic pattern over 3,000 bytes ends in under 10 ms (16 ms on a busy machine); the caps
+ * that grow with LEN leave room for linear work on a long message (about 60 ns a byte at worst).
  * - PCRE2's own (pcre2_set_match_limit, _depth_limit, _heap_limit): backtracking steps from
  *   one start position, MATCH_LIMIT_BASE + MATCH_LIMIT_PER_BYTE * LEN (PCRE2's default is
  *   10,000,000, about 0.3 s); nested backtracking points; KiB of memory for them (PCRE2's

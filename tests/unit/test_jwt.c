@@ -1120,14 +1120,21 @@ static void test_secret_loading(void **state)
             assert_non_null(strstr(e.msg, "larger than 65536 bytes"));
         free(s);
     }
-    /* a pipe: read to its end, within the cap */
+    /* a pipe by its path is not a regular file (refused at once); as "-", standard input,
+     * it is read to its end within the cap */
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     assert_int_equal(write(fds[1], "piped-secret\n", 13), 13);
     close(fds[1]);
     char fdpath[64];
     snprintf(fdpath, sizeof fdpath, "/dev/fd/%d", fds[0]);
-    assert_int_equal(wsp_jwt_secret_from_file("--jwt-secret-file", fdpath, &s, &n, &e), 0);
+    assert_int_equal(wsp_jwt_secret_from_file("--jwt-secret-file", fdpath, &s, &n, &e), -1);
+    assert_non_null(strstr(e.msg, "is a FIFO or pipe"));
+    int saved = dup(STDIN_FILENO);
+    assert_int_equal(dup2(fds[0], STDIN_FILENO), STDIN_FILENO);
+    assert_int_equal(wsp_jwt_secret_from_file("--jwt-secret-file", "-", &s, &n, &e), 0);
+    dup2(saved, STDIN_FILENO);
+    close(saved);
     assert_int_equal(n, 12);
     assert_memory_equal(s, "piped-secret", 12);
     free(s);
