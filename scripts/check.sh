@@ -64,7 +64,9 @@ step "end-to-end tests (real peers on loopback, ASan+UBSan binary)"
 export WSPROBE=$root/build-asan/wsprobe
 # The e2e files are independent (every peer on its own kernel-chosen port, every file in its
 # own tmp dir): pytest-xdist runs them on both cores. E2E_JOBS=1 runs them one at a time.
-jobs=(-n "${E2E_JOBS:-2}")
+# Tests marked xdist_group("cpu-heavy") (the attack suite and load's rate tests) run on one
+# worker, one after the other: an attack beside a rate test would starve its schedule.
+jobs=(-n "${E2E_JOBS:-2}" --dist loadgroup)
 "$PY" -c 'import xdist' 2>/dev/null || jobs=()
 "$PY" -m pytest tests/e2e -q -p no:cacheprovider "${jobs[@]}" --junitxml="$results/e2e.xml" \
     -o junit_family=xunit2 >"$results/e2e.log" 2>&1

@@ -22,6 +22,9 @@ import pytest
 from serve_helpers import (FrameReader, frame, http_get, mint, read_head, start_serve,
                            upgrade_request)
 
+# CPU-heavy: never beside another group member (scripts/check.sh runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("cpu-heavy")
+
 LEGIT_ROUNDS = 40
 MIN_SUCCESS = 0.9
 

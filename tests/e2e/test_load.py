@@ -21,6 +21,9 @@ import pytest
 from conftest import run_wsprobe, wsprobe_path
 from serve_helpers import SECRET, SECRET_ENV, start_serve
 
+# CPU-heavy: never beside another group member (scripts/check.sh runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("cpu-heavy")
+
 HERE = Path(__file__).resolve().parent
 PYTHON = "/usr/bin/python3"
 

@@ -29,6 +29,9 @@ HALF_ECHO = r'''
 import asyncio, json, signal, sys
 import websockets
 
+# CPU-heavy: never beside another group member (scripts/check.sh runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("cpu-heavy")
+
 counts = {"received": 0, "answered": 0}
 
 async def handler(ws, path=None):
