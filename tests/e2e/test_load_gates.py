@@ -19,6 +19,9 @@ import pytest
 from conftest import check_schema, run_wsprobe
 from serve_helpers import start_serve
 
+# CPU-heavy: never beside another group member (scripts/check.sh runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("cpu-heavy")
+
 HERE = Path(__file__).resolve().parent
 PYTHON = "/usr/bin/python3"
 
@@ -28,9 +31,6 @@ PYTHON = "/usr/bin/python3"
 HALF_ECHO = r'''
 import asyncio, json, signal, sys
 import websockets
-
-# CPU-heavy: never beside another group member (scripts/check.sh runs --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("cpu-heavy")
 
 counts = {"received": 0, "answered": 0}
 
