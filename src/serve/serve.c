@@ -582,6 +582,25 @@ static void write_cb(uv_write_t *req, int status)
 
 static void trim_cb(uv_check_t *h);
 
+/* --max-queued-bytes: drop the clients over their share (the budget divided by the
+ * connections), oldest first, until `need` more bytes fit in the budget. `except` (the writer)
+ * is left alone. Callers never walk a list that this may change: a broadcast walks a snapshot
+ * (a dropped member is only marked dead until the loop releases it), and none runs during
+ * shutdown, whose loop walks the connections. */
+static void trim(srv *s, const sconn *except, size_t need)
+{
+    sconn *c = s->conns;
+    while (c && s->queued + need > s->q_budget) {
+        sconn *next = c->next;
+        uint64_t share = s->q_budget / (s->num_conns ? s->num_conns : 1);
+        if (c != except && c->queued > share) {
+            limit_hit(s, c, LIM_QUEUED_BYTES);
+            conn_abort(c, "over its share of --max-queued-bytes: the client does not read");
+        }
+        c = next;
+    }
+}
+
 /* Whether `rest` more bytes may be queued to c under --max-queued-bytes: not when the total
  * would pass the budget and c would pass its share of it. */
 static bool budget_allows(srv *s, const sconn *c, size_t rest)
@@ -618,6 +637,10 @@ static int raw_write(sconn *c, const void *a, size_t alen, const void *b, size_t
         conn_abort(c, "over its share of --max-queued-bytes: the client does not read");
         return -1;
     }
+    /* Within its share, but the total would pass the budget: the clients over theirs go first,
+     * so the budget holds (every client within its share sums to the budget at most). */
+    if (s->q_budget && s->queued + rest > s->q_budget && !s->stopping)
+        trim(s, c, rest);
     wbuf *w = malloc(sizeof *w + rest);
     if (!w) {
         conn_abort(c, "out of memory");
@@ -985,13 +1008,20 @@ static void chat_message(sconn *c, const wsp_ws_event *ev)
     if (res.reply)
         send_frame(c, WSP_WS_OP_TEXT, res.reply, strlen(res.reply));
     if (res.broadcast && c->room) {
-        size_t bl = strlen(res.broadcast);
-        sconn *m = c->room->members;
-        while (m) {
-            sconn *next = m->rnext; /* a member that cannot take it leaves the list */
-            send_frame(m, WSP_WS_OP_TEXT, res.broadcast, bl);
-            m = next;
+        /* A snapshot of the members: a write may drop any of them (a queue over its cap or
+         * its share of the budget), which takes it out of the room's list. */
+        size_t bl = strlen(res.broadcast), n = 0;
+        sconn **members = malloc(c->room->count * sizeof *members);
+        if (!members) {
+            wsp_serve_chat_result_cleanup(&res);
+            ws_close(c, WSP_WS_CLOSE_INTERNAL, "out of memory", false);
+            return;
         }
+        for (sconn *m = c->room->members; m; m = m->rnext)
+            members[n++] = m;
+        for (size_t i = 0; i < n; i++)
+            send_frame(members[i], WSP_WS_OP_TEXT, res.broadcast, bl); /* dead ones: no-op */
+        free(members);
     }
     if (res.error) {
         c->errors++;
@@ -1245,16 +1275,8 @@ static void trim_cb(uv_check_t *h)
     srv *s = h->data;
     uv_check_stop(h);
     s->trim_armed = false;
-    sconn *c = s->conns;
-    while (c && s->queued > s->q_budget) {
-        sconn *next = c->next;
-        uint64_t share = s->q_budget / (s->num_conns ? s->num_conns : 1);
-        if (c->queued > share) {
-            limit_hit(s, c, LIM_QUEUED_BYTES);
-            conn_abort(c, "over its share of --max-queued-bytes: the client does not read");
-        }
-        c = next;
-    }
+    if (!s->stopping)
+        trim(s, NULL, 0);
 }
 
 /* Make room for one connection at --max-conns: close the oldest connection that is ending,
