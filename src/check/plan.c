@@ -454,10 +454,10 @@ static json_t *to_json(wsp_plan *P, yaml_node_t *n, int depth, wsp_plan_err *err
 
 /* ---- environments ---- */
 
-static const char *const env_keys[] = {"url",         "health",   "plaintext_url", "origin",
-                                       "subprotocol", "headers",  "resolve",       "dns_server",
-                                       "timeout",     "deadline", "tls",           "auth",
-                                       "limits",      "marker",   "description",   NULL};
+static const char *const env_keys[] = {
+    "url",     "health",  "plaintext_url", "origin",      "subprotocol", "compress",
+    "headers", "resolve", "dns_server",    "timeout",     "deadline",    "tls",
+    "auth",    "limits",  "marker",        "description", NULL};
 static const char *const tls_keys[] = {"cacert",      "cert",          "key_file", "insecure",
                                        "min_version", "min_cert_days", NULL};
 static const char *const auth_keys[] = {"jwt", "token_env", "in", "message", NULL};
@@ -515,6 +515,14 @@ static int set_node(wsp_plan *P, wsp_probe_setup *s, const wsp_opt *o, const yam
                     const char *kp, bool live, wsp_plan_err *err)
 {
     const char *text = NULL;
+    if (o->flags & WSP_OPT_OPTIONAL && is_plain(v) &&
+        (strcmp((const char *)v->data.scalar.value, "true") == 0 ||
+         strcmp((const char *)v->data.scalar.value, "false") == 0)) {
+        /* `compress: true` is the option alone; false leaves it out */
+        return strcmp((const char *)v->data.scalar.value, "true") == 0
+                   ? set_opt(P, s, o, NULL, v, kp, err)
+                   : 0;
+    }
     if (o->type == WSP_OPT_FLAG) {
         bool on;
         if (want_bool(P, v, kp, &on, err) != 0)

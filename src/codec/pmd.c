@@ -99,7 +99,8 @@ static int take_param(wsp_pmd_params *p, unsigned *seen, const char *s, size_t n
     *seen |= 1u << id;
     if (id == P_SERVER_NCT || id == P_CLIENT_NCT) {
         if (eq) {
-            say(why, cap, "permessage-deflate parameter '%.*s' takes no value (got '%.*s')", (int)CUT(nl), s, (int)CUT(vl), v);
+            say(why, cap, "permessage-deflate parameter '%.*s' takes no value (got '%.*s')",
+                (int)CUT(nl), s, (int)CUT(vl), v);
             return -1;
         }
         if (id == P_SERVER_NCT)
@@ -114,7 +115,9 @@ static int take_param(wsp_pmd_params *p, unsigned *seen, const char *s, size_t n
     }
     int bits = eq ? window_bits(v, vl) : -1;
     if (bits < 0) {
-        say(why, cap, "permessage-deflate parameter '%.*s' needs a window size from 8 to 15 (got '%.*s')", (int)CUT(nl), s, (int)CUT(eq ? vl : 0), eq ? v : "");
+        say(why, cap,
+            "permessage-deflate parameter '%.*s' needs a window size from 8 to 15 (got '%.*s')",
+            (int)CUT(nl), s, (int)CUT(eq ? vl : 0), eq ? v : "");
         return -1;
     }
     if (id == P_SERVER_BITS)
@@ -255,7 +258,8 @@ int wsp_pmd_check_response(const wsp_pmd_params *offer, const char *value, size_
                 const char *pe = param_end(p, ee);
                 const char *pa = trim_left(p, pe), *pb = trim_right(pa, pe);
                 if (pa == pb) {
-                    say(why, why_cap, "an empty permessage-deflate parameter in '%.*s'", (int)CUT(len), value);
+                    say(why, why_cap, "an empty permessage-deflate parameter in '%.*s'",
+                        (int)CUT(len), value);
                     return -1;
                 }
                 if (take_param(agreed, &seen, pa, (size_t)(pb - pa), false, why, why_cap) != 0)

@@ -66,8 +66,7 @@ void wsp_pmd_cleanup(wsp_pmd *p);
 /* Compress one message (the client's direction, RFC 7692 7.2.1: a sync flush, the final
  * 00 00 ff ff removed). *out points into p's buffer until the next call. 0, or -1 out of
  * memory. */
-int wsp_pmd_compress(wsp_pmd *p, const void *in, size_t len, const uint8_t **out,
-                     size_t *out_len);
+int wsp_pmd_compress(wsp_pmd *p, const void *in, size_t len, const uint8_t **out, size_t *out_len);
 
 typedef enum wsp_pmd_rc {
     WSP_PMD_OK = 0,

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "util/excerpt.h"
+#include "util/rand.h"
+#include "codec/utf8.h"
 #include "codec/handshake.h"
 #include "codec/http.h"
 
@@ -26,6 +28,7 @@ static _Thread_local uint8_t plain_buf[READ_BUF];
 typedef struct hs_state {
     char key[WSP_HS_KEY_LEN + 1];
     char host_header[300];
+    char pmd_offer[160];
     wsp_hs_request req;
 } hs_state;
 
@@ -61,6 +64,7 @@ struct wsp_conn {
 
     bool parser_init;
     wsp_ws_parser parser;
+    wsp_pmd *pmd;   /* heap, when permessage-deflate was agreed */
     int close_sent; /* the code of the close frame we sent (1005: none), or -1 */
 };
 
@@ -104,6 +108,11 @@ static void maybe_release(wsp_conn *c)
     if (c->freed && c->open_handles == 0) {
         if (c->parser_init)
             wsp_ws_parser_cleanup(&c->parser);
+        if (c->pmd) {
+            wsp_pmd_cleanup(c->pmd);
+            free(c->pmd);
+        }
+        free(c->rec.pmd);
         if (c->tls_active)
             wsp_tls_cleanup(c->tls);
         free(c->tls);
@@ -401,6 +410,17 @@ static void send_request(wsp_conn *c)
     hs->req.origin = c->o->origin;
     hs->req.subprotocols = c->o->subprotocols;
     hs->req.extensions = c->o->extensions;
+    if (c->o->compress) {
+        if (!c->rec.pmd)
+            c->rec.pmd = calloc(1, sizeof *c->rec.pmd);
+        if (!c->rec.pmd ||
+            wsp_pmd_format(&c->o->compress_params, hs->pmd_offer, sizeof hs->pmd_offer) < 0) {
+            fail(c, WSP_CLASS_INTERNAL, "out of memory");
+            return;
+        }
+        snprintf(c->rec.pmd->offered, sizeof c->rec.pmd->offered, "%s", hs->pmd_offer);
+        hs->req.extensions = hs->pmd_offer;
+    }
     hs->req.num_extra = 0;
     for (size_t i = 0; i < c->o->num_headers && i < WSP_HS_MAX_EXTRA; i++)
         hs->req.extra[hs->req.num_extra++] = c->o->headers[i];
@@ -476,6 +496,36 @@ static void keep_body(wsp_conn *c, const char *data, size_t len)
     if (c->rec.http_body_len >= WSP_CONN_BODY_MAX ||
         (c->body_expected != SIZE_MAX && c->rec.http_body_len >= c->body_expected))
         finish(c);
+}
+
+/* The server's answer to the permessage-deflate offer (RFC 7692 7): a broken one fails the
+ * handshake with the parameter named (HS_NEGOTIATION); an accepted one makes the state. */
+static int agree_pmd(wsp_conn *c, const wsp_hs_result *hr)
+{
+    wsp_pmd_params agreed;
+    char why[256] = "";
+    int r = wsp_pmd_check_response(&c->o->compress_params, hr->extensions, hr->extensions_len,
+                                   &agreed, why, sizeof why);
+    if (r < 0) {
+        c->rec.failed_phase = WSP_PHASE_UPGRADE;
+        fail_hinted(c, WSP_CLASS_HS_NEGOTIATION,
+                    "the server's permessage-deflate does not follow RFC 7692 section 7: fix its "
+                    "extension settings, or probe without --compress to see the rest",
+                    "permessage-deflate: %s", why);
+        return -1;
+    }
+    if (r == 0)
+        return 0; /* declined: messages go uncompressed, the report says so */
+    c->pmd = malloc(sizeof *c->pmd);
+    if (!c->pmd) {
+        fail(c, WSP_CLASS_INTERNAL, "out of memory");
+        return -1;
+    }
+    wsp_pmd_init(c->pmd, &agreed,
+                 c->o->limits.max_message ? c->o->limits.max_message : WSP_WS_DEFAULT_MAX);
+    c->rec.pmd->accepted = true;
+    wsp_pmd_params_format(&agreed, c->rec.pmd->params, sizeof c->rec.pmd->params);
+    return 0;
 }
 
 static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
@@ -582,11 +632,16 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
     if (hr.extensions)
         snprintf(c->rec.extensions, sizeof c->rec.extensions, "%.*s", (int)hr.extensions_len,
                  hr.extensions);
+    wsp_ws_limits lim = c->o->limits;
+    if (c->o->compress && agree_pmd(c, &hr) != 0)
+        return;
+    if (c->pmd)
+        lim.allowed_rsv |= 0x40; /* RFC 7692 6: RSV1 marks a compressed message */
     c->rec.handshake_completed = true;
     c->phase = WSP_PHASE_OPEN;
     free(c->hs);
     c->hs = NULL;
-    wsp_ws_parser_init(&c->parser, WSP_WS_ROLE_CLIENT, &c->o->limits);
+    wsp_ws_parser_init(&c->parser, WSP_WS_ROLE_CLIENT, &lim);
     c->parser_init = true;
     /* frames that came with the head must be parsed after on_open; keep them aside */
     uint8_t *early = NULL;
@@ -616,14 +671,26 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
 
 /* ---- frames ---- */
 
-static int send_frame(wsp_conn *c, unsigned opcode, const void *data, size_t len)
+/* One masked frame; with rsv1 the first (and only) frame of a compressed message. */
+static int send_frame_rsv(wsp_conn *c, unsigned opcode, const void *data, size_t len, bool rsv1)
 {
     size_t cap = len + WSP_WS_HEADER_MAX;
     uint8_t stackbuf[512];
     uint8_t *buf = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
     if (!buf)
         return -1;
-    long n = wsp_ws_frame_encode(buf, cap, true, opcode, data, len, true);
+    long n = -1;
+    if (!rsv1) {
+        n = wsp_ws_frame_encode(buf, cap, true, opcode, data, len, true);
+    } else {
+        uint8_t key[4];
+        if (wsp_rand_bytes(key, sizeof key) == 0) {
+            size_t hl = wsp_ws_header_encode(buf, true, opcode, 0x40, len, key);
+            memcpy(buf + hl, data, len);
+            wsp_ws_mask(buf + hl, len, key, 0);
+            n = (long)(hl + len);
+        }
+    }
     int rc = -1;
     if (n > 0 && net_write(c, buf, (size_t)n) == 0) {
         c->rec.sent_frames++;
@@ -633,6 +700,11 @@ static int send_frame(wsp_conn *c, unsigned opcode, const void *data, size_t len
     if (buf != stackbuf)
         free(buf);
     return rc;
+}
+
+static int send_frame(wsp_conn *c, unsigned opcode, const void *data, size_t len)
+{
+    return send_frame_rsv(c, opcode, data, len, false);
 }
 
 static void send_close_frame(wsp_conn *c, unsigned code, const char *reason)
@@ -703,6 +775,50 @@ static void on_ws_close(wsp_conn *c, const wsp_ws_event *ev)
         finish(c);
 }
 
+/* A message that came with RSV1 is inflated in place of the event's data, within
+ * --max-message (a bomb is refused before it is held); text is checked as UTF-8 after. On a
+ * failure the connection is failed (WS_PROTOCOL, close 1009 or 1007) and -1 returned. */
+static int inflate_event(wsp_conn *c, wsp_ws_event *ev)
+{
+    wsp_conn_pmd_record *pr = c->rec.pmd;
+    pr->received_wire += ev->len;
+    if (!ev->compressed) {
+        pr->received_inflated += ev->len;
+        return 0;
+    }
+    const uint8_t *out;
+    size_t n;
+    const char *why = "";
+    wsp_pmd_rc rc = wsp_pmd_inflate(c->pmd, ev->data, ev->len, &out, &n, &why);
+    unsigned code = rc == WSP_PMD_TOO_BIG ? WSP_WS_CLOSE_TOO_BIG : WSP_WS_CLOSE_BAD_DATA;
+    if (rc == WSP_PMD_OK && ev->type == WSP_WS_EV_TEXT && !wsp_utf8_valid(out, n)) {
+        rc = WSP_PMD_CORRUPT;
+        why = "the inflated text message is not UTF-8 (RFC 6455 8.1)";
+    }
+    if (rc != WSP_PMD_OK) {
+        send_close_frame(c, code, NULL);
+        c->close_sent = (int)code;
+        c->rec.closed_by = WSP_CLOSED_BY_CLIENT;
+        c->rec.close_code = (int)code;
+        if (rc == WSP_PMD_TOO_BIG)
+            fail_hinted(c, WSP_CLASS_WS_PROTOCOL,
+                        "raise --max-message if messages this large are expected; otherwise the "
+                        "server sends more than its clients accept",
+                        "permessage-deflate: a message of %zu compressed bytes inflates past the "
+                        "limit of %llu bytes",
+                        ev->len, (unsigned long long)c->pmd->max_inflated);
+        else
+            fail(c, WSP_CLASS_WS_PROTOCOL, "permessage-deflate: %s", why);
+        return -1;
+    }
+    pr->received_inflated += n;
+    pr->received_compressed_messages++;
+    ev->data = out;
+    ev->len = n;
+    ev->compressed = false;
+    return 0;
+}
+
 static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
 {
     const uint8_t *start = data;
@@ -724,6 +840,8 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
             c->rec.received_frames += ev.frames ? ev.frames : 1;
             if (!c->rec.t_first_message)
                 c->rec.t_first_message = uv_hrtime();
+            if (c->pmd && inflate_event(c, &ev) != 0)
+                return;
             if (c->phase == WSP_PHASE_OPEN && c->cb->on_message)
                 c->cb->on_message(c, c->ud, &ev);
             break;
@@ -1175,7 +1293,23 @@ int wsp_conn_send(wsp_conn *c, unsigned opcode, const void *data, size_t len)
 {
     if (c->phase != WSP_PHASE_OPEN)
         return -1;
-    return send_frame(c, opcode, data, len);
+    bool data_frame = opcode == WSP_WS_OP_TEXT || opcode == WSP_WS_OP_BINARY;
+    if (!c->pmd || !data_frame)
+        return send_frame(c, opcode, data, len);
+    wsp_conn_pmd_record *pr = c->rec.pmd;
+    pr->sent_inflated += len;
+    if (len == 0) { /* an empty message goes as it is (RFC 7692 allows either) */
+        return send_frame(c, opcode, data, len);
+    }
+    const uint8_t *z;
+    size_t zl;
+    if (wsp_pmd_compress(c->pmd, data, len, &z, &zl) != 0) {
+        fail(c, WSP_CLASS_INTERNAL, "cannot compress a message: out of memory");
+        return -1;
+    }
+    pr->sent_wire += zl;
+    pr->sent_compressed_messages++;
+    return send_frame_rsv(c, opcode, z, zl, true);
 }
 
 int wsp_conn_send_raw(wsp_conn *c, const void *data, size_t len)

@@ -20,6 +20,7 @@
 #include "net/dns.h"
 #include "util/error.h"
 #include "net/tls.h"
+#include "codec/pmd.h"
 #include "codec/url.h"
 #include "codec/ws.h"
 
@@ -59,6 +60,11 @@ typedef struct wsp_conn_opts {
     const char *origin;
     const char *subprotocols; /* comma-separated offer, or NULL */
     const char *extensions;
+    /* permessage-deflate to offer (--compress) with these parameters. The offer replaces
+     * `extensions`; the answer is checked (HS_NEGOTIATION), messages are compressed and
+     * inflated, and the record's `pmd` says what happened. */
+    bool compress;
+    wsp_pmd_params compress_params;
     const char *headers[WSP_CONN_MAX_HEADERS]; /* "Name: value" */
     size_t num_headers;
     wsp_ws_limits limits;
@@ -79,6 +85,16 @@ typedef struct wsp_conn_cbs {
      * the connection is freed first. */
     void (*on_done)(wsp_conn *c, void *ud);
 } wsp_conn_cbs;
+
+/* permessage-deflate as it went (heap, only when it was offered). Bytes are message payload:
+ * on the wire (compressed, or as sent when a message went uncompressed) and inflated. */
+typedef struct wsp_conn_pmd_record {
+    char offered[160]; /* the Sec-WebSocket-Extensions offer */
+    bool accepted;
+    char params[160]; /* the agreed parameters ("" when none) */
+    uint64_t sent_wire, sent_inflated, received_wire, received_inflated;
+    uint64_t sent_compressed_messages, received_compressed_messages;
+} wsp_conn_pmd_record;
 
 typedef enum wsp_closed_by {
     WSP_CLOSED_BY_NONE,
@@ -118,6 +134,7 @@ typedef struct wsp_conn_record {
     /* WebSocket */
     char subprotocol[128];
     char extensions[256];
+    wsp_conn_pmd_record *pmd; /* NULL when permessage-deflate was not offered */
     uint64_t sent_frames, received_frames, sent_bytes, received_bytes; /* frame bytes on the wire */
     uint64_t tx_bytes, rx_bytes; /* every byte through the socket (HTTP and frames, before TLS) */
     int close_code; /* -1 none; the code in the close frame received (or sent when ours) */

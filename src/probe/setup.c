@@ -27,6 +27,10 @@ static const wsp_opt conn_opts[] = {
      "origin", 0},
     {"subprotocol", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_SUBPROTOCOL, "LIST",
      "offer subprotocols (comma-separated)", 0, 0, NULL, "subprotocol", 0},
+    {"compress", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_COMPRESS, "PARAMS",
+     "offer permessage-deflate (RFC 7692), with\nclient_max_window_bits; =PARAMS: exactly these "
+     "(e.g.\nclient_no_context_takeover,server_max_window_bits=10)",
+     0, 0, NULL, "compress", WSP_OPT_OPTIONAL},
     {"timeout", 0, WSP_OPT_DURATION, WSP_PROBE_OPT_TIMEOUT, "DUR",
      "limit for each phase (default 10s; 250ms, 2s, 1m)", 0, 0, NULL, "timeout", 0},
     {"deadline", 0, WSP_OPT_DURATION, WSP_PROBE_OPT_DEADLINE, "DUR",
@@ -318,6 +322,19 @@ int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label,
     case WSP_PROBE_OPT_MAX_MESSAGE:
         c->limits.max_message = c->limits.max_frame = v.u;
         return 0;
+    case WSP_PROBE_OPT_COMPRESS: {
+        char why[256];
+        if (!arg) {
+            wsp_pmd_default_offer(&c->compress_params);
+        } else if (!*arg) {
+            return bad(err, label, arg,
+                       "an empty list (give RFC 7692 parameters, or --compress alone)");
+        } else if (wsp_pmd_parse_params(arg, &c->compress_params, why, sizeof why) != 0) {
+            return bad(err, label, arg, why);
+        }
+        c->compress = true;
+        return 0;
+    }
     case WSP_PROBE_OPT_CACERT:
         s->tls.cacert = arg;
         return 0;

@@ -346,6 +346,16 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
         }
     }
     json_object_set_new(ws, "extensions", exts);
+    if (r->pmd) {
+        const wsp_conn_pmd_record *pr = r->pmd;
+        json_object_set_new(
+            ws, "compression",
+            json_pack("{s:s,s:b,s:o,s:I,s:I,s:I,s:I}", "offered", pr->offered, "accepted",
+                      pr->accepted, "params", pr->accepted ? json_string(pr->params) : json_null(),
+                      "sent_wire", (json_int_t)pr->sent_wire, "sent_inflated",
+                      (json_int_t)pr->sent_inflated, "received_wire", (json_int_t)pr->received_wire,
+                      "received_inflated", (json_int_t)pr->received_inflated));
+    }
     json_object_set_new(o, "ws", ws);
 
     json_t *bytes = json_object();
@@ -478,6 +488,18 @@ static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool 
             snprintf(what, sizeof what, "no response");
         row(f, &st, "upgrade", fp == WSP_PHASE_UPGRADE, wsp_conn_ms(r->t_request, r->t_upgraded),
             r->t_upgraded != 0, what);
+    }
+    if (r->pmd && r->handshake_completed) {
+        const wsp_conn_pmd_record *pr = r->pmd;
+        if (pr->accepted)
+            snprintf(what, sizeof what,
+                     "permessage-deflate%s%s; sent %llu B as %llu, received %llu B as %llu",
+                     pr->params[0] ? ": " : "", pr->params, (unsigned long long)pr->sent_inflated,
+                     (unsigned long long)pr->sent_wire, (unsigned long long)pr->received_inflated,
+                     (unsigned long long)pr->received_wire);
+        else
+            snprintf(what, sizeof what, "permessage-deflate offered, declined by the server");
+        row(f, &st, "compress", false, 0, false, what);
     }
     const wsp_step_result *sr = wsp_probe_step_results(p);
     for (size_t i = 0; i < cfg->num_steps; i++) {

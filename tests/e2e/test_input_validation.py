@@ -94,10 +94,11 @@ def test_a_minted_token_and_an_authorization_header_are_a_usage_error(listener):
 ])
 def test_plan_values_are_checked_the_same_way(listener, tmp_path, key, value):
     plan = tmp_path / "plan.yaml"
-    plan.write_text("version: 1\nenvironments:\n  x:\n    url: %s\n    %s: %s\n"
+    plan.write_text("environments:\n  x:\n    url: %s\n    %s: %s\n"
                     "checks:\n  - connect\n" % (url_of(listener), key, value))
     r = run("run", plan, "--env", "x", "--json")
     assert r.returncode == 2, (r.returncode, r.stderr[-500:], r.stdout[-500:])
+    assert key in r.stderr and "unknown key" not in r.stderr, r.stderr  # refused for its value
     assert not connected(listener)
 
 

@@ -22,13 +22,12 @@ static void test_offers(void **state)
     int len = wsp_pmd_format(&p, out, sizeof out);
     assert_int_equal(len, (int)strlen(out));
     assert_string_equal(out, "permessage-deflate; client_max_window_bits");
-    assert_int_equal(
-        wsp_pmd_parse_params("client_no_context_takeover,server_max_window_bits=10", &p, why,
-                             sizeof why),
-        0);
+    assert_int_equal(wsp_pmd_parse_params("client_no_context_takeover,server_max_window_bits=10",
+                                          &p, why, sizeof why),
+                     0);
     wsp_pmd_format(&p, out, sizeof out);
-    assert_string_equal(out,
-                        "permessage-deflate; client_no_context_takeover; server_max_window_bits=10");
+    assert_string_equal(
+        out, "permessage-deflate; client_no_context_takeover; server_max_window_bits=10");
     assert_int_equal(wsp_pmd_parse_params("client_max_window_bits=12; server_no_context_takeover",
                                           &p, why, sizeof why),
                      0);
@@ -74,9 +73,8 @@ static void test_responses(void **state)
     assert_true(ag.server_no_context_takeover);
     assert_int_equal(ag.client_max_window_bits, 10);
     /* the server may limit its own window and drop its context unasked */
-    assert_int_equal(check(&offer, "permessage-deflate; server_max_window_bits=9", &ag, why,
-                           sizeof why),
-                     1);
+    assert_int_equal(
+        check(&offer, "permessage-deflate; server_max_window_bits=9", &ag, why, sizeof why), 1);
     assert_int_equal(ag.server_max_window_bits, 9);
     static const char *const bad[][2] = {
         {"permessage-deflate; client_max_window_bits", "8 to 15"}, /* a value is required */
@@ -93,18 +91,15 @@ static void test_responses(void **state)
     }
     /* an offer without client_max_window_bits must not get one back */
     memset(&offer, 0, sizeof offer);
-    assert_int_equal(check(&offer, "permessage-deflate; client_max_window_bits=10", &ag, why,
-                           sizeof why),
-                     -1);
+    assert_int_equal(
+        check(&offer, "permessage-deflate; client_max_window_bits=10", &ag, why, sizeof why), -1);
     assert_non_null(strstr(why, "7.1.2.2"));
     /* an offer of server_max_window_bits=10 is accepted with 10 or less, not more or without */
     offer.server_max_window_bits = 10;
-    assert_int_equal(check(&offer, "permessage-deflate; server_max_window_bits=10", &ag, why,
-                           sizeof why),
-                     1);
-    assert_int_equal(check(&offer, "permessage-deflate; server_max_window_bits=12", &ag, why,
-                           sizeof why),
-                     -1);
+    assert_int_equal(
+        check(&offer, "permessage-deflate; server_max_window_bits=10", &ag, why, sizeof why), 1);
+    assert_int_equal(
+        check(&offer, "permessage-deflate; server_max_window_bits=12", &ag, why, sizeof why), -1);
     assert_int_equal(check(&offer, "permessage-deflate", &ag, why, sizeof why), -1);
     assert_non_null(strstr(why, "7.1.2.1"));
     /* client_no_context_takeover offered is honoured whatever the server says */

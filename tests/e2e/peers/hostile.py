@@ -57,6 +57,11 @@ Frame modes: a correct 101, then wait for the client's first frame and:
     fragments       echo each text message as three fragments (FIN=0, continuation, FIN=1).
     unrelated       send --text (default '{"type":"noise"}') before each echo.
     masked          a masked text frame (servers must not mask).                  -> WS_PROTOCOL
+    deflate-bomb    (with --header 'Sec-WebSocket-Extensions: permessage-deflate') a compressed
+                    text message that inflates to 16 MiB.                  -> WS_PROTOCOL 1009
+    deflate-garbage a text frame with RSV1 whose payload is not deflate data. -> WS_PROTOCOL 1007
+    deflate-control a ping with RSV1 (RFC 7692 6.1: never on control frames). -> WS_PROTOCOL
+    deflate-echo    inflate each message (logged as "inflated"), echo it compressed (RSV1).
     close-CODE      close frame with CODE (e.g. close-1011) and reason.          -> WS_CLOSED
     close-nostatus  a close frame without a status code (read as 1005).
     drop            TCP close without a close frame.                              -> WS_DROPPED
@@ -80,6 +85,7 @@ import json
 import os
 import socket
 import struct
+import zlib
 import sys
 import threading
 import time
@@ -219,6 +225,7 @@ class Peer:
             payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
         self.log("frame", fin=fin, rsv=rsv, opcode=opcode, masked=masked, mask=mask.hex(),
                  length=length, payload=payload.hex())
+        self.last_rsv = rsv
         return opcode, fin, payload
 
 
@@ -352,6 +359,7 @@ def frame_modes(p, mode, args):
     The upgrade request was read by handshake_modes."""
     sub = p.header("Sec-WebSocket-Protocol")
     extra = ["Sec-WebSocket-Protocol: " + sub.split(",")[0].strip()] if sub else []
+    extra += args.header  # e.g. a Sec-WebSocket-Extensions answer for the deflate modes
     if not p.send(p.switching(extra=extra)):
         return
     first = p.read_frame()
@@ -399,6 +407,30 @@ def frame_modes(p, mode, args):
         p.send(frame(0x3, b"reserved"))
     elif mode == "rsv1":
         p.send(frame(0x1, b"rsv1 set", rsv=4))
+    elif mode == "deflate-bomb":
+        # 16 MiB of zeros as one compressed message (about 16 KiB on the wire)
+        z = zlib.compressobj(9, zlib.DEFLATED, -15)
+        data = z.compress(b"\0" * (16 << 20)) + z.flush(zlib.Z_SYNC_FLUSH)
+        p.send(frame(0x1, data[:-4], rsv=4))
+    elif mode == "deflate-garbage":
+        p.send(frame(0x1, b"\xff\xff\xff\xff\x00\x13 not deflate", rsv=4))
+    elif mode == "deflate-control":
+        p.send(frame(0x9, b"compressed ping", rsv=4))
+    elif mode == "deflate-echo":
+        # inflate what came (RFC 7692: tail appended), log it, answer it compressed
+        d = zlib.decompressobj(-15)
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        f = first
+        while f is not None and f[0] != 0x8:
+            opcode, payload, rsv = f[0], f[2], p.last_rsv
+            text = d.decompress(payload + b"\x00\x00\xff\xff") if rsv & 4 else payload
+            p.log("inflated", rsv=rsv, wire=len(payload), data=text[:64].hex(), length=len(text))
+            out = c.compress(text) + c.flush(zlib.Z_SYNC_FLUSH)
+            p.send(frame(opcode, out[:-4], rsv=4))
+            f = p.read_frame()
+        if f is not None:
+            p.send(frame(0x8, f[2][:2]))
+        return
     elif mode == "long-ping":
         p.send(frame(0x9, b"p" * 126))
     elif mode == "fragmented-ping":
