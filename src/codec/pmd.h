@@ -64,8 +64,8 @@ void wsp_pmd_init(wsp_pmd *p, const wsp_pmd_params *agreed, uint64_t max_inflate
 void wsp_pmd_cleanup(wsp_pmd *p);
 
 /* Compress one message (the client's direction, RFC 7692 7.2.1: a sync flush, the final
- * 00 00 ff ff removed). *out points into p's buffer until the next call. 0, or -1 out of
- * memory. */
+ * 00 00 ff ff removed). `in` must not point into p's buffer. *out points into p's buffer until
+ * the next call. 0, or -1 out of memory. */
 int wsp_pmd_compress(wsp_pmd *p, const void *in, size_t len, const uint8_t **out, size_t *out_len);
 
 typedef enum wsp_pmd_rc {
