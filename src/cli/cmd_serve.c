@@ -47,6 +47,7 @@ enum {
     OPT_WQ_MAX,
     OPT_MAX_CONNS,
     OPT_MAX_QUEUED,
+    OPT_NO_COMPRESS,
     OPT_UNSAFE, /* every --unsafe-*: the bit is found by name */
     OPT_QUIET,
 };
@@ -89,6 +90,8 @@ static const wsp_opt serve_opts[] = {
      "the Host",
      0, 0, NULL, NULL, WSP_OPT_REPEAT},
     HEADING("behaviour and limits:"),
+    {"no-compress", 0, WSP_OPT_FLAG, OPT_NO_COMPRESS, NULL,
+     "decline permessage-deflate (accepted by default)", NONE},
     {"echo", 0, WSP_OPT_FLAG, OPT_ECHO, NULL, "echo every message instead of the chat protocol",
      NONE},
     {"max-message", 0, WSP_OPT_SIZE, OPT_MAX_MESSAGE, "SIZE",
@@ -122,6 +125,8 @@ static const wsp_opt serve_opts[] = {
      "broadcast chat content without HTML escaping", NONE},
     {"unsafe-no-limits", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL,
      "no size, rate, connection, queue or timeout limits", NONE},
+    {"unsafe-no-inflate-limit", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL,
+     "inflate compressed messages past --max-message", NONE},
     HEADING("output (--json: the log as JSON lines; --json=FILE: JSON lines to FILE as well):"),
     {"quiet", 'q', WSP_OPT_FLAG, OPT_QUIET, NULL, "no per-connection log lines", NONE},
     {NULL, 0, 0, 0, NULL, NULL, NONE},
@@ -183,7 +188,7 @@ static int parse_hostport(const char *arg, bool tls, wsp_serve_listen *out)
 
 static void warn_unsafe(unsigned unsafe)
 {
-    for (unsigned bit = 1; bit <= WSP_SERVE_UNSAFE_NO_LIMITS; bit <<= 1)
+    for (unsigned bit = 1; bit <= WSP_SERVE_UNSAFE_LAST; bit <<= 1)
         if (unsafe & bit)
             fprintf(stderr,
                     "wsprobe serve: WARNING: --unsafe-%s is on: %s. This server is deliberately "
@@ -305,6 +310,9 @@ static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_val
     case OPT_WQ_MAX:
         cfg->write_queue_max = (size_t)v->u;
         return 0;
+    case OPT_NO_COMPRESS:
+        cfg->policy.no_compress = true;
+        return 0;
     case OPT_MAX_CONNS:
         cfg->max_conns = (unsigned)v->u;
         return 0;
@@ -327,7 +335,7 @@ static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_val
         cfg->quiet = true;
         return 0;
     case OPT_UNSAFE:
-        for (unsigned bit = 1; bit <= WSP_SERVE_UNSAFE_NO_LIMITS; bit <<= 1)
+        for (unsigned bit = 1; bit <= WSP_SERVE_UNSAFE_LAST; bit <<= 1)
             if (strcmp(opt->name + 7, wsp_serve_unsafe_name((wsp_serve_unsafe)bit)) == 0)
                 cfg->policy.unsafe |= bit;
         return 0;

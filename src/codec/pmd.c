@@ -313,6 +313,51 @@ int wsp_pmd_check_response(const wsp_pmd_params *offer, const char *value, size_
     return 1;
 }
 
+int wsp_pmd_accept_offer(const char *value, size_t len, wsp_pmd_params *agreed, char *resp,
+                         size_t resp_cap)
+{
+    if (!value)
+        return 0;
+    const char *end = value + len;
+    for (const char *e = value; e < end;) {
+        const char *ee = element_end(e, end);
+        const char *ne = param_end(e, ee);
+        const char *a = trim_left(e, ne), *b = trim_right(a, ne);
+        e = ee < end ? ee + 1 : ee;
+        if (b - a != (ptrdiff_t)strlen(WSP_PMD_NAME) ||
+            !wsp_ascii_ieq(a, WSP_PMD_NAME, strlen(WSP_PMD_NAME)))
+            continue;
+        wsp_pmd_params offer;
+        memset(&offer, 0, sizeof offer);
+        unsigned seen = 0;
+        bool ok = true;
+        for (const char *p = ne; p < ee && ok;) {
+            p++;
+            const char *pe = param_end(p, ee);
+            const char *pa = trim_left(p, pe), *pb = trim_right(pa, pe);
+            ok = pa < pb && take_param(&offer, &seen, pa, (size_t)(pb - pa), true, NULL, 0) == 0;
+            p = pe;
+        }
+        if (!ok)
+            continue; /* RFC 7692 5: an offer the server cannot accept is declined */
+        memset(agreed, 0, sizeof *agreed);
+        agreed->server_no_context_takeover = true;
+        agreed->client_no_context_takeover = true;
+        agreed->server_max_window_bits = offer.server_max_window_bits;
+        if (offer.client_max_window_bits == WSP_PMD_BITS_NO_VALUE)
+            agreed->client_max_window_bits = WSP_PMD_SERVE_CLIENT_BITS;
+        else if (offer.client_max_window_bits > 0)
+            agreed->client_max_window_bits =
+                offer.client_max_window_bits < WSP_PMD_SERVE_CLIENT_BITS
+                    ? offer.client_max_window_bits
+                    : WSP_PMD_SERVE_CLIENT_BITS;
+        if (wsp_pmd_format(agreed, resp, resp_cap) < 0)
+            return 0;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- compression ---- */
 
 void wsp_pmd_init(wsp_pmd *p, const wsp_pmd_params *agreed, uint64_t max_inflated)
@@ -320,6 +365,33 @@ void wsp_pmd_init(wsp_pmd *p, const wsp_pmd_params *agreed, uint64_t max_inflate
     memset(p, 0, sizeof *p);
     p->agreed = *agreed;
     p->max_inflated = max_inflated;
+}
+
+void wsp_pmd_init_server(wsp_pmd *p, const wsp_pmd_params *agreed, uint64_t max_inflated)
+{
+    wsp_pmd_init(p, agreed, max_inflated);
+    p->server = true;
+}
+
+/* The parameters of this side's own compression, and of what it inflates. */
+static int own_bits(const wsp_pmd *p)
+{
+    return p->server ? p->agreed.server_max_window_bits : p->agreed.client_max_window_bits;
+}
+
+static bool own_no_takeover(const wsp_pmd *p)
+{
+    return p->server ? p->agreed.server_no_context_takeover : p->agreed.client_no_context_takeover;
+}
+
+static int peer_bits(const wsp_pmd *p)
+{
+    return p->server ? p->agreed.client_max_window_bits : p->agreed.server_max_window_bits;
+}
+
+static bool peer_no_takeover(const wsp_pmd *p)
+{
+    return p->server ? p->agreed.client_no_context_takeover : p->agreed.server_no_context_takeover;
 }
 
 static void free_def(wsp_pmd *p)
@@ -340,27 +412,36 @@ static void free_inf(wsp_pmd *p)
     }
 }
 
+void wsp_pmd_trim(wsp_pmd *p)
+{
+    free(p->buf);
+    free(p->zbuf);
+    p->buf = p->zbuf = NULL;
+    p->buf_cap = p->zbuf_cap = 0;
+}
+
 void wsp_pmd_cleanup(wsp_pmd *p)
 {
     free_def(p);
     free_inf(p);
     free(p->buf);
-    p->buf = NULL;
-    p->buf_cap = 0;
+    free(p->zbuf);
+    p->buf = p->zbuf = NULL;
+    p->buf_cap = p->zbuf_cap = 0;
 }
 
-static bool reserve(wsp_pmd *p, size_t need)
+static bool reserve(uint8_t **buf, size_t *buf_cap, size_t need)
 {
-    if (need <= p->buf_cap)
+    if (need <= *buf_cap)
         return true;
-    size_t cap = p->buf_cap ? p->buf_cap : 1024;
+    size_t cap = *buf_cap ? *buf_cap : 1024;
     while (cap < need)
         cap *= 2;
-    uint8_t *nb = realloc(p->buf, cap);
+    uint8_t *nb = realloc(*buf, cap);
     if (!nb)
         return false;
-    p->buf = nb;
-    p->buf_cap = cap;
+    *buf = nb;
+    *buf_cap = cap;
     return true;
 }
 
@@ -368,7 +449,7 @@ int wsp_pmd_compress(wsp_pmd *p, const void *in, size_t len, const uint8_t **out
 {
     if (!p->def) {
         z_stream *z = calloc(1, sizeof *z);
-        int agreed = p->agreed.client_max_window_bits > 0 ? p->agreed.client_max_window_bits : 15;
+        int agreed = own_bits(p) > 0 ? own_bits(p) : 15;
         int bits = agreed < WSP_PMD_DEFLATE_WINDOW_BITS ? agreed : WSP_PMD_DEFLATE_WINDOW_BITS;
         /* zlib's raw deflate cannot use a 256-byte window (it makes 8 into 9): with 8 agreed,
          * stored blocks, which reference nothing, are what stays within it */
@@ -384,23 +465,23 @@ int wsp_pmd_compress(wsp_pmd *p, const void *in, size_t len, const uint8_t **out
     }
     z_stream *z = p->def;
     size_t bound = deflateBound(z, (uLong)len) + 16;
-    if (!reserve(p, bound))
+    if (!reserve(&p->zbuf, &p->zbuf_cap, bound))
         return -1;
     z->next_in = (Bytef *)(uintptr_t)in;
     z->avail_in = (uInt)len;
-    z->next_out = p->buf;
-    z->avail_out = (uInt)p->buf_cap;
+    z->next_out = p->zbuf;
+    z->avail_out = (uInt)p->zbuf_cap;
     int r = deflate(z, Z_SYNC_FLUSH);
     if (r != Z_OK || z->avail_in != 0)
         return -1;
-    size_t n = p->buf_cap - z->avail_out;
+    size_t n = p->zbuf_cap - z->avail_out;
     /* 7.2.1: remove the 4 octets 0x00 0x00 0xff 0xff at the tail end */
-    if (n >= 4 && memcmp(p->buf + n - 4, "\x00\x00\xff\xff", 4) == 0)
+    if (n >= 4 && memcmp(p->zbuf + n - 4, "\x00\x00\xff\xff", 4) == 0)
         n -= 4;
-    *out = p->buf;
+    *out = p->zbuf;
     *out_len = n;
-    if (p->agreed.client_no_context_takeover)
-        free_def(p); /* 7.1.1.2: a fresh context for the next message; nothing kept meanwhile */
+    if (own_no_takeover(p))
+        free_def(p); /* 7.1.1: a fresh context for the next message; nothing kept meanwhile */
     return 0;
 }
 
@@ -410,7 +491,7 @@ wsp_pmd_rc wsp_pmd_inflate(wsp_pmd *p, const void *in, size_t len, const uint8_t
     static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
     if (!p->inf) {
         z_stream *z = calloc(1, sizeof *z);
-        int bits = p->agreed.server_max_window_bits > 0 ? p->agreed.server_max_window_bits : 15;
+        int bits = peer_bits(p) > 0 ? peer_bits(p) : 15;
         if (!z || inflateInit2(z, -bits) != Z_OK) {
             free(z);
             *why = "out of memory";
@@ -430,7 +511,7 @@ wsp_pmd_rc wsp_pmd_inflate(wsp_pmd *p, const void *in, size_t len, const uint8_t
             size_t want = n + 16384;
             if (want > p->max_inflated + 1)
                 want = (size_t)p->max_inflated + 1;
-            if (!reserve(p, want)) {
+            if (!reserve(&p->buf, &p->buf_cap, want)) {
                 rc = WSP_PMD_NOMEM;
                 *why = "out of memory";
                 break;
@@ -462,7 +543,7 @@ wsp_pmd_rc wsp_pmd_inflate(wsp_pmd *p, const void *in, size_t len, const uint8_t
                 break; /* no progress possible: input ends mid-stream, the next frame goes on */
         }
     }
-    if (rc != WSP_PMD_OK || ended || p->agreed.server_no_context_takeover) {
+    if (rc != WSP_PMD_OK || ended || peer_no_takeover(p)) {
         free_inf(p); /* a failed stream is not reused; without takeover nothing is kept */
         if (rc != WSP_PMD_OK)
             return rc;

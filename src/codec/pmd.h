@@ -51,21 +51,42 @@ int wsp_pmd_format(const wsp_pmd_params *p, char *out, size_t cap);
 int wsp_pmd_check_response(const wsp_pmd_params *offer, const char *value, size_t len,
                            wsp_pmd_params *agreed, char *why, size_t why_cap);
 
+/* The server's side (wsprobe serve): accept the first permessage-deflate offer in a client's
+ * Sec-WebSocket-Extensions value (len bytes) that is valid (an offer with a bad or unknown
+ * parameter is declined, RFC 7692 5), and answer it so that the server keeps no zlib state
+ * between messages: server_no_context_takeover and client_no_context_takeover always (7.1.1.1
+ * and 7.1.1.2 let a server add them), server_max_window_bits as offered, and
+ * client_max_window_bits=WSP_PMD_SERVE_CLIENT_BITS (or the smaller offered) when the client
+ * allows it. Returns 1 with *agreed and the answer (resp, NUL-terminated), or 0 when there is
+ * nothing to accept. */
+#define WSP_PMD_SERVE_CLIENT_BITS 12
+int wsp_pmd_accept_offer(const char *value, size_t len, wsp_pmd_params *agreed, char *resp,
+                         size_t resp_cap);
+
 /* One connection's compression state. */
 typedef struct wsp_pmd {
     wsp_pmd_params agreed;
+    bool server;           /* the server's side: it compresses with the server_* parameters */
     uint64_t max_inflated; /* an inflated message over this is refused (--max-message) */
     void *def, *inf;       /* zlib streams, made when first needed */
-    uint8_t *buf;          /* output of the last call */
+    uint8_t *zbuf;         /* the last compressed message */
+    size_t zbuf_cap;
+    uint8_t *buf; /* the last inflated message (apart: an echo compresses what it inflated) */
     size_t buf_cap;
 } wsp_pmd;
 
 void wsp_pmd_init(wsp_pmd *p, const wsp_pmd_params *agreed, uint64_t max_inflated);
+/* Free the output buffers (what the last calls gave is then gone): call it once a message has
+ * been used, so that an idle connection holds no buffer, only the zlib state the agreement
+ * keeps (none with both no_context_takeover parameters). */
+void wsp_pmd_trim(wsp_pmd *p);
+/* The same for the server's side. */
+void wsp_pmd_init_server(wsp_pmd *p, const wsp_pmd_params *agreed, uint64_t max_inflated);
 void wsp_pmd_cleanup(wsp_pmd *p);
 
 /* Compress one message (the client's direction, RFC 7692 7.2.1: a sync flush, the final
- * 00 00 ff ff removed). `in` must not point into p's buffer. *out points into p's buffer until
- * the next call. 0, or -1 out of memory. */
+ * 00 00 ff ff removed). `in` may be what wsp_pmd_inflate gave (the buffers are apart). *out
+ * points into p's buffer until the next compression. 0, or -1 out of memory. */
 int wsp_pmd_compress(wsp_pmd *p, const void *in, size_t len, const uint8_t **out, size_t *out_len);
 
 typedef enum wsp_pmd_rc {

@@ -844,6 +844,8 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
                 return;
             if (c->phase == WSP_PHASE_OPEN && c->cb->on_message)
                 c->cb->on_message(c, c->ud, &ev);
+            if (c->pmd)
+                wsp_pmd_trim(c->pmd); /* the owner is done with the message */
             break;
         case WSP_WS_EV_PING:
             c->rec.received_frames++;
@@ -1309,7 +1311,10 @@ int wsp_conn_send(wsp_conn *c, unsigned opcode, const void *data, size_t len)
     }
     pr->sent_wire += zl;
     pr->sent_compressed_messages++;
-    return send_frame_rsv(c, opcode, z, zl, true);
+    int rc = send_frame_rsv(c, opcode, z, zl, true);
+    if (c->pmd)
+        wsp_pmd_trim(c->pmd); /* nothing held between messages (load keeps thousands) */
+    return rc;
 }
 
 int wsp_conn_send_raw(wsp_conn *c, const void *data, size_t len)

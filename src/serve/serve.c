@@ -156,6 +156,7 @@ struct sconn {
     bool anon; /* opened without a token */
     uint8_t q; /* qkind */
     wsp_ws_parser parser;
+    wsp_pmd *pmd; /* heap, when permessage-deflate was agreed (its zlib state per message) */
     char sub[WSP_SERVE_SUB_MAX + 1];
 };
 
@@ -508,6 +509,10 @@ static void conn_release(uv_handle_t *h)
     srv *s = c->s;
     if (c->parser_init)
         wsp_ws_parser_cleanup(&c->parser);
+    if (c->pmd) {
+        wsp_pmd_cleanup(c->pmd);
+        free(c->pmd);
+    }
     if (c->tls) {
         wsp_tls_cleanup(c->tls);
         free(c->tls);
@@ -743,16 +748,34 @@ static void conn_linger(sconn *c, cstate st)
 static int send_frame(sconn *c, unsigned opcode, const void *data, size_t len)
 {
     uint8_t hdr[WSP_WS_HEADER_MAX];
+    unsigned rsv = 0;
+    if (c->pmd && len > 0 && (opcode == WSP_WS_OP_TEXT || opcode == WSP_WS_OP_BINARY)) {
+        /* RFC 7692 7.2.1; an empty message goes as it is */
+        const uint8_t *z;
+        size_t zl;
+        if (wsp_pmd_compress(c->pmd, data, len, &z, &zl) != 0) {
+            conn_abort(c, "out of memory");
+            return -1;
+        }
+        data = z;
+        len = zl;
+        rsv = 0x40;
+    }
     /* RFC 6455 5.1: a server MUST NOT mask the frames it sends. */
-    size_t hl = wsp_ws_header_encode(hdr, true, opcode, 0, len, NULL);
+    size_t hl = wsp_ws_header_encode(hdr, true, opcode, rsv, len, NULL);
+    int rc;
     if (len <= FRAME_COALESCE) {
         /* One buffer: one write(2) instead of writev(2), and one TLS record instead of two. */
         memcpy(frame_buf, hdr, hl);
         if (len)
             memcpy(frame_buf + hl, data, len);
-        return net_write(c, frame_buf, hl + len, NULL, 0);
+        rc = net_write(c, frame_buf, hl + len, NULL, 0);
+    } else {
+        rc = net_write(c, hdr, hl, data, len);
     }
-    return net_write(c, hdr, hl, data, len);
+    if (rsv && c->pmd)
+        wsp_pmd_trim(c->pmd); /* written or queued (copied): nothing held while idle */
+    return rc;
 }
 
 /* Start the closing handshake (RFC 6455 7.1.2). With `failed` (the parser refused the input,
@@ -783,7 +806,7 @@ static void ws_close(sconn *c, unsigned code, const char *reason, bool failed)
 static char *health_body(srv *s)
 {
     json_t *unsafe = json_array();
-    for (unsigned bit = 1; bit <= WSP_SERVE_UNSAFE_NO_LIMITS; bit <<= 1)
+    for (unsigned bit = 1; bit <= WSP_SERVE_UNSAFE_LAST; bit <<= 1)
         if (s->pol.unsafe & bit)
             json_array_append_new(unsafe, json_string(wsp_serve_unsafe_name(bit)));
     json_t *counters = json_object();
@@ -856,6 +879,20 @@ static void upgrade(sconn *c, const wsp_serve_decision *d, const uint8_t *rest, 
         return;
     }
     wsp_ws_limits lim = {.max_frame = s->max_message, .max_message = s->max_message};
+    if (d->pmd) {
+        c->pmd = malloc(sizeof *c->pmd);
+        if (!c->pmd) {
+            conn_abort(c, "out of memory");
+            return;
+        }
+        /* the inflated size is held to --max-message (a decompression bomb is closed 1009)
+         * unless --unsafe-no-inflate-limit, and even then to the machine's own ceiling */
+        wsp_pmd_init_server(c->pmd, &d->pmd_params,
+                            s->pol.unsafe & WSP_SERVE_UNSAFE_NO_INFLATE_LIMIT
+                                ? NO_LIMITS_MAX_MESSAGE
+                                : s->max_message);
+        lim.allowed_rsv = 0x40; /* RFC 7692 6: RSV1 marks a compressed message */
+    }
     wsp_ws_parser_init(&c->parser, WSP_WS_ROLE_SERVER, &lim);
     c->parser_init = true;
     c->anon = d->token_source == WSP_SERVE_TOKEN_NONE;
@@ -1033,6 +1070,32 @@ static void chat_message(sconn *c, const wsp_ws_event *ev)
     wsp_serve_chat_result_cleanup(&res);
 }
 
+/* A compressed message, inflated in place of the event's data within the cap; text checked
+ * as UTF-8 after. On a failure the connection is failed (1009 past the cap, 1007 for data that
+ * does not inflate or is not UTF-8) and -1 returned. */
+static int inflate_event(sconn *c, wsp_ws_event *ev)
+{
+    const uint8_t *out;
+    size_t n;
+    const char *why = "";
+    wsp_pmd_rc rc = wsp_pmd_inflate(c->pmd, ev->data, ev->len, &out, &n, &why);
+    if (rc == WSP_PMD_OK && ev->type == WSP_WS_EV_TEXT && !wsp_utf8_valid(out, n))
+        rc = WSP_PMD_CORRUPT;
+    if (rc == WSP_PMD_TOO_BIG) {
+        ws_close(c, WSP_WS_CLOSE_TOO_BIG, "message too big once inflated", true);
+        return -1;
+    }
+    if (rc != WSP_PMD_OK) {
+        ws_close(c, rc == WSP_PMD_NOMEM ? WSP_WS_CLOSE_INTERNAL : WSP_WS_CLOSE_BAD_DATA,
+                 rc == WSP_PMD_NOMEM ? "out of memory" : "invalid compressed data", true);
+        return -1;
+    }
+    ev->data = out;
+    ev->len = n;
+    ev->compressed = false;
+    return 0;
+}
+
 static void ws_input(sconn *c, const uint8_t *data, size_t len)
 {
     wsp_ws_event ev;
@@ -1071,11 +1134,15 @@ static void ws_input(sconn *c, const uint8_t *data, size_t len)
             break;
         case WSP_WS_EV_TEXT:
         case WSP_WS_EV_BINARY:
+            if (ev.compressed && inflate_event(c, &ev) != 0)
+                return;
             if (c->s->cfg->echo)
                 send_frame(c, ev.type == WSP_WS_EV_TEXT ? WSP_WS_OP_TEXT : WSP_WS_OP_BINARY,
                            ev.data, ev.len);
             else
                 chat_message(c, &ev);
+            if (c->pmd && c->state != CS_DEAD)
+                wsp_pmd_trim(c->pmd);
             break;
         case WSP_WS_EV_PING:
             send_frame(c, WSP_WS_OP_PONG, ev.data, ev.len); /* RFC 6455 5.5.3 */

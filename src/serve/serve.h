@@ -28,6 +28,7 @@
 #include "codec/handshake.h"
 #include "codec/http.h"
 #include "codec/jwt.h"
+#include "codec/pmd.h"
 
 /* Caps on what a peer sends. */
 #define WSP_SERVE_HEAD_MAX 16384 /* request head; over it: 431 */
@@ -42,13 +43,15 @@
 
 /* The defences that can be switched off, one bit per --unsafe-* switch. */
 typedef enum wsp_serve_unsafe {
-    WSP_SERVE_UNSAFE_NO_AUTH = 1 << 0,         /* no token needed */
-    WSP_SERVE_UNSAFE_ACCEPT_ALG_NONE = 1 << 1, /* alg none (any case), unsigned, accepted */
-    WSP_SERVE_UNSAFE_SKIP_CLAIMS = 1 << 2,     /* exp, nbf, aud, iss not checked */
-    WSP_SERVE_UNSAFE_ANY_ORIGIN = 1 << 3,      /* Origin not checked */
-    WSP_SERVE_UNSAFE_NO_SANITIZE = 1 << 4,     /* chat content broadcast without escaping */
-    WSP_SERVE_UNSAFE_NO_LIMITS = 1 << 5,       /* size, rate, per-client, timeouts off */
+    WSP_SERVE_UNSAFE_NO_AUTH = 1 << 0,          /* no token needed */
+    WSP_SERVE_UNSAFE_ACCEPT_ALG_NONE = 1 << 1,  /* alg none (any case), unsigned, accepted */
+    WSP_SERVE_UNSAFE_SKIP_CLAIMS = 1 << 2,      /* exp, nbf, aud, iss not checked */
+    WSP_SERVE_UNSAFE_ANY_ORIGIN = 1 << 3,       /* Origin not checked */
+    WSP_SERVE_UNSAFE_NO_SANITIZE = 1 << 4,      /* chat content broadcast without escaping */
+    WSP_SERVE_UNSAFE_NO_LIMITS = 1 << 5,        /* size, rate, per-client, timeouts off */
+    WSP_SERVE_UNSAFE_NO_INFLATE_LIMIT = 1 << 6, /* compressed messages inflated past the limit */
 } wsp_serve_unsafe;
+#define WSP_SERVE_UNSAFE_LAST WSP_SERVE_UNSAFE_NO_INFLATE_LIMIT
 
 /* The switch's name without "--unsafe-" ("no-auth"), for warnings and logs. Never NULL. */
 const char *wsp_serve_unsafe_name(wsp_serve_unsafe bit);
@@ -66,6 +69,7 @@ typedef struct wsp_serve_policy {
     const char *iss;        /* expected issuer, or NULL */
     int64_t leeway_s;       /* clock skew allowed on exp and nbf */
     unsigned unsafe;        /* wsp_serve_unsafe bits */
+    bool no_compress;       /* --no-compress: permessage-deflate offers are declined */
 } wsp_serve_policy;
 
 typedef enum wsp_serve_route {
@@ -101,6 +105,9 @@ typedef struct wsp_serve_decision {
     char room[WSP_SERVE_ROOM_MAX + 1]; /* ?room=, "default" without one */
     bool has_exp; /* the accepted token has exp (the connection must end there) */
     int64_t exp;
+    bool pmd; /* permessage-deflate accepted (wsp_pmd_accept_offer): pmd_params, pmd_answer */
+    wsp_pmd_params pmd_params;
+    char pmd_answer[160];
 } wsp_serve_decision;
 
 /* Decide what to answer to the request head at the start of buf (len bytes): the route,

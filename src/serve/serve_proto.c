@@ -26,6 +26,8 @@ const char *wsp_serve_unsafe_name(wsp_serve_unsafe bit)
         return "no-sanitize";
     case WSP_SERVE_UNSAFE_NO_LIMITS:
         return "no-limits";
+    case WSP_SERVE_UNSAFE_NO_INFLATE_LIMIT:
+        return "no-inflate-limit";
     }
     return "unknown";
 }
@@ -47,6 +49,9 @@ const char *wsp_serve_unsafe_describe(wsp_serve_unsafe bit)
         return "chat content is broadcast without HTML escaping (input.xss fails)";
     case WSP_SERVE_UNSAFE_NO_LIMITS:
         return "no message size, rate, per-client or timeout limits (limits.* fail)";
+    case WSP_SERVE_UNSAFE_NO_INFLATE_LIMIT:
+        return "compressed messages are inflated past the message limit, up to 64 MiB "
+               "(limits.deflate_bomb fails)";
     }
     return "unknown";
 }
@@ -670,6 +675,11 @@ int wsp_serve_decide(const wsp_serve_policy *pol, const char *buf, size_t len, b
     }
     /* RFC 6455 4.2.2 step 5.4: Sec-WebSocket-Accept from the key. */
     wsp_hs_accept(key->value, key->value_len, d->accept);
+    /* RFC 7692: the first acceptable permessage-deflate offer, in any of the header fields */
+    for (size_t i = 0; !pol->no_compress && !d->pmd && i < req.num_headers; i++)
+        if (wsp_http_eq(hdrs[i].name, hdrs[i].name_len, "sec-websocket-extensions"))
+            d->pmd = wsp_pmd_accept_offer(hdrs[i].value, hdrs[i].value_len, &d->pmd_params,
+                                          d->pmd_answer, sizeof d->pmd_answer) == 1;
     d->route = WSP_SERVE_ROUTE_UPGRADE;
     d->status = 101;
     d->reason = "upgrade";
@@ -722,11 +732,12 @@ long wsp_serve_render(const wsp_serve_decision *d, int status, const char *reaso
         /* RFC 6455 4.2.2 step 5: the server's opening handshake. */
         n = snprintf(out, cap,
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%.*s%s%s\r\n",
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%.*s%s%s%s%s%s\r\n",
                      d->accept, d->subprotocol ? "Sec-WebSocket-Protocol: " : "",
                      (int)(d->subprotocol ? d->subprotocol_len : 0),
                      d->subprotocol ? d->subprotocol : "", d->subprotocol ? "\r\n" : "",
-                     tls ? HSTS : "");
+                     d->pmd ? "Sec-WebSocket-Extensions: " : "", d->pmd ? d->pmd_answer : "",
+                     d->pmd ? "\r\n" : "", tls ? HSTS : "");
         return n < 0 || (size_t)n >= cap ? -1 : n;
     }
     char small[256];

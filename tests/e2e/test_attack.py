@@ -11,6 +11,7 @@ client almost no chance (libuv accepts and drops at EMFILE), pongs kept a connec
 the idle timeout, empty continuations were never rate-limited, and 300 clients that do not read
 held 1 MiB each of broadcast.
 """
+import base64
 import json
 import os
 import socket
@@ -246,14 +247,18 @@ def split_frames(buf):
     return out, buf
 
 
-def flood_close_code(srv, prefix, body, seconds=2.0):
+DEFLATE_OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"
+
+
+def flood_close_code(srv, prefix, body, seconds=2.0, compress=False):
     """Open an authenticated WebSocket, send `prefix` once and `body` again and again (for
     `seconds` or until the server closes) and return (close code, seconds until it came; None
     and the time spent when no close frame came)."""
     s = socket.create_connection(("127.0.0.1", srv.port()), timeout=5)
-    s.sendall(upgrade_request(srv, token=mint()))
-    status, _, buf = read_head(s)
+    s.sendall(upgrade_request(srv, token=mint(), extra=[DEFLATE_OFFER] if compress else []))
+    status, hdrs, buf = read_head(s)
     assert status == 101
+    assert ("sec-websocket-extensions" in hdrs) == compress
     t0 = time.monotonic()
     s.setblocking(False)
     pending = prefix + body
@@ -294,8 +299,10 @@ FLOODS = {
 }
 
 
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "deflate"])
 @pytest.mark.parametrize("kind", sorted(FLOODS))
-def test_frame_floods_are_closed_1008_and_a_legitimate_client_keeps_its_service(tmp_path, kind):
+def test_frame_floods_are_closed_1008_and_a_legitimate_client_keeps_its_service(tmp_path, kind,
+                                                                                 compress):
     """Four flooders that reconnect as soon as they are closed, for as long as a legitimate
     client makes 20 round trips: each flood is closed 1008 within a second, the legitimate
     client keeps its service."""
@@ -307,7 +314,8 @@ def test_frame_floods_are_closed_1008_and_a_legitimate_client_keeps_its_service(
     def flooder():
         while not stop.is_set() and len(results) < 400:
             try:
-                results.append(flood_close_code(srv, *FLOODS[kind], seconds=1.5))
+                results.append(flood_close_code(srv, *FLOODS[kind], seconds=1.5,
+                                                compress=compress))
             except (OSError, AssertionError, ValueError):
                 results.append((None, 0))
 
@@ -323,8 +331,9 @@ def test_frame_floods_are_closed_1008_and_a_legitimate_client_keeps_its_service(
         hwm, fds = proc_figures(srv)
         codes = [c for c, _ in results]
         slowest = max(t for _, t in results)
-        print("\n%s flood: %d floods, %d closed 1008, slowest close %.3f s; legitimate %d/20; "
-              "peak RSS %d KiB" % (kind, len(codes), codes.count(1008), slowest, ok, hwm))
+        print("\n%s flood%s: %d floods, %d closed 1008, slowest close %.3f s; legitimate %d/20; "
+              "peak RSS %d KiB" % (kind, " (deflate)" if compress else "", len(codes),
+                                   codes.count(1008), slowest, ok, hwm))
         assert results and codes.count(1008) == len(codes)
         assert slowest < 1.0
         assert ok >= MIN_SUCCESS * 20
@@ -365,7 +374,8 @@ def test_pongs_do_not_keep_a_connection_alive_past_the_idle_timeout(tmp_path):
         srv.stop()
 
 
-def test_readers_that_never_read_stay_within_the_queue_budget(tmp_path):
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "deflate"])
+def test_readers_that_never_read_stay_within_the_queue_budget(tmp_path, compress):
     """100 members of one room that never read (4 KiB receive buffers), and a sender that
     broadcasts 150 messages of 48 KiB: once the kernel's buffers are full (about 4 MiB a socket
     here), the server would hold up to --write-queue-max (1 MiB) for each; with
@@ -376,13 +386,16 @@ def test_readers_that_never_read_stay_within_the_queue_budget(tmp_path):
     stalled = []
     try:
         rss0, _ = proc_figures(srv)
-        for i in range(100):
+        # with deflate every broadcast is compressed once per member (per-connection contexts):
+        # 30 members keep the run to seconds
+        for i in range(30 if compress else 100):
             s = socket.socket()
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             s.bind(("127.0.0.%d" % (2 + i % 30), 0))
             s.settimeout(5)
             s.connect(("127.0.0.1", srv.port()))
-            s.sendall(upgrade_request(srv, path="/ws?room=r"))
+            s.sendall(upgrade_request(srv, path="/ws?room=r",
+                                      extra=[DEFLATE_OFFER] if compress else []))
             assert read_head(s)[0] == 101
             stalled.append(s)
         reader = socket.create_connection(("127.0.0.1", srv.port()), timeout=5)
@@ -393,7 +406,8 @@ def test_readers_that_never_read_stay_within_the_queue_budget(tmp_path):
         sender = socket.create_connection(("127.0.0.1", srv.port()), timeout=5)
         sender.sendall(upgrade_request(srv, path="/ws?room=r"))
         assert read_head(sender)[0] == 101
-        content = "m" * (48 << 10)
+        # random base64: deflate keeps three quarters of it, so queues build with compression too
+        content = base64.b64encode(os.urandom(36 << 10)).decode()
         sent = got = 0
         t0 = time.monotonic()
         for i in range(150):
@@ -406,9 +420,10 @@ def test_readers_that_never_read_stay_within_the_queue_budget(tmp_path):
         took = time.monotonic() - t0
         hwm, fds = proc_figures(srv)
         h = health(srv)
-        print("\nnever-reading room: reader got %d/%d in %.1f s; peak RSS %d KiB (start %d); "
+        print("\nnever-reading room%s: reader got %d/%d in %.1f s; peak RSS %d KiB (start %d); "
               "fds %d; queued at most %d KiB; dropped %d (budget) %d (per-connection cap)"
-              % (got, sent, took, hwm, rss0, fds, h["queued_bytes_peak"] >> 10,
+              % (" (deflate)" if compress else "", got, sent, took, hwm, rss0, fds,
+                 h["queued_bytes_peak"] >> 10,
                  h["counters"]["queued_bytes_dropped"],
                  h["counters"]["write_queue_dropped"]))
         assert got >= MIN_SUCCESS * sent

@@ -9,6 +9,7 @@ wsprobe sent (with zlib, in Python) and logs it, so the compression itself is ch
 decompressor that is not ours.
 """
 import json
+import time
 
 import pytest
 
@@ -155,3 +156,142 @@ def test_plan_compress_key(wsprobe, corpus, tmp_path):
                     "checks:\n  - connect\n" % p.url("/"))
     r = wsprobe("run", plan, "--env", "x", "--json")
     assert r.rc == 2 and "compress" in r.stderr, r
+
+
+# ---------------------------------------------------------------------------------------------
+# serve's side: permessage-deflate accepted by default, its inflate cap, --no-compress
+
+import asyncio  # noqa: E402
+import socket  # noqa: E402
+import zlib  # noqa: E402
+
+import websockets  # noqa: E402
+
+from serve_helpers import (FrameReader, frame, mint, read_head, start_serve,  # noqa: E402
+                           upgrade_request)
+
+OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"
+
+
+def deflate_raw(data, bits=15):
+    z = zlib.compressobj(6, zlib.DEFLATED, -bits)
+    return (z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def compressed_ws(srv, extra=(OFFER,)):
+    """A raw client that offered permessage-deflate: (socket, reader, the answer)."""
+    s = socket.create_connection(("127.0.0.1", srv.port()), timeout=5)
+    s.sendall(upgrade_request(srv, token=mint(), extra=list(extra)))
+    status, hdrs, rest = read_head(s)
+    assert status == 101
+    return s, FrameReader(s, rest), hdrs.get("sec-websocket-extensions")
+
+
+def test_serve_accepts_deflate_from_python_websockets(tmp_path):
+    """python3-websockets' client (compression="deflate", its default) against serve --echo:
+    the answer, and compressed round trips both ways."""
+    srv = start_serve(tmp_path, "--echo", tls=False)
+
+    async def go():
+        async with websockets.connect(srv.url(), extra_headers={"Authorization":
+                                                                "Bearer " + mint()},
+                                      compression="deflate") as ws:
+            got = []
+            for _ in range(3):
+                await ws.send(MSG)
+                got.append(await ws.recv())
+            return ws.response_headers.get("Sec-WebSocket-Extensions"), got
+
+    try:
+        answer, got = asyncio.run(asyncio.wait_for(go(), 20))
+        assert answer == ("permessage-deflate; server_no_context_takeover; "
+                          "client_no_context_takeover; client_max_window_bits=12")
+        assert got == [MSG] * 3
+    finally:
+        srv.stop()
+
+
+def test_serve_compresses_its_frames_and_inflates_ours_from_the_wire(tmp_path):
+    srv = start_serve(tmp_path, "--echo", tls=False)
+    try:
+        s, rd, answer = compressed_ws(srv)
+        assert answer.startswith("permessage-deflate")
+        s.sendall(frame(0x1, deflate_raw(MSG.encode(), 12), rsv=0x40))
+        b0 = None
+        rd._need(2, time.monotonic() + 5)
+        b0 = rd.buf[0]
+        op, payload = rd.next()
+        assert op == 0x1 and b0 & 0x40, "the echo is compressed (RSV1)"
+        assert zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff") == MSG.encode()
+        assert len(payload) < len(MSG) // 10
+        s.close()
+        # --no-compress: the same offer gets no extension, and RSV1 is a protocol error
+    finally:
+        srv.stop()
+    srv = start_serve(tmp_path / "nc", "--echo", "--no-compress", tls=False)
+    try:
+        s, rd, answer = compressed_ws(srv)
+        assert answer is None
+        s.sendall(frame(0x1, deflate_raw(b"x"), rsv=0x40))
+        assert rd.close_code() == 1002
+        s.close()
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["hardened", "unsafe-no-inflate-limit"])
+def test_serve_decompression_bomb(tmp_path, unsafe):
+    """1 MiB of zeros compressed to about 1 KiB, against --max-message 64K: closed 1009 without
+    the server growing; with --unsafe-no-inflate-limit it is inflated and echoed."""
+    args = ["--echo", "--max-message", "64K"] + (["--unsafe-no-inflate-limit"] if unsafe else [])
+    srv = start_serve(tmp_path, *args, tls=False)
+    try:
+        s, rd, _ = compressed_ws(srv)
+        bomb = deflate_raw(b"\0" * (1 << 20), 12)
+        assert len(bomb) < 4096
+        s.sendall(frame(0x1, bomb, rsv=0x40))
+        if unsafe:
+            op, payload = rd.next(timeout=10)
+            assert op == 0x1
+            out = zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff")
+            assert out == b"\0" * (1 << 20)
+        else:
+            assert rd.close_code() == 1009
+        s.close()
+    finally:
+        srv.stop()
+
+
+def test_memory_per_idle_compressed_connection(tmp_path):
+    """500 connections that negotiated permessage-deflate and exchanged one compressed message
+    each, then sit idle, against 500 plain ones: serve keeps no zlib state between messages
+    (both no_context_takeover parameters), so the difference per connection is small."""
+    figures = {}
+    for kind in ("plain", "deflate"):
+        srv = start_serve(tmp_path / kind, "--echo", "--max-conns-per-ip", "1000", tls=False)
+        held = []
+        try:
+            rss0 = srv.rss_kib()
+            for i in range(500):
+                s = socket.socket()
+                s.bind(("127.0.0.%d" % (2 + i % 20), 0))
+                s.settimeout(5)
+                s.connect(("127.0.0.1", srv.port()))
+                s.sendall(upgrade_request(srv, token=mint(),
+                                          extra=[OFFER] if kind == "deflate" else []))
+                status, _, rest = read_head(s)
+                assert status == 101
+                body = MSG.encode()
+                s.sendall(frame(0x1, deflate_raw(body, 12), rsv=0x40) if kind == "deflate"
+                          else frame(0x1, body))
+                FrameReader(s, rest).next()
+                held.append(s)
+            time.sleep(0.3)
+            figures[kind] = (srv.rss_kib() - rss0) / 500.0
+        finally:
+            for s in held:
+                s.close()
+            srv.stop()
+    print("\nserve RSS per idle connection: plain %.1f KiB, compressed %.1f KiB"
+          % (figures["plain"], figures["deflate"]))
+    assert figures["deflate"] - figures["plain"] < 16  # a held compressor would be ~64 KiB

@@ -42,7 +42,7 @@ HARDENED = {
     "input.framing": "pass",
     "limits.message_size": "pass",
     "limits.fragments": "pass",
-    "limits.deflate_bomb": "not_applicable",  # serve does not negotiate permessage-deflate
+    "limits.deflate_bomb": "pass",  # serve accepts permessage-deflate and caps what it inflates
     "limits.rate": "pass",
     "limits.connections": "pass",
     "limits.slow_handshake": "pass",
@@ -68,7 +68,9 @@ MATRIX = [
     ("--unsafe-any-origin", {"origin.foreign", "origin.bypass"}),
     ("--unsafe-no-sanitize", {"input.xss"}),
     ("--unsafe-no-limits", {"limits.message_size", "limits.fragments", "limits.rate",
-                            "limits.connections", "limits.slow_handshake", "limits.idle"}),
+                            "limits.connections", "limits.slow_handshake", "limits.idle",
+                            "limits.deflate_bomb"}),  # the inflate cap is the message limit
+    ("--unsafe-no-inflate-limit", {"limits.deflate_bomb"}),
 ]
 
 
