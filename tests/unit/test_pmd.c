@@ -231,6 +231,58 @@ static void test_inflate_and_the_bomb(void **state)
     wsp_pmd_cleanup(&p);
 }
 
+/* serve's side: which offer it takes and what it answers; then a round trip between a server
+ * and a client state with that agreement. */
+static void test_server_side(void **state)
+{
+    (void)state;
+    wsp_pmd_params ag, cl;
+    char resp[160], why[256];
+    const char *o = "permessage-deflate; client_max_window_bits";
+    assert_int_equal(wsp_pmd_accept_offer(o, strlen(o), &ag, resp, sizeof resp), 1);
+    assert_string_equal(resp, "permessage-deflate; server_no_context_takeover; "
+                              "client_no_context_takeover; client_max_window_bits=12");
+    o = "permessage-deflate; bogus, permessage-deflate; server_max_window_bits=10; "
+        "client_max_window_bits=9";
+    assert_int_equal(wsp_pmd_accept_offer(o, strlen(o), &ag, resp, sizeof resp), 1);
+    assert_int_equal(ag.server_max_window_bits, 10);
+    assert_int_equal(ag.client_max_window_bits, 9);
+    o = "permessage-deflate";
+    assert_int_equal(wsp_pmd_accept_offer(o, strlen(o), &ag, resp, sizeof resp), 1);
+    assert_int_equal(ag.client_max_window_bits, 0); /* not offered: not answered (7.1.2.2) */
+    o = "x-webkit-deflate-frame, permessage-deflate; server_max_window_bits=16";
+    assert_int_equal(wsp_pmd_accept_offer(o, strlen(o), &ag, resp, sizeof resp), 0);
+    /* what the server answers, the client accepts */
+    wsp_pmd_params offer;
+    wsp_pmd_default_offer(&offer);
+    o = "permessage-deflate; client_max_window_bits";
+    assert_int_equal(wsp_pmd_accept_offer(o, strlen(o), &ag, resp, sizeof resp), 1);
+    const char *value = resp;
+    assert_int_equal(wsp_pmd_check_response(&offer, value, strlen(value), &cl, why, sizeof why), 1);
+    wsp_pmd srv, cli;
+    wsp_pmd_init_server(&srv, &ag, 1 << 20);
+    wsp_pmd_init(&cli, &cl, 1 << 20);
+    const char *msg = "{\"type\":\"echo\",\"content\":\"round and round and round\"}";
+    const uint8_t *z, *back;
+    size_t zl, bl;
+    const char *w;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(wsp_pmd_compress(&cli, msg, strlen(msg), &z, &zl), 0);
+        assert_int_equal(wsp_pmd_inflate(&srv, z, zl, &back, &bl, &w), WSP_PMD_OK);
+        assert_int_equal(bl, strlen(msg));
+        /* the echo compresses what it inflated, from the inflater's own buffer */
+        assert_int_equal(wsp_pmd_compress(&srv, back, bl, &z, &zl), 0);
+        assert_int_equal(wsp_pmd_inflate(&cli, z, zl, &back, &bl, &w), WSP_PMD_OK);
+        assert_memory_equal(back, msg, strlen(msg));
+        wsp_pmd_trim(&srv);
+        assert_null(srv.def);
+        assert_null(srv.inf);
+        assert_null(srv.buf);
+    }
+    wsp_pmd_cleanup(&srv);
+    wsp_pmd_cleanup(&cli);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_responses),
         cmocka_unit_test(test_compress_against_zlib),
         cmocka_unit_test(test_inflate_and_the_bomb),
+        cmocka_unit_test(test_server_side),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
