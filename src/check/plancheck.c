@@ -236,6 +236,8 @@ static const char *step_kind_name(wsp_step_kind k)
         return "expect regex";
     case WSP_STEP_EXPECT_JSON:
         return "expect json";
+    case WSP_STEP_EXPECT_BINARY:
+        return "expect binary";
     case WSP_STEP_PING:
         return "ping";
     }

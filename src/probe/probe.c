@@ -2,6 +2,7 @@
 #include "probe/probe.h"
 
 #include <jansson.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,7 +374,10 @@ static void not_matched(wsp_probe *p, wsp_step_result *res, const wsp_ws_event *
         return;
     }
     char ex[201];
-    wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
+    if (ev->type == WSP_WS_EV_BINARY)
+        wsp_hex_excerpt(ex, sizeof ex, ev->data, ev->len); /* binary as hex */
+    else
+        wsp_excerpt(ex, sizeof ex, ev->data, ev->len);
     snprintf(res->detail, sizeof res->detail, "got: %s", ex);
     wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH, "step %zu: %s \"%s\"", p->step + 1, what,
                   ex);
@@ -458,6 +462,23 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
     case WSP_STEP_EXPECT_REGEX:
         expect_regex(p, s, res, ev);
         return;
+    case WSP_STEP_EXPECT_BINARY: {
+        bool same = ev->type == WSP_WS_EV_BINARY;
+        if (same && s->by_digest) {
+            uint8_t md[32];
+            same = SHA256(ev->data, ev->len, md) && memcmp(md, s->sha256, sizeof md) == 0;
+        } else if (same) {
+            same = ev->len == s->len && memcmp(ev->data, s->text, s->len) == 0;
+        }
+        if (same) {
+            step_ok(p, "matched");
+        } else {
+            snprintf(what, sizeof what, "expected a binary message of %zu bytes%s, got", s->len,
+                     s->by_digest ? " with the given SHA-256" : "");
+            not_matched(p, res, ev, what);
+        }
+        return;
+    }
     case WSP_STEP_EXPECT_JSON:
         if (json_matches(p, s, ev->data, ev->len)) {
             step_ok(p, "matched");
@@ -547,6 +568,7 @@ static void run_steps(wsp_probe *p)
         case WSP_STEP_EXPECT_TEXT:
         case WSP_STEP_EXPECT_REGEX:
         case WSP_STEP_EXPECT_JSON:
+        case WSP_STEP_EXPECT_BINARY:
             uv_timer_start(&p->step_timer, step_timer_cb, (t + 999) / 1000, 0);
             return;
         }

@@ -19,12 +19,14 @@
 #include "codec/url.h"
 
 typedef enum wsp_step_kind {
-    WSP_STEP_SEND,         /* send `text` as a text message */
-    WSP_STEP_SEND_BINARY,  /* send `text` (len bytes) as a binary message */
-    WSP_STEP_EXPECT_TEXT,  /* a message equals `text`; others skipped (strict_order: the next) */
-    WSP_STEP_EXPECT_REGEX, /* a message matches `text` (PCRE2, bounded); others skipped */
-    WSP_STEP_EXPECT_JSON,  /* a message whose JSON at `pointer` equals `value`; others skipped */
-    WSP_STEP_PING,         /* a ping whose pong must come back */
+    WSP_STEP_SEND,          /* send `text` as a text message */
+    WSP_STEP_SEND_BINARY,   /* send `text` (len bytes) as a binary message */
+    WSP_STEP_EXPECT_TEXT,   /* a message equals `text`; others skipped (strict_order: the next) */
+    WSP_STEP_EXPECT_REGEX,  /* a message matches `text` (PCRE2, bounded); others skipped */
+    WSP_STEP_EXPECT_JSON,   /* a message whose JSON at `pointer` equals `value`; others skipped */
+    WSP_STEP_PING,          /* a ping whose pong must come back */
+    WSP_STEP_EXPECT_BINARY, /* a binary message equal to `text` (len bytes), or whose SHA-256
+                               is `sha256` (by_digest); others skipped */
 } wsp_step_kind;
 
 #define WSP_STEP_MAX_ALSO 7
@@ -40,7 +42,9 @@ typedef struct wsp_step {
     char *also_pointer[WSP_STEP_MAX_ALSO];
     char *also_value[WSP_STEP_MAX_ALSO];
     size_t num_also;
-    wsp_regex *re;       /* EXPECT_REGEX: `text` compiled (util/regex.h), owned */
+    wsp_regex *re;  /* EXPECT_REGEX: `text` compiled (util/regex.h), owned */
+    bool by_digest; /* EXPECT_BINARY: compare SHA-256 digests */
+    uint8_t sha256[32];
     uint64_t timeout_us; /* 0: the probe's timeout */
 } wsp_step;
 

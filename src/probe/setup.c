@@ -6,6 +6,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include <openssl/evp.h>
+
 #include "codec/handshake.h"
 #include "codec/http.h"
 #include "codec/jsonptr.h"
@@ -89,6 +91,11 @@ static const wsp_opt conv_opts[] = {
      NULL, WSP_OPT_REPEAT},
     {"expect-text", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_TEXT, "TEXT", "a message must equal TEXT",
      0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"send-binary", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_SEND_BINARY, "BYTES",
+     "send a binary message: @FILE, hex:0a1b..., base64:...", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"expect-binary", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_BINARY, "BYTES",
+     "a binary message must equal BYTES (as --send-binary),\nor have the digest sha256:HEX", 0, 0,
+     NULL, NULL, WSP_OPT_REPEAT},
     {"expect-regex", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_REGEX, "RE",
      "a message must match RE (PCRE2, bounded: docs/regex.md)", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
     {"expect-json", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_JSON, "PTR=VALUE",
@@ -202,6 +209,84 @@ static int set_header(wsp_probe_setup *s, const char *label, const char *arg, ws
     return 0;
 }
 
+/* Hex digits (whitespace between bytes allowed) into out (which has room for strlen(s)/2).
+ * 0, or -1 when a digit is not hex or one is left over. */
+static int hex_decode(const char *s, uint8_t *out, size_t *n)
+{
+    *n = 0;
+    int hi = -1;
+    for (; *s; s++) {
+        if (*s == ' ' || *s == ':')
+            continue;
+        int v = *s >= '0' && *s <= '9'   ? *s - '0'
+                : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10
+                : *s >= 'A' && *s <= 'F' ? *s - 'A' + 10
+                                         : -1;
+        if (v < 0)
+            return -1;
+        if (hi < 0) {
+            hi = v;
+        } else {
+            out[(*n)++] = (uint8_t)(hi << 4 | v);
+            hi = -1;
+        }
+    }
+    return hi < 0 ? 0 : -1;
+}
+
+/* A binary message as written on the command line or in a plan: @FILE (its bytes, within
+ * MSG_FILE_MAX), hex:..., or base64:... (standard or URL-safe, padding optional). */
+static int bytes_spec(const char *label, const char *arg, char **out, size_t *len, wsp_err *err)
+{
+    if (arg[0] == '@') {
+        *out = wsp_file_read(label, arg + 1, MSG_FILE_MAX, 0, len, err);
+        return *out ? 0 : -1;
+    }
+    size_t al = strlen(arg);
+    *out = malloc(al + 1);
+    if (!*out)
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    if (strncmp(arg, "hex:", 4) == 0) {
+        if (hex_decode(arg + 4, (uint8_t *)*out, len) == 0)
+            return 0;
+        free(*out);
+        return bad(err, label, arg, "hex: needs pairs of hex digits");
+    }
+    if (strncmp(arg, "base64:", 7) == 0) {
+        /* OpenSSL's decoder wants the standard alphabet with padding */
+        size_t bl = al - 7;
+        char *b = malloc(bl + 4);
+        if (!b) {
+            free(*out);
+            return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+        }
+        size_t k = 0;
+        bool okc = true;
+        for (size_t i = 0; i < bl; i++) {
+            char ch = arg[7 + i];
+            ch = ch == '-' ? '+' : ch == '_' ? '/' : ch;
+            okc &= (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                   (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' || ch == '=';
+            b[k++] = ch;
+        }
+        while (k % 4)
+            b[k++] = '=';
+        int n = okc ? EVP_DecodeBlock((unsigned char *)*out, (const unsigned char *)b, (int)k) : -1;
+        if (n >= 0) /* EVP_DecodeBlock counts the padding's zero bytes too */
+            for (size_t i = k; i > 0 && b[i - 1] == '='; i--)
+                n--;
+        free(b);
+        if (n >= 0) {
+            *len = (size_t)n;
+            return 0;
+        }
+        free(*out);
+        return bad(err, label, arg, "base64: is not base64");
+    }
+    free(*out);
+    return bad(err, label, arg, "expected @FILE, hex:... or base64:...");
+}
+
 static int set_step(wsp_probe_setup *s, int id, const char *label, const char *arg, wsp_err *err)
 {
     wsp_step step;
@@ -233,6 +318,22 @@ static int set_step(wsp_probe_setup *s, int id, const char *label, const char *a
         step.len = strlen(arg);
         break;
     }
+    case WSP_PROBE_OPT_SEND_BINARY:
+    case WSP_PROBE_OPT_EXPECT_BINARY:
+        step.kind = id == WSP_PROBE_OPT_SEND_BINARY ? WSP_STEP_SEND_BINARY : WSP_STEP_EXPECT_BINARY;
+        if (id == WSP_PROBE_OPT_EXPECT_BINARY && strncmp(arg, "sha256:", 7) == 0) {
+            size_t n = 0;
+            if (strlen(arg + 7) != 64 || hex_decode(arg + 7, step.sha256, &n) != 0 || n != 32)
+                return bad(err, label, arg, "expected sha256: and 64 hex digits");
+            step.by_digest = true;
+            step.text = strdup("");
+            if (!step.text)
+                return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+            break;
+        }
+        if (bytes_spec(label, arg, &step.text, &step.len, err) != 0)
+            return -1;
+        break;
     case WSP_PROBE_OPT_EXPECT_JSON: {
         const char *eq = strchr(arg, '=');
         step.kind = WSP_STEP_EXPECT_JSON;
@@ -371,6 +472,8 @@ int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label,
     case WSP_PROBE_OPT_EXPECT_REGEX:
     case WSP_PROBE_OPT_EXPECT_JSON:
     case WSP_PROBE_OPT_PING:
+    case WSP_PROBE_OPT_SEND_BINARY:
+    case WSP_PROBE_OPT_EXPECT_BINARY:
         return set_step(s, o->id, label, arg, err);
     case WSP_PROBE_OPT_STRICT_ORDER:
         s->cfg.strict_order = true;

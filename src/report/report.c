@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 static const char *const secret_params[] = {
     "token",     "access_token", "id_token", "jwt",      "auth", "authorization",
     "key",       "api_key",      "apikey",   "password", "pass", "secret",
@@ -270,6 +272,28 @@ static json_t *record_json_into(json_t *o, const wsp_conn_record *r)
     return o;
 }
 
+/* A binary step's bytes (base64, RFC 4648) or the digest it expects (lowercase hex). */
+static json_t *binary_json(const wsp_step *st)
+{
+    json_t *b = json_object();
+    if (st->by_digest) {
+        char hex[65];
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", st->sha256[i]);
+        json_object_set_new(b, "sha256", json_string(hex));
+        return b;
+    }
+    json_object_set_new(b, "length", json_integer((json_int_t)st->len));
+    size_t cap = 4 * ((st->len + 2) / 3) + 1;
+    char *enc = malloc(cap);
+    if (enc) {
+        EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)st->text, (int)st->len);
+        json_object_set_new(b, "base64", json_string(enc));
+        free(enc);
+    }
+    return b;
+}
+
 json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
 {
     const wsp_err *v = wsp_probe_verdict(p);
@@ -378,6 +402,8 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
                                                                   : json_null());
         json_object_set_new(s, "skipped", json_integer(sr[i].skipped));
         json_object_set_new(s, "detail", bytes_json(sr[i].detail, strlen(sr[i].detail)));
+        if (k == WSP_STEP_SEND_BINARY || k == WSP_STEP_EXPECT_BINARY)
+            json_object_set_new(s, "binary", binary_json(&cfg->steps[i]));
         json_array_append_new(steps, s);
     }
     json_object_set_new(o, "steps", steps);

@@ -11,5 +11,8 @@
 size_t wsp_excerpt(char *out, size_t cap, const void *data, size_t len);
 /* The same, stopping at the first CR or LF: the first line of a peer's answer. */
 size_t wsp_excerpt_line(char *out, size_t cap, const void *data, size_t len);
+/* Binary data as lowercase hex, "0a1b2c...", as many whole bytes as fit (with "..." when cut,
+ * and "(N bytes)" after). Returns the number of characters written. */
+size_t wsp_hex_excerpt(char *out, size_t cap, const void *data, size_t len);
 
 #endif

@@ -47,7 +47,8 @@ def sample_value(cmd, name, meta, files):
     d, f, y = files
     special = {
         "header": "X-Test: 1", "resolve": "h:1:127.0.0.1", "dns-server": "127.0.0.1:53",
-        "tls-min": "1.2", "compress": "client_no_context_takeover", "expect-json": "/a=1", "expect-close": "1000", "auth-in": "header",
+        "tls-min": "1.2", "compress": "client_no_context_takeover", "send-binary": "hex:00",
+        "expect-binary": "hex:00", "expect-json": "/a=1", "expect-close": "1000", "auth-in": "header",
         "auth-message": '{"t":"{{token}}"}', "jwt-alg": "HS256", "jwt-claim": "sub=x",
         "jwt-ttl": "5m", "jwt-nbf": "0s", "jwt-jti": "hex", "health": "http://127.0.0.1:9/",
         "plaintext-url": "ws://127.0.0.1:9/", "checks": "auth", "listen": "127.0.0.1:0",
