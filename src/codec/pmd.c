@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdatomic.h>
+
 #include <zlib.h>
 
 #include "codec/http.h"
@@ -394,12 +396,20 @@ static bool peer_no_takeover(const wsp_pmd *p)
     return p->server ? p->agreed.client_no_context_takeover : p->agreed.server_no_context_takeover;
 }
 
+static atomic_size_t live_streams; /* load runs connections on several threads */
+
+size_t wsp_pmd_live_streams(void)
+{
+    return atomic_load(&live_streams);
+}
+
 static void free_def(wsp_pmd *p)
 {
     if (p->def) {
         deflateEnd(p->def);
         free(p->def);
         p->def = NULL;
+        atomic_fetch_sub(&live_streams, 1);
     }
 }
 
@@ -409,6 +419,7 @@ static void free_inf(wsp_pmd *p)
         inflateEnd(p->inf);
         free(p->inf);
         p->inf = NULL;
+        atomic_fetch_sub(&live_streams, 1);
     }
 }
 
@@ -462,6 +473,7 @@ int wsp_pmd_compress(wsp_pmd *p, const void *in, size_t len, const uint8_t **out
             return -1;
         }
         p->def = z;
+        atomic_fetch_add(&live_streams, 1);
     }
     z_stream *z = p->def;
     size_t bound = deflateBound(z, (uLong)len) + 16;
@@ -498,6 +510,7 @@ wsp_pmd_rc wsp_pmd_inflate(wsp_pmd *p, const void *in, size_t len, const uint8_t
             return WSP_PMD_NOMEM;
         }
         p->inf = z;
+        atomic_fetch_add(&live_streams, 1);
     }
     z_stream *z = p->inf;
     size_t n = 0;

@@ -76,6 +76,9 @@ typedef struct wsp_pmd {
 } wsp_pmd;
 
 void wsp_pmd_init(wsp_pmd *p, const wsp_pmd_params *agreed, uint64_t max_inflated);
+/* zlib streams alive in the process (every wsp_pmd together): what compression holds while
+ * connections sit idle (serve's /health shows it). */
+size_t wsp_pmd_live_streams(void);
 /* Free the output buffers (what the last calls gave is then gone): call it once a message has
  * been used, so that an idle connection holds no buffer, only the zlib state the agreement
  * keeps (none with both no_context_takeover parameters). */

@@ -104,8 +104,10 @@ static const wsp_opt conv_opts[] = {
      0, 0, NULL, NULL, WSP_OPT_REPEAT},
     {"strict-order", 0, WSP_OPT_FLAG, WSP_PROBE_OPT_STRICT_ORDER, NULL,
      "an expectation judges the very next message instead", 0, 0, NULL, NULL, 0},
-    {"ping", 0, WSP_OPT_FLAG, WSP_PROBE_OPT_PING, NULL, "send a ping and expect its pong", 0, 0,
-     NULL, NULL, WSP_OPT_REPEAT},
+    {"ping", 0, WSP_OPT_COUNT, WSP_PROBE_OPT_PING, "N",
+     "send N pings (default 1), one after the other, each\nexpecting its pong; the report gives "
+     "the round trips",
+     1, 100, NULL, NULL, WSP_OPT_REPEAT | WSP_OPT_OPTIONAL},
     {"expect-close", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_CLOSE, "CODES",
      "after the last step the server must close with one of\nCODES (1000,4001,...); without it any "
      "server close\nbefore the conversation is over fails (WS_CLOSED)",
@@ -353,9 +355,16 @@ static int set_step(wsp_probe_setup *s, int id, const char *label, const char *a
         step.value_json = strdup(eq + 1);
         break;
     }
-    default: /* WSP_PROBE_OPT_PING */
-        step.kind = WSP_STEP_PING;
-        break;
+    default: { /* WSP_PROBE_OPT_PING: N steps (the range is the option's, 1 to 100) */
+        unsigned long n = arg ? strtoul(arg, NULL, 10) : 1;
+        for (unsigned long i = 0; i < n; i++) {
+            step.kind = WSP_STEP_PING;
+            if (add_step(s, &step, err) != 0)
+                return -1;
+            memset(&step, 0, sizeof step);
+        }
+        return 0;
+    }
     }
     return add_step(s, &step, err);
 }

@@ -162,6 +162,12 @@ void wsp_report_redact_head(const char *head, size_t len, char *out, size_t cap)
     }
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 static json_t *ms_json(double ms)
 {
     return json_real(round(ms * 1000.0) / 1000.0);
@@ -294,6 +300,34 @@ static json_t *binary_json(const wsp_step *st)
     return b;
 }
 
+/* The ping steps' round trips (--ping=N): how many were sent and answered, min, median, max.
+ * NULL without ping steps. */
+static json_t *pings_json(const wsp_probe_config *cfg, const wsp_step_result *sr)
+{
+    size_t n = 0, ok = 0;
+    double *rt = malloc((cfg->num_steps ? cfg->num_steps : 1) * sizeof *rt);
+    if (!rt)
+        return NULL;
+    for (size_t i = 0; i < cfg->num_steps; i++) {
+        if (cfg->steps[i].kind != WSP_STEP_PING)
+            continue;
+        n++;
+        if (sr[i].ok)
+            rt[ok++] = sr[i].roundtrip_ms;
+    }
+    json_t *o = NULL;
+    if (n) {
+        qsort(rt, ok, sizeof *rt, cmp_double);
+        double med = ok == 0 ? 0 : ok % 2 ? rt[ok / 2] : (rt[ok / 2 - 1] + rt[ok / 2]) / 2;
+        o = json_pack("{s:I,s:I,s:o,s:o,s:o}", "count", (json_int_t)n, "answered", (json_int_t)ok,
+                      "min_ms", ok ? ms_json(rt[0]) : json_null(), "median_ms",
+                      ok ? ms_json(med) : json_null(), "max_ms",
+                      ok ? ms_json(rt[ok - 1]) : json_null());
+    }
+    free(rt);
+    return o;
+}
+
 json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
 {
     const wsp_err *v = wsp_probe_verdict(p);
@@ -407,6 +441,9 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
         json_array_append_new(steps, s);
     }
     json_object_set_new(o, "steps", steps);
+    json_t *pings = pings_json(cfg, sr);
+    if (pings)
+        json_object_set_new(o, "pings", pings);
 
     const wsp_conn_record *h = wsp_probe_health_record(p);
     if (h) {
@@ -553,6 +590,20 @@ static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool 
         row(f, &st, "health", h->err.cls != WSP_CLASS_OK, wsp_conn_ms(h->t_start, h->t_end), true,
             h->err.cls != WSP_CLASS_OK ? h->err.msg : what);
     }
+    json_t *pj = pings_json(cfg, sr);
+    if (pj && json_integer_value(json_object_get(pj, "count")) > 1) {
+        json_int_t n = json_integer_value(json_object_get(pj, "count"));
+        json_int_t ok = json_integer_value(json_object_get(pj, "answered"));
+        if (ok)
+            snprintf(what, sizeof what, "%lld of %lld answered: min %.3f, median %.3f, max %.3f ms",
+                     (long long)ok, (long long)n, json_real_value(json_object_get(pj, "min_ms")),
+                     json_real_value(json_object_get(pj, "median_ms")),
+                     json_real_value(json_object_get(pj, "max_ms")));
+        else
+            snprintf(what, sizeof what, "none of %lld answered", (long long)n);
+        row(f, &st, "pings", ok < n, 0, false, what);
+    }
+    json_decref(pj);
     row(f, &st, "total", false, wsp_conn_ms(r->t_start, r->t_end), true, "");
     if (r->handshake_completed)
         fprintf(f, "  %-9s %llu frames / %llu bytes sent, %llu frames / %llu bytes received\n",
@@ -597,12 +648,6 @@ wsp_class wsp_report_many_class(wsp_probe *const *ps, size_t n)
             best = (wsp_class)c;
     }
     return best;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 typedef struct phase_stats {

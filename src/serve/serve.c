@@ -824,6 +824,8 @@ static char *health_body(srv *s)
                           (json_int_t)s->num_ws, "queued_bytes", (json_int_t)s->queued,
                           "queued_bytes_peak", (json_int_t)s->queued_peak, "unsafe", unsafe,
                           "limits", limits, "counters", counters);
+    if (o) /* what compression holds (0 while every connection is idle) */
+        json_object_set_new(o, "zlib_streams", json_integer((json_int_t)wsp_pmd_live_streams()));
     char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(o);
     if (!body)
