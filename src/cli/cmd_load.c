@@ -162,8 +162,11 @@ static const wsp_opt merge_out_opts[] = {
 
 /* The probe's options load refuses: they have no meaning for many connections on a schedule. */
 static const char *const load_refuses[] = {
-    "health",       "ping", "deadline", "expect-regex", "pong-timeout", "expect-auth-required",
-    "expect-close", NULL};
+    "health",        "ping",
+    "deadline",      "expect-regex",
+    "pong-timeout",  "expect-auth-required",
+    "expect-close",  "send-binary",
+    "expect-binary", NULL}; /* binary load: not yet (ROADMAP) */
 /* The probe's options load declares itself (load_opts), with load's meaning and bounds. */
 static const char *const load_redeclares[] = {"connections", "send",         "expect-json",
                                               "expect-text", "strict-order", NULL};

@@ -114,8 +114,9 @@ static const wsp_opt own_opts[] = {
 
 /* The probe options the checks have no use for: they send their own messages. */
 static const char *const refused[] = {
-    "send",         "expect-text", "expect-regex",         "expect-json", "ping",
-    "pong-timeout", "connections", "expect-auth-required", "max-message", NULL};
+    "send",        "expect-text",  "expect-regex",  "expect-json",
+    "ping",        "pong-timeout", "connections",   "expect-auth-required",
+    "max-message", "send-binary",  "expect-binary", NULL};
 
 /* The names before 0.2.0 (docs/cli.md "One name per concept"). */
 static const wsp_cli_alias aliases[] = {

@@ -75,3 +75,14 @@ def test_bad_binary_specs_are_usage_errors(wsprobe, spec):
                 else "--send-binary", spec, "--json")
     assert r.rc == 2, r
     assert "binary" in r.stderr
+
+
+@pytest.mark.parametrize("cmd,opt", [("load", "--expect-binary"), ("load", "--send-binary"),
+                                     ("security", "--send-binary"),
+                                     ("security", "--expect-binary")])
+def test_commands_without_binary_conversations_refuse_the_options(wsprobe, cmd, opt):
+    """load matches replies by JSON, text or echo and security sends its own messages: a binary
+    option there would be ignored (a green that is not true), so it is refused."""
+    extra = ["--rate", "1", "--duration", "1s"] if cmd == "load" else []
+    r = wsprobe(cmd, "ws://127.0.0.1:9/", opt, "hex:00", *extra)
+    assert r.rc == 2 and opt in r.stderr, r
