@@ -20,9 +20,18 @@ import time
 
 WSPROBE = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/wsprobe"
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 30
-MSG = json.dumps({"type": "chat", "id": "{{uuid}}", "items": [
-    {"user": "user%03d" % i, "text": "a message of the kind chat servers carry", "n": i}
-    for i in range(60)]})[:4096]
+def message(size=4096):
+    """Valid JSON of about `size` bytes, the kind chat servers carry."""
+    items = []
+    while True:
+        m = json.dumps({"type": "chat", "id": "{{uuid}}", "items": items})
+        if len(m) >= size - 80:
+            return m
+        items.append({"user": "user%03d" % len(items), "text": "a message of the kind chat "
+                      "servers carry", "n": len(items)})
+
+
+MSG = message()
 
 
 def start_serve(tmp):
