@@ -1015,10 +1015,24 @@ static int security_entry(wsp_plan *P, yaml_node_t *n, bool staging, wsp_plan_er
 }
 
 /* One expectation: {json: {...}, text: T, regex: R, within: D} -> steps appended to `steps`. */
+/* A BYTES spec that decodes (the file read once to check it). */
+static int binary_ok(wsp_plan *P, const yaml_node_t *at, const char *kp, const char *spec,
+                     bool expect, wsp_plan_err *err)
+{
+    char *bytes = NULL;
+    size_t len;
+    bool dig;
+    uint8_t md[32];
+    wsp_err e;
+    int rc = wsp_probe_binary_spec(kp, spec, expect, &bytes, &len, &dig, md, &e);
+    free(bytes);
+    return rc == 0 ? 0 : fail_at(P, err, at->start_mark, "%s", e.msg);
+}
+
 static int expect_steps(wsp_plan *P, yaml_node_t *xn, const char *path, json_t *steps,
                         wsp_plan_err *err)
 {
-    static const char *const keys[] = {"json", "text", "regex", "within", NULL};
+    static const char *const keys[] = {"json", "text", "regex", "binary", "within", NULL};
     if (want_map(P, xn, path, err) != 0 || check_keys(P, xn, path, keys, err) != 0)
         return -1;
     yaml_mark_t km;
@@ -1031,16 +1045,23 @@ static int expect_steps(wsp_plan *P, yaml_node_t *xn, const char *path, json_t *
         within_ms = (json_int_t)(us / 1000);
     }
     yaml_node_t *jn = map_get(P, xn, "json", &km), *tn = map_get(P, xn, "text", &km),
-                *rn = map_get(P, xn, "regex", &km);
-    if (!!jn + !!tn + !!rn != 1)
-        return fail_at(
-            P, err, xn->start_mark,
-            "%s: expected exactly one of json: {\"/pointer\": value}, text: or regex:", path);
+                *rn = map_get(P, xn, "regex", &km), *bn = map_get(P, xn, "binary", &km);
+    if (!!jn + !!tn + !!rn + !!bn != 1)
+        return fail_at(P, err, xn->start_mark,
+                       "%s: expected exactly one of json: {\"/pointer\": value}, text:, regex: or "
+                       "binary:",
+                       path);
     wsp_err e;
     wsp_err_clear(&e);
     const char *s;
     json_t *step = NULL;
-    if (tn) {
+    if (bn) {
+        char kp[200];
+        snprintf(kp, sizeof kp, "%s.binary", path);
+        if (want_string(P, bn, kp, &s, err) != 0 || binary_ok(P, bn, kp, s, true, err) != 0)
+            return -1;
+        step = json_pack("{s:s}", "expect_binary", s);
+    } else if (tn) {
         if (want_scalar(P, tn, "expect.text", &s, err) != 0)
             return -1;
         if (wsp_tmpl_check(s, true, "expect.text", getenv, &e) != 0)
@@ -1171,12 +1192,33 @@ static int send_steps(wsp_plan *P, yaml_node_t *n, const char *path, json_t *ste
     return 0;
 }
 
+/* send_binary: one BYTES spec or a list (as --send-binary: @FILE, hex:, base64:), checked
+ * now and kept as written: the step is built from it when the check runs (plancheck.c). */
+static int binary_steps(wsp_plan *P, yaml_node_t *n, const char *path, json_t *steps,
+                        wsp_plan_err *err)
+{
+    size_t cnt = n->type == YAML_SEQUENCE_NODE
+                     ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                     : 1;
+    for (size_t i = 0; i < cnt; i++) {
+        yaml_node_t *it =
+            n->type == YAML_SEQUENCE_NODE ? node_at(P, n->data.sequence.items.start[i]) : n;
+        const char *s;
+        char kp[200];
+        snprintf(kp, sizeof kp, "%s.send_binary", path);
+        if (want_string(P, it, kp, &s, err) != 0 || binary_ok(P, it, kp, s, false, err) != 0)
+            return -1;
+        json_array_append_new(steps, json_pack("{s:s}", "send_binary", s));
+    }
+    return 0;
+}
+
 /* conversation parameters -> {"steps": [...], "within_ms": N} */
 static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *path,
                                    const char **name, wsp_plan_err *err)
 {
-    static const char *const keys[] = {"name", "send",         "expect", "within",
-                                       "ping", "strict_order", "close",  NULL};
+    static const char *const keys[] = {"name", "send",         "send_binary", "expect", "within",
+                                       "ping", "strict_order", "close",       NULL};
     if (want_map(P, pn, path, err) != 0 || check_keys(P, pn, path, keys, err) != 0)
         return NULL;
     yaml_mark_t km;
@@ -1198,6 +1240,8 @@ static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *pat
         json_object_set_new(o, "within_ms", json_integer((json_int_t)(us / 1000)));
     }
     if ((n = map_get(P, pn, "send", &km)) && send_steps(P, n, path, steps, err) != 0)
+        goto fail;
+    if ((n = map_get(P, pn, "send_binary", &km)) && binary_steps(P, n, path, steps, err) != 0)
         goto fail;
     if ((n = map_get(P, pn, "ping", &km))) {
         bool b;

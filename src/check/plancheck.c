@@ -80,6 +80,17 @@ static int steps_from_params(const json_t *params, const wsp_env *env, wsp_probe
         if ((t = json_string_value(json_object_get(js, "send")))) {
             s.kind = WSP_STEP_SEND;
             s.text = strdup(t);
+        } else if ((t = json_string_value(json_object_get(js, "send_binary"))) ||
+                   (t = json_string_value(json_object_get(js, "expect_binary")))) {
+            bool expect = json_object_get(js, "expect_binary") != NULL;
+            s.kind = expect ? WSP_STEP_EXPECT_BINARY : WSP_STEP_SEND_BINARY;
+            wsp_err e;
+            if (wsp_probe_binary_spec(expect ? "expect.binary" : "send_binary", t, expect, &s.text,
+                                      &s.len, &s.by_digest, s.sha256, &e) != 0)
+                return wsp_err_set(err, e.cls, "step %zu: %s", i + 1, e.msg);
+            if (add_step(cfg, &s, err) != 0)
+                return -1;
+            continue;
         } else if ((t = json_string_value(json_object_get(js, "expect_text")))) {
             s.kind = WSP_STEP_EXPECT_TEXT;
             s.text = strdup(t);

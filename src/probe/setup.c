@@ -252,14 +252,16 @@ static int bytes_spec(const char *label, const char *arg, char **out, size_t *le
         if (hex_decode(arg + 4, (uint8_t *)*out, len) == 0)
             return 0;
         free(*out);
+        *out = NULL;
         return bad(err, label, arg, "hex: needs pairs of hex digits");
     }
     if (strncmp(arg, "base64:", 7) == 0) {
         /* OpenSSL's decoder wants the standard alphabet with padding */
         size_t bl = al - 7;
-        char *b = malloc(bl + 4);
+        char *b = calloc(1, bl + 4);
         if (!b) {
             free(*out);
+            *out = NULL;
             return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
         }
         size_t k = 0;
@@ -283,10 +285,28 @@ static int bytes_spec(const char *label, const char *arg, char **out, size_t *le
             return 0;
         }
         free(*out);
+        *out = NULL;
         return bad(err, label, arg, "base64: is not base64");
     }
     free(*out);
+    *out = NULL;
     return bad(err, label, arg, "expected @FILE, hex:... or base64:...");
+}
+
+int wsp_probe_binary_spec(const char *label, const char *arg, bool expect, char **out, size_t *len,
+                          bool *by_digest, uint8_t sha256[32], wsp_err *err)
+{
+    *by_digest = false;
+    if (expect && strncmp(arg, "sha256:", 7) == 0) {
+        size_t n = 0;
+        if (strlen(arg + 7) != 64 || hex_decode(arg + 7, sha256, &n) != 0 || n != 32)
+            return bad(err, label, arg, "expected sha256: and 64 hex digits");
+        *by_digest = true;
+        *len = 0;
+        *out = strdup("");
+        return *out ? 0 : wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    }
+    return bytes_spec(label, arg, out, len, err);
 }
 
 static int set_step(wsp_probe_setup *s, int id, const char *label, const char *arg, wsp_err *err)
@@ -323,17 +343,8 @@ static int set_step(wsp_probe_setup *s, int id, const char *label, const char *a
     case WSP_PROBE_OPT_SEND_BINARY:
     case WSP_PROBE_OPT_EXPECT_BINARY:
         step.kind = id == WSP_PROBE_OPT_SEND_BINARY ? WSP_STEP_SEND_BINARY : WSP_STEP_EXPECT_BINARY;
-        if (id == WSP_PROBE_OPT_EXPECT_BINARY && strncmp(arg, "sha256:", 7) == 0) {
-            size_t n = 0;
-            if (strlen(arg + 7) != 64 || hex_decode(arg + 7, step.sha256, &n) != 0 || n != 32)
-                return bad(err, label, arg, "expected sha256: and 64 hex digits");
-            step.by_digest = true;
-            step.text = strdup("");
-            if (!step.text)
-                return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
-            break;
-        }
-        if (bytes_spec(label, arg, &step.text, &step.len, err) != 0)
+        if (wsp_probe_binary_spec(label, arg, id == WSP_PROBE_OPT_EXPECT_BINARY, &step.text,
+                                  &step.len, &step.by_digest, step.sha256, err) != 0)
             return -1;
         break;
     case WSP_PROBE_OPT_EXPECT_JSON: {

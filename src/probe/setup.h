@@ -94,4 +94,11 @@ int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label,
  * validation of every environment). Returns 0 or -1 with err filled. */
 int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_err *err);
 
+/* A binary message as --send-binary and --expect-binary (and plans) write it: @FILE, hex:...,
+ * base64:... (standard or URL-safe, padding optional), and for an expectation also
+ * sha256:HEX (then *by_digest and sha256 are set and *out is an empty string). *out is heap
+ * (len bytes, NUL after). 0, or -1 with err (USAGE naming `label`). */
+int wsp_probe_binary_spec(const char *label, const char *arg, bool expect, char **out, size_t *len,
+                          bool *by_digest, uint8_t sha256[32], wsp_err *err);
+
 #endif

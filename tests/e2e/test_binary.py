@@ -86,3 +86,26 @@ def test_commands_without_binary_conversations_refuse_the_options(wsprobe, cmd, 
     extra = ["--rate", "1", "--duration", "1s"] if cmd == "load" else []
     r = wsprobe(cmd, "ws://127.0.0.1:9/", opt, "hex:00", *extra)
     assert r.rc == 2 and opt in r.stderr, r
+
+
+def test_binary_in_a_plan_conversation(wsprobe, corpus, tmp_path):
+    p = corpus.py_deflate()
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(BLOB)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "environments:\n  x:\n    url: %s\nchecks:\n  - conversation:\n      name: bin\n"
+        "      send_binary: ['@%s', 'hex:00ff10']\n"
+        "      expect: [{binary: 'sha256:%s'}, {binary: 'base64:AP8Q'}]\n"
+        % (p.url("/"), blob, hashlib.sha256(BLOB).hexdigest()))
+    r = wsprobe("run", plan, "--env", "x", "--json")
+    assert r.rc == 0, r
+    assert r.json["summary"]["failed"] == 0
+    # a wrong expectation fails the check (not a silent pass)
+    plan.write_text(plan.read_text().replace("base64:AP8Q", "base64:AP8R"))
+    r = wsprobe("run", plan, "--env", "x", "--json")
+    assert r.rc == 1, r
+    # a spec that does not decode is a plan error with its location
+    plan.write_text(plan.read_text().replace("hex:00ff10", "hex:0"))
+    r = wsprobe("run", plan, "--env", "x", "--json")
+    assert r.rc == 2 and "send_binary" in r.stderr, r
