@@ -53,6 +53,7 @@ enum {
     OPT_SOURCE_IP,
     OPT_TIMER_SLACK,
     OPT_MESSAGE,
+    OPT_SEND_BINARY,
     OPT_ECHO,
     OPT_PROBE_STEP, /* --send, --expect-json, --expect-text, --strict-order: the probe's */
     OPT_PIPELINE,
@@ -107,6 +108,10 @@ static const wsp_opt load_opts[] = {
     {"message", 0, WSP_OPT_TEXT, OPT_MESSAGE, "TEXT|@FILE",
      "what to send; {{uuid}}, {{now}}, {{now_ms}}, {{env.NAME}}\nare filled per message", 0, 0,
      NULL, NULL, 0},
+    {"send-binary", 0, WSP_OPT_TEXT, OPT_SEND_BINARY, "BYTES",
+     "what to send, as binary frames: @FILE, hex:..., base64:...\n(instead of --message; no "
+     "placeholders)",
+     0, 0, NULL, NULL, 0},
     {"send", 0, WSP_OPT_TEXT, OPT_PROBE_STEP, "TEXT|@FILE", NULL, 0, 0, NULL, NULL, 0},
     {"echo", 0, WSP_OPT_FLAG, OPT_ECHO, NULL, "a reply must equal the message it answers", 0, 0,
      NULL, NULL, 0},
@@ -161,15 +166,13 @@ static const wsp_opt merge_out_opts[] = {
 };
 
 /* The probe's options load refuses: they have no meaning for many connections on a schedule. */
-static const char *const load_refuses[] = {
-    "health",        "ping",
-    "deadline",      "expect-regex",
-    "pong-timeout",  "expect-auth-required",
-    "expect-close",  "send-binary",
-    "expect-binary", NULL}; /* binary load: not yet (ROADMAP) */
+/* (--expect-binary too: replies are matched by echo, JSON or text) */
+static const char *const load_refuses[] = {"health",       "ping",          "deadline",
+                                           "expect-regex", "pong-timeout",  "expect-auth-required",
+                                           "expect-close", "expect-binary", NULL};
 /* The probe's options load declares itself (load_opts), with load's meaning and bounds. */
-static const char *const load_redeclares[] = {"connections", "send",         "expect-json",
-                                              "expect-text", "strict-order", NULL};
+static const char *const load_redeclares[] = {
+    "connections", "send", "expect-json", "expect-text", "strict-order", "send-binary", NULL};
 
 static bool listed(const char *const *names, const char *name)
 {
@@ -708,6 +711,7 @@ typedef struct load_args {
     size_t nsrc;
     char *message;
     size_t message_len;
+    bool message_binary; /* --send-binary: the message is bytes, sent as binary frames */
     bool rate_given, echo;
 } load_args;
 
@@ -800,7 +804,27 @@ static int take_load(void *ud, const wsp_opt *o, const char *arg, const wsp_opt_
     case OPT_SOURCE_IP:
         return take_source(a, arg);
     case OPT_MESSAGE:
+        if (a->message_binary) {
+            wsp_cli_usage_error(a->po.cmd, "give --message or --send-binary, not both");
+            return -1;
+        }
         return take_message(a, arg);
+    case OPT_SEND_BINARY: {
+        if (a->message) {
+            wsp_cli_usage_error(a->po.cmd, "give --message or --send-binary, not both");
+            return -1;
+        }
+        bool dig;
+        uint8_t md[32];
+        wsp_err e;
+        if (wsp_probe_binary_spec("--send-binary", arg, false, &a->message, &a->message_len, &dig,
+                                  md, &e) != 0) {
+            wsp_cli_usage_error(a->po.cmd, "%s", e.msg);
+            return -1;
+        }
+        a->message_binary = true;
+        return 0;
+    }
     case OPT_ECHO:
         a->echo = true;
         return 0;
@@ -828,6 +852,7 @@ static int conversation(load_args *a)
         if (s->kind == WSP_STEP_SEND || s->kind == WSP_STEP_SEND_BINARY) {
             nsend++;
             if (!a->message) {
+                a->message_binary = s->kind == WSP_STEP_SEND_BINARY;
                 a->message = malloc(s->len + 1);
                 if (!a->message)
                     return wsp_cli_usage_error(cmd, "out of memory");
@@ -860,7 +885,7 @@ static int conversation(load_args *a)
     if (!a->rate_given && (a->message || a->echo || expect))
         return wsp_cli_usage_error(cmd, "--message, --echo and --expect-* need --rate (messages "
                                         "per second in total)");
-    if (a->message && a->echo && wsp_tmpl_has_vars(a->message) &&
+    if (a->message && a->echo && !a->message_binary && wsp_tmpl_has_vars(a->message) &&
         strlen(a->message) != a->message_len)
         return wsp_cli_usage_error(cmd, "--message: a message with a NUL byte cannot hold "
                                         "placeholders");
@@ -931,6 +956,7 @@ static int connect_setup(load_args *a, char *red_url, size_t cap)
     cfg->url_text = red_url;
     cfg->message = a->message;
     cfg->message_len = a->message_len;
+    cfg->message_binary = a->message_binary;
     cfg->sources = a->nsrc ? a->sources : NULL;
     cfg->num_sources = a->nsrc;
     cfg->handle_sigint = true;

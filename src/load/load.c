@@ -421,6 +421,12 @@ static void begin_close(worker *w);
 static void maybe_finish(worker *w);
 static void check_stage(worker *w);
 
+/* Text frames, or binary ones for --send-binary. */
+static unsigned msg_opcode(const worker *w)
+{
+    return w->run->cfg->message_binary ? WSP_WS_OP_BINARY : WSP_WS_OP_TEXT;
+}
+
 /* Frames due on one connection at one moment leave in one write: a batch of two or more is
  * encoded here (masked, RFC 6455 5.3, a fresh key per frame) and handed to the connection as
  * bytes; a single message goes through wsp_conn_send. A failed send shows up as the
@@ -429,7 +435,7 @@ static void batch_flush(lconn *lc)
 {
     worker *w = lc->w;
     if (w->wcount == 1)
-        wsp_conn_send(lc->c, WSP_WS_OP_TEXT, w->wone, w->wone_len);
+        wsp_conn_send(lc->c, msg_opcode(w), w->wone, w->wone_len);
     else if (w->wcount > 1)
         wsp_conn_send_raw(lc->c, w->wbuf, w->wlen);
     w->wcount = 0;
@@ -441,7 +447,7 @@ static bool batch_encode(worker *w, const char *msg, size_t len)
 {
     if (w->wlen + len + WSP_WS_HEADER_MAX > WBUF_SIZE)
         return false;
-    long n = wsp_ws_frame_encode(w->wbuf + w->wlen, WBUF_SIZE - w->wlen, true, WSP_WS_OP_TEXT, msg,
+    long n = wsp_ws_frame_encode(w->wbuf + w->wlen, WBUF_SIZE - w->wlen, true, msg_opcode(w), msg,
                                  len, true);
     if (n < 0)
         return false;
@@ -464,8 +470,9 @@ static void batch_add(lconn *lc, const char *msg, size_t len)
         }
         batch_flush(lc);
     }
-    if (!w->wbuf || len + WSP_WS_HEADER_MAX > WBUF_SIZE) {
-        wsp_conn_send(lc->c, WSP_WS_OP_TEXT, msg, len);
+    if (!w->wbuf || len + WSP_WS_HEADER_MAX > WBUF_SIZE || wsp_conn_compressing(lc->c)) {
+        /* a compressed connection sends each message through the connection, which deflates */
+        wsp_conn_send(lc->c, msg_opcode(w), msg, len);
         return;
     }
     w->wcount = 1; /* held until a second one comes, or the flush */
@@ -1516,7 +1523,7 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
     r->slack_ns = cfg->timer_slack_us * 1000ull;
     uint64_t rt = cfg->reply_timeout_us ? cfg->reply_timeout_us : cfg->conn->timeout_us;
     r->reply_timeout_ns = (rt ? rt : WSP_PROBE_DEFAULT_TIMEOUT_US) * 1000ull;
-    r->msg_vars = cfg->message && wsp_tmpl_has_vars(cfg->message);
+    r->msg_vars = cfg->message && !cfg->message_binary && wsp_tmpl_has_vars(cfg->message);
     pthread_mutex_init(&r->mu, NULL);
     r->ring = calloc(SERIES_RING, sizeof *r->ring);
     r->workers = calloc(r->nw, sizeof *r->workers);

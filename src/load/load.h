@@ -75,6 +75,7 @@ typedef struct wsp_load_config {
     unsigned pipeline;         /* messages in flight per connection, 1..WSP_LOAD_MAX_PIPELINE */
     const char *message;       /* template (template.h); required when rate > 0 */
     size_t message_len;
+    bool message_binary; /* sent as binary frames (--send-binary), placeholders not filled */
     wsp_load_match match;
     bool strict_order;          /* ECHO, TEXT: a reply that matches nothing in flight is a mismatch
                                  * (default: unrelated, skipped and counted as unexpected) */

@@ -1291,6 +1291,11 @@ void wsp_conn_start(wsp_conn *c)
         fail_err(c, &e);
 }
 
+bool wsp_conn_compressing(const wsp_conn *c)
+{
+    return c->pmd != NULL;
+}
+
 int wsp_conn_send(wsp_conn *c, unsigned opcode, const void *data, size_t len)
 {
     if (c->phase != WSP_PHASE_OPEN)

@@ -169,6 +169,9 @@ void wsp_conn_fail(wsp_conn *c, wsp_class cls, const char *fmt, ...)
 void wsp_conn_free(wsp_conn *c);
 
 wsp_conn_phase wsp_conn_get_phase(const wsp_conn *c);
+/* Whether permessage-deflate was agreed: then messages must go through wsp_conn_send (raw
+ * frames would skip the compression). */
+bool wsp_conn_compressing(const wsp_conn *c);
 /* The record; valid until wsp_conn_free. The owner may adjust rec->err before reporting. */
 wsp_conn_record *wsp_conn_get_record(wsp_conn *c);
 void *wsp_conn_get_ud(const wsp_conn *c);

@@ -77,8 +77,7 @@ def test_bad_binary_specs_are_usage_errors(wsprobe, spec):
     assert "binary" in r.stderr
 
 
-@pytest.mark.parametrize("cmd,opt", [("load", "--expect-binary"), ("load", "--send-binary"),
-                                     ("security", "--send-binary"),
+@pytest.mark.parametrize("cmd,opt", [("load", "--expect-binary"), ("security", "--send-binary"),
                                      ("security", "--expect-binary")])
 def test_commands_without_binary_conversations_refuse_the_options(wsprobe, cmd, opt):
     """load matches replies by JSON, text or echo and security sends its own messages: a binary
@@ -109,3 +108,13 @@ def test_binary_in_a_plan_conversation(wsprobe, corpus, tmp_path):
     plan.write_text(plan.read_text().replace("hex:00ff10", "hex:0"))
     r = wsprobe("run", plan, "--env", "x", "--json")
     assert r.rc == 2 and "send_binary" in r.stderr, r
+
+
+def test_load_sends_binary_messages(wsprobe, corpus):
+    """load --send-binary: binary frames on the schedule, matched by --echo (the same bytes)."""
+    p = corpus.py_deflate()
+    r = wsprobe("load", p.url("/"), "--send-binary", "hex:00ff10203040", "--echo",
+                "--connections", "4", "--rate", "200", "--duration", "1s", "--json")
+    assert r.rc == 0, r
+    m = r.json["messages"]
+    assert m["sent"] >= 150 and m["matched"] == m["sent"] and m["mismatched"] == 0

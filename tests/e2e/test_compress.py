@@ -304,3 +304,17 @@ def test_memory_per_idle_compressed_connection(tmp_path):
           % (figures["plain"], figures["deflate"]))
     if not sanitized["deflate"]:  # ASan's quarantine holds what zlib freed: RSS says nothing
         assert figures["deflate"] - figures["plain"] < 16  # a held compressor: ~64 KiB
+
+
+def test_load_compresses_every_message_even_pipelined(wsprobe, peers):
+    """Batched frames would leave uncompressed: on a compressed connection load sends each
+    message through the connection. The hostile peer's deflate-echo logs RSV1 per message."""
+    h = peers.hostile("deflate-echo", headers=[DEFLATE])
+    r = wsprobe("load", h.url("/"), "--compress", "--connections", "2", "--rate", "400",
+                "--pipeline", "16", "--timer-slack", "5ms", "--duration", "1s", "--message",
+                MSG, "--echo", "--json")
+    assert r.rc == 0, r
+    evs = h.events(wait_for=lambda e: len([x for x in e if x.get("event") == "inflated"]) >=
+                   r.json["messages"]["sent"])
+    inflated = [e for e in evs if e.get("event") == "inflated"]
+    assert len(inflated) >= 300 and all(e["rsv"] == 4 for e in inflated)
