@@ -304,30 +304,6 @@ static bool any_has_token(const wsp_http_response *res, const char *name, const 
     return false;
 }
 
-/* One element of a comma-separated list, trimmed, in [*es, *ee). Commas inside a quoted-string
- * (extension parameters, RFC 9110 5.6.4) do not split. Returns where the next element starts. */
-static size_t list_next(const char *s, size_t len, size_t i, size_t *es, size_t *ee)
-{
-    bool quoted = false;
-    size_t end = i;
-    for (; end < len; end++) {
-        if (quoted && s[end] == '\\' && end + 1 < len)
-            end++;
-        else if (s[end] == '"')
-            quoted = !quoted;
-        else if (!quoted && s[end] == ',')
-            break;
-    }
-    size_t a = i, b = end;
-    while (a < b && (s[a] == ' ' || s[a] == '\t'))
-        a++;
-    while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t'))
-        b--;
-    *es = a;
-    *ee = b;
-    return end + 1;
-}
-
 /* The extension name of a list element: what comes before the first ';' or whitespace. */
 static size_t ext_name_len(const char *e, size_t len)
 {
@@ -346,7 +322,7 @@ static bool offered(const char *offer, const char *item, size_t item_len, bool e
         return false;
     size_t len = strlen(offer), i = 0, es, ee;
     while (i < len) {
-        i = list_next(offer, len, i, &es, &ee);
+        i = wsp_http_list_next(offer, len, i, ',', &es, &ee);
         size_t n = extension ? ext_name_len(offer + es, ee - es) : ee - es;
         if (n == item_len && n > 0 && same(offer + es, item, n, extension))
             return true;
@@ -409,7 +385,7 @@ static wsp_class check_extensions(const wsp_http_response *res, const wsp_hs_req
         }
         size_t i = 0, es, ee;
         while (i < h->value_len) {
-            i = list_next(h->value, h->value_len, i, &es, &ee);
+            i = wsp_http_list_next(h->value, h->value_len, i, ',', &es, &ee);
             if (ee == es)
                 continue; /* empty list elements are allowed (RFC 9110 5.6.1) */
             size_t n = ext_name_len(h->value + es, ee - es);

@@ -213,27 +213,40 @@ const char *wsp_http_bad_value_byte(const char *s)
     return NULL;
 }
 
+size_t wsp_http_list_next(const char *s, size_t len, size_t i, char delim, size_t *es, size_t *ee)
+{
+    bool quoted = false;
+    size_t end = i;
+    for (; end < len; end++) {
+        if (quoted && s[end] == '\\' && end + 1 < len)
+            end++;
+        else if (s[end] == '"')
+            quoted = !quoted;
+        else if (!quoted && s[end] == delim)
+            break;
+    }
+    size_t a = i, b = end;
+    while (a < b && (s[a] == ' ' || s[a] == '\t'))
+        a++;
+    while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t'))
+        b--;
+    *es = a;
+    *ee = b;
+    return end + 1;
+}
+
 bool wsp_http_token_list_ok(const char *list, const char **bad, size_t *bad_len)
 {
-    const char *p = list;
-    for (;;) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if (!wsp_http_is_token(a, (size_t)(b - a))) {
-            *bad = a;
-            *bad_len = (size_t)(b - a);
+    size_t len = strlen(list), i = 0, es, ee;
+    do { /* every element, the empty one after a trailing comma too */
+        i = wsp_http_list_next(list, len, i, ',', &es, &ee);
+        if (!wsp_http_is_token(list + es, ee - es)) {
+            *bad = list + es;
+            *bad_len = ee - es;
             return false;
         }
-        if (!*end)
-            return true;
-        p = end + 1;
-    }
+    } while (i <= len);
+    return true;
 }
 
 bool wsp_http_eq(const char *s, size_t len, const char *lit)

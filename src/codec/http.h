@@ -80,6 +80,11 @@ bool wsp_http_is_token(const char *s, size_t len);
 /* The first byte of the NUL-terminated s that a header field value may not hold (RFC 9110
  * 5.5: CR, LF and every other control byte but HTAB, and DEL), or NULL when there is none. */
 const char *wsp_http_bad_value_byte(const char *s);
+/* One element of a `delim`-separated list (',' for header lists, ';' for extension
+ * parameters) starting at s[i], trimmed of spaces and tabs: [*es, *ee). A delimiter inside a
+ * quoted-string (RFC 9110 5.6.4) does not split. Returns where the next element starts; the
+ * list is over once that passes len (a trailing delimiter leaves one empty element). */
+size_t wsp_http_list_next(const char *s, size_t len, size_t i, char delim, size_t *es, size_t *ee);
 /* Whether every element of a comma-separated list (optional whitespace around each) is a token,
  * as Sec-WebSocket-Protocol's are (RFC 6455 4.1). When one is not (an empty one included),
  * returns false with *bad and *bad_len on it. */

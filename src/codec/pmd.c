@@ -192,48 +192,43 @@ void wsp_pmd_params_format(const wsp_pmd_params *p, char *out, size_t cap)
 #undef ADD
 }
 
-/* The end of the element starting at s (before the next top-level comma), quoted strings
- * skipped. */
-static const char *element_end(const char *s, const char *end)
+/* The next permessage-deflate element of an extension list, from *i on: true with its
+ * parameters (what follows the name, from the first ';') in [*ps, *pe). */
+static bool next_pmd(const char *v, size_t len, size_t *i, size_t *ps, size_t *pe)
 {
-    bool q = false;
-    for (; s < end; s++) {
-        if (q && *s == '\\' && s + 1 < end)
-            s++;
-        else if (*s == '"')
-            q = !q;
-        else if (!q && *s == ',')
-            break;
+    while (*i < len) {
+        size_t es, ee, ns, ne;
+        *i = wsp_http_list_next(v, len, *i, ',', &es, &ee);
+        wsp_http_list_next(v + es, ee - es, 0, ';', &ns, &ne); /* the name */
+        if (ne - ns == strlen(WSP_PMD_NAME) &&
+            wsp_ascii_ieq(v + es + ns, WSP_PMD_NAME, strlen(WSP_PMD_NAME))) {
+            *ps = es + ne;
+            *pe = ee;
+            while (*ps < *pe && v[*ps] != ';')
+                (*ps)++;
+            return true;
+        }
     }
-    return s;
+    return false;
 }
 
-static const char *param_end(const char *s, const char *end)
+/* The parameters of one element ("; a; b=1", or "") into p: 0, or -1 with why (an empty one,
+ * an unknown one, one twice, a bad value). */
+static int pmd_params(const char *s, size_t len, wsp_pmd_params *p, bool offer_side, char *why,
+                      size_t cap)
 {
-    bool q = false;
-    for (; s < end; s++) {
-        if (q && *s == '\\' && s + 1 < end)
-            s++;
-        else if (*s == '"')
-            q = !q;
-        else if (!q && *s == ';')
-            break;
+    unsigned seen = 0;
+    for (size_t i = 1; i <= len;) { /* after the ';'; a trailing one leaves an empty parameter */
+        size_t ps, pe;
+        i = wsp_http_list_next(s, len, i, ';', &ps, &pe);
+        if (ps == pe) {
+            say(why, cap, "an empty permessage-deflate parameter");
+            return -1;
+        }
+        if (take_param(p, &seen, s + ps, pe - ps, offer_side, why, cap) != 0)
+            return -1;
     }
-    return s;
-}
-
-static const char *trim_left(const char *a, const char *b)
-{
-    while (a < b && (*a == ' ' || *a == '\t'))
-        a++;
-    return a;
-}
-
-static const char *trim_right(const char *a, const char *b)
-{
-    while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-        b--;
-    return b;
+    return 0;
 }
 
 int wsp_pmd_check_response(const wsp_pmd_params *offer, const char *value, size_t len,
@@ -242,34 +237,15 @@ int wsp_pmd_check_response(const wsp_pmd_params *offer, const char *value, size_
     memset(agreed, 0, sizeof *agreed);
     if (!value)
         return 0;
-    const char *end = value + len;
     int found = 0;
-    for (const char *e = value; e < end;) {
-        const char *ee = element_end(e, end);
-        const char *ne = param_end(e, ee);
-        const char *a = trim_left(e, ne), *b = trim_right(a, ne);
-        if (b - a == (ptrdiff_t)strlen(WSP_PMD_NAME) &&
-            wsp_ascii_ieq(a, WSP_PMD_NAME, strlen(WSP_PMD_NAME))) {
-            if (found++) {
-                say(why, why_cap, "the server accepted permessage-deflate twice");
-                return -1;
-            }
-            unsigned seen = 0;
-            for (const char *p = ne; p < ee;) {
-                p++; /* the ';' */
-                const char *pe = param_end(p, ee);
-                const char *pa = trim_left(p, pe), *pb = trim_right(pa, pe);
-                if (pa == pb) {
-                    say(why, why_cap, "an empty permessage-deflate parameter in '%.*s'",
-                        (int)CUT(len), value);
-                    return -1;
-                }
-                if (take_param(agreed, &seen, pa, (size_t)(pb - pa), false, why, why_cap) != 0)
-                    return -1;
-                p = pe;
-            }
+    size_t i = 0, ps, pe;
+    while (next_pmd(value, len, &i, &ps, &pe)) {
+        if (found++) {
+            say(why, why_cap, "the server accepted permessage-deflate twice");
+            return -1;
         }
-        e = ee < end ? ee + 1 : ee;
+        if (pmd_params(value + ps, pe - ps, agreed, false, why, why_cap) != 0)
+            return -1;
     }
     if (!found)
         return 0;
@@ -320,27 +296,11 @@ int wsp_pmd_accept_offer(const char *value, size_t len, wsp_pmd_params *agreed, 
 {
     if (!value)
         return 0;
-    const char *end = value + len;
-    for (const char *e = value; e < end;) {
-        const char *ee = element_end(e, end);
-        const char *ne = param_end(e, ee);
-        const char *a = trim_left(e, ne), *b = trim_right(a, ne);
-        e = ee < end ? ee + 1 : ee;
-        if (b - a != (ptrdiff_t)strlen(WSP_PMD_NAME) ||
-            !wsp_ascii_ieq(a, WSP_PMD_NAME, strlen(WSP_PMD_NAME)))
-            continue;
+    size_t i = 0, ps, pe;
+    while (next_pmd(value, len, &i, &ps, &pe)) {
         wsp_pmd_params offer;
         memset(&offer, 0, sizeof offer);
-        unsigned seen = 0;
-        bool ok = true;
-        for (const char *p = ne; p < ee && ok;) {
-            p++;
-            const char *pe = param_end(p, ee);
-            const char *pa = trim_left(p, pe), *pb = trim_right(pa, pe);
-            ok = pa < pb && take_param(&offer, &seen, pa, (size_t)(pb - pa), true, NULL, 0) == 0;
-            p = pe;
-        }
-        if (!ok)
+        if (pmd_params(value + ps, pe - ps, &offer, true, NULL, 0) != 0)
             continue; /* RFC 7692 5: an offer the server cannot accept is declined */
         memset(agreed, 0, sizeof *agreed);
         agreed->server_no_context_takeover = true;

@@ -775,6 +775,18 @@ static void on_ws_close(wsp_conn *c, const wsp_ws_event *ev)
         finish(c);
 }
 
+/* RFC 6455 7.1.7: the server broke a rule; our close frame carries the code the rule names,
+ * unless ours is already sent (5.5.1: one close frame per side). */
+static void close_failing(wsp_conn *c, unsigned code)
+{
+    if (c->phase == WSP_PHASE_CLOSING)
+        return;
+    send_close_frame(c, code, NULL);
+    c->close_sent = (int)code;
+    c->rec.closed_by = WSP_CLOSED_BY_CLIENT;
+    c->rec.close_code = (int)code;
+}
+
 /* A message that came with RSV1 is inflated in place of the event's data, within
  * --max-message (a bomb is refused before it is held); text is checked as UTF-8 after. On a
  * failure the connection is failed (WS_PROTOCOL, close 1009 or 1007) and -1 returned. */
@@ -796,10 +808,7 @@ static int inflate_event(wsp_conn *c, wsp_ws_event *ev)
         why = "the inflated text message is not UTF-8 (RFC 6455 8.1)";
     }
     if (rc != WSP_PMD_OK) {
-        send_close_frame(c, code, NULL);
-        c->close_sent = (int)code;
-        c->rec.closed_by = WSP_CLOSED_BY_CLIENT;
-        c->rec.close_code = (int)code;
+        close_failing(c, code);
         if (rc == WSP_PMD_TOO_BIG)
             fail_hinted(c, WSP_CLASS_WS_PROTOCOL,
                         "raise --max-message if messages this large are expected; otherwise the "
@@ -862,14 +871,7 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
             on_ws_close(c, &ev);
             return;
         case WSP_WS_EV_ERROR:
-            /* RFC 6455 7.1.7: fail the connection, sending a close with the matching code
-             * (unless ours is already sent: RFC 6455 5.5.1, one close frame per side) */
-            if (c->phase != WSP_PHASE_CLOSING) {
-                send_close_frame(c, ev.error_close_code, NULL);
-                c->close_sent = (int)ev.error_close_code;
-                c->rec.closed_by = WSP_CLOSED_BY_CLIENT;
-                c->rec.close_code = (int)ev.error_close_code;
-            }
+            close_failing(c, ev.error_close_code);
             if (first_bytes && ev.error_close_code != WSP_WS_CLOSE_TOO_BIG) {
                 /* nothing parsed yet: the bytes themselves say most (an HTTP answer after
                  * the 101 is a proxy or a server writing a second response) */

@@ -300,32 +300,45 @@ static json_t *binary_json(const wsp_step *st)
     return b;
 }
 
-/* The ping steps' round trips (--ping=N): how many were sent and answered, min, median, max.
- * NULL without ping steps. */
-static json_t *pings_json(const wsp_probe_config *cfg, const wsp_step_result *sr)
+/* The ping steps' round trips (--ping=N): how many were sent and answered, min, median, max
+ * (of the answered ones). */
+typedef struct ping_stats {
+    size_t count, answered;
+    double min, median, max;
+} ping_stats;
+
+static ping_stats ping_summary(const wsp_probe_config *cfg, const wsp_step_result *sr)
 {
-    size_t n = 0, ok = 0;
+    ping_stats ps = {0};
     double *rt = malloc((cfg->num_steps ? cfg->num_steps : 1) * sizeof *rt);
-    if (!rt)
-        return NULL;
     for (size_t i = 0; i < cfg->num_steps; i++) {
         if (cfg->steps[i].kind != WSP_STEP_PING)
             continue;
-        n++;
-        if (sr[i].ok)
-            rt[ok++] = sr[i].roundtrip_ms;
+        ps.count++;
+        if (sr[i].ok && rt)
+            rt[ps.answered++] = sr[i].roundtrip_ms;
     }
-    json_t *o = NULL;
-    if (n) {
-        qsort(rt, ok, sizeof *rt, cmp_double);
-        double med = ok == 0 ? 0 : ok % 2 ? rt[ok / 2] : (rt[ok / 2 - 1] + rt[ok / 2]) / 2;
-        o = json_pack("{s:I,s:I,s:o,s:o,s:o}", "count", (json_int_t)n, "answered", (json_int_t)ok,
-                      "min_ms", ok ? ms_json(rt[0]) : json_null(), "median_ms",
-                      ok ? ms_json(med) : json_null(), "max_ms",
-                      ok ? ms_json(rt[ok - 1]) : json_null());
+    if (ps.answered) {
+        size_t n = ps.answered;
+        qsort(rt, n, sizeof *rt, cmp_double);
+        ps.min = rt[0];
+        ps.max = rt[n - 1];
+        ps.median = n % 2 ? rt[n / 2] : (rt[n / 2 - 1] + rt[n / 2]) / 2;
     }
     free(rt);
-    return o;
+    return ps;
+}
+
+/* NULL without ping steps. */
+static json_t *pings_json(const ping_stats *ps)
+{
+    if (!ps->count)
+        return NULL;
+    bool any = ps->answered > 0;
+    return json_pack("{s:I,s:I,s:o,s:o,s:o}", "count", (json_int_t)ps->count, "answered",
+                     (json_int_t)ps->answered, "min_ms", any ? ms_json(ps->min) : json_null(),
+                     "median_ms", any ? ms_json(ps->median) : json_null(), "max_ms",
+                     any ? ms_json(ps->max) : json_null());
 }
 
 json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
@@ -441,7 +454,8 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
         json_array_append_new(steps, s);
     }
     json_object_set_new(o, "steps", steps);
-    json_t *pings = pings_json(cfg, sr);
+    ping_stats ps = ping_summary(cfg, sr);
+    json_t *pings = pings_json(&ps);
     if (pings)
         json_object_set_new(o, "pings", pings);
 
@@ -590,20 +604,15 @@ static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool 
         row(f, &st, "health", h->err.cls != WSP_CLASS_OK, wsp_conn_ms(h->t_start, h->t_end), true,
             h->err.cls != WSP_CLASS_OK ? h->err.msg : what);
     }
-    json_t *pj = pings_json(cfg, sr);
-    if (pj && json_integer_value(json_object_get(pj, "count")) > 1) {
-        json_int_t n = json_integer_value(json_object_get(pj, "count"));
-        json_int_t ok = json_integer_value(json_object_get(pj, "answered"));
-        if (ok)
-            snprintf(what, sizeof what, "%lld of %lld answered: min %.3f, median %.3f, max %.3f ms",
-                     (long long)ok, (long long)n, json_real_value(json_object_get(pj, "min_ms")),
-                     json_real_value(json_object_get(pj, "median_ms")),
-                     json_real_value(json_object_get(pj, "max_ms")));
+    ping_stats ps = ping_summary(cfg, sr);
+    if (ps.count > 1) {
+        if (ps.answered)
+            snprintf(what, sizeof what, "%zu of %zu answered: min %.3f, median %.3f, max %.3f ms",
+                     ps.answered, ps.count, ps.min, ps.median, ps.max);
         else
-            snprintf(what, sizeof what, "none of %lld answered", (long long)n);
-        row(f, &st, "pings", ok < n, 0, false, what);
+            snprintf(what, sizeof what, "none of %zu answered", ps.count);
+        row(f, &st, "pings", ps.answered < ps.count, 0, false, what);
     }
-    json_decref(pj);
     row(f, &st, "total", false, wsp_conn_ms(r->t_start, r->t_end), true, "");
     if (r->handshake_completed)
         fprintf(f, "  %-9s %llu frames / %llu bytes sent, %llu frames / %llu bytes received\n",

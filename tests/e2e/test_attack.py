@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+from conftest import run_wsprobe
 from serve_helpers import (FrameReader, frame, http_get, mint, read_head, start_serve,
                            upgrade_request)
 
@@ -444,17 +445,13 @@ def test_readers_that_never_read_stay_within_the_queue_budget(tmp_path, compress
 # loop and a directory at once, with a USAGE error (exit 2) that names the option or the role;
 # before, a FIFO blocked forever in open(), past --deadline.
 
-WSPROBE_BIN = None
-
-
 def wsprobe(*args, timeout=15, stdin=None):
-    import subprocess
-    from serve_helpers import wsprobe_path
-    env = dict(os.environ, NO_COLOR="1", WSP_ATTACK_SECRET="s3cret-for-the-attack-suite-0123")
+    """(exit code, stderr, seconds): conftest's runner (a hang fails the test, a sanitizer
+    report too), timed."""
     t0 = time.monotonic()
-    p = subprocess.run([str(wsprobe_path())] + [str(a) for a in args], capture_output=True,
-                       text=True, timeout=timeout, env=env, stdin=stdin or subprocess.DEVNULL)
-    return p.returncode, p.stderr, time.monotonic() - t0
+    r = run_wsprobe(*args, timeout=timeout, stdin=stdin,
+                    env={"WSP_ATTACK_SECRET": "s3cret-for-the-attack-suite-0123"})
+    return r.rc, r.stderr, time.monotonic() - t0
 
 
 @pytest.fixture
@@ -520,7 +517,6 @@ def test_audit_reports_and_baselines_refuse_hostile_files(hostile, tmp_path, kin
 
 
 def test_stdin_is_dash_and_only_once(tmp_path):
-    import subprocess
     secret = tmp_path / "s"
     secret.write_text("s3cret-for-the-attack-suite-0123")
     with open(secret) as f:
@@ -531,7 +527,6 @@ def test_stdin_is_dash_and_only_once(tmp_path):
     with open(secret) as f:
         rc, err, _ = wsprobe("probe", URL, "--jwt-secret-file", "-", "--send", "@-", stdin=f)
     assert rc == 2 and "standard input" in err, (rc, err)
-    del subprocess
 
 
 def private_null(tmp_path):

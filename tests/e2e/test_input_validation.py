@@ -6,14 +6,12 @@ the command never connected: the error comes at parse time (exit 2, USAGE) and n
 Before, probe, wait and load noticed only after opening TCP, and security exited 1 with every
 check inconclusive; `security --checks ''` ran every check.
 """
-import os
 import select
 import socket
-import subprocess
 
 import pytest
 
-from conftest import wsprobe_path
+from conftest import run_wsprobe
 
 
 @pytest.fixture
@@ -31,10 +29,7 @@ def connected(sock):
 
 
 def run(*args, env=None, timeout=20):
-    e = dict(os.environ, NO_COLOR="1")
-    e.update(env or {})
-    return subprocess.run([str(wsprobe_path())] + [str(a) for a in args], capture_output=True,
-                          text=True, timeout=timeout, env=e, stdin=subprocess.DEVNULL)
+    return run_wsprobe(*args, env=env, timeout=timeout)
 
 
 BAD = [
@@ -64,7 +59,7 @@ def test_bad_request_values_are_usage_errors_before_any_connection(listener, cmd
     extra = {"wait": ["--deadline", "3s"], "load": ["--duration", "1s"],
              "security": ["--deadline", "5s"]}.get(cmd, [])
     r = run(cmd, url_of(listener), *opts, *extra)
-    assert r.returncode == 2, (r.returncode, r.stderr[-500:])
+    assert r.rc == 2, (r.rc, r.stderr[-500:])
     assert name in r.stderr
     assert "\x1b" not in r.stderr and "Injected: 1" not in r.stderr.replace("\\n", "")
     assert not connected(listener), "the command connected before refusing its input"
@@ -73,7 +68,7 @@ def test_bad_request_values_are_usage_errors_before_any_connection(listener, cmd
 @pytest.mark.parametrize("checks", ["", ",", "auth,,origin", "auth,"])
 def test_security_empty_check_lists_are_errors(listener, checks):
     r = run("security", url_of(listener), "--checks", checks, "--json")
-    assert r.returncode == 2, r.stderr
+    assert r.rc == 2, r.stderr
     assert "--checks" in r.stderr
     assert not connected(listener)
 
@@ -81,7 +76,7 @@ def test_security_empty_check_lists_are_errors(listener, checks):
 def test_a_minted_token_and_an_authorization_header_are_a_usage_error(listener):
     r = run("probe", url_of(listener), "-H", "Authorization: Bearer x", "--jwt-secret-env",
             "WSP_IV_SECRET", env={"WSP_IV_SECRET": "0123456789abcdef0123456789abcdef"})
-    assert r.returncode == 2, r.stderr
+    assert r.rc == 2, r.stderr
     assert "Authorization" in r.stderr
     assert not connected(listener)
 
@@ -97,7 +92,7 @@ def test_plan_values_are_checked_the_same_way(listener, tmp_path, key, value):
     plan.write_text("environments:\n  x:\n    url: %s\n    %s: %s\n"
                     "checks:\n  - connect\n" % (url_of(listener), key, value))
     r = run("run", plan, "--env", "x", "--json")
-    assert r.returncode == 2, (r.returncode, r.stderr[-500:], r.stdout[-500:])
+    assert r.rc == 2, (r.rc, r.stderr[-500:], r.stdout[-500:])
     assert key in r.stderr and "unknown key" not in r.stderr, r.stderr  # refused for its value
     assert not connected(listener)
 
@@ -106,7 +101,7 @@ def test_plan_values_are_checked_the_same_way(listener, tmp_path, key, value):
                                   "/caf\u00e9"])
 def test_serve_path_must_be_visible_ascii(path):
     r = run("serve", "--listen", "127.0.0.1:0", "--unsafe-no-auth", "--path", path, timeout=10)
-    assert r.returncode == 2, r.stderr
+    assert r.rc == 2, r.stderr
     assert "--path" in r.stderr
     assert "\r" not in r.stderr and "\x01" not in r.stderr
 
@@ -115,5 +110,5 @@ def test_serve_path_must_be_visible_ascii(path):
 def test_serve_allow_origin_must_be_visible_ascii(origin):
     r = run("serve", "--listen", "127.0.0.1:0", "--unsafe-no-auth", "--allow-origin", origin,
             timeout=10)
-    assert r.returncode == 2, r.stderr
+    assert r.rc == 2, r.stderr
     assert "--allow-origin" in r.stderr
