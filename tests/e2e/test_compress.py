@@ -312,7 +312,8 @@ def test_load_compresses_every_message_even_pipelined(wsprobe, peers):
     h = peers.hostile("deflate-echo", headers=[DEFLATE])
     r = wsprobe("load", h.url("/"), "--compress", "--connections", "2", "--rate", "400",
                 "--pipeline", "16", "--timer-slack", "5ms", "--duration", "1s", "--message",
-                MSG, "--echo", "--json")
+                MSG, "--echo", "--threshold", "rate>=1", "--json")  # RSV1 is the point, not
+    # the rate: the Python peer inflating and deflating each message is slow under ASan
     assert r.rc == 0, r
     evs = h.events(wait_for=lambda e: len([x for x in e if x.get("event") == "inflated"]) >=
                    r.json["messages"]["sent"])
