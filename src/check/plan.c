@@ -454,10 +454,11 @@ static json_t *to_json(wsp_plan *P, yaml_node_t *n, int depth, wsp_plan_err *err
 
 /* ---- environments ---- */
 
-static const char *const env_keys[] = {
-    "url",     "health",  "plaintext_url", "origin",      "subprotocol", "compress",
-    "headers", "resolve", "dns_server",    "timeout",     "deadline",    "tls",
-    "auth",    "limits",  "marker",        "description", NULL};
+static const char *const env_keys[] = {"url",         "health",   "plaintext_url",  "origin",
+                                       "subprotocol", "compress", "headers",        "resolve",
+                                       "dns_server",  "timeout",  "deadline",       "tls",
+                                       "auth",        "limits",   "marker",         "description",
+                                       "proxy",       "noproxy",  "proxy_user_env", NULL};
 static const char *const tls_keys[] = {"cacert",      "cert",          "key_file", "insecure",
                                        "min_version", "min_cert_days", NULL};
 static const char *const auth_keys[] = {"jwt", "token_env", "in", "message", NULL};

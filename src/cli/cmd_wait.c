@@ -130,6 +130,13 @@ static bool retryable(wsp_class cls, const wsp_conn_record *r, bool refused, boo
         return r->http_status == 429;
     case WSP_CLASS_UPGRADE_SERVER_ERROR:
         return r->http_status == 502 || r->http_status == 503 || r->http_status == 504;
+    case WSP_CLASS_PROXY_UNREACHABLE:
+        return true;
+    case WSP_CLASS_PROXY_TUNNEL_FAILED: {
+        /* the proxy is up and cannot reach the endpoint yet (a rollout): 502, 503, 504 */
+        int st = r->proxy ? r->proxy->status : 0;
+        return st == 502 || st == 503 || st == 504;
+    }
     case WSP_CLASS_WS_CLOSED:
         return r->close_code == 1012 || r->close_code == 1013;
     case WSP_CLASS_OK:
@@ -155,6 +162,8 @@ static bool retryable(wsp_class cls, const wsp_conn_record *r, bool refused, boo
     case WSP_CLASS_WAIT_DEADLINE:
     case WSP_CLASS_AUTH_NOT_ENFORCED:
     case WSP_CLASS_OUTPUT_FAILED:
+    case WSP_CLASS_PROXY_AUTH:
+    case WSP_CLASS_PROXY_PROTOCOL:
         return false;
     }
     return false;

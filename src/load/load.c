@@ -315,8 +315,9 @@ static void record_phases(worker *w, lconn *lc)
         wsp_hist_record(&w->phase[WSP_LOAD_PH_RESOLVE], r->t_resolved - r->t_start);
     if (r->t_connected && r->t_resolved && r->t_connected >= r->t_resolved)
         wsp_hist_record(&w->phase[WSP_LOAD_PH_CONNECT], r->t_connected - r->t_resolved);
-    if (r->tls_used && r->t_tls && r->t_connected && r->t_tls >= r->t_connected)
-        wsp_hist_record(&w->phase[WSP_LOAD_PH_TLS], r->t_tls - r->t_connected);
+    uint64_t ready = wsp_conn_t_ready(r);
+    if (r->tls_used && r->t_tls && ready && r->t_tls >= ready)
+        wsp_hist_record(&w->phase[WSP_LOAD_PH_TLS], r->t_tls - ready);
     if (r->t_upgraded && r->t_request && r->t_upgraded >= r->t_request)
         wsp_hist_record(&w->phase[WSP_LOAD_PH_UPGRADE], r->t_upgraded - r->t_request);
     if (r->handshake_completed && r->t_upgraded >= r->t_start)

@@ -23,6 +23,22 @@
 
 static _Thread_local uint8_t read_buf[READ_BUF];
 static _Thread_local uint8_t plain_buf[READ_BUF];
+static _Thread_local uint8_t link_buf[READ_BUF]; /* plaintext from an https:// proxy's TLS */
+
+#define PROXY_HEAD_MAX 16384 /* the longest CONNECT answer head accepted */
+
+/* Opening a tunnel through a proxy (heap, from the start until the tunnel is open). */
+typedef struct proxy_state {
+    char host[WSP_URL_HOST_MAX + 1]; /* the tunnel's target: a name or an address */
+    uint16_t port;
+    bool resolving_target; /* socks5://: the first lookup is the endpoint's name */
+    bool tls_pending;      /* https://: the TLS handshake with the proxy is under way */
+    bool request_sent;
+    wsp_socks5 s5;
+    char *head; /* CONNECT's answer head, PROXY_HEAD_MAX cap */
+    size_t head_len;
+    size_t received; /* bytes from the proxy so far */
+} proxy_state;
 
 /* What the handshake needs from the request until the response is judged. */
 typedef struct hs_state {
@@ -56,6 +72,10 @@ struct wsp_conn {
     bool tls_active;
     wsp_tls *tls; /* heap, for wss:// and https:// */
 
+    proxy_state *px;  /* heap while a proxy's tunnel is being opened */
+    bool ptls_active; /* TLS to an https:// proxy carries everything below the endpoint's */
+    wsp_tls *ptls;    /* heap */
+
     struct hs_state *hs; /* heap from the request until the response is judged */
     char *head;          /* response head being received, WSP_HTTP_HEAD_MAX cap */
     size_t head_len;
@@ -82,6 +102,8 @@ const char *wsp_conn_phase_name(wsp_conn_phase p)
         return "resolve";
     case WSP_PHASE_CONNECT:
         return "connect";
+    case WSP_PHASE_PROXY:
+        return "proxy";
     case WSP_PHASE_TLS:
         return "tls";
     case WSP_PHASE_UPGRADE:
@@ -94,6 +116,17 @@ const char *wsp_conn_phase_name(wsp_conn_phase p)
         return "done";
     }
     return "unknown";
+}
+
+uint64_t wsp_conn_t_ready(const wsp_conn_record *r)
+{
+    return r->proxy && r->proxy->t_tunnel ? r->proxy->t_tunnel : r->t_connected;
+}
+
+/* Whether this connection goes through a proxy (not merely has one configured). */
+static bool via_proxy(const wsp_conn *c)
+{
+    return c->o->proxy && c->o->proxy->kind != WSP_PROXY_NONE;
 }
 
 double wsp_conn_ms(uint64_t from_ns, uint64_t to_ns)
@@ -116,6 +149,13 @@ static void maybe_release(wsp_conn *c)
         if (c->tls_active)
             wsp_tls_cleanup(c->tls);
         free(c->tls);
+        if (c->ptls_active)
+            wsp_tls_cleanup(c->ptls);
+        free(c->ptls);
+        if (c->px)
+            free(c->px->head);
+        free(c->px);
+        free(c->rec.proxy);
         free(c->head);
         free(c->rec.http_head);
         free(c->rec.http_body);
@@ -280,8 +320,13 @@ static void timer_cb(uv_timer_t *t)
     wsp_conn *c = t->data;
     switch (c->phase) {
     case WSP_PHASE_RESOLVE:
-        fail(c, WSP_CLASS_DNS_TEMPFAIL, "no answer from the resolver for '%s' within %.3gs",
-             c->o->url->host, timeout_s(c));
+        if (via_proxy(c) && !c->px->resolving_target)
+            fail(c, WSP_CLASS_PROXY_UNREACHABLE,
+                 "no answer from the resolver for the proxy's name '%s' within %.3gs",
+                 c->o->proxy->host, timeout_s(c));
+        else
+            fail(c, WSP_CLASS_DNS_TEMPFAIL, "no answer from the resolver for '%s' within %.3gs",
+                 c->o->url->host, timeout_s(c));
         break;
     case WSP_PHASE_CONNECT:
         if (c->next_addr < c->num_addrs) {
@@ -291,9 +336,23 @@ static void timer_cb(uv_timer_t *t)
             try_next_address(c);
             break;
         }
-        fail(c, WSP_CLASS_TCP_TIMEOUT, "no answer to the TCP connection to %s port %u within %.3gs",
+        fail(c, via_proxy(c) ? WSP_CLASS_PROXY_UNREACHABLE : WSP_CLASS_TCP_TIMEOUT,
+             "no answer to the TCP connection to %s%s port %u within %.3gs",
+             via_proxy(c) ? "the proxy at " : "",
              c->rec.used_address >= 0 ? c->rec.addresses[c->rec.used_address] : "?", c->rec.port,
              timeout_s(c));
+        break;
+    case WSP_PHASE_PROXY:
+        if (c->px && c->px->tls_pending)
+            fail(c, WSP_CLASS_PROXY_UNREACHABLE,
+                 "the proxy %s accepted the connection but the TLS handshake with it did not "
+                 "complete within %.3gs",
+                 c->o->proxy->shown, timeout_s(c));
+        else
+            fail(c, WSP_CLASS_PROXY_UNREACHABLE,
+                 "the proxy %s accepted the connection but did not open the tunnel within "
+                 "%.3gs (%zu bytes of an answer)",
+                 c->o->proxy->shown, timeout_s(c), c->px ? c->px->received : 0);
         break;
     case WSP_PHASE_TLS:
         fail(c, WSP_CLASS_TLS_HANDSHAKE, "the TLS handshake did not complete within %.3gs",
@@ -360,16 +419,26 @@ static int raw_write(wsp_conn *c, const void *data, size_t len)
     return 0;
 }
 
-/* Move whatever OpenSSL wants to send onto the socket. */
-static int flush_tls(wsp_conn *c)
+/* Move whatever a TLS session wants to send onward: onto the socket, or, for the endpoint's
+ * session inside an https:// proxy's, into the proxy's session. */
+static int flush_session(wsp_conn *c, wsp_tls *t)
 {
     size_t n;
-    while ((n = wsp_tls_pending_out(c->tls)) > 0) {
+    if (t == c->tls && c->ptls_active) {
+        uint8_t chunk[16384];
+        while ((n = wsp_tls_take_out(t, chunk, sizeof chunk)) > 0) {
+            wsp_err e;
+            if (wsp_tls_write(c->ptls, chunk, n, &e) != 0)
+                return -1;
+        }
+        return flush_session(c, c->ptls);
+    }
+    while ((n = wsp_tls_pending_out(t)) > 0) {
         write_req *w = malloc(sizeof *w + n);
         if (!w)
             return -1;
         w->c = c;
-        w->len = wsp_tls_take_out(c->tls, w->data, n);
+        w->len = wsp_tls_take_out(t, w->data, n);
         uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
         if (!c->tcp || uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1, write_cb) != 0) {
             free(w);
@@ -379,10 +448,27 @@ static int flush_tls(wsp_conn *c)
     return 0;
 }
 
+static int flush_tls(wsp_conn *c)
+{
+    return flush_session(c, c->tls);
+}
+
+/* Write to the next hop: the proxy's TLS session when there is one, else the socket. */
+static int link_write(wsp_conn *c, const void *data, size_t len)
+{
+    if (!c->ptls_active)
+        return raw_write(c, data, len);
+    wsp_err e;
+    if (wsp_tls_write(c->ptls, data, len, &e) != 0)
+        return -1;
+    c->rec.tx_bytes += len;
+    return flush_session(c, c->ptls);
+}
+
 static int net_write(wsp_conn *c, const void *data, size_t len)
 {
     if (!c->tls_active)
-        return raw_write(c, data, len);
+        return link_write(c, data, len);
     wsp_err e;
     if (wsp_tls_write(c->tls, data, len, &e) != 0)
         return -1;
@@ -916,6 +1002,7 @@ static void plain_input(wsp_conn *c, const uint8_t *data, size_t len)
         break;
     case WSP_PHASE_RESOLVE:
     case WSP_PHASE_CONNECT:
+    case WSP_PHASE_PROXY:
     case WSP_PHASE_TLS:
     case WSP_PHASE_DONE:
         break;
@@ -981,6 +1068,22 @@ static void on_eof(wsp_conn *c, ssize_t nread)
         c->rec.t_closed = uv_hrtime();
         finish(c);
         break;
+    case WSP_PHASE_PROXY:
+        if (c->px && c->px->tls_pending)
+            fail(c, WSP_CLASS_PROXY_PROTOCOL,
+                 "the proxy %s closed the connection during the TLS handshake%s (is it an "
+                 "https:// proxy?)",
+                 c->o->proxy->shown, eb);
+        else if (c->px && c->px->received == 0)
+            fail(c, WSP_CLASS_PROXY_PROTOCOL,
+                 "the proxy %s closed the connection without answering the tunnel request%s",
+                 c->o->proxy->shown, eb);
+        else
+            fail(c, WSP_CLASS_PROXY_PROTOCOL,
+                 "the proxy %s closed the connection in the middle of its answer to the tunnel "
+                 "request (%zu bytes)%s",
+                 c->o->proxy->shown, c->px ? c->px->received : 0, eb);
+        break;
     case WSP_PHASE_RESOLVE:
     case WSP_PHASE_CONNECT:
     case WSP_PHASE_DONE:
@@ -996,6 +1099,88 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)read_buf, sizeof read_buf);
 }
 
+static void proxy_input(wsp_conn *c, const uint8_t *data, size_t len);
+static void proxy_tls_established(wsp_conn *c);
+static void proxy_fail_tls(wsp_conn *c, const wsp_err *e);
+
+static void link_input(wsp_conn *c, const uint8_t *data, size_t len);
+
+/* A TLS failure: the endpoint's (with what the handshake saw), or the proxy's. */
+static void tls_failed(wsp_conn *c, wsp_tls *t, const wsp_err *e)
+{
+    if (t == c->ptls) {
+        proxy_fail_tls(c, e);
+        return;
+    }
+    if (c->phase == WSP_PHASE_TLS)
+        wsp_tls_get_info(c->tls, c->rec.tls);
+    fail_err(c, e);
+}
+
+/* Ciphertext for a TLS session: the endpoint's (its plaintext goes to the WebSocket), or an
+ * https:// proxy's (its plaintext is the next hop's: link_input). Advances the handshake
+ * first while there is one. */
+static void tls_input(wsp_conn *c, wsp_tls *t, bool handshaking, const uint8_t *data, size_t len)
+{
+    bool proxy = t == c->ptls;
+    uint8_t *buf = proxy ? link_buf : plain_buf;
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (wsp_tls_feed(t, data, len, &e) != 0) {
+        tls_failed(c, t, &e);
+        return;
+    }
+    if (handshaking) {
+        int r = wsp_tls_handshake(t, &e);
+        flush_session(c, t);
+        if (r < 0) {
+            tls_failed(c, t, &e);
+            return;
+        }
+        if (r == 0)
+            return;
+        if (proxy)
+            proxy_tls_established(c);
+        else
+            tls_established(c);
+        if (c->phase == WSP_PHASE_DONE)
+            return;
+    }
+    for (;;) {
+        ssize_t n = wsp_tls_read(t, buf, READ_BUF, &e);
+        if (n > 0) {
+            if (proxy)
+                link_input(c, buf, (size_t)n);
+            else
+                plain_input(c, buf, (size_t)n);
+            if (c->phase == WSP_PHASE_DONE)
+                return;
+            continue;
+        }
+        flush_session(c, t); /* key updates, alerts */
+        if (n == 0)
+            return;
+        if (n == -2) {
+            on_eof(c, UV_EOF);
+            return;
+        }
+        tls_failed(c, t, &e);
+        return;
+    }
+}
+
+/* Bytes from the next hop (the socket, or an https:// proxy's TLS): the tunnel's opening, or
+ * the endpoint's TLS records, or its plaintext. */
+static void link_input(wsp_conn *c, const uint8_t *data, size_t len)
+{
+    if (c->phase == WSP_PHASE_PROXY)
+        proxy_input(c, data, len);
+    else if (c->tls_active)
+        tls_input(c, c->tls, c->phase == WSP_PHASE_TLS, data, len);
+    else
+        plain_input(c, data, len);
+}
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     wsp_conn *c = s->data;
@@ -1006,48 +1191,197 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->rec.rx_bytes += (uint64_t)nread;
-    if (!c->tls_active) {
-        plain_input(c, (const uint8_t *)buf->base, (size_t)nread);
-        return;
+    if (c->ptls_active)
+        tls_input(c, c->ptls, c->px && c->px->tls_pending, (const uint8_t *)buf->base,
+                  (size_t)nread);
+    else
+        link_input(c, (const uint8_t *)buf->base, (size_t)nread);
+}
+
+/* ---- through a proxy ---- */
+
+/* A TLS failure with an https:// proxy: its class, said to be the proxy's; plain HTTP where
+ * TLS was expected is the wrong kind of proxy (PROXY_PROTOCOL). */
+static void proxy_fail_tls(wsp_conn *c, const wsp_err *e)
+{
+    wsp_err pe = *e;
+    if (e->cls == WSP_CLASS_TLS_TO_PLAINTEXT) {
+        wsp_err_set(&pe, WSP_CLASS_PROXY_PROTOCOL,
+                    "the proxy %s answered TLS in plaintext: it is not an https:// proxy",
+                    c->o->proxy->shown);
+        wsp_err_hint(&pe, "write http:// for a proxy that speaks plain HTTP CONNECT");
+    } else {
+        snprintf(pe.msg, sizeof pe.msg, "the TLS session with the proxy %.150s: %.320s",
+                 c->o->proxy->shown, e->msg);
     }
-    wsp_err e;
-    wsp_err_clear(&e);
-    if (wsp_tls_feed(c->tls, buf->base, (size_t)nread, &e) != 0) {
-        fail_err(c, &e);
-        return;
-    }
-    if (c->phase == WSP_PHASE_TLS) {
-        int r = wsp_tls_handshake(c->tls, &e);
-        flush_tls(c);
-        if (r < 0) {
-            wsp_tls_get_info(c->tls, c->rec.tls);
+    fail_err(c, &pe);
+}
+
+/* The tunnel is open: the endpoint's TLS or upgrade starts inside it, and bytes the proxy
+ * sent after its answer are the endpoint's. */
+static void start_endpoint(wsp_conn *c);
+
+static void tunnel_open(wsp_conn *c, const uint8_t *rest, size_t rest_len)
+{
+    c->rec.proxy->t_tunnel = uv_hrtime();
+    proxy_state *px = c->px;
+    c->px = NULL;
+    start_endpoint(c);
+    if (rest_len > 0 && c->phase != WSP_PHASE_DONE)
+        link_input(c, rest, rest_len);
+    free(px->head);
+    free(px);
+}
+
+static void send_tunnel_request(wsp_conn *c)
+{
+    proxy_state *px = c->px;
+    const wsp_proxy *p = c->o->proxy;
+    px->request_sent = true;
+    if (p->kind == WSP_PROXY_SOCKS5 || p->kind == WSP_PROXY_SOCKS5H) {
+        uint8_t out[WSP_SOCKS5_OUT_MAX];
+        size_t n;
+        wsp_err e;
+        if (wsp_socks5_begin(&px->s5, p, px->host, px->port, out, &n, &e) != 0) {
             fail_err(c, &e);
             return;
         }
-        if (r == 0)
-            return;
-        tls_established(c);
-        if (c->phase == WSP_PHASE_DONE)
-            return;
+        if (link_write(c, out, n) != 0)
+            fail(c, WSP_CLASS_PROXY_UNREACHABLE, "could not write to the proxy %s", p->shown);
+        return;
     }
-    for (;;) {
-        ssize_t n = wsp_tls_read(c->tls, plain_buf, sizeof plain_buf, &e);
-        if (n > 0) {
-            plain_input(c, plain_buf, (size_t)n);
-            if (c->phase == WSP_PHASE_DONE)
-                return;
-            continue;
-        }
-        flush_tls(c); /* key updates, alerts */
-        if (n == 0)
-            return;
-        if (n == -2) {
-            on_eof(c, UV_EOF);
-            return;
-        }
+    char req[1200];
+    int n = wsp_proxy_connect_request(req, sizeof req, p, px->host, px->port);
+    px->head = malloc(PROXY_HEAD_MAX);
+    if (n < 0 || !px->head) {
+        fail(c, WSP_CLASS_INTERNAL, n < 0 ? "the CONNECT request does not fit" : "out of memory");
+        return;
+    }
+    int w = link_write(c, req, (size_t)n);
+    memset(req, 0, sizeof req); /* it may hold Proxy-Authorization */
+    if (w != 0)
+        fail(c, WSP_CLASS_PROXY_UNREACHABLE, "could not write to the proxy %s", p->shown);
+}
+
+static void proxy_tls_established(wsp_conn *c)
+{
+    c->px->tls_pending = false;
+    send_tunnel_request(c);
+}
+
+static void connect_answer(wsp_conn *c, const uint8_t *data, size_t len)
+{
+    proxy_state *px = c->px;
+    const wsp_proxy *p = c->o->proxy;
+    size_t room = PROXY_HEAD_MAX - px->head_len;
+    size_t take = len < room ? len : room;
+    memcpy(px->head + px->head_len, data, take);
+    px->head_len += take;
+    wsp_http_header hdrs[WSP_HTTP_HEADERS_MAX];
+    wsp_http_response res = {.headers = hdrs, .num_headers = WSP_HTTP_HEADERS_MAX};
+    const char *why = NULL;
+    int n = wsp_http_parse_response(px->head, px->head_len, &res, &why);
+    if (n == WSP_HTTP_PARTIAL && px->head_len < PROXY_HEAD_MAX)
+        return;
+    if (n < 0) {
+        char ex[200];
+        wsp_excerpt(ex, sizeof ex, px->head, px->head_len < 120 ? px->head_len : 120);
+        if (n == WSP_HTTP_PARTIAL)
+            fail(c, WSP_CLASS_PROXY_PROTOCOL,
+                 "the proxy %s answered CONNECT with more than %d bytes and no end of headers",
+                 p->shown, PROXY_HEAD_MAX);
+        else
+            fail(c, WSP_CLASS_PROXY_PROTOCOL,
+                 "the proxy %s answered CONNECT with something that is not HTTP (%s): %s", p->shown,
+                 why ? why : "malformed", ex);
+        return;
+    }
+    c->rec.proxy->status = res.status;
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (wsp_proxy_connect_judge(p, &res, c->rec.proxy->tunnel_target, &e) != 0) {
         fail_err(c, &e);
         return;
     }
+    /* bytes of this read after the head (a 2xx to CONNECT has no body: RFC 9110 9.3.6) */
+    size_t consumed = (size_t)n - (px->head_len - take);
+    tunnel_open(c, data + consumed, len - consumed);
+}
+
+static void socks_answer(wsp_conn *c, const uint8_t *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        uint8_t out[WSP_SOCKS5_OUT_MAX];
+        size_t used, n;
+        wsp_err e;
+        wsp_err_clear(&e);
+        int r = wsp_socks5_feed(&c->px->s5, data + off, len - off, &used, out, &n, &e);
+        off += used;
+        c->rec.proxy->socks_reply = c->px->s5.reply;
+        if (r < 0) {
+            fail_err(c, &e);
+            return;
+        }
+        if (n > 0 && link_write(c, out, n) != 0) {
+            fail(c, WSP_CLASS_PROXY_UNREACHABLE, "could not write to the proxy %s",
+                 c->o->proxy->shown);
+            return;
+        }
+        if (r == 1) {
+            tunnel_open(c, data + off, len - off);
+            return;
+        }
+        if (used == 0 && n == 0)
+            return;
+    }
+}
+
+static void proxy_input(wsp_conn *c, const uint8_t *data, size_t len)
+{
+    proxy_state *px = c->px;
+    px->received += len;
+    if (!px->request_sent) {
+        fail(c, WSP_CLASS_PROXY_PROTOCOL, "the proxy %s spoke before it was asked (%zu bytes)",
+             c->o->proxy->shown, len);
+        return;
+    }
+    if (c->o->proxy->kind == WSP_PROXY_SOCKS5 || c->o->proxy->kind == WSP_PROXY_SOCKS5H)
+        socks_answer(c, data, len);
+    else
+        connect_answer(c, data, len);
+}
+
+/* TCP to the proxy is up: TLS with it (https://), then the tunnel request. */
+static void start_proxy(wsp_conn *c)
+{
+    c->phase = WSP_PHASE_PROXY;
+    arm_phase_timer(c);
+    const wsp_proxy *p = c->o->proxy;
+    if (p->kind != WSP_PROXY_HTTPS) {
+        send_tunnel_request(c);
+        return;
+    }
+    wsp_err e;
+    if (!c->o->tls_ctx) {
+        fail(c, WSP_CLASS_INTERNAL, "no TLS context for an https:// proxy");
+        return;
+    }
+    if (!(c->ptls = calloc(1, sizeof *c->ptls))) {
+        fail(c, WSP_CLASS_INTERNAL, "out of memory");
+        return;
+    }
+    if (wsp_tls_init_client(c->ptls, c->o->tls_ctx, p->host, p->host_is_ip, c->o->tls_verify, &e) !=
+        0) {
+        proxy_fail_tls(c, &e);
+        return;
+    }
+    c->ptls_active = true;
+    c->px->tls_pending = true;
+    int r = wsp_tls_handshake(c->ptls, &e); /* writes the ClientHello */
+    flush_session(c, c->ptls);
+    if (r < 0)
+        proxy_fail_tls(c, &e);
 }
 
 /* ---- connecting ---- */
@@ -1089,6 +1423,13 @@ static void classify_connect_error(wsp_conn *c, int status, const char *addr)
         break;
     }
     e->sys_errno = status;
+    if (via_proxy(c) && e->cls != WSP_CLASS_INTERNAL) {
+        char m[sizeof e->msg];
+        snprintf(m, sizeof m, "%s", e->msg);
+        wsp_err_set(e, WSP_CLASS_PROXY_UNREACHABLE, "the proxy %.200s: %.300s", c->o->proxy->shown,
+                    m);
+        e->sys_errno = status;
+    }
 }
 
 static void connect_cb(uv_connect_t *req, int status)
@@ -1109,6 +1450,15 @@ static void connect_cb(uv_connect_t *req, int status)
     c->addrs = NULL;
     uv_tcp_nodelay(c->tcp, 1);
     uv_read_start((uv_stream_t *)c->tcp, alloc_cb, read_cb);
+    if (via_proxy(c))
+        start_proxy(c);
+    else
+        start_endpoint(c);
+}
+
+/* The byte stream to the endpoint is there (TCP, or a proxy's tunnel): TLS, or the upgrade. */
+static void start_endpoint(wsp_conn *c)
+{
     if (c->o->url->tls) {
         wsp_err e;
         if (!c->o->tls_ctx) {
@@ -1221,13 +1571,16 @@ static void use_addresses(wsp_conn *c, const struct sockaddr_storage *addrs, int
     c->rec.num_addresses = c->num_addrs;
     c->rec.t_resolved = uv_hrtime();
     if (c->num_addrs == 0) {
-        fail(c, WSP_CLASS_NET_UNREACHABLE, "no address of the requested family for '%s'",
-             c->o->url->host);
+        fail(c, via_proxy(c) ? WSP_CLASS_PROXY_UNREACHABLE : WSP_CLASS_NET_UNREACHABLE,
+             "no address of the requested family for '%s'",
+             via_proxy(c) ? c->o->proxy->host : c->o->url->host);
         return;
     }
     c->phase = WSP_PHASE_CONNECT;
     try_next_address(c);
 }
+
+static void resolve_proxy(wsp_conn *c);
 
 static void dns_cb(void *ud, const wsp_dns_result *res, const wsp_err *err)
 {
@@ -1235,12 +1588,105 @@ static void dns_cb(void *ud, const wsp_dns_result *res, const wsp_err *err)
     c->dnsq = NULL;
     if (c->phase != WSP_PHASE_RESOLVE)
         return;
+    if (via_proxy(c) && c->px->resolving_target) {
+        /* socks5://: the endpoint's name resolved here; the proxy gets its first address */
+        c->px->resolving_target = false;
+        if (!res) {
+            c->rec.t_resolved = uv_hrtime();
+            fail_err(c, err);
+            return;
+        }
+        int i;
+        for (i = 0; i < res->num_addrs; i++)
+            if (c->o->family == AF_UNSPEC || res->addrs[i].ss_family == c->o->family)
+                break;
+        if (i == res->num_addrs) {
+            fail(c, WSP_CLASS_NET_UNREACHABLE, "no address of the requested family for '%s'",
+                 c->o->url->host);
+            return;
+        }
+        wsp_dns_addr_str((const struct sockaddr *)&res->addrs[i], c->px->host, sizeof c->px->host);
+        snprintf(c->rec.proxy->tunnel_target, sizeof c->rec.proxy->tunnel_target,
+                 strchr(c->px->host, ':') ? "[%s]:%u" : "%s:%u", c->px->host, c->px->port);
+        resolve_proxy(c);
+        return;
+    }
     if (!res) {
         c->rec.t_resolved = uv_hrtime();
+        if (via_proxy(c)) {
+            wsp_err pe;
+            wsp_err_set(&pe, WSP_CLASS_PROXY_UNREACHABLE, "the proxy's name: %s", err->msg);
+            fail_err(c, &pe);
+            return;
+        }
         fail_err(c, err);
         return;
     }
     use_addresses(c, res->addrs, res->num_addrs);
+}
+
+/* Look a name up (the endpoint's, or a proxy's) for port; the answer comes to dns_cb. */
+static void lookup(wsp_conn *c, const char *host, uint16_t port)
+{
+    wsp_dns_opts dopts = {
+        .family = c->o->family, .servers = c->o->dns_servers, .timeout_us = c->o->timeout_us};
+    wsp_err e;
+    wsp_err_clear(&e);
+    c->dnsq = wsp_dns_resolve(c->loop, host, port, &dopts, dns_cb, c, &e);
+    if (!c->dnsq)
+        fail_err(c, &e);
+}
+
+/* An IP literal as the one address to connect to. */
+static void use_literal(wsp_conn *c, const char *host, uint16_t port)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (strchr(host, ':'))
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
+    else
+        uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+    use_addresses(c, &ss, 1);
+}
+
+static void resolve_proxy(wsp_conn *c)
+{
+    const wsp_proxy *p = c->o->proxy;
+    if (p->host_is_ip)
+        use_literal(c, p->host, p->port);
+    else
+        lookup(c, p->host, p->port);
+}
+
+/* Through a proxy: name the tunnel's target (a pinned address, an IP literal, the name, or
+ * for socks5:// the name resolved here first), then resolve the proxy. */
+static void start_via_proxy(wsp_conn *c)
+{
+    const wsp_url *u = c->o->url;
+    proxy_state *px = c->px = calloc(1, sizeof *c->px);
+    if (!px) {
+        fail(c, WSP_CLASS_INTERNAL, "out of memory");
+        return;
+    }
+    px->port = u->port;
+    c->rec.port = c->o->proxy->port;
+    snprintf(px->host, sizeof px->host, "%s", u->host);
+    for (int i = 0; i < c->o->num_pinned; i++) {
+        int fam = c->o->pinned[i].ss_family;
+        if (c->o->family == AF_UNSPEC || fam == c->o->family) {
+            wsp_dns_addr_str((const struct sockaddr *)&c->o->pinned[i], px->host, sizeof px->host);
+            break;
+        }
+    }
+    bool literal = u->host_is_ip || c->o->num_pinned > 0;
+    snprintf(c->rec.proxy->tunnel_target, sizeof c->rec.proxy->tunnel_target,
+             strchr(px->host, ':') ? "[%s]:%u" : "%s:%u", px->host, px->port);
+    if (c->o->proxy->kind == WSP_PROXY_SOCKS5 && !literal) {
+        px->resolving_target = true;
+        lookup(c, u->host, u->port);
+        return;
+    }
+    resolve_proxy(c);
 }
 
 wsp_conn *wsp_conn_new(uv_loop_t *loop, const wsp_conn_opts *opts, const wsp_conn_cbs *cbs,
@@ -1269,28 +1715,27 @@ void wsp_conn_start(wsp_conn *c)
 {
     c->rec.t_start = uv_hrtime();
     arm_phase_timer(c);
+    if (c->o->proxy) {
+        if (!(c->rec.proxy = calloc(1, sizeof *c->rec.proxy))) {
+            fail(c, WSP_CLASS_INTERNAL, "out of memory");
+            return;
+        }
+        c->rec.proxy->proxy = c->o->proxy;
+        c->rec.proxy->socks_reply = -1;
+        if (via_proxy(c)) {
+            start_via_proxy(c);
+            return;
+        }
+    }
     if (c->o->num_pinned > 0) {
         use_addresses(c, c->o->pinned, c->o->num_pinned);
         return;
     }
     if (c->o->url->host_is_ip) {
-        struct sockaddr_storage ss;
-        memset(&ss, 0, sizeof ss);
-        if (c->o->url->host_is_ipv6) {
-            uv_ip6_addr(c->o->url->host, c->o->url->port, (struct sockaddr_in6 *)&ss);
-        } else {
-            uv_ip4_addr(c->o->url->host, c->o->url->port, (struct sockaddr_in *)&ss);
-        }
-        use_addresses(c, &ss, 1);
+        use_literal(c, c->o->url->host, c->o->url->port);
         return;
     }
-    wsp_dns_opts dopts = {
-        .family = c->o->family, .servers = c->o->dns_servers, .timeout_us = c->o->timeout_us};
-    wsp_err e;
-    wsp_err_clear(&e);
-    c->dnsq = wsp_dns_resolve(c->loop, c->o->url->host, c->o->url->port, &dopts, dns_cb, c, &e);
-    if (!c->dnsq)
-        fail_err(c, &e);
+    lookup(c, c->o->url->host, c->o->url->port);
 }
 
 bool wsp_conn_compressing(const wsp_conn *c)

@@ -21,6 +21,7 @@
 #include "util/error.h"
 #include "net/tls.h"
 #include "codec/pmd.h"
+#include "codec/proxy.h"
 #include "codec/url.h"
 #include "codec/ws.h"
 
@@ -29,6 +30,7 @@ typedef struct wsp_conn wsp_conn;
 typedef enum wsp_conn_phase {
     WSP_PHASE_RESOLVE,
     WSP_PHASE_CONNECT,
+    WSP_PHASE_PROXY, /* through a proxy: its TLS (https://), then CONNECT or SOCKS5 */
     WSP_PHASE_TLS,
     WSP_PHASE_UPGRADE,
     WSP_PHASE_OPEN,
@@ -53,6 +55,13 @@ typedef struct wsp_conn_opts {
     const struct sockaddr_storage *pinned; /* --resolve: skip DNS and use these */
     int num_pinned;
     const struct sockaddr *bind_addr; /* source address, or NULL */
+    /* the proxy chosen for this URL (codec/proxy.h), or NULL. With kind NONE the connection
+     * goes direct and the record says why (a no_proxy entry). Through a proxy, resolution and
+     * TCP go to the proxy (pinned addresses and a socks5:// proxy's local resolution name the
+     * tunnel's target instead), the proxy phase opens the tunnel, then TLS and the upgrade
+     * run inside it. Failures there have the PROXY_* classes. The proxy's TLS (https://) uses
+     * tls_ctx and tls_verify, as the endpoint's does. */
+    const wsp_proxy *proxy;
     /* time limits in microseconds: each phase, and the whole connection (0: none) */
     uint64_t timeout_us;
     uint64_t deadline_us;
@@ -96,6 +105,15 @@ typedef struct wsp_conn_pmd_record {
     uint64_t sent_compressed_messages, received_compressed_messages;
 } wsp_conn_pmd_record;
 
+/* The proxy as it went (heap, when opts->proxy is set). */
+typedef struct wsp_conn_proxy_record {
+    const wsp_proxy *proxy;  /* opts->proxy: which, and why (or why not) */
+    char tunnel_target[300]; /* host:port (or address:port) the tunnel was asked for */
+    uint64_t t_tunnel;       /* the tunnel opened; the proxy phase is t_connected..t_tunnel */
+    int status;              /* the status of CONNECT's answer, 0 when none came */
+    int socks_reply;         /* the SOCKS5 reply code, -1 when none came */
+} wsp_conn_proxy_record;
+
 typedef enum wsp_closed_by {
     WSP_CLOSED_BY_NONE,
     WSP_CLOSED_BY_CLIENT,
@@ -121,7 +139,8 @@ typedef struct wsp_conn_record {
     /* TLS */
     bool tls_used;
     bool tls_done;
-    wsp_tls_info *tls; /* heap, allocated when a TLS session starts; NULL for ws:// */
+    wsp_tls_info *tls;            /* heap, allocated when a TLS session starts; NULL for ws:// */
+    wsp_conn_proxy_record *proxy; /* heap, when a proxy was configured (even if bypassed) */
     /* HTTP */
     int http_status; /* 0: no status line */
     int http_minor;
@@ -176,7 +195,10 @@ bool wsp_conn_compressing(const wsp_conn *c);
 wsp_conn_record *wsp_conn_get_record(wsp_conn *c);
 void *wsp_conn_get_ud(const wsp_conn *c);
 
-/* Microseconds between two record times (0 when either is unset). */
+/* Milliseconds between two record times (0 when either is unset). */
 double wsp_conn_ms(uint64_t from_ns, uint64_t to_ns);
+/* When the connection to the endpoint was there for TLS or the upgrade to start: the tunnel's
+ * opening through a proxy, else the TCP connection (0: not reached). */
+uint64_t wsp_conn_t_ready(const wsp_conn_record *r);
 
 #endif

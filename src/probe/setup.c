@@ -15,6 +15,7 @@
 #include "codec/ws.h"
 #include "util/excerpt.h"
 #include "util/files.h"
+#include "util/redact.h"
 
 #define MSG_FILE_MAX (16u << 20)
 
@@ -45,6 +46,17 @@ static const wsp_opt conn_opts[] = {
     {"ipv6", '6', WSP_OPT_FLAG, WSP_PROBE_OPT_IPV6, NULL, "IPv6 only", 0, 0, NULL, NULL, 0},
     {"max-message", 0, WSP_OPT_SIZE, WSP_PROBE_OPT_MAX_MESSAGE, "SIZE",
      "largest message accepted from the server (default 16M)", 1, 1ull << 40, NULL, NULL, 0},
+    {"proxy", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_PROXY, "URL",
+     "through this proxy: http:// or https:// (CONNECT),\nsocks5:// or socks5h:// (remote "
+     "names); \"\" for none.\nDefault: wss_proxy/https_proxy/all_proxy for wss://,\n"
+     "ws_proxy/http_proxy/all_proxy for ws:// (lowercase first)",
+     0, 0, NULL, "proxy", 0},
+    {"noproxy", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_NOPROXY, "LIST",
+     "hosts to reach directly: names (and subdomains),\naddresses, CIDRs, * (default: no_proxy, "
+     "NO_PROXY)",
+     0, 0, NULL, "noproxy", 0},
+    {"proxy-user-env", 0, WSP_OPT_ENV, WSP_PROBE_OPT_PROXY_USER_ENV, "VAR",
+     "the proxy's user:password from environment variable VAR", 0, 0, NULL, "proxy_user_env", 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -456,6 +468,20 @@ int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label,
         c->compress = true;
         return 0;
     }
+    case WSP_PROBE_OPT_PROXY: {
+        wsp_proxy check;
+        if (*arg && wsp_proxy_parse(arg, label, false, &check, err) != 0)
+            return -1;
+        s->proxy_flag = arg;
+        s->proxy_flag_source = strncmp(label, "--", 2) == 0 ? "--proxy" : "plan";
+        return 0;
+    }
+    case WSP_PROBE_OPT_NOPROXY:
+        s->noproxy = arg;
+        return 0;
+    case WSP_PROBE_OPT_PROXY_USER_ENV:
+        s->proxy_user_env = arg;
+        return 0;
     case WSP_PROBE_OPT_CACERT:
         s->tls.cacert = arg;
         return 0;
@@ -577,6 +603,62 @@ static int credentials(wsp_probe_setup *s, bool load, wsp_err *err)
     return header_clash(s, err);
 }
 
+static const char *env_get(const char *name, void *ud)
+{
+    (void)ud;
+    return getenv(name);
+}
+
+/* Choose the proxy for one URL and give it the credentials of --proxy-user-env, which win
+ * over a user:password in a proxy variable's URL. Secrets are registered for redaction. */
+static int choose_proxy(wsp_probe_setup *s, const wsp_url *u, wsp_proxy *p, wsp_err *err)
+{
+    wsp_proxy_settings ps = {.flag = s->proxy_flag,
+                             .flag_source = s->proxy_flag_source ? s->proxy_flag_source : "",
+                             .noproxy = s->noproxy,
+                             .env = env_get};
+    if (wsp_proxy_select(u, &ps, p, err) != 0)
+        return -1;
+    if (p->kind != WSP_PROXY_NONE && s->proxy_user_env) {
+        const char *v = getenv(s->proxy_user_env);
+        const char *colon = v ? strchr(v, ':') : NULL;
+        if (!v || !*v)
+            return wsp_err_set(err, WSP_CLASS_USAGE, "--proxy-user-env %s: the variable is not set",
+                               s->proxy_user_env);
+        size_t n = strlen(v);
+        if (n && v[n - 1] == '\n')
+            n--;
+        if (!colon || colon == v || (size_t)(colon - v) > WSP_PROXY_CRED_MAX ||
+            n - (size_t)(colon - v) - 1 > WSP_PROXY_CRED_MAX)
+            return wsp_err_set(err, WSP_CLASS_USAGE,
+                               "--proxy-user-env %s: the value must be user:password (each at "
+                               "most %d bytes)",
+                               s->proxy_user_env, WSP_PROXY_CRED_MAX);
+        snprintf(p->user, sizeof p->user, "%.*s", (int)(colon - v), v);
+        snprintf(p->pass, sizeof p->pass, "%.*s", (int)(n - (size_t)(colon - v) - 1), colon + 1);
+        snprintf(p->cred_source, sizeof p->cred_source, "%s", s->proxy_user_env);
+        p->has_credentials = true;
+    }
+    if (p->has_credentials) {
+        char pair[2 * WSP_PROXY_CRED_MAX + 2];
+        int pl = snprintf(pair, sizeof pair, "%s:%s", p->user, p->pass);
+        char b64[4 * ((sizeof pair + 2) / 3) + 1];
+        EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)pair, pl);
+        wsp_redact_register(p->pass, strlen(p->pass));
+        wsp_redact_register(pair, (size_t)pl);
+        wsp_redact_register(b64, strlen(b64));
+        memset(pair, 0, sizeof pair);
+        memset(b64, 0, sizeof b64);
+    }
+    return 0;
+}
+
+/* Whether the chosen proxy is worth a record: used, or configured and bypassed. */
+static const wsp_proxy *proxy_or_null(const wsp_proxy *p)
+{
+    return p->kind != WSP_PROXY_NONE || p->source[0] ? p : NULL;
+}
+
 int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_err *err)
 {
     if (wsp_url_parse(url, &s->cfg.url, 0, err) != 0)
@@ -597,7 +679,12 @@ int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_e
         return -1;
     if (!load)
         return 0;
-    if (s->cfg.conn.url->tls || (s->health && s->cfg.health_url.tls)) {
+    if (choose_proxy(s, &s->cfg.url, &s->proxy, err) != 0 ||
+        (s->health && choose_proxy(s, &s->cfg.health_url, &s->health_proxy, err) != 0))
+        return -1;
+    s->cfg.conn.proxy = proxy_or_null(&s->proxy);
+    if (s->cfg.conn.url->tls || (s->health && s->cfg.health_url.tls) ||
+        s->proxy.kind == WSP_PROXY_HTTPS || s->health_proxy.kind == WSP_PROXY_HTTPS) {
         s->cfg.conn.tls_ctx = wsp_tls_client_ctx_new(&s->tls, err);
         if (!s->cfg.conn.tls_ctx)
             return -1;
@@ -610,6 +697,7 @@ int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_e
         s->cfg.health_conn.pinned = NULL;
         s->cfg.health_conn.num_pinned = 0;
         s->cfg.health_conn.trace = NULL;
+        s->cfg.health_conn.proxy = proxy_or_null(&s->health_proxy);
         wsp_probe_conn_pin(&s->cfg.health_conn, &s->cfg.health_url, s->pins, s->npins);
     }
     return 0;

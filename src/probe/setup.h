@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "codec/proxy.h"
 #include "net/dns.h"
 #include "net/tls.h"
 #include "probe/auth.h"
@@ -35,6 +36,9 @@ enum {
     WSP_PROBE_OPT_IPV4,
     WSP_PROBE_OPT_IPV6,
     WSP_PROBE_OPT_MAX_MESSAGE,
+    WSP_PROBE_OPT_PROXY,
+    WSP_PROBE_OPT_NOPROXY,
+    WSP_PROBE_OPT_PROXY_USER_ENV,
     WSP_PROBE_OPT_CACERT,
     WSP_PROBE_OPT_CERT,
     WSP_PROBE_OPT_KEY,
@@ -74,6 +78,12 @@ typedef struct wsp_probe_setup {
     wsp_dns_pin pins[WSP_PROBE_SETUP_MAX_PINS];
     size_t npins;
     const char *health;
+    /* proxies: as given, then as chosen by finish for the URL and for the health URL */
+    const char *proxy_flag; /* --proxy (or the plan's proxy); NULL: the environment decides */
+    const char *proxy_flag_source;
+    const char *noproxy;
+    const char *proxy_user_env;
+    wsp_proxy proxy, health_proxy;
 } wsp_probe_setup;
 
 void wsp_probe_setup_init(wsp_probe_setup *s);
@@ -89,7 +99,8 @@ int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label,
 /* After the last option: parse `url` (a failure has class URL_INVALID), check the combination
  * (--key needs --cert; one credential source; --auth-in needs credentials; no credential
  * header twice), apply pins and timeouts. With `load` also read the credentials (environment,
- * files), build the TLS context (a failure has its TLS class) and the health check; without it
+ * files), choose the proxy (flag or environment, codec/proxy.h) and read its credentials,
+ * build the TLS context (a failure has its TLS class) and the health check; without it
  * only what can be checked without touching the environment or the file system is (a plan's
  * validation of every environment). Returns 0 or -1 with err filled. */
 int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_err *err);

@@ -228,8 +228,34 @@ static void add_phase(json_t *phases, json_t *marks, const char *key, uint64_t t
     json_object_set_new(marks, key, ms_json(wsp_conn_ms(t0, to)));
 }
 
+/* Which proxy a connection took, and why, or why it went direct (a no_proxy entry). */
+static json_t *proxy_json(const wsp_conn_proxy_record *pr)
+{
+    const wsp_proxy *p = pr->proxy;
+    bool used = p->kind != WSP_PROXY_NONE;
+    json_t *j = json_object();
+    json_object_set_new(j, "used", json_boolean(used));
+    json_object_set_new(j, "url", used ? json_string(p->shown) : json_null());
+    json_object_set_new(j, "type", used ? json_string(wsp_proxy_kind_name(p->kind)) : json_null());
+    json_object_set_new(j, "source", str_or_null(p->source));
+    json_object_set_new(j, "variable", str_or_null(p->variable));
+    json_object_set_new(j, "bypass", str_or_null(p->bypass));
+    json_object_set_new(j, "bypass_source",
+                        p->bypass[0] ? json_string(p->bypass_variable) : json_null());
+    json_object_set_new(j, "credentials", json_boolean(used && p->has_credentials));
+    json_object_set_new(j, "credentials_from",
+                        used && p->has_credentials ? str_or_null(p->cred_source) : json_null());
+    json_object_set_new(j, "tunnel_target", str_or_null(pr->tunnel_target));
+    json_object_set_new(j, "connect_status", pr->status ? json_integer(pr->status) : json_null());
+    json_object_set_new(j, "socks_reply",
+                        pr->socks_reply >= 0 ? json_integer(pr->socks_reply) : json_null());
+    return j;
+}
+
 static json_t *record_json_into(json_t *o, const wsp_conn_record *r)
 {
+    if (r->proxy)
+        json_object_set_new(o, "proxy", proxy_json(r->proxy));
     json_t *addrs = json_array();
     for (int i = 0; i < r->num_addresses; i++)
         json_array_append_new(addrs, json_string(r->addresses[i]));
@@ -369,7 +395,9 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
     uint64_t t0 = r->t_start;
     add_phase(phases, marks, "resolve_ms", t0, r->t_start, r->t_resolved);
     add_phase(phases, marks, "connect_ms", t0, r->t_resolved, r->t_connected);
-    add_phase(phases, marks, "tls_ms", t0, r->t_connected, r->t_tls);
+    if (r->proxy)
+        add_phase(phases, marks, "proxy_ms", t0, r->t_connected, r->proxy->t_tunnel);
+    add_phase(phases, marks, "tls_ms", t0, wsp_conn_t_ready(r), r->t_tls);
     add_phase(phases, marks, "upgrade_ms", t0, r->t_request, r->t_upgraded);
     add_phase(phases, marks, "first_message_ms", t0, r->t_upgraded, r->t_first_message);
     const wsp_step_result *sr = wsp_probe_step_results(p);
@@ -536,7 +564,9 @@ static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool 
         for (int i = 0; i < r->num_addresses && o < sizeof what - 60; i++)
             o +=
                 (size_t)snprintf(what + o, sizeof what - o, "%s%s", i ? ", " : "", r->addresses[i]);
-        if (cfg->url.host_is_ip)
+        if (r->proxy && r->proxy->proxy->kind != WSP_PROXY_NONE)
+            snprintf(what + o, sizeof what - o, " (the proxy)");
+        else if (cfg->url.host_is_ip)
             snprintf(what + o, sizeof what - o, " (literal)");
         else if (cfg->conn.num_pinned)
             snprintf(what + o, sizeof what - o, " (--resolve)");
@@ -549,12 +579,37 @@ static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool 
         row(f, &st, "connect", fp == WSP_PHASE_CONNECT, wsp_conn_ms(r->t_resolved, r->t_connected),
             r->t_connected != 0, fp == WSP_PHASE_CONNECT ? v->msg : what);
     }
+    if (r->proxy && (r->proxy->proxy->kind != WSP_PROXY_NONE || r->proxy->proxy->bypass[0])) {
+        const wsp_conn_proxy_record *pr = r->proxy;
+        const wsp_proxy *px = pr->proxy;
+        char why[96];
+        if (px->variable[0])
+            snprintf(why, sizeof why, "from %s", px->variable);
+        else
+            snprintf(why, sizeof why, "from %s", px->source);
+        if (px->kind == WSP_PROXY_NONE)
+            snprintf(what, sizeof what, "none: '%s' in %s sends this host direct", px->bypass,
+                     px->bypass_variable);
+        else if (!r->t_connected)
+            snprintf(what, sizeof what, "%s (%s), not reached", px->shown, why);
+        else if (pr->status)
+            snprintf(what, sizeof what, "%s (%s%s), CONNECT %s: %d", px->shown, why,
+                     px->has_credentials ? ", with credentials" : "", pr->tunnel_target,
+                     pr->status);
+        else
+            snprintf(what, sizeof what, "%s (%s%s), tunnel to %s%s", px->shown, why,
+                     px->has_credentials ? ", with credentials" : "", pr->tunnel_target,
+                     pr->socks_reply == 0 ? ": opened" : "");
+        bool px_failed = fp == WSP_PHASE_PROXY;
+        row(f, &st, "proxy", px_failed, wsp_conn_ms(r->t_connected, pr->t_tunnel),
+            pr->t_tunnel != 0, px_failed ? v->msg : what);
+    }
     if (r->tls_used && r->tls) {
         if (r->tls_done)
             snprintf(what, sizeof what, "%s %s, %s, %s, %d days left", r->tls->version,
                      r->tls->cipher, r->tls->verified ? "verified" : "NOT verified (--insecure)",
                      r->tls->subject, r->tls->days_left);
-        row(f, &st, "tls", fp == WSP_PHASE_TLS, wsp_conn_ms(r->t_connected, r->t_tls),
+        row(f, &st, "tls", fp == WSP_PHASE_TLS, wsp_conn_ms(wsp_conn_t_ready(r), r->t_tls),
             r->t_tls != 0, fp == WSP_PHASE_TLS ? v->msg : what);
     }
     if (r->t_request) {
@@ -703,7 +758,7 @@ static bool phase_value(const wsp_probe *p, many_phase ph, double *out)
         *out = wsp_conn_ms(r->t_resolved, r->t_connected);
         return r->t_connected != 0;
     case MP_TLS:
-        *out = wsp_conn_ms(r->t_connected, r->t_tls);
+        *out = wsp_conn_ms(wsp_conn_t_ready(r), r->t_tls);
         return r->t_tls != 0;
     case MP_UPGRADE:
         *out = wsp_conn_ms(r->t_request, r->t_upgraded);

@@ -78,6 +78,14 @@ const char *wsp_class_name(wsp_class cls)
         return "AUTH_NOT_ENFORCED";
     case WSP_CLASS_OUTPUT_FAILED:
         return "OUTPUT_FAILED";
+    case WSP_CLASS_PROXY_UNREACHABLE:
+        return "PROXY_UNREACHABLE";
+    case WSP_CLASS_PROXY_AUTH:
+        return "PROXY_AUTH";
+    case WSP_CLASS_PROXY_TUNNEL_FAILED:
+        return "PROXY_TUNNEL_FAILED";
+    case WSP_CLASS_PROXY_PROTOCOL:
+        return "PROXY_PROTOCOL";
     }
     return "INTERNAL";
 }
@@ -155,6 +163,14 @@ int wsp_class_exit_code(wsp_class cls)
         return 60;
     case WSP_CLASS_OUTPUT_FAILED:
         return 71;
+    case WSP_CLASS_PROXY_UNREACHABLE:
+        return 23;
+    case WSP_CLASS_PROXY_AUTH:
+        return 24;
+    case WSP_CLASS_PROXY_TUNNEL_FAILED:
+        return 25;
+    case WSP_CLASS_PROXY_PROTOCOL:
+        return 26;
     }
     return 70;
 }
@@ -235,6 +251,19 @@ const char *wsp_class_describe(wsp_class cls)
     case WSP_CLASS_OUTPUT_FAILED:
         return "a report (--json=FILE, --junit, --hdr-out, ...) could not be written: the "
                "evidence is lost, so this wins over the verdict's own code";
+    case WSP_CLASS_PROXY_UNREACHABLE:
+        return "the proxy refused the connection, could not be reached, or did not answer "
+               "the tunnel request in time (retried by wait)";
+    case WSP_CLASS_PROXY_AUTH:
+        return "the proxy wants credentials or refused them: 407 to CONNECT (its scheme "
+               "named), or SOCKS5 authentication refused; a 407 to the upgrade itself is "
+               "UPGRADE_AUTH";
+    case WSP_CLASS_PROXY_TUNNEL_FAILED:
+        return "the proxy refused the tunnel: CONNECT answered with another non-2xx, or a SOCKS5 "
+               "reply code, named (502/503/504 retried by wait)";
+    case WSP_CLASS_PROXY_PROTOCOL:
+        return "the proxy answered with something that is not HTTP or SOCKS5, or closed in the "
+               "middle of the tunnel request";
     }
     return "unknown";
 }
@@ -337,6 +366,18 @@ const char *wsp_class_default_hint(wsp_class cls)
     case WSP_CLASS_OUTPUT_FAILED:
         return "check the path, its directory's permissions and the free space; the verdict "
                "is still printed on the terminal";
+    case WSP_CLASS_PROXY_UNREACHABLE:
+        return "check the proxy's address and port (--proxy, or the *_proxy variable the report "
+               "names), and that it is running; list the host in no_proxy to go direct";
+    case WSP_CLASS_PROXY_AUTH:
+        return "give the proxy's user:password in an environment variable named by "
+               "--proxy-user-env (never on the command line)";
+    case WSP_CLASS_PROXY_TUNNEL_FAILED:
+        return "the proxy is up but will not open this tunnel: its rules (allowed ports and "
+               "hosts) or its own route to the endpoint";
+    case WSP_CLASS_PROXY_PROTOCOL:
+        return "this is not the kind of proxy the URL says: http:// and https:// speak CONNECT, "
+               "socks5:// SOCKS5; check the scheme and port";
     }
     return "";
 }

@@ -44,10 +44,14 @@ typedef enum wsp_class {
     WSP_CLASS_WAIT_DEADLINE,
     WSP_CLASS_AUTH_NOT_ENFORCED,
     WSP_CLASS_OUTPUT_FAILED,
+    WSP_CLASS_PROXY_UNREACHABLE,
+    WSP_CLASS_PROXY_AUTH,
+    WSP_CLASS_PROXY_TUNNEL_FAILED,
+    WSP_CLASS_PROXY_PROTOCOL,
 } wsp_class;
 
 /* Number of classes, for tables and loops in tests. */
-#define WSP_CLASS_COUNT ((int)WSP_CLASS_OUTPUT_FAILED + 1)
+#define WSP_CLASS_COUNT ((int)WSP_CLASS_PROXY_PROTOCOL + 1)
 
 /* Stable upper-case name ("TCP_REFUSED"). Never NULL. */
 const char *wsp_class_name(wsp_class cls);
