@@ -121,7 +121,8 @@ int wsp_proxy_parse(const char *s, const char *label, bool allow_credentials, ws
         const char *colon = memchr(rest, ':', (size_t)(at - rest));
         size_t ul = colon ? (size_t)(colon - rest) : (size_t)(at - rest);
         if (pct_decode(rest, ul, p->user, sizeof p->user) != 0 ||
-            (colon && pct_decode(colon + 1, (size_t)(at - colon - 1), p->pass, sizeof p->pass) != 0))
+            (colon &&
+             pct_decode(colon + 1, (size_t)(at - colon - 1), p->pass, sizeof p->pass) != 0))
             return wsp_err_set(err, WSP_CLASS_USAGE,
                                "%s: the proxy's user or password is longer than %d bytes or has "
                                "a bad %%-escape",
@@ -138,8 +139,7 @@ int wsp_proxy_parse(const char *s, const char *label, bool allow_credentials, ws
     wsp_url u;
     wsp_err ue;
     if (wsp_url_parse(tmp, &u, 0, &ue) != 0)
-        return wsp_err_set(err, WSP_CLASS_USAGE, "%s: the proxy's host or port: %s", label,
-                           ue.msg);
+        return wsp_err_set(err, WSP_CLASS_USAGE, "%s: the proxy's host or port: %s", label, ue.msg);
     p->kind = kind;
     snprintf(p->host, sizeof p->host, "%s", u.host);
     p->host_is_ip = u.host_is_ip;
@@ -242,8 +242,7 @@ bool wsp_noproxy_match(const char *list, const wsp_url *target, char *entry, siz
 /* ---- choosing ---- */
 
 /* The first non-empty of NAME and its upper-case twin; *which gets the name that held it. */
-static const char *env_pair(const wsp_proxy_settings *s, const char *lower, char *which,
-                            size_t cap)
+static const char *env_pair(const wsp_proxy_settings *s, const char *lower, char *which, size_t cap)
 {
     char upper[16];
     size_t n = strlen(lower);
@@ -323,16 +322,17 @@ int wsp_proxy_connect_request(char *buf, size_t cap, const wsp_proxy *p, const c
         memset(pair, 0, sizeof pair);
         memset(b64, 0, sizeof b64);
     }
-    int n = snprintf(buf, cap,
-                     v6 ? "CONNECT [%s]:%u HTTP/1.1\r\nHost: [%s]:%u\r\n%sUser-Agent: wsprobe\r\n\r\n"
-                        : "CONNECT %s:%u HTTP/1.1\r\nHost: %s:%u\r\n%sUser-Agent: wsprobe\r\n\r\n",
-                     host, port, host, port, auth);
+    int n =
+        snprintf(buf, cap,
+                 v6 ? "CONNECT [%s]:%u HTTP/1.1\r\nHost: [%s]:%u\r\n%sUser-Agent: wsprobe\r\n\r\n"
+                    : "CONNECT %s:%u HTTP/1.1\r\nHost: %s:%u\r\n%sUser-Agent: wsprobe\r\n\r\n",
+                 host, port, host, port, auth);
     memset(auth, 0, sizeof auth);
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
-int wsp_proxy_connect_judge(const wsp_proxy *p, const wsp_http_response *res,
-                            const char *target, wsp_err *err)
+int wsp_proxy_connect_judge(const wsp_proxy *p, const wsp_http_response *res, const char *target,
+                            wsp_err *err)
 {
     if (res->status >= 200 && res->status <= 299)
         return 0;
@@ -353,8 +353,9 @@ int wsp_proxy_connect_judge(const wsp_proxy *p, const wsp_http_response *res,
                     h ? scheme : "some",
                     p->has_credentials ? "sent credentials it refused" : "sent none");
         if (p->has_credentials)
-            wsp_err_hint(err, "check the user and password in %s (user:password; Basic is the "
-                              "one scheme wsprobe speaks)",
+            wsp_err_hint(err,
+                         "check the user and password in %s (user:password; Basic is the "
+                         "one scheme wsprobe speaks)",
                          p->cred_source);
         else
             wsp_err_hint(err, "put user:password in an environment variable and name it with "
@@ -554,8 +555,8 @@ static int step(wsp_socks5 *s, uint8_t *out, size_t *out_len, wsp_err *err)
         }
         if (s->in[3] != 1 && s->in[3] != 3 && s->in[3] != 4)
             return wsp_err_set(err, WSP_CLASS_PROXY_PROTOCOL,
-                               "the SOCKS5 proxy %s answered with address type 0x%02x",
-                               p->shown, s->in[3]);
+                               "the SOCKS5 proxy %s answered with address type 0x%02x", p->shown,
+                               s->in[3]);
         s->state = S5_OPEN;
         return 1;
     default:

@@ -38,7 +38,7 @@ typedef struct wsp_proxy {
     wsp_proxy_kind kind;
     char host[WSP_URL_HOST_MAX + 1]; /* lower-cased name, or an IP literal without brackets */
     bool host_is_ip;
-    uint16_t port; /* explicit, or 1080 (443 for https://), as curl */
+    uint16_t port;   /* explicit, or 1080 (443 for https://), as curl */
     char shown[300]; /* scheme://host:port as reports show it: never credentials */
     /* credentials (RFC 7617 Basic for CONNECT; RFC 1929 for SOCKS5) */
     bool has_credentials;
@@ -66,7 +66,7 @@ typedef struct wsp_proxy_settings {
     const char *flag;        /* --proxy or the plan's proxy; NULL: not given; "": go direct */
     const char *flag_source; /* "--proxy" or "plan" */
     const char *noproxy;     /* --noproxy LIST; NULL: the environment's no_proxy, NO_PROXY */
-    wsp_proxy_getenv_fn env;   /* NULL: no environment */
+    wsp_proxy_getenv_fn env; /* NULL: no environment */
     void *env_ud;
 } wsp_proxy_settings;
 
@@ -94,8 +94,8 @@ int wsp_proxy_connect_request(char *buf, size_t cap, const wsp_proxy *p, const c
 /* Judge the proxy's answer to CONNECT: 0 when a 2xx opened the tunnel; else -1 with err:
  * PROXY_AUTH for 407 (with the scheme the proxy asked for), PROXY_TUNNEL_FAILED for any
  * other status (named, with a hint for 403 and 502/503/504). `target` is host:port. */
-int wsp_proxy_connect_judge(const wsp_proxy *p, const wsp_http_response *res,
-                            const char *target, wsp_err *err);
+int wsp_proxy_connect_judge(const wsp_proxy *p, const wsp_http_response *res, const char *target,
+                            wsp_err *err);
 
 /* ---- SOCKS5 (RFC 1928, RFC 1929) ---- */
 

@@ -13,7 +13,11 @@
 
 #include <openssl/err.h>
 
+#include "codec/http.h"
+#include "codec/proxy.h"
 #include "util/clock.h"
+
+#define PROXY_HEAD_MAX 16384
 
 static int ms_left(uint64_t deadline_ns)
 {
@@ -60,13 +64,147 @@ static int try_connect(const struct sockaddr *sa, socklen_t len, uint64_t deadli
     return fd;
 }
 
+/* Connect to host:port (a name is looked up with getaddrinfo) by the deadline; the fd or -1. */
+static int connect_host(const char *host, bool is_ip, uint16_t port, int family,
+                        uint64_t deadline_ns, char *why, size_t cap)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_family = family;
+    hints.ai_flags = is_ip ? AI_NUMERICHOST : 0;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%u", port);
+    int gr = getaddrinfo(host, ps, &hints, &res);
+    if (gr != 0) {
+        snprintf(why, cap, "cannot resolve %.100s: %s", host, gai_strerror(gr));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next)
+        fd = try_connect(a->ai_addr, a->ai_addrlen, deadline_ns);
+    freeaddrinfo(res);
+    if (fd < 0)
+        snprintf(why, cap, "cannot connect to %.100s port %u", host, port);
+    return fd;
+}
+
+/* Open the tunnel through the proxy on c->fd to host:port (CONNECT or SOCKS5), by the
+ * deadline. 0, or -1 with a sentence in why. */
+static int open_tunnel(wsp_rawc *c, const wsp_proxy *p, const char *host, uint16_t port, char *why,
+                       size_t cap)
+{
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (p->kind == WSP_PROXY_SOCKS5 || p->kind == WSP_PROXY_SOCKS5H) {
+        wsp_socks5 s5;
+        uint8_t out[WSP_SOCKS5_OUT_MAX], in[512];
+        size_t n;
+        if (wsp_socks5_begin(&s5, p, host, port, out, &n, &e) != 0 ||
+            wsp_rawc_write(c, out, n) != 0)
+            goto failed;
+        for (int rounds = 0; rounds < 16; rounds++) {
+            ssize_t got = wsp_rawc_read(c, in, sizeof in, c->deadline_ns);
+            if (got <= 0) {
+                wsp_err_set(&e, WSP_CLASS_PROXY_PROTOCOL, "the proxy closed or went silent");
+                goto failed;
+            }
+            size_t off = 0;
+            while (off < (size_t)got) {
+                size_t used;
+                int r = wsp_socks5_feed(&s5, in + off, (size_t)got - off, &used, out, &n, &e);
+                off += used;
+                if (r < 0 || (n > 0 && wsp_rawc_write(c, out, n) != 0))
+                    goto failed;
+                if (r == 1)
+                    return 0; /* nothing speaks before the client in this tunnel */
+                if (used == 0 && n == 0)
+                    break;
+            }
+        }
+        wsp_err_set(&e, WSP_CLASS_PROXY_PROTOCOL, "the proxy never finished its answer");
+        goto failed;
+    }
+    char req[1200], head[PROXY_HEAD_MAX];
+    int n = wsp_proxy_connect_request(req, sizeof req, p, host, port);
+    int w = n > 0 ? wsp_rawc_write(c, req, (size_t)n) : -1;
+    memset(req, 0, sizeof req);
+    if (w != 0) {
+        wsp_err_set(&e, WSP_CLASS_PROXY_UNREACHABLE, "could not send CONNECT");
+        goto failed;
+    }
+    size_t hl = 0;
+    while (hl < sizeof head) {
+        /* a byte at a time: what follows the head is the tunnel's, not ours to take */
+        ssize_t got = wsp_rawc_read(c, head + hl, 1, c->deadline_ns);
+        if (got <= 0) {
+            wsp_err_set(&e, WSP_CLASS_PROXY_PROTOCOL, "the proxy closed or went silent");
+            goto failed;
+        }
+        hl++;
+        wsp_http_header hdrs[WSP_HTTP_HEADERS_MAX];
+        wsp_http_response res = {.headers = hdrs, .num_headers = WSP_HTTP_HEADERS_MAX};
+        int hr = wsp_http_parse_response(head, hl, &res, NULL);
+        if (hr == WSP_HTTP_ERROR) {
+            wsp_err_set(&e, WSP_CLASS_PROXY_PROTOCOL, "the proxy's answer to CONNECT is not HTTP");
+            goto failed;
+        }
+        if (hr > 0) {
+            char target[300];
+            snprintf(target, sizeof target, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+            if (wsp_proxy_connect_judge(p, &res, target, &e) != 0)
+                goto failed;
+            return 0;
+        }
+    }
+    wsp_err_set(&e, WSP_CLASS_PROXY_PROTOCOL, "the proxy's answer to CONNECT has no end");
+failed:
+    snprintf(why, cap, "through the proxy %s: %s", p->shown, e.msg);
+    return -1;
+}
+
 int wsp_rawc_open(wsp_rawc *c, const wsp_url *u, const wsp_conn_opts *o, uint64_t deadline_ns,
                   char *why, size_t cap)
 {
     memset(c, 0, sizeof *c);
     c->fd = -1;
     c->deadline_ns = deadline_ns;
-    if (o->num_pinned > 0) {
+    const wsp_proxy *p = o->proxy && o->proxy->kind != WSP_PROXY_NONE ? o->proxy : NULL;
+    if (p) {
+        if (p->kind == WSP_PROXY_HTTPS) {
+            snprintf(why, cap,
+                     "the raw client does not go through an https:// proxy (http://, "
+                     "socks5:// and socks5h:// it does)");
+            return -1;
+        }
+        /* the tunnel's target: a pinned address, a literal, the name, or for socks5:// the
+         * name resolved here */
+        char host[WSP_URL_HOST_MAX + 1];
+        snprintf(host, sizeof host, "%s", u->host);
+        if (o->num_pinned > 0)
+            wsp_dns_addr_str((const struct sockaddr *)&o->pinned[0], host, sizeof host);
+        else if (p->kind == WSP_PROXY_SOCKS5 && !u->host_is_ip) {
+            struct addrinfo hints, *res = NULL;
+            memset(&hints, 0, sizeof hints);
+            hints.ai_socktype = SOCK_STREAM;
+            hints.ai_family = o->family;
+            int gr = getaddrinfo(u->host, NULL, &hints, &res);
+            if (gr != 0) {
+                snprintf(why, cap, "cannot resolve %.100s: %s", u->host, gai_strerror(gr));
+                return -1;
+            }
+            wsp_dns_addr_str(res->ai_addr, host, sizeof host);
+            freeaddrinfo(res);
+        }
+        c->fd = connect_host(p->host, p->host_is_ip, p->port, o->family, deadline_ns, why, cap);
+        if (c->fd < 0)
+            return -1;
+        if (open_tunnel(c, p, host, u->port, why, cap) != 0) {
+            close(c->fd);
+            c->fd = -1;
+            return -1;
+        }
+    } else if (o->num_pinned > 0) {
         for (int i = 0; i < o->num_pinned && c->fd < 0; i++) {
             const struct sockaddr_storage *ss = &o->pinned[i];
             c->fd = try_connect((const struct sockaddr *)ss,
@@ -74,26 +212,14 @@ int wsp_rawc_open(wsp_rawc *c, const wsp_url *u, const wsp_conn_opts *o, uint64_
                                                           : sizeof(struct sockaddr_in),
                                 c->deadline_ns);
         }
-    } else {
-        struct addrinfo hints, *res = NULL;
-        memset(&hints, 0, sizeof hints);
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_family = o->family;
-        hints.ai_flags = u->host_is_ip ? AI_NUMERICHOST : 0;
-        char port[8];
-        snprintf(port, sizeof port, "%u", u->port);
-        int gr = getaddrinfo(u->host, port, &hints, &res);
-        if (gr != 0) {
-            snprintf(why, cap, "cannot resolve %.100s: %s", u->host, gai_strerror(gr));
+        if (c->fd < 0) {
+            snprintf(why, cap, "cannot connect to %.100s port %u", u->host, u->port);
             return -1;
         }
-        for (struct addrinfo *a = res; a && c->fd < 0; a = a->ai_next)
-            c->fd = try_connect(a->ai_addr, a->ai_addrlen, c->deadline_ns);
-        freeaddrinfo(res);
-    }
-    if (c->fd < 0) {
-        snprintf(why, cap, "cannot connect to %.100s port %u", u->host, u->port);
-        return -1;
+    } else {
+        c->fd = connect_host(u->host, u->host_is_ip, u->port, o->family, deadline_ns, why, cap);
+        if (c->fd < 0)
+            return -1;
     }
     if (!u->tls)
         return 0;

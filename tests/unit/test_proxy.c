@@ -101,7 +101,7 @@ static void test_select_env(void **state)
     (void)state;
     /* lowercase first, then uppercase, each name in turn; empty values skipped */
     const char *env1[] = {"HTTPS_PROXY", "http://upper:1", "https_proxy", "http://lower:1",
-                          "all_proxy", "socks5://all:1", NULL};
+                          "all_proxy",   "socks5://all:1", NULL};
     wsp_proxy p = choose("wss://svc.example/ws", NULL, NULL, env1, 0);
     assert_string_equal(p.host, "lower");
     assert_string_equal(p.variable, "https_proxy");
@@ -111,8 +111,9 @@ static void test_select_env(void **state)
     assert_string_equal(p.host, "upper");
     assert_string_equal(p.variable, "HTTPS_PROXY");
     /* wss_proxy before https_proxy; ws:// reads ws_proxy, http_proxy, all_proxy */
-    const char *env3[] = {"wss_proxy", "http://wss:1", "https_proxy", "http://https:1",
-                          "http_proxy", "http://plain:1", "ALL_PROXY", "socks5h://all:9", NULL};
+    const char *env3[] = {"wss_proxy",      "http://wss:1",    "https_proxy",
+                          "http://https:1", "http_proxy",      "http://plain:1",
+                          "ALL_PROXY",      "socks5h://all:9", NULL};
     assert_string_equal(choose("wss://a.b/", NULL, NULL, env3, 0).host, "wss");
     assert_string_equal(choose("ws://a.b/", NULL, NULL, env3, 0).host, "plain");
     assert_string_equal(choose("https://a.b/", NULL, NULL, env3, 0).host, "wss");
@@ -300,11 +301,10 @@ static void test_socks5(void **state)
     /* no authentication, a name, a success with an IPv4 bound address, then tunnel bytes */
     static const uint8_t ok4[] = {5, 0, 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90, 'H', 'T'};
     for (size_t chunk = 1; chunk <= sizeof ok4; chunk++) {
-        assert_int_equal(socks(&p, "svc.example", ok4, sizeof ok4, chunk, sent, &sl, &left, &e),
-                         1);
+        assert_int_equal(socks(&p, "svc.example", ok4, sizeof ok4, chunk, sent, &sl, &left, &e), 1);
         assert_int_equal(left, 2); /* "HT" belongs to the tunnel */
-        static const uint8_t want[] = {5, 1, 0, 5, 1, 0, 3, 11, 's', 'v', 'c', '.', 'e',
-                                       'x', 'a', 'm', 'p', 'l', 'e', 1, 187};
+        static const uint8_t want[] = {5,   1,   0,   5,   1,   0,   3,   11,  's', 'v', 'c',
+                                       '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e', 1,   187};
         assert_int_equal(sl, sizeof want);
         assert_memory_equal(sent, want, sizeof want);
     }
@@ -317,8 +317,8 @@ static void test_socks5(void **state)
     /* username/password (RFC 1929) */
     static const uint8_t auth_ok[] = {5, 2, 1, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0};
     assert_int_equal(socks(&pa, "1.2.3.4", auth_ok, sizeof auth_ok, 3, sent, &sl, &left, &e), 1);
-    static const uint8_t want_auth[] = {5, 2, 0, 2, 1, 3, 'b', 'o', 'b', 7,
-                                        'h', 'u', 'n', 't', 'e', 'r', '2'};
+    static const uint8_t want_auth[] = {5, 2,   0,   2,   1,   3,   'b', 'o', 'b',
+                                        7, 'h', 'u', 'n', 't', 'e', 'r', '2'};
     assert_memory_equal(sent, want_auth, sizeof want_auth);
     assert_int_equal(sent[sizeof want_auth + 3], 1); /* then CONNECT to an IPv4 address */
     static const uint8_t auth_bad[] = {5, 2, 1, 1};
@@ -359,10 +359,10 @@ static void test_socks5(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),          cmocka_unit_test(test_credentials),
-        cmocka_unit_test(test_select_env),     cmocka_unit_test(test_select_flag),
-        cmocka_unit_test(test_noproxy),        cmocka_unit_test(test_connect_request),
-        cmocka_unit_test(test_connect_judge),  cmocka_unit_test(test_socks5),
+        cmocka_unit_test(test_parse),         cmocka_unit_test(test_credentials),
+        cmocka_unit_test(test_select_env),    cmocka_unit_test(test_select_flag),
+        cmocka_unit_test(test_noproxy),       cmocka_unit_test(test_connect_request),
+        cmocka_unit_test(test_connect_judge), cmocka_unit_test(test_socks5),
     };
     return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
 }
