@@ -337,7 +337,9 @@ int wsp_proxy_connect_judge(const wsp_proxy *p, const wsp_http_response *res, co
     if (res->status >= 200 && res->status <= 299)
         return 0;
     int rl = (int)(res->reason_len > 80 ? 80 : res->reason_len);
-    if (res->status == 407) {
+    /* 407 is the proxy's "authenticate"; some (tinyproxy 1.11) answer wrong credentials with
+     * 401: either way the proxy, not the endpoint, refused them */
+    if (res->status == 407 || res->status == 401) {
         const wsp_http_header *h =
             wsp_http_find(res->headers, res->num_headers, "Proxy-Authenticate");
         /* the scheme: the value's first token (RFC 9110 11.6.1), counted, not NUL-ended */
@@ -347,9 +349,9 @@ int wsp_proxy_connect_judge(const wsp_proxy *p, const wsp_http_response *res, co
         char scheme[40];
         snprintf(scheme, sizeof scheme, "%.*s", (int)sl, h ? h->value : "");
         wsp_err_set(err, WSP_CLASS_PROXY_AUTH,
-                    "the proxy %s answered CONNECT %s with 407 %.*s: it wants %s%s "
+                    "the proxy %s answered CONNECT %s with %d %.*s: it wants %s%s "
                     "authentication, and wsprobe %s",
-                    p->shown, target, rl, res->reason, h ? "" : "(no Proxy-Authenticate) ",
+                    p->shown, target, res->status, rl, res->reason, h ? "" : "(no Proxy-Authenticate) ",
                     h ? scheme : "some",
                     p->has_credentials ? "sent credentials it refused" : "sent none");
         if (p->has_credentials)

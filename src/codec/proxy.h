@@ -92,7 +92,8 @@ int wsp_proxy_connect_request(char *buf, size_t cap, const wsp_proxy *p, const c
                               uint16_t port);
 
 /* Judge the proxy's answer to CONNECT: 0 when a 2xx opened the tunnel; else -1 with err:
- * PROXY_AUTH for 407 (with the scheme the proxy asked for), PROXY_TUNNEL_FAILED for any
+ * PROXY_AUTH for 407 (with the scheme the proxy asked for) and 401 (tinyproxy's answer to
+ * wrong credentials; a CONNECT never reaches the endpoint), PROXY_TUNNEL_FAILED for any
  * other status (named, with a hint for 403 and 502/503/504). `target` is host:port. */
 int wsp_proxy_connect_judge(const wsp_proxy *p, const wsp_http_response *res, const char *target,
                             wsp_err *err);

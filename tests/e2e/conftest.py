@@ -76,7 +76,7 @@ RUN_TIMEOUT = 20.0        # seconds a wsprobe run may take before the test calls
 # A sanitized binary (make check runs the e2e suite with build-asan/wsprobe) reports here.
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ")
 
-PHASES = ("resolve_ms", "connect_ms", "tls_ms", "upgrade_ms", "first_message_ms",
+PHASES = ("resolve_ms", "connect_ms", "proxy_ms", "tls_ms", "upgrade_ms", "first_message_ms",
           "roundtrip_ms", "close_ms", "total_ms")
 
 
@@ -363,6 +363,60 @@ class Peers:
                         str(wd / "error.log"), "-g", "daemon off;"]
             return self._start_retry("nginx-%s" % config, attempt)
         return self._cached(("nginx", config, backend.port), start)
+
+    # -- forward proxies (Debian: tinyproxy, microsocks, stunnel4) ----------------------------
+
+    def tinyproxy(self, basic_auth=None, connect_ports=()):
+        """tinyproxy (HTTP CONNECT) on loopback. basic_auth: (user, password) it demands;
+        connect_ports: the only ports it tunnels to (ConnectPort; none listed: every port)."""
+        exe = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
+        if not os.access(exe, os.X_OK):
+            pytest.skip("tinyproxy is not installed")
+
+        def start():
+            def attempt(port, wd):
+                lines = ["Port %d" % port, "Listen 127.0.0.1", "Timeout 30", "MaxClients 100",
+                         "Allow 127.0.0.1", "LogLevel Connect", "LogFile \"%s\"" % (wd / "log"),
+                         "DisableViaHeader Yes"]
+                if basic_auth:
+                    lines.append("BasicAuth %s %s" % basic_auth)
+                lines += ["ConnectPort %d" % p for p in connect_ports]
+                (wd / "tinyproxy.conf").write_text("\n".join(lines) + "\n")
+                return [exe, "-d", "-c", str(wd / "tinyproxy.conf")]
+            return self._start_retry("tinyproxy", attempt)
+        return self._cached(("tinyproxy", basic_auth, tuple(connect_ports)), start)
+
+    def microsocks(self, user=None, password=None):
+        """microsocks (SOCKS5, remote names too) on loopback, with RFC 1929 auth if user."""
+        exe = shutil.which("microsocks") or "/usr/bin/microsocks"
+        if not os.access(exe, os.X_OK):
+            pytest.skip("microsocks is not installed")
+
+        def start():
+            def attempt(port, wd):
+                cmd = [exe, "-i", "127.0.0.1", "-p", str(port)]
+                if user:
+                    cmd += ["-u", user, "-P", password]
+                return cmd
+            return self._start_retry("microsocks", attempt)
+        return self._cached(("microsocks", user, password), start)
+
+    def stunnel(self, backend, cert="trusted"):
+        """stunnel4 terminating TLS (a pki certificate) in front of backend (a Peer): with
+        tinyproxy behind it, an https:// proxy."""
+        exe = shutil.which("stunnel4") or shutil.which("stunnel") or "/usr/bin/stunnel4"
+        if not os.access(exe, os.X_OK):
+            pytest.skip("stunnel4 is not installed")
+        crt, key = self.pki.server_pair(cert)
+
+        def start():
+            def attempt(port, wd):
+                (wd / "stunnel.conf").write_text(
+                    "foreground = yes\npid =\n[tls]\naccept = 127.0.0.1:%d\n"
+                    "connect = 127.0.0.1:%d\ncert = %s\nkey = %s\n" % (port, backend.port, crt, key))
+                return [exe, str(wd / "stunnel.conf")]
+            return self._start_retry("stunnel", attempt)
+        return self._cached(("stunnel", backend.port, cert), start)
 
     def _start_retry(self, name, attempt, udp=False, tries=5):
         """Start a program that takes its port on the command line: attempt(port, workdir)

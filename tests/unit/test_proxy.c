@@ -251,6 +251,8 @@ static void test_connect_judge(void **state)
         -1);
     assert_int_equal(e.cls, WSP_CLASS_PROXY_AUTH);
     assert_non_null(strstr(e.msg, "Negotiate"));
+    assert_int_equal(judge("HTTP/1.1 401 Unauthorized\r\n\r\n", &e), -1);
+    assert_int_equal(e.cls, WSP_CLASS_PROXY_AUTH);
     assert_int_equal(judge("HTTP/1.1 403 Forbidden\r\n\r\n", &e), -1);
     assert_int_equal(e.cls, WSP_CLASS_PROXY_TUNNEL_FAILED);
     assert_non_null(strstr(e.msg, "403"));

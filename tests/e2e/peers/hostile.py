@@ -18,6 +18,7 @@ Handshake modes (the reply to the upgrade request):
                     (403, 404, 500, 302 with Location, 200 without upgrade, 429 ...).
     raw             send --text verbatim (Python escapes such as \\r\\n and \\x00 are decoded),
                     then hold the connection open: for malformed responses.
+    raw-close       the same, then close: an answer cut in the middle.
     silent          read the request, never answer, keep the connection open.    -> HS_TIMEOUT
     close           read the request, close without a byte.                      -> HS_NO_RESPONSE
     reset           read the request, close with a TCP RST.                      -> HS_NO_RESPONSE
@@ -281,9 +282,10 @@ def handshake_modes(p, mode, args):
         return True
     if mode == "status":
         p.send(status_response(args))
-    elif mode == "raw":
+    elif mode in ("raw", "raw-close"):
         p.send((args.text or "").encode("latin-1").decode("unicode_escape").encode("latin-1"))
-        p.hold()
+        if mode == "raw":
+            p.hold()
     elif mode == "silent":
         p.hold()
     elif mode == "close":
