@@ -1,5 +1,7 @@
 /* check.c - environments and the concurrent runner (results: report/result.c). See check.h. */
 #include "check/check.h"
+
+#include "report/trace.h"
 #include "util/clock.h"
 
 #include <pthread.h>
@@ -34,6 +36,11 @@ void wsp_env_take_probe(wsp_env *env, wsp_probe_setup *s, bool take)
     env->base.num_steps = 0;
     env->base.has_health = false;
     env->base.conn.trace = NULL;
+    env->base.conn.tracer = wsp_trace_hooks();
+    if (s->cfg.conn.proxy) { /* the setup's copy may not outlive the environment */
+        env->proxy = *s->cfg.conn.proxy;
+        env->base.conn.proxy = &env->proxy;
+    }
     env->auth = s->auth;
     env->base.auth = wsp_auth_active(&env->auth) ? &env->auth : NULL;
     if (take) {

@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "util/redact.h"
 #include "probe/probe.h"
 #include "probeopts.h"
 #include "report/report.h"
@@ -94,9 +95,14 @@ int wsp_cmd_probe(int argc, char **argv)
         ;
     else if (!o.quiet)
         wsp_report_probe_human(stdout, p, url, wsp_cli_color(stdout));
-    else if (v->cls != WSP_CLASS_OK)
-        fprintf(stderr, "wsprobe: probe: %s: %s\n  hint: %s\n", wsp_class_name(v->cls), v->msg,
+    else if (v->cls != WSP_CLASS_OK) {
+        /* the message may quote the peer (a token it echoed): redacted like every report */
+        char msg[sizeof v->msg];
+        snprintf(msg, sizeof msg, "%s", v->msg);
+        wsp_redact_buf(msg, sizeof msg);
+        fprintf(stderr, "wsprobe: probe: %s: %s\n  hint: %s\n", wsp_class_name(v->cls), msg,
                 v->hint);
+    }
     rc = lost ? wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED)
               : wsp_class_exit_code(v->cls); /* lost evidence wins */
     wsp_probe_free(p);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "util/clock.h"
 #include "report/report.h"
+#include "report/trace.h"
 #include "util/redact.h"
 #include "planrun.h"
 #include "check/security/security.h"
@@ -168,7 +169,8 @@ enum {
     OPT_DEADLINE,
     OPT_QUIET,
     OPT_STRICT,
-    OPT_BASELINE
+    OPT_BASELINE,
+    OPT_TRACE
 };
 
 static const wsp_opt plan_opts[] = {
@@ -178,6 +180,9 @@ static const wsp_opt plan_opts[] = {
     {"parallel", 0, WSP_OPT_COUNT, OPT_PARALLEL, "N", "checks running at once (default 4)", 1, 64,
      NULL, NULL, 0},
     {"quiet", 'q', WSP_OPT_FLAG, OPT_QUIET, NULL, "no table; only failures on stderr", 0, 0, NULL,
+     NULL, 0},
+    {"trace", 0, WSP_OPT_TEXT, OPT_TRACE, "FILE",
+     "every head and frame of every check's connections, as\nJSON lines (redacted)", 0, 0, NULL,
      NULL, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
 };
@@ -251,6 +256,14 @@ static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_val
     case OPT_QUIET:
         o->quiet = true;
         return 0;
+    case OPT_TRACE: {
+        wsp_err e;
+        if (wsp_trace_open(arg, &e) != 0) {
+            wsp_cli_usage_error(o->cmd, "%s", e.msg);
+            return -1;
+        }
+        return 0;
+    }
     }
     return -1;
 }

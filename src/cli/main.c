@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "report/trace.h"
+
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
@@ -62,8 +64,15 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(name, commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(name, commands[i].name) == 0) {
+            int rc = commands[i].run(argc - 1, argv + 1);
+            wsp_err e;
+            if (wsp_trace_close(&e) != 0) { /* --trace: the evidence is lost, this wins */
+                fprintf(stderr, "wsprobe: %s: OUTPUT_FAILED: %s\n", name, e.msg);
+                rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED);
+            }
+            return rc;
+        }
     wsp_cli_usage_error(name, "unknown command");
     usage(stderr);
     return 2;

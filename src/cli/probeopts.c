@@ -11,6 +11,7 @@
 #include "args.h"
 #include "cli.h"
 #include "report/report.h"
+#include "report/trace.h"
 #include "util/redact.h"
 
 #define MAX_CONNECTIONS 10000
@@ -145,5 +146,8 @@ int wsp_probeopts_finish(wsp_probeopts *o, const char *url)
     }
     if (o->verbose)
         o->s.cfg.conn.trace = trace;
+    if (o->s.trace_path && wsp_trace_open(o->s.trace_path, &e) != 0)
+        return wsp_cli_usage_error(o->cmd, "%s", e.msg);
+    o->s.cfg.conn.tracer = o->s.cfg.health_conn.tracer = wsp_trace_hooks();
     return 0;
 }

@@ -351,8 +351,8 @@ int wsp_proxy_connect_judge(const wsp_proxy *p, const wsp_http_response *res, co
         wsp_err_set(err, WSP_CLASS_PROXY_AUTH,
                     "the proxy %s answered CONNECT %s with %d %.*s: it wants %s%s "
                     "authentication, and wsprobe %s",
-                    p->shown, target, res->status, rl, res->reason, h ? "" : "(no Proxy-Authenticate) ",
-                    h ? scheme : "some",
+                    p->shown, target, res->status, rl, res->reason,
+                    h ? "" : "(no Proxy-Authenticate) ", h ? scheme : "some",
                     p->has_credentials ? "sent credentials it refused" : "sent none");
         if (p->has_credentials)
             wsp_err_hint(err,

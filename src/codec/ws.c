@@ -381,6 +381,8 @@ static void start_frame(wsp_ws_parser *p)
     p->payload_have = 0;
     p->state = ST_PAYLOAD;
     p->frames++;
+    if (p->on_frame)
+        p->on_frame(p->on_frame_ud, p->fin, p->opcode, p->rsv, p->masked, p->payload_len);
     if (is_control(p->opcode)) {
         p->ctl_len = 0;
         return;

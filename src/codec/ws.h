@@ -183,7 +183,10 @@ typedef struct wsp_ws_parser {
     uint64_t frames;     /* frames whose header was complete, every kind */
     uint64_t data_bytes; /* payload bytes of data frames (text, binary, continuation) */
     bool delivered;      /* the last event handed out `msg`; reset and trim at the next call */
-    const char *error;   /* when dead: the event to repeat */
+    /* Called with each frame's header once it is complete and valid (--trace); NULL: none. */
+    void (*on_frame)(void *ud, bool fin, unsigned opcode, unsigned rsv, bool masked, uint64_t len);
+    void *on_frame_ud;
+    const char *error; /* when dead: the event to repeat */
     unsigned error_code;
 } wsp_ws_parser;
 

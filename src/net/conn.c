@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,8 +85,9 @@ struct wsp_conn {
 
     bool parser_init;
     wsp_ws_parser parser;
-    wsp_pmd *pmd;   /* heap, when permessage-deflate was agreed */
-    int close_sent; /* the code of the close frame we sent (1005: none), or -1 */
+    wsp_pmd *pmd;      /* heap, when permessage-deflate was agreed */
+    int close_sent;    /* the code of the close frame we sent (1005: none), or -1 */
+    uint64_t trace_id; /* --trace: this connection's number in the process */
 };
 
 typedef struct write_req {
@@ -121,6 +123,52 @@ const char *wsp_conn_phase_name(wsp_conn_phase p)
 uint64_t wsp_conn_t_ready(const wsp_conn_record *r)
 {
     return r->proxy && r->proxy->t_tunnel ? r->proxy->t_tunnel : r->t_connected;
+}
+
+/* ---- --trace ---- */
+
+static void trace_head(wsp_conn *c, bool outgoing, const char *data, size_t len)
+{
+    const wsp_conn_tracer *t = c->o->tracer;
+    if (t)
+        t->head(t->ud, c->trace_id, uv_hrtime() - c->rec.t_start, outgoing, data, len);
+}
+
+static void trace_event(wsp_conn *c, const wsp_conn_trace_event *ev)
+{
+    const wsp_conn_tracer *t = c->o->tracer;
+    if (t)
+        t->event(t->ud, c->trace_id, uv_hrtime() - c->rec.t_start, ev);
+}
+
+/* The parser's hook: an incoming frame's header. */
+static void trace_parsed_frame(void *ud, bool fin, unsigned opcode, unsigned rsv, bool masked,
+                               uint64_t len)
+{
+    wsp_conn_trace_event ev = {.kind = WSP_TRACE_FRAME,
+                               .opcode = opcode,
+                               .fin = fin,
+                               .rsv1 = (rsv & 4u) != 0,
+                               .masked = masked,
+                               .length = len};
+    trace_event(ud, &ev);
+}
+
+/* An incoming message or control frame as delivered. */
+static void trace_delivered(wsp_conn *c, unsigned opcode, const wsp_ws_event *ev)
+{
+    if (!c->o->tracer)
+        return;
+    wsp_conn_trace_event te = {.kind = WSP_TRACE_MESSAGE,
+                               .opcode = opcode,
+                               .fin = true,
+                               .compressed = ev->compressed,
+                               .length = ev->len,
+                               .data = ev->data,
+                               .data_len = ev->len,
+                               .frames = ev->frames ? ev->frames : 1,
+                               .close_code = opcode == WSP_WS_OP_CLOSE ? ev->close_code : -1};
+    trace_event(c, &te);
 }
 
 /* Whether this connection goes through a proxy (not merely has one configured). */
@@ -544,6 +592,7 @@ static void send_request(wsp_conn *c)
     c->head_len = 0;
     if (c->o->trace)
         c->o->trace(c->o->trace_ud, true, req, (size_t)n);
+    trace_head(c, true, req, (size_t)n);
     c->rec.t_request = uv_hrtime();
     if (net_write(c, req, (size_t)n) != 0) {
         fail(c, WSP_CLASS_WS_DROPPED, "could not send the upgrade request");
@@ -667,6 +716,7 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
     }
     if (c->o->trace)
         c->o->trace(c->o->trace_ud, false, c->head, (size_t)n);
+    trace_head(c, false, c->head, (size_t)n);
 
     /* what follows the head: the end of the head buffer, then what did not fit in it */
     const uint8_t *rest = (const uint8_t *)c->head + n;
@@ -729,6 +779,10 @@ static void upgrade_input(wsp_conn *c, const uint8_t *data, size_t len)
     c->hs = NULL;
     wsp_ws_parser_init(&c->parser, WSP_WS_ROLE_CLIENT, &lim);
     c->parser_init = true;
+    if (c->o->tracer) {
+        c->parser.on_frame = trace_parsed_frame;
+        c->parser.on_frame_ud = c;
+    }
     /* frames that came with the head must be parsed after on_open; keep them aside */
     uint8_t *early = NULL;
     size_t early_len = rest_len + more_len;
@@ -782,6 +836,16 @@ static int send_frame_rsv(wsp_conn *c, unsigned opcode, const void *data, size_t
         c->rec.sent_frames++;
         c->rec.sent_bytes += (uint64_t)n;
         rc = 0;
+        wsp_conn_trace_event ev = {.kind = WSP_TRACE_FRAME,
+                                   .outgoing = true,
+                                   .opcode = opcode,
+                                   .fin = true,
+                                   .rsv1 = rsv1,
+                                   .masked = true,
+                                   .length = len,
+                                   .data = data,
+                                   .data_len = len};
+        trace_event(c, &ev);
     }
     if (buf != stackbuf)
         free(buf);
@@ -937,6 +1001,7 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
                 c->rec.t_first_message = uv_hrtime();
             if (c->pmd && inflate_event(c, &ev) != 0)
                 return;
+            trace_delivered(c, ev.type == WSP_WS_EV_TEXT ? WSP_WS_OP_TEXT : WSP_WS_OP_BINARY, &ev);
             if (c->phase == WSP_PHASE_OPEN && c->cb->on_message)
                 c->cb->on_message(c, c->ud, &ev);
             if (c->pmd)
@@ -944,16 +1009,19 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
             break;
         case WSP_WS_EV_PING:
             c->rec.received_frames++;
+            trace_delivered(c, WSP_WS_OP_PING, &ev);
             if (c->phase == WSP_PHASE_OPEN)
                 send_frame(c, WSP_WS_OP_PONG, ev.data, ev.len); /* RFC 6455 5.5.3 */
             break;
         case WSP_WS_EV_PONG:
             c->rec.received_frames++;
+            trace_delivered(c, WSP_WS_OP_PONG, &ev);
             if (c->phase == WSP_PHASE_OPEN && c->cb->on_message)
                 c->cb->on_message(c, c->ud, &ev);
             break;
         case WSP_WS_EV_CLOSE:
             c->rec.received_frames++;
+            trace_delivered(c, WSP_WS_OP_CLOSE, &ev);
             on_ws_close(c, &ev);
             return;
         case WSP_WS_EV_ERROR:
@@ -1257,6 +1325,7 @@ static void send_tunnel_request(wsp_conn *c)
         fail(c, WSP_CLASS_INTERNAL, n < 0 ? "the CONNECT request does not fit" : "out of memory");
         return;
     }
+    trace_head(c, true, req, (size_t)n); /* the tracer redacts Proxy-Authorization */
     int w = link_write(c, req, (size_t)n);
     memset(req, 0, sizeof req); /* it may hold Proxy-Authorization */
     if (w != 0)
@@ -1297,6 +1366,7 @@ static void connect_answer(wsp_conn *c, const uint8_t *data, size_t len)
         return;
     }
     c->rec.proxy->status = res.status;
+    trace_head(c, false, px->head, (size_t)n);
     wsp_err e;
     wsp_err_clear(&e);
     if (wsp_proxy_connect_judge(p, &res, c->rec.proxy->tunnel_target, &e) != 0) {
@@ -1705,6 +1775,10 @@ wsp_conn *wsp_conn_new(uv_loop_t *loop, const wsp_conn_opts *opts, const wsp_con
     c->close_sent = -1;
     c->rec.port = opts->url->port;
     wsp_err_clear(&c->rec.err);
+    if (opts->tracer) {
+        static atomic_uint_fast64_t next_id;
+        c->trace_id = atomic_fetch_add(&next_id, 1) + 1;
+    }
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
     c->open_handles = 1;
@@ -1774,6 +1848,9 @@ int wsp_conn_send_raw(wsp_conn *c, const void *data, size_t len)
     if (c->phase != WSP_PHASE_OPEN && c->phase != WSP_PHASE_UPGRADE)
         return -1;
     c->rec.sent_bytes += len;
+    wsp_conn_trace_event ev = {
+        .kind = WSP_TRACE_RAW, .outgoing = true, .length = len, .data = data, .data_len = len};
+    trace_event(c, &ev);
     return net_write(c, data, len);
 }
 

@@ -43,6 +43,36 @@ const char *wsp_conn_phase_name(wsp_conn_phase p);
 #define WSP_CONN_MAX_PINNED WSP_DNS_MAX_PINNED
 #define WSP_CONN_MAX_HEADERS 32
 
+/* What a tracer is told of (--trace): a frame, a message assembled from frames, or bytes
+ * written raw. */
+typedef enum wsp_conn_trace_kind {
+    WSP_TRACE_FRAME,   /* a frame (outgoing: with its payload; incoming: its header only) */
+    WSP_TRACE_MESSAGE, /* an incoming message as delivered (inflated), with its frames */
+    WSP_TRACE_RAW,     /* bytes written as they are (security checks) */
+} wsp_conn_trace_kind;
+
+typedef struct wsp_conn_trace_event {
+    wsp_conn_trace_kind kind;
+    bool outgoing;
+    unsigned opcode;
+    bool fin, rsv1, masked, compressed;
+    uint64_t length;  /* payload length (raw: the bytes written) */
+    const void *data; /* payload, or its start; NULL when not seen (an incoming header) */
+    size_t data_len;
+    unsigned frames; /* WSP_TRACE_MESSAGE: frames that made it */
+    int close_code;  /* a close message's code, -1 when it had none */
+} wsp_conn_trace_event;
+
+/* A tracer for every connection of a process (report/trace.h writes JSON lines); conn gives
+ * each connection an id and its own clock (ns since its start). Calls come from the loop's
+ * thread: several loops (load) may call at once. */
+typedef struct wsp_conn_tracer {
+    void (*head)(void *ud, uint64_t conn_id, uint64_t t_ns, bool outgoing, const char *data,
+                 size_t len);
+    void (*event)(void *ud, uint64_t conn_id, uint64_t t_ns, const wsp_conn_trace_event *ev);
+    void *ud;
+} wsp_conn_tracer;
+
 /* Everything a connection needs; borrowed: it must outlive the connection. */
 typedef struct wsp_conn_opts {
     const wsp_url *url;
@@ -82,6 +112,8 @@ typedef struct wsp_conn_opts {
     /* -v: called with each request/response head as sent or received (the callee redacts) */
     void (*trace)(void *ud, bool outgoing, const char *data, size_t len);
     void *trace_ud;
+    /* --trace: every head and frame, each way (NULL: none) */
+    const wsp_conn_tracer *tracer;
 } wsp_conn_opts;
 
 typedef struct wsp_conn_cbs {

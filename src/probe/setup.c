@@ -57,6 +57,10 @@ static const wsp_opt conn_opts[] = {
      0, 0, NULL, "noproxy", 0},
     {"proxy-user-env", 0, WSP_OPT_ENV, WSP_PROBE_OPT_PROXY_USER_ENV, "VAR",
      "the proxy's user:password from environment variable VAR", 0, 0, NULL, "proxy_user_env", 0},
+    {"trace", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_TRACE, "FILE",
+     "write every head and frame, each way, as JSON lines\n(redacted): the evidence for a bug "
+     "report",
+     0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -481,6 +485,11 @@ int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label,
         return 0;
     case WSP_PROBE_OPT_PROXY_USER_ENV:
         s->proxy_user_env = arg;
+        return 0;
+    case WSP_PROBE_OPT_TRACE:
+        if (!*arg)
+            return bad(err, label, arg, "an empty path");
+        s->trace_path = arg;
         return 0;
     case WSP_PROBE_OPT_CACERT:
         s->tls.cacert = arg;
