@@ -58,6 +58,7 @@ enum {
     OPT_PROBE_STEP, /* --send, --expect-json, --expect-text, --strict-order: the probe's */
     OPT_PIPELINE,
     OPT_REPLY_TIMEOUT,
+    OPT_PING_INTERVAL,
     OPT_HDR_OUT,
     OPT_THRESHOLD,
     OPT_JUNIT,
@@ -132,6 +133,11 @@ static const wsp_opt load_opts[] = {
      1, WSP_LOAD_MAX_PIPELINE, NULL, NULL, 0},
     {"reply-timeout", 0, WSP_OPT_DURATION, OPT_REPLY_TIMEOUT, "DUR",
      "a reply later than this is WS_MSG_TIMEOUT (default --timeout)", 0, 0, NULL, NULL, 0},
+    {"ping-interval", 0, WSP_OPT_DURATION, OPT_PING_INTERVAL, "DUR",
+     "also ping every connection this often; pong round trips\nare reported apart "
+     "(pings.pong_ms, threshold pong_p99<...);\na pong later than --reply-timeout is "
+     "WS_PONG_TIMEOUT",
+     0, 0, NULL, NULL, 0},
     END,
 };
 
@@ -784,6 +790,11 @@ static int take_load(void *ud, const wsp_opt *o, const char *arg, const wsp_opt_
         return 0;
     case OPT_REPLY_TIMEOUT:
         a->cfg.reply_timeout_us = v->u;
+        return 0;
+    case OPT_PING_INTERVAL:
+        if (v->u < 10000)
+            return wsp_cli_usage_error(a->po.cmd, "--ping-interval %s: at least 10ms", arg);
+        a->cfg.ping_interval_us = v->u;
         return 0;
     case OPT_WARMUP:
         if (parse_dur0(a->po.cmd, o, arg, UINT64_MAX / 1000, &us) != 0)

@@ -162,6 +162,7 @@ int wsp_load_threshold_parse(const char *text, wsp_load_threshold *t, wsp_err *e
         {"upgrade_", WSP_LOAD_H_PHASE, WSP_LOAD_PH_UPGRADE},
         {"handshake_", WSP_LOAD_H_PHASE, WSP_LOAD_PH_HANDSHAKE},
         {"latency_", WSP_LOAD_H_LATENCY, WSP_LOAD_PH_RESOLVE},
+        {"pong_", WSP_LOAD_H_PONG, WSP_LOAD_PH_RESOLVE},
     };
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
         size_t pl = strlen(prefixes[i].prefix);
@@ -176,7 +177,7 @@ int wsp_load_threshold_parse(const char *text, wsp_load_threshold *t, wsp_err *e
         return wsp_err_set(err, WSP_CLASS_USAGE,
                            "--threshold '%s': unknown metric '%s' (p50, p90, p95, p99, p99.9, "
                            "max, mean, optionally as uncorrected_p99, connect_p95, resolve_, "
-                           "tls_, upgrade_, handshake_; or errors, error_rate, "
+                           "tls_, upgrade_, handshake_, pong_; or errors, error_rate, "
                            "connection_errors, message_errors, rate, connections)",
                            text, metric);
     double mul;
@@ -206,6 +207,8 @@ static const wsp_hist *threshold_hist(const wsp_load_threshold *t, const wsp_loa
         return &r->latency_uncorrected;
     case WSP_LOAD_H_PHASE:
         return &r->phase[t->phase];
+    case WSP_LOAD_H_PONG:
+        return &r->pong;
     }
     return &r->latency;
 }
@@ -302,6 +305,8 @@ static bool replaces(const wsp_load_threshold *t, wsp_load_gate_kind g)
             return t->scope != WSP_LOAD_E_MESSAGES;
         if (g == WSP_LOAD_GATE_MESSAGES)
             return t->scope != WSP_LOAD_E_CONNECTIONS;
+        if (g == WSP_LOAD_GATE_PINGS)
+            return t->kind == WSP_LOAD_M_ERRORS && t->scope == WSP_LOAD_E_ALL;
         return false;
     case WSP_LOAD_M_CONNECTIONS:
         return g == WSP_LOAD_GATE_CONNECTIONS;
@@ -316,7 +321,7 @@ static bool replaces(const wsp_load_threshold *t, wsp_load_gate_kind g)
 void wsp_load_gates_eval(const wsp_load_result *r, const wsp_load_threshold *th, size_t nth,
                          wsp_load_gate out[WSP_LOAD_GATES])
 {
-    static const char *const names[WSP_LOAD_GATES] = {"connections", "messages", "rate"};
+    static const char *const names[WSP_LOAD_GATES] = {"connections", "messages", "rate", "pings"};
     bool offered = r->rate > 0;
     for (int g = 0; g < WSP_LOAD_GATES; g++) {
         wsp_load_gate *o = &out[g];
@@ -345,6 +350,11 @@ void wsp_load_gates_eval(const wsp_load_result *r, const wsp_load_threshold *th,
             if (o->limit < 0)
                 o->limit = 0;
             break;
+        case WSP_LOAD_GATE_PINGS:
+            o->applies = r->ping_interval_s > 0;
+            o->value = (double)r->ping_timeout;
+            o->of = (double)r->ping_sent;
+            break;
         case WSP_LOAD_GATES:
             break;
         }
@@ -363,7 +373,7 @@ void wsp_load_gate_format(const wsp_load_gate *g, char *buf, size_t cap)
                  g->limit);
     else
         snprintf(buf, cap, "%.0f of %.0f %s failed (%.4g%%)", g->value, g->of,
-                 strcmp(g->name, "messages") == 0 ? "sent" : "attempted",
+                 strcmp(g->name, "connections") != 0 ? "sent" : "attempted",
                  g->of > 0 ? g->value / g->of * 100.0 : 0.0);
 }
 

@@ -71,12 +71,15 @@ typedef struct lconn {
     wsp_load_sched sched;
     inflight *ring; /* pipeline entries, allocated at the first send */
     lauth *auth;
+    uint64_t ping_next; /* --ping-interval: when the next ping is due */
+    uint64_t ping_sent; /* the unanswered ping's send time (its payload), 0: none */
 } lconn;
 
 typedef struct counters {
     uint64_t conn_attempted, conn_opened, conn_failed;
     uint64_t msg_sent, msg_matched, msg_mismatched, msg_timeout, msg_lost, msg_unsent,
         msg_unexpected;
+    uint64_t ping_sent, ping_answered, ping_timeout, ping_unfinished; /* measured ones */
     uint64_t by_class[WSP_CLASS_COUNT];
     uint64_t close_codes[WSP_LOAD_CLOSE_CODES];
     uint64_t http_status[WSP_LOAD_HTTP_STATUSES];
@@ -92,7 +95,7 @@ typedef struct worker {
     bool thread_started;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_timer_t second, starter, stage_timer;
+    uv_timer_t second, starter, stage_timer, ping_timer;
     uv_poll_t tpoll;
     uv_prepare_t prep;
     int tfd;
@@ -115,7 +118,7 @@ typedef struct worker {
     unsigned sec_index;
     uint64_t sec_sent, sec_matched, sec_errors, sec_opened;
     counters k;
-    wsp_hist lat, unc, phase[WSP_LOAD_PH_COUNT], sec_lat;
+    wsp_hist lat, unc, phase[WSP_LOAD_PH_COUNT], sec_lat, pong;
 } worker;
 
 typedef struct run {
@@ -583,6 +586,66 @@ static bool same_bytes(const wsp_ws_event *ev, const char *s, size_t n)
     return ev->len == n && memcmp(ev->data, s, n) == 0;
 }
 
+/* ---- pings (--ping-interval) ---- */
+
+static bool ping_measured(const run *r, uint64_t sent)
+{
+    return sent >= r->t_measure && sent < r->t_end;
+}
+
+/* A pong that carries the unanswered ping's payload (its send time) answers it; any other
+ * (unsolicited, RFC 6455 5.5.3, or late after its timeout) is ignored. */
+static void on_pong(lconn *lc, const wsp_ws_event *ev)
+{
+    worker *w = lc->w;
+    uint8_t want[8];
+    for (int i = 0; i < 8; i++)
+        want[i] = (uint8_t)(lc->ping_sent >> (56 - 8 * i));
+    if (!lc->ping_sent || ev->len != 8 || memcmp(ev->data, want, 8) != 0)
+        return;
+    if (ping_measured(w->run, lc->ping_sent)) {
+        w->k.ping_answered++;
+        wsp_hist_record(&w->pong, uv_hrtime() - lc->ping_sent);
+    }
+    lc->ping_sent = 0;
+}
+
+/* Every tick: late pongs are WS_PONG_TIMEOUT; each open connection whose ping is due and has
+ * none unanswered sends one (a ping never waits behind another). */
+static void ping_cb(uv_timer_t *t)
+{
+    worker *w = t->data;
+    run *r = w->run;
+    if (w->stage != STAGE_RUN && w->stage != STAGE_DRAIN)
+        return;
+    uint64_t now = uv_hrtime();
+    uint64_t interval = r->cfg->ping_interval_us * 1000ull;
+    for (size_t i = 0; i < w->n; i++) {
+        lconn *lc = &w->conns[i];
+        if (lc->state != ST_OPEN)
+            continue;
+        if (lc->ping_sent && now - lc->ping_sent >= r->reply_timeout_ns) {
+            if (ping_measured(r, lc->ping_sent))
+                w->k.ping_timeout++;
+            count_error(w, WSP_CLASS_WS_PONG_TIMEOUT, "no pong came within the reply timeout");
+            lc->ping_sent = 0;
+        }
+        if (w->stage != STAGE_RUN || lc->ping_sent || now < lc->ping_next || now >= r->t_end)
+            continue;
+        uint8_t payload[8];
+        for (int b = 0; b < 8; b++)
+            payload[b] = (uint8_t)(now >> (56 - 8 * b));
+        if (wsp_conn_send(lc->c, WSP_WS_OP_PING, payload, sizeof payload) != 0)
+            continue;
+        lc->ping_sent = now;
+        if (ping_measured(r, now))
+            w->k.ping_sent++;
+        lc->ping_next += interval;
+        if (lc->ping_next <= now) /* fell behind (a stall): the next one an interval on */
+            lc->ping_next = now + interval;
+    }
+}
+
 static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 {
     (void)c;
@@ -590,6 +653,10 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
     worker *w = lc->w;
     run *r = w->run;
     const wsp_load_config *cfg = r->cfg;
+    if (ev->type == WSP_WS_EV_PONG) {
+        on_pong(lc, ev);
+        return;
+    }
     if (ev->type != WSP_WS_EV_TEXT && ev->type != WSP_WS_EV_BINARY)
         return;
     uint64_t now = uv_hrtime();
@@ -777,6 +844,11 @@ static void on_open(wsp_conn *c, void *ud)
     atomic_fetch_add(&r->open_now, 1);
     atomic_fetch_add(&r->opened_total, 1);
     record_phases(w, lc);
+    if (r->cfg->ping_interval_us) {
+        uint64_t iv = r->cfg->ping_interval_us * 1000ull;
+        lc->ping_next = uv_hrtime() + wsp_load_phase_offset(lc->gidx, iv);
+        lc->ping_sent = 0;
+    }
     if (lc->auth && lc->auth->req.first_message) {
         const char *m = lc->auth->req.first_message;
         wsp_conn_send(c, WSP_WS_OP_TEXT, m, strlen(m));
@@ -1019,6 +1091,9 @@ static void begin_close(worker *w)
             count_error(w, WSP_CLASS_WS_MSG_TIMEOUT, "no reply came before the run ended");
             ring_remove(w, lc, 0);
         }
+        if (lc->ping_sent && ping_measured(w->run, lc->ping_sent))
+            w->k.ping_unfinished++; /* not late yet: neither answered nor an error */
+        lc->ping_sent = 0;
         (void)now;
         if (lc->state == ST_OPEN) {
             wsp_conn_close(lc->c, WSP_WS_CLOSE_NORMAL, NULL);
@@ -1078,6 +1153,7 @@ static void maybe_finish(worker *w)
     uv_timer_stop(&w->stage_timer);
     flush_second(w);
     close_handle((uv_handle_t *)&w->second);
+    close_handle((uv_handle_t *)&w->ping_timer);
     close_handle((uv_handle_t *)&w->starter);
     close_handle((uv_handle_t *)&w->stage_timer);
     close_handle((uv_handle_t *)&w->wake);
@@ -1201,6 +1277,12 @@ static void *worker_main(void *arg)
     uint64_t to_start = r->t_start > now ? (r->t_start - now) / 1000000 : 0;
     uv_timer_start(&w->starter, starter_cb, to_start, 1);
     uv_timer_start(&w->second, second_cb, to_start + 1000, 1000);
+    if (r->cfg->ping_interval_us) {
+        /* a tenth of the interval, 5 ms to 500 ms: pings leave at most that late */
+        uint64_t tick = r->cfg->ping_interval_us / 10000;
+        tick = tick < 5 ? 5 : tick > 500 ? 500 : tick;
+        uv_timer_start(&w->ping_timer, ping_cb, to_start + tick, tick);
+    }
     uint64_t to_end = r->t_end > now ? (r->t_end - now + 999999) / 1000000 : 0;
     uv_timer_start(&w->stage_timer, end_timer_cb, to_end, 0);
     uv_poll_start(&w->tpoll, UV_READABLE, tpoll_cb);
@@ -1323,6 +1405,7 @@ static int worker_init(run *r, worker *w, unsigned id, wsp_err *err)
         w->conns[i].heap_pos = UINT32_MAX;
     }
     wsp_hist_init(&w->lat);
+    wsp_hist_init(&w->pong);
     wsp_hist_init(&w->unc);
     wsp_hist_init(&w->sec_lat);
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
@@ -1336,6 +1419,8 @@ static int worker_init(run *r, worker *w, unsigned id, wsp_err *err)
     uv_async_init(&w->loop, &w->wake, wake_cb);
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->second);
+    uv_timer_init(&w->loop, &w->ping_timer);
+    w->ping_timer.data = w;
     uv_timer_init(&w->loop, &w->starter);
     uv_timer_init(&w->loop, &w->stage_timer);
     w->second.data = w->starter.data = w->stage_timer.data = w;
@@ -1358,6 +1443,10 @@ static void merge_counters(wsp_load_result *o, const counters *k)
     o->msg_lost += k->msg_lost;
     o->msg_unsent += k->msg_unsent;
     o->msg_unexpected += k->msg_unexpected;
+    o->ping_sent += k->ping_sent;
+    o->ping_answered += k->ping_answered;
+    o->ping_timeout += k->ping_timeout;
+    o->ping_unfinished += k->ping_unfinished;
     for (int c = 0; c < WSP_CLASS_COUNT; c++) {
         o->by_class[c] += k->by_class[c];
         if (!o->first_error[c][0] && k->first_error[c][0]) {
@@ -1434,6 +1523,7 @@ static void collect(run *r, const wsp_load_config *cfg, wsp_load_result *out, ui
     out->warmup_s = (double)cfg->warmup_us / 1e6;
     out->threads = r->nw;
     out->pipeline = cfg->pipeline;
+    out->ping_interval_s = (double)cfg->ping_interval_us / 1e6;
     snprintf(out->match, sizeof out->match, "%s", match_name(cfg->match));
     out->agents = 1;
     out->interrupted = atomic_load(&r->stop) >= 2;
@@ -1450,6 +1540,7 @@ static void collect(run *r, const wsp_load_config *cfg, wsp_load_result *out, ui
         merge_counters(out, &w->k);
         wsp_hist_merge(&out->latency, &w->lat);
         wsp_hist_merge(&out->latency_uncorrected, &w->unc);
+        wsp_hist_merge(&out->pong, &w->pong);
         for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
             wsp_hist_merge(&out->phase[p], &w->phase[p]);
     }

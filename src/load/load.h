@@ -85,7 +85,10 @@ typedef struct wsp_load_config {
     const struct sockaddr_storage *sources; /* --source-ip addresses (port 0), or NULL */
     size_t num_sources;
     uint64_t reply_timeout_us; /* a reply later than this is a WS_MSG_TIMEOUT; 0: conn timeout */
-    uint64_t drain_us;         /* wait for replies in flight at the end; 0: 2 s */
+    /* --ping-interval: a ping on every open connection this often (0: none), its pong timed
+     * apart from messages; one later than the reply timeout is a WS_PONG_TIMEOUT */
+    uint64_t ping_interval_us;
+    uint64_t drain_us; /* wait for replies in flight at the end; 0: 2 s */
     /* wake-ups for sends fall on a grid of this step (0: at each send's time, to the
      * nanosecond); a coarser grid costs less CPU per message and sends up to one step late,
      * which the corrected latency shows */
@@ -138,6 +141,7 @@ typedef enum wsp_load_hist_sel {
     WSP_LOAD_H_LATENCY,
     WSP_LOAD_H_UNCORRECTED,
     WSP_LOAD_H_PHASE, /* + phase */
+    WSP_LOAD_H_PONG,  /* --ping-interval's pong round trips */
 } wsp_load_hist_sel;
 
 /* What an error threshold counts: errors of both kinds (a rate: each kind over its own
@@ -175,19 +179,21 @@ void wsp_load_threshold_format(const wsp_load_threshold *t, double value, char *
 /* ---- the default gates (pure) ---- */
 
 /* Without a --threshold of its kind, a run fails (exit 1) when a connection failed, a message
- * was lost or unanswered, or the offered rate was not reached within 5 %. A threshold of the
+ * was lost or unanswered, the offered rate was not reached within 5 %, or a ping got no pong
+ * in time. A threshold of the
  * kind replaces the gate (wsp_load_gate.replaced_by); docs/load.md has the mapping. */
 typedef enum wsp_load_gate_kind {
     WSP_LOAD_GATE_CONNECTIONS, /* failed connections (to open, or dropped later) */
     WSP_LOAD_GATE_MESSAGES,    /* messages timed out, mismatched or lost (with --rate) */
     WSP_LOAD_GATE_RATE,        /* matched replies per second >= 95 % of --rate */
+    WSP_LOAD_GATE_PINGS,       /* pings without a pong in time (with --ping-interval) */
     WSP_LOAD_GATES,
 } wsp_load_gate_kind;
 
 #define WSP_LOAD_RATE_GATE 0.95
 
 typedef struct wsp_load_gate {
-    const char *name;        /* "connections", "messages", "rate" */
+    const char *name;        /* "connections", "messages", "rate", "pings" */
     bool applies;            /* messages, rate: only when messages were offered (--rate) */
     bool held;               /* what the gate says of the run on its own */
     bool ok;                 /* held, or replaced: it does not fail the run */

@@ -34,6 +34,7 @@ wsp_load_result *wsp_load_result_new(void)
     wsp_hist_init(&r->latency_uncorrected);
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
         wsp_hist_init(&r->phase[p]);
+    wsp_hist_init(&r->pong);
     r->agents = 1;
     snprintf(r->match, sizeof r->match, "any");
     return r;
@@ -148,6 +149,13 @@ json_t *wsp_load_result_to_json(const wsp_load_result *r)
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
         json_object_set_new(ph, wsp_load_phase_name((wsp_load_phase)p), hist_summary(&r->phase[p]));
     json_object_set_new(o, "phases_ms", ph);
+    if (r->ping_interval_s > 0)
+        json_object_set_new(
+            o, "pings",
+            json_pack("{s:f, s:I, s:I, s:I, s:I, s:o}", "interval_s", r->ping_interval_s, "sent",
+                      (json_int_t)r->ping_sent, "answered", (json_int_t)r->ping_answered,
+                      "timeouts", (json_int_t)r->ping_timeout, "unfinished",
+                      (json_int_t)r->ping_unfinished, "pong_ms", hist_summary(&r->pong)));
     json_t *bc = json_object(), *fe = json_object();
     for (int c = 0; c < WSP_CLASS_COUNT; c++) {
         if (!r->by_class[c])
@@ -194,6 +202,8 @@ json_t *wsp_load_result_to_json(const wsp_load_result *r)
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
         json_object_set_new(hj, wsp_load_phase_name((wsp_load_phase)p),
                             wsp_hist_to_json(&r->phase[p], "ns"));
+    if (r->ping_interval_s > 0)
+        json_object_set_new(hj, "pong", wsp_hist_to_json(&r->pong, "ns"));
     json_object_set_new(o, "histograms", hj);
     return o;
 }
@@ -229,6 +239,16 @@ int wsp_load_result_from_json(wsp_load_result *r, const json_t *j, wsp_err *err)
                                json_object_get(hj, wsp_load_phase_name((wsp_load_phase)p))) != 0)
             return wsp_err_set(err, WSP_CLASS_USAGE, "the %s histogram is malformed",
                                wsp_load_phase_name((wsp_load_phase)p));
+    json_t *pg = json_object_get(j, "pings");
+    if (json_is_object(pg)) {
+        if (wsp_hist_from_json(&r->pong, json_object_get(hj, "pong")) != 0)
+            return wsp_err_set(err, WSP_CLASS_USAGE, "the pong histogram is malformed");
+        r->ping_interval_s = getf(pg, "interval_s");
+        r->ping_sent = geti(pg, "sent");
+        r->ping_answered = geti(pg, "answered");
+        r->ping_timeout = geti(pg, "timeouts");
+        r->ping_unfinished = geti(pg, "unfinished");
+    }
     const char *url = json_string_value(json_object_get(j, "url"));
     snprintf(r->url, sizeof r->url, "%s", url ? url : "");
     r->agents = (unsigned)geti(j, "agents");
@@ -378,6 +398,14 @@ int wsp_load_result_merge(wsp_load_result *d, const wsp_load_result *s)
     d->msg_matched += s->msg_matched;
     d->msg_mismatched += s->msg_mismatched;
     d->msg_timeout += s->msg_timeout;
+    if (s->ping_interval_s > 0 &&
+        (d->ping_interval_s == 0 || s->ping_interval_s < d->ping_interval_s))
+        d->ping_interval_s = s->ping_interval_s;
+    d->ping_sent += s->ping_sent;
+    d->ping_answered += s->ping_answered;
+    d->ping_timeout += s->ping_timeout;
+    d->ping_unfinished += s->ping_unfinished;
+    wsp_hist_merge(&d->pong, &s->pong);
     d->msg_lost += s->msg_lost;
     d->msg_unsent += s->msg_unsent;
     d->msg_unexpected += s->msg_unexpected;
@@ -444,6 +472,15 @@ void wsp_load_result_human(FILE *f, const wsp_load_result *r, bool color)
         hist_line(f, "corrected", &r->latency);
         fprintf(f, "  latency from the actual send time:\n");
         hist_line(f, "uncorrected", &r->latency_uncorrected);
+    }
+    if (r->ping_interval_s > 0) {
+        fprintf(f,
+                "\n%spings%s        every %.3gs on each connection: %llu sent, %llu answered, "
+                "%llu timeouts, %llu unfinished at the end\n",
+                bold, off, r->ping_interval_s, (unsigned long long)r->ping_sent,
+                (unsigned long long)r->ping_answered, (unsigned long long)r->ping_timeout,
+                (unsigned long long)r->ping_unfinished);
+        hist_line(f, "pong", &r->pong);
     }
     uint64_t errors = wsp_load_result_errors(r);
     fprintf(f,

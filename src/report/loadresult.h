@@ -66,6 +66,11 @@ typedef struct wsp_load_result {
     wsp_hist latency;                             /* corrected: from the intended send time */
     wsp_hist latency_uncorrected;                 /* from the actual send time */
     wsp_hist phase[WSP_LOAD_PH_COUNT];
+    /* --ping-interval: pings on every open connection, their pongs timed apart from messages
+     * (measured ones: sent in the measured time) */
+    double ping_interval_s; /* 0: no pings */
+    uint64_t ping_sent, ping_answered, ping_timeout, ping_unfinished;
+    wsp_hist pong;
     wsp_load_second *series; /* owned */
     size_t nseries;
     bool series_merged; /* percentiles of the series are the maximum over agents */

@@ -125,8 +125,8 @@ static void on_event(void *ud, uint64_t conn, uint64_t t_ns, const wsp_conn_trac
         size_t valid = n;
         while (valid > 0 && valid > n - 4 && !wsp_utf8_valid(ev->data, valid))
             valid--;
-        bool text = ev->opcode != WSP_WS_OP_BINARY && ev->kind != WSP_TRACE_RAW &&
-                    !ev->rsv1 && wsp_utf8_valid(ev->data, valid) && memchr(ev->data, 0, n) == NULL;
+        bool text = ev->opcode != WSP_WS_OP_BINARY && ev->kind != WSP_TRACE_RAW && !ev->rsv1 &&
+                    wsp_utf8_valid(ev->data, valid) && memchr(ev->data, 0, n) == NULL;
         if (text) {
             json_object_set_new(o, "text", json_stringn((const char *)ev->data, valid));
         } else {
@@ -196,6 +196,5 @@ int wsp_trace_close(wsp_err *err)
     char eb[128];
     strerror_r(e, eb, sizeof eb);
     return wsp_err_set(err, WSP_CLASS_OUTPUT_FAILED,
-                       "--trace %.300s: cannot write the trace (it is incomplete): %s", T.path,
-                       eb);
+                       "--trace %.300s: cannot write the trace (it is incomplete): %s", T.path, eb);
 }

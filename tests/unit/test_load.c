@@ -228,8 +228,23 @@ static void test_gates(void **state)
     assert_int_equal(wsp_load_threshold_parse("errors<1%", &th[0], NULL), 0);
     assert_int_equal(wsp_load_threshold_parse("rate>=10", &th[1], NULL), 0);
     wsp_load_gates_eval(r, th, 2, g);
-    for (int i = 0; i < WSP_LOAD_GATES; i++)
+    for (int i = 0; i < WSP_LOAD_GATE_PINGS; i++)
         assert_true(g[i].ok && g[i].replaced_by);
+    /* pings: only with --ping-interval; a pong timeout fails it; errors<N (a count over
+     * every kind) replaces it, an error rate (connections and messages) does not */
+    assert_false(g[WSP_LOAD_GATE_PINGS].applies);
+    r->ping_interval_s = 1;
+    r->ping_sent = 10;
+    r->ping_timeout = 1;
+    wsp_load_gates_eval(r, th, 2, g);
+    assert_true(g[WSP_LOAD_GATE_PINGS].applies && !g[WSP_LOAD_GATE_PINGS].ok);
+    assert_int_equal(wsp_load_threshold_parse("errors<5", &th[0], NULL), 0);
+    wsp_load_gates_eval(r, th, 2, g);
+    assert_true(g[WSP_LOAD_GATE_PINGS].ok && !g[WSP_LOAD_GATE_PINGS].held);
+    assert_string_equal(g[WSP_LOAD_GATE_PINGS].replaced_by, "errors<5");
+    r->ping_timeout = 0;
+    wsp_load_gates_eval(r, NULL, 0, g);
+    assert_true(g[WSP_LOAD_GATE_PINGS].ok && g[WSP_LOAD_GATE_PINGS].held);
     wsp_load_result_free(r);
 }
 
