@@ -14,7 +14,7 @@ Peers (methods of the `corpus` fixture; each returns a conftest.Peer with .port 
     node_ws(mode, ...)       Node `ws` server (tests/node/corpus_ws_server.js, modes there)
     faye()                   faye-websocket echo on node's http server
     socketio()               socket.io server (Engine.IO v4)
-    bun()                    Bun.serve echo (the `bun` npm package's binary)
+    bun(deflate=False)       Bun.serve echo (the `bun` npm package's binary); perMessageDeflate
     py_deflate()             python3-websockets echo with permessage-deflate on
     http10_101()             a raw server answering the upgrade with `HTTP/1.0 101`
     haproxy(config, backend) HAProxy 2.6 in front of a peer (peers/corpus/haproxy-*.cfg.in)
@@ -440,7 +440,8 @@ class CorpusPeers:
         return self.mgr._cached(("socketio",), lambda: self._ready(
             "socketio", [_node(), str(NODE_DIR / "socketio_server.js")]))
 
-    def bun(self):
+    def bun(self, deflate=False):
+        """Bun.serve echo; deflate: perMessageDeflate on."""
         bun = _bun()
         if bun is None:
             pytest.skip("the bun npm package's binary is missing: run `npm ci --prefix tests/node`")
@@ -449,8 +450,8 @@ class CorpusPeers:
             # e.g. -4 (SIGILL): the x64 build needs AVX2; @oven/bun-linux-x64-baseline does not
             pytest.skip("bun (%s) cannot run on this machine: exit %d %s" % (
                 bun, v.returncode, v.stderr.decode(errors="replace")[-200:]))
-        return self.mgr._cached(("bun",), lambda: self._ready(
-            "bun", [str(bun), str(NODE_DIR / "bun_server.js")],
+        return self.mgr._cached(("bun", deflate), lambda: self._ready(
+            "bun", [str(bun), str(NODE_DIR / "bun_server.js")] + (["--deflate"] if deflate else []),
             env=dict(os.environ, BUN_RUNTIME_TRANSPILER_CACHE_PATH="0",
                      DO_NOT_TRACK="1", BUN_DISABLE_TELEMETRY="1")))
 

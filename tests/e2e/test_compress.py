@@ -1,5 +1,6 @@
 """permessage-deflate (RFC 7692) in the client: `--compress` and `--compress=PARAMS` against
-servers this project did not write (python3-websockets, Node `ws` with perMessageDeflate) and
+servers this project did not write (python3-websockets, Node `ws` with perMessageDeflate, Bun.serve
+with perMessageDeflate) and
 against the hostile peer (negotiation answers that break RFC 7692 section 7, RSV1 without
 negotiation, a compressed ping, garbage, a decompression bomb).
 
@@ -25,9 +26,10 @@ def compression(j):
     return c
 
 
-@pytest.mark.parametrize("peer", ["python-websockets", "node-ws"])
+@pytest.mark.parametrize("peer", ["python-websockets", "node-ws", "bun"])
 def test_compressed_echo_against_real_servers(probe, corpus, peer):
-    p = corpus.py_deflate() if peer == "python-websockets" else corpus.node_ws("deflate")
+    p = {"python-websockets": corpus.py_deflate, "node-ws": lambda: corpus.node_ws("deflate"),
+         "bun": lambda: corpus.bun(deflate=True)}[peer]()
     # the peer's own answer to the default offer, from the raw client
     with open_raw(p.port, extensions="permessage-deflate; client_max_window_bits") as c:
         answer = c.response.header("Sec-WebSocket-Extensions")
