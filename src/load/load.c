@@ -52,11 +52,7 @@ typedef struct inflight {
     bool measured;
 } inflight;
 
-typedef struct lauth {
-    wsp_conn_opts opts;
-    wsp_auth_request req;
-    wsp_url *url; /* a copy only when the token goes in the query (4 KiB) */
-} lauth;
+typedef wsp_auth_conn lauth; /* a connection's options with its own token */
 
 struct worker;
 
@@ -740,56 +736,23 @@ static void lauth_free(lauth *a)
 {
     if (!a)
         return;
-    wsp_auth_request_cleanup(&a->req);
-    free(a->url);
+    wsp_auth_conn_cleanup(a);
     free(a);
 }
 
-/* A token per connection, placed as the configuration says (as probe.c's apply_auth). */
+/* A token per connection, placed as the configuration says (probe/auth.h). */
 static lauth *make_auth(worker *w, const wsp_conn_opts *base, wsp_err *e)
 {
-    const wsp_load_config *cfg = w->run->cfg;
     lauth *a = calloc(1, sizeof *a);
     if (!a) {
         wsp_err_set(e, WSP_CLASS_INTERNAL, "out of memory");
         return NULL;
     }
-    a->opts = *base;
-    char *token = wsp_auth_token(cfg->auth, e);
-    if (!token)
-        goto fail;
-    int rc = wsp_auth_request_make(cfg->auth, token, base->url->target, a->opts.subprotocols,
-                                   &a->req, e);
-    wsp_auth_token_free(token);
-    if (rc != 0)
-        goto fail;
-    if (a->req.header) {
-        if (a->opts.num_headers >= WSP_CONN_MAX_HEADERS) {
-            wsp_err_set(e, WSP_CLASS_USAGE, "too many headers for the credential");
-            goto fail;
-        }
-        a->opts.headers[a->opts.num_headers++] = a->req.header;
+    if (wsp_auth_conn_init(a, w->run->cfg->auth, base, e) != 0) {
+        lauth_free(a);
+        return NULL;
     }
-    if (a->req.target) {
-        a->url = malloc(sizeof *a->url);
-        if (!a->url) {
-            wsp_err_set(e, WSP_CLASS_INTERNAL, "out of memory");
-            goto fail;
-        }
-        *a->url = *base->url;
-        a->opts.url = a->url;
-        if (strlen(a->req.target) >= sizeof a->url->target) {
-            wsp_err_set(e, WSP_CLASS_USAGE, "the URL with the token is too long");
-            goto fail;
-        }
-        snprintf(a->url->target, sizeof a->url->target, "%s", a->req.target);
-    }
-    if (a->req.subprotocols)
-        a->opts.subprotocols = a->req.subprotocols;
     return a;
-fail:
-    lauth_free(a);
-    return NULL;
 }
 
 static void start_conn(worker *w, lconn *lc)

@@ -313,3 +313,43 @@ void wsp_auth_request_cleanup(wsp_auth_request *r)
     wipe_free(r->first_message);
     memset(r, 0, sizeof *r);
 }
+
+int wsp_auth_conn_init(wsp_auth_conn *ac, const wsp_auth *a, const wsp_conn_opts *base,
+                       wsp_err *err)
+{
+    memset(ac, 0, sizeof *ac);
+    ac->opts = *base;
+    if (!a || !wsp_auth_active(a))
+        return 0;
+    char *token = wsp_auth_token(a, err);
+    if (!token)
+        return -1;
+    int rc = wsp_auth_request_make(a, token, base->url->target, base->subprotocols, &ac->req, err);
+    wsp_auth_token_free(token);
+    if (rc != 0)
+        return -1;
+    if (ac->req.header) {
+        if (ac->opts.num_headers >= WSP_CONN_MAX_HEADERS)
+            return wsp_err_set(err, WSP_CLASS_USAGE, "too many headers for the credential");
+        ac->opts.headers[ac->opts.num_headers++] = ac->req.header;
+    }
+    if (ac->req.target) {
+        if (strlen(ac->req.target) >= sizeof ac->url->target)
+            return wsp_err_set(err, WSP_CLASS_USAGE, "the URL with the token is too long");
+        if (!(ac->url = malloc(sizeof *ac->url)))
+            return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+        *ac->url = *base->url;
+        snprintf(ac->url->target, sizeof ac->url->target, "%s", ac->req.target);
+        ac->opts.url = ac->url;
+    }
+    if (ac->req.subprotocols)
+        ac->opts.subprotocols = ac->req.subprotocols;
+    return 0;
+}
+
+void wsp_auth_conn_cleanup(wsp_auth_conn *ac)
+{
+    wsp_auth_request_cleanup(&ac->req);
+    free(ac->url);
+    ac->url = NULL;
+}

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "codec/url.h"
+#include "net/conn.h"
 #include "util/error.h"
 
 typedef struct wsp_jwt_config wsp_jwt_config;
@@ -70,5 +72,21 @@ int wsp_auth_request_make(const wsp_auth *a, const char *token, const char *targ
                           const char *subprotocols, wsp_auth_request *out, wsp_err *err);
 /* Release and wipe. */
 void wsp_auth_request_cleanup(wsp_auth_request *r);
+
+/* One connection's own options with a fresh token applied where the configuration says: the
+ * header added, the token in the query (then `url` is this connection's copy of the URL, made
+ * only then: 4 KiB), or the subprotocol offer. probe, load and hold open connections so. */
+typedef struct wsp_auth_conn {
+    wsp_conn_opts opts;
+    wsp_auth_request req;
+    wsp_url *url;
+} wsp_auth_conn;
+
+/* Build it from `base` (borrowed: it must outlive ac). With `a` NULL or inactive, opts is a
+ * copy of base. 0, or -1 with err (the token could not be made; too many headers; a URL too
+ * long with the token). Clean up either way. */
+int wsp_auth_conn_init(wsp_auth_conn *ac, const wsp_auth *a, const wsp_conn_opts *base,
+                       wsp_err *err);
+void wsp_auth_conn_cleanup(wsp_auth_conn *ac);
 
 #endif

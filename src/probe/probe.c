@@ -15,10 +15,8 @@
 #include "codec/template.h"
 
 struct wsp_probe {
-    /* this probe's own copy of the connection options: credentials differ per connection */
-    wsp_conn_opts opts;
-    wsp_url url;
-    wsp_auth_request authreq;
+    /* this probe's own connection options: credentials differ per connection */
+    wsp_auth_conn ac;
     bool auth_sent;
     wsp_err auth_err;
     uv_loop_t *loop;
@@ -498,10 +496,10 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 /* Run send steps at once; stop at the first step that waits. */
 static void run_steps(wsp_probe *p)
 {
-    if (p->authreq.first_message && !p->auth_sent) {
+    if (p->ac.req.first_message && !p->auth_sent) {
         /* --auth-in message: the credential is the first message after open */
         p->auth_sent = true;
-        const char *m = p->authreq.first_message;
+        const char *m = p->ac.req.first_message;
         if (wsp_conn_send(p->conn, WSP_WS_OP_TEXT, m, strlen(m)) != 0) {
             wsp_conn_fail(p->conn, WSP_CLASS_WS_DROPPED, "could not send the credential message");
             return;
@@ -612,34 +610,6 @@ static const wsp_conn_cbs probe_cbs = {on_open, on_message, on_done};
 
 /* Mint (or take) this probe's token and put it where the configuration says. A failure is
  * kept and reported as the verdict when the probe starts, before any connection. */
-static void apply_auth(wsp_probe *p)
-{
-    char *token = wsp_auth_token(p->cfg->auth, &p->auth_err);
-    if (!token)
-        return;
-    int rc = wsp_auth_request_make(p->cfg->auth, token, p->url.target, p->opts.subprotocols,
-                                   &p->authreq, &p->auth_err);
-    wsp_auth_token_free(token);
-    if (rc != 0)
-        return;
-    if (p->authreq.header) {
-        if (p->opts.num_headers >= WSP_CONN_MAX_HEADERS) {
-            wsp_err_set(&p->auth_err, WSP_CLASS_USAGE, "too many headers for the credential");
-            return;
-        }
-        p->opts.headers[p->opts.num_headers++] = p->authreq.header;
-    }
-    if (p->authreq.target) {
-        if (strlen(p->authreq.target) >= sizeof p->url.target) {
-            wsp_err_set(&p->auth_err, WSP_CLASS_USAGE, "the URL with the token is too long");
-            return;
-        }
-        snprintf(p->url.target, sizeof p->url.target, "%s", p->authreq.target);
-    }
-    if (p->authreq.subprotocols)
-        p->opts.subprotocols = p->authreq.subprotocols;
-}
-
 wsp_probe *wsp_probe_new(uv_loop_t *loop, const wsp_probe_config *cfg, wsp_probe_done_cb cb,
                          void *ud)
 {
@@ -668,13 +638,9 @@ wsp_probe *wsp_probe_new(uv_loop_t *loop, const wsp_probe_config *cfg, wsp_probe
     wsp_err_clear(&p->verdict);
     uv_timer_init(loop, &p->step_timer);
     p->step_timer.data = p;
-    p->opts = cfg->conn;
-    p->url = cfg->url;
-    p->opts.url = &p->url;
     wsp_err_clear(&p->auth_err);
-    if (cfg->auth && wsp_auth_active(cfg->auth))
-        apply_auth(p);
-    p->conn = wsp_conn_new(loop, &p->opts, &probe_cbs, p);
+    (void)wsp_auth_conn_init(&p->ac, cfg->auth, &cfg->conn, &p->auth_err); /* reported at start */
+    p->conn = wsp_conn_new(loop, &p->ac.opts, &probe_cbs, p);
     if (cfg->has_health)
         p->health = wsp_conn_new(loop, &cfg->health_conn, &probe_cbs, p);
     if (!p->conn || (cfg->has_health && !p->health)) {
@@ -700,7 +666,7 @@ void wsp_probe_start(wsp_probe *p)
 static void step_timer_closed(uv_handle_t *h)
 {
     wsp_probe *p = h->data;
-    wsp_auth_request_cleanup(&p->authreq);
+    wsp_auth_conn_cleanup(&p->ac);
     free(p->last_sent);
     free(p->results);
     free(p);
