@@ -28,6 +28,7 @@ static const command commands[] = {
     {"parity", wsp_cmd_parity, "the same checks on several environments; exit 1 on drift"},
     {"load", wsp_cmd_load, "connections and message rates with honest latency percentiles"},
     {"load-merge", wsp_cmd_load_merge, "merge load reports from several agents, exactly"},
+    {"hold", wsp_cmd_hold, "keep connections open and say when, how and why each one ended"},
 };
 
 static void usage(FILE *f)

@@ -835,6 +835,8 @@ static int send_frame_rsv(wsp_conn *c, unsigned opcode, const void *data, size_t
     if (n > 0 && net_write(c, buf, (size_t)n) == 0) {
         c->rec.sent_frames++;
         c->rec.sent_bytes += (uint64_t)n;
+        if (opcode != WSP_WS_OP_CLOSE)
+            c->rec.t_last_frame_out = uv_hrtime();
         rc = 0;
         wsp_conn_trace_event ev = {.kind = WSP_TRACE_FRAME,
                                    .outgoing = true,
@@ -991,6 +993,8 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
         size_t used = wsp_ws_parse(&c->parser, data, len, &ev);
         data += used;
         len -= used;
+        if (ev.type != WSP_WS_EV_NONE && ev.type != WSP_WS_EV_ERROR && ev.type != WSP_WS_EV_CLOSE)
+            c->rec.t_last_frame_in = uv_hrtime();
         switch (ev.type) {
         case WSP_WS_EV_NONE:
             return;
@@ -1094,6 +1098,10 @@ static void tls_established(wsp_conn *c)
 
 static void on_eof(wsp_conn *c, ssize_t nread)
 {
+    if (!c->rec.eof_seen) {
+        c->rec.eof_seen = true;
+        c->rec.eof_error = nread == UV_EOF ? 0 : (int)nread;
+    }
     char eb[96] = "";
     if (nread != UV_EOF)
         snprintf(eb, sizeof eb, " (%s)", uv_strerror((int)nread));

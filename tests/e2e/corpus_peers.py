@@ -455,6 +455,12 @@ class CorpusPeers:
             env=dict(os.environ, BUN_RUNTIME_TRANSPILER_CACHE_PATH="0",
                      DO_NOT_TRACK="1", BUN_DISABLE_TELEMETRY="1")))
 
+    def lifetime_cap(self, seconds):
+        """python3-websockets echo that ends each connection `seconds` after it opened, busy or
+        not, with a FIN and no close frame (peers/corpus/lifetime_cap.py)."""
+        return self.mgr._cached(("lifetime-cap", seconds), lambda: self._ready(
+            "lifetime-cap", [PYTHON, str(CORPUS_DIR / "lifetime_cap.py"), str(seconds)]))
+
     def py_deflate(self):
         return self.mgr._cached(("py-deflate",), lambda: self._ready(
             "py-deflate", [PYTHON, str(CORPUS_DIR / "py_deflate.py")]))

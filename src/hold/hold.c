@@ -1,0 +1,596 @@
+/* hold.c - see hold.h. */
+#include "hold/hold.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "codec/ws.h"
+#include "util/duration.h"
+
+#define MAX_HANDSHAKING 256 /* upgrades under way at once */
+#define CLOSE_GRACE_MS 2000 /* after the duration: how long the closing handshakes may take */
+
+const char *wsp_hold_how_name(wsp_hold_how h)
+{
+    static const char *const names[] = {"held",          "close_frame",  "fin",  "rst",
+                                        "pong_timeout",  "never_opened", "other"};
+    return h <= WSP_HOLD_OTHER ? names[h] : "other";
+}
+
+int wsp_hold_ladder_parse(const char *s, uint64_t *out, size_t cap, size_t *n, wsp_err *err)
+{
+    *n = 0;
+    const char *p = s;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char el[32];
+        uint64_t us;
+        if (len == 0 || len >= sizeof el)
+            return wsp_err_set(err, WSP_CLASS_USAGE,
+                               "--ping-ladder '%.60s': an empty or overlong element (write "
+                               "durations separated by commas: 15s,30s,45s)",
+                               s);
+        memcpy(el, p, len);
+        el[len] = '\0';
+        if (wsp_duration_parse(el, &us) != 0 || us < 100000)
+            return wsp_err_set(err, WSP_CLASS_USAGE,
+                               "--ping-ladder: '%s' is not a duration of 100ms or more (like 15s, "
+                               "1m30s, 500ms)",
+                               el);
+        if (*n == cap)
+            return wsp_err_set(err, WSP_CLASS_USAGE, "--ping-ladder: at most %zu intervals", cap);
+        if (*n && us <= out[*n - 1])
+            return wsp_err_set(err, WSP_CLASS_USAGE,
+                               "--ping-ladder: '%s' is not longer than the interval before it "
+                               "(a ladder climbs)",
+                               el);
+        out[(*n)++] = us;
+        p += len;
+        if (*p == ',' && !*++p)
+            return wsp_err_set(err, WSP_CLASS_USAGE,
+                               "--ping-ladder '%.60s': a trailing comma (write 15s,30s)", s);
+    }
+    if (*n == 0)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--ping-ladder: no interval given");
+    return 0;
+}
+
+/* ---- running ---- */
+
+typedef struct hconn {
+    struct hold_run *run;
+    unsigned idx; /* into ends */
+    wsp_conn *c;
+    wsp_auth_conn ac;
+    uv_timer_t timer; /* the next ping or message; silent connections never arm it */
+    bool timer_init, started, open, done;
+    uint64_t t_open;
+    uint64_t ping_sent; /* the unanswered ping's time (its payload), 0: none */
+    size_t next_message;
+} hconn;
+
+typedef struct hold_run {
+    const wsp_hold_config *cfg;
+    wsp_hold_result *out;
+    uv_loop_t loop;
+    uv_timer_t end_timer, grace_timer;
+    uv_signal_t sigint;
+    hconn *conns;
+    size_t n, next_start, handshaking, live;
+    uint64_t t_start;
+    bool ending;
+} hold_run;
+
+static void start_more(hold_run *r);
+
+static double secs(uint64_t from, uint64_t to)
+{
+    return from && to && to >= from ? (double)(to - from) / 1e9 : -1.0;
+}
+
+static void on_open(wsp_conn *c, void *ud);
+static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev);
+static void on_done(wsp_conn *c, void *ud);
+static const wsp_conn_cbs cbs = {.on_open = on_open, .on_message = on_message, .on_done = on_done};
+
+static const wsp_hold_strategy *strategy_of(const hconn *h)
+{
+    return &h->run->cfg->strategies[h->run->out->ends[h->idx].strategy];
+}
+
+static void tick(uv_timer_t *t)
+{
+    hconn *h = t->data;
+    hold_run *r = h->run;
+    const wsp_hold_strategy *st = strategy_of(h);
+    if (!h->open || r->ending)
+        return;
+    uint64_t now = uv_hrtime();
+    if (st->kind == WSP_HOLD_PINGS) {
+        uint64_t limit = r->cfg->pong_timeout_us ? r->cfg->pong_timeout_us : st->every_us;
+        if (h->ping_sent && now - h->ping_sent >= limit * 1000ull) {
+            wsp_conn_fail(h->c, WSP_CLASS_WS_PONG_TIMEOUT,
+                          "the ping sent %.3f s ago was not answered (pong timeout %.3f s)",
+                          (double)(now - h->ping_sent) / 1e9, (double)limit / 1e6);
+            return;
+        }
+        if (!h->ping_sent) {
+            uint8_t payload[8];
+            for (int b = 0; b < 8; b++)
+                payload[b] = (uint8_t)(now >> (56 - 8 * b));
+            if (wsp_conn_send(h->c, WSP_WS_OP_PING, payload, sizeof payload) == 0)
+                h->ping_sent = now;
+        }
+    } else if (st->kind == WSP_HOLD_MESSAGES && r->cfg->nmessages) {
+        const char *m = r->cfg->messages[h->next_message++ % r->cfg->nmessages];
+        wsp_conn_send(h->c, WSP_WS_OP_TEXT, m, strlen(m));
+    }
+}
+
+static void on_open(wsp_conn *c, void *ud)
+{
+    (void)c;
+    hconn *h = ud;
+    hold_run *r = h->run;
+    h->open = true;
+    h->t_open = uv_hrtime();
+    r->handshaking--;
+    if (h->ac.req.first_message)
+        wsp_conn_send(h->c, WSP_WS_OP_TEXT, h->ac.req.first_message,
+                      strlen(h->ac.req.first_message));
+    const wsp_hold_strategy *st = strategy_of(h);
+    if (st->kind != WSP_HOLD_SILENT) {
+        uint64_t ms = (st->every_us + 999) / 1000;
+        uv_timer_init(&r->loop, &h->timer);
+        h->timer.data = h;
+        h->timer_init = true;
+        uv_timer_start(&h->timer, tick, ms, ms);
+    }
+    start_more(r);
+}
+
+static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
+{
+    (void)c;
+    hconn *h = ud;
+    if (ev->type != WSP_WS_EV_PONG || !h->ping_sent || ev->len != 8)
+        return;
+    for (int b = 0; b < 8; b++)
+        if (ev->data[b] != (uint8_t)(h->ping_sent >> (56 - 8 * b)))
+            return; /* not our ping's (unsolicited pongs are allowed: RFC 6455 5.5.3) */
+    h->ping_sent = 0;
+}
+
+static void timer_closed(uv_handle_t *t)
+{
+    (void)t;
+}
+
+static void maybe_stop(hold_run *r)
+{
+    if (r->live == 0 && r->next_start >= r->n) {
+        uv_timer_stop(&r->end_timer);
+        uv_timer_stop(&r->grace_timer);
+        uv_stop(&r->loop);
+    }
+}
+
+/* What the record says of the end. */
+static void record_end(hconn *h)
+{
+    hold_run *r = h->run;
+    wsp_hold_end *e = &r->out->ends[h->idx];
+    const wsp_conn_record *rec = wsp_conn_get_record(h->c);
+    uint64_t t_end = rec->t_end ? rec->t_end : uv_hrtime();
+    e->cls = rec->err.cls;
+    snprintf(e->message, sizeof e->message, "%s", rec->err.msg);
+    e->close_code = -1;
+    if (!h->open) {
+        e->how = WSP_HOLD_NEVER_OPENED;
+        e->opened_at = -1;
+        return;
+    }
+    e->opened_at = secs(r->t_start, h->t_open);
+    /* the close frame's arrival, when there was one: what follows is the closing handshake */
+    uint64_t t_stop = rec->closed_by == WSP_CLOSED_BY_SERVER && rec->t_close_start
+                          ? rec->t_close_start
+                          : t_end;
+    e->lifetime = secs(h->t_open, t_stop);
+    e->since_in = rec->t_last_frame_in ? secs(rec->t_last_frame_in, t_stop) : -1;
+    e->since_out = rec->t_last_frame_out ? secs(rec->t_last_frame_out, t_stop) : -1;
+    if (rec->closed_by == WSP_CLOSED_BY_CLIENT && r->ending && rec->err.cls == WSP_CLASS_OK) {
+        e->how = WSP_HOLD_HELD;
+        e->lifetime = secs(h->t_open, rec->t_close_start ? rec->t_close_start : t_end);
+    } else if (rec->closed_by == WSP_CLOSED_BY_SERVER && rec->close_code >= 0 &&
+               rec->close_code != WSP_WS_CLOSE_ABNORMAL) {
+        e->how = WSP_HOLD_CLOSE_FRAME;
+        e->close_code = rec->close_code;
+        snprintf(e->close_reason, sizeof e->close_reason, "%s", rec->close_reason);
+        if (e->cls == WSP_CLASS_OK)
+            e->cls = WSP_CLASS_WS_CLOSED;
+    } else if (rec->err.cls == WSP_CLASS_WS_PONG_TIMEOUT) {
+        e->how = WSP_HOLD_PONG_TIMEOUT;
+    } else if (rec->eof_seen) {
+        e->how = rec->eof_error == 0 ? WSP_HOLD_FIN : WSP_HOLD_RST;
+    } else {
+        e->how = WSP_HOLD_OTHER;
+    }
+}
+
+static void on_done(wsp_conn *c, void *ud)
+{
+    (void)c;
+    hconn *h = ud;
+    hold_run *r = h->run;
+    if (h->done)
+        return;
+    h->done = true;
+    if (!h->open)
+        r->handshaking--;
+    record_end(h);
+    h->open = false;
+    if (h->timer_init) {
+        uv_timer_stop(&h->timer);
+        uv_close((uv_handle_t *)&h->timer, timer_closed);
+    }
+    r->live--;
+    if (!r->ending)
+        start_more(r);
+    maybe_stop(r);
+}
+
+static void start_more(hold_run *r)
+{
+    while (!r->ending && r->next_start < r->n && r->handshaking < MAX_HANDSHAKING) {
+        hconn *h = &r->conns[r->next_start++];
+        wsp_hold_end *e = &r->out->ends[h->idx];
+        wsp_err ae;
+        wsp_err_clear(&ae);
+        int arc = wsp_auth_conn_init(&h->ac, r->cfg->auth, r->cfg->conn, &ae);
+        h->c = wsp_conn_new(&r->loop, &h->ac.opts, &cbs, h);
+        if (!h->c) {
+            e->how = WSP_HOLD_NEVER_OPENED;
+            e->opened_at = -1;
+            e->cls = WSP_CLASS_INTERNAL;
+            snprintf(e->message, sizeof e->message, "out of memory");
+            h->done = true;
+            continue;
+        }
+        h->started = true;
+        r->live++;
+        r->handshaking++;
+        wsp_conn_start(h->c);
+        if (arc != 0)
+            wsp_conn_fail(h->c, ae.cls, "credentials: %s", ae.msg);
+    }
+}
+
+static void grace_cb(uv_timer_t *t)
+{
+    hold_run *r = t->data;
+    for (size_t i = 0; i < r->n; i++) /* closing handshakes that never finished */
+        if (r->conns[i].started && !r->conns[i].done) {
+            hconn *h = &r->conns[i];
+            record_end(h);
+            h->done = true;
+            r->live--;
+        }
+    uv_stop(&r->loop);
+}
+
+static void end_cb(uv_timer_t *t)
+{
+    hold_run *r = t->data;
+    r->ending = true;
+    for (size_t i = 0; i < r->n; i++) {
+        hconn *h = &r->conns[i];
+        if (h->started && !h->done)
+            wsp_conn_close(h->c, WSP_WS_CLOSE_NORMAL, "wsprobe hold: the duration is over");
+    }
+    r->next_start = r->n;
+    uv_timer_start(&r->grace_timer, grace_cb, CLOSE_GRACE_MS, 0);
+    maybe_stop(r);
+}
+
+static void sigint_cb(uv_signal_t *s, int sig)
+{
+    (void)sig;
+    hold_run *r = s->data;
+    if (!r->ending)
+        end_cb(&r->end_timer);
+}
+
+static void walk_close(uv_handle_t *h, void *ud)
+{
+    (void)ud;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int wsp_hold_run(const wsp_hold_config *cfg, wsp_hold_result *out, wsp_err *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = cfg->nstrategies * cfg->per_strategy;
+    if (n == 0)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "no connections to hold");
+    hold_run r = {.cfg = cfg, .out = out, .n = n};
+    out->ends = calloc(n, sizeof *out->ends);
+    r.conns = calloc(n, sizeof *r.conns);
+    if (!out->ends || !r.conns) {
+        free(r.conns);
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    }
+    out->nends = n;
+    /* interleaved start order (one of each strategy in turn), so every strategy opens at the
+     * same moments and their ends compare */
+    for (size_t i = 0; i < n; i++) {
+        size_t s = i % cfg->nstrategies, k = i / cfg->nstrategies;
+        size_t idx = s * cfg->per_strategy + k;
+        r.conns[i].run = &r;
+        r.conns[i].idx = (unsigned)idx;
+        out->ends[idx].strategy = (unsigned)s;
+        out->ends[idx].index = (unsigned)k + 1;
+        out->ends[idx].close_code = -1;
+    }
+    if (uv_loop_init(&r.loop) != 0) {
+        free(r.conns);
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "cannot make an event loop");
+    }
+    uv_timer_init(&r.loop, &r.end_timer);
+    uv_timer_init(&r.loop, &r.grace_timer);
+    r.end_timer.data = r.grace_timer.data = &r;
+    uv_signal_init(&r.loop, &r.sigint);
+    r.sigint.data = &r;
+    uv_signal_start(&r.sigint, sigint_cb, SIGINT);
+    r.t_start = uv_hrtime();
+    uv_timer_start(&r.end_timer, end_cb, (cfg->duration_us + 999) / 1000, 0);
+    start_more(&r);
+    uv_run(&r.loop, UV_RUN_DEFAULT);
+    out->elapsed_s = secs(r.t_start, uv_hrtime());
+    for (size_t i = 0; i < n; i++) {
+        if (r.conns[i].c)
+            wsp_conn_free(r.conns[i].c);
+        wsp_auth_conn_cleanup(&r.conns[i].ac);
+    }
+    uv_walk(&r.loop, walk_close, NULL);
+    uv_run(&r.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&r.loop);
+    free(r.conns);
+    return 0;
+}
+
+void wsp_hold_result_cleanup(wsp_hold_result *r)
+{
+    free(r->ends);
+    r->ends = NULL;
+    r->nends = 0;
+}
+
+/* ---- the analysis ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void summarise(const wsp_hold_result *r, unsigned s, wsp_hold_summary *o)
+{
+    memset(o, 0, sizeof *o);
+    o->close_code = -1;
+    double *lt = calloc(r->nends ? r->nends : 1, sizeof *lt);
+    size_t nl = 0;
+    int codes[8] = {0}, code_n[8] = {0}, ncodes = 0;
+    for (size_t i = 0; i < r->nends; i++) {
+        const wsp_hold_end *e = &r->ends[i];
+        if (e->strategy != s)
+            continue;
+        o->connections++;
+        o->how[e->how]++;
+        if (e->how == WSP_HOLD_NEVER_OPENED)
+            continue;
+        o->opened++;
+        if (e->how == WSP_HOLD_HELD) {
+            o->held++;
+            continue;
+        }
+        o->ended++;
+        if (lt)
+            lt[nl++] = e->lifetime;
+        if (e->close_code >= 0) {
+            int k;
+            for (k = 0; k < ncodes && codes[k] != e->close_code; k++)
+                ;
+            if (k == ncodes && ncodes < 8)
+                codes[ncodes++] = e->close_code;
+            if (k < 8)
+                code_n[k]++;
+        }
+    }
+    if (nl) {
+        qsort(lt, nl, sizeof *lt, cmp_double);
+        o->min = lt[0];
+        o->max = lt[nl - 1];
+        o->median = nl % 2 ? lt[nl / 2] : (lt[nl / 2 - 1] + lt[nl / 2]) / 2;
+    }
+    free(lt);
+    size_t best = 0;
+    o->dominant = WSP_HOLD_HELD;
+    for (int h = WSP_HOLD_CLOSE_FRAME; h <= WSP_HOLD_OTHER; h++)
+        if (h != WSP_HOLD_NEVER_OPENED && o->how[h] > best) {
+            best = o->how[h];
+            o->dominant = (wsp_hold_how)h;
+        }
+    int bc = 0;
+    for (int k = 0; k < ncodes; k++)
+        if (code_n[k] > bc) {
+            bc = code_n[k];
+            o->close_code = codes[k];
+        }
+}
+
+static const char *how_words(wsp_hold_how h, int code)
+{
+    static char buf[80];
+    switch (h) {
+    case WSP_HOLD_CLOSE_FRAME:
+        snprintf(buf, sizeof buf, "the server's close frame, code %d", code);
+        return buf;
+    case WSP_HOLD_FIN:
+        return "TCP FIN, no close frame";
+    case WSP_HOLD_RST:
+        return "TCP reset or socket error, no close frame";
+    case WSP_HOLD_PONG_TIMEOUT:
+        return "a ping went unanswered";
+    case WSP_HOLD_OTHER:
+        return "a failure while open";
+    case WSP_HOLD_HELD:
+    case WSP_HOLD_NEVER_OPENED:
+        break;
+    }
+    return "";
+}
+
+static void say(wsp_hold_analysis *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(wsp_hold_analysis *a, const char *fmt, ...)
+{
+    if (a->nfindings >= WSP_HOLD_MAX_FINDINGS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->findings[a->nfindings++], sizeof a->findings[0], fmt, ap);
+    va_end(ap);
+}
+
+static const char *dur_words(double s, char *buf, size_t cap)
+{
+    if (s >= 120)
+        snprintf(buf, cap, "%.3g min", s / 60);
+    else
+        snprintf(buf, cap, "%.3g s", s);
+    return buf;
+}
+
+void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r,
+                      wsp_hold_analysis *a)
+{
+    memset(a, 0, sizeof *a);
+    double duration = (double)cfg->duration_us / 1e6;
+    char d1[32], d2[32], d3[32];
+    size_t never = 0, cls_n[WSP_CLASS_COUNT] = {0};
+    for (size_t i = 0; i < r->nends; i++) {
+        if (r->ends[i].how == WSP_HOLD_NEVER_OPENED) {
+            never++;
+            cls_n[r->ends[i].cls]++;
+        } else {
+            a->opened++;
+        }
+    }
+    for (int c = 0; c < WSP_CLASS_COUNT; c++)
+        if (cls_n[c] > cls_n[a->common_cls])
+            a->common_cls = (wsp_class)c;
+    for (size_t s = 0; s < cfg->nstrategies; s++)
+        summarise(r, (unsigned)s, &a->per[s]);
+
+    /* a lifetime cap: every strategy that opened connections lost all of them, at about the
+     * same age, whatever it sent */
+    bool all_ended = cfg->nstrategies > 1, any_keepalive = false;
+    double lo = 1e300, hi = 0;
+    for (size_t s = 0; s < cfg->nstrategies; s++) {
+        const wsp_hold_summary *p = &a->per[s];
+        if (cfg->strategies[s].kind != WSP_HOLD_SILENT)
+            any_keepalive = true;
+        if (!p->opened || p->held || p->dominant == WSP_HOLD_PONG_TIMEOUT ||
+            p->dominant == WSP_HOLD_CLOSE_FRAME) {
+            all_ended = false;
+            continue;
+        }
+        lo = p->min < lo ? p->min : lo;
+        hi = p->max > hi ? p->max : hi;
+    }
+    if (all_ended && any_keepalive && hi > 0 && hi - lo <= fmax(1.0, 0.1 * hi)) {
+        a->lifetime_cap = true;
+        say(a,
+            "every connection ends at %s however busy (%s): a lifetime cap, not an idle "
+            "timeout (GCP's external load balancer caps a WebSocket at its backend timeout, "
+            "30 s by default); reconnect before it, or raise the cap",
+            dur_words((lo + hi) / 2, d1, sizeof d1), how_words(a->per[0].dominant, -1));
+    }
+    bool keepalive_lived = false;
+    for (size_t s = 0; s < cfg->nstrategies; s++)
+        if (cfg->strategies[s].kind != WSP_HOLD_SILENT && a->per[s].opened &&
+            a->per[s].held == a->per[s].opened)
+            keepalive_lived = true;
+    for (size_t s = 0; s < cfg->nstrategies && !a->lifetime_cap; s++) {
+        const wsp_hold_strategy *st = &cfg->strategies[s];
+        const wsp_hold_summary *p = &a->per[s];
+        if (!p->opened)
+            continue;
+        const char *what = st->kind == WSP_HOLD_SILENT ? "silent connections"
+                           : st->kind == WSP_HOLD_PINGS ? "connections pinged every"
+                                                         : "connections with a message every";
+        char every[48] = "";
+        if (st->kind != WSP_HOLD_SILENT)
+            snprintf(every, sizeof every, " %s", dur_words((double)st->every_us / 1e6, d3,
+                                                           sizeof d3));
+        if (p->held == p->opened) {
+            say(a, "%s%s stay alive for the whole %s", what, every,
+                dur_words(duration, d1, sizeof d1));
+            continue;
+        }
+        double spread = (p->max - p->min) / 2;
+        char how[300];
+        snprintf(how, sizeof how, "%s", how_words(p->dominant, p->close_code));
+        if (p->dominant == WSP_HOLD_FIN || p->dominant == WSP_HOLD_RST) {
+            if (st->kind == WSP_HOLD_SILENT && keepalive_lived) {
+                a->idle_timeout_s = p->median;
+                snprintf(how + strlen(how), sizeof how - strlen(how),
+                         ": an intermediary's idle timeout, e.g. nginx proxy_read_timeout, "
+                         "HAProxy timeout tunnel or an ALB idle timeout; send a ping at most "
+                         "every %s or raise it",
+                         dur_words(p->median * 0.8, d2, sizeof d2));
+            } else if (st->kind != WSP_HOLD_SILENT) {
+                snprintf(how + strlen(how), sizeof how - strlen(how),
+                         ": traffic this often does not keep it alive");
+            }
+        }
+        say(a, "%s%s: %zu of %zu end after %s ± %.2g s (%s)%s", what, every, p->ended, p->opened,
+            dur_words(p->median, d1, sizeof d1), spread, how,
+            p->held ? "; the others lived to the end" : "");
+    }
+    if (never)
+        say(a, "%zu of %zu connections never opened (%s, the most common)", never, r->nends,
+            wsp_class_name(a->common_cls));
+
+    /* gates */
+    wsp_hold_gate *g = a->gates;
+    g[0] = (wsp_hold_gate){.name = "connections", .applies = true, .failed = never,
+                           .of = r->nends};
+    g[1] = (wsp_hold_gate){.name = "lifetime", .applies = cfg->expect_lifetime_us > 0,
+                           .limit_s = (double)cfg->expect_lifetime_us / 1e6};
+    g[2] = (wsp_hold_gate){.name = "silent_lifetime",
+                           .applies = cfg->expect_silent_lifetime_us > 0,
+                           .limit_s = (double)cfg->expect_silent_lifetime_us / 1e6};
+    for (size_t i = 0; i < r->nends; i++) {
+        const wsp_hold_end *e = &r->ends[i];
+        if (e->how == WSP_HOLD_NEVER_OPENED)
+            continue;
+        wsp_hold_gate *t = cfg->strategies[e->strategy].kind == WSP_HOLD_SILENT ? &g[2] : &g[1];
+        if (!t->applies)
+            continue;
+        t->of++;
+        if (e->how != WSP_HOLD_HELD && e->lifetime < t->limit_s)
+            t->failed++;
+    }
+    a->ok = true;
+    for (int i = 0; i < 3; i++) {
+        g[i].ok = !g[i].applies || g[i].failed == 0;
+        a->ok &= g[i].ok;
+    }
+}

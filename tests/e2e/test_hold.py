@@ -1,0 +1,125 @@
+"""`wsprobe hold` (issue 15): connections that must live. Against real intermediaries on
+loopback with second-long timeouts: nginx with `proxy_read_timeout 1s`, HAProxy with
+`timeout tunnel 1s` and with `timeout client 1s` alone, and a server with a 2 s lifetime cap
+(peers/corpus/lifetime_cap.py); python3-websockets' echo behind them. The raw client shows
+first what each one does to a silent connection and to one that pings; hold must say the same.
+
+Run: WSPROBE=build/wsprobe /usr/bin/python3 -m pytest tests/e2e/test_hold.py
+"""
+import time
+
+import pytest
+
+from conftest import run_wsprobe
+from corpus_peers import OP_PING, corpus, open_raw  # noqa: F401
+
+
+def raw_lifetime(port, ping_every=None, limit=5.0):
+    """Seconds until the intermediary ends a raw WebSocket (None: alive after `limit`), and
+    whether a close frame came first."""
+    t0 = time.monotonic()
+    with open_raw(port) as c:
+        next_ping = t0 + (ping_every or 1e9)
+        while time.monotonic() - t0 < limit:
+            if time.monotonic() >= next_ping:
+                c.send_frame(OP_PING, b"raw")
+                next_ping += ping_every
+            try:
+                f = c.recv(0.05)
+            except TimeoutError:
+                continue
+            if f is None:  # the connection ended
+                return time.monotonic() - t0, False
+            if f.opcode == 8:
+                return time.monotonic() - t0, True
+    return None, False
+
+
+def hold(url, *args, timeout=60):
+    r = run_wsprobe("hold", url, "--json", *args, timeout=timeout)
+    assert r.json is not None, r
+    return r
+
+
+def strategy(j, name):
+    return next(s for s in j["strategies"] if s["name"] == name)
+
+
+@pytest.mark.parametrize("kind", ["nginx", "haproxy-tunnel", "haproxy-client"])
+def test_idle_timeout_is_found(corpus, kind):
+    backend = corpus.py_deflate()
+    if kind == "nginx":
+        px = corpus.nginx("idle", backend)
+    else:
+        px = corpus.haproxy("idle" if kind == "haproxy-tunnel" else "client-timeout", backend)
+    # what the intermediary does, from the raw client: silent dies near 1 s, no close frame;
+    # a ping every 300 ms keeps it
+    t, frame = raw_lifetime(px.port)
+    assert t is not None and 0.8 <= t <= 2.5 and not frame, (t, frame)
+    assert raw_lifetime(px.port, ping_every=0.3, limit=3.0)[0] is None
+    r = hold(px.url("/"), "--duration", "4s", "--ping-ladder", "300ms,3s", "--per-strategy", "2")
+    assert r.rc == 0, r  # no gate given: hold observes
+    j = r.json
+    silent = strategy(j, "silent")
+    assert silent["ended"] == 2 and silent["ends"].get("fin", 0) == 2, silent
+    assert 0.8 <= silent["lifetime_s"]["median"] <= 2.5
+    fast = strategy(j, "ping-300ms")
+    assert fast["held"] == 2, fast
+    slow = strategy(j, "ping-3s")  # a ping every 3 s does not beat a 1 s timeout
+    assert slow["ended"] == 2, slow
+    assert j["lifetime_cap"] is False
+    assert j["idle_timeout_s"] == pytest.approx(silent["lifetime_s"]["median"])
+    assert any("idle timeout" in f for f in j["findings"]), j["findings"]
+    ends = [e for e in j["timeline"] if e["strategy"] == "silent"]
+    assert all(e["how"] == "fin" and e["close_code"] is None and e["since_out_s"] is None
+               for e in ends), ends
+    # the gates: kept-alive ones must live 3 s (the 3 s ladder rung does not), silent 3 s
+    r = hold(px.url("/"), "--duration", "3500ms", "--ping-ladder", "300ms",
+             "--expect-lifetime", "3s")
+    assert r.rc == 0, r
+    r = hold(px.url("/"), "--duration", "3500ms", "--ping-ladder", "300ms",
+             "--expect-silent-lifetime", "3s")
+    assert r.rc == 1, r
+    g = {x["name"]: x for x in r.json["gates"]}
+    assert not g["silent_lifetime"]["ok"] and g["silent_lifetime"]["failed"] == 2
+
+
+def test_lifetime_cap_is_told_from_an_idle_timeout(corpus):
+    cap = corpus.lifetime_cap(2)
+    t_silent, _ = raw_lifetime(cap.port)
+    t_ping, _ = raw_lifetime(cap.port, ping_every=0.3)
+    assert 1.8 <= t_silent <= 2.6 and 1.8 <= t_ping <= 2.6, (t_silent, t_ping)
+    r = hold(cap.url("/"), "--duration", "4s", "--ping-ladder", "300ms",
+             "--message-every", "500ms", "--send", "busy", "--expect-lifetime", "3s")
+    assert r.rc == 1, r  # kept-alive connections died before 3 s
+    j = r.json
+    assert j["lifetime_cap"] is True, j["findings"]
+    for s in j["strategies"]:
+        assert s["ended"] == 2 and 1.8 <= s["lifetime_s"]["median"] <= 2.6, s
+    assert any("lifetime cap" in f for f in j["findings"])
+
+
+def test_server_close_frames_are_reported(peers):
+    h = peers.hostile("close-1001")  # the 101, then close 1001 with a reason
+    r = hold(h.url("/"), "--duration", "2s", "--ping-ladder", "500ms")
+    j = r.json
+    for e in j["timeline"]:
+        assert e["how"] == "close_frame" and e["close_code"] == 1001, e
+        assert e["close_reason"].startswith("hostile close")
+
+
+def test_never_opened_is_the_class_exit_code(refused_port):
+    r = hold("ws://127.0.0.1:%d/" % refused_port, "--duration", "1s", "--ping-ladder", "200ms")
+    assert r.rc == 20 and r.json["class"] == "TCP_REFUSED", r
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--ping-ladder", "30s,15s"], "ladder climbs"),
+    (["--ping-ladder", "x"], "not a duration"),
+    (["--ping-ladder", "10s", "--duration", "5s"], "shorter than --duration"),
+    (["--message-every", "1s"], "--send"),
+    (["--per-strategy", "100000", "--ping-ladder", "1s,2s,3s"], "ulimit -n"),
+])
+def test_bad_input_is_a_usage_error_before_any_connection(wsprobe, refused_port, args, words):
+    r = wsprobe("hold", "ws://127.0.0.1:%d/" % refused_port, *args)
+    assert r.rc == 2 and words in r.stderr, r
