@@ -52,11 +52,10 @@ static const wsp_opt own_opts[] = {
      NULL, 0},
     {"message-every", 0, WSP_OPT_DURATION, OPT_MESSAGE_EVERY, "DUR",
      "a strategy that sends the --send messages every DUR", 0, 0, NULL, NULL, 0},
-    {"no-silent", 0, WSP_OPT_FLAG, OPT_NO_SILENT, NULL, "leave out the silent strategy", 0, 0,
-     NULL, NULL, 0},
+    {"no-silent", 0, WSP_OPT_FLAG, OPT_NO_SILENT, NULL, "leave out the silent strategy", 0, 0, NULL,
+     NULL, 0},
     {"expect-lifetime", 0, WSP_OPT_DURATION, OPT_EXPECT_LIFETIME, "DUR",
-     "exit 1 when a kept-alive connection (pings, messages)\nends before DUR", 0, 0, NULL, NULL,
-     0},
+     "exit 1 when a kept-alive connection (pings, messages)\nends before DUR", 0, 0, NULL, NULL, 0},
     {"expect-silent-lifetime", 0, WSP_OPT_DURATION, OPT_EXPECT_SILENT_LIFETIME, "DUR",
      "exit 1 when a silent connection ends before DUR", 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
@@ -64,9 +63,9 @@ static const wsp_opt own_opts[] = {
 
 /* The probe's options hold has no use for: it judges lifetimes, not replies. */
 static const char *const hold_omits[] = {
-    "connections",   "deadline",    "health",       "expect-text", "expect-json",
-    "expect-regex",  "expect-binary", "send-binary", "ping",       "expect-close",
-    "expect-auth-required", "strict-order", NULL};
+    "connections",          "deadline",      "health",      "expect-text", "expect-json",
+    "expect-regex",         "expect-binary", "send-binary", "ping",        "expect-close",
+    "expect-auth-required", "strict-order",  NULL};
 
 typedef struct hold_opts {
     wsp_probeopts po;
@@ -116,9 +115,10 @@ static void add_strategy(wsp_hold_config *c, wsp_hold_kind kind, uint64_t every_
         snprintf(d, sizeof d, "%llus", (unsigned long long)(every_us / 1000000));
     else
         snprintf(d, sizeof d, "%llums", (unsigned long long)(every_us / 1000));
-    snprintf(s->name, sizeof s->name, "%s%s", kind == WSP_HOLD_SILENT ? "silent"
-                                              : kind == WSP_HOLD_PINGS ? "ping-"
-                                                                       : "message-",
+    snprintf(s->name, sizeof s->name, "%s%s",
+             kind == WSP_HOLD_SILENT  ? "silent"
+             : kind == WSP_HOLD_PINGS ? "ping-"
+                                      : "message-",
              kind == WSP_HOLD_SILENT ? "" : d);
 }
 
@@ -162,8 +162,7 @@ static int configure(hold_opts *h, const char **messages, size_t *nmessages)
     c->nmessages = *nmessages;
     size_t n = c->nstrategies * c->per_strategy;
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        n + 64 > rl.rlim_cur)
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && n + 64 > rl.rlim_cur)
         return wsp_cli_usage_error(cmd,
                                    "%zu connections (%zu strategies x %u) need more file "
                                    "descriptors than the limit of %llu allows: raise it "
@@ -198,8 +197,8 @@ static const wsp_hold_end **timeline(const wsp_hold_result *r)
     return t;
 }
 
-static json_t *report_json(const hold_opts *h, const wsp_hold_result *r,
-                           const wsp_hold_analysis *a, int rc)
+static json_t *report_json(const hold_opts *h, const wsp_hold_result *r, const wsp_hold_analysis *a,
+                           int rc)
 {
     const wsp_hold_config *c = &h->cfg;
     json_t *o = json_object();
@@ -228,9 +227,10 @@ static json_t *report_json(const hold_opts *h, const wsp_hold_result *r,
         json_t *j = json_object(), *how = json_object();
         json_object_set_new(j, "name", json_string(c->strategies[s].name));
         json_object_set_new(j, "kind", json_string(kinds[c->strategies[s].kind]));
-        json_object_set_new(j, "every_s", c->strategies[s].every_us
-                                              ? json_real((double)c->strategies[s].every_us / 1e6)
-                                              : json_null());
+        json_object_set_new(j, "every_s",
+                            c->strategies[s].every_us
+                                ? json_real((double)c->strategies[s].every_us / 1e6)
+                                : json_null());
         json_object_set_new(j, "connections", json_integer((json_int_t)p->connections));
         json_object_set_new(j, "opened", json_integer((json_int_t)p->opened));
         json_object_set_new(j, "held", json_integer((json_int_t)p->held));
@@ -241,10 +241,10 @@ static json_t *report_json(const hold_opts *h, const wsp_hold_result *r,
                                     json_integer((json_int_t)p->how[k]));
         json_object_set_new(j, "ends", how);
         json_object_set_new(j, "lifetime_s",
-                            p->ended ? json_pack("{s:o, s:o, s:o}", "min", num_or_null(p->min),
-                                                 "median", num_or_null(p->median), "max",
-                                                 num_or_null(p->max))
-                                     : json_null());
+                            p->ended
+                                ? json_pack("{s:o, s:o, s:o}", "min", num_or_null(p->min), "median",
+                                            num_or_null(p->median), "max", num_or_null(p->max))
+                                : json_null());
         json_object_set_new(j, "close_code",
                             p->close_code >= 0 ? json_integer(p->close_code) : json_null());
         json_array_append_new(sts, j);
@@ -261,10 +261,9 @@ static json_t *report_json(const hold_opts *h, const wsp_hold_result *r,
     for (int i = 0; i < 3; i++) {
         const wsp_hold_gate *g = &a->gates[i];
         json_array_append_new(
-            gs, json_pack("{s:s, s:b, s:b, s:I, s:I, s:o}", "name", g->name, "applies",
-                          g->applies, "ok", g->ok, "failed", (json_int_t)g->failed, "of",
-                          (json_int_t)g->of, "limit_s",
-                          g->limit_s > 0 ? json_real(g->limit_s) : json_null()));
+            gs, json_pack("{s:s, s:b, s:b, s:I, s:I, s:o}", "name", g->name, "applies", g->applies,
+                          "ok", g->ok, "failed", (json_int_t)g->failed, "of", (json_int_t)g->of,
+                          "limit_s", g->limit_s > 0 ? json_real(g->limit_s) : json_null()));
     }
     json_object_set_new(o, "gates", gs);
     json_t *tl = json_array();
@@ -294,8 +293,8 @@ static json_t *report_json(const hold_opts *h, const wsp_hold_result *r,
     return o;
 }
 
-static void human(FILE *f, const hold_opts *h, const wsp_hold_result *r,
-                  const wsp_hold_analysis *a, int rc)
+static void human(FILE *f, const hold_opts *h, const wsp_hold_result *r, const wsp_hold_analysis *a,
+                  int rc)
 {
     const wsp_hold_config *c = &h->cfg;
     char url[WSP_URL_TARGET_MAX + 512];
@@ -344,8 +343,8 @@ static void human(FILE *f, const hold_opts *h, const wsp_hold_result *r,
         const wsp_hold_gate *g = &a->gates[i];
         if (!g->applies)
             continue;
-        fprintf(f, "  %s %-16s %zu of %zu below %s\n", g->ok ? "pass" : "FAIL", g->name,
-                g->failed, g->of, g->limit_s > 0 ? "the limit" : "opening");
+        fprintf(f, "  %s %-16s %zu of %zu below %s\n", g->ok ? "pass" : "FAIL", g->name, g->failed,
+                g->of, g->limit_s > 0 ? "the limit" : "opening");
     }
     fprintf(f, "%s\n", rc == 0 ? "OK" : "FAIL");
 }
@@ -362,9 +361,11 @@ int wsp_cmd_hold(int argc, char **argv)
     const wsp_opt *const *shared = wsp_probeopts_tables();
     for (size_t i = 0; shared[i] && i < 10; i++)
         tables[i + 1] = shared[i];
-    const wsp_cli_spec spec = {
-        .cmd = cmd, .usage = hold_usage, .tables = tables, .omit = hold_omits,
-        .flags = WSP_CLI_JSON};
+    const wsp_cli_spec spec = {.cmd = cmd,
+                               .usage = hold_usage,
+                               .tables = tables,
+                               .omit = hold_omits,
+                               .flags = WSP_CLI_JSON};
     wsp_cli_out out;
     const char *messages[16];
     size_t nmessages = 0;
@@ -390,8 +391,8 @@ int wsp_cmd_hold(int argc, char **argv)
     wsp_hold_analysis a;
     wsp_hold_analyse(&h.cfg, &r, &a);
     rc = !a.opened ? wsp_class_exit_code(a.common_cls) : a.ok ? 0 : 1;
-    bool lost = out.json && wsp_cli_json_write(cmd, report_json(&h, &r, &a, rc),
-                                               out.json_file) != 0;
+    bool lost =
+        out.json && wsp_cli_json_write(cmd, report_json(&h, &r, &a, rc), out.json_file) != 0;
     if (wsp_cli_human(&out) && !h.po.quiet)
         human(stdout, &h, &r, &a, rc);
     if (lost)

@@ -18,8 +18,8 @@
 
 const char *wsp_hold_how_name(wsp_hold_how h)
 {
-    static const char *const names[] = {"held",          "close_frame",  "fin",  "rst",
-                                        "pong_timeout",  "never_opened", "other"};
+    static const char *const names[] = {"held",         "close_frame",  "fin",  "rst",
+                                        "pong_timeout", "never_opened", "other"};
     return h <= WSP_HOLD_OTHER ? names[h] : "other";
 }
 
@@ -198,9 +198,8 @@ static void record_end(hconn *h)
     }
     e->opened_at = secs(r->t_start, h->t_open);
     /* the close frame's arrival, when there was one: what follows is the closing handshake */
-    uint64_t t_stop = rec->closed_by == WSP_CLOSED_BY_SERVER && rec->t_close_start
-                          ? rec->t_close_start
-                          : t_end;
+    uint64_t t_stop =
+        rec->closed_by == WSP_CLOSED_BY_SERVER && rec->t_close_start ? rec->t_close_start : t_end;
     e->lifetime = secs(h->t_open, t_stop);
     e->since_in = rec->t_last_frame_in ? secs(rec->t_last_frame_in, t_stop) : -1;
     e->since_out = rec->t_last_frame_out ? secs(rec->t_last_frame_out, t_stop) : -1;
@@ -477,8 +476,7 @@ static const char *dur_words(double s, char *buf, size_t cap)
     return buf;
 }
 
-void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r,
-                      wsp_hold_analysis *a)
+void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hold_analysis *a)
 {
     memset(a, 0, sizeof *a);
     double duration = (double)cfg->duration_us / 1e6;
@@ -532,13 +530,13 @@ void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r,
         const wsp_hold_summary *p = &a->per[s];
         if (!p->opened)
             continue;
-        const char *what = st->kind == WSP_HOLD_SILENT ? "silent connections"
+        const char *what = st->kind == WSP_HOLD_SILENT  ? "silent connections"
                            : st->kind == WSP_HOLD_PINGS ? "connections pinged every"
-                                                         : "connections with a message every";
+                                                        : "connections with a message every";
         char every[48] = "";
         if (st->kind != WSP_HOLD_SILENT)
-            snprintf(every, sizeof every, " %s", dur_words((double)st->every_us / 1e6, d3,
-                                                           sizeof d3));
+            snprintf(every, sizeof every, " %s",
+                     dur_words((double)st->every_us / 1e6, d3, sizeof d3));
         if (p->held == p->opened) {
             say(a, "%s%s stay alive for the whole %s", what, every,
                 dur_words(duration, d1, sizeof d1));
@@ -570,9 +568,9 @@ void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r,
 
     /* gates */
     wsp_hold_gate *g = a->gates;
-    g[0] = (wsp_hold_gate){.name = "connections", .applies = true, .failed = never,
-                           .of = r->nends};
-    g[1] = (wsp_hold_gate){.name = "lifetime", .applies = cfg->expect_lifetime_us > 0,
+    g[0] = (wsp_hold_gate){.name = "connections", .applies = true, .failed = never, .of = r->nends};
+    g[1] = (wsp_hold_gate){.name = "lifetime",
+                           .applies = cfg->expect_lifetime_us > 0,
                            .limit_s = (double)cfg->expect_lifetime_us / 1e6};
     g[2] = (wsp_hold_gate){.name = "silent_lifetime",
                            .applies = cfg->expect_silent_lifetime_us > 0,

@@ -36,13 +36,13 @@ typedef struct wsp_hold_strategy {
 
 /* How a connection ended. */
 typedef enum wsp_hold_how {
-    WSP_HOLD_HELD,        /* alive at the end of the duration: we closed it (1000) */
-    WSP_HOLD_CLOSE_FRAME, /* the server sent a close frame (its code and reason kept) */
-    WSP_HOLD_FIN,         /* the TCP connection ended (FIN) without a close frame */
-    WSP_HOLD_RST,         /* reset (RST) or another socket error, without a close frame */
-    WSP_HOLD_PONG_TIMEOUT,/* a ping went unanswered: we gave up on it */
-    WSP_HOLD_NEVER_OPENED,/* the upgrade failed: the class says why */
-    WSP_HOLD_OTHER,       /* another failure while open (a protocol error ...) */
+    WSP_HOLD_HELD,         /* alive at the end of the duration: we closed it (1000) */
+    WSP_HOLD_CLOSE_FRAME,  /* the server sent a close frame (its code and reason kept) */
+    WSP_HOLD_FIN,          /* the TCP connection ended (FIN) without a close frame */
+    WSP_HOLD_RST,          /* reset (RST) or another socket error, without a close frame */
+    WSP_HOLD_PONG_TIMEOUT, /* a ping went unanswered: we gave up on it */
+    WSP_HOLD_NEVER_OPENED, /* the upgrade failed: the class says why */
+    WSP_HOLD_OTHER,        /* another failure while open (a protocol error ...) */
 } wsp_hold_how;
 
 const char *wsp_hold_how_name(wsp_hold_how h); /* "held", "close_frame", "fin", ... */
@@ -52,11 +52,11 @@ typedef struct wsp_hold_end {
     unsigned strategy; /* index into the config's strategies */
     unsigned index;    /* its number within the strategy, from 1 */
     wsp_hold_how how;
-    double opened_at;  /* since the start of the run (-1: never opened) */
-    double lifetime;   /* open to end */
-    double since_in;   /* from the last frame received to the end (-1: none came) */
-    double since_out;  /* from the last frame sent to the end (-1: none sent) */
-    int close_code;    /* the server's close code, -1 none */
+    double opened_at; /* since the start of the run (-1: never opened) */
+    double lifetime;  /* open to end */
+    double since_in;  /* from the last frame received to the end (-1: none came) */
+    double since_out; /* from the last frame sent to the end (-1: none sent) */
+    int close_code;   /* the server's close code, -1 none */
     char close_reason[128];
     wsp_class cls;
     char message[512];
@@ -69,7 +69,7 @@ typedef struct wsp_hold_config {
     size_t nstrategies;
     unsigned per_strategy; /* connections of each strategy */
     uint64_t duration_us;
-    uint64_t pong_timeout_us;     /* 0: the ping interval */
+    uint64_t pong_timeout_us;    /* 0: the ping interval */
     const char *const *messages; /* the messages strategy's texts, sent in turn */
     size_t nmessages;
     /* gates (0: none): a kept-alive connection (pings, messages), or a silent one, that ends
@@ -114,15 +114,14 @@ typedef struct wsp_hold_analysis {
     wsp_hold_summary per[WSP_HOLD_MAX_STRATEGIES];
     char findings[WSP_HOLD_MAX_FINDINGS][400];
     size_t nfindings;
-    bool lifetime_cap; /* every strategy ended at about the same time: not an idle timeout */
+    bool lifetime_cap;     /* every strategy ended at about the same time: not an idle timeout */
     double idle_timeout_s; /* silent connections' lifetime when kept-alive ones lived, else 0 */
     wsp_hold_gate gates[3];
-    bool ok;               /* every gate that applies holds */
-    size_t opened;         /* connections that opened at all */
-    wsp_class common_cls;  /* the most common class of the ones that never opened */
+    bool ok;              /* every gate that applies holds */
+    size_t opened;        /* connections that opened at all */
+    wsp_class common_cls; /* the most common class of the ones that never opened */
 } wsp_hold_analysis;
 
-void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r,
-                      wsp_hold_analysis *a);
+void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hold_analysis *a);
 
 #endif

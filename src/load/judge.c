@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "load/load.h"
+#include "util/threshold.h"
 
 /* ---- thresholds ---- */
 
@@ -60,47 +61,15 @@ int wsp_load_threshold_parse(const char *text, wsp_load_threshold *t, wsp_err *e
     if (!text || strlen(text) >= sizeof t->text)
         return wsp_err_set(err, WSP_CLASS_USAGE, "--threshold: too long or empty");
     snprintf(t->text, sizeof t->text, "%s", text);
-    const char *s = text;
-    while (*s == ' ')
-        s++;
-    const char *m = s;
-    while (*s && (isalnum((unsigned char)*s) || *s == '_' || *s == '.'))
-        s++;
-    size_t mlen = (size_t)(s - m);
-    while (*s == ' ')
-        s++;
-    if (s[0] == '<')
-        t->op = s[1] == '=' ? WSP_LOAD_LE : WSP_LOAD_LT;
-    else if (s[0] == '>')
-        t->op = s[1] == '=' ? WSP_LOAD_GE : WSP_LOAD_GT;
-    else
-        return wsp_err_set(err, WSP_CLASS_USAGE,
-                           "--threshold '%s': expected METRIC<VALUE, like p99<50ms, "
-                           "errors<0.1%% or connect_p95<20ms",
-                           text);
-    s += s[1] == '=' ? 2 : 1;
-    while (*s == ' ')
-        s++;
-    if (mlen == 0)
-        return wsp_err_set(err, WSP_CLASS_USAGE, "--threshold '%s': no metric before the operator",
-                           text);
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || !isfinite(v) || v < 0)
-        return wsp_err_set(err, WSP_CLASS_USAGE,
-                           "--threshold '%s': expected a number after the "
-                           "operator",
-                           text);
-    const char *unit = end;
+    wsp_threshold_expr x;
+    if (wsp_threshold_split("--threshold", text, &x, err) != 0)
+        return -1;
+    t->op = (wsp_load_op)x.op;
+    double v = x.number;
+    const char *unit = x.unit;
     size_t ulen = strlen(unit);
-    while (ulen && unit[ulen - 1] == ' ')
-        ulen--;
-
     char metric[48];
-    if (mlen >= sizeof metric)
-        return wsp_err_set(err, WSP_CLASS_USAGE, "--threshold '%s': unknown metric", text);
-    memcpy(metric, m, mlen);
-    metric[mlen] = '\0';
+    snprintf(metric, sizeof metric, "%s", x.metric);
 
     /* connection_errors, message_errors: one kind; errors: both, each over its own count */
     const char *em = metric;
@@ -258,17 +227,7 @@ bool wsp_load_threshold_eval(const wsp_load_threshold *t, const wsp_load_result 
         break;
     }
     *value = v;
-    switch (t->op) {
-    case WSP_LOAD_LT:
-        return v < t->limit;
-    case WSP_LOAD_LE:
-        return v <= t->limit;
-    case WSP_LOAD_GT:
-        return v > t->limit;
-    case WSP_LOAD_GE:
-        return v >= t->limit;
-    }
-    return false;
+    return wsp_threshold_holds((wsp_threshold_op)t->op, v, t->limit);
 }
 
 void wsp_load_threshold_format(const wsp_load_threshold *t, double value, char *buf, size_t cap)

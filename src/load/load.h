@@ -127,6 +127,7 @@ uint64_t wsp_load_sched_take(wsp_load_sched *s);
 
 /* ---- thresholds (pure) ---- */
 
+/* the order of util/threshold.h wsp_threshold_op */
 typedef enum wsp_load_op { WSP_LOAD_LT, WSP_LOAD_LE, WSP_LOAD_GT, WSP_LOAD_GE } wsp_load_op;
 
 typedef enum wsp_load_metric_kind {

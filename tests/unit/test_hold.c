@@ -165,8 +165,8 @@ static void test_close_frames(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ladder),        cmocka_unit_test(test_idle_timeout),
-        cmocka_unit_test(test_lifetime_cap),  cmocka_unit_test(test_never_opened),
+        cmocka_unit_test(test_ladder),       cmocka_unit_test(test_idle_timeout),
+        cmocka_unit_test(test_lifetime_cap), cmocka_unit_test(test_never_opened),
         cmocka_unit_test(test_close_frames),
     };
     return cmocka_run_group_tests_name("hold", tests, NULL, NULL);
