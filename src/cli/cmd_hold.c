@@ -39,6 +39,8 @@ enum {
     OPT_NO_SILENT,
     OPT_EXPECT_LIFETIME,
     OPT_EXPECT_SILENT_LIFETIME,
+    OPT_RECONNECT,
+    OPT_THRESHOLD,
 };
 
 static const wsp_opt own_opts[] = {
@@ -58,6 +60,14 @@ static const wsp_opt own_opts[] = {
      "exit 1 when a kept-alive connection (pings, messages)\nends before DUR", 0, 0, NULL, NULL, 0},
     {"expect-silent-lifetime", 0, WSP_OPT_DURATION, OPT_EXPECT_SILENT_LIFETIME, "DUR",
      "exit 1 when a silent connection ends before DUR", 0, 0, NULL, NULL, 0},
+    {"reconnect", 0, WSP_OPT_FLAG, OPT_RECONNECT, NULL,
+     "reconnect each dropped connection (backoff with jitter)\nand send the first --send "
+     "message once it is back:\nrolling-deploy resilience (1001/1012 are graceful)",
+     0, 0, NULL, NULL, 0},
+    {"threshold", 0, WSP_OPT_TEXT, OPT_THRESHOLD, "EXPR",
+     "reconnect_p99<2s, ungraceful<1, lost<1, gap<5s, drops<N\n(repeatable; exit 1 when one "
+     "breaks)",
+     0, 0, NULL, NULL, WSP_OPT_REPEAT},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -100,6 +110,18 @@ static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_val
     case OPT_EXPECT_SILENT_LIFETIME:
         h->cfg.expect_silent_lifetime_us = v->u;
         return 0;
+    case OPT_RECONNECT:
+        h->cfg.reconnect = true;
+        return 0;
+    case OPT_THRESHOLD: {
+        wsp_err e;
+        if (h->cfg.nthresholds >= WSP_HOLD_MAX_THRESHOLDS)
+            return wsp_cli_usage_error("hold", "at most %d --threshold", WSP_HOLD_MAX_THRESHOLDS);
+        if (wsp_hold_threshold_check(arg, &e) != 0)
+            return wsp_cli_usage_error("hold", "%s", e.msg);
+        h->cfg.thresholds[h->cfg.nthresholds++] = arg;
+        return 0;
+    }
     default:
         return wsp_probeopts_apply(&h->po, opt, arg) == 1 ? 0 : -1;
     }
@@ -151,8 +173,11 @@ static int configure(hold_opts *h, const char **messages, size_t *nmessages)
             messages[(*nmessages)++] = pc->steps[i].text;
     if (h->message_every && !*nmessages)
         return wsp_cli_usage_error(cmd, "--message-every needs --send (the messages to send)");
-    if (*nmessages && !h->message_every)
-        return wsp_cli_usage_error(cmd, "--send needs --message-every (how often to send it)");
+    if (*nmessages && !h->message_every && !c->reconnect)
+        return wsp_cli_usage_error(cmd, "--send needs --message-every (how often to send it) or "
+                                        "--reconnect (the conversation after each reconnect)");
+    if (c->reconnect && *nmessages)
+        c->conversation = messages[0];
     if (h->message_every) {
         if (h->message_every >= c->duration_us)
             return wsp_cli_usage_error(cmd, "--message-every is not shorter than --duration");
@@ -266,6 +291,54 @@ static json_t *report_json(const hold_opts *h, const wsp_hold_result *r, const w
                           "limit_s", g->limit_s > 0 ? json_real(g->limit_s) : json_null()));
     }
     json_object_set_new(o, "gates", gs);
+    json_t *ths = json_array();
+    for (size_t i = 0; i < a->nthresholds; i++)
+        json_array_append_new(ths, json_pack("{s:s, s:b, s:o}", "text", a->thresholds[i].text, "ok",
+                                             a->thresholds[i].ok, "value",
+                                             isnan(a->thresholds[i].value)
+                                                 ? json_null()
+                                                 : json_real(a->thresholds[i].value)));
+    json_object_set_new(o, "thresholds", ths);
+    if (c->reconnect) {
+        json_t *rj = json_object(), *dj = json_array();
+        json_object_set_new(rj, "drops", json_integer((json_int_t)a->drops));
+        json_object_set_new(rj, "graceful", json_integer((json_int_t)a->graceful));
+        json_object_set_new(rj, "ungraceful", json_integer((json_int_t)a->ungraceful));
+        json_object_set_new(rj, "reconnected", json_integer((json_int_t)a->reopened));
+        json_object_set_new(
+            rj, "reconnect_s",
+            a->reopened
+                ? json_pack("{s:o, s:o, s:o, s:o}", "p50", num_or_null(a->reconnect_p50), "p90",
+                            num_or_null(a->reconnect_p90), "p99", num_or_null(a->reconnect_p99),
+                            "max", num_or_null(a->reconnect_max))
+                : json_null());
+        json_object_set_new(rj, "longest_gap_s", num_or_null(a->longest_gap));
+        json_object_set_new(rj, "conversations",
+                            json_pack("{s:I, s:I, s:I, s:I}", "sent", (json_int_t)a->conv_sent,
+                                      "ok", (json_int_t)a->conv_ok, "lost",
+                                      (json_int_t)a->conv_lost, "pending",
+                                      (json_int_t)a->conv_pending));
+        static const char *const convs[] = {"none", "pending", "ok", "lost", "not_sent"};
+        for (size_t i = 0; i < r->ndrops; i++) {
+            const wsp_hold_drop *d = &r->drops[i];
+            json_t *j = json_object();
+            json_object_set_new(j, "strategy", json_string(c->strategies[d->strategy].name));
+            json_object_set_new(j, "index", json_integer(d->index));
+            json_object_set_new(j, "at_s", num_or_null(d->at));
+            json_object_set_new(j, "how", json_string(wsp_hold_how_name(d->how)));
+            json_object_set_new(j, "close_code",
+                                d->close_code >= 0 ? json_integer(d->close_code) : json_null());
+            json_object_set_new(j, "close_reason",
+                                d->close_code >= 0 ? json_string(d->close_reason) : json_null());
+            json_object_set_new(j, "graceful", json_boolean(d->graceful));
+            json_object_set_new(j, "reconnect_s", num_or_null(d->reconnect));
+            json_object_set_new(j, "failed_attempts", json_integer(d->attempts));
+            json_object_set_new(j, "conversation", json_string(convs[d->conversation]));
+            json_array_append_new(dj, j);
+        }
+        json_object_set_new(rj, "drops_list", dj);
+        json_object_set_new(o, "reconnect", rj);
+    }
     json_t *tl = json_array();
     const wsp_hold_end **t = timeline(r);
     for (size_t i = 0; t && i < r->nends; i++) {
@@ -338,7 +411,25 @@ static void human(FILE *f, const hold_opts *h, const wsp_hold_result *r, const w
                 e->lifetime, in, out);
     }
     free(t);
+    if (c->reconnect) {
+        fprintf(f, "\ndrops (--reconnect)\n");
+        for (size_t i = 0; i < r->ndrops; i++) {
+            const wsp_hold_drop *d = &r->drops[i];
+            char back[48] = "not back by the end";
+            if (d->reconnect >= 0)
+                snprintf(back, sizeof back, "back after %.3f s", d->reconnect);
+            char code[16] = "";
+            if (d->close_code >= 0)
+                snprintf(code, sizeof code, " %d", d->close_code);
+            fprintf(f, "  %8.3fs  %s#%u %s%s (%s), %s (%u failed attempts)\n", d->at,
+                    c->strategies[d->strategy].name, d->index, wsp_hold_how_name(d->how), code,
+                    d->graceful ? "graceful" : "ungraceful", back, d->attempts);
+        }
+    }
     fprintf(f, "\n");
+    for (size_t i = 0; i < a->nthresholds; i++)
+        fprintf(f, "  %s %-22s %.4g\n", a->thresholds[i].ok ? "pass" : "FAIL",
+                a->thresholds[i].text, a->thresholds[i].value);
     for (int i = 0; i < 3; i++) {
         const wsp_hold_gate *g = &a->gates[i];
         if (!g->applies)

@@ -12,6 +12,8 @@
 
 #include "codec/ws.h"
 #include "util/duration.h"
+#include "util/rand.h"
+#include "util/threshold.h"
 
 #define MAX_HANDSHAKING 256 /* upgrades under way at once */
 #define CLOSE_GRACE_MS 2000 /* after the duration: how long the closing handshakes may take */
@@ -68,9 +70,13 @@ typedef struct hconn {
     unsigned idx; /* into ends */
     wsp_conn *c;
     wsp_auth_conn ac;
-    uv_timer_t timer; /* the next ping or message; silent connections never arm it */
-    bool timer_init, started, open, done;
-    uint64_t t_open;
+    uv_timer_t timer; /* the next ping or message, or the next reconnect; idle otherwise */
+    bool started, open, done;
+    bool waiting;      /* --reconnect: dropped, the next attempt is scheduled */
+    bool reopened;     /* this connection is a reconnect (drop_idx says of which drop) */
+    bool conv_pending; /* the conversation was sent after the reconnect, no reply yet */
+    size_t drop_idx;
+    uint64_t t_open, t_drop;
     uint64_t ping_sent; /* the unanswered ping's time (its payload), 0: none */
     size_t next_message;
 } hconn;
@@ -88,6 +94,7 @@ typedef struct hold_run {
 } hold_run;
 
 static void start_more(hold_run *r);
+static void open_conn(hold_run *r, hconn *h);
 
 static double secs(uint64_t from, uint64_t to)
 {
@@ -144,12 +151,20 @@ static void on_open(wsp_conn *c, void *ud)
     if (h->ac.req.first_message)
         wsp_conn_send(h->c, WSP_WS_OP_TEXT, h->ac.req.first_message,
                       strlen(h->ac.req.first_message));
+    if (h->reopened) {
+        wsp_hold_drop *d = &r->out->drops[h->drop_idx];
+        d->reconnect = secs(h->t_drop, h->t_open);
+        h->t_drop = 0;
+        if (r->cfg->conversation) {
+            const char *m = r->cfg->conversation;
+            wsp_conn_send(h->c, WSP_WS_OP_TEXT, m, strlen(m));
+            d->conversation = WSP_HOLD_CONV_PENDING;
+            h->conv_pending = true;
+        }
+    }
     const wsp_hold_strategy *st = strategy_of(h);
     if (st->kind != WSP_HOLD_SILENT) {
         uint64_t ms = (st->every_us + 999) / 1000;
-        uv_timer_init(&r->loop, &h->timer);
-        h->timer.data = h;
-        h->timer_init = true;
         uv_timer_start(&h->timer, tick, ms, ms);
     }
     start_more(r);
@@ -159,17 +174,16 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 {
     (void)c;
     hconn *h = ud;
+    if (h->conv_pending && (ev->type == WSP_WS_EV_TEXT || ev->type == WSP_WS_EV_BINARY)) {
+        h->run->out->drops[h->drop_idx].conversation = WSP_HOLD_CONV_OK;
+        h->conv_pending = false;
+    }
     if (ev->type != WSP_WS_EV_PONG || !h->ping_sent || ev->len != 8)
         return;
     for (int b = 0; b < 8; b++)
         if (ev->data[b] != (uint8_t)(h->ping_sent >> (56 - 8 * b)))
             return; /* not our ping's (unsolicited pongs are allowed: RFC 6455 5.5.3) */
     h->ping_sent = 0;
-}
-
-static void timer_closed(uv_handle_t *t)
-{
-    (void)t;
 }
 
 static void maybe_stop(hold_run *r)
@@ -222,6 +236,8 @@ static void record_end(hconn *h)
     }
 }
 
+static int reconnect_later(hold_run *r, hconn *h, bool was_open);
+
 static void on_done(wsp_conn *c, void *ud)
 {
     (void)c;
@@ -230,14 +246,19 @@ static void on_done(wsp_conn *c, void *ud)
     if (h->done)
         return;
     h->done = true;
-    if (!h->open)
+    bool was_open = h->open;
+    if (!was_open)
         r->handshaking--;
-    record_end(h);
-    h->open = false;
-    if (h->timer_init) {
-        uv_timer_stop(&h->timer);
-        uv_close((uv_handle_t *)&h->timer, timer_closed);
+    uv_timer_stop(&h->timer);
+    bool retrying = !was_open && h->t_drop; /* a reconnect attempt failed: the drop's end stands */
+    if (!retrying)
+        record_end(h);
+    if (r->cfg->reconnect && !r->ending && (was_open || retrying) &&
+        reconnect_later(r, h, was_open) == 0) {
+        start_more(r);
+        return;
     }
+    h->open = false;
     r->live--;
     if (!r->ending)
         start_more(r);
@@ -248,26 +269,100 @@ static void start_more(hold_run *r)
 {
     while (!r->ending && r->next_start < r->n && r->handshaking < MAX_HANDSHAKING) {
         hconn *h = &r->conns[r->next_start++];
-        wsp_hold_end *e = &r->out->ends[h->idx];
-        wsp_err ae;
-        wsp_err_clear(&ae);
-        int arc = wsp_auth_conn_init(&h->ac, r->cfg->auth, r->cfg->conn, &ae);
-        h->c = wsp_conn_new(&r->loop, &h->ac.opts, &cbs, h);
-        if (!h->c) {
-            e->how = WSP_HOLD_NEVER_OPENED;
-            e->opened_at = -1;
-            e->cls = WSP_CLASS_INTERNAL;
-            snprintf(e->message, sizeof e->message, "out of memory");
-            h->done = true;
-            continue;
-        }
-        h->started = true;
         r->live++;
-        r->handshaking++;
-        wsp_conn_start(h->c);
-        if (arc != 0)
-            wsp_conn_fail(h->c, ae.cls, "credentials: %s", ae.msg);
+        open_conn(r, h);
     }
+}
+
+/* Open (or reopen) a slot's connection, with a fresh token. */
+static void open_conn(hold_run *r, hconn *h)
+{
+    wsp_hold_end *e = &r->out->ends[h->idx];
+    wsp_err ae;
+    wsp_err_clear(&ae);
+    wsp_auth_conn_cleanup(&h->ac);
+    int arc = wsp_auth_conn_init(&h->ac, r->cfg->auth, r->cfg->conn, &ae);
+    h->c = wsp_conn_new(&r->loop, &h->ac.opts, &cbs, h);
+    if (!h->c) {
+        e->how = WSP_HOLD_NEVER_OPENED;
+        e->opened_at = -1;
+        e->cls = WSP_CLASS_INTERNAL;
+        snprintf(e->message, sizeof e->message, "out of memory");
+        h->done = true;
+        r->live--;
+        return;
+    }
+    h->started = true;
+    h->done = false;
+    h->open = false;
+    h->ping_sent = 0;
+    r->handshaking++;
+    wsp_conn_start(h->c);
+    if (arc != 0)
+        wsp_conn_fail(h->c, ae.cls, "credentials: %s", ae.msg);
+}
+
+static void reconnect_cb(uv_timer_t *t)
+{
+    hconn *h = t->data;
+    hold_run *r = h->run;
+    if (r->ending || !h->waiting)
+        return;
+    h->waiting = false;
+    h->reopened = true;
+    open_conn(r, h);
+}
+
+/* --reconnect: note the drop (a fresh one when the connection had been open; another failed
+ * attempt otherwise) and schedule the next attempt: 100 ms doubling per failed attempt, at
+ * most 5 s, less a random part up to 30 %. 0, or -1 when out of memory. */
+static int reconnect_later(hold_run *r, hconn *h, bool was_open)
+{
+    wsp_hold_result *o = r->out;
+    if (h->conv_pending) { /* dropped before the conversation's reply */
+        o->drops[h->drop_idx].conversation = WSP_HOLD_CONV_LOST;
+        h->conv_pending = false;
+    }
+    if (was_open) {
+        if (o->ndrops == o->drops_cap) {
+            size_t cap = o->drops_cap ? o->drops_cap * 2 : 64;
+            wsp_hold_drop *d = realloc(o->drops, cap * sizeof *d);
+            if (!d)
+                return -1;
+            o->drops = d;
+            o->drops_cap = cap;
+        }
+        const wsp_hold_end *e = &o->ends[h->idx];
+        wsp_hold_drop *d = &o->drops[o->ndrops];
+        memset(d, 0, sizeof *d);
+        d->strategy = e->strategy;
+        d->index = e->index;
+        h->t_drop = uv_hrtime();
+        d->at = secs(r->t_start, h->t_drop);
+        d->how = e->how;
+        d->close_code = e->close_code;
+        snprintf(d->close_reason, sizeof d->close_reason, "%s", e->close_reason);
+        d->graceful = e->how == WSP_HOLD_CLOSE_FRAME &&
+                      (e->close_code == WSP_WS_CLOSE_GOING_AWAY || e->close_code == 1012);
+        d->reconnect = -1;
+        d->conversation = r->cfg->conversation ? WSP_HOLD_CONV_NOT_SENT : WSP_HOLD_CONV_NONE;
+        h->drop_idx = o->ndrops++;
+    } else {
+        o->drops[h->drop_idx].attempts++;
+    }
+    unsigned k = o->drops[h->drop_idx].attempts;
+    uint64_t ms = 100ull << (k < 6 ? k : 6);
+    if (ms > 5000)
+        ms = 5000;
+    uint8_t rb[2] = {0, 0};
+    wsp_rand_bytes(rb, sizeof rb);
+    ms -= ms * 3 * (uint64_t)(rb[0] << 8 | rb[1]) / (10 * 65536ull);
+    wsp_conn_free(h->c);
+    h->c = NULL;
+    h->open = false;
+    h->waiting = true;
+    uv_timer_start(&h->timer, reconnect_cb, ms, 0);
+    return 0;
 }
 
 static void grace_cb(uv_timer_t *t)
@@ -289,8 +384,13 @@ static void end_cb(uv_timer_t *t)
     r->ending = true;
     for (size_t i = 0; i < r->n; i++) {
         hconn *h = &r->conns[i];
-        if (h->started && !h->done)
+        if (h->waiting) { /* dropped and not back: its last end stands */
+            h->waiting = false;
+            uv_timer_stop(&h->timer);
+            r->live--;
+        } else if (h->started && !h->done) {
             wsp_conn_close(h->c, WSP_WS_CLOSE_NORMAL, "wsprobe hold: the duration is over");
+        }
     }
     r->next_start = r->n;
     uv_timer_start(&r->grace_timer, grace_cb, CLOSE_GRACE_MS, 0);
@@ -333,6 +433,7 @@ int wsp_hold_run(const wsp_hold_config *cfg, wsp_hold_result *out, wsp_err *err)
         size_t idx = s * cfg->per_strategy + k;
         r.conns[i].run = &r;
         r.conns[i].idx = (unsigned)idx;
+        r.conns[i].drop_idx = SIZE_MAX;
         out->ends[idx].strategy = (unsigned)s;
         out->ends[idx].index = (unsigned)k + 1;
         out->ends[idx].close_code = -1;
@@ -340,6 +441,10 @@ int wsp_hold_run(const wsp_hold_config *cfg, wsp_hold_result *out, wsp_err *err)
     if (uv_loop_init(&r.loop) != 0) {
         free(r.conns);
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "cannot make an event loop");
+    }
+    for (size_t i = 0; i < n; i++) {
+        uv_timer_init(&r.loop, &r.conns[i].timer);
+        r.conns[i].timer.data = &r.conns[i];
     }
     uv_timer_init(&r.loop, &r.end_timer);
     uv_timer_init(&r.loop, &r.grace_timer);
@@ -366,6 +471,9 @@ int wsp_hold_run(const wsp_hold_config *cfg, wsp_hold_result *out, wsp_err *err)
 
 void wsp_hold_result_cleanup(wsp_hold_result *r)
 {
+    free(r->drops);
+    r->drops = NULL;
+    r->ndrops = r->drops_cap = 0;
     free(r->ends);
     r->ends = NULL;
     r->nends = 0;
@@ -474,6 +582,140 @@ static const char *dur_words(double s, char *buf, size_t cap)
     else
         snprintf(buf, cap, "%.3g s", s);
     return buf;
+}
+
+static double pct(const double *v, size_t n, double p)
+{
+    if (!n)
+        return (double)NAN;
+    size_t k = (size_t)ceil(p / 100.0 * (double)n);
+    return v[k ? k - 1 : 0];
+}
+
+/* --reconnect: the drops, how graceful, how fast back, the conversations. */
+static void reconnects(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hold_analysis *a)
+{
+    double *rt = calloc(r->ndrops ? r->ndrops : 1, sizeof *rt);
+    double end = r->elapsed_s > 0 ? r->elapsed_s : (double)cfg->duration_us / 1e6;
+    size_t conv_total = 0;
+    for (size_t i = 0; i < r->ndrops; i++) {
+        const wsp_hold_drop *d = &r->drops[i];
+        a->drops++;
+        if (d->graceful)
+            a->graceful++;
+        else
+            a->ungraceful++;
+        double gap = d->reconnect >= 0 ? d->reconnect : end - d->at;
+        if (gap > a->longest_gap)
+            a->longest_gap = gap;
+        if (d->reconnect >= 0 && rt)
+            rt[a->reopened++] = d->reconnect;
+        conv_total += d->conversation != WSP_HOLD_CONV_NONE;
+        a->conv_sent += d->conversation == WSP_HOLD_CONV_OK ||
+                        d->conversation == WSP_HOLD_CONV_LOST ||
+                        d->conversation == WSP_HOLD_CONV_PENDING;
+        a->conv_ok += d->conversation == WSP_HOLD_CONV_OK;
+        a->conv_lost +=
+            d->conversation == WSP_HOLD_CONV_LOST || d->conversation == WSP_HOLD_CONV_NOT_SENT;
+        a->conv_pending += d->conversation == WSP_HOLD_CONV_PENDING;
+    }
+    if (rt && a->reopened)
+        qsort(rt, a->reopened, sizeof *rt, cmp_double);
+    a->reconnect_p50 = rt ? pct(rt, a->reopened, 50) : (double)NAN;
+    a->reconnect_p90 = rt ? pct(rt, a->reopened, 90) : (double)NAN;
+    a->reconnect_p99 = rt ? pct(rt, a->reopened, 99) : (double)NAN;
+    a->reconnect_max = rt ? pct(rt, a->reopened, 100) : (double)NAN;
+    free(rt);
+    if (!cfg->reconnect)
+        return;
+    if (!a->drops) {
+        say(a, "no connection dropped: nothing to reconnect");
+        return;
+    }
+    char conv[96] = "";
+    if (conv_total)
+        snprintf(conv, sizeof conv, "; %zu of %zu conversations after a drop lost", a->conv_lost,
+                 conv_total);
+    say(a,
+        "%zu drop%s: %zu graceful (1001 going away or 1012 service restart), %zu without one "
+        "(a server killed, or an intermediary that does not drain); %zu reconnected, p50 "
+        "%.3g s, max %.3g s; the longest gap %.3g s%s",
+        a->drops, a->drops == 1 ? "" : "s", a->graceful, a->ungraceful, a->reopened,
+        a->reopened ? a->reconnect_p50 : 0.0, a->reopened ? a->reconnect_max : 0.0, a->longest_gap,
+        conv);
+}
+
+/* A --threshold's metric: its value (seconds or a count), and whether it is a time. */
+static bool metric_value(const char *m, const wsp_hold_analysis *a, double *v, bool *is_time)
+{
+    static const struct {
+        const char *name;
+        bool time;
+    } known[] = {{"reconnect_p50", true}, {"reconnect_p90", true}, {"reconnect_p99", true},
+                 {"reconnect_max", true}, {"gap", true},           {"drops", false},
+                 {"graceful", false},     {"ungraceful", false},   {"lost", false}};
+    size_t i;
+    for (i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(m, known[i].name) == 0)
+            break;
+    if (i == sizeof known / sizeof known[0])
+        return false;
+    *is_time = known[i].time;
+    if (!a)
+        return true;
+    const double vals[] = {a->reconnect_p50,    a->reconnect_p90,      a->reconnect_p99,
+                           a->reconnect_max,    a->longest_gap,        (double)a->drops,
+                           (double)a->graceful, (double)a->ungraceful, (double)a->conv_lost};
+    *v = vals[i];
+    return true;
+}
+
+static int parse_threshold(const char *text, wsp_threshold_expr *x, double *limit, wsp_err *err)
+{
+    if (wsp_threshold_split("--threshold", text, x, err) != 0)
+        return -1;
+    bool is_time;
+    double unused;
+    if (!metric_value(x->metric, NULL, &unused, &is_time))
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--threshold '%s': unknown metric '%s' for hold (reconnect_p50, "
+                           "reconnect_p90, reconnect_p99, reconnect_max, gap; drops, graceful, "
+                           "ungraceful, lost)",
+                           text, x->metric);
+    if (!is_time) {
+        if (x->unit[0])
+            return wsp_err_set(err, WSP_CLASS_USAGE, "--threshold '%s': a count takes no unit",
+                               text);
+        *limit = x->number;
+        return 0;
+    }
+    char d[48];
+    uint64_t us;
+    snprintf(d, sizeof d, "%g%s", x->number, x->unit);
+    if (!x->unit[0] || wsp_duration_parse(d, &us) != 0)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--threshold '%s': a time needs a unit (like reconnect_p99<2s)", text);
+    *limit = (double)us / 1e6;
+    return 0;
+}
+
+int wsp_hold_threshold_check(const char *text, wsp_err *err)
+{
+    wsp_threshold_expr x;
+    double limit;
+    return parse_threshold(text, &x, &limit, err);
+}
+
+/* Whether a threshold holds; a time with nothing measured (no reconnect) does not. */
+static bool judge(const char *text, const wsp_hold_analysis *a, double *value)
+{
+    wsp_threshold_expr x;
+    double limit;
+    bool is_time;
+    *value = (double)NAN;
+    if (parse_threshold(text, &x, &limit, NULL) != 0 || !metric_value(x.metric, a, value, &is_time))
+        return false;
+    return !isnan(*value) && wsp_threshold_holds(x.op, *value, limit);
 }
 
 void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hold_analysis *a)
@@ -590,5 +832,12 @@ void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_
     for (int i = 0; i < 3; i++) {
         g[i].ok = !g[i].applies || g[i].failed == 0;
         a->ok &= g[i].ok;
+    }
+    reconnects(cfg, r, a);
+    for (size_t i = 0; i < cfg->nthresholds && i < WSP_HOLD_MAX_THRESHOLDS; i++) {
+        a->thresholds[i].text = cfg->thresholds[i];
+        a->thresholds[i].ok = judge(cfg->thresholds[i], a, &a->thresholds[i].value);
+        a->ok &= a->thresholds[i].ok;
+        a->nthresholds++;
     }
 }

@@ -62,6 +62,29 @@ typedef struct wsp_hold_end {
     char message[512];
 } wsp_hold_end;
 
+/* --reconnect: one outage of one connection slot, from its drop to the next open. */
+typedef enum wsp_hold_conv {
+    WSP_HOLD_CONV_NONE,     /* no conversation (no --send) */
+    WSP_HOLD_CONV_PENDING,  /* sent after the reconnect, no reply yet (the run ended) */
+    WSP_HOLD_CONV_OK,       /* a reply came */
+    WSP_HOLD_CONV_LOST,     /* the connection dropped again before a reply */
+    WSP_HOLD_CONV_NOT_SENT, /* it never reconnected */
+} wsp_hold_conv;
+
+typedef struct wsp_hold_drop {
+    unsigned strategy, index;
+    double at;        /* since the start of the run */
+    wsp_hold_how how; /* close_frame, fin, rst, pong_timeout, other */
+    int close_code;
+    char close_reason[128];
+    bool graceful;     /* a close frame with 1001 (going away) or 1012 (service restart) */
+    double reconnect;  /* drop to the next open; -1: never reopened */
+    unsigned attempts; /* connection attempts that failed before it reopened */
+    wsp_hold_conv conversation;
+} wsp_hold_drop;
+
+#define WSP_HOLD_MAX_THRESHOLDS 16
+
 typedef struct wsp_hold_config {
     const wsp_conn_opts *conn;
     const wsp_auth *auth; /* NULL or inactive: no credentials; else a token per connection */
@@ -75,11 +98,19 @@ typedef struct wsp_hold_config {
     /* gates (0: none): a kept-alive connection (pings, messages), or a silent one, that ends
      * before this is a failure */
     uint64_t expect_lifetime_us, expect_silent_lifetime_us;
+    /* --reconnect: a dropped connection reconnects (backoff with jitter from 100 ms, doubling,
+     * at most 5 s) and, with a conversation, sends it once it is open again */
+    bool reconnect;
+    const char *conversation;
+    const char *thresholds[WSP_HOLD_MAX_THRESHOLDS]; /* --threshold texts */
+    size_t nthresholds;
 } wsp_hold_config;
 
 typedef struct wsp_hold_result {
     wsp_hold_end *ends; /* nends = nstrategies * per_strategy, strategy by strategy */
     size_t nends;
+    wsp_hold_drop *drops; /* --reconnect, in the order they happened */
+    size_t ndrops, drops_cap;
     double elapsed_s;
 } wsp_hold_result;
 
@@ -120,7 +151,23 @@ typedef struct wsp_hold_analysis {
     bool ok;              /* every gate that applies holds */
     size_t opened;        /* connections that opened at all */
     wsp_class common_cls; /* the most common class of the ones that never opened */
+    /* --reconnect */
+    size_t drops, graceful, ungraceful, reopened;
+    double reconnect_p50, reconnect_p90, reconnect_p99, reconnect_max; /* of the reopened */
+    double longest_gap; /* the longest time a slot was without a connection */
+    size_t conv_sent, conv_ok, conv_lost, conv_pending;
+    /* --threshold */
+    struct {
+        const char *text;
+        bool ok;
+        double value; /* NAN when there was nothing to measure */
+    } thresholds[WSP_HOLD_MAX_THRESHOLDS];
+    size_t nthresholds;
 } wsp_hold_analysis;
+
+/* Check a --threshold for hold: reconnect_p50, _p90, _p99, _max and gap (durations, a unit
+ * required); drops, graceful, ungraceful, lost (counts). 0, or -1 with err (USAGE). */
+int wsp_hold_threshold_check(const char *text, wsp_err *err);
 
 void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hold_analysis *a);
 

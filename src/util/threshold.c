@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int wsp_threshold_split(const char *flag, const char *text, wsp_threshold_expr *x,
-                        wsp_err *err)
+int wsp_threshold_split(const char *flag, const char *text, wsp_threshold_expr *x, wsp_err *err)
 {
     memset(x, 0, sizeof *x);
     const char *s = text;
@@ -40,8 +39,8 @@ int wsp_threshold_split(const char *flag, const char *text, wsp_threshold_expr *
     char *end;
     double v = strtod(s, &end);
     if (end == s || !isfinite(v) || v < 0)
-        return wsp_err_set(err, WSP_CLASS_USAGE,
-                           "%s '%s': expected a number after the operator", flag, text);
+        return wsp_err_set(err, WSP_CLASS_USAGE, "%s '%s': expected a number after the operator",
+                           flag, text);
     x->number = v;
     size_t ulen = strlen(end);
     while (ulen && end[ulen - 1] == ' ')

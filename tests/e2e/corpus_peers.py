@@ -509,6 +509,20 @@ class CorpusPeers:
         return self.mgr._cached(("haproxy", config, backend.port),
                                 lambda: self.mgr._start_retry("haproxy-" + config, attempt))
 
+    def haproxy_two(self, backend, backend2):
+        """HAProxy round robin over two backends (peers/corpus/haproxy-two.cfg.in), retrying
+        and redispatching past one that is gone: the shape of a rolling deploy."""
+        require_binary(HAPROXY, "haproxy")
+        template = (CORPUS_DIR / "haproxy-two.cfg.in").read_text()
+
+        def attempt(port, wd):
+            conf = (template.replace("@PORT@", str(port))
+                    .replace("@BACKEND_PORT@", str(backend.port))
+                    .replace("@BACKEND2_PORT@", str(backend2.port)))
+            (wd / "haproxy.cfg").write_text(conf)
+            return [HAPROXY, "-db", "-f", str(wd / "haproxy.cfg")]
+        return self.mgr._start_retry("haproxy-two", attempt)
+
     def nginx(self, config, backend=None, cert=None):
         """nginx (foreground, everything in its folder) from peers/corpus/nginx-CONFIG.conf.in,
         in front of `backend`; cert names a pki pair for the ssl configs."""

@@ -123,3 +123,78 @@ def test_never_opened_is_the_class_exit_code(refused_port):
 def test_bad_input_is_a_usage_error_before_any_connection(wsprobe, refused_port, args, words):
     r = wsprobe("hold", "ws://127.0.0.1:%d/" % refused_port, *args)
     assert r.rc == 2 and words in r.stderr, r
+
+
+# ---- --reconnect: a rolling deploy behind HAProxy ------------------------------------------
+
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import types  # noqa: E402
+
+from conftest import wsprobe_path  # noqa: E402
+from serve_helpers import start_serve  # noqa: E402
+
+
+def two_backends(tmp_path, corpus):
+    a = start_serve(tmp_path / "a", "--echo", "--unsafe-no-auth", tls=False, auth=False)
+    b = start_serve(tmp_path / "b", "--echo", "--unsafe-no-auth", tls=False, auth=False)
+    px = corpus.haproxy_two(types.SimpleNamespace(port=a.port()),
+                            types.SimpleNamespace(port=b.port()))
+    return a, b, px
+
+
+def hold_during(url, stop, after, *args):
+    """Run hold in the background, call stop() `after` seconds in, return its Result."""
+    cmd = [str(wsprobe_path()), "hold", url, "--json", *args]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(after)
+    stop()
+    out, err = p.communicate(timeout=60)
+    import json
+    return p.returncode, json.loads(out), err.decode(errors="replace")
+
+
+@pytest.mark.parametrize("sig, graceful", [(signal.SIGTERM, True), (signal.SIGKILL, False)])
+def test_reconnect_through_a_rolling_deploy(tmp_path, corpus, sig, graceful):
+    # what serve does on SIGTERM, from the raw client: close 1001 to every WebSocket
+    if graceful:
+        c0 = start_serve(tmp_path / "c", "--echo", "--unsafe-no-auth", tls=False, auth=False)
+        with open_raw(c0.port(), path="/ws") as raw:
+            c0.stop(signal.SIGTERM)
+            f = raw.recv(5)
+            assert f is not None and f.opcode == 8 and f.payload[:2] == b"\x03\xe9"  # 1001
+    a, b, px = two_backends(tmp_path, corpus)
+    try:
+        rc, j, err = hold_during(px.url("/ws"), lambda: a.stop(sig), 1.5, "--reconnect",
+                                 "--duration", "5s", "--ping-ladder", "500ms", "--send", "again",
+                                 "--threshold", "ungraceful<1", "--threshold",
+                                 "reconnect_max<3s")
+    finally:
+        a.stop()
+        b.stop()
+    rec = j["reconnect"]
+    # round robin put some of the six connections on the stopped backend
+    assert rec["drops"] >= 1, j
+    assert rec["reconnected"] == rec["drops"], rec
+    assert rec["reconnect_s"]["max"] < 3, rec
+    assert rec["conversations"]["ok"] == rec["drops"], rec  # the echo answered each one
+    for d in rec["drops_list"]:
+        assert 1.0 <= d["at_s"] <= 3.0, d
+        if graceful:
+            assert d["how"] == "close_frame" and d["close_code"] == 1001 and d["graceful"], d
+        else:
+            assert d["how"] in ("fin", "rst") and d["close_code"] is None, d
+    if graceful:
+        assert rec["graceful"] == rec["drops"] and rc == 0, (rc, j["thresholds"], err)
+    else:
+        assert rec["ungraceful"] == rec["drops"] and rc == 1, (rc, j["thresholds"])
+        assert [t["ok"] for t in j["thresholds"]] == [False, True]
+    # every slot lived to the end: the reconnected ones on the other backend
+    assert all(s["held"] == s["connections"] for s in j["strategies"]), j["strategies"]
+
+
+def test_reconnect_threshold_grammar(wsprobe, refused_port):
+    for bad, words in (("reconnect_p99<2", "unit"), ("ungraceful<1s", "no unit"),
+                       ("latency<1s", "unknown metric")):
+        r = wsprobe("hold", "ws://127.0.0.1:%d/" % refused_port, "--threshold", bad)
+        assert r.rc == 2 and words in r.stderr, (bad, r)
