@@ -73,9 +73,9 @@ static const wsp_opt own_opts[] = {
 
 /* The probe's options hold has no use for: it judges lifetimes, not replies. */
 static const char *const hold_omits[] = {
-    "connections",          "deadline",      "health",      "expect-text", "expect-json",
-    "expect-regex",         "expect-binary", "send-binary", "ping",        "expect-close",
-    "expect-auth-required", "strict-order",  NULL};
+    "connections",          "deadline",      "health",       "expect-text", "expect-json",
+    "expect-regex",         "expect-binary", "send-binary",  "ping",        "expect-close",
+    "expect-auth-required", "strict-order",  "each-address", NULL};
 
 typedef struct hold_opts {
     wsp_probeopts po;

@@ -173,9 +173,11 @@ static const wsp_opt merge_out_opts[] = {
 
 /* The probe's options load refuses: they have no meaning for many connections on a schedule. */
 /* (--expect-binary too: replies are matched by echo, JSON or text) */
-static const char *const load_refuses[] = {"health",       "ping",          "deadline",
-                                           "expect-regex", "pong-timeout",  "expect-auth-required",
-                                           "expect-close", "expect-binary", NULL};
+static const char *const load_refuses[] = {"health",       "ping",
+                                           "deadline",     "expect-regex",
+                                           "pong-timeout", "expect-auth-required",
+                                           "expect-close", "expect-binary",
+                                           "each-address", NULL};
 /* The probe's options load declares itself (load_opts), with load's meaning and bounds. */
 static const char *const load_redeclares[] = {
     "connections", "send", "expect-json", "expect-text", "strict-order", "send-binary", NULL};

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "cli.h"
 #include "util/redact.h"
+#include "probe/each.h"
 #include "probe/probe.h"
 #include "probeopts.h"
 #include "report/report.h"
@@ -22,6 +23,36 @@ static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_val
 {
     (void)v;
     return wsp_probeopts_apply(ud, opt, arg) == 1 ? 0 : -1;
+}
+
+/* --each-address: the whole probe against every address, at once. */
+static int run_each(const wsp_probeopts *o, const wsp_cli_out *out, const char *url)
+{
+    wsp_probe_each e;
+    wsp_err err;
+    wsp_err_clear(&err);
+    if (wsp_probe_each_resolve(&o->s.cfg, &e, &err) != 0) {
+        if (err.cls == WSP_CLASS_USAGE)
+            return wsp_cli_usage_error("probe", "%s", err.msg);
+        bool lost = out->json &&
+                    wsp_cli_json_write("probe", wsp_report_error_json(url, &err), out->json_file);
+        fprintf(stderr, "wsprobe: probe: %s: %s\n  hint: %s\n", wsp_class_name(err.cls), err.msg,
+                err.hint);
+        return wsp_class_exit_code(lost ? WSP_CLASS_OUTPUT_FAILED : err.cls);
+    }
+    if (wsp_probe_each_run(&o->s.cfg, &e) != 0) {
+        wsp_probe_each_cleanup(&e);
+        fprintf(stderr, "wsprobe: probe: out of memory\n");
+        return 70;
+    }
+    const wsp_err *v = &e.verdict;
+    bool lost =
+        out->json && wsp_cli_json_write("probe", wsp_report_each_json(&e, url), out->json_file);
+    if (wsp_cli_human(out) && (!o->quiet || v->cls != WSP_CLASS_OK))
+        wsp_report_each_human(o->quiet ? stderr : stdout, &e, url, wsp_cli_color(stdout));
+    int rc = lost ? wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED) : wsp_class_exit_code(v->cls);
+    wsp_probe_each_cleanup(&e);
+    return rc;
 }
 
 /* --connections N: N complete probes at once on one loop. */
@@ -78,6 +109,15 @@ int wsp_cmd_probe(int argc, char **argv)
     if ((rc = wsp_probeopts_finish_cli(&o, &out)) != 0)
         goto out;
     const char *url = o.url;
+    if (o.each_address && o.connections > 1) {
+        rc = wsp_cli_usage_error(cmd, "--each-address and --connections: choose one (each "
+                                      "address gets one probe)");
+        goto out;
+    }
+    if (o.each_address) {
+        rc = run_each(&o, &out, url);
+        goto out;
+    }
     if (o.connections > 1) {
         rc = run_many(&o, &out, url);
         goto out;

@@ -116,7 +116,8 @@ static const wsp_opt own_opts[] = {
 static const char *const refused[] = {
     "send",        "expect-text",  "expect-regex",  "expect-json",
     "ping",        "pong-timeout", "connections",   "expect-auth-required",
-    "max-message", "send-binary",  "expect-binary", NULL};
+    "max-message", "send-binary",  "expect-binary", "each-address",
+    NULL};
 
 /* The names before 0.2.0 (docs/cli.md "One name per concept"). */
 static const wsp_cli_alias aliases[] = {

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "util/clock.h"
 #include "util/duration.h"
+#include "probe/each.h"
 #include "probeopts.h"
 #include "util/rand.h"
 #include "report/report.h"
@@ -227,9 +228,47 @@ typedef struct wait_result {
     uint64_t t0;
     unsigned attempts, successes, consecutive;
     wsp_probe *last;
+    wsp_probe_each *each; /* --each-address: the last attempt's probes (last is one of them) */
+    wsp_err each_err;     /* --each-address: why the addresses could not be had */
     wsp_class last_cls;
     const char *reason; /* "ok", "fail_fast", "deadline" */
 } wait_result;
+
+static void release_last(wait_result *r)
+{
+    if (r->each) {
+        wsp_probe_each_cleanup(r->each);
+        free(r->each);
+        r->each = NULL;
+    } else {
+        wsp_probe_free(r->last);
+    }
+    r->last = NULL;
+}
+
+/* One --each-address attempt: 0 with r->each judged (r->last the first failing address's
+ * probe, or the first), -1 when resolving failed (r->each_err; r->last NULL), or 70. */
+static int each_attempt(wait_opts *w, wait_result *r)
+{
+    r->each = calloc(1, sizeof *r->each);
+    if (!r->each) {
+        fprintf(stderr, "wsprobe: wait: out of memory\n");
+        return 70;
+    }
+    wsp_err_clear(&r->each_err);
+    if (wsp_probe_each_resolve(&w->po.s.cfg, r->each, &r->each_err) != 0) {
+        free(r->each);
+        r->each = NULL;
+        return -1;
+    }
+    if (wsp_probe_each_run(&w->po.s.cfg, r->each) != 0) {
+        fprintf(stderr, "wsprobe: wait: out of memory\n");
+        return 70;
+    }
+    size_t k = r->each->first_failed < r->each->n ? r->each->first_failed : 0;
+    r->last = r->each->probes[k];
+    return 0;
+}
 
 /* Probe until enough successes in a row, a class retrying cannot fix, or the deadline. Returns
  * 0, or 70 when memory ran out. */
@@ -253,15 +292,25 @@ static int attempts(wait_opts *w, const wsp_cli_out *out, wait_result *r)
             w->po.s.cfg.health_conn.deadline_us = w->po.s.cfg.conn.deadline_us;
             w->po.s.cfg.health_conn.timeout_us = w->po.s.cfg.conn.timeout_us;
         }
-        wsp_probe_free(r->last);
-        r->last = wsp_probe_run(&w->po.s.cfg);
-        if (!r->last) {
-            fprintf(stderr, "wsprobe: wait: out of memory\n");
-            return 70;
+        release_last(r);
+        const wsp_err *v;
+        if (w->po.each_address) {
+            /* every address must hold; resolved again at each attempt (a deploy moves them) */
+            int erc = each_attempt(w, r);
+            if (erc > 0)
+                return erc;
+            v = erc == 0 ? &r->each->verdict : &r->each_err;
+        } else {
+            r->last = wsp_probe_run(&w->po.s.cfg);
+            if (!r->last) {
+                fprintf(stderr, "wsprobe: wait: out of memory\n");
+                return 70;
+            }
+            v = wsp_probe_verdict(r->last);
         }
         r->attempts++;
-        const wsp_err *v = wsp_probe_verdict(r->last);
-        const wsp_conn_record *rec = wsp_probe_record(r->last);
+        static const wsp_conn_record none;
+        const wsp_conn_record *rec = r->last ? wsp_probe_record(r->last) : &none;
         r->last_cls = v->cls;
         if (progress)
             wsp_cli_say(stderr, "\r\033[Kwait: attempt %u, %s, %u/%u in a row, %.1fs of %.1fs",
@@ -315,7 +364,10 @@ static int report(const wait_opts *w, const wsp_cli_out *out, const char *url, c
                     : strcmp(reason, "fail_fast") == 0 ? last_cls
                                                        : WSP_CLASS_WAIT_DEADLINE;
     int rc = wsp_class_exit_code(cls);
-    const wsp_err *lv = last ? wsp_probe_verdict(last) : NULL;
+    const wsp_err *lv = r->each                             ? &r->each->verdict
+                        : last                              ? wsp_probe_verdict(last)
+                        : r->attempts && w->po.each_address ? &r->each_err
+                                                            : NULL;
     const char *hint = cls == WSP_CLASS_WAIT_DEADLINE
                            ? (lv && lv->hint[0] ? lv->hint : wsp_class_default_hint(cls))
                        : lv && lv->hint[0] ? lv->hint
@@ -401,13 +453,20 @@ int wsp_cmd_wait(int argc, char **argv)
         w.max_interval = w.interval;
     if ((rc = wsp_probeopts_finish_cli(&w.po, &out)) != 0)
         goto out;
+    if (w.po.each_address && w.po.s.cfg.url.host_is_ip && !w.po.s.cfg.conn.num_pinned) {
+        rc = wsp_cli_usage_error(cmd,
+                                 "--each-address: '%s' is an address, not a name: there is "
+                                 "one backend to probe",
+                                 w.po.s.cfg.url.host);
+        goto out;
+    }
     const char *url = w.po.url;
 
     wait_result r = {.t0 = now_us(), .last_cls = WSP_CLASS_OK, .reason = "deadline"};
     rc = attempts(&w, &out, &r);
     if (rc == 0)
         rc = report(&w, &out, url, &r);
-    wsp_probe_free(r.last);
+    release_last(&r);
 out:
     wsp_probeopts_cleanup(&w.po);
     fflush(stdout);

@@ -26,6 +26,7 @@ typedef struct wsp_probeopts {
     bool json, verbose, quiet;
     const char *json_file; /* --json=FILE (cli/args.h), or NULL: stdout */
     size_t connections;
+    bool each_address; /* --each-address (probe, wait) */
 } wsp_probeopts;
 
 void wsp_probeopts_init(wsp_probeopts *o, const char *cmd);

@@ -1,6 +1,8 @@
 /* report.c - see report.h. */
 #include "report/report.h"
 
+#include "probe/each.h"
+
 #include "util/excerpt.h"
 #include "codec/http.h"
 #include "util/redact.h"
@@ -964,4 +966,81 @@ int wsp_report_json_write(json_t *o, const char *command, const char *path)
     }
     json_decref(e);
     return rc;
+}
+
+json_t *wsp_report_each_json(const wsp_probe_each *e, const char *url_text)
+{
+    json_t *o = json_object();
+    char url[WSP_URL_TARGET_MAX + 512];
+    wsp_report_redact_url(url_text, url, sizeof url);
+    const wsp_err *v = &e->verdict;
+    json_object_set_new(o, "url", json_string(url));
+    json_object_set_new(o, "each_address", json_true());
+    json_object_set_new(o, "ok", json_boolean(v->cls == WSP_CLASS_OK));
+    json_object_set_new(o, "class", json_string(wsp_class_name(v->cls)));
+    json_object_set_new(o, "exit_code", json_integer(wsp_class_exit_code(v->cls)));
+    char msg[600];
+    size_t ok = 0;
+    for (size_t i = 0; i < e->n; i++)
+        ok += wsp_probe_verdict(e->probes[i])->cls == WSP_CLASS_OK;
+    if (v->cls == WSP_CLASS_OK)
+        snprintf(msg, sizeof msg, "all %zu addresses OK", e->n);
+    else
+        snprintf(msg, sizeof msg, "%s", v->msg);
+    json_object_set_new(o, "message", bytes_json(msg, strlen(msg)));
+    json_object_set_new(o, "hint", json_string(v->cls == WSP_CLASS_OK ? "" : v->hint));
+    json_object_set_new(o, "succeeded", json_integer((json_int_t)ok));
+    json_object_set_new(o, "failed", json_integer((json_int_t)(e->n - ok)));
+    json_t *arr = json_array();
+    for (size_t i = 0; i < e->n; i++) {
+        const wsp_probe *p = e->probes[i];
+        const wsp_err *pv = wsp_probe_verdict(p);
+        json_t *rep = wsp_report_probe_json(p, url_text);
+        json_t *a = json_object();
+        json_object_set_new(a, "address", json_string(e->text[i]));
+        json_object_set_new(a, "family",
+                            json_string(e->addrs[i].ss_family == AF_INET6 ? "ipv6" : "ipv4"));
+        json_object_set_new(a, "ok", json_boolean(pv->cls == WSP_CLASS_OK));
+        json_object_set_new(a, "class", json_string(wsp_class_name(pv->cls)));
+        json_object_set_new(a, "exit_code", json_integer(wsp_class_exit_code(pv->cls)));
+        json_object_set_new(a, "message", json_incref(json_object_get(rep, "message")));
+        json_object_set_new(a, "phases", json_incref(json_object_get(rep, "phases")));
+        json_object_set_new(a, "report", rep);
+        json_array_append_new(arr, a);
+    }
+    json_object_set_new(o, "addresses", arr);
+    wsp_redact_json(o);
+    return o;
+}
+
+void wsp_report_each_human(FILE *f, const wsp_probe_each *e, const char *url_text, bool color)
+{
+    const char *bold = color ? "\033[1m" : "", *off = color ? "\033[0m" : "";
+    const char *red = color ? "\033[31m" : "", *green = color ? "\033[32m" : "";
+    char url[WSP_URL_TARGET_MAX + 512];
+    wsp_report_redact_url(url_text, url, sizeof url);
+    fprintf(f, "%swsprobe probe %s%s (--each-address: %zu)\n", bold, url, off, e->n);
+    for (size_t i = 0; i < e->n; i++) {
+        const wsp_probe *p = e->probes[i];
+        const wsp_err *v = wsp_probe_verdict(p);
+        const wsp_conn_record *r = wsp_probe_record(p);
+        char msg[sizeof v->msg];
+        snprintf(msg, sizeof msg, "%s", v->msg[0] ? v->msg : "every phase held");
+        wsp_redact_buf(msg, sizeof msg);
+        fprintf(f, "  %-40s %s%-4s%s %8.3f ms  %s%s%s\n", e->text[i],
+                v->cls == WSP_CLASS_OK ? green : red, v->cls == WSP_CLASS_OK ? "OK" : "FAIL", off,
+                wsp_conn_ms(r->t_start, r->t_end),
+                v->cls == WSP_CLASS_OK ? "" : wsp_class_name(v->cls),
+                v->cls == WSP_CLASS_OK ? "" : ": ", msg);
+    }
+    const wsp_err *v = &e->verdict;
+    if (v->cls == WSP_CLASS_OK) {
+        fprintf(f, "%sOK%s  all %zu addresses OK\n", green, off, e->n);
+        return;
+    }
+    char msg[sizeof v->msg];
+    snprintf(msg, sizeof msg, "%s", v->msg);
+    wsp_redact_buf(msg, sizeof msg);
+    fprintf(f, "%sFAIL%s %s\n  class     %s (exit %d)\n  hint      %s\n", red, off, msg,
+            wsp_class_name(v->cls), wsp_class_exit_code(v->cls), v->hint);
 }

@@ -55,6 +55,12 @@ wsp_class wsp_report_many_class(wsp_probe *const *ps, size_t n);
  *  "phases": {"connect_ms": {"min","median","p95","max","count"}, ...},
  *  "results": [one probe object per connection]} */
 json_t *wsp_report_many_json(wsp_probe *const *ps, size_t n, const char *url_text);
+/* --each-address: the overall verdict and, per address in resolution order, its own verdict,
+ * phases and full probe report. */
+struct wsp_probe_each;
+json_t *wsp_report_each_json(const struct wsp_probe_each *e, const char *url_text);
+void wsp_report_each_human(FILE *f, const struct wsp_probe_each *e, const char *url_text,
+                           bool color);
 
 /* A verdict line per connection, then the per-phase table and the summary. */
 void wsp_report_many_human(FILE *f, wsp_probe *const *ps, size_t n, const char *url_text,

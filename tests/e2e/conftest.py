@@ -318,7 +318,8 @@ class Peers:
     def dnsmasq(self):
         """dnsmasq on 127.0.0.1:PORT (UDP and TCP), the only server for *.test:
         ok.test and ws.test -> 127.0.0.1 (AAAA: no data), dual.test -> 127.0.0.1 and ::1,
-        v6only.test -> ::1 (A: no data), any other name under .test -> NXDOMAIN. Nothing is
+        v6only.test -> ::1 (A: no data), three.test -> 127.0.0.1, 127.0.0.2 and 127.0.0.3
+        (three A records), any other name under .test -> NXDOMAIN. Nothing is
         forwarded anywhere."""
         if not os.access(DNSMASQ, os.X_OK):
             pytest.skip("dnsmasq is not installed (%s)" % DNSMASQ)
@@ -331,6 +332,9 @@ class Peers:
                        "--host-record=ok.test,127.0.0.1", "--host-record=ws.test,127.0.0.1",
                        "--host-record=dual.test,127.0.0.1,::1",
                        "--host-record=v6only.test,::1",
+                       "--host-record=three.test,127.0.0.1",
+                       "--host-record=three.test,127.0.0.2",
+                       "--host-record=three.test,127.0.0.3",
                        "--log-queries", "--log-facility=-"] + (
                            ["--user=root"] if os.geteuid() == 0 else [])
             return self._start_retry("dnsmasq", attempt, udp=True)
