@@ -70,8 +70,7 @@ int wsp_probe_each_resolve(const wsp_probe_config *cfg, wsp_probe_each *e, wsp_e
     }
     if (e->n == 0)
         return wsp_err_set(err, WSP_CLASS_NET_UNREACHABLE,
-                           "--each-address: '%s' has no address of the requested family",
-                           u->host);
+                           "--each-address: '%s' has no address of the requested family", u->host);
     e->first_failed = e->n;
     return 0;
 }
