@@ -37,6 +37,7 @@ void wsp_env_take_probe(wsp_env *env, wsp_probe_setup *s, bool take)
     env->base.has_health = false;
     env->base.conn.trace = NULL;
     env->base.conn.tracer = wsp_trace_hooks();
+    env->each_address = s->each_address;
     if (s->cfg.conn.proxy) { /* the setup's copy may not outlive the environment */
         env->proxy = *s->cfg.conn.proxy;
         env->base.conn.proxy = &env->proxy;

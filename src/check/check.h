@@ -59,7 +59,8 @@ typedef struct wsp_env {
     /* the suite's deadline (CLOCK_MONOTONIC nanoseconds, 0: none): every probe of a security
      * check is capped at it, so `security --deadline` and `run --deadline` hold */
     uint64_t deadline_ns;
-    wsp_proxy proxy; /* the proxy chosen for url (base.conn.proxy points here when one is) */
+    wsp_proxy proxy;   /* the proxy chosen for url (base.conn.proxy points here when one is) */
+    bool each_address; /* each_address: connect and conversation checks probe every address */
 } wsp_env;
 
 void wsp_env_init(wsp_env *env);

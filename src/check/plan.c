@@ -458,7 +458,8 @@ static const char *const env_keys[] = {"url",         "health",   "plaintext_url
                                        "subprotocol", "compress", "headers",        "resolve",
                                        "dns_server",  "timeout",  "deadline",       "tls",
                                        "auth",        "limits",   "marker",         "description",
-                                       "proxy",       "noproxy",  "proxy_user_env", NULL};
+                                       "proxy",       "noproxy",  "proxy_user_env", "each_address",
+                                       NULL};
 static const char *const tls_keys[] = {"cacert",      "cert",          "key_file", "insecure",
                                        "min_version", "min_cert_days", NULL};
 static const char *const auth_keys[] = {"jwt", "token_env", "in", "message", NULL};

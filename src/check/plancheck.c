@@ -1,6 +1,8 @@
 /* plancheck.c - the basic plan checks: connect, health, conversation, concurrent,
  * expect_auth_required. See plancheck.h. */
 #include "check/plancheck.h"
+
+#include "probe/each.h"
 #include "check/security/security.h"
 
 #include <stdarg.h>
@@ -335,6 +337,61 @@ static wsp_probe *run_probe(const wsp_env *env, const wsp_probe_config *cfg, wsp
     return p;
 }
 
+/* A check's probe as it ran: one probe, or with each_address one per address (each), and the
+ * verdict to judge by (the probe's, or every address's together). */
+typedef struct checked {
+    wsp_probe *p; /* the main evidence: the probe, or the first failing address's */
+    wsp_probe_each *each;
+    const wsp_err *v;
+    wsp_err resolve_err; /* each_address: the addresses could not be had */
+} checked;
+
+/* Run the check's probe (each_address: against every address) and record the evidence under
+ * `key` (each address under KEY@ADDRESS). 0, or -1 when out of memory. */
+static int run_checked(const wsp_env *env, const wsp_probe_config *cfg, wsp_check_result *r,
+                       const char *key, checked *c)
+{
+    memset(c, 0, sizeof *c);
+    if (!env->each_address) {
+        c->p = run_probe(env, cfg, r, key);
+        c->v = c->p ? wsp_probe_verdict(c->p) : NULL;
+        return c->p ? 0 : -1;
+    }
+    if (!(c->each = calloc(1, sizeof *c->each)))
+        return -1;
+    if (wsp_probe_each_resolve(cfg, c->each, &c->resolve_err) != 0) {
+        c->v = &c->resolve_err;
+        return 0;
+    }
+    if (wsp_probe_each_run(cfg, c->each) != 0)
+        return -1;
+    for (size_t i = 0; i < c->each->n; i++) {
+        char k[96];
+        snprintf(k, sizeof k, "%s@%s", key, c->each->text[i]);
+        wsp_check_add_probe_evidence(r, k, c->each->probes[i]);
+        add_transcript(r, c->each->probes[i], env->url_text, k);
+    }
+    json_object_set_new(r->evidence, "addresses", json_integer((json_int_t)c->each->n));
+    size_t main = c->each->first_failed < c->each->n ? c->each->first_failed : 0;
+    char mk[96];
+    snprintf(mk, sizeof mk, "%s@%s", key, c->each->text[main]);
+    put_main(r, mk);
+    c->p = c->each->probes[main];
+    c->v = &c->each->verdict;
+    return 0;
+}
+
+static void checked_release(checked *c)
+{
+    if (c->each) {
+        wsp_probe_each_cleanup(c->each);
+        free(c->each);
+    } else {
+        wsp_probe_free(c->p);
+    }
+    memset(c, 0, sizeof *c);
+}
+
 static void oom(wsp_check_result *r)
 {
     wsp_check_set(r, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_INTERNAL, "out of memory");
@@ -398,21 +455,27 @@ static void run_connect(const wsp_env *env, const json_t *params, wsp_check_resu
     (void)params;
     wsp_probe_config cfg;
     base_config(env, true, &cfg);
-    wsp_probe *p = run_probe(env, &cfg, r, "probe");
-    if (!p) {
+    checked c;
+    if (run_checked(env, &cfg, r, "probe", &c) != 0) {
+        checked_release(&c);
         oom(r);
         return;
     }
-    put_main(r, "probe");
-    add_transport_evidence(r, p);
-    const wsp_err *v = wsp_probe_verdict(p);
+    if (c.p) {
+        if (!c.each)
+            put_main(r, "probe");
+        add_transport_evidence(r, c.p);
+    }
+    const wsp_err *v = c.v;
     if (v->cls == WSP_CLASS_OK)
-        wsp_check_set(r, WSP_VERDICT_PASS, WSP_CLASS_OK, "handshake completed (HTTP 101)");
+        wsp_check_set(r, WSP_VERDICT_PASS, WSP_CLASS_OK,
+                      c.each ? "handshake completed (HTTP 101) on every address"
+                             : "handshake completed (HTTP 101)");
     else {
         copy_hint(r, v);
         wsp_check_set(r, WSP_VERDICT_FAIL, v->cls, "%s", v->msg);
     }
-    wsp_probe_free(p);
+    checked_release(&c);
 }
 
 typedef struct health_run {
@@ -510,16 +573,16 @@ static void run_conversation(const wsp_env *env, const json_t *params, wsp_check
                       e.msg);
         return;
     }
-    wsp_probe *p = run_probe(env, &cfg, r, "probe");
-    if (!p) {
+    checked c;
+    if (run_checked(env, &cfg, r, "probe", &c) != 0) {
+        checked_release(&c);
         wsp_probe_config_cleanup(&cfg);
-        {
-            oom(r);
-            return;
-        }
+        oom(r);
+        return;
     }
-    put_main(r, "probe");
-    const wsp_err *v = wsp_probe_verdict(p);
+    if (!c.each)
+        put_main(r, "probe");
+    const wsp_err *v = c.v;
     json_object_set_new(r->evidence, "steps", json_integer((json_int_t)cfg.num_steps));
     char names[256];
     size_t unchecked = unchecked_pairs(params, names, sizeof names);
@@ -535,10 +598,10 @@ static void run_conversation(const wsp_env *env, const json_t *params, wsp_check
                       "the conversation held (%zu steps), but %s were not checked", cfg.num_steps,
                       names);
     } else {
-        wsp_check_set(r, WSP_VERDICT_PASS, WSP_CLASS_OK, "the conversation held (%zu steps)",
-                      cfg.num_steps);
+        wsp_check_set(r, WSP_VERDICT_PASS, WSP_CLASS_OK, "the conversation held (%zu steps)%s",
+                      cfg.num_steps, c.each ? " on every address" : "");
     }
-    wsp_probe_free(p);
+    checked_release(&c);
     wsp_probe_config_cleanup(&cfg);
 }
 

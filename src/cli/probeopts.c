@@ -20,7 +20,6 @@ enum {
     OPT_CONNECTIONS = 950,
     OPT_VERBOSE,
     OPT_QUIET,
-    OPT_EACH_ADDRESS,
 };
 
 static const wsp_opt out_opts[] = {
@@ -28,10 +27,6 @@ static const wsp_opt out_opts[] = {
      "run N complete probes at once; a verdict each and a\nsummary (exit: the most common failure "
      "class)",
      1, MAX_CONNECTIONS, NULL, NULL, 0},
-    {"each-address", 0, WSP_OPT_FLAG, OPT_EACH_ADDRESS, NULL,
-     "run the whole probe against every address the name\nresolves to (every A and AAAA, or "
-     "each --resolve ADDR):\nOK only when every backend is",
-     0, 0, NULL, NULL, 0},
     {"output:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
     {"verbose", 'v', WSP_OPT_FLAG, OPT_VERBOSE, NULL,
      "request and response headers on stderr (credentials\nredacted)", 0, 0, NULL, NULL, 0},
@@ -110,9 +105,6 @@ int wsp_probeopts_apply(wsp_probeopts *o, const wsp_opt *opt, const char *arg)
     case OPT_QUIET:
         o->quiet = true;
         return 1;
-    case OPT_EACH_ADDRESS:
-        o->each_address = true;
-        return 1;
     case OPT_CONNECTIONS:
         if (wsp_opt_parse(opt, NULL, arg, &v, &e) != 0)
             break;
@@ -154,6 +146,7 @@ int wsp_probeopts_finish(wsp_probeopts *o, const char *url)
     }
     if (o->verbose)
         o->s.cfg.conn.trace = trace;
+    o->each_address = o->s.each_address;
     if (o->s.trace_path && wsp_trace_open(o->s.trace_path, &e) != 0)
         return wsp_cli_usage_error(o->cmd, "%s", e.msg);
     o->s.cfg.conn.tracer = o->s.cfg.health_conn.tracer = wsp_trace_hooks();

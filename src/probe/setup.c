@@ -57,6 +57,10 @@ static const wsp_opt conn_opts[] = {
      0, 0, NULL, "noproxy", 0},
     {"proxy-user-env", 0, WSP_OPT_ENV, WSP_PROBE_OPT_PROXY_USER_ENV, "VAR",
      "the proxy's user:password from environment variable VAR", 0, 0, NULL, "proxy_user_env", 0},
+    {"each-address", 0, WSP_OPT_FLAG, WSP_PROBE_OPT_EACH_ADDRESS, NULL,
+     "run the whole probe against every address the name\nresolves to (every A and AAAA, or "
+     "each --resolve ADDR):\nOK only when every backend is",
+     0, 0, NULL, "each_address", 0},
     {"trace", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_TRACE, "FILE",
      "write every head and frame, each way, as JSON lines\n(redacted): the evidence for a bug "
      "report",
@@ -485,6 +489,9 @@ int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label,
         return 0;
     case WSP_PROBE_OPT_PROXY_USER_ENV:
         s->proxy_user_env = arg;
+        return 0;
+    case WSP_PROBE_OPT_EACH_ADDRESS:
+        s->each_address = true;
         return 0;
     case WSP_PROBE_OPT_TRACE:
         if (!*arg)

@@ -40,6 +40,7 @@ enum {
     WSP_PROBE_OPT_NOPROXY,
     WSP_PROBE_OPT_PROXY_USER_ENV,
     WSP_PROBE_OPT_TRACE,
+    WSP_PROBE_OPT_EACH_ADDRESS,
     WSP_PROBE_OPT_CACERT,
     WSP_PROBE_OPT_CERT,
     WSP_PROBE_OPT_KEY,
@@ -86,6 +87,7 @@ typedef struct wsp_probe_setup {
     const char *proxy_user_env;
     wsp_proxy proxy, health_proxy;
     const char *trace_path; /* --trace FILE: opened by the command line (report/trace.h) */
+    bool each_address;      /* --each-address, plan key each_address (probe/each.h) */
 } wsp_probe_setup;
 
 void wsp_probe_setup_init(wsp_probe_setup *s);

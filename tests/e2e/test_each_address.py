@@ -118,3 +118,23 @@ def test_wait_needs_every_backend(peers, backends):
 def test_each_address_refused_where_it_has_no_meaning(wsprobe, cmd):
     r = wsprobe(*cmd, "--each-address")
     assert r.rc == 2 and "each-address" in r.stderr, r
+
+
+def test_plan_each_address(backends, tmp_path):
+    port = backends
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "environments:\n  x:\n    url: ws://svc.test:%d/ws\n    resolve: ['svc.test:%d:%s']\n"
+        "    each_address: true\nchecks:\n  - connect\n  - conversation:\n      name: c\n"
+        "      send: hi\n      expect: {text: hi}\n" % (port, port, ",".join(ADDRS)))
+    r = run_wsprobe("run", plan, "--env", "x", "--json")
+    assert r.rc == 1, r
+    for c in r.json["checks"]:
+        assert c["verdict"] == "fail" and c["class"] == "UPGRADE_SERVER_ERROR", c
+        assert c["evidence"]["addresses"] == 3
+        assert set(k for k in c["evidence"] if k.startswith("probe@")) == {
+            "probe@" + a for a in ADDRS}
+        assert c["evidence"]["status"] == 502  # the failing address's, as the main evidence
+    plan.write_text(plan.read_text().replace(",".join(ADDRS), ",".join(ADDRS[:2])))
+    r = run_wsprobe("run", plan, "--env", "x", "--json")
+    assert r.rc == 0 and all(c["verdict"] == "pass" for c in r.json["checks"]), r
