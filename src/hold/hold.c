@@ -69,8 +69,8 @@ typedef struct hconn {
     struct hold_run *run;
     unsigned idx; /* into ends */
     wsp_conn *c;
-    wsp_auth_conn ac;
-    uv_timer_t timer; /* the next ping or message, or the next reconnect; idle otherwise */
+    wsp_auth_conn *ac; /* heap, only with credentials: ten thousand idle slots stay small */
+    uv_timer_t timer;  /* the next ping or message, or the next reconnect; idle otherwise */
     bool started, open, done;
     bool waiting;      /* --reconnect: dropped, the next attempt is scheduled */
     bool reopened;     /* this connection is a reconnect (drop_idx says of which drop) */
@@ -148,9 +148,9 @@ static void on_open(wsp_conn *c, void *ud)
     h->open = true;
     h->t_open = uv_hrtime();
     r->handshaking--;
-    if (h->ac.req.first_message)
-        wsp_conn_send(h->c, WSP_WS_OP_TEXT, h->ac.req.first_message,
-                      strlen(h->ac.req.first_message));
+    if (h->ac && h->ac->req.first_message)
+        wsp_conn_send(h->c, WSP_WS_OP_TEXT, h->ac->req.first_message,
+                      strlen(h->ac->req.first_message));
     if (h->reopened) {
         wsp_hold_drop *d = &r->out->drops[h->drop_idx];
         d->reconnect = secs(h->t_drop, h->t_open);
@@ -280,9 +280,19 @@ static void open_conn(hold_run *r, hconn *h)
     wsp_hold_end *e = &r->out->ends[h->idx];
     wsp_err ae;
     wsp_err_clear(&ae);
-    wsp_auth_conn_cleanup(&h->ac);
-    int arc = wsp_auth_conn_init(&h->ac, r->cfg->auth, r->cfg->conn, &ae);
-    h->c = wsp_conn_new(&r->loop, &h->ac.opts, &cbs, h);
+    int arc = 0;
+    const wsp_conn_opts *opts = r->cfg->conn;
+    if (r->cfg->auth && wsp_auth_active(r->cfg->auth)) {
+        if (h->ac)
+            wsp_auth_conn_cleanup(h->ac);
+        else
+            h->ac = calloc(1, sizeof *h->ac);
+        arc = h->ac ? wsp_auth_conn_init(h->ac, r->cfg->auth, r->cfg->conn, &ae)
+                    : wsp_err_set(&ae, WSP_CLASS_INTERNAL, "out of memory");
+        if (h->ac)
+            opts = &h->ac->opts;
+    }
+    h->c = wsp_conn_new(&r->loop, opts, &cbs, h);
     if (!h->c) {
         e->how = WSP_HOLD_NEVER_OPENED;
         e->opened_at = -1;
@@ -460,7 +470,9 @@ int wsp_hold_run(const wsp_hold_config *cfg, wsp_hold_result *out, wsp_err *err)
     for (size_t i = 0; i < n; i++) {
         if (r.conns[i].c)
             wsp_conn_free(r.conns[i].c);
-        wsp_auth_conn_cleanup(&r.conns[i].ac);
+        if (r.conns[i].ac)
+            wsp_auth_conn_cleanup(r.conns[i].ac);
+        free(r.conns[i].ac);
     }
     uv_walk(&r.loop, walk_close, NULL);
     uv_run(&r.loop, UV_RUN_DEFAULT);

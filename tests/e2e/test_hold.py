@@ -198,3 +198,20 @@ def test_reconnect_threshold_grammar(wsprobe, refused_port):
                        ("latency<1s", "unknown metric")):
         r = wsprobe("hold", "ws://127.0.0.1:%d/" % refused_port, "--threshold", bad)
         assert r.rc == 2 and words in r.stderr, (bad, r)
+
+
+def test_hold_with_credentials(tmp_path):
+    """serve refuses anonymous clients (401): each held connection mints its own token."""
+    from serve_helpers import SECRET, SECRET_ENV
+    srv = start_serve(tmp_path / "auth", "--echo", tls=False)
+    try:
+        r = hold(srv.url(), "--duration", "1500ms", "--ping-ladder", "500ms")
+        assert r.rc == 44 and r.json["class"] == "UPGRADE_AUTH", r  # no credentials: refused
+        r = run_wsprobe("hold", srv.url(), "--json", "--duration", "1500ms", "--ping-ladder",
+                        "500ms", "--jwt-secret-env", SECRET_ENV, "--jwt-claim", "sub=hold",
+                        env={SECRET_ENV: SECRET})
+        assert r.rc == 0, r
+        assert all(s["held"] == s["connections"] == 2 for s in r.json["strategies"]), r.json
+        assert SECRET not in r.stdout + r.stderr
+    finally:
+        srv.stop()
