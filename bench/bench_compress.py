@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import start_echo_serve
+
 WSPROBE = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/wsprobe"
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 30
 def message(size=4096):
@@ -36,23 +38,6 @@ def message(size=4096):
 
 
 MSG = message()
-
-
-def start_serve(tmp):
-    pf = os.path.join(tmp, "ports.json")
-    p = subprocess.Popen([WSPROBE, "serve", "--listen", "127.0.0.1:0", "--echo",
-                          "--unsafe-no-auth", "--unsafe-no-limits", "--max-conns-per-ip", "5000",
-                          "--port-file", pf, "-q"], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        if os.path.exists(pf):
-            try:
-                return p, json.load(open(pf))["ws"]
-            except ValueError:
-                pass
-        time.sleep(0.02)
-    p.kill()
-    sys.exit("serve did not start")
 
 
 def child_cpu(cmd):
@@ -100,7 +85,7 @@ def probe_cpu(url, body):
 
 def main():
     with tempfile.TemporaryDirectory() as tmp:
-        srv, port = start_serve(tmp)
+        srv, port = start_echo_serve(WSPROBE, tmp)
         url = "ws://127.0.0.1:%d/ws" % port
         try:
             body = MSG.replace("{{uuid}}", "x")

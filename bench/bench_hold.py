@@ -8,7 +8,6 @@ hold arms one timer per kept-alive connection for its next ping and none for sil
 that figure should be near zero. Never fails on time.
 
 usage: bench/bench_hold.py [WSPROBE] [CONNS]"""
-import json
 import os
 import resource
 import signal
@@ -16,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from benchlib import start_echo_serve
 
 WSPROBE = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/wsprobe"
 CONNS = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
@@ -44,23 +45,6 @@ def rss_kib(pid):
     return 0
 
 
-def serve(tmp):
-    pf = os.path.join(tmp, "ports.json")
-    p = subprocess.Popen([WSPROBE, "serve", "--listen", "127.0.0.1:0", "--echo",
-                          "--unsafe-no-auth", "--unsafe-no-limits", "--max-conns-per-ip",
-                          str(CONNS + 100), "--port-file", pf, "-q"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        if os.path.exists(pf):
-            try:
-                return p, json.load(open(pf))["ws"]
-            except ValueError:
-                pass
-        time.sleep(0.02)
-    p.kill()
-    sys.exit("serve did not start")
-
-
 def measure(label, cmd, open_s):
     """Start cmd, wait open_s for every connection to open, then measure IDLE_S of idle."""
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -84,7 +68,7 @@ def main():
         CONNS = max(100, lim // 2 - 128)
         print("connections cut to %d by the file limit (%d)" % (CONNS, lim))
     with tempfile.TemporaryDirectory() as tmp:
-        srv, port = serve(tmp)
+        srv, port = start_echo_serve(WSPROBE, tmp, CONNS + 100)
         url = "ws://127.0.0.1:%d/ws" % port
         open_s = 4 + CONNS / 5000
         try:
