@@ -14,6 +14,7 @@
 #include "hold/hold.h"
 #include "probeopts.h"
 #include "report/report.h"
+#include "report/xmlw.h"
 #include "util/redact.h"
 
 static const char hold_usage[] =
@@ -41,6 +42,7 @@ enum {
     OPT_EXPECT_SILENT_LIFETIME,
     OPT_RECONNECT,
     OPT_THRESHOLD,
+    OPT_JUNIT,
 };
 
 static const wsp_opt own_opts[] = {
@@ -68,6 +70,8 @@ static const wsp_opt own_opts[] = {
      "reconnect_p99<2s, ungraceful<1, lost<1, gap<5s, drops<N\n(repeatable; exit 1 when one "
      "breaks)",
      0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"junit", 0, WSP_OPT_PATH, OPT_JUNIT, "FILE",
+     "JUnit XML: a testcase per strategy, gate and threshold", 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -81,6 +85,7 @@ typedef struct hold_opts {
     wsp_probeopts po;
     wsp_hold_config cfg;
     const char *ladder;
+    const char *junit;
     uint64_t message_every;
     bool no_silent;
 } hold_opts;
@@ -112,6 +117,9 @@ static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_val
         return 0;
     case OPT_RECONNECT:
         h->cfg.reconnect = true;
+        return 0;
+    case OPT_JUNIT:
+        h->junit = arg;
         return 0;
     case OPT_THRESHOLD: {
         wsp_err e;
@@ -366,6 +374,89 @@ static json_t *report_json(const hold_opts *h, const wsp_hold_result *r, const w
     return o;
 }
 
+/* Why a strategy failed, or NULL: a connection that never opened, or one that ended before
+ * the lifetime its kind is held to. */
+static const char *strategy_failure(const hold_opts *h, const wsp_hold_result *r, size_t s,
+                                    char *buf, size_t cap)
+{
+    const wsp_hold_config *c = &h->cfg;
+    bool silent = c->strategies[s].kind == WSP_HOLD_SILENT;
+    uint64_t limit = silent ? c->expect_silent_lifetime_us : c->expect_lifetime_us;
+    size_t never = 0, short_lived = 0;
+    for (size_t i = 0; i < r->nends; i++) {
+        const wsp_hold_end *e = &r->ends[i];
+        if (e->strategy != s)
+            continue;
+        never += e->how == WSP_HOLD_NEVER_OPENED;
+        short_lived += limit && e->how != WSP_HOLD_NEVER_OPENED && e->how != WSP_HOLD_HELD &&
+                       e->lifetime < (double)limit / 1e6;
+    }
+    if (!never && !short_lived)
+        return NULL;
+    snprintf(buf, cap, "%zu never opened, %zu ended before %.3g s", never, short_lived,
+             (double)limit / 1e6);
+    return buf;
+}
+
+static int write_junit(const hold_opts *h, const wsp_hold_result *r, const wsp_hold_analysis *a)
+{
+    const wsp_hold_config *c = &h->cfg;
+    FILE *f = fopen(h->junit, "w");
+    if (!f)
+        return -1;
+    size_t gates = 0, failures = 0;
+    char why[200], out[600];
+    for (int i = 0; i < 3; i++) {
+        gates += a->gates[i].applies;
+        failures += a->gates[i].applies && !a->gates[i].ok;
+    }
+    for (size_t s = 0; s < c->nstrategies; s++)
+        failures += strategy_failure(h, r, s, why, sizeof why) != NULL;
+    for (size_t i = 0; i < a->nthresholds; i++)
+        failures += !a->thresholds[i].ok;
+    size_t n = c->nstrategies + gates + a->nthresholds;
+    wsp_xmlw w;
+    wsp_xmlw_junit_open(&w, f, "wsprobe hold", n, failures, r->elapsed_s);
+    char url[WSP_URL_TARGET_MAX + 512];
+    wsp_report_redact_url(h->po.url, url, sizeof url);
+    wsp_xmlw_start(&w, "properties");
+    wsp_xmlw_property(&w, "url", url);
+    for (size_t i = 0; i < a->nfindings; i++) {
+        char k[40];
+        snprintf(k, sizeof k, "finding.%zu", i + 1);
+        wsp_xmlw_property(&w, k, a->findings[i]);
+    }
+    wsp_xmlw_end(&w);
+    double dur = (double)c->duration_us / 1e6;
+    for (size_t s = 0; s < c->nstrategies; s++) {
+        const wsp_hold_summary *p = &a->per[s];
+        snprintf(out, sizeof out, "%zu opened, %zu lived to the end, %zu ended", p->opened, p->held,
+                 p->ended);
+        if (p->ended)
+            snprintf(out + strlen(out), sizeof out - strlen(out),
+                     " after %.3f s (min %.3f, max %.3f): %s", p->median, p->min, p->max,
+                     wsp_hold_how_name(p->dominant));
+        wsp_xmlw_testcase(&w, "wsprobe.hold.strategy", c->strategies[s].name, dur, "strategy",
+                          strategy_failure(h, r, s, why, sizeof why), out);
+    }
+    for (int i = 0; i < 3; i++) {
+        const wsp_hold_gate *g = &a->gates[i];
+        if (!g->applies)
+            continue;
+        snprintf(why, sizeof why, "%s: %zu of %zu connections failed it", g->name, g->failed,
+                 g->of);
+        wsp_xmlw_testcase(&w, "wsprobe.hold.gate", g->name, dur, "gate", g->ok ? NULL : why, why);
+    }
+    for (size_t i = 0; i < a->nthresholds; i++) {
+        snprintf(why, sizeof why, "%s: measured %.4g", a->thresholds[i].text,
+                 a->thresholds[i].value);
+        wsp_xmlw_testcase(&w, "wsprobe.hold.threshold", a->thresholds[i].text, dur, "threshold",
+                          a->thresholds[i].ok ? NULL : why, why);
+    }
+    int rc = wsp_xmlw_finish(&w);
+    return fclose(f) == 0 ? rc : -1;
+}
+
 static void human(FILE *f, const hold_opts *h, const wsp_hold_result *r, const wsp_hold_analysis *a,
                   int rc)
 {
@@ -486,6 +577,10 @@ int wsp_cmd_hold(int argc, char **argv)
         out.json && wsp_cli_json_write(cmd, report_json(&h, &r, &a, rc), out.json_file) != 0;
     if (wsp_cli_human(&out) && !h.po.quiet)
         human(stdout, &h, &r, &a, rc);
+    if (h.junit && write_junit(&h, &r, &a) != 0) {
+        fprintf(stderr, "wsprobe: hold: OUTPUT_FAILED: cannot write %s\n", h.junit);
+        lost = true;
+    }
     if (lost)
         rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED);
 done:

@@ -376,36 +376,6 @@ static void fmt_cmp(const wsp_load_compare_item *it, double v, char *buf, size_t
         snprintf(buf, cap, "%.3fms", v / 1e6);
 }
 
-static void prop(wsp_xmlw *w, const char *name, const char *value)
-{
-    wsp_xmlw_start(w, "property");
-    wsp_xmlw_attr(w, "name", name);
-    wsp_xmlw_attr(w, "value", value);
-    wsp_xmlw_end(w);
-}
-
-/* One JUnit testcase: `failure` NULL when it passed. */
-static void junit_case(wsp_xmlw *w, const char *classname, const char *name, double time_s,
-                       const char *type, const char *failure, const char *out)
-{
-    wsp_xmlw_start(w, "testcase");
-    wsp_xmlw_attr(w, "classname", classname);
-    wsp_xmlw_attr(w, "name", name);
-    wsp_xmlw_attrf(w, "time", "%.3f", time_s);
-    if (failure) {
-        wsp_xmlw_start(w, "failure");
-        wsp_xmlw_attr(w, "message", failure);
-        wsp_xmlw_attr(w, "type", type);
-        wsp_xmlw_end(w);
-    }
-    if (out) {
-        wsp_xmlw_start(w, "system-out");
-        wsp_xmlw_text(w, out);
-        wsp_xmlw_end(w);
-    }
-    wsp_xmlw_end(w);
-}
-
 static size_t gates_applying(const verdicts *v)
 {
     size_t n = 0;
@@ -439,19 +409,13 @@ static int write_junit(const judging *j, const verdicts *v, const wsp_load_resul
     size_t failures = (size_t)(v->failures + v->gate_failures);
     char num[32], m[600], val[160];
     wsp_xmlw w;
-    wsp_xmlw_begin(&w, f);
-    wsp_xmlw_start(&w, "testsuites");
-    wsp_xmlw_attr(&w, "name", "wsprobe load");
-    wsp_xmlw_attrf(&w, "tests", "%zu", n);
-    wsp_xmlw_attrf(&w, "failures", "%zu", failures);
-    wsp_xmlw_suite(&w, "testsuite", "wsprobe load", n, failures, 0);
-    wsp_xmlw_attrf(&w, "time", "%.3f", r->elapsed_s);
+    wsp_xmlw_junit_open(&w, f, "wsprobe load", n, failures, r->elapsed_s);
     wsp_xmlw_start(&w, "properties");
-    prop(&w, "url", r->url);
+    wsp_xmlw_property(&w, "url", r->url);
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->conn_opened);
-    prop(&w, "connections_opened", num);
+    wsp_xmlw_property(&w, "connections_opened", num);
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->msg_matched);
-    prop(&w, "messages_matched", num);
+    wsp_xmlw_property(&w, "messages_matched", num);
     wsp_xmlw_end(&w);
     for (int g = 0; g < WSP_LOAD_GATES; g++) {
         const wsp_load_gate *gt = &v->gate[g];
@@ -464,21 +428,21 @@ static int write_junit(const judging *j, const verdicts *v, const wsp_load_resul
             snprintf(out, sizeof out, "%s; replaced by --threshold %s", val, gt->replaced_by);
         else
             snprintf(out, sizeof out, "%s", val);
-        junit_case(&w, "wsprobe.load.gate", gt->name, r->measured_s, "gate", gt->ok ? NULL : m,
-                   out);
+        wsp_xmlw_testcase(&w, "wsprobe.load.gate", gt->name, r->measured_s, "gate",
+                          gt->ok ? NULL : m, out);
     }
     for (size_t i = 0; i < j->nth; i++) {
         wsp_load_threshold_format(&j->th[i], v->value[i], val, sizeof val);
         snprintf(m, sizeof m, "%s broke: measured %s", j->th[i].text, val);
         char out[200];
         snprintf(out, sizeof out, "measured %s", val);
-        junit_case(&w, "wsprobe.load.threshold", j->th[i].text, r->measured_s, "threshold",
-                   v->ok[i] ? NULL : m, out);
+        wsp_xmlw_testcase(&w, "wsprobe.load.threshold", j->th[i].text, r->measured_s, "threshold",
+                          v->ok[i] ? NULL : m, out);
     }
     if (v->have_cmp) {
         baseline_failure(v, m, sizeof m);
-        junit_case(&w, "wsprobe.load.baseline", "baseline", r->measured_s, "baseline",
-                   v->cmp.regressed ? m : NULL, NULL);
+        wsp_xmlw_testcase(&w, "wsprobe.load.baseline", "baseline", r->measured_s, "baseline",
+                          v->cmp.regressed ? m : NULL, NULL);
     }
     int rc = wsp_xmlw_finish(&w);
     return fclose(f) == 0 ? rc : -1;

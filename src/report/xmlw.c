@@ -214,3 +214,45 @@ int wsp_xmlw_finish(wsp_xmlw *w)
         w->failed = true;
     return w->failed ? -1 : 0;
 }
+
+void wsp_xmlw_property(wsp_xmlw *w, const char *name, const char *value)
+{
+    wsp_xmlw_start(w, "property");
+    wsp_xmlw_attr(w, "name", name);
+    wsp_xmlw_attr(w, "value", value);
+    wsp_xmlw_end(w);
+}
+
+void wsp_xmlw_testcase(wsp_xmlw *w, const char *classname, const char *name, double time_s,
+                       const char *type, const char *failure, const char *out)
+{
+    wsp_xmlw_start(w, "testcase");
+    wsp_xmlw_attr(w, "classname", classname);
+    wsp_xmlw_attr(w, "name", name);
+    wsp_xmlw_attrf(w, "time", "%.3f", time_s);
+    if (failure) {
+        wsp_xmlw_start(w, "failure");
+        wsp_xmlw_attr(w, "message", failure);
+        wsp_xmlw_attr(w, "type", type);
+        wsp_xmlw_end(w);
+    }
+    if (out) {
+        wsp_xmlw_start(w, "system-out");
+        wsp_xmlw_text(w, out);
+        wsp_xmlw_end(w);
+    }
+    wsp_xmlw_end(w);
+}
+
+void wsp_xmlw_junit_open(wsp_xmlw *w, FILE *f, const char *name, size_t tests, size_t failures,
+                         double time_s)
+{
+    wsp_xmlw_begin(w, f);
+    wsp_xmlw_start(w, "testsuites");
+    wsp_xmlw_attr(w, "name", name);
+    wsp_xmlw_attrf(w, "tests", "%zu", tests);
+    wsp_xmlw_attrf(w, "failures", "%zu", failures);
+    wsp_xmlw_suite(w, "testsuite", name, tests, failures, 0);
+    wsp_xmlw_attr(w, "skipped", "0");
+    wsp_xmlw_attrf(w, "time", "%.3f", time_s);
+}

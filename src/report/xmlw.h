@@ -35,6 +35,16 @@ void wsp_xmlw_suite(wsp_xmlw *w, const char *element, const char *name, size_t t
                     size_t failures, size_t errors);
 /* Close the innermost element (<x/> when it has nothing inside). */
 void wsp_xmlw_end(wsp_xmlw *w);
+/* Begin a one-suite JUnit document on f: <testsuites name tests failures> and its
+ * <testsuite name tests failures errors=0 skipped=0 time>, left open for the cases. */
+void wsp_xmlw_junit_open(wsp_xmlw *w, FILE *f, const char *name, size_t tests, size_t failures,
+                         double time_s);
+/* <property name= value=/> */
+void wsp_xmlw_property(wsp_xmlw *w, const char *name, const char *value);
+/* One JUnit <testcase>: classname, name, time; a <failure message= type=> when `failure` is
+ * not NULL; `out` (may be NULL) as <system-out>. */
+void wsp_xmlw_testcase(wsp_xmlw *w, const char *classname, const char *name, double time_s,
+                       const char *type, const char *failure, const char *out);
 /* Close what is open and flush. 0, or -1 when any write failed (errno from the stream). */
 int wsp_xmlw_finish(wsp_xmlw *w);
 

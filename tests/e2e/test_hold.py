@@ -215,3 +215,21 @@ def test_hold_with_credentials(tmp_path):
         assert SECRET not in r.stdout + r.stderr
     finally:
         srv.stop()
+
+
+def test_hold_junit(corpus, tmp_path):
+    from test_run import validate_junit
+    backend = corpus.py_deflate()
+    px = corpus.nginx("idle", backend)
+    out = tmp_path / "hold.xml"
+    r = run_wsprobe("hold", px.url("/"), "--duration", "2500ms", "--ping-ladder", "300ms",
+                    "--expect-silent-lifetime", "2s", "--junit", out, "-q")
+    assert r.rc == 1, r
+    root = validate_junit(out)
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert set(cases) == {"silent", "ping-300ms", "connections", "silent_lifetime"}, cases
+    assert cases["connections"].find("failure") is None          # every one opened
+    assert cases["silent"].find("failure") is not None          # died at ~1 s
+    assert cases["ping-300ms"].find("failure") is None           # lived
+    assert cases["silent_lifetime"].find("failure") is not None
+    assert cases["silent"].get("classname") == "wsprobe.hold.strategy"
