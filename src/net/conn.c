@@ -20,6 +20,7 @@
 #include "codec/http.h"
 
 #define READ_BUF 65536
+#define HE_DELAY_MS 250 /* RFC 8305 5: the Connection Attempt Delay */
 #define BODY_GRACE_MS 200
 
 static _Thread_local uint8_t read_buf[READ_BUF];
@@ -66,6 +67,9 @@ struct wsp_conn {
 
     wsp_dns_query *dnsq;
     struct sockaddr_storage *addrs; /* heap while connecting */
+    struct attempt *att;            /* heap while connecting: one per address */
+    int nactive;                    /* attempts connecting now */
+    uv_timer_t *he_timer;           /* heap, with two or more addresses: the next attempt */
     int num_addrs;
     int next_addr;
     wsp_err *connect_err; /* heap, the last connect failure */
@@ -89,6 +93,12 @@ struct wsp_conn {
     int close_sent;    /* the code of the close frame we sent (1005: none), or -1 */
     uint64_t trace_id; /* --trace: this connection's number in the process */
 };
+
+/* One address's connection attempt; several race (Happy Eyeballs, RFC 8305). */
+typedef struct attempt {
+    wsp_conn *c;
+    uv_tcp_t *tcp; /* NULL when closed, or the winner's (then c->tcp too) */
+} attempt;
 
 typedef struct write_req {
     uv_write_t req;
@@ -210,6 +220,8 @@ static void maybe_release(wsp_conn *c)
         free(c->rec.location);
         free(c->rec.tls);
         free(c->rec.addresses);
+        free(c->rec.attempts);
+        free(c->att);
         free(c->addrs);
         free(c->connect_err);
         free(c->hs);
@@ -220,10 +232,28 @@ static void maybe_release(wsp_conn *c)
 static void handle_closed(uv_handle_t *h)
 {
     wsp_conn *c = h->data;
-    if (h->type == UV_TCP)
+    if (h != (uv_handle_t *)&c->timer) /* the sockets and the attempt timer are heap */
         free(h);
     c->open_handles--;
     maybe_release(c);
+}
+
+/* Close the attempts still connecting (not the winner: it is c->tcp) and the attempt timer. */
+static void close_attempts(wsp_conn *c)
+{
+    for (int i = 0; c->att && i < c->num_addrs; i++) {
+        uv_tcp_t *t = c->att[i].tcp;
+        c->att[i].tcp = NULL;
+        if (t && t != c->tcp && !uv_is_closing((uv_handle_t *)t))
+            uv_close((uv_handle_t *)t, handle_closed);
+    }
+    c->nactive = 0;
+    if (c->he_timer) {
+        uv_timer_stop(c->he_timer);
+        if (!uv_is_closing((uv_handle_t *)c->he_timer))
+            uv_close((uv_handle_t *)c->he_timer, handle_closed);
+        c->he_timer = NULL;
+    }
 }
 
 static void close_tcp(wsp_conn *c)
@@ -255,6 +285,7 @@ static void finish(wsp_conn *c)
     c->phase = WSP_PHASE_DONE;
     c->rec.t_end = uv_hrtime();
     uv_timer_stop(&c->timer);
+    close_attempts(c);
     if (c->dnsq) {
         wsp_dns_cancel(c->dnsq);
         c->dnsq = NULL;
@@ -377,18 +408,24 @@ static void timer_cb(uv_timer_t *t)
                  c->o->url->host, timeout_s(c));
         break;
     case WSP_PHASE_CONNECT:
+        /* every attempt still connecting is silent: each has had its phase time */
+        for (int i = 0; c->att && i < c->num_addrs; i++)
+            if (c->att[i].tcp) {
+                c->rec.attempts[i] = WSP_ATTEMPT_TIMEOUT;
+                classify_connect_error(c, UV_ETIMEDOUT, c->rec.addresses[i]);
+                uv_close((uv_handle_t *)c->att[i].tcp, handle_closed);
+                c->att[i].tcp = NULL;
+            }
+        c->nactive = 0;
         if (c->next_addr < c->num_addrs) {
-            /* this address is silent: try the next one (its own phase time) */
-            classify_connect_error(c, UV_ETIMEDOUT, c->rec.addresses[c->rec.used_address]);
-            close_tcp(c);
             try_next_address(c);
             break;
         }
         fail(c, via_proxy(c) ? WSP_CLASS_PROXY_UNREACHABLE : WSP_CLASS_TCP_TIMEOUT,
-             "no answer to the TCP connection to %s%s port %u within %.3gs",
+             "no answer to the TCP connection to %s%s port %u within %.3gs%s",
              via_proxy(c) ? "the proxy at " : "",
              c->rec.used_address >= 0 ? c->rec.addresses[c->rec.used_address] : "?", c->rec.port,
-             timeout_s(c));
+             timeout_s(c), c->num_addrs > 1 ? " (all addresses tried)" : "");
         break;
     case WSP_PHASE_PROXY:
         if (c->px && c->px->tls_pending)
@@ -1512,16 +1549,31 @@ static void classify_connect_error(wsp_conn *c, int status, const char *addr)
 
 static void connect_cb(uv_connect_t *req, int status)
 {
-    wsp_conn *c = req->data;
+    attempt *a = req->data;
+    wsp_conn *c = a->c;
     free(req);
-    if (status == UV_ECANCELED || c->phase != WSP_PHASE_CONNECT)
-        return;
+    if (status == UV_ECANCELED || c->phase != WSP_PHASE_CONNECT || !a->tcp)
+        return; /* closed by us: a lost race, a timeout, the end */
+    int i = (int)(a - c->att);
     if (status < 0) {
-        classify_connect_error(c, status, c->rec.addresses[c->rec.used_address]);
-        close_tcp(c);
-        try_next_address(c);
+        c->rec.attempts[i] = WSP_ATTEMPT_FAILED;
+        classify_connect_error(c, status, c->rec.addresses[i]);
+        uv_close((uv_handle_t *)a->tcp, handle_closed);
+        a->tcp = NULL;
+        c->nactive--;
+        /* RFC 8305 5: a failure starts the next attempt at once */
+        if (c->next_addr < c->num_addrs || c->nactive == 0)
+            try_next_address(c);
         return;
     }
+    /* the first to connect wins; the others are abandoned */
+    c->tcp = a->tcp;
+    c->rec.used_address = i;
+    c->rec.attempts[i] = WSP_ATTEMPT_WON;
+    for (int k = 0; k < c->num_addrs; k++)
+        if (k != i && c->att[k].tcp)
+            c->rec.attempts[k] = WSP_ATTEMPT_ABANDONED;
+    close_attempts(c);
     c->rec.network = true;
     c->rec.t_connected = uv_hrtime();
     free(c->addrs); /* the addresses not tried are no longer needed */
@@ -1566,9 +1618,21 @@ static void start_endpoint(wsp_conn *c)
     send_request(c);
 }
 
+static void he_cb(uv_timer_t *t)
+{
+    wsp_conn *c = t->data;
+    if (c->phase == WSP_PHASE_CONNECT && c->next_addr < c->num_addrs)
+        try_next_address(c);
+}
+
+/* Start the next address's attempt (Happy Eyeballs: it races the ones still connecting, and
+ * the one after it starts HE_DELAY_MS later unless one wins first); with none left and none
+ * connecting, the connection fails with the last attempt's error. */
 static void try_next_address(wsp_conn *c)
 {
     if (c->next_addr >= c->num_addrs) {
+        if (c->nactive > 0)
+            return; /* the others may still connect */
         if (!c->connect_err) {
             fail(c, WSP_CLASS_INTERNAL, "out of memory");
             return;
@@ -1582,12 +1646,12 @@ static void try_next_address(wsp_conn *c)
         return;
     }
     int i = c->next_addr++;
-    c->rec.used_address = i;
-    c->tcp = malloc(sizeof *c->tcp);
+    if (c->rec.used_address < 0 || c->nactive == 0)
+        c->rec.used_address = i; /* the address a failure is reported for, until one wins */
+    uv_tcp_t *tcp = malloc(sizeof *tcp);
     uv_connect_t *req = malloc(sizeof *req);
-    if (!c->tcp || !req) {
-        free(c->tcp);
-        c->tcp = NULL;
+    if (!tcp || !req) {
+        free(tcp);
         free(req);
         fail(c, WSP_CLASS_INTERNAL, "out of memory");
         return;
@@ -1596,31 +1660,62 @@ static void try_next_address(wsp_conn *c)
      * destination (IP_BIND_ADDRESS_NO_PORT): bind() with port 0 searches the whole ephemeral
      * range under a lock for every socket, which made 10,000 bound connections cost 5.7
      * CPU-seconds (issue 7). */
-    if (!c->o->bind_addr || uv_tcp_init_ex(c->loop, c->tcp, c->o->bind_addr->sa_family) != 0)
-        uv_tcp_init(c->loop, c->tcp);
-    c->tcp->data = c;
+    if (!c->o->bind_addr || uv_tcp_init_ex(c->loop, tcp, c->o->bind_addr->sa_family) != 0)
+        uv_tcp_init(c->loop, tcp);
+    tcp->data = c;
     c->open_handles++;
-    req->data = c;
+    c->att[i].c = c;
+    c->att[i].tcp = tcp;
+    req->data = &c->att[i];
     int rc = 0;
     if (c->o->bind_addr) {
 #ifdef IP_BIND_ADDRESS_NO_PORT
         uv_os_fd_t fd;
         int one = 1;
-        if (uv_fileno((const uv_handle_t *)c->tcp, &fd) == 0)
+        if (uv_fileno((const uv_handle_t *)tcp, &fd) == 0)
             setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 #endif
-        rc = uv_tcp_bind(c->tcp, c->o->bind_addr, 0);
+        rc = uv_tcp_bind(tcp, c->o->bind_addr, 0);
     }
     if (rc == 0)
-        rc = uv_tcp_connect(req, c->tcp, (const struct sockaddr *)&c->addrs[i], connect_cb);
+        rc = uv_tcp_connect(req, tcp, (const struct sockaddr *)&c->addrs[i], connect_cb);
     if (rc != 0) {
         free(req);
+        c->rec.attempts[i] = WSP_ATTEMPT_FAILED;
         classify_connect_error(c, rc, c->rec.addresses[i]);
-        close_tcp(c);
+        uv_close((uv_handle_t *)tcp, handle_closed);
+        c->att[i].tcp = NULL;
         try_next_address(c);
         return;
     }
-    arm_phase_timer(c);
+    c->nactive++;
+    arm_phase_timer(c); /* the newest attempt's phase time */
+    if (c->he_timer && c->next_addr < c->num_addrs)
+        uv_timer_start(c->he_timer, he_cb, HE_DELAY_MS, 0);
+}
+
+/* RFC 8305 4: interleave the families, IPv6 first, each in the resolver's order. */
+static void interleave(struct sockaddr_storage *a, int n)
+{
+    struct sockaddr_storage tmp[WSP_DNS_MAX_ADDRS];
+    int v6[WSP_DNS_MAX_ADDRS], v4[WSP_DNS_MAX_ADDRS], n6 = 0, n4 = 0, k = 0;
+    if (n < 2 || n > WSP_DNS_MAX_ADDRS)
+        return;
+    for (int i = 0; i < n; i++) {
+        if (a[i].ss_family == AF_INET6)
+            v6[n6++] = i;
+        else
+            v4[n4++] = i;
+    }
+    if (!n6 || !n4)
+        return;
+    for (int i = 0; i < n6 || i < n4; i++) {
+        if (i < n6)
+            tmp[k++] = a[v6[i]];
+        if (i < n4)
+            tmp[k++] = a[v4[i]];
+    }
+    memcpy(a, tmp, (size_t)n * sizeof *a);
 }
 
 static void use_addresses(wsp_conn *c, const struct sockaddr_storage *addrs, int n)
@@ -1633,16 +1728,20 @@ static void use_addresses(wsp_conn *c, const struct sockaddr_storage *addrs, int
         fail(c, WSP_CLASS_INTERNAL, "out of memory");
         return;
     }
-    for (int i = 0; i < n && c->num_addrs < (int)cap; i++) {
-        int fam = addrs[i].ss_family;
-        if (c->o->family != AF_UNSPEC && fam != c->o->family)
-            continue;
-        c->addrs[c->num_addrs] = addrs[i];
+    struct sockaddr_storage order[WSP_DNS_MAX_ADDRS];
+    int no = 0;
+    for (int i = 0; i < n && no < (int)cap; i++)
+        if (c->o->family == AF_UNSPEC || addrs[i].ss_family == c->o->family)
+            order[no++] = addrs[i];
+    interleave(order, no);
+    for (int i = 0; i < no; i++) {
+        int fam = order[i].ss_family;
+        c->addrs[c->num_addrs] = order[i];
         if (fam == AF_INET)
             ((struct sockaddr_in *)&c->addrs[c->num_addrs])->sin_port = htons(c->rec.port);
         else
             ((struct sockaddr_in6 *)&c->addrs[c->num_addrs])->sin6_port = htons(c->rec.port);
-        wsp_dns_addr_str((const struct sockaddr *)&addrs[i], c->rec.addresses[c->num_addrs],
+        wsp_dns_addr_str((const struct sockaddr *)&order[i], c->rec.addresses[c->num_addrs],
                          sizeof c->rec.addresses[0]);
         c->num_addrs++;
     }
@@ -1653,6 +1752,22 @@ static void use_addresses(wsp_conn *c, const struct sockaddr_storage *addrs, int
              "no address of the requested family for '%s'",
              via_proxy(c) ? c->o->proxy->host : c->o->url->host);
         return;
+    }
+    c->att = calloc((size_t)c->num_addrs, sizeof *c->att);
+    c->rec.attempts = calloc((size_t)c->num_addrs, sizeof *c->rec.attempts);
+    if (!c->att || !c->rec.attempts) {
+        fail(c, WSP_CLASS_INTERNAL, "out of memory");
+        return;
+    }
+    if (c->num_addrs > 1) {
+        c->he_timer = malloc(sizeof *c->he_timer);
+        if (!c->he_timer) {
+            fail(c, WSP_CLASS_INTERNAL, "out of memory");
+            return;
+        }
+        uv_timer_init(c->loop, c->he_timer);
+        c->he_timer->data = c;
+        c->open_handles++;
     }
     c->phase = WSP_PHASE_CONNECT;
     try_next_address(c);
@@ -1903,6 +2018,7 @@ void wsp_conn_free(wsp_conn *c)
         wsp_dns_cancel(c->dnsq);
         c->dnsq = NULL;
     }
+    close_attempts(c);
     if (c->phase != WSP_PHASE_DONE) {
         c->phase = WSP_PHASE_DONE;
         close_tcp(c);

@@ -146,6 +146,15 @@ typedef struct wsp_conn_proxy_record {
     int socks_reply;         /* the SOCKS5 reply code, -1 when none came */
 } wsp_conn_proxy_record;
 
+/* What became of one address's connection attempt (Happy Eyeballs, RFC 8305). */
+enum {
+    WSP_ATTEMPT_NOT_TRIED,
+    WSP_ATTEMPT_WON,       /* it connected first: the connection */
+    WSP_ATTEMPT_FAILED,    /* refused, unreachable, ... */
+    WSP_ATTEMPT_TIMEOUT,   /* no answer within the phase timeout */
+    WSP_ATTEMPT_ABANDONED, /* still connecting when another won */
+};
+
 typedef enum wsp_closed_by {
     WSP_CLOSED_BY_NONE,
     WSP_CLOSED_BY_CLIENT,
@@ -166,7 +175,8 @@ typedef struct wsp_conn_record {
     /* addresses (heap, num_addresses entries; NULL before resolution) */
     char (*addresses)[48];
     int num_addresses;
-    int used_address; /* index into addresses, or -1 */
+    int used_address;  /* index into addresses, or -1 */
+    uint8_t *attempts; /* heap, num_addresses entries: what became of each (WSP_ATTEMPT_*) */
     uint16_t port;
     /* TLS */
     bool tls_used;

@@ -266,6 +266,18 @@ static json_t *record_json_into(json_t *o, const wsp_conn_record *r)
                         r->used_address >= 0 ? json_string(r->addresses[r->used_address])
                                              : json_null());
     json_object_set_new(o, "port", json_integer(r->port));
+    if (r->num_addresses > 1 && r->attempts) {
+        /* Happy Eyeballs (RFC 8305): which addresses were tried, and which won */
+        static const char *const outcomes[] = {"not_tried", "won", "failed", "timeout",
+                                               "abandoned"};
+        json_t *at = json_array();
+        for (int i = 0; i < r->num_addresses; i++)
+            json_array_append_new(
+                at, json_pack("{s:s, s:s, s:s}", "address", r->addresses[i], "family",
+                              strchr(r->addresses[i], ':') ? "ipv6" : "ipv4", "outcome",
+                              outcomes[r->attempts[i] <= 4 ? r->attempts[i] : 0]));
+        json_object_set_new(o, "connect_attempts", at);
+    }
     if (r->tls_used && r->tls) {
         json_t *t = json_object();
         json_object_set_new(t, "version", str_or_null(r->tls->version));
@@ -578,6 +590,17 @@ static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool 
     if (r->t_connected || fp == WSP_PHASE_CONNECT) {
         snprintf(what, sizeof what, "%s port %u",
                  r->used_address >= 0 ? r->addresses[r->used_address] : "?", r->port);
+        for (int i = 0, first = 1; r->attempts && i < r->num_addresses; i++) {
+            static const char *const words[] = {"", "", "failed", "timed out", "abandoned"};
+            if (i == r->used_address || r->attempts[i] < 2 || r->attempts[i] > 4)
+                continue;
+            size_t l = strlen(what);
+            snprintf(what + l, sizeof what - l, "%s%s %s", first ? " (tried first: " : ", ",
+                     r->addresses[i], words[r->attempts[i]]);
+            first = 0;
+        }
+        if (strstr(what, "(tried first: "))
+            snprintf(what + strlen(what), sizeof what - strlen(what), ")");
         row(f, &st, "connect", fp == WSP_PHASE_CONNECT, wsp_conn_ms(r->t_resolved, r->t_connected),
             r->t_connected != 0, fp == WSP_PHASE_CONNECT ? v->msg : what);
     }
