@@ -824,22 +824,29 @@ def unanswered_port():
     its queue filled first. Linux drops further SYNs, so a connect times out (TCP_TIMEOUT)."""
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.bind(("127.0.0.1", 0))
+    fillers = make_unanswered(srv)
+    yield srv.getsockname()[1]
+    for c in fillers:
+        c.close()
+    srv.close()
+
+
+def make_unanswered(srv):
+    """Make a bound socket a listener that never answers: backlog 0, its queue filled by
+    connections that are never accepted. Returns the filling sockets (close them after)."""
     srv.listen(0)
-    port = srv.getsockname()[1]
+    host, port = srv.getsockname()[:2]
     fillers = []
     for _ in range(8):
-        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c = socket.socket(srv.family, socket.SOCK_STREAM)
         c.setblocking(False)
         try:
-            c.connect(("127.0.0.1", port))
+            c.connect((host, port))
         except BlockingIOError:
             pass
         fillers.append(c)
     time.sleep(0.2)
-    yield port
-    for c in fillers:
-        c.close()
-    srv.close()
+    return fillers
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from conftest import _die_with_parent, ipv6_loopback_available, run_wsprobe, wsprobe_path
+from conftest import (_die_with_parent, ipv6_loopback_available, make_unanswered, run_wsprobe,
+                      wsprobe_path)
 
 
 def connect_outcome(addr, port, timeout=1.0):
@@ -44,17 +45,7 @@ def race(tmp_path):
             break
         except OSError:
             srv.close()
-    srv.listen(0)
-    fillers = []
-    for _ in range(8):
-        c = socket.socket()
-        c.setblocking(False)
-        try:
-            c.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(c)
-    time.sleep(0.2)
+    fillers = make_unanswered(srv)
     pf = tmp_path / "ports.json"
     p = subprocess.Popen([str(wsprobe_path()), "serve", "--listen", "127.0.0.2:%d" % port,
                           "--echo", "--unsafe-no-auth", "--port-file", str(pf), "-q"],
