@@ -164,6 +164,11 @@ static int rewrite(const wsp_cli_spec *s, const wsp_opt *const *t, int argc, cha
         if (!o) {
             if (wsp_cli_secret_option(a, len))
                 return secret_advice(s, t, a, len);
+            if (omitted(s, name))
+                return wsp_cli_usage_error(s->cmd,
+                                           "--%s is an option of other commands that %s has no "
+                                           "use for (see wsprobe %s --help)",
+                                           name, s->cmd, s->cmd);
             return wsp_cli_usage_error(s->cmd,
                                        "unknown option '%.*s' (options are spelled in full; see "
                                        "wsprobe %s --help)",

@@ -118,6 +118,8 @@ def test_wait_needs_every_backend(peers, backends):
 def test_each_address_refused_where_it_has_no_meaning(wsprobe, cmd):
     r = wsprobe(*cmd, "--each-address")
     assert r.rc == 2 and "each-address" in r.stderr, r
+    if cmd[0] in ("load", "security"):  # said why, not "unknown"
+        assert "no use for" in r.stderr, r
 
 
 def test_plan_each_address(backends, tmp_path):
