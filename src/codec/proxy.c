@@ -308,20 +308,29 @@ int wsp_proxy_select(const wsp_url *target, const wsp_proxy_settings *s, wsp_pro
 
 /* ---- HTTP CONNECT ---- */
 
+int wsp_proxy_basic_token(const wsp_proxy *p, char *out, size_t cap)
+{
+    char pair[2 * WSP_PROXY_CRED_MAX + 2];
+    if (!p->has_credentials)
+        return -1;
+    int pl = snprintf(pair, sizeof pair, "%s:%s", p->user, p->pass);
+    if (pl < 0 || cap < 4 * (((size_t)pl + 2) / 3) + 1) {
+        memset(pair, 0, sizeof pair);
+        return -1;
+    }
+    int n = EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)pair, pl);
+    memset(pair, 0, sizeof pair);
+    return n;
+}
+
 int wsp_proxy_connect_request(char *buf, size_t cap, const wsp_proxy *p, const char *host,
                               uint16_t port)
 {
     bool v6 = strchr(host, ':') != NULL;
-    char auth[760] = "";
-    if (p->has_credentials) {
-        char pair[2 * WSP_PROXY_CRED_MAX + 2];
-        int pl = snprintf(pair, sizeof pair, "%s:%s", p->user, p->pass);
-        char b64[4 * ((sizeof pair + 2) / 3) + 1];
-        EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)pair, pl);
+    char b64[4 * ((2 * WSP_PROXY_CRED_MAX + 4) / 3) + 1], auth[sizeof b64 + 40] = "";
+    if (wsp_proxy_basic_token(p, b64, sizeof b64) > 0)
         snprintf(auth, sizeof auth, "Proxy-Authorization: Basic %s\r\n", b64);
-        memset(pair, 0, sizeof pair);
-        memset(b64, 0, sizeof b64);
-    }
+    memset(b64, 0, sizeof b64);
     int n =
         snprintf(buf, cap,
                  v6 ? "CONNECT [%s]:%u HTTP/1.1\r\nHost: [%s]:%u\r\n%sUser-Agent: wsprobe\r\n\r\n"

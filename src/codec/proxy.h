@@ -86,6 +86,13 @@ bool wsp_noproxy_match(const char *list, const wsp_url *target, char *entry, siz
 
 /* ---- HTTP CONNECT (RFC 9110 9.3.6) ---- */
 
+#define WSP_PROXY_HEAD_MAX 16384 /* the longest answer head to CONNECT accepted */
+
+/* Proxy-Authorization's value for Basic (RFC 7617): base64 of user:password into out (cap
+ * bytes, at least 4 * 171 + 1 for the longest credentials). Returns its length, or -1 without
+ * credentials. The caller wipes out when done. */
+int wsp_proxy_basic_token(const wsp_proxy *p, char *out, size_t cap);
+
 /* The CONNECT request for host:port (an IPv6 literal is bracketed), with Proxy-Authorization:
  * Basic when the proxy has credentials. Returns its length, or -1 when it does not fit. */
 int wsp_proxy_connect_request(char *buf, size_t cap, const wsp_proxy *p, const char *host,

@@ -211,15 +211,14 @@ static void record_end(hconn *h)
         return;
     }
     e->opened_at = secs(r->t_start, h->t_open);
-    /* the close frame's arrival, when there was one: what follows is the closing handshake */
-    uint64_t t_stop =
-        rec->closed_by == WSP_CLOSED_BY_SERVER && rec->t_close_start ? rec->t_close_start : t_end;
+    /* the first close frame, either way (the server's, or ours at the end or on giving up):
+     * what follows is the closing handshake, not the connection's life */
+    uint64_t t_stop = rec->t_close_start ? rec->t_close_start : t_end;
     e->lifetime = secs(h->t_open, t_stop);
     e->since_in = rec->t_last_frame_in ? secs(rec->t_last_frame_in, t_stop) : -1;
     e->since_out = rec->t_last_frame_out ? secs(rec->t_last_frame_out, t_stop) : -1;
     if (rec->closed_by == WSP_CLOSED_BY_CLIENT && r->ending && rec->err.cls == WSP_CLASS_OK) {
         e->how = WSP_HOLD_HELD;
-        e->lifetime = secs(h->t_open, rec->t_close_start ? rec->t_close_start : t_end);
     } else if (rec->closed_by == WSP_CLOSED_BY_SERVER && rec->close_code >= 0 &&
                rec->close_code != WSP_WS_CLOSE_ABNORMAL) {
         e->how = WSP_HOLD_CLOSE_FRAME;

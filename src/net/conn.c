@@ -27,8 +27,6 @@ static _Thread_local uint8_t read_buf[READ_BUF];
 static _Thread_local uint8_t plain_buf[READ_BUF];
 static _Thread_local uint8_t link_buf[READ_BUF]; /* plaintext from an https:// proxy's TLS */
 
-#define PROXY_HEAD_MAX 16384 /* the longest CONNECT answer head accepted */
-
 /* Opening a tunnel through a proxy (heap, from the start until the tunnel is open). */
 typedef struct proxy_state {
     char host[WSP_URL_HOST_MAX + 1]; /* the tunnel's target: a name or an address */
@@ -37,7 +35,7 @@ typedef struct proxy_state {
     bool tls_pending;      /* https://: the TLS handshake with the proxy is under way */
     bool request_sent;
     wsp_socks5 s5;
-    char *head; /* CONNECT's answer head, PROXY_HEAD_MAX cap */
+    char *head; /* CONNECT's answer head, WSP_PROXY_HEAD_MAX cap */
     size_t head_len;
     size_t received; /* bytes from the proxy so far */
 } proxy_state;
@@ -533,32 +531,26 @@ static int flush_session(wsp_conn *c, wsp_tls *t)
     return 0;
 }
 
-static int flush_tls(wsp_conn *c)
+/* Encrypt plaintext with a session and send its records onward. */
+static int session_write(wsp_conn *c, wsp_tls *t, const void *data, size_t len)
 {
-    return flush_session(c, c->tls);
+    wsp_err e;
+    if (wsp_tls_write(t, data, len, &e) != 0)
+        return -1;
+    c->rec.tx_bytes += len;
+    return flush_session(c, t);
 }
 
 /* Write to the next hop: the proxy's TLS session when there is one, else the socket. */
 static int link_write(wsp_conn *c, const void *data, size_t len)
 {
-    if (!c->ptls_active)
-        return raw_write(c, data, len);
-    wsp_err e;
-    if (wsp_tls_write(c->ptls, data, len, &e) != 0)
-        return -1;
-    c->rec.tx_bytes += len;
-    return flush_session(c, c->ptls);
+    return c->ptls_active ? session_write(c, c->ptls, data, len) : raw_write(c, data, len);
 }
 
+/* Write to the endpoint: through its TLS session when there is one, else to the next hop. */
 static int net_write(wsp_conn *c, const void *data, size_t len)
 {
-    if (!c->tls_active)
-        return link_write(c, data, len);
-    wsp_err e;
-    if (wsp_tls_write(c->tls, data, len, &e) != 0)
-        return -1;
-    c->rec.tx_bytes += len;
-    return flush_tls(c);
+    return c->tls_active ? session_write(c, c->tls, data, len) : link_write(c, data, len);
 }
 
 /* ---- the upgrade ---- */
@@ -1365,7 +1357,7 @@ static void send_tunnel_request(wsp_conn *c)
     }
     char req[1200];
     int n = wsp_proxy_connect_request(req, sizeof req, p, px->host, px->port);
-    px->head = malloc(PROXY_HEAD_MAX);
+    px->head = malloc(WSP_PROXY_HEAD_MAX);
     if (n < 0 || !px->head) {
         fail(c, WSP_CLASS_INTERNAL, n < 0 ? "the CONNECT request does not fit" : "out of memory");
         return;
@@ -1387,15 +1379,20 @@ static void connect_answer(wsp_conn *c, const uint8_t *data, size_t len)
 {
     proxy_state *px = c->px;
     const wsp_proxy *p = c->o->proxy;
-    size_t room = PROXY_HEAD_MAX - px->head_len;
+    size_t room = WSP_PROXY_HEAD_MAX - px->head_len;
     size_t take = len < room ? len : room;
+    bool first = px->head_len == 0;
     memcpy(px->head + px->head_len, data, take);
     px->head_len += take;
+    /* the parser reads the whole head: call it when a line ended, on the first bytes (not
+     * HTTP at all is seen at once) and at the cap, so a proxy that trickles bytes costs lines */
+    if (!first && px->head_len < WSP_PROXY_HEAD_MAX && !memchr(data, '\n', take))
+        return;
     wsp_http_header hdrs[WSP_HTTP_HEADERS_MAX];
     wsp_http_response res = {.headers = hdrs, .num_headers = WSP_HTTP_HEADERS_MAX};
     const char *why = NULL;
     int n = wsp_http_parse_response(px->head, px->head_len, &res, &why);
-    if (n == WSP_HTTP_PARTIAL && px->head_len < PROXY_HEAD_MAX)
+    if (n == WSP_HTTP_PARTIAL && px->head_len < WSP_PROXY_HEAD_MAX)
         return;
     if (n < 0) {
         char ex[200];
@@ -1403,7 +1400,7 @@ static void connect_answer(wsp_conn *c, const uint8_t *data, size_t len)
         if (n == WSP_HTTP_PARTIAL)
             fail(c, WSP_CLASS_PROXY_PROTOCOL,
                  "the proxy %s answered CONNECT with more than %d bytes and no end of headers",
-                 p->shown, PROXY_HEAD_MAX);
+                 p->shown, WSP_PROXY_HEAD_MAX);
         else
             fail(c, WSP_CLASS_PROXY_PROTOCOL,
                  "the proxy %s answered CONNECT with something that is not HTTP (%s): %s", p->shown,
@@ -1610,7 +1607,7 @@ static void start_endpoint(wsp_conn *c)
         c->phase = WSP_PHASE_TLS;
         arm_phase_timer(c);
         int r = wsp_tls_handshake(c->tls, &e); /* writes the ClientHello */
-        flush_tls(c);
+        flush_session(c, c->tls);
         if (r < 0)
             fail_err(c, &e);
         return;

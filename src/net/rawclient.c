@@ -17,8 +17,6 @@
 #include "codec/proxy.h"
 #include "util/clock.h"
 
-#define PROXY_HEAD_MAX 16384
-
 static int ms_left(uint64_t deadline_ns)
 {
     uint64_t now = wsp_clock_mono_ns();
@@ -125,7 +123,7 @@ static int open_tunnel(wsp_rawc *c, const wsp_proxy *p, const char *host, uint16
         wsp_err_set(&e, WSP_CLASS_PROXY_PROTOCOL, "the proxy never finished its answer");
         goto failed;
     }
-    char req[1200], head[PROXY_HEAD_MAX];
+    char req[1200], head[WSP_PROXY_HEAD_MAX];
     int n = wsp_proxy_connect_request(req, sizeof req, p, host, port);
     int w = n > 0 ? wsp_rawc_write(c, req, (size_t)n) : -1;
     memset(req, 0, sizeof req);
@@ -142,6 +140,8 @@ static int open_tunnel(wsp_rawc *c, const wsp_proxy *p, const char *host, uint16
             goto failed;
         }
         hl++;
+        if (hl > 8 && head[hl - 1] != '\n' && hl < sizeof head)
+            continue; /* parse at line ends (and the first bytes): not once per byte */
         wsp_http_header hdrs[WSP_HTTP_HEADERS_MAX];
         wsp_http_response res = {.headers = hdrs, .num_headers = WSP_HTTP_HEADERS_MAX};
         int hr = wsp_http_parse_response(head, hl, &res, NULL);

@@ -656,13 +656,14 @@ static int choose_proxy(wsp_probe_setup *s, const wsp_url *u, wsp_proxy *p, wsp_
         p->has_credentials = true;
     }
     if (p->has_credentials) {
-        char pair[2 * WSP_PROXY_CRED_MAX + 2];
+        /* the password, user:password and the Basic token: none may reach a report */
+        char pair[2 * WSP_PROXY_CRED_MAX + 2], b64[4 * ((sizeof pair + 2) / 3) + 1];
         int pl = snprintf(pair, sizeof pair, "%s:%s", p->user, p->pass);
-        char b64[4 * ((sizeof pair + 2) / 3) + 1];
-        EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)pair, pl);
+        int bl = wsp_proxy_basic_token(p, b64, sizeof b64);
         wsp_redact_register(p->pass, strlen(p->pass));
         wsp_redact_register(pair, (size_t)pl);
-        wsp_redact_register(b64, strlen(b64));
+        if (bl > 0)
+            wsp_redact_register(b64, (size_t)bl);
         memset(pair, 0, sizeof pair);
         memset(b64, 0, sizeof b64);
     }
