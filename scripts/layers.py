@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """The layering check (docs/architecture.md, "Layers"): every #include "..." in src/ must point
 at the file's own layer or a lower one, and the feature folders of one level (check, load,
-audit, serve, hold, exporter) may not include each other: what two of them share moves down.
+audit, serve, exporter) may not include each other: what two of them share moves down.
 The codecs (src/codec/) are pure: no call that reads a clock, the environment or a file.
 
-    util < codec < net < probe < report < {check, load, audit, serve, hold, exporter} < cli
+    util < codec < net < probe < report < {check, load, audit, serve, exporter} < cli
 
 A folder's layer is its first path component under src/ (src/check/security/ is check). An
 include must name its layer by path ("codec/ws.h"); a bare "ws.h" is reported too, since it
@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 RANK = {"util": 0, "codec": 1, "net": 2, "probe": 3, "report": 4,
-        "check": 5, "load": 5, "audit": 5, "serve": 5, "hold": 5, "exporter": 5,
+        "check": 5, "load": 5, "audit": 5, "serve": 5, "exporter": 5,
         "cli": 6}
 SIBLINGS_APART = 5  # the level whose folders may not include each other
 # Codecs are pure (docs/architecture.md): no I/O, no clock, no environment of their own. A call

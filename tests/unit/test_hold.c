@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "hold/hold.h"
+#include "probe/hold.h"
 
 static void test_ladder(void **state)
 {

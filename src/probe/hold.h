@@ -1,9 +1,11 @@
-/* hold.h - `wsprobe hold`: open connections and keep them, and say when, how and by whom each
- * one ended (docs/hold.md). Where load measures, hold observes: strategies run side by side on
- * their own connections (silent: no frames at all; pings every P, for each P of a ladder;
- * application messages every M), for a duration, and the ends are read for what they mean: an
- * idle timeout (silent connections die at T, kept-alive ones live), a lifetime cap (every
- * connection dies at T however busy), a server that closes politely, or nothing at all.
+/* hold.h - holding connections: open them and keep them, and say when, how and by whom each
+ * one ended (docs/hold.md). `wsprobe hold` and the plan check `hold` both run it, so it sits in
+ * the probe layer (docs/architecture.md); its writers are report/holdreport.h. Where load measures,
+ * hold observes: strategies run side by side on their own connections (silent: no frames at all;
+ * pings every P, for each P of a ladder; application messages every M), for a duration, and the
+ * ends are read for what they mean: an idle timeout (silent connections die at T, kept-alive ones
+ * live), a lifetime cap (every connection dies at T however busy), a server that closes politely,
+ * or nothing at all.
  *
  * One libuv loop on the calling thread drives every connection (net/conn.h); a keep-alive
  * connection has one timer, armed for its next ping or message, and a silent one none, so an
@@ -15,9 +17,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
+#include <jansson.h>
+
 #include "net/conn.h"
+#include "net/dns.h"
 #include "probe/auth.h"
+#include "probe/setup.h"
 #include "util/error.h"
+#include "util/opt.h"
 
 #define WSP_HOLD_MAX_STRATEGIES 18
 #define WSP_HOLD_MAX_LADDER 16
@@ -49,6 +58,7 @@ const char *wsp_hold_how_name(wsp_hold_how h); /* "held", "close_frame", "fin", 
 
 /* One connection's story. Times in seconds. */
 typedef struct wsp_hold_end {
+    unsigned address;  /* index into the config's addresses (0 without --each-address) */
     unsigned strategy; /* index into the config's strategies */
     unsigned index;    /* its number within the strategy, from 1 */
     wsp_hold_how how;
@@ -72,7 +82,7 @@ typedef enum wsp_hold_conv {
 } wsp_hold_conv;
 
 typedef struct wsp_hold_drop {
-    unsigned strategy, index;
+    unsigned address, strategy, index;
     double at;        /* since the start of the run */
     wsp_hold_how how; /* close_frame, fin, rst, pong_timeout, other */
     int close_code;
@@ -84,6 +94,14 @@ typedef struct wsp_hold_drop {
 } wsp_hold_drop;
 
 #define WSP_HOLD_MAX_THRESHOLDS 16
+#define WSP_HOLD_MAX_MESSAGES 16
+#define WSP_HOLD_MAX_ADDRESSES WSP_DNS_MAX_ADDRS /* --each-address */
+
+/* --each-address: one backend, its connections pinned to it (SNI and Host unchanged). */
+typedef struct wsp_hold_address {
+    struct sockaddr_storage ss; /* port set */
+    char text[48];              /* "127.0.0.2", "::1" */
+} wsp_hold_address;
 
 typedef struct wsp_hold_config {
     const wsp_conn_opts *conn;
@@ -104,10 +122,17 @@ typedef struct wsp_hold_config {
     const char *conversation;
     const char *thresholds[WSP_HOLD_MAX_THRESHOLDS]; /* --threshold texts */
     size_t nthresholds;
+    /* --each-address: every strategy's connections are opened against each address (0: none,
+     * the connections go where conn's resolution and Happy Eyeballs take them) */
+    wsp_hold_address addresses[WSP_HOLD_MAX_ADDRESSES];
+    size_t naddresses;
+    bool catch_sigint; /* SIGINT ends the hold early, judged as it stands (the command) */
 } wsp_hold_config;
 
 typedef struct wsp_hold_result {
-    wsp_hold_end *ends; /* nends = nstrategies * per_strategy, strategy by strategy */
+    /* nends = addresses (at least 1) * nstrategies * per_strategy: address by address, then
+     * strategy by strategy, so one address's ends are a slice */
+    wsp_hold_end *ends;
     size_t nends;
     wsp_hold_drop *drops; /* --reconnect, in the order they happened */
     size_t ndrops, drops_cap;
@@ -170,5 +195,84 @@ typedef struct wsp_hold_analysis {
 int wsp_hold_threshold_check(const char *text, wsp_err *err);
 
 void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hold_analysis *a);
+
+/* ---- the whole judged ----
+ * Without --each-address, the one analysis. With it, one analysis per address (its slice of
+ * the ends, its drops) beside the analysis of every connection together: the whole holds when
+ * every address does and the gates and thresholds of the whole hold too. The exit code is the
+ * first failing address's, in resolution order (its most common class when none of its
+ * connections opened, else 1); 1 when only the whole's thresholds broke. */
+typedef struct wsp_hold_verdict {
+    wsp_hold_analysis all;  /* every connection */
+    wsp_hold_analysis *per; /* heap, one per address; NULL without --each-address */
+    size_t naddresses;      /* 0 without --each-address */
+    size_t first_failed;    /* the first failing address, naddresses when none */
+    size_t addresses_ok;
+    bool ok;
+    int exit_code;     /* 0, 1, or the class's code when nothing opened */
+    wsp_class cls;     /* what ended the first failing connection (OK when ok) */
+    char summary[700]; /* the verdict in one line: what failed, or the first finding */
+} wsp_hold_verdict;
+
+/* 0, or -1 when out of memory. */
+int wsp_hold_judge(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hold_verdict *v);
+void wsp_hold_verdict_cleanup(wsp_hold_verdict *v);
+/* Address `a`'s connections as a result of their own: its slice of the ends (borrowed) and its
+ * drops (copied: free(view->drops)). 0, or -1 when out of memory. */
+int wsp_hold_address_view(const wsp_hold_config *cfg, const wsp_hold_result *r, size_t a,
+                          wsp_hold_result *view);
+
+/* ---- options: one table for `wsprobe hold` and a plan's `hold:` check (util/opt.h; the plan
+ * key of each is its name with '_' for '-') ---- */
+enum {
+    WSP_HOLD_OPT_DURATION = WSP_PROBE_OPT_OWN,
+    WSP_HOLD_OPT_PER_STRATEGY,
+    WSP_HOLD_OPT_LADDER,
+    WSP_HOLD_OPT_MESSAGE_EVERY,
+    WSP_HOLD_OPT_NO_SILENT,
+    WSP_HOLD_OPT_EXPECT_LIFETIME,
+    WSP_HOLD_OPT_EXPECT_SILENT_LIFETIME,
+    WSP_HOLD_OPT_RECONNECT,
+    WSP_HOLD_OPT_THRESHOLD,
+    WSP_HOLD_OPT_OWN, /* the command's own from here */
+};
+extern const wsp_opt wsp_hold_opts[];
+
+#define WSP_HOLD_DEFAULT_DURATION_US (600ull * 1000000ull)
+
+typedef struct wsp_hold_setup {
+    wsp_hold_config cfg;
+    const char *ladder; /* borrowed */
+    uint64_t message_every;
+    bool no_silent;
+    const char *messages[WSP_HOLD_MAX_MESSAGES]; /* borrowed */
+    size_t nmessages;
+    bool duration_set;
+} wsp_hold_setup;
+
+/* Defaults: 10 minutes, 2 connections per strategy, pings every 30 s. */
+void wsp_hold_setup_init(wsp_hold_setup *s);
+/* Take option o (of wsp_hold_opts) with its parsed value; arg is borrowed. 0, or -1 with err
+ * (USAGE). */
+int wsp_hold_setup_set(wsp_hold_setup *s, const wsp_opt *o, const char *arg, const wsp_opt_value *v,
+                       wsp_err *err);
+/* A message of the messages strategy (and of the conversation after a reconnect). */
+int wsp_hold_setup_add_message(wsp_hold_setup *s, const char *text, wsp_err *err);
+/* The plan form: key (a plan key of wsp_hold_opts, or "send") with its value (a string; true
+ * for a flag; for a repeatable option or send, a string or an array of strings), as a plan's
+ * `hold:` check writes it. `label` names it in errors ("checks[2].hold.duration"). Strings are
+ * borrowed: v must outlive s. 0, or -1 with err. */
+int wsp_hold_setup_set_json(wsp_hold_setup *s, const char *key, const json_t *v, const char *label,
+                            wsp_err *err);
+/* Every pair of `params` through wsp_hold_setup_set_json ("name" is the check's, skipped). */
+int wsp_hold_setup_from_json(wsp_hold_setup *s, const json_t *params, wsp_err *err);
+/* The strategies and every rule across options (a ladder step not shorter than the duration,
+ * --message-every without --send, more connections than the file limit allows), before
+ * anything starts. 0, or -1 with err (USAGE naming the fix). */
+int wsp_hold_setup_finish(wsp_hold_setup *s, wsp_err *err);
+/* The connections a finished setup opens, and whether the file limit allows them (USAGE naming
+ * `ulimit -n` when not): again once --each-address has said how many addresses there are. */
+size_t wsp_hold_connections(const wsp_hold_config *cfg);
+int wsp_hold_files_check(const wsp_hold_config *cfg, wsp_err *err);
 
 #endif

@@ -1,5 +1,5 @@
 /* hold.c - see hold.h. */
-#include "hold/hold.h"
+#include "probe/hold.h"
 
 #include <math.h>
 #include <signal.h>
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <uv.h>
 
@@ -88,6 +89,7 @@ typedef struct hold_run {
     uv_timer_t end_timer, grace_timer;
     uv_signal_t sigint;
     hconn *conns;
+    wsp_conn_opts *pinned; /* --each-address: the connection options of each address */
     size_t n, next_start, handshaking, live;
     uint64_t t_start;
     bool ending;
@@ -280,13 +282,13 @@ static void open_conn(hold_run *r, hconn *h)
     wsp_err ae;
     wsp_err_clear(&ae);
     int arc = 0;
-    const wsp_conn_opts *opts = r->cfg->conn;
+    const wsp_conn_opts *base = r->pinned ? &r->pinned[e->address] : r->cfg->conn, *opts = base;
     if (r->cfg->auth && wsp_auth_active(r->cfg->auth)) {
         if (h->ac)
             wsp_auth_conn_cleanup(h->ac);
         else
             h->ac = calloc(1, sizeof *h->ac);
-        arc = h->ac ? wsp_auth_conn_init(h->ac, r->cfg->auth, r->cfg->conn, &ae)
+        arc = h->ac ? wsp_auth_conn_init(h->ac, r->cfg->auth, base, &ae)
                     : wsp_err_set(&ae, WSP_CLASS_INTERNAL, "out of memory");
         if (h->ac)
             opts = &h->ac->opts;
@@ -344,6 +346,7 @@ static int reconnect_later(hold_run *r, hconn *h, bool was_open)
         const wsp_hold_end *e = &o->ends[h->idx];
         wsp_hold_drop *d = &o->drops[o->ndrops];
         memset(d, 0, sizeof *d);
+        d->address = e->address;
         d->strategy = e->strategy;
         d->index = e->index;
         h->t_drop = uv_hrtime();
@@ -421,34 +424,55 @@ static void walk_close(uv_handle_t *h, void *ud)
         uv_close(h, NULL);
 }
 
+size_t wsp_hold_connections(const wsp_hold_config *cfg)
+{
+    return (cfg->naddresses ? cfg->naddresses : 1) * cfg->nstrategies * cfg->per_strategy;
+}
+
+static void run_release(hold_run *r)
+{
+    free(r->conns);
+    free(r->pinned);
+}
+
 int wsp_hold_run(const wsp_hold_config *cfg, wsp_hold_result *out, wsp_err *err)
 {
     memset(out, 0, sizeof *out);
-    size_t n = cfg->nstrategies * cfg->per_strategy;
+    size_t n = wsp_hold_connections(cfg), na = cfg->naddresses ? cfg->naddresses : 1;
     if (n == 0)
         return wsp_err_set(err, WSP_CLASS_USAGE, "no connections to hold");
     hold_run r = {.cfg = cfg, .out = out, .n = n};
     out->ends = calloc(n, sizeof *out->ends);
     r.conns = calloc(n, sizeof *r.conns);
-    if (!out->ends || !r.conns) {
-        free(r.conns);
+    if (cfg->naddresses)
+        r.pinned = calloc(cfg->naddresses, sizeof *r.pinned);
+    if (!out->ends || !r.conns || (cfg->naddresses && !r.pinned)) {
+        run_release(&r);
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
     }
     out->nends = n;
-    /* interleaved start order (one of each strategy in turn), so every strategy opens at the
-     * same moments and their ends compare */
+    for (size_t a = 0; a < cfg->naddresses; a++) { /* shallow: the rest stays the caller's */
+        r.pinned[a] = *cfg->conn;
+        r.pinned[a].pinned = &cfg->addresses[a].ss;
+        r.pinned[a].num_pinned = 1;
+    }
+    /* interleaved start order (one of each address, then of each strategy, in turn), so every
+     * strategy and every backend opens at the same moments and their ends compare; the ends
+     * are laid out address by address, strategy by strategy */
     for (size_t i = 0; i < n; i++) {
-        size_t s = i % cfg->nstrategies, k = i / cfg->nstrategies;
-        size_t idx = s * cfg->per_strategy + k;
+        size_t a = i % na, j = i / na;
+        size_t s = j % cfg->nstrategies, k = j / cfg->nstrategies;
+        size_t idx = (a * cfg->nstrategies + s) * cfg->per_strategy + k;
         r.conns[i].run = &r;
         r.conns[i].idx = (unsigned)idx;
         r.conns[i].drop_idx = SIZE_MAX;
+        out->ends[idx].address = (unsigned)a;
         out->ends[idx].strategy = (unsigned)s;
         out->ends[idx].index = (unsigned)k + 1;
         out->ends[idx].close_code = -1;
     }
     if (uv_loop_init(&r.loop) != 0) {
-        free(r.conns);
+        run_release(&r);
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "cannot make an event loop");
     }
     for (size_t i = 0; i < n; i++) {
@@ -458,9 +482,11 @@ int wsp_hold_run(const wsp_hold_config *cfg, wsp_hold_result *out, wsp_err *err)
     uv_timer_init(&r.loop, &r.end_timer);
     uv_timer_init(&r.loop, &r.grace_timer);
     r.end_timer.data = r.grace_timer.data = &r;
-    uv_signal_init(&r.loop, &r.sigint);
-    r.sigint.data = &r;
-    uv_signal_start(&r.sigint, sigint_cb, SIGINT);
+    if (cfg->catch_sigint) {
+        uv_signal_init(&r.loop, &r.sigint);
+        r.sigint.data = &r;
+        uv_signal_start(&r.sigint, sigint_cb, SIGINT);
+    }
     r.t_start = uv_hrtime();
     uv_timer_start(&r.end_timer, end_cb, (cfg->duration_us + 999) / 1000, 0);
     start_more(&r);
@@ -476,7 +502,7 @@ int wsp_hold_run(const wsp_hold_config *cfg, wsp_hold_result *out, wsp_err *err)
     uv_walk(&r.loop, walk_close, NULL);
     uv_run(&r.loop, UV_RUN_DEFAULT);
     uv_loop_close(&r.loop);
-    free(r.conns);
+    run_release(&r);
     return 0;
 }
 
@@ -851,4 +877,369 @@ void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_
         a->ok &= a->thresholds[i].ok;
         a->nthresholds++;
     }
+}
+
+/* ---- the whole judged ---- */
+
+int wsp_hold_address_view(const wsp_hold_config *cfg, const wsp_hold_result *r, size_t a,
+                          wsp_hold_result *view)
+{
+    size_t per = cfg->nstrategies * cfg->per_strategy;
+    memset(view, 0, sizeof *view);
+    view->ends = r->ends + a * per;
+    view->nends = per;
+    view->elapsed_s = r->elapsed_s;
+    view->drops = calloc(r->ndrops ? r->ndrops : 1, sizeof *view->drops);
+    if (!view->drops)
+        return -1;
+    for (size_t i = 0; i < r->ndrops; i++)
+        if (r->drops[i].address == a)
+            view->drops[view->ndrops++] = r->drops[i];
+    view->drops_cap = view->ndrops;
+    return 0;
+}
+
+/* What failed, in words, and the class behind it: the earliest connection that never opened
+ * or ended below its gate, else a broken threshold. */
+static void failure_words(const wsp_hold_config *cfg, const wsp_hold_result *r,
+                          const wsp_hold_analysis *a, wsp_class *cls, char *buf, size_t cap)
+{
+    *cls = WSP_CLASS_OK;
+    buf[0] = '\0';
+    if (!a->opened) {
+        *cls = a->common_cls;
+        const char *msg = "";
+        for (size_t i = 0; i < r->nends && !msg[0]; i++)
+            if (r->ends[i].cls == a->common_cls)
+                msg = r->ends[i].message;
+        snprintf(buf, cap, "no connection opened (%s: %.400s)", wsp_class_name(*cls), msg);
+        return;
+    }
+    const wsp_hold_end *first = NULL;
+    for (size_t i = 0; i < r->nends; i++) {
+        const wsp_hold_end *e = &r->ends[i];
+        bool silent = cfg->strategies[e->strategy].kind == WSP_HOLD_SILENT;
+        uint64_t limit = silent ? cfg->expect_silent_lifetime_us : cfg->expect_lifetime_us;
+        bool bad = e->how == WSP_HOLD_NEVER_OPENED ||
+                   (limit && e->how != WSP_HOLD_HELD && e->lifetime < (double)limit / 1e6);
+        double t = e->opened_at < 0 ? -1 : e->opened_at + e->lifetime;
+        double ft = !first ? 0 : first->opened_at < 0 ? -1 : first->opened_at + first->lifetime;
+        if (bad && (!first || t < ft))
+            first = e;
+    }
+    for (int g = 0; g < 3; g++) {
+        const wsp_hold_gate *gt = &a->gates[g];
+        if (!gt->applies || gt->ok || !first)
+            continue;
+        *cls = first->cls;
+        if (gt->limit_s > 0)
+            snprintf(buf, cap,
+                     "%zu of %zu connections ended before %.3g s (%s, first: %s#%u %s "
+                     "after %.3f s)",
+                     gt->failed, gt->of, gt->limit_s, gt->name,
+                     cfg->strategies[first->strategy].name, first->index,
+                     wsp_hold_how_name(first->how), first->lifetime);
+        else
+            snprintf(buf, cap, "%zu of %zu connections never opened (%s: %.300s)", gt->failed,
+                     gt->of, wsp_class_name(first->cls), first->message);
+        return;
+    }
+    for (size_t i = 0; i < a->nthresholds; i++)
+        if (!a->thresholds[i].ok) {
+            *cls = a->ungraceful ? WSP_CLASS_WS_DROPPED : WSP_CLASS_WS_CLOSED;
+            snprintf(buf, cap, "threshold %s broke (measured %.4g)", a->thresholds[i].text,
+                     a->thresholds[i].value);
+            return;
+        }
+}
+
+static int analysis_rc(const wsp_hold_analysis *a)
+{
+    return !a->opened ? wsp_class_exit_code(a->common_cls) : a->ok ? 0 : 1;
+}
+
+int wsp_hold_judge(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hold_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    wsp_hold_analyse(cfg, r, &v->all);
+    char why[500];
+    if (!cfg->naddresses) {
+        v->ok = v->all.ok && v->all.opened;
+        v->exit_code = analysis_rc(&v->all);
+        failure_words(cfg, r, &v->all, &v->cls, why, sizeof why);
+        snprintf(v->summary, sizeof v->summary, "%s",
+                 why[0]             ? why
+                 : v->all.nfindings ? v->all.findings[0]
+                                    : "held");
+        return 0;
+    }
+    v->naddresses = cfg->naddresses;
+    v->first_failed = cfg->naddresses;
+    if (!(v->per = calloc(cfg->naddresses, sizeof *v->per)))
+        return -1;
+    for (size_t a = 0; a < cfg->naddresses; a++) {
+        wsp_hold_result view;
+        if (wsp_hold_address_view(cfg, r, a, &view) != 0)
+            return -1;
+        wsp_hold_analyse(cfg, &view, &v->per[a]);
+        if (analysis_rc(&v->per[a]) == 0) {
+            v->addresses_ok++;
+        } else if (v->first_failed == cfg->naddresses) {
+            v->first_failed = a;
+            failure_words(cfg, &view, &v->per[a], &v->cls, why, sizeof why);
+        }
+        free(view.drops);
+    }
+    if (v->first_failed < cfg->naddresses) {
+        v->exit_code = analysis_rc(&v->per[v->first_failed]);
+        snprintf(v->summary, sizeof v->summary, "%zu of %zu addresses held; %s: %s",
+                 v->addresses_ok, cfg->naddresses, cfg->addresses[v->first_failed].text, why);
+    } else if (!v->all.ok) { /* every address held, the whole's thresholds did not */
+        v->exit_code = 1;
+        failure_words(cfg, r, &v->all, &v->cls, why, sizeof why);
+        snprintf(v->summary, sizeof v->summary, "every address held; across them: %s", why);
+    } else {
+        snprintf(v->summary, sizeof v->summary, "%zu of %zu addresses held", v->addresses_ok,
+                 cfg->naddresses);
+    }
+    v->ok = v->exit_code == 0;
+    return 0;
+}
+
+void wsp_hold_verdict_cleanup(wsp_hold_verdict *v)
+{
+    free(v->per);
+    v->per = NULL;
+}
+
+/* ---- options ---- */
+
+const wsp_opt wsp_hold_opts[] = {
+    {"hold:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    {"duration", 0, WSP_OPT_DURATION, WSP_HOLD_OPT_DURATION, "DUR",
+     "how long to hold the connections (default 10m)", 0, 0, NULL, "duration", 0},
+    {"per-strategy", 0, WSP_OPT_COUNT, WSP_HOLD_OPT_PER_STRATEGY, "N",
+     "connections of each strategy (default 2)", 1, 100000, NULL, "per_strategy", 0},
+    {"ping-ladder", 0, WSP_OPT_TEXT, WSP_HOLD_OPT_LADDER, "LIST",
+     "one strategy per interval: pings every P (default 30s;\ne.g. 15s,30s,45s,90s)", 0, 0, NULL,
+     "ping_ladder", 0},
+    {"message-every", 0, WSP_OPT_DURATION, WSP_HOLD_OPT_MESSAGE_EVERY, "DUR",
+     "a strategy that sends the --send messages every DUR", 0, 0, NULL, "message_every", 0},
+    {"no-silent", 0, WSP_OPT_FLAG, WSP_HOLD_OPT_NO_SILENT, NULL, "leave out the silent strategy", 0,
+     0, NULL, "no_silent", 0},
+    {"expect-lifetime", 0, WSP_OPT_DURATION, WSP_HOLD_OPT_EXPECT_LIFETIME, "DUR",
+     "exit 1 when a kept-alive connection (pings, messages)\nends before DUR", 0, 0, NULL,
+     "expect_lifetime", 0},
+    {"expect-silent-lifetime", 0, WSP_OPT_DURATION, WSP_HOLD_OPT_EXPECT_SILENT_LIFETIME, "DUR",
+     "exit 1 when a silent connection ends before DUR", 0, 0, NULL, "expect_silent_lifetime", 0},
+    {"reconnect", 0, WSP_OPT_FLAG, WSP_HOLD_OPT_RECONNECT, NULL,
+     "reconnect each dropped connection (backoff with jitter)\nand send the first --send "
+     "message once it is back:\nrolling-deploy resilience (1001/1012 are graceful)",
+     0, 0, NULL, "reconnect", 0},
+    {"threshold", 0, WSP_OPT_TEXT, WSP_HOLD_OPT_THRESHOLD, "EXPR",
+     "reconnect_p99<2s, ungraceful<1, lost<1, gap<5s, drops<N\n(repeatable; exit 1 when one "
+     "breaks)",
+     0, 0, NULL, "threshold", WSP_OPT_REPEAT},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+void wsp_hold_setup_init(wsp_hold_setup *s)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg.duration_us = WSP_HOLD_DEFAULT_DURATION_US;
+    s->cfg.per_strategy = 2;
+}
+
+int wsp_hold_setup_set(wsp_hold_setup *s, const wsp_opt *o, const char *arg, const wsp_opt_value *v,
+                       wsp_err *err)
+{
+    wsp_hold_config *c = &s->cfg;
+    switch (o->id) {
+    case WSP_HOLD_OPT_DURATION:
+        c->duration_us = v->u;
+        s->duration_set = true;
+        return 0;
+    case WSP_HOLD_OPT_PER_STRATEGY:
+        c->per_strategy = (unsigned)v->u;
+        return 0;
+    case WSP_HOLD_OPT_LADDER:
+        s->ladder = arg;
+        return 0;
+    case WSP_HOLD_OPT_MESSAGE_EVERY:
+        s->message_every = v->u;
+        return 0;
+    case WSP_HOLD_OPT_NO_SILENT:
+        s->no_silent = true;
+        return 0;
+    case WSP_HOLD_OPT_EXPECT_LIFETIME:
+        c->expect_lifetime_us = v->u;
+        return 0;
+    case WSP_HOLD_OPT_EXPECT_SILENT_LIFETIME:
+        c->expect_silent_lifetime_us = v->u;
+        return 0;
+    case WSP_HOLD_OPT_RECONNECT:
+        c->reconnect = true;
+        return 0;
+    case WSP_HOLD_OPT_THRESHOLD:
+        if (c->nthresholds >= WSP_HOLD_MAX_THRESHOLDS)
+            return wsp_err_set(err, WSP_CLASS_USAGE, "at most %d thresholds",
+                               WSP_HOLD_MAX_THRESHOLDS);
+        if (wsp_hold_threshold_check(arg, err) != 0)
+            return -1;
+        c->thresholds[c->nthresholds++] = arg;
+        return 0;
+    default:
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "option --%s is not hold's", o->name);
+    }
+}
+
+int wsp_hold_setup_add_message(wsp_hold_setup *s, const char *text, wsp_err *err)
+{
+    if (s->nmessages >= WSP_HOLD_MAX_MESSAGES)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "at most %d messages to send while holding",
+                           WSP_HOLD_MAX_MESSAGES);
+    s->messages[s->nmessages++] = text;
+    return 0;
+}
+
+/* One value of a plan key: a string, or true for a flag. */
+static int set_json_one(wsp_hold_setup *s, const wsp_opt *o, const json_t *v, const char *label,
+                        wsp_err *err)
+{
+    if (o->type == WSP_OPT_FLAG) {
+        if (!json_is_boolean(v))
+            return wsp_err_set(err, WSP_CLASS_USAGE, "%s: expected true or false", label);
+        return json_is_true(v) ? wsp_hold_setup_set(s, o, NULL, NULL, err) : 0;
+    }
+    if (!json_is_string(v))
+        return wsp_err_set(err, WSP_CLASS_USAGE, "%s: expected a string", label);
+    wsp_opt_value ov;
+    if (wsp_opt_parse(o, label, json_string_value(v), &ov, err) != 0)
+        return -1;
+    if (wsp_hold_setup_set(s, o, json_string_value(v), &ov, err) != 0) {
+        wsp_err inner = *err;
+        return wsp_err_set(err, WSP_CLASS_USAGE, "%s: %s", label, inner.msg);
+    }
+    return 0;
+}
+
+int wsp_hold_setup_set_json(wsp_hold_setup *s, const char *key, const json_t *v, const char *label,
+                            wsp_err *err)
+{
+    const wsp_opt *const tables[] = {wsp_hold_opts, NULL};
+    const wsp_opt *o = wsp_opt_by_plan_key(tables, key);
+    bool send = strcmp(key, "send") == 0;
+    if (!o && !send)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "%s: unknown key; expected name, send, duration, per_strategy, "
+                           "ping_ladder, message_every, no_silent, expect_lifetime, "
+                           "expect_silent_lifetime, reconnect, threshold",
+                           label);
+    bool many = send || (o->flags & WSP_OPT_REPEAT);
+    if (many && json_is_array(v)) {
+        size_t i;
+        const json_t *it;
+        json_array_foreach(v, i, it)
+        {
+            int rc =
+                !send ? set_json_one(s, o, it, label, err)
+                : json_is_string(it)
+                    ? wsp_hold_setup_add_message(s, json_string_value(it), err)
+                    : wsp_err_set(err, WSP_CLASS_USAGE, "%s[%zu]: expected a string", label, i);
+            if (rc != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (send)
+        return json_is_string(v) ? wsp_hold_setup_add_message(s, json_string_value(v), err)
+                                 : wsp_err_set(err, WSP_CLASS_USAGE,
+                                               "%s: expected a string or a list of them", label);
+    return set_json_one(s, o, v, label, err);
+}
+
+int wsp_hold_setup_from_json(wsp_hold_setup *s, const json_t *params, wsp_err *err)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)params, k, v)
+    {
+        if (strcmp(k, "name") == 0)
+            continue;
+        char label[96];
+        snprintf(label, sizeof label, "hold.%s", k);
+        if (wsp_hold_setup_set_json(s, k, v, label, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void add_strategy(wsp_hold_config *c, wsp_hold_kind kind, uint64_t every_us)
+{
+    wsp_hold_strategy *s = &c->strategies[c->nstrategies++];
+    s->kind = kind;
+    s->every_us = every_us;
+    char d[24];
+    if (every_us % 1000000 == 0)
+        snprintf(d, sizeof d, "%llus", (unsigned long long)(every_us / 1000000));
+    else
+        snprintf(d, sizeof d, "%llums", (unsigned long long)(every_us / 1000));
+    snprintf(s->name, sizeof s->name, "%s%s",
+             kind == WSP_HOLD_SILENT  ? "silent"
+             : kind == WSP_HOLD_PINGS ? "ping-"
+                                      : "message-",
+             kind == WSP_HOLD_SILENT ? "" : d);
+}
+
+int wsp_hold_setup_finish(wsp_hold_setup *s, wsp_err *err)
+{
+    wsp_hold_config *c = &s->cfg;
+    uint64_t ladder[WSP_HOLD_MAX_LADDER];
+    size_t nl = 0;
+    c->nstrategies = 0;
+    if (wsp_hold_ladder_parse(s->ladder ? s->ladder : "30s", ladder, WSP_HOLD_MAX_LADDER, &nl,
+                              err) != 0)
+        return -1;
+    if (!s->no_silent)
+        add_strategy(c, WSP_HOLD_SILENT, 0);
+    for (size_t i = 0; i < nl; i++) {
+        if (ladder[i] >= c->duration_us)
+            return wsp_err_set(err, WSP_CLASS_USAGE,
+                               "--ping-ladder: %.3g s is not shorter than --duration %.3g s: no "
+                               "ping would be sent; shorten the interval or hold longer",
+                               (double)ladder[i] / 1e6, (double)c->duration_us / 1e6);
+        add_strategy(c, WSP_HOLD_PINGS, ladder[i]);
+    }
+    if (s->message_every && !s->nmessages)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--message-every needs --send (the messages to send)");
+    if (s->nmessages && !s->message_every && !c->reconnect)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--send needs --message-every (how often to send it) or "
+                           "--reconnect (the conversation after each reconnect)");
+    c->conversation = c->reconnect && s->nmessages ? s->messages[0] : NULL;
+    if (s->message_every) {
+        if (s->message_every >= c->duration_us)
+            return wsp_err_set(err, WSP_CLASS_USAGE,
+                               "--message-every is not shorter than --duration");
+        add_strategy(c, WSP_HOLD_MESSAGES, s->message_every);
+    }
+    c->messages = s->messages;
+    c->nmessages = s->nmessages;
+    return wsp_hold_files_check(c, err);
+}
+
+int wsp_hold_files_check(const wsp_hold_config *c, wsp_err *err)
+{
+    size_t n = wsp_hold_connections(c);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && n + 64 > rl.rlim_cur)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "%zu connections (%zu strategies x %u%s) need more file descriptors "
+                           "than the limit of %llu allows: raise it (ulimit -n %zu) or hold "
+                           "fewer (--per-strategy)",
+                           n, c->nstrategies, c->per_strategy,
+                           c->naddresses ? " x the addresses" : "", (unsigned long long)rl.rlim_cur,
+                           n + 64);
+    return 0;
 }
