@@ -24,6 +24,7 @@
 #include "codec/jsonptr.h"
 #include "probe/jwtconfig.h"
 #include "check/plancheck.h"
+#include "probe/hold.h"
 #include "check/security/security.h"
 #include "codec/template.h"
 #include "codec/ws.h"
@@ -61,6 +62,7 @@ struct wsp_plan {
     size_t num_envs;
     wsp_check_item items[WSP_PLAN_MAX_CHECKS];
     json_t *params[WSP_PLAN_MAX_CHECKS];
+    yaml_mark_t marks[WSP_PLAN_MAX_CHECKS]; /* where each check is written */
     char ids[WSP_PLAN_MAX_CHECKS][64];
     const char *groups[WSP_PLAN_MAX_CHECKS]; /* items[i].def->group, for the reports */
     size_t num_items;
@@ -949,7 +951,8 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
 /* ---- checks ---- */
 
 static const char *const basic_kinds[] = {
-    "connect", "health", "conversation", "concurrent", "expect_auth_required", "security", NULL};
+    "connect", "health", "conversation", "concurrent", "expect_auth_required", "security",
+    "hold",    NULL};
 
 static int add_item(wsp_plan *P, const wsp_check_def *def, json_t *params, const char *name,
                     yaml_mark_t m, wsp_plan_err *err)
@@ -973,6 +976,7 @@ static int add_item(wsp_plan *P, const wsp_check_def *def, json_t *params, const
     P->items[i].def = def;
     P->items[i].params = params;
     P->params[i] = params;
+    P->marks[i] = m;
     P->groups[i] = def->group;
     snprintf(P->ids[i], sizeof P->ids[i], "%s", id);
     return 0;
@@ -1394,6 +1398,102 @@ static json_t *concurrent_params(wsp_plan *P, yaml_node_t *pn, yaml_mark_t at, c
     return params ? params : fail_at_null(P, err, pn->start_mark, "out of memory");
 }
 
+/* hold: {duration: 90s, ping_ladder: 20s, ...}: the options of `wsprobe hold` under their plan
+ * keys (probe/hold.h), `send:` for its messages; each value checked where it is written, the
+ * rules across them (a ladder step not shorter than the duration ...) at the check. duration
+ * is required: a plan says how long it holds, and the run's --deadline must outlast it. */
+static json_t *hold_value(wsp_plan *P, const char *key, yaml_node_t *v, const char *kp,
+                          wsp_plan_err *err)
+{
+    const wsp_opt *const tables[] = {wsp_hold_opts, NULL};
+    const wsp_opt *o = wsp_opt_by_plan_key(tables, key);
+    const char *text;
+    if (o && o->type == WSP_OPT_FLAG) {
+        bool b;
+        return want_bool(P, v, kp, &b, err) == 0 ? json_boolean(b) : NULL;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        return want_string(P, v, kp, &text, err) == 0 ? json_string(text) : NULL;
+    if (o && o->id == WSP_HOLD_OPT_LADDER) { /* [15s, 30s] is the ladder 15s,30s */
+        wsp_buf b = WSP_BUF_INIT;
+        FOR_ITEMS(v, it)
+        {
+            if (want_string(P, node_at(P, *it), kp, &text, err) != 0 ||
+                wsp_buf_printf(&b, "%s%s", b.len ? "," : "", text) != 0) {
+                wsp_buf_free(&b);
+                return NULL;
+            }
+        }
+        json_t *j = json_string(b.p ? b.p : "");
+        wsp_buf_free(&b);
+        return j;
+    }
+    if (o && !(o->flags & WSP_OPT_REPEAT))
+        return fail_at_null(P, err, v->start_mark, "%s: expected one value, got a list", kp);
+    json_t *a = json_array();
+    FOR_ITEMS(v, it)
+    {
+        if (!a || want_string(P, node_at(P, *it), kp, &text, err) != 0 ||
+            json_array_append_new(a, json_string(text)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static json_t *hold_params(wsp_plan *P, yaml_node_t *pn, yaml_mark_t at, const char *path,
+                           const char **name, wsp_plan_err *err)
+{
+    if (!pn || want_map(P, pn, path, err) != 0)
+        return pn ? NULL
+                  : fail_at_null(P, err, at,
+                                 "%s: expected {duration: DUR, ...} (how long to hold, e.g. 90s)",
+                                 path);
+    json_t *params = json_object();
+    wsp_hold_setup hs;
+    wsp_hold_setup_init(&hs);
+    wsp_err e;
+    wsp_err_clear(&e);
+    FOR_PAIRS(pn, pr)
+    {
+        const char *k;
+        yaml_node_t *kn = node_at(P, pr->key), *v = node_at(P, pr->value);
+        if (want_string(P, kn, path, &k, err) != 0)
+            goto fail;
+        char kp[160];
+        snprintf(kp, sizeof kp, "%s.%s", path, k);
+        if (strcmp(k, "name") == 0) {
+            if (want_string(P, v, "name", name, err) != 0)
+                goto fail;
+            continue;
+        }
+        json_t *jv = hold_value(P, k, v, kp, err);
+        if (!jv || json_object_set_new(params, k, jv) != 0)
+            goto fail;
+        if (wsp_hold_setup_set_json(&hs, k, jv, kp, &e) != 0) {
+            fail_at(P, err, strstr(e.msg, ": unknown key") ? kn->start_mark : v->start_mark, "%s",
+                    e.msg);
+            goto fail;
+        }
+    }
+    if (!hs.duration_set) {
+        fail_at(P, err, at,
+                "%s: expected duration: DUR (how long to hold, e.g. 90s; the run's --deadline "
+                "must outlast it)",
+                path);
+        goto fail;
+    }
+    if (wsp_hold_setup_finish(&hs, &e) != 0) {
+        fail_at(P, err, at, "%s: %s", path, e.msg);
+        goto fail;
+    }
+    return params;
+fail:
+    json_decref(params);
+    return NULL;
+}
+
 static int check_entry(wsp_plan *P, yaml_node_t *cn, size_t idx, wsp_plan_err *err)
 {
     const char *kind;
@@ -1427,7 +1527,7 @@ static int check_entry(wsp_plan *P, yaml_node_t *cn, size_t idx, wsp_plan_err *e
     if (!known)
         return fail_at(P, err, at,
                        "unknown check '%.60s'; expected one of: connect, health, conversation, "
-                       "concurrent, expect_auth_required, security",
+                       "concurrent, expect_auth_required, security, hold",
                        kind);
     char path[64];
     snprintf(path, sizeof path, "checks[%zu].%s", idx, kind);
@@ -1443,6 +1543,9 @@ static int check_entry(wsp_plan *P, yaml_node_t *cn, size_t idx, wsp_plan_err *e
             return -1;
     } else if (strcmp(kind, "concurrent") == 0) {
         if (!(params = concurrent_params(P, pn, at, path, &name, err)))
+            return -1;
+    } else if (strcmp(kind, "hold") == 0) {
+        if (!(params = hold_params(P, pn, at, path, &name, err)))
             return -1;
     } else if (pn) {
         yaml_mark_t km;
@@ -1655,6 +1758,24 @@ const char *wsp_plan_check_id(const wsp_plan *P, size_t i)
 const char *const *wsp_plan_groups(const wsp_plan *P)
 {
     return P->groups;
+}
+
+int wsp_plan_fits_deadline(const wsp_plan *P, uint64_t deadline_us, wsp_plan_err *err)
+{
+    for (size_t i = 0; deadline_us && i < P->num_items; i++) {
+        const char *d = json_string_value(json_object_get(P->params[i], "duration"));
+        uint64_t us;
+        if (strcmp(P->items[i].def->id, "hold") != 0 || !d || wsp_duration_parse(d, &us) != 0)
+            continue;
+        if (us + WSP_HOLD_MARGIN_US > deadline_us)
+            return fail_at(P, err, P->marks[i],
+                           "checks: %s holds for %s, which does not fit in the run's deadline of "
+                           "%.3g s with the %.3g s it needs to open and close: raise --deadline "
+                           "or shorten its duration",
+                           P->ids[i], d, (double)deadline_us / 1e6,
+                           (double)WSP_HOLD_MARGIN_US / 1e6);
+    }
+    return 0;
 }
 
 void wsp_plan_set_deadline_cap(wsp_plan *P, uint64_t cap_us)

@@ -93,6 +93,10 @@ json_t *wsp_plan_env_signing(wsp_plan *plan, const char *name);
 /* Per-probe overrides from the command line, applied by wsp_plan_env_load when non-zero:
  * the whole-probe deadline is capped at deadline_cap_us (a run's overall deadline). */
 void wsp_plan_set_deadline_cap(wsp_plan *plan, uint64_t deadline_cap_us);
+/* Whether every `hold` check fits in a run's overall deadline (its duration and
+ * WSP_HOLD_MARGIN_US to open and close, probe/hold.h): a located error naming the check when
+ * not, so a run that could never finish a hold is refused before it starts. 0 or -1. */
+int wsp_plan_fits_deadline(const wsp_plan *plan, uint64_t deadline_us, wsp_plan_err *err);
 
 /* What the plan says in a form that still works but goes (a limits key renamed in 0.2.0:
  * `limits.rate` is now `limits.rate_limit`, `limits.connections` is `limits.max_conns_per_ip`),

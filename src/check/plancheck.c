@@ -1,8 +1,9 @@
 /* plancheck.c - the basic plan checks: connect, health, conversation, concurrent,
- * expect_auth_required. See plancheck.h. */
+ * expect_auth_required, hold. See plancheck.h. */
 #include "check/plancheck.h"
 
 #include "probe/each.h"
+#include "probe/hold.h"
 #include "check/security/security.h"
 
 #include <stdarg.h>
@@ -16,8 +17,10 @@
 #include "codec/jsonptr.h"
 #include "util/buf.h"
 #include "util/regex.h"
+#include "report/holdreport.h"
 #include "report/report.h"
 #include "codec/template.h"
+#include "util/clock.h"
 
 /* ---- probe configurations ---- */
 
@@ -365,12 +368,21 @@ static int run_checked(const wsp_env *env, const wsp_probe_config *cfg, wsp_chec
     }
     if (wsp_probe_each_run(cfg, c->each) != 0)
         return -1;
+    json_t *cases = json_array();
     for (size_t i = 0; i < c->each->n; i++) {
-        char k[96];
+        char k[96], why[700];
         snprintf(k, sizeof k, "%s@%s", key, c->each->text[i]);
         wsp_check_add_probe_evidence(r, k, c->each->probes[i]);
         add_transcript(r, c->each->probes[i], env->url_text, k);
+        const wsp_err *pv = wsp_probe_verdict(c->each->probes[i]);
+        snprintf(why, sizeof why, "%s: %s", wsp_class_name(pv->cls), pv->msg);
+        bool ok = pv->cls == WSP_CLASS_OK;
+        json_array_append_new(cases, json_pack("{s:s, s:s, s:b, s:o, s:s}", "name",
+                                               c->each->text[i], "kind", "address", "ok", ok,
+                                               "failure", ok ? json_null() : json_string(why),
+                                               "detail", ok ? "OK" : why));
     }
+    json_object_set_new(r->evidence, "cases", cases); /* JUnit: a testcase per address */
     json_object_set_new(r->evidence, "addresses", json_integer((json_int_t)c->each->n));
     size_t main = c->each->first_failed < c->each->n ? c->each->first_failed : 0;
     char mk[96];
@@ -786,6 +798,72 @@ static void run_auth_required(const wsp_env *env, const json_t *params, wsp_chec
                   "%s; the credential's baselines before and after were served", nmsg);
 }
 
+/* hold: connections held for the check's duration (probe/hold.h), with the environment's
+ * credential, and with each_address against every address; the hold's report is the evidence
+ * (`hold`), its parts the `cases` a JUnit report shows one by one. */
+static void run_hold(const wsp_env *env, const json_t *params, wsp_check_result *r)
+{
+    wsp_hold_setup *hs = calloc(1, sizeof *hs);
+    wsp_hold_result hr = {0};
+    wsp_hold_verdict v = {0};
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (!hs) {
+        oom(r);
+        return;
+    }
+    wsp_hold_setup_init(hs);
+    wsp_hold_config *c = &hs->cfg;
+    if (wsp_hold_setup_from_json(hs, params, &e) != 0 || wsp_hold_setup_finish(hs, &e) != 0) {
+        wsp_check_set(r, WSP_VERDICT_INCONCLUSIVE, e.cls, "could not set up the hold: %s", e.msg);
+        goto done;
+    }
+    if (env->each_address) {
+        wsp_probe_each each;
+        if (wsp_probe_each_resolve(&env->base, &each, &e) != 0) {
+            copy_hint(r, &e);
+            wsp_check_set(r, WSP_VERDICT_FAIL, e.cls, "%s", e.msg);
+            goto done;
+        }
+        for (size_t i = 0; i < each.n && i < WSP_HOLD_MAX_ADDRESSES; i++) {
+            c->addresses[i].ss = each.addrs[i];
+            snprintf(c->addresses[i].text, sizeof c->addresses[i].text, "%s", each.text[i]);
+            c->naddresses++;
+        }
+        wsp_probe_each_cleanup(&each);
+        if (wsp_hold_files_check(c, &e) != 0) {
+            wsp_check_set(r, WSP_VERDICT_INCONCLUSIVE, e.cls, "%s", e.msg);
+            goto done;
+        }
+    }
+    uint64_t need_ns = (c->duration_us + WSP_HOLD_CLOSE_GRACE_US) * 1000ull;
+    if (env->deadline_ns && wsp_clock_mono_ns() + need_ns > env->deadline_ns) {
+        wsp_check_set(r, WSP_VERDICT_INCONCLUSIVE, WSP_CLASS_WAIT_DEADLINE,
+                      "not held: the run's deadline comes before a %.3g s hold could end",
+                      (double)c->duration_us / 1e6);
+        goto done;
+    }
+    c->conn = &env->base.conn;
+    c->auth = &env->auth;
+    c->pong_timeout_us = env->base.pong_timeout_us;
+    if (wsp_hold_run(c, &hr, &e) != 0 || wsp_hold_judge(c, &hr, &v) != 0) {
+        wsp_check_set(r, WSP_VERDICT_INCONCLUSIVE, e.cls ? e.cls : WSP_CLASS_INTERNAL,
+                      "could not hold: %s", e.cls ? e.msg : "out of memory");
+        goto done;
+    }
+    json_object_set_new(r->evidence, "hold", wsp_hold_report_json(c, &hr, &v, env->url_text));
+    json_object_set_new(r->evidence, "cases", wsp_hold_report_cases(c, &hr, &v));
+    if (v.ok)
+        wsp_check_set(r, WSP_VERDICT_PASS, WSP_CLASS_OK, "%s", v.summary);
+    else
+        wsp_check_set(r, WSP_VERDICT_FAIL, v.cls == WSP_CLASS_OK ? WSP_CLASS_WS_DROPPED : v.cls,
+                      "%s", v.summary);
+done:
+    wsp_hold_verdict_cleanup(&v);
+    wsp_hold_result_cleanup(&hr);
+    free(hs);
+}
+
 static const wsp_check_def basic_defs[] = {
     {"connect", "basic", 0, true, "a full handshake with the environment's credential",
      run_connect},
@@ -796,6 +874,9 @@ static const wsp_check_def basic_defs[] = {
     {"expect_auth_required", "basic", 0, true,
      "refused without credentials, served with them (baselines before and after)",
      run_auth_required},
+    {"hold", "basic", 0, true,
+     "connections held for a duration: idle timeouts, lifetime caps, drops (docs/hold.md)",
+     run_hold, WSP_CHECK_WAITS},
 };
 
 const wsp_check_def *wsp_plancheck_find(const char *kind)

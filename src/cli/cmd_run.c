@@ -47,6 +47,12 @@ wsp_plan *wsp_planrun_load(const char *cmd, const char *path, uint64_t deadline_
     for (size_t i = 0; i < wsp_plan_warning_count(plan); i++)
         fprintf(stderr, "wsprobe: %s: %s\n", cmd, wsp_plan_warning(plan, i));
     wsp_plan_set_deadline_cap(plan, deadline_us);
+    if (wsp_plan_fits_deadline(plan, deadline_us, &pe) != 0) {
+        wsp_plan_err_format(&pe, last_error, sizeof last_error);
+        fprintf(stderr, "wsprobe: %s: %s\n", cmd, last_error);
+        wsp_plan_free(plan);
+        return NULL;
+    }
     return plan;
 }
 

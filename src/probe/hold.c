@@ -17,7 +17,6 @@
 #include "util/threshold.h"
 
 #define MAX_HANDSHAKING 256 /* upgrades under way at once */
-#define CLOSE_GRACE_MS 2000 /* after the duration: how long the closing handshakes may take */
 
 const char *wsp_hold_how_name(wsp_hold_how h)
 {
@@ -405,7 +404,7 @@ static void end_cb(uv_timer_t *t)
         }
     }
     r->next_start = r->n;
-    uv_timer_start(&r->grace_timer, grace_cb, CLOSE_GRACE_MS, 0);
+    uv_timer_start(&r->grace_timer, grace_cb, WSP_HOLD_CLOSE_GRACE_US / 1000, 0);
     maybe_stop(r);
 }
 
@@ -1062,9 +1061,14 @@ int wsp_hold_setup_set(wsp_hold_setup *s, const wsp_opt *o, const char *arg, con
     case WSP_HOLD_OPT_PER_STRATEGY:
         c->per_strategy = (unsigned)v->u;
         return 0;
-    case WSP_HOLD_OPT_LADDER:
+    case WSP_HOLD_OPT_LADDER: {
+        uint64_t ladder[WSP_HOLD_MAX_LADDER];
+        size_t n;
+        if (wsp_hold_ladder_parse(arg, ladder, WSP_HOLD_MAX_LADDER, &n, err) != 0)
+            return -1;
         s->ladder = arg;
         return 0;
+    }
     case WSP_HOLD_OPT_MESSAGE_EVERY:
         s->message_every = v->u;
         return 0;
@@ -1162,7 +1166,7 @@ int wsp_hold_setup_from_json(wsp_hold_setup *s, const json_t *params, wsp_err *e
 {
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)params, k, v)
+    json_object_foreach((json_t *)(uintptr_t)params, k, v)
     {
         if (strcmp(k, "name") == 0)
             continue;
@@ -1205,9 +1209,13 @@ int wsp_hold_setup_finish(wsp_hold_setup *s, wsp_err *err)
     for (size_t i = 0; i < nl; i++) {
         if (ladder[i] >= c->duration_us)
             return wsp_err_set(err, WSP_CLASS_USAGE,
-                               "--ping-ladder: %.3g s is not shorter than --duration %.3g s: no "
-                               "ping would be sent; shorten the interval or hold longer",
-                               (double)ladder[i] / 1e6, (double)c->duration_us / 1e6);
+                               "--ping-ladder%s: %.3g s is not shorter than --duration %.3g s: no "
+                               "ping would be sent; %s",
+                               s->ladder ? "" : " (the default, 30s)", (double)ladder[i] / 1e6,
+                               (double)c->duration_us / 1e6,
+                               s->ladder ? "shorten the interval or hold longer"
+                                         : "give a --ping-ladder of shorter intervals (like "
+                                           "5s,10s) or hold longer");
         add_strategy(c, WSP_HOLD_PINGS, ladder[i]);
     }
     if (s->message_every && !s->nmessages)

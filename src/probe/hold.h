@@ -239,6 +239,12 @@ enum {
 extern const wsp_opt wsp_hold_opts[];
 
 #define WSP_HOLD_DEFAULT_DURATION_US (600ull * 1000000ull)
+/* What a hold needs beyond its duration, to open its connections and close them: a run's
+ * deadline must leave it (check/plan.h wsp_plan_fits_deadline). */
+#define WSP_HOLD_MARGIN_US (5ull * 1000000ull)
+/* After the duration, how long the closing handshakes may take: the least a started hold
+ * needs beyond its duration. */
+#define WSP_HOLD_CLOSE_GRACE_US (2ull * 1000000ull)
 
 typedef struct wsp_hold_setup {
     wsp_hold_config cfg;

@@ -275,99 +275,89 @@ static const char *strategy_failure(const wsp_hold_config *c, const wsp_hold_res
     return buf;
 }
 
-/* The testcases of one analysis: a strategy each, the gates that apply, the thresholds; the
- * names suffixed "@ADDRESS" with --each-address. count: only count them (tests, failures). */
-static void junit_cases(wsp_xmlw *w, const wsp_hold_config *c, const wsp_hold_result *r,
-                        const wsp_hold_analysis *a, const char *addr, size_t *tests,
-                        size_t *failures)
+static void add_case(json_t *cases, const char *kind, const char *name, const char *addr,
+                     const char *failure, const char *detail)
 {
-    double dur = (double)c->duration_us / 1e6;
-    char why[200], out[600], name[128];
+    char n[160];
+    snprintf(n, sizeof n, "%.100s%s%s", name, addr ? "@" : "", addr ? addr : "");
+    json_array_append_new(cases, json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", n, "kind", kind,
+                                           "ok", failure == NULL, "failure",
+                                           failure ? json_string(failure) : json_null(), "detail",
+                                           detail));
+}
+
+/* The cases of one analysis: a strategy each, the gates that apply, the thresholds; the names
+ * suffixed "@ADDRESS" with --each-address. */
+static void analysis_cases(json_t *cases, const wsp_hold_config *c, const wsp_hold_result *r,
+                           const wsp_hold_analysis *a, const char *addr)
+{
+    char why[200], out[600];
     for (size_t s = 0; s < c->nstrategies; s++) {
         const wsp_hold_summary *p = &a->per[s];
-        const char *fail = strategy_failure(c, r, s, why, sizeof why);
-        ++*tests;
-        *failures += fail != NULL;
-        if (!w)
-            continue;
         snprintf(out, sizeof out, "%zu opened, %zu lived to the end, %zu ended", p->opened, p->held,
                  p->ended);
         if (p->ended)
             snprintf(out + strlen(out), sizeof out - strlen(out),
                      " after %.3f s (min %.3f, max %.3f): %s", p->median, p->min, p->max,
                      wsp_hold_how_name(p->dominant));
-        snprintf(name, sizeof name, "%s%s%s", c->strategies[s].name, addr ? "@" : "",
-                 addr ? addr : "");
-        wsp_xmlw_testcase(w, "wsprobe.hold.strategy", name, dur, "strategy", fail, out);
+        add_case(cases, "strategy", c->strategies[s].name, addr,
+                 strategy_failure(c, r, s, why, sizeof why), out);
     }
     for (int i = 0; i < 3; i++) {
         const wsp_hold_gate *g = &a->gates[i];
         if (!g->applies)
             continue;
-        ++*tests;
-        *failures += !g->ok;
-        if (!w)
-            continue;
         snprintf(why, sizeof why, "%s: %zu of %zu connections failed it", g->name, g->failed,
                  g->of);
-        snprintf(name, sizeof name, "%s%s%s", g->name, addr ? "@" : "", addr ? addr : "");
-        wsp_xmlw_testcase(w, "wsprobe.hold.gate", name, dur, "gate", g->ok ? NULL : why, why);
+        add_case(cases, "gate", g->name, addr, g->ok ? NULL : why, why);
     }
     for (size_t i = 0; i < a->nthresholds; i++) {
-        ++*tests;
-        *failures += !a->thresholds[i].ok;
-        if (!w)
-            continue;
         snprintf(why, sizeof why, "%s: measured %.4g", a->thresholds[i].text,
                  a->thresholds[i].value);
-        snprintf(name, sizeof name, "%.80s%s%s", a->thresholds[i].text, addr ? "@" : "",
-                 addr ? addr : "");
-        wsp_xmlw_testcase(w, "wsprobe.hold.threshold", name, dur, "threshold",
-                          a->thresholds[i].ok ? NULL : why, why);
+        add_case(cases, "threshold", a->thresholds[i].text, addr, a->thresholds[i].ok ? NULL : why,
+                 why);
     }
 }
 
-/* Every testcase: the whole's, or with --each-address each address's, then the thresholds of
- * the whole (judged across the addresses too). */
-static void junit_all(wsp_xmlw *w, const wsp_hold_config *c, const wsp_hold_result *r,
-                      const wsp_hold_verdict *v, size_t *tests, size_t *failures)
+json_t *wsp_hold_report_cases(const wsp_hold_config *c, const wsp_hold_result *r,
+                              const wsp_hold_verdict *v)
 {
-    *tests = *failures = 0;
+    json_t *cases = json_array();
     if (!c->naddresses) {
-        junit_cases(w, c, r, &v->all, NULL, tests, failures);
-        return;
+        analysis_cases(cases, c, r, &v->all, NULL);
+        return cases;
     }
     for (size_t i = 0; i < v->naddresses; i++) {
         wsp_hold_result view;
         if (wsp_hold_address_view(c, r, i, &view) != 0)
             continue;
-        junit_cases(w, c, &view, &v->per[i], c->addresses[i].text, tests, failures);
+        analysis_cases(cases, c, &view, &v->per[i], c->addresses[i].text);
         free(view.drops);
     }
     for (size_t i = 0; i < v->all.nthresholds; i++) {
-        ++*tests;
-        *failures += !v->all.thresholds[i].ok;
-        if (!w)
-            continue;
         char why[200];
         snprintf(why, sizeof why, "%s across every address: measured %.4g",
                  v->all.thresholds[i].text, v->all.thresholds[i].value);
-        wsp_xmlw_testcase(w, "wsprobe.hold.threshold", v->all.thresholds[i].text,
-                          (double)c->duration_us / 1e6, "threshold",
-                          v->all.thresholds[i].ok ? NULL : why, why);
+        add_case(cases, "threshold", v->all.thresholds[i].text, NULL,
+                 v->all.thresholds[i].ok ? NULL : why, why);
     }
+    return cases;
 }
 
 int wsp_hold_report_junit(const char *path, const wsp_hold_config *c, const wsp_hold_result *r,
                           const wsp_hold_verdict *v, const char *url)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
+    json_t *cases = wsp_hold_report_cases(c, r, v);
+    FILE *f = cases ? fopen(path, "w") : NULL;
+    if (!f) {
+        json_decref(cases);
         return -1;
-    size_t tests, failures;
-    junit_all(NULL, c, r, v, &tests, &failures);
+    }
+    size_t failures = 0, i;
+    json_t *k;
+    json_array_foreach(cases, i, k) failures += !json_is_true(json_object_get(k, "ok"));
     wsp_xmlw w;
-    wsp_xmlw_junit_open(&w, f, "wsprobe hold", tests, failures, r->elapsed_s);
+    wsp_xmlw_junit_open(&w, f, "wsprobe hold", json_array_size(cases), failures, r->elapsed_s);
     char u[WSP_URL_TARGET_MAX + 512];
     wsp_report_redact_url(url, u, sizeof u);
     wsp_xmlw_start(&w, "properties");
@@ -377,20 +367,30 @@ int wsp_hold_report_junit(const char *path, const wsp_hold_config *c, const wsp_
     wsp_redact_buf(sum, sizeof sum);
     wsp_xmlw_property(&w, "summary", sum);
     const wsp_hold_analysis *fa = &v->all;
-    for (size_t i = 0; !c->naddresses && i < fa->nfindings; i++) {
-        char k[40];
-        snprintf(k, sizeof k, "finding.%zu", i + 1);
-        wsp_xmlw_property(&w, k, fa->findings[i]);
+    for (size_t n = 0; !c->naddresses && n < fa->nfindings; n++) {
+        char key[40];
+        snprintf(key, sizeof key, "finding.%zu", n + 1);
+        wsp_xmlw_property(&w, key, fa->findings[n]);
     }
     for (size_t a = 0, n = 0; a < v->naddresses; a++)
-        for (size_t i = 0; i < v->per[a].nfindings; i++) {
-            char k[40], t[480];
-            snprintf(k, sizeof k, "finding.%zu", ++n);
-            snprintf(t, sizeof t, "%s: %s", c->addresses[a].text, v->per[a].findings[i]);
-            wsp_xmlw_property(&w, k, t);
+        for (size_t j = 0; j < v->per[a].nfindings; j++) {
+            char key[40], t[480];
+            snprintf(key, sizeof key, "finding.%zu", ++n);
+            snprintf(t, sizeof t, "%s: %s", c->addresses[a].text, v->per[a].findings[j]);
+            wsp_xmlw_property(&w, key, t);
         }
     wsp_xmlw_end(&w);
-    junit_all(&w, c, r, v, &tests, &failures);
+    double dur = (double)c->duration_us / 1e6;
+    json_array_foreach(cases, i, k)
+    {
+        char cls[48];
+        const char *kind = json_string_value(json_object_get(k, "kind"));
+        snprintf(cls, sizeof cls, "wsprobe.hold.%s", kind);
+        wsp_xmlw_testcase(&w, cls, json_string_value(json_object_get(k, "name")), dur, kind,
+                          json_string_value(json_object_get(k, "failure")),
+                          json_string_value(json_object_get(k, "detail")));
+    }
+    json_decref(cases);
     int rc = wsp_xmlw_finish(&w);
     return fclose(f) == 0 ? rc : -1;
 }

@@ -16,6 +16,11 @@ json_t *wsp_hold_report_json(const wsp_hold_config *c, const wsp_hold_result *r,
                              const wsp_hold_verdict *v, const char *url);
 void wsp_hold_report_human(FILE *f, const wsp_hold_config *c, const wsp_hold_result *r,
                            const wsp_hold_verdict *v, const char *url);
+/* The verdict in parts, as JUnit testcases read it: [{name, kind, ok, failure, detail}], one
+ * per strategy, gate that applies and threshold (each address's with --each-address, named
+ * "silent@127.0.0.2", then the thresholds across every address). New reference. */
+json_t *wsp_hold_report_cases(const wsp_hold_config *c, const wsp_hold_result *r,
+                              const wsp_hold_verdict *v);
 /* 0, or -1 when the file could not be written. */
 int wsp_hold_report_junit(const char *path, const wsp_hold_config *c, const wsp_hold_result *r,
                           const wsp_hold_verdict *v, const char *url);

@@ -272,24 +272,63 @@ static void evidence_field(const json_t *ev, const char *key, char *out, size_t 
         snprintf(out, cap, "%s", json_is_true(v) ? "true" : "false");
 }
 
-static void junit_suite(wsp_xmlw *w, const wsp_runreport *rr, const char *stamp)
+/* A check's parts (evidence.cases: a hold's strategies, gates and thresholds, each address of
+ * each_address), a testcase each after the check's own, named "CHECK/PART". */
+static size_t junit_parts(wsp_xmlw *w, const wsp_runreport *rr, size_t i, const char *classname,
+                          unsigned *failures)
 {
-    unsigned failures = 0, errors = 0, skipped = 0;
+    const wsp_check_result *r = &rr->results[i];
+    const json_t *cases = json_object_get(r->evidence, "cases");
+    size_t n = 0, k;
+    const json_t *c;
+    json_array_foreach(cases, k, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        if (!name)
+            continue;
+        n++;
+        const char *failure = json_string_value(json_object_get(c, "failure"));
+        *failures += failure != NULL;
+        if (!w)
+            continue;
+        char full[300];
+        snprintf(full, sizeof full, "%s/%s", id_of(rr, i), name);
+        const char *kind = json_string_value(json_object_get(c, "kind"));
+        wsp_xmlw_testcase(w, classname, full, r->duration_ms / 1000.0, kind ? kind : "part",
+                          failure, json_string_value(json_object_get(c, "detail")));
+    }
+    return n;
+}
+
+typedef struct junit_counts {
+    unsigned tests, failures, errors, skipped;
+} junit_counts;
+
+/* One environment's testcases (each check and its parts) by outcome, added to c. */
+static void suite_counts(const wsp_runreport *rr, junit_counts *c)
+{
     for (size_t i = 0; i < rr->n; i++) {
+        c->tests += 1 + (unsigned)junit_parts(NULL, rr, i, NULL, &c->failures);
         wsp_verdict v = rr->results[i].verdict;
         if (v == WSP_VERDICT_FAIL || (rr->strict && v == WSP_VERDICT_WARN))
-            failures++;
+            c->failures++;
         else if (v == WSP_VERDICT_INCONCLUSIVE)
-            errors++;
+            c->errors++;
         else if (v == WSP_VERDICT_SKIP || v == WSP_VERDICT_NOT_APPLICABLE)
-            skipped++;
+            c->skipped++;
     }
+}
+
+static void junit_suite(wsp_xmlw *w, const wsp_runreport *rr, const char *stamp)
+{
+    junit_counts c = {0};
+    suite_counts(rr, &c);
     char name[256], url[WSP_URL_TARGET_MAX + 512];
     snprintf(name, sizeof name, "wsprobe %s [%s]", rr->plan_file ? rr->plan_file : "plan",
              rr->env_name ? rr->env_name : "");
     redacted_url(rr->url_text, url, sizeof url);
-    wsp_xmlw_suite(w, "testsuite", name, rr->n, failures, errors);
-    wsp_xmlw_attrf(w, "skipped", "%u", skipped);
+    wsp_xmlw_suite(w, "testsuite", name, c.tests, c.failures, c.errors);
+    wsp_xmlw_attrf(w, "skipped", "%u", c.skipped);
     wsp_xmlw_attrf(w, "time", "%.3f", rr->duration_ms / 1000.0);
     wsp_xmlw_attr(w, "timestamp", stamp);
     wsp_xmlw_start(w, "properties");
@@ -350,6 +389,8 @@ static void junit_suite(wsp_xmlw *w, const wsp_runreport *rr, const char *stamp)
             wsp_xmlw_text(w, r->transcript);
         wsp_xmlw_end(w);
         wsp_xmlw_end(w); /* testcase */
+        unsigned ignored = 0;
+        junit_parts(w, rr, i, classname, &ignored);
     }
     wsp_xmlw_end(w);
 }
@@ -368,26 +409,17 @@ int wsp_runreport_junit_write(const wsp_runreport *runs, size_t nruns, const cha
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    unsigned tests = 0, failures = 0, errors = 0, skipped = 0;
+    junit_counts c = {0};
     double total = 0;
     for (size_t k = 0; k < nruns; k++) {
-        for (size_t i = 0; i < runs[k].n; i++) {
-            wsp_verdict v = runs[k].results[i].verdict;
-            tests++;
-            if (v == WSP_VERDICT_FAIL || (runs[k].strict && v == WSP_VERDICT_WARN))
-                failures++;
-            else if (v == WSP_VERDICT_INCONCLUSIVE)
-                errors++;
-            else if (v == WSP_VERDICT_SKIP || v == WSP_VERDICT_NOT_APPLICABLE)
-                skipped++;
-        }
+        suite_counts(&runs[k], &c);
         if (runs[k].duration_ms > total)
             total = runs[k].duration_ms; /* environments run concurrently */
     }
     wsp_xmlw w;
     wsp_xmlw_begin(&w, f);
-    wsp_xmlw_suite(&w, "testsuites", "wsprobe", tests, failures, errors);
-    wsp_xmlw_attrf(&w, "skipped", "%u", skipped);
+    wsp_xmlw_suite(&w, "testsuites", "wsprobe", c.tests, c.failures, c.errors);
+    wsp_xmlw_attrf(&w, "skipped", "%u", c.skipped);
     wsp_xmlw_attrf(&w, "time", "%.3f", total / 1000.0);
     for (size_t k = 0; k < nruns; k++)
         junit_suite(&w, &runs[k], stamp);

@@ -233,3 +233,87 @@ def test_hold_junit(corpus, tmp_path):
     assert cases["ping-300ms"].find("failure") is None           # lived
     assert cases["silent_lifetime"].find("failure") is not None
     assert cases["silent"].get("classname") == "wsprobe.hold.strategy"
+
+
+# ---- the plan check `hold` ----
+
+def hold_plan(tmp_path, url, checks):
+    plan = tmp_path / "hold-plan.yaml"
+    plan.write_text("environments:\n  x:\n    url: %s\n    timeout: 3s\nchecks:\n%s" % (url, checks))
+    return plan
+
+
+def test_plan_hold_check(corpus, tmp_path):
+    from test_run import validate_junit
+    backend = corpus.py_deflate()
+    px = corpus.nginx("idle", backend)
+    # the truth from the raw client: nginx ends a silent connection near 1 s, without a close
+    # frame; pings every 300 ms keep one
+    t, frame = raw_lifetime(px.port)
+    assert t is not None and 0.8 <= t <= 2.5 and not frame, (t, frame)
+    assert raw_lifetime(px.port, ping_every=0.3, limit=3.0)[0] is None
+    plan = hold_plan(tmp_path, px.url("/"),
+                     "  - hold:\n      name: keepalive\n      duration: 3s\n"
+                     "      ping_ladder: 300ms\n      per_strategy: 1\n"
+                     "      expect_lifetime: 2500ms\n"
+                     "  - hold:\n      name: silent-too\n      duration: 3s\n"
+                     "      ping_ladder: [300ms]\n      per_strategy: 2\n"
+                     "      expect_silent_lifetime: 2s\n  - connect\n")
+    junit = tmp_path / "run.xml"
+    r = run_wsprobe("run", plan, "--env", "x", "--json", "--junit", junit, timeout=60)
+    assert r.rc == 1, r
+    checks = {c["id"]: c for c in r.json["checks"]}
+    keep, silent = checks["keepalive"], checks["silent-too"]
+    assert keep["verdict"] == "pass" and keep["class"] == "OK", keep
+    assert silent["verdict"] == "fail" and silent["class"] == "WS_DROPPED", silent
+    assert checks["connect"]["verdict"] == "pass"
+    # the evidence is the hold's own report
+    h = silent["evidence"]["hold"]
+    st = {s["name"]: s for s in h["strategies"]}
+    assert st["silent"]["ends"] == {"fin": 2} and st["ping-300ms"]["held"] == 2, st
+    g = {x["name"]: x for x in h["gates"]}
+    assert not g["silent_lifetime"]["ok"] and g["silent_lifetime"]["failed"] == 2
+    assert 0.8 <= h["idle_timeout_s"] <= 2.5, h
+    assert len(h["timeline"]) == 4
+    # the two holds ran side by side, not one after the other
+    assert r.json["duration_ms"] < 5500, r.json["duration_ms"]
+    # JUnit: each check, then its parts as testcases of their own
+    root = validate_junit(junit)
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert {"keepalive", "keepalive/silent", "keepalive/ping-300ms", "keepalive/connections",
+            "keepalive/lifetime", "silent-too", "silent-too/silent", "silent-too/ping-300ms",
+            "silent-too/connections", "silent-too/silent_lifetime", "connect"} == set(cases)
+    failed = {n for n, c in cases.items() if c.find("failure") is not None}
+    assert failed == {"silent-too", "silent-too/silent", "silent-too/silent_lifetime"}, failed
+    suite = root.find("testsuite")
+    assert int(suite.get("tests")) == 11 and int(suite.get("failures")) == 3
+
+
+@pytest.mark.parametrize("body, words, line", [
+    ("  - hold:\n      ping_ladder: 1s\n", "expected duration", 6),
+    ("  - hold:\n      duration: 3s\n      ping_ladder: 1x\n", "not a duration", 8),
+    ("  - hold:\n      duration: 3s\n      pings: 1s\n", "unknown key", 8),
+    ("  - hold:\n      duration: 3s\n      ping_ladder: 5s\n", "not shorter than --duration", 6),
+    ("  - hold:\n      duration: 3s\n      per_strategy: 0\n", "per_strategy", 8),
+    ("  - hold:\n      duration: 3s\n      message_every: 1s\n      ping_ladder: 1s\n",
+     "needs --send", 6),
+    ("  - hold:\n      duration: 3s\n", "(the default, 30s)", 6),
+    ("  - hold:\n      duration: 3s\n      threshold: [latency<1s]\n", "unknown metric", 8),
+    ("  - hold:\n      duration: 3s\n      reconnect: maybe\n", "true or false", 8),
+])
+def test_plan_hold_bad_input_is_located(wsprobe, refused_port, tmp_path, body, words, line):
+    plan = hold_plan(tmp_path, "ws://127.0.0.1:%d/" % refused_port, body)
+    r = wsprobe("run", str(plan), "--env", "x")
+    assert r.rc == 2 and words in r.stderr, r
+    assert ":%d:" % line in r.stderr, r  # the line of the value at fault, or of the check
+
+
+def test_plan_hold_must_fit_the_deadline(wsprobe, refused_port, tmp_path):
+    plan = hold_plan(tmp_path, "ws://127.0.0.1:%d/" % refused_port,
+                     "  - hold:\n      duration: 10s\n      ping_ladder: 2s\n")
+    r = wsprobe("run", str(plan), "--env", "x", "--deadline", "12s")
+    assert r.rc == 2 and "does not fit in the run's deadline" in r.stderr, r
+    r = wsprobe("run", str(plan), "--env", "x", "--deadline", "15s", "--json")
+    assert r.rc == 1, r  # it fits: nothing listens, so it fails with the class of the refusal
+    c = r.json["checks"][0]
+    assert c["verdict"] == "fail" and c["class"] == "TCP_REFUSED", c
