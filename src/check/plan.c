@@ -1468,12 +1468,19 @@ static json_t *hold_params(wsp_plan *P, yaml_node_t *pn, yaml_mark_t at, const c
                 goto fail;
             continue;
         }
+        if (!wsp_hold_plan_key(k)) {
+            fail_at(P, err, kn->start_mark,
+                    "%s: unknown key; expected name, send, duration, per_strategy, ping_ladder, "
+                    "message_every, no_silent, expect_lifetime, expect_silent_lifetime, "
+                    "reconnect, threshold",
+                    kp);
+            goto fail;
+        }
         json_t *jv = hold_value(P, k, v, kp, err);
         if (!jv || json_object_set_new(params, k, jv) != 0)
             goto fail;
         if (wsp_hold_setup_set_json(&hs, k, jv, kp, &e) != 0) {
-            fail_at(P, err, strstr(e.msg, ": unknown key") ? kn->start_mark : v->start_mark, "%s",
-                    e.msg);
+            fail_at(P, err, v->start_mark, "%s", e.msg);
             goto fail;
         }
     }

@@ -818,23 +818,13 @@ static void run_hold(const wsp_env *env, const json_t *params, wsp_check_result 
         wsp_check_set(r, WSP_VERDICT_INCONCLUSIVE, e.cls, "could not set up the hold: %s", e.msg);
         goto done;
     }
-    if (env->each_address) {
-        wsp_probe_each each;
-        if (wsp_probe_each_resolve(&env->base, &each, &e) != 0) {
-            copy_hint(r, &e);
-            wsp_check_set(r, WSP_VERDICT_FAIL, e.cls, "%s", e.msg);
-            goto done;
-        }
-        for (size_t i = 0; i < each.n && i < WSP_HOLD_MAX_ADDRESSES; i++) {
-            c->addresses[i].ss = each.addrs[i];
-            snprintf(c->addresses[i].text, sizeof c->addresses[i].text, "%s", each.text[i]);
-            c->naddresses++;
-        }
-        wsp_probe_each_cleanup(&each);
-        if (wsp_hold_files_check(c, &e) != 0) {
-            wsp_check_set(r, WSP_VERDICT_INCONCLUSIVE, e.cls, "%s", e.msg);
-            goto done;
-        }
+    if (env->each_address && wsp_hold_resolve_addresses(c, &env->base, &e) != 0) {
+        /* a name that does not resolve fails, as connect's does; a hold that cannot be set up
+         * (a literal address, the file limit) proves nothing */
+        copy_hint(r, &e);
+        wsp_check_set(r, e.cls == WSP_CLASS_USAGE ? WSP_VERDICT_INCONCLUSIVE : WSP_VERDICT_FAIL,
+                      e.cls, "%s", e.msg);
+        goto done;
     }
     uint64_t need_ns = (c->duration_us + WSP_HOLD_CLOSE_GRACE_US) * 1000ull;
     if (env->deadline_ns && wsp_clock_mono_ns() + need_ns > env->deadline_ns) {
@@ -856,8 +846,7 @@ static void run_hold(const wsp_env *env, const json_t *params, wsp_check_result 
     if (v.ok)
         wsp_check_set(r, WSP_VERDICT_PASS, WSP_CLASS_OK, "%s", v.summary);
     else
-        wsp_check_set(r, WSP_VERDICT_FAIL, v.cls == WSP_CLASS_OK ? WSP_CLASS_WS_DROPPED : v.cls,
-                      "%s", v.summary);
+        wsp_check_set(r, WSP_VERDICT_FAIL, v.cls, "%s", v.summary);
 done:
     wsp_hold_verdict_cleanup(&v);
     wsp_hold_result_cleanup(&hr);

@@ -7,7 +7,6 @@
 
 #include "args.h"
 #include "cli.h"
-#include "probe/each.h"
 #include "probe/hold.h"
 #include "probeopts.h"
 #include "report/holdreport.h"
@@ -80,32 +79,20 @@ static int configure(hold_opts *h)
     return 0;
 }
 
-/* --each-address: the addresses to hold against (probe/each.h resolves them). 0, or the exit
- * code: USAGE for a literal address, the DNS class when the name does not resolve. */
+/* --each-address: the addresses to hold against. 0, or the exit code: USAGE for a literal
+ * address or too many connections, the DNS class when the name does not resolve. */
 static int addresses(hold_opts *h, const wsp_cli_out *out)
 {
-    wsp_probe_each each;
     wsp_err e;
     wsp_err_clear(&e);
-    if (wsp_probe_each_resolve(&h->po.s.cfg, &each, &e) != 0) {
-        if (e.cls == WSP_CLASS_USAGE)
-            return wsp_cli_usage_error("hold", "%s", e.msg);
-        bool lost = out->json && wsp_cli_json_write("hold", wsp_report_error_json(h->po.url, &e),
-                                                    out->json_file);
-        fprintf(stderr, "wsprobe: hold: %s: %s\n  hint: %s\n", wsp_class_name(e.cls), e.msg,
-                e.hint);
-        return wsp_class_exit_code(lost ? WSP_CLASS_OUTPUT_FAILED : e.cls);
-    }
-    wsp_hold_config *c = &h->hs.cfg;
-    for (size_t i = 0; i < each.n && i < WSP_HOLD_MAX_ADDRESSES; i++) {
-        c->addresses[i].ss = each.addrs[i];
-        snprintf(c->addresses[i].text, sizeof c->addresses[i].text, "%s", each.text[i]);
-        c->naddresses++;
-    }
-    wsp_probe_each_cleanup(&each);
-    if (wsp_hold_files_check(c, &e) != 0)
+    if (wsp_hold_resolve_addresses(&h->hs.cfg, &h->po.s.cfg, &e) == 0)
+        return 0;
+    if (e.cls == WSP_CLASS_USAGE)
         return wsp_cli_usage_error("hold", "%s", e.msg);
-    return 0;
+    bool lost = out->json &&
+                wsp_cli_json_write("hold", wsp_report_error_json(h->po.url, &e), out->json_file);
+    fprintf(stderr, "wsprobe: hold: %s: %s\n  hint: %s\n", wsp_class_name(e.cls), e.msg, e.hint);
+    return wsp_class_exit_code(lost ? WSP_CLASS_OUTPUT_FAILED : e.cls);
 }
 
 int wsp_cmd_hold(int argc, char **argv)

@@ -1,6 +1,8 @@
 /* hold.c - see hold.h. */
 #include "probe/hold.h"
 
+#include "probe/each.h"
+
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <uv.h>
 
 #include "codec/ws.h"
+#include "probe/each.h"
 #include "util/duration.h"
 #include "util/rand.h"
 #include "util/threshold.h"
@@ -855,14 +858,11 @@ void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_
                            .limit_s = (double)cfg->expect_silent_lifetime_us / 1e6};
     for (size_t i = 0; i < r->nends; i++) {
         const wsp_hold_end *e = &r->ends[i];
-        if (e->how == WSP_HOLD_NEVER_OPENED)
-            continue;
         wsp_hold_gate *t = cfg->strategies[e->strategy].kind == WSP_HOLD_SILENT ? &g[2] : &g[1];
-        if (!t->applies)
+        if (e->how == WSP_HOLD_NEVER_OPENED || !t->applies)
             continue;
         t->of++;
-        if (e->how != WSP_HOLD_HELD && e->lifetime < t->limit_s)
-            t->failed++;
+        t->failed += wsp_hold_end_short(cfg, e);
     }
     a->ok = true;
     for (int i = 0; i < 3; i++) {
@@ -917,13 +917,8 @@ static void failure_words(const wsp_hold_config *cfg, const wsp_hold_result *r,
     const wsp_hold_end *first = NULL;
     for (size_t i = 0; i < r->nends; i++) {
         const wsp_hold_end *e = &r->ends[i];
-        bool silent = cfg->strategies[e->strategy].kind == WSP_HOLD_SILENT;
-        uint64_t limit = silent ? cfg->expect_silent_lifetime_us : cfg->expect_lifetime_us;
-        bool bad = e->how == WSP_HOLD_NEVER_OPENED ||
-                   (limit && e->how != WSP_HOLD_HELD && e->lifetime < (double)limit / 1e6);
-        double t = e->opened_at < 0 ? -1 : e->opened_at + e->lifetime;
-        double ft = !first ? 0 : first->opened_at < 0 ? -1 : first->opened_at + first->lifetime;
-        if (bad && (!first || t < ft))
+        bool bad = e->how == WSP_HOLD_NEVER_OPENED || wsp_hold_end_short(cfg, e);
+        if (bad && (!first || wsp_hold_end_at(e) < wsp_hold_end_at(first)))
             first = e;
     }
     for (int g = 0; g < 3; g++) {
@@ -952,9 +947,37 @@ static void failure_words(const wsp_hold_config *cfg, const wsp_hold_result *r,
         }
 }
 
-static int analysis_rc(const wsp_hold_analysis *a)
+double wsp_hold_limit_s(const wsp_hold_config *cfg, const wsp_hold_end *e)
+{
+    bool silent = cfg->strategies[e->strategy].kind == WSP_HOLD_SILENT;
+    return (double)(silent ? cfg->expect_silent_lifetime_us : cfg->expect_lifetime_us) / 1e6;
+}
+
+bool wsp_hold_end_short(const wsp_hold_config *cfg, const wsp_hold_end *e)
+{
+    double limit = wsp_hold_limit_s(cfg, e);
+    return limit > 0 && e->how != WSP_HOLD_NEVER_OPENED && e->how != WSP_HOLD_HELD &&
+           e->lifetime < limit;
+}
+
+double wsp_hold_end_at(const wsp_hold_end *e)
+{
+    return e->opened_at < 0 ? -1 : e->opened_at + e->lifetime;
+}
+
+int wsp_hold_analysis_exit_code(const wsp_hold_analysis *a)
 {
     return !a->opened ? wsp_class_exit_code(a->common_cls) : a->ok ? 0 : 1;
+}
+
+/* ok from the exit code; a failure always has a class (failure_words finds one for every
+ * failing gate or threshold: INTERNAL would say it did not). */
+static int judged(wsp_hold_verdict *v)
+{
+    v->ok = v->exit_code == 0;
+    if (!v->ok && v->cls == WSP_CLASS_OK)
+        v->cls = WSP_CLASS_INTERNAL;
+    return 0;
 }
 
 int wsp_hold_judge(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hold_verdict *v)
@@ -963,14 +986,13 @@ int wsp_hold_judge(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hol
     wsp_hold_analyse(cfg, r, &v->all);
     char why[500];
     if (!cfg->naddresses) {
-        v->ok = v->all.ok && v->all.opened;
-        v->exit_code = analysis_rc(&v->all);
+        v->exit_code = wsp_hold_analysis_exit_code(&v->all);
         failure_words(cfg, r, &v->all, &v->cls, why, sizeof why);
         snprintf(v->summary, sizeof v->summary, "%s",
                  why[0]             ? why
                  : v->all.nfindings ? v->all.findings[0]
                                     : "held");
-        return 0;
+        return judged(v);
     }
     v->naddresses = cfg->naddresses;
     v->first_failed = cfg->naddresses;
@@ -981,7 +1003,7 @@ int wsp_hold_judge(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hol
         if (wsp_hold_address_view(cfg, r, a, &view) != 0)
             return -1;
         wsp_hold_analyse(cfg, &view, &v->per[a]);
-        if (analysis_rc(&v->per[a]) == 0) {
+        if (wsp_hold_analysis_exit_code(&v->per[a]) == 0) {
             v->addresses_ok++;
         } else if (v->first_failed == cfg->naddresses) {
             v->first_failed = a;
@@ -990,7 +1012,7 @@ int wsp_hold_judge(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hol
         free(view.drops);
     }
     if (v->first_failed < cfg->naddresses) {
-        v->exit_code = analysis_rc(&v->per[v->first_failed]);
+        v->exit_code = wsp_hold_analysis_exit_code(&v->per[v->first_failed]);
         snprintf(v->summary, sizeof v->summary, "%zu of %zu addresses held; %s: %s",
                  v->addresses_ok, cfg->naddresses, cfg->addresses[v->first_failed].text, why);
     } else if (!v->all.ok) { /* every address held, the whole's thresholds did not */
@@ -1001,8 +1023,7 @@ int wsp_hold_judge(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hol
         snprintf(v->summary, sizeof v->summary, "%zu of %zu addresses held", v->addresses_ok,
                  cfg->naddresses);
     }
-    v->ok = v->exit_code == 0;
-    return 0;
+    return judged(v);
 }
 
 void wsp_hold_verdict_cleanup(wsp_hold_verdict *v)
@@ -1127,18 +1148,20 @@ static int set_json_one(wsp_hold_setup *s, const wsp_opt *o, const json_t *v, co
     return 0;
 }
 
+bool wsp_hold_plan_key(const char *key)
+{
+    const wsp_opt *const tables[] = {wsp_hold_opts, NULL};
+    return strcmp(key, "send") == 0 || wsp_opt_by_plan_key(tables, key) != NULL;
+}
+
 int wsp_hold_setup_set_json(wsp_hold_setup *s, const char *key, const json_t *v, const char *label,
                             wsp_err *err)
 {
     const wsp_opt *const tables[] = {wsp_hold_opts, NULL};
     const wsp_opt *o = wsp_opt_by_plan_key(tables, key);
     bool send = strcmp(key, "send") == 0;
-    if (!o && !send)
-        return wsp_err_set(err, WSP_CLASS_USAGE,
-                           "%s: unknown key; expected name, send, duration, per_strategy, "
-                           "ping_ladder, message_every, no_silent, expect_lifetime, "
-                           "expect_silent_lifetime, reconnect, threshold",
-                           label);
+    if (!wsp_hold_plan_key(key))
+        return wsp_err_set(err, WSP_CLASS_USAGE, "%s: not a key of hold", label);
     bool many = send || (o->flags & WSP_OPT_REPEAT);
     if (many && json_is_array(v)) {
         size_t i;
@@ -1234,6 +1257,21 @@ int wsp_hold_setup_finish(wsp_hold_setup *s, wsp_err *err)
     }
     c->messages = s->messages;
     c->nmessages = s->nmessages;
+    return wsp_hold_files_check(c, err);
+}
+
+int wsp_hold_resolve_addresses(wsp_hold_config *c, const wsp_probe_config *pc, wsp_err *err)
+{
+    wsp_probe_each each;
+    if (wsp_probe_each_resolve(pc, &each, err) != 0)
+        return -1;
+    c->naddresses = 0;
+    for (size_t i = 0; i < each.n && i < WSP_HOLD_MAX_ADDRESSES; i++) {
+        c->addresses[i].ss = each.addrs[i];
+        snprintf(c->addresses[i].text, sizeof c->addresses[i].text, "%s", each.text[i]);
+        c->naddresses++;
+    }
+    wsp_probe_each_cleanup(&each);
     return wsp_hold_files_check(c, err);
 }
 

@@ -196,6 +196,18 @@ int wsp_hold_threshold_check(const char *text, wsp_err *err);
 
 void wsp_hold_analyse(const wsp_hold_config *cfg, const wsp_hold_result *r, wsp_hold_analysis *a);
 
+/* The lifetime an end's kind is held to (--expect-lifetime for pings and messages,
+ * --expect-silent-lifetime for silent ones), in seconds; 0 when none is. */
+double wsp_hold_limit_s(const wsp_hold_config *cfg, const wsp_hold_end *e);
+/* Whether a connection that opened ended before that lifetime. */
+bool wsp_hold_end_short(const wsp_hold_config *cfg, const wsp_hold_end *e);
+/* When it ended, in seconds since the start; -1 for one that never opened (the timeline's
+ * order). */
+double wsp_hold_end_at(const wsp_hold_end *e);
+/* An analysis's exit code: its most common class's code when nothing opened, 1 when a gate or
+ * threshold broke, else 0. */
+int wsp_hold_analysis_exit_code(const wsp_hold_analysis *a);
+
 /* ---- the whole judged ----
  * Without --each-address, the one analysis. With it, one analysis per address (its slice of
  * the ends, its drops) beside the analysis of every connection together: the whole holds when
@@ -270,6 +282,8 @@ int wsp_hold_setup_add_message(wsp_hold_setup *s, const char *text, wsp_err *err
  * borrowed: v must outlive s. 0, or -1 with err. */
 int wsp_hold_setup_set_json(wsp_hold_setup *s, const char *key, const json_t *v, const char *label,
                             wsp_err *err);
+/* Whether key is one wsp_hold_setup_set_json takes (a plan key of wsp_hold_opts, or send). */
+bool wsp_hold_plan_key(const char *key);
 /* Every pair of `params` through wsp_hold_setup_set_json ("name" is the check's, skipped). */
 int wsp_hold_setup_from_json(wsp_hold_setup *s, const json_t *params, wsp_err *err);
 /* The strategies and every rule across options (a ladder step not shorter than the duration,
@@ -280,5 +294,9 @@ int wsp_hold_setup_finish(wsp_hold_setup *s, wsp_err *err);
  * `ulimit -n` when not): again once --each-address has said how many addresses there are. */
 size_t wsp_hold_connections(const wsp_hold_config *cfg);
 int wsp_hold_files_check(const wsp_hold_config *cfg, wsp_err *err);
+/* --each-address: the addresses of pc's URL (probe/each.h: --resolve pins, else every A and
+ * AAAA record) into cfg, then the file-limit check for that many. 0, or -1 with err: USAGE for
+ * a literal address or too many connections, the DNS class when the name does not resolve. */
+int wsp_hold_resolve_addresses(wsp_hold_config *cfg, const wsp_probe_config *pc, wsp_err *err);
 
 #endif

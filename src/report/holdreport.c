@@ -22,9 +22,8 @@ static const char *addr_of(const wsp_hold_config *c, unsigned a)
 
 static int cmp_end(const void *a, const void *b)
 {
-    const wsp_hold_end *x = *(wsp_hold_end *const *)a, *y = *(wsp_hold_end *const *)b;
-    double tx = x->opened_at < 0 ? -1 : x->opened_at + x->lifetime;
-    double ty = y->opened_at < 0 ? -1 : y->opened_at + y->lifetime;
+    double tx = wsp_hold_end_at(*(wsp_hold_end *const *)a);
+    double ty = wsp_hold_end_at(*(wsp_hold_end *const *)b);
     return tx < ty ? -1 : tx > ty;
 }
 
@@ -190,7 +189,7 @@ static void addresses_json(json_t *o, const wsp_hold_config *c, const wsp_hold_r
     double idle = 0;
     for (size_t i = 0; i < v->naddresses; i++) {
         const wsp_hold_analysis *a = &v->per[i];
-        int rc = !a->opened ? wsp_class_exit_code(a->common_cls) : a->ok ? 0 : 1;
+        int rc = wsp_hold_analysis_exit_code(a);
         json_t *j = json_object();
         json_object_set_new(j, "address", json_string(c->addresses[i].text));
         json_object_set_new(
@@ -257,21 +256,19 @@ json_t *wsp_hold_report_json(const wsp_hold_config *c, const wsp_hold_result *r,
 static const char *strategy_failure(const wsp_hold_config *c, const wsp_hold_result *r, size_t s,
                                     char *buf, size_t cap)
 {
-    bool silent = c->strategies[s].kind == WSP_HOLD_SILENT;
-    uint64_t limit = silent ? c->expect_silent_lifetime_us : c->expect_lifetime_us;
     size_t never = 0, short_lived = 0;
+    double limit = 0;
     for (size_t i = 0; i < r->nends; i++) {
         const wsp_hold_end *e = &r->ends[i];
         if (e->strategy != s)
             continue;
         never += e->how == WSP_HOLD_NEVER_OPENED;
-        short_lived += limit && e->how != WSP_HOLD_NEVER_OPENED && e->how != WSP_HOLD_HELD &&
-                       e->lifetime < (double)limit / 1e6;
+        short_lived += wsp_hold_end_short(c, e);
+        limit = wsp_hold_limit_s(c, e);
     }
     if (!never && !short_lived)
         return NULL;
-    snprintf(buf, cap, "%zu never opened, %zu ended before %.3g s", never, short_lived,
-             (double)limit / 1e6);
+    snprintf(buf, cap, "%zu never opened, %zu ended before %.3g s", never, short_lived, limit);
     return buf;
 }
 
@@ -489,7 +486,7 @@ void wsp_hold_report_human(FILE *f, const wsp_hold_config *c, const wsp_hold_res
     }
     for (size_t a = 0; a < v->naddresses; a++) {
         const wsp_hold_analysis *pa = &v->per[a];
-        bool ok = pa->opened && pa->ok;
+        bool ok = wsp_hold_analysis_exit_code(pa) == 0;
         fprintf(f, "%s %s (%s)\n", ok ? "ok  " : "FAIL", c->addresses[a].text,
                 c->addresses[a].ss.ss_family == AF_INET6 ? "ipv6" : "ipv4");
         strategy_lines(f, c, pa, "    ");

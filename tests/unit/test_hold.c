@@ -146,6 +146,54 @@ static void test_never_opened(void **state)
     assert_true(said(a, "never opened"));
 }
 
+/* --each-address: three addresses, one strategy, two connections each (the ends laid out
+ * address by address). The first failing address in order decides the exit code. */
+static void test_each_address_verdict(void **state)
+{
+    (void)state;
+    wsp_hold_config c;
+    wsp_hold_result r;
+    wsp_hold_end e[6];
+    wsp_hold_verdict v;
+    setup(&c, &r, e);
+    c.nstrategies = 1;
+    c.naddresses = 3;
+    for (unsigned i = 0; i < 6; i++) {
+        e[i].address = i / 2;
+        e[i].strategy = 0;
+        snprintf(c.addresses[i / 2].text, sizeof c.addresses[0].text, "10.0.0.%u", i / 2 + 1);
+    }
+    assert_int_equal(wsp_hold_judge(&c, &r, &v), 0);
+    assert_true(v.ok && v.addresses_ok == 3 && v.first_failed == 3 && v.exit_code == 0);
+    assert_string_equal(v.summary, "3 of 3 addresses held");
+    wsp_hold_verdict_cleanup(&v);
+    /* the second dies below the silent gate, the third never opens: the second decides */
+    c.expect_silent_lifetime_us = 30000000;
+    e[2].how = WSP_HOLD_FIN;
+    e[2].lifetime = 10.0;
+    e[2].cls = WSP_CLASS_WS_DROPPED;
+    e[4].how = e[5].how = WSP_HOLD_NEVER_OPENED;
+    e[4].opened_at = e[5].opened_at = -1;
+    e[4].cls = e[5].cls = WSP_CLASS_UPGRADE_SERVER_ERROR;
+    assert_int_equal(wsp_hold_judge(&c, &r, &v), 0);
+    assert_false(v.ok);
+    assert_int_equal(v.first_failed, 1);
+    assert_int_equal(v.exit_code, 1);
+    assert_int_equal(v.cls, WSP_CLASS_WS_DROPPED);
+    assert_non_null(strstr(v.summary, "1 of 3 addresses held; 10.0.0.2: 1 of 2 connections"));
+    assert_int_equal(wsp_hold_analysis_exit_code(&v.per[2]),
+                     wsp_class_exit_code(WSP_CLASS_UPGRADE_SERVER_ERROR));
+    assert_true(v.per[0].ok && v.per[0].gates[2].of == 2);
+    wsp_hold_verdict_cleanup(&v);
+    /* the second healed: the third's class is the exit code */
+    e[2].how = WSP_HOLD_HELD;
+    assert_int_equal(wsp_hold_judge(&c, &r, &v), 0);
+    assert_int_equal(v.first_failed, 2);
+    assert_int_equal(v.exit_code, wsp_class_exit_code(WSP_CLASS_UPGRADE_SERVER_ERROR));
+    assert_int_equal(v.cls, WSP_CLASS_UPGRADE_SERVER_ERROR);
+    wsp_hold_verdict_cleanup(&v);
+}
+
 static void test_close_frames(void **state)
 {
     (void)state;
@@ -167,7 +215,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ladder),       cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_lifetime_cap), cmocka_unit_test(test_never_opened),
-        cmocka_unit_test(test_close_frames),
+        cmocka_unit_test(test_close_frames), cmocka_unit_test(test_each_address_verdict),
     };
     return cmocka_run_group_tests_name("hold", tests, NULL, NULL);
 }
