@@ -26,6 +26,7 @@
 #include "check/plancheck.h"
 #include "probe/hold.h"
 #include "check/security/security.h"
+#include "codec/target.h"
 #include "codec/template.h"
 #include "codec/ws.h"
 #include "net/tls.h"
@@ -72,6 +73,10 @@ struct wsp_plan {
     char warnings[WSP_PLAN_MAX_WARNINGS][400]; /* "FILE:LINE:COL: warning: ..." */
     size_t num_warnings;
     bool warn_limits; /* the validation pass at load: old limits keys warn (once) */
+    /* an exporter's configuration (wsp_modules_load_file): envs are its modules */
+    bool modules;
+    bool allow_any_target;
+    wsp_module mods[WSP_PLAN_MAX_ENVS];
 };
 
 void wsp_plan_err_format(const wsp_plan_err *e, char *out, size_t cap)
@@ -462,6 +467,15 @@ static const char *const env_keys[] = {"url",         "health",   "plaintext_url
                                        "auth",        "limits",   "marker",         "description",
                                        "proxy",       "noproxy",  "proxy_user_env", "each_address",
                                        NULL};
+/* A module is an environment without its url (each scrape brings the target), the keys that
+ * belong to a plan's run (plaintext_url, limits, marker) and with what its one probe does. */
+static const char *const module_keys[] = {
+    "health",  "origin",         "subprotocol",  "compress",        "headers",
+    "resolve", "dns_server",     "timeout",      "deadline",        "tls",
+    "auth",    "description",    "proxy",        "noproxy",         "proxy_user_env",
+    "each_address", "allowed_targets", "expect_auth_required", "conversation", NULL};
+/* The URL a module is built with before any target: wss, so its TLS context is made once. */
+#define MODULE_URL "wss://wsprobe-module.invalid/"
 static const char *const tls_keys[] = {"cacert",      "cert",          "key_file", "insecure",
                                        "min_version", "min_cert_days", NULL};
 static const char *const auth_keys[] = {"jwt", "token_env", "in", "message", NULL};
@@ -871,13 +885,102 @@ static int build_marker(wsp_plan *P, yaml_node_t *n, const char *kp, wsp_env *en
 
 /* Validate environment i, and with env != NULL build it: the probe's settings through the
  * builder the command line uses (probe/setup.h), then what only a plan says. */
+static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *path,
+                                   const char **name, wsp_plan_err *err);
+
+static int add_glob(wsp_plan *P, wsp_module *m, yaml_node_t *gn, const char *kp,
+                    wsp_plan_err *err)
+{
+    const char *g, *why;
+    if (want_string(P, gn, kp, &g, err) != 0)
+        return -1;
+    if (wsp_glob_check_target(g, &why) != 0)
+        return fail_at(P, err, gn->start_mark, "%s: '%.200s': %s", kp, g, why);
+    if (m->num_allowed >= WSP_MODULE_MAX_TARGETS)
+        return fail_at(P, err, gn->start_mark, "%s: at most %d patterns", kp,
+                       WSP_MODULE_MAX_TARGETS);
+    m->allowed[m->num_allowed++] = g;
+    return 0;
+}
+
+/* What a module has beyond an environment's keys: allowed_targets, health (a URL, or a /path
+ * on each target's host), expect_auth_required and its conversation. */
+static int module_build(wsp_plan *P, size_t ei, const char *path, wsp_plan_err *err)
+{
+    plan_env *pe = &P->envs[ei];
+    wsp_module *m = &P->mods[ei];
+    yaml_node_t *en = pe->node, *n;
+    yaml_mark_t km;
+    char kp[200];
+    json_decref(m->conversation); /* built once to validate, again to load */
+    m->conversation = NULL;
+    m->name = pe->name;
+    m->num_allowed = 0;
+    m->health = NULL;
+    m->expect_auth_required = false;
+    if ((n = map_get(P, en, "allowed_targets", &km))) {
+        snprintf(kp, sizeof kp, "%s.allowed_targets", path);
+        if (n->type == YAML_SEQUENCE_NODE) {
+            FOR_ITEMS(n, it)
+            {
+                if (add_glob(P, m, node_at(P, *it), kp, err) != 0)
+                    return -1;
+            }
+        } else if (add_glob(P, m, n, kp, err) != 0) {
+            return -1;
+        }
+        if (m->num_allowed == 0)
+            return fail_at(P, err, n->start_mark, "%s: expected at least one pattern", kp);
+    } else if (!P->allow_any_target) {
+        return fail_at(P, err, pe->mark,
+                       "%s: expected allowed_targets: (the targets this module may probe, as "
+                       "globs: ['ws://127.0.0.1:*/*']); without it anyone who can reach the "
+                       "exporter could aim it anywhere (--allow-any-target allows any target, "
+                       "with a warning)",
+                       path);
+    }
+    if ((n = map_get(P, en, "health", &km))) {
+        snprintf(kp, sizeof kp, "%s.health", path);
+        wsp_url hu;
+        wsp_err e;
+        if (want_string(P, n, kp, &m->health, err) != 0)
+            return -1;
+        if (m->health[0] == '/') {
+            if (strlen(m->health) > WSP_URL_TARGET_MAX || strpbrk(m->health, " \t\r\n#"))
+                return fail_at(P, err, n->start_mark,
+                               "%s: a path on the target's host, without spaces or '#'", kp);
+        } else if (wsp_url_parse(m->health, &hu, WSP_URL_ALLOW_HTTP, &e) != 0) {
+            return fail_at(P, err, n->start_mark,
+                           "%s: %s (write a URL, or a /path asked of each target's host)", kp,
+                           e.msg);
+        }
+    }
+    if ((n = map_get(P, en, "expect_auth_required", &km)) &&
+        want_bool(P, n, "expect_auth_required", &m->expect_auth_required, err) != 0)
+        return -1;
+    if (m->expect_auth_required && map_get(P, en, "auth", &km))
+        return fail_at(P, err, km,
+                       "%s: expect_auth_required probes without a credential, and auth: gives "
+                       "one: make two modules (one that must be refused, one that must be served)",
+                       path);
+    if ((n = map_get(P, en, "conversation", &km))) {
+        snprintf(kp, sizeof kp, "%s.conversation", path);
+        if (!(m->conversation = conversation_params(P, n, kp, NULL, err)))
+            return -1;
+    }
+    return 0;
+}
+
 static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
 {
     plan_env *pe = &P->envs[ei];
     yaml_node_t *en = pe->node;
     char path[128], kp[200];
     snprintf(path, sizeof path, "environments.%.80s", pe->name);
-    if (want_map(P, en, path, err) != 0 || check_keys(P, en, path, env_keys, err) != 0)
+    if (P->modules)
+        snprintf(path, sizeof path, "modules.%.80s", pe->name);
+    if (want_map(P, en, path, err) != 0 ||
+        check_keys(P, en, path, P->modules ? module_keys : env_keys, err) != 0)
         return -1;
     bool live = env != NULL;
     env_store *st = calloc(1, sizeof *st);
@@ -893,20 +996,28 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
             return fail_at(P, err, en->start_mark, "out of memory");
     }
     yaml_mark_t km;
-    const char *url;
-    yaml_node_t *n = map_get(P, en, "url", &km);
-    if (!n)
-        return fail_at(P, err, pe->mark, "%s: expected a url: (ws:// or wss://)", path);
-    snprintf(kp, sizeof kp, "%s.url", path);
-    if (want_string(P, n, kp, &url, err) != 0)
-        return -1;
-    wsp_url u;
+    const char *url = MODULE_URL;
+    yaml_node_t *n;
     wsp_err e;
     wsp_err_clear(&e);
-    if (wsp_url_parse(url, &u, 0, &e) != 0)
-        return fail_at(P, err, n->start_mark, "%s: %s", kp, e.msg);
-    if (build_urls(P, en, path, env, err) != 0 || set_known(P, s, en, path, "", live, err) != 0)
+    if (!P->modules) {
+        if (!(n = map_get(P, en, "url", &km)))
+            return fail_at(P, err, pe->mark, "%s: expected a url: (ws:// or wss://)", path);
+        snprintf(kp, sizeof kp, "%s.url", path);
+        if (want_string(P, n, kp, &url, err) != 0)
+            return -1;
+        wsp_url u;
+        if (wsp_url_parse(url, &u, 0, &e) != 0)
+            return fail_at(P, err, n->start_mark, "%s: %s", kp, e.msg);
+        if (build_urls(P, en, path, env, err) != 0)
+            return -1;
+    } else if (module_build(P, ei, path, err) != 0) {
         return -1;
+    }
+    if (set_known(P, s, en, path, "", live, err) != 0)
+        return -1;
+    if (P->modules)
+        s->health = NULL; /* a module's health is aimed at each target (module_build) */
     if ((n = map_get(P, en, "headers", &km))) {
         snprintf(kp, sizeof kp, "%s.headers", path);
         if (build_headers(P, s, n, kp, st, err) != 0)
@@ -1588,12 +1699,47 @@ static int load_doc(wsp_plan *P, const char *data, size_t len, wsp_plan_err *err
         return 0;
     }
     char msg[sizeof err->msg];
-    wsp_yaml_describe(&res, "a plan", msg, sizeof msg);
+    wsp_yaml_describe(&res, P->modules ? "an exporter configuration" : "a plan", msg, sizeof msg);
     if (st == WSP_YAML_NO_MEMORY)
         fail_plain(err, P->file, "%s", msg);
     else
         fail_at(P, err, res.mark, "%s", msg);
     return -1;
+}
+
+/* The names of a plan's environments (an exporter's modules) and where each is written. */
+static int read_names(wsp_plan *P, yaml_node_t *map, const char *what, wsp_plan_err *err)
+{
+    FOR_PAIRS(map, pr)
+    {
+        yaml_node_t *k = node_at(P, pr->key);
+        const char *name;
+        if (!k || k->type != YAML_SCALAR_NODE)
+            return fail_at(P, err, k ? k->start_mark : map->start_mark,
+                           "%s: names must be strings, got %s", what, type_name(k));
+        if (want_string(P, k, what, &name, err) != 0)
+            return -1;
+        for (size_t i = 0; i < P->num_envs; i++)
+            if (strcmp(P->envs[i].name, name) == 0)
+                return fail_at(P, err, k->start_mark, "%s: '%.60s' is defined twice", what, name);
+        if (strlen(name) > 64 || strpbrk(name, " \t\r\n/\\\"'<>&"))
+            return fail_at(P, err, k->start_mark,
+                           "%s: '%.60s': names are at most 64 characters without "
+                           "spaces, quotes, slashes or markup",
+                           what, name);
+        if (P->num_envs >= WSP_PLAN_MAX_ENVS)
+            return fail_at(P, err, k->start_mark, "%s: more than %d", what,
+                           WSP_PLAN_MAX_ENVS);
+        plan_env *pe = &P->envs[P->num_envs++];
+        pe->name = name;
+        pe->node = node_at(P, pr->value);
+        pe->mark = k->start_mark;
+        if (!pe->node || visit(P, pe->node, 1, err) != 0)
+            return -1;
+    }
+    if (P->num_envs == 0)
+        return fail_at(P, err, map->start_mark, "%s: expected at least one", what);
+    return 0;
 }
 
 static const char *const top_keys[] = {"name", "description", "environments", "checks", NULL};
@@ -1622,35 +1768,8 @@ static int validate(wsp_plan *P, wsp_plan_err *err)
                        "expected environments: (at least one named target with its url)");
     if (want_map(P, envs, "environments", err) != 0)
         return -1;
-    FOR_PAIRS(envs, pr)
-    {
-        yaml_node_t *k = node_at(P, pr->key);
-        const char *name;
-        if (!k || k->type != YAML_SCALAR_NODE)
-            return fail_at(P, err, k ? k->start_mark : envs->start_mark,
-                           "environments: names must be strings, got %s", type_name(k));
-        if (want_string(P, k, "environments", &name, err) != 0)
-            return -1;
-        for (size_t i = 0; i < P->num_envs; i++)
-            if (strcmp(P->envs[i].name, name) == 0)
-                return fail_at(P, err, k->start_mark, "environments: '%.60s' is defined twice",
-                               name);
-        if (strlen(name) > 64 || strpbrk(name, " \t\r\n/\\\"'<>&"))
-            return fail_at(P, err, k->start_mark,
-                           "environments: '%.60s': names are at most 64 characters without "
-                           "spaces, quotes, slashes or markup",
-                           name);
-        if (P->num_envs >= WSP_PLAN_MAX_ENVS)
-            return fail_at(P, err, k->start_mark, "environments: more than %d", WSP_PLAN_MAX_ENVS);
-        plan_env *pe = &P->envs[P->num_envs++];
-        pe->name = name;
-        pe->node = node_at(P, pr->value);
-        pe->mark = k->start_mark;
-        if (!pe->node || visit(P, pe->node, 1, err) != 0)
-            return -1;
-    }
-    if (P->num_envs == 0)
-        return fail_at(P, err, envs->start_mark, "environments: expected at least one");
+    if (read_names(P, envs, "environments", err) != 0)
+        return -1;
     P->warn_limits = true;
     for (size_t i = 0; i < P->num_envs; i++)
         if (env_build(P, i, NULL, err) != 0)
@@ -1723,6 +1842,10 @@ void wsp_plan_free(wsp_plan *P)
         for (size_t i = 0; i < st->num_headers; i++)
             free(st->headers[i]);
         free(st);
+    }
+    for (size_t i = 0; P->modules && i < P->num_envs; i++) {
+        wsp_env_cleanup(&P->mods[i].env);
+        json_decref(P->mods[i].conversation);
     }
     if (P->have_doc)
         yaml_document_delete(&P->doc);
@@ -1840,4 +1963,82 @@ size_t wsp_plan_warning_count(const wsp_plan *plan)
 const char *wsp_plan_warning(const wsp_plan *plan, size_t i)
 {
     return plan && i < plan->num_warnings ? plan->warnings[i] : NULL;
+}
+
+/* ---- an exporter's modules ---- */
+
+static int validate_modules(wsp_plan *P, wsp_plan_err *err)
+{
+    static const char *const keys[] = {"modules", "description", NULL};
+    yaml_node_t *root = yaml_document_get_root_node(&P->doc);
+    yaml_mark_t zero = {0, 0, 0};
+    if (!root || root->type != YAML_MAPPING_NODE)
+        return fail_at(P, err, root ? root->start_mark : zero,
+                       "expected a mapping with modules: (each a name and what its probe does)");
+    if (check_keys(P, root, "configuration", keys, err) != 0)
+        return -1;
+    yaml_node_t *mods = map_get(P, root, "modules", &P->envs_mark);
+    if (!mods)
+        return fail_at(P, err, root->start_mark, "expected modules: (at least one)");
+    if (want_map(P, mods, "modules", err) != 0 || read_names(P, mods, "modules", err) != 0)
+        return -1;
+    for (size_t i = 0; i < P->num_envs; i++)
+        if (env_build(P, i, NULL, err) != 0)
+            return -1;
+    return 0;
+}
+
+wsp_plan *wsp_modules_load_file(const char *path, bool allow_any_target, wsp_plan_err *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+    size_t n = 0;
+    wsp_err e;
+    char *buf = wsp_file_read("the configuration", path, WSP_PLAN_MAX_BYTES, 0, &n, &e);
+    if (!buf) {
+        fail_plain(err, path, "%s", e.msg);
+        return NULL;
+    }
+    wsp_plan *P = calloc(1, sizeof *P);
+    if (!P) {
+        free(buf);
+        fail_plain(err, path, "out of memory");
+        return NULL;
+    }
+    snprintf(P->file, sizeof P->file, "%s", path);
+    P->modules = true;
+    P->allow_any_target = allow_any_target;
+    int rc = load_doc(P, buf, n, err);
+    free(buf);
+    if (rc != 0 || validate_modules(P, err) != 0) {
+        wsp_plan_free(P);
+        return NULL;
+    }
+    /* built to run: credentials read, TLS contexts made, now, with the key's location */
+    for (size_t i = 0; i < P->num_envs; i++) {
+        if (env_build(P, i, &P->mods[i].env, err) != 0) {
+            wsp_plan_free(P);
+            return NULL;
+        }
+        P->mods[i].setup = &P->stores->setup; /* the store env_build just made */
+    }
+    return P;
+}
+
+size_t wsp_modules_count(const wsp_plan *P)
+{
+    return P && P->modules ? P->num_envs : 0;
+}
+
+const wsp_module *wsp_modules_get(const wsp_plan *P, size_t i)
+{
+    return i < wsp_modules_count(P) ? &P->mods[i] : NULL;
+}
+
+const wsp_module *wsp_modules_find(const wsp_plan *P, const char *name)
+{
+    for (size_t i = 0; i < wsp_modules_count(P); i++)
+        if (strcmp(P->mods[i].name, name) == 0)
+            return &P->mods[i];
+    return NULL;
 }

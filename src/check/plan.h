@@ -102,7 +102,40 @@ int wsp_plan_fits_deadline(const wsp_plan *plan, uint64_t deadline_us, wsp_plan_
  * `limits.rate` is now `limits.rate_limit`, `limits.connections` is `limits.max_conns_per_ip`),
  * found at load: "FILE:LINE:COL: warning: ..." each, for the command to print on stderr. */
 #define WSP_PLAN_MAX_WARNINGS 8
+/* (the warnings of an exporter's configuration are these too) */
 size_t wsp_plan_warning_count(const wsp_plan *plan);
 const char *wsp_plan_warning(const wsp_plan *plan, size_t i);
+
+/* ---- an exporter's configuration (docs/exporter.md "Modules") ----
+ * The same parser and vocabulary as a plan: `modules:` names modules, each an environment's
+ * keys without url (every scrape brings its target), plaintext_url, limits and marker, plus
+ *   allowed_targets: GLOB or [GLOB...]   the targets it may probe (codec/target.h); required
+ *                                        unless allow_any_target
+ *   health: URL or /PATH                 a health check, /PATH asked of each target's host
+ *   expect_auth_required: true           the probe goes without a credential and must be refused
+ *   conversation: {send:, expect:, ...}  the conversation check's keys (its params, as
+ *                                        check/plancheck.h takes them) */
+#define WSP_MODULE_MAX_TARGETS 64
+typedef struct wsp_module {
+    const char *name;
+    /* the probe every scrape starts from: options, TLS context, credential; its URL is a
+     * placeholder (wss://wsprobe-module.invalid/) until a target replaces it */
+    wsp_env env;
+    const wsp_probe_setup *setup; /* its options as given: pins and proxy settings per target */
+    const char *allowed[WSP_MODULE_MAX_TARGETS];
+    size_t num_allowed;
+    const char *health; /* NULL, a URL, or a path starting with '/' */
+    bool expect_auth_required;
+    json_t *conversation; /* the conversation's params, or NULL: the handshake alone */
+} wsp_module;
+
+/* Parse, validate and build every module of an exporter's configuration: credentials read and
+ * TLS contexts made now, so a bad configuration is refused whole with a located error. The
+ * result is a wsp_plan (wsp_plan_free); its modules borrow from it. */
+wsp_plan *wsp_modules_load_file(const char *path, bool allow_any_target, wsp_plan_err *err);
+size_t wsp_modules_count(const wsp_plan *modules);
+const wsp_module *wsp_modules_get(const wsp_plan *modules, size_t i);
+/* The module named `name`, or NULL. */
+const wsp_module *wsp_modules_find(const wsp_plan *modules, const char *name);
 
 #endif

@@ -1030,6 +1030,7 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
         case WSP_WS_EV_TEXT:
         case WSP_WS_EV_BINARY:
             c->rec.received_frames += ev.frames ? ev.frames : 1;
+            c->rec.received_messages++;
             if (!c->rec.t_first_message)
                 c->rec.t_first_message = uv_hrtime();
             if (c->pmd && inflate_event(c, &ev) != 0)
@@ -1942,6 +1943,8 @@ int wsp_conn_send(wsp_conn *c, unsigned opcode, const void *data, size_t len)
     if (c->phase != WSP_PHASE_OPEN)
         return -1;
     bool data_frame = opcode == WSP_WS_OP_TEXT || opcode == WSP_WS_OP_BINARY;
+    if (data_frame)
+        c->rec.sent_messages++;
     if (!c->pmd || !data_frame)
         return send_frame(c, opcode, data, len);
     wsp_conn_pmd_record *pr = c->rec.pmd;

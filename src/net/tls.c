@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -469,6 +470,9 @@ void wsp_tls_get_info(const wsp_tls *t, wsp_tls_info *info)
     int days = 0, secs = 0;
     if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)))
         info->days_left = days - (secs < 0 ? 1 : 0);
+    struct tm tm;
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+        info->not_after = (long long)timegm(&tm);
     GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
     for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && info->num_sans < 8; i++) {
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);

@@ -627,7 +627,7 @@ static const char *env_get(const char *name, void *ud)
 
 /* Choose the proxy for one URL and give it the credentials of --proxy-user-env, which win
  * over a user:password in a proxy variable's URL. Secrets are registered for redaction. */
-static int choose_proxy(wsp_probe_setup *s, const wsp_url *u, wsp_proxy *p, wsp_err *err)
+static int choose_proxy(const wsp_probe_setup *s, const wsp_url *u, wsp_proxy *p, wsp_err *err)
 {
     wsp_proxy_settings ps = {.flag = s->proxy_flag,
                              .flag_source = s->proxy_flag_source ? s->proxy_flag_source : "",
@@ -676,6 +676,21 @@ static const wsp_proxy *proxy_or_null(const wsp_proxy *p)
     return p->kind != WSP_PROXY_NONE || p->source[0] ? p : NULL;
 }
 
+/* The health check of cfg (its health_url parsed): the probe's connection options over HTTP,
+ * with the health URL's own pins and proxy. */
+static void aim_health(const wsp_probe_setup *s, wsp_probe_config *cfg, const wsp_proxy *proxy)
+{
+    cfg->has_health = true;
+    cfg->health_conn = cfg->conn;
+    cfg->health_conn.url = &cfg->health_url;
+    cfg->health_conn.http_only = true;
+    cfg->health_conn.pinned = NULL;
+    cfg->health_conn.num_pinned = 0;
+    cfg->health_conn.trace = NULL;
+    cfg->health_conn.proxy = proxy_or_null(proxy);
+    wsp_probe_conn_pin(&cfg->health_conn, &cfg->health_url, s->pins, s->npins);
+}
+
 int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_err *err)
 {
     if (wsp_url_parse(url, &s->cfg.url, 0, err) != 0)
@@ -706,16 +721,43 @@ int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_e
         if (!s->cfg.conn.tls_ctx)
             return -1;
     }
-    if (s->health) {
-        s->cfg.has_health = true;
-        s->cfg.health_conn = s->cfg.conn;
-        s->cfg.health_conn.url = &s->cfg.health_url;
-        s->cfg.health_conn.http_only = true;
-        s->cfg.health_conn.pinned = NULL;
-        s->cfg.health_conn.num_pinned = 0;
-        s->cfg.health_conn.trace = NULL;
-        s->cfg.health_conn.proxy = proxy_or_null(&s->health_proxy);
-        wsp_probe_conn_pin(&s->cfg.health_conn, &s->cfg.health_url, s->pins, s->npins);
+    if (s->health)
+        aim_health(s, &s->cfg, &s->health_proxy);
+    return 0;
+}
+
+int wsp_probe_setup_retarget(const wsp_probe_setup *s, const wsp_probe_config *base,
+                             const wsp_url *url, const char *health, wsp_probe_target *t,
+                             wsp_err *err)
+{
+    memset(t, 0, sizeof *t);
+    wsp_probe_config *c = &t->cfg;
+    *c = *base;
+    c->url = *url;
+    c->conn.url = &c->url;
+    c->conn.pinned = NULL;
+    c->conn.num_pinned = 0;
+    c->has_health = false;
+    wsp_probe_conn_pin(&c->conn, &c->url, s->pins, s->npins);
+    if (choose_proxy(s, &c->url, &t->proxy, err) != 0)
+        return -1;
+    c->conn.proxy = proxy_or_null(&t->proxy);
+    if (!health)
+        return 0;
+    if (health[0] == '/') {
+        char hu[WSP_URL_HOST_MAX + WSP_URL_TARGET_MAX + 32];
+        const char *l = url->host_is_ipv6 ? "[" : "", *r = url->host_is_ipv6 ? "]" : "";
+        int n = snprintf(hu, sizeof hu, "%s://%s%s%s:%u%s", url->tls ? "https" : "http", l,
+                         url->host, r, (unsigned)url->port, health);
+        if (n < 0 || (size_t)n >= sizeof hu ||
+            wsp_url_parse(hu, &c->health_url, WSP_URL_ALLOW_HTTP, err) != 0)
+            return wsp_err_set(err, WSP_CLASS_USAGE, "health '%.200s' on this target: not a URL",
+                               health);
+    } else if (wsp_url_parse(health, &c->health_url, WSP_URL_ALLOW_HTTP, err) != 0) {
+        return -1;
     }
+    if (choose_proxy(s, &c->health_url, &t->health_proxy, err) != 0)
+        return -1;
+    aim_health(s, c, &t->health_proxy);
     return 0;
 }

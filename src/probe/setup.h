@@ -109,6 +109,20 @@ int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label,
  * validation of every environment). Returns 0 or -1 with err filled. */
 int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_err *err);
 
+/* A finished setup's probe aimed at another URL (the exporter: one module, many targets):
+ * `base` (the setup's configuration, or an environment's copy of it) with this URL, its
+ * --resolve pins and the proxy chosen for it, and a health check at `health` (a URL, or a path
+ * asked of the target's host over http or https as the target is ws or wss; NULL: none). The
+ * TLS context, credential and options stay borrowed from base; `t` must outlive the probe made
+ * from t->cfg, and t->cfg.conn.proxy points into t. 0, or -1 with err. */
+typedef struct wsp_probe_target {
+    wsp_probe_config cfg;
+    wsp_proxy proxy, health_proxy;
+} wsp_probe_target;
+int wsp_probe_setup_retarget(const wsp_probe_setup *s, const wsp_probe_config *base,
+                             const wsp_url *url, const char *health, wsp_probe_target *t,
+                             wsp_err *err);
+
 /* A binary message as --send-binary and --expect-binary (and plans) write it: @FILE, hex:...,
  * base64:... (standard or URL-safe, padding optional), and for an expectation also
  * sha256:HEX (then *by_digest and sha256 are set and *out is an empty string). *out is heap

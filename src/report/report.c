@@ -221,13 +221,46 @@ static json_t *headers_json(const wsp_conn_record *r)
     return h;
 }
 
-static void add_phase(json_t *phases, json_t *marks, const char *key, uint64_t t0, uint64_t from,
-                      uint64_t to)
+static void add_span(wsp_report_phase *out, size_t *n, const char *name, uint64_t t0,
+                     uint64_t from, uint64_t to)
 {
     if (!from || !to)
         return;
-    json_object_set_new(phases, key, ms_json(wsp_conn_ms(from, to)));
-    json_object_set_new(marks, key, ms_json(wsp_conn_ms(t0, to)));
+    out[*n] = (wsp_report_phase){name, wsp_conn_ms(from, to), wsp_conn_ms(t0, to)};
+    (*n)++;
+}
+
+const char *wsp_report_failed_phase(const wsp_probe *p)
+{
+    const wsp_conn_record *r = wsp_probe_record(p);
+    return wsp_conn_phase_name(r->err.cls != WSP_CLASS_OK ? r->failed_phase : WSP_PHASE_DONE);
+}
+
+size_t wsp_report_probe_phases(const wsp_probe *p, wsp_report_phase out[WSP_REPORT_PHASES_MAX])
+{
+    const wsp_conn_record *r = wsp_probe_record(p);
+    const wsp_probe_config *cfg = wsp_probe_get_config(p);
+    size_t n = 0;
+    uint64_t t0 = r->t_start;
+    add_span(out, &n, "resolve", t0, r->t_start, r->t_resolved);
+    add_span(out, &n, "connect", t0, r->t_resolved, r->t_connected);
+    if (r->proxy)
+        add_span(out, &n, "proxy", t0, r->t_connected, r->proxy->t_tunnel);
+    add_span(out, &n, "tls", t0, wsp_conn_t_ready(r), r->t_tls);
+    add_span(out, &n, "upgrade", t0, r->t_request, r->t_upgraded);
+    add_span(out, &n, "first_message", t0, r->t_upgraded, r->t_first_message);
+    const wsp_step_result *sr = wsp_probe_step_results(p);
+    for (size_t i = 0; i < cfg->num_steps; i++) {
+        wsp_step_kind k = cfg->steps[i].kind;
+        if (sr[i].ok && k != WSP_STEP_SEND && k != WSP_STEP_SEND_BINARY) {
+            out[n++] = (wsp_report_phase){"roundtrip", sr[i].roundtrip_ms,
+                                          wsp_conn_ms(t0, sr[i].t_done)};
+            break;
+        }
+    }
+    add_span(out, &n, "close", t0, r->t_close_start, r->t_closed);
+    add_span(out, &n, "total", t0, r->t_start, r->t_end);
+    return n;
 }
 
 /* Which proxy a connection took, and why, or why it went direct (a no_proxy entry). */
@@ -400,31 +433,18 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
                                   : json_string("every phase held"));
     json_object_set_new(o, "hint", json_string(v->hint));
     json_object_set_new(o, "failed_phase",
-                        v->cls == WSP_CLASS_OK
-                            ? json_null()
-                            : json_string(wsp_conn_phase_name(
-                                  r->err.cls != WSP_CLASS_OK ? r->failed_phase : WSP_PHASE_DONE)));
+                        v->cls == WSP_CLASS_OK ? json_null()
+                                               : json_string(wsp_report_failed_phase(p)));
 
     json_t *phases = json_object(), *marks = json_object();
-    uint64_t t0 = r->t_start;
-    add_phase(phases, marks, "resolve_ms", t0, r->t_start, r->t_resolved);
-    add_phase(phases, marks, "connect_ms", t0, r->t_resolved, r->t_connected);
-    if (r->proxy)
-        add_phase(phases, marks, "proxy_ms", t0, r->t_connected, r->proxy->t_tunnel);
-    add_phase(phases, marks, "tls_ms", t0, wsp_conn_t_ready(r), r->t_tls);
-    add_phase(phases, marks, "upgrade_ms", t0, r->t_request, r->t_upgraded);
-    add_phase(phases, marks, "first_message_ms", t0, r->t_upgraded, r->t_first_message);
-    const wsp_step_result *sr = wsp_probe_step_results(p);
-    for (size_t i = 0; i < cfg->num_steps; i++) {
-        wsp_step_kind k = cfg->steps[i].kind;
-        if (sr[i].ok && k != WSP_STEP_SEND && k != WSP_STEP_SEND_BINARY) {
-            json_object_set_new(phases, "roundtrip_ms", ms_json(sr[i].roundtrip_ms));
-            json_object_set_new(marks, "roundtrip_ms", ms_json(wsp_conn_ms(t0, sr[i].t_done)));
-            break;
-        }
+    wsp_report_phase ph[WSP_REPORT_PHASES_MAX];
+    size_t nph = wsp_report_probe_phases(p, ph);
+    for (size_t i = 0; i < nph; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "%s_ms", ph[i].name);
+        json_object_set_new(phases, key, ms_json(ph[i].ms));
+        json_object_set_new(marks, key, ms_json(ph[i].at_ms));
     }
-    add_phase(phases, marks, "close_ms", t0, r->t_close_start, r->t_closed);
-    add_phase(phases, marks, "total_ms", t0, r->t_start, r->t_end);
     json_object_set_new(o, "phases", phases);
     json_object_set_new(o, "marks", marks);
 
@@ -476,6 +496,7 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
     json_object_set_new(bytes, "rx", json_integer((json_int_t)r->rx_bytes));
     json_object_set_new(o, "bytes", bytes);
 
+    const wsp_step_result *sr = wsp_probe_step_results(p);
     json_t *steps = json_array();
     for (size_t i = 0; i < cfg->num_steps; i++) {
         json_t *s = json_object();

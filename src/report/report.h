@@ -25,6 +25,22 @@ json_t *wsp_report_envelope(json_t *o, const char *command);
 /* The JSON object of one probe. Returns a new reference (NULL on allocation failure). */
 json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text);
 
+/* The phases of a probe as every writer shows them (the JSON's phases and marks, the
+ * exporter's wsprobe_phase_duration_seconds): resolve, connect, proxy (through one), tls,
+ * upgrade, first_message, roundtrip (the first answered expectation or ping), close, total;
+ * only those that happened, in that order. `at_ms` is when the phase ended, from the start. */
+typedef struct wsp_report_phase {
+    const char *name; /* static */
+    double ms;
+    double at_ms;
+} wsp_report_phase;
+#define WSP_REPORT_PHASES_MAX 9
+/* The phase a failed probe failed in, as the JSON's failed_phase names it: the connection's
+ * phase (resolve ... close), or "done" when the connection held and the conversation or the
+ * health check did not. Static. */
+const char *wsp_report_failed_phase(const wsp_probe *p);
+size_t wsp_report_probe_phases(const wsp_probe *p, wsp_report_phase out[WSP_REPORT_PHASES_MAX]);
+
 /* The same object for a probe that could not start (a bad URL, an unreadable --cacert): every
  * stable key present, nothing reached, evidence.network false. */
 json_t *wsp_report_error_json(const char *url_text, const wsp_err *e);
