@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD_PKGS="gcc meson ninja-build pkg-config libuv1-dev libc-ares-dev libssl-dev libjansson-dev
-libyaml-dev libxml2-dev zlib1g-dev libpcre2-dev libcmocka-dev"
+libyaml-dev libxml2-dev zlib1g-dev libpcre2-dev libcmocka-dev libcrypt-dev"
 TEST_PKGS="clang-14 libclang-rt-14-dev clang-format python3 python3-websockets python3-jwt
 python3-pytest python3-pytest-xdist python3-yaml python3-cryptography python3-jsonschema nginx-light
 dnsmasq-base openssl iproute2 procps libxml2-utils curl cmake haproxy websocketd

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """The layering check (docs/architecture.md, "Layers"): every #include "..." in src/ must point
 at the file's own layer or a lower one, and the feature folders of one level (check, load,
-audit, serve, exporter) may not include each other: what two of them share moves down.
+audit, serve) may not include each other: what two of them share moves down. The exporter sits
+above them: a module is a plan's environment, read by check's parser and built by check's
+conversation builder (docs/architecture.md says why).
 The codecs (src/codec/) are pure: no call that reads a clock, the environment or a file.
 
-    util < codec < net < probe < report < {check, load, audit, serve, exporter} < cli
+    util < codec < net < probe < report < {check, load, audit, serve} < exporter < cli
 
 A folder's layer is its first path component under src/ (src/check/security/ is check). An
 include must name its layer by path ("codec/ws.h"); a bare "ws.h" is reported too, since it
@@ -20,8 +22,8 @@ import sys
 import tempfile
 
 RANK = {"util": 0, "codec": 1, "net": 2, "probe": 3, "report": 4,
-        "check": 5, "load": 5, "audit": 5, "serve": 5, "exporter": 5,
-        "cli": 6}
+        "check": 5, "load": 5, "audit": 5, "serve": 5, "exporter": 6,
+        "cli": 7}
 SIBLINGS_APART = 5  # the level whose folders may not include each other
 # Codecs are pure (docs/architecture.md): no I/O, no clock, no environment of their own. A call
 # to any of these in src/codec/ is refused; randomness goes through util/rand.h.

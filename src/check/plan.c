@@ -469,11 +469,26 @@ static const char *const env_keys[] = {"url",         "health",   "plaintext_url
                                        NULL};
 /* A module is an environment without its url (each scrape brings the target), the keys that
  * belong to a plan's run (plaintext_url, limits, marker) and with what its one probe does. */
-static const char *const module_keys[] = {
-    "health",  "origin",         "subprotocol",  "compress",        "headers",
-    "resolve", "dns_server",     "timeout",      "deadline",        "tls",
-    "auth",    "description",    "proxy",        "noproxy",         "proxy_user_env",
-    "each_address", "allowed_targets", "expect_auth_required", "conversation", NULL};
+static const char *const module_keys[] = {"health",
+                                          "origin",
+                                          "subprotocol",
+                                          "compress",
+                                          "headers",
+                                          "resolve",
+                                          "dns_server",
+                                          "timeout",
+                                          "deadline",
+                                          "tls",
+                                          "auth",
+                                          "description",
+                                          "proxy",
+                                          "noproxy",
+                                          "proxy_user_env",
+                                          "each_address",
+                                          "allowed_targets",
+                                          "expect_auth_required",
+                                          "conversation",
+                                          NULL};
 /* The URL a module is built with before any target: wss, so its TLS context is made once. */
 #define MODULE_URL "wss://wsprobe-module.invalid/"
 static const char *const tls_keys[] = {"cacert",      "cert",          "key_file", "insecure",
@@ -888,8 +903,7 @@ static int build_marker(wsp_plan *P, yaml_node_t *n, const char *kp, wsp_env *en
 static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *path,
                                    const char **name, wsp_plan_err *err);
 
-static int add_glob(wsp_plan *P, wsp_module *m, yaml_node_t *gn, const char *kp,
-                    wsp_plan_err *err)
+static int add_glob(wsp_plan *P, wsp_module *m, yaml_node_t *gn, const char *kp, wsp_plan_err *err)
 {
     const char *g, *why;
     if (want_string(P, gn, kp, &g, err) != 0)
@@ -1728,8 +1742,7 @@ static int read_names(wsp_plan *P, yaml_node_t *map, const char *what, wsp_plan_
                            "spaces, quotes, slashes or markup",
                            what, name);
         if (P->num_envs >= WSP_PLAN_MAX_ENVS)
-            return fail_at(P, err, k->start_mark, "%s: more than %d", what,
-                           WSP_PLAN_MAX_ENVS);
+            return fail_at(P, err, k->start_mark, "%s: more than %d", what, WSP_PLAN_MAX_ENVS);
         plan_env *pe = &P->envs[P->num_envs++];
         pe->name = name;
         pe->node = node_at(P, pr->value);

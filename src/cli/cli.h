@@ -19,6 +19,7 @@ int wsp_cmd_parity(int argc, char **argv);
 int wsp_cmd_load(int argc, char **argv);
 int wsp_cmd_load_merge(int argc, char **argv);
 int wsp_cmd_hold(int argc, char **argv);
+int wsp_cmd_exporter(int argc, char **argv);
 
 /* Print "wsprobe: <cmd>: message" to stderr, and the hint on a second line if given.
  * Returns 2 (USAGE) for `return wsp_cli_usage_error(...)`. */

@@ -149,41 +149,12 @@ typedef struct serve_args {
     const char *secret_env, *secret_file, *key_file, *alg_name;
 } serve_args;
 
-static int parse_uint(const char *s, unsigned max, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v > max)
-        return -1;
-    *out = (unsigned)v;
-    return 0;
-}
-
-/* HOST:PORT, [V6]:PORT or V6 literal with a last :PORT. */
+/* HOST:PORT, [V6]:PORT or V6 literal with a last :PORT (codec/url.h). */
 static int parse_hostport(const char *arg, bool tls, wsp_serve_listen *out)
 {
-    const char *colon = strrchr(arg, ':');
-    if (!colon || colon == arg)
-        return -1;
-    const char *h = arg;
-    size_t hl = (size_t)(colon - arg);
-    if (h[0] == '[') {
-        if (hl < 3 || h[hl - 1] != ']')
-            return -1;
-        h++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= sizeof out->host)
-        return -1;
-    unsigned port;
-    if (parse_uint(colon + 1, 65535, &port) != 0)
-        return -1;
     memset(out, 0, sizeof *out);
-    memcpy(out->host, h, hl);
-    out->port = port;
     out->tls = tls;
-    return 0;
+    return wsp_hostport_parse(arg, out->host, sizeof out->host, &out->port);
 }
 
 static void warn_unsafe(unsigned unsafe)

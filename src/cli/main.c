@@ -29,6 +29,7 @@ static const command commands[] = {
     {"load", wsp_cmd_load, "connections and message rates with honest latency percentiles"},
     {"load-merge", wsp_cmd_load_merge, "merge load reports from several agents, exactly"},
     {"hold", wsp_cmd_hold, "keep connections open and say when, how and why each one ended"},
+    {"exporter", wsp_cmd_exporter, "WebSocket probes for Prometheus: /probe?target=&module="},
 };
 
 static void usage(FILE *f)

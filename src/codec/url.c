@@ -308,3 +308,33 @@ int wsp_url_host_header(const wsp_url *u, char *buf, unsigned long cap)
         return -1;
     return n;
 }
+
+int wsp_hostport_parse(const char *arg, char *host, size_t cap, unsigned *port)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg)
+        return -1;
+    const char *h = arg;
+    size_t hl = (size_t)(colon - arg);
+    if (h[0] == '[') {
+        if (hl < 3 || h[hl - 1] != ']')
+            return -1;
+        h++;
+        hl -= 2;
+    }
+    const char *p = colon + 1;
+    unsigned v = 0;
+    if (hl == 0 || hl >= cap || !*p || strlen(p) > 5)
+        return -1;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (unsigned)(*p - '0');
+    }
+    if (v > 65535)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = v;
+    return 0;
+}

@@ -3,6 +3,7 @@
 #define WSP_URL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/error.h"
@@ -46,6 +47,11 @@ int wsp_url_parse(const char *s, wsp_url *out, unsigned flags, wsp_err *err);
 /* Write the Host header value (host, brackets for IPv6, port only when not the default) into
  * buf. Returns the length, or -1 if it did not fit. */
 int wsp_url_host_header(const wsp_url *u, char *buf, unsigned long cap);
+
+/* A listen address as serve and the exporter take it: HOST:PORT, [V6]:PORT, or a V6 literal
+ * with a last :PORT; the host copied without brackets into host (cap bytes), the port 0-65535
+ * (0: the kernel picks). The host is not checked to be an address here. 0, or -1. */
+int wsp_hostport_parse(const char *arg, char *host, size_t cap, unsigned *port);
 
 /* The scheme as a lower-case string ("wss"). */
 const char *wsp_url_scheme_name(wsp_url_scheme s);

@@ -85,7 +85,7 @@ typedef struct wsp_tls_info {
     char issuer[256];
     char sans[8][128];
     int num_sans;
-    int days_left;     /* whole days until notAfter; negative when expired */
+    int days_left;       /* whole days until notAfter; negative when expired */
     long long not_after; /* notAfter in Unix seconds (0: not read) */
     bool have_cert;
     bool verified;

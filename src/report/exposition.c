@@ -68,7 +68,7 @@ void wsp_expo_family(wsp_expo *x, const char *name, wsp_expo_type type, const ch
     /* the text format names the family as its samples are named; OpenMetrics without the
      * counter's _total and the info's _info */
     snprintf(shown, sizeof shown, "%s%s", name,
-             x->openmetrics                ? ""
+             x->openmetrics             ? ""
              : type == WSP_EXPO_COUNTER ? "_total"
              : type == WSP_EXPO_INFO    ? "_info"
                                         : "");
@@ -80,6 +80,7 @@ void wsp_expo_family(wsp_expo *x, const char *name, wsp_expo_type type, const ch
     puts_(x, shown);
     puts_(x, x->openmetrics && type == WSP_EXPO_INFO ? " info\n"
              : type == WSP_EXPO_COUNTER              ? " counter\n"
+             : type == WSP_EXPO_HISTOGRAM            ? " histogram\n"
                                                      : " gauge\n");
     if (x->openmetrics && unit) {
         puts_(x, "# UNIT ");
@@ -115,6 +116,54 @@ void wsp_expo_sample(wsp_expo *x, double value, ...)
     puts_(x, " ");
     puts_(x, num);
     puts_(x, "\n");
+}
+
+/* name + suffix {k="v",le="le"} value */
+static void hist_line(wsp_expo *x, const char *suffix, const char *k, const char *v, const char *le,
+                      double value)
+{
+    puts_(x, x->family);
+    puts_(x, suffix);
+    if (k || le) {
+        puts_(x, "{");
+        if (k) {
+            puts_(x, k);
+            puts_(x, "=\"");
+            escaped(x, v ? v : "", false);
+            puts_(x, le ? "\"," : "\"");
+        }
+        if (le) {
+            puts_(x, "le=\"");
+            puts_(x, le);
+            puts_(x, "\"");
+        }
+        puts_(x, "}");
+    }
+    char num[40];
+    wsp_expo_number(value, num, sizeof num);
+    puts_(x, " ");
+    puts_(x, num);
+    puts_(x, "\n");
+}
+
+void wsp_expo_histogram(wsp_expo *x, const char *k, const char *v, const double *bounds,
+                        const unsigned long long *counts, size_t n, unsigned long long over,
+                        double sum)
+{
+    unsigned long long cum = 0;
+    char le[40];
+    for (size_t i = 0; i < n; i++) {
+        cum += counts[i];
+        wsp_expo_number(bounds[i], le, sizeof le);
+        size_t l = strlen(le);
+        if (x->openmetrics && !strchr(le, '.') && !strchr(le, 'e'))
+            snprintf(le + l, sizeof le - l, ".0"); /* OpenMetrics: canonical floats */
+        hist_line(x, "_bucket", k, v, le, (double)cum);
+    }
+    cum += over;
+    hist_line(x, "_bucket", k, v, "+Inf", (double)cum);
+    hist_line(x, "_sum", k, v, NULL, sum);
+    hist_line(x, "_count", k, v, NULL, (double)cum);
 }
 
 void wsp_expo_end(wsp_expo *x)
@@ -201,7 +250,7 @@ void wsp_expo_probe(wsp_expo *x, wsp_probe *const *probes, const char *const *ad
         size_t np = wsp_report_probe_phases(vs[i].p, ph);
         for (size_t k = 0; k < np; k++)
             if (strcmp(ph[k].name, "total") != 0)
-                sample_of(x, &vs[i], ph[k].ms / 1000.0, "phase", ph[k].name);
+                sample_of(x, &vs[i], round(ph[k].ms * 1e6) / 1e9, "phase", ph[k].name);
     }
 
     bool failed = whole->cls != WSP_CLASS_OK;

@@ -21,8 +21,9 @@
 
 typedef enum wsp_expo_type {
     WSP_EXPO_GAUGE,
-    WSP_EXPO_COUNTER, /* the family name without _total; samples get it */
-    WSP_EXPO_INFO,    /* a gauge of 1 named NAME_info (OpenMetrics type info) */
+    WSP_EXPO_COUNTER,   /* the family name without _total; samples get it */
+    WSP_EXPO_INFO,      /* a gauge of 1 named NAME_info (OpenMetrics type info) */
+    WSP_EXPO_HISTOGRAM, /* samples through wsp_expo_histogram */
 } wsp_expo_type;
 
 typedef struct wsp_expo {
@@ -45,6 +46,12 @@ void wsp_expo_family(wsp_expo *x, const char *name, wsp_expo_type type, const ch
 /* One sample of the current family: labels as name, value pairs (values escaped here), then
  * NULL. */
 void wsp_expo_sample(wsp_expo *x, double value, ...) __attribute__((sentinel));
+/* One histogram of the current family (type HISTOGRAM): counts[i] observations at most
+ * bounds[i] (not cumulative; the writer sums), `over` above the last bound, their sum; with
+ * one label (k, v) or none (k NULL). */
+void wsp_expo_histogram(wsp_expo *x, const char *k, const char *v, const double *bounds,
+                        const unsigned long long *counts, size_t n, unsigned long long over,
+                        double sum);
 /* The end of the exposition ("# EOF" in OpenMetrics). */
 void wsp_expo_end(wsp_expo *x);
 

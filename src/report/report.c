@@ -221,8 +221,8 @@ static json_t *headers_json(const wsp_conn_record *r)
     return h;
 }
 
-static void add_span(wsp_report_phase *out, size_t *n, const char *name, uint64_t t0,
-                     uint64_t from, uint64_t to)
+static void add_span(wsp_report_phase *out, size_t *n, const char *name, uint64_t t0, uint64_t from,
+                     uint64_t to)
 {
     if (!from || !to)
         return;
@@ -253,8 +253,8 @@ size_t wsp_report_probe_phases(const wsp_probe *p, wsp_report_phase out[WSP_REPO
     for (size_t i = 0; i < cfg->num_steps; i++) {
         wsp_step_kind k = cfg->steps[i].kind;
         if (sr[i].ok && k != WSP_STEP_SEND && k != WSP_STEP_SEND_BINARY) {
-            out[n++] = (wsp_report_phase){"roundtrip", sr[i].roundtrip_ms,
-                                          wsp_conn_ms(t0, sr[i].t_done)};
+            out[n++] =
+                (wsp_report_phase){"roundtrip", sr[i].roundtrip_ms, wsp_conn_ms(t0, sr[i].t_done)};
             break;
         }
     }
