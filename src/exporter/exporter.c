@@ -454,6 +454,8 @@ static int build_probe(scrape *sc, const wsp_url *u, uint64_t deadline_us, wsp_e
         if (wsp_plancheck_conversation_config(&e, m->conversation, !m->expect_auth_required,
                                               &sc->cfg, err) != 0)
             return -1;
+        if (sc->cfg.auth) /* it points into the copy `e`: the module's own outlives the probe */
+            sc->cfg.auth = &m->env.auth;
     } else {
         sc->cfg = e.base;
         sc->cfg.conn.url = &sc->cfg.url;

@@ -191,13 +191,13 @@ static int load_users(wsp_webconfig *w, yaml_document_t *doc, yaml_node_t *map, 
         if (w->num_users >= WSP_WEBCONFIG_MAX_USERS)
             return fail(err, path, kn, "basic_auth_users: at most %d users",
                         WSP_WEBCONFIG_MAX_USERS);
-        /* a hash crypt_r cannot read would refuse everyone: find out now */
+        /* a hash crypt cannot read would refuse everyone: find out now */
         struct crypt_data *cd = calloc(1, sizeof *cd);
-        const char *h = cd ? crypt_r("wsprobe-check", v, cd) : NULL;
+        const char *h = cd ? crypt_rn("wsprobe-check", v, cd, (int)sizeof *cd) : NULL;
         bool ok = h && h[0] != '*';
         free(cd);
         if (!ok)
-            return fail(err, path, vn, "basic_auth_users.%.60s: crypt_r cannot read this hash", k);
+            return fail(err, path, vn, "basic_auth_users.%.60s: libcrypt cannot read this hash", k);
         snprintf(w->users[w->num_users].name, sizeof w->users[0].name, "%s", k);
         snprintf(w->users[w->num_users].hash, HASH_MAX, "%s", v);
         w->num_users++;
@@ -359,7 +359,7 @@ bool wsp_webconfig_verify(const wsp_webconfig *w, const char *user, const char *
     struct crypt_data *cd = calloc(1, sizeof *cd);
     if (!cd)
         return false;
-    const char *h = crypt_r(pass, hash, cd);
+    const char *h = crypt_rn(pass, hash, cd, (int)sizeof *cd);
     bool ok = known && h && strlen(h) == strlen(hash) && CRYPTO_memcmp(h, hash, strlen(hash)) == 0;
     OPENSSL_cleanse(cd, sizeof *cd);
     free(cd);

@@ -12,12 +12,13 @@
  *     min_version: TLS12             # TLS10 .. TLS13 (default TLS12)
  *     max_version: TLS13
  *   basic_auth_users:
- *     alice: $2y$10$...              # bcrypt hashes (htpasswd -B), checked with crypt_r
+ *     alice: $2y$10$...              # bcrypt hashes (htpasswd -B), checked with crypt_rn
  *
  * Keys of exporter-toolkit that wsprobe does not implement (cipher_suites, curve_preferences,
  * prefer_server_cipher_suites, http_server_config) are refused by name rather than ignored.
  *
- * Basic auth: a credential is checked with crypt_r on a worker thread (a bcrypt costs ~50 ms;
+ * Basic auth: a credential is checked with libxcrypt's crypt_rn (crypt_r's form that returns
+ * NULL on failure; sanitizers do not intercept it) on a worker thread (a bcrypt costs ~50 ms;
  * the loop goes on serving), an unknown user against a dummy hash so timing does not tell
  * which users exist, and a verified credential is remembered (its SHA-256 with the user, never
  * the password) so one bcrypt is paid per credential, not per scrape, as exporter-toolkit does.

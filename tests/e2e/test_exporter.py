@@ -50,7 +50,7 @@ def serve(tmp_path):
 def exporter(tmp_path):
     e = start_exporter(tmp_path / "exporter", MODULES, env=ENV)
     yield e
-    e.stop()
+    assert e.stop() == 0, e.log()[-3000:]  # SIGTERM: exit 0 (and, under ASan, no leak)
 
 
 def raw_upgrade_status(port, path="/ws", token=None):
