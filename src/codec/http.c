@@ -292,3 +292,58 @@ bool wsp_http_has_token(const char *value, size_t len, const char *token)
     }
     return false;
 }
+
+static int b64val(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int wsp_http_basic_decode(const char *value, size_t len, char *user, size_t ucap, char *pass,
+                          size_t pcap)
+{
+    if (len < 6 || !wsp_http_eq(value, 6, "Basic ") || ucap == 0 || pcap == 0)
+        return -1;
+    const char *b = value + 6;
+    size_t bl = len - 6;
+    while (bl && *b == ' ')
+        b++, bl--;
+    char dec[768];
+    size_t o = 0, pad = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < bl; i++) {
+        if (b[i] == '=') {
+            pad++;
+            continue;
+        }
+        int v = b64val(b[i]);
+        if (v < 0 || pad || o + 1 >= sizeof dec)
+            return -1; /* not base64, data after padding, or too long */
+        acc = (acc << 6 | (unsigned)v) & 0xffffffu;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            dec[o++] = (char)(acc >> bits & 0xff);
+        }
+    }
+    const char *colon = memchr(dec, ':', o);
+    size_t ul = colon ? (size_t)(colon - dec) : 0, pl = colon ? o - ul - 1 : 0;
+    bool ok = colon && ul < ucap && pl < pcap;
+    for (size_t i = 0; ok && i < o; i++)
+        ok = (unsigned char)dec[i] >= 0x20 && dec[i] != 0x7f;
+    if (ok) {
+        memcpy(user, dec, ul);
+        user[ul] = '\0';
+        memcpy(pass, colon + 1, pl);
+        pass[pl] = '\0';
+    }
+    for (size_t i = 0; i < sizeof dec; i++) /* the password does not stay on the stack */
+        ((volatile char *)dec)[i] = 0;
+    return ok ? 0 : -1;
+}

@@ -90,4 +90,10 @@ size_t wsp_http_list_next(const char *s, size_t len, size_t i, char delim, size_
  * returns false with *bad and *bad_len on it. */
 bool wsp_http_token_list_ok(const char *list, const char **bad, size_t *bad_len);
 
+/* The credentials of an Authorization header value "Basic BASE64(user:password)" (RFC 7617):
+ * the scheme case-insensitive, the user without ':', neither holding a control byte, each
+ * NUL-terminated into its buffer. 0, or -1 when the value is not that or does not fit. */
+int wsp_http_basic_decode(const char *value, size_t len, char *user, size_t ucap, char *pass,
+                          size_t pcap);
+
 #endif

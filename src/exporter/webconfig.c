@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "codec/http.h"
 #include "codec/yaml.h"
 #include "net/tls.h"
 #include "util/files.h"
@@ -291,54 +292,11 @@ static void digest(const char *user, const char *pass, unsigned char out[32])
     memset(out, 0xff, 32); /* nothing matches an all-ones digest: it is never remembered */
 }
 
-static int b64val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 wsp_webauth wsp_webconfig_check(wsp_webconfig *w, const char *authz, size_t len, char *user,
                                 size_t ucap, char *pass, size_t pcap)
 {
-    if (!authz || len < 7 || strncasecmp(authz, "Basic ", 6) != 0)
+    if (!authz || wsp_http_basic_decode(authz, len, user, ucap, pass, pcap) != 0)
         return WSP_WEBAUTH_DENIED;
-    const char *b = authz + 6;
-    size_t bl = len - 6;
-    while (bl && *b == ' ')
-        b++, bl--;
-    char dec[600];
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < bl; i++) {
-        if (b[i] == '=')
-            break;
-        int v = b64val(b[i]);
-        if (v < 0 || o + 1 >= sizeof dec)
-            return WSP_WEBAUTH_DENIED;
-        acc = acc << 6 | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            dec[o++] = (char)(acc >> bits & 0xff);
-        }
-    }
-    dec[o] = '\0';
-    char *colon = memchr(dec, ':', o);
-    if (!colon || memchr(dec, '\0', o) || (size_t)(colon - dec) >= ucap ||
-        o - (size_t)(colon - dec) - 1 >= pcap) {
-        OPENSSL_cleanse(dec, sizeof dec);
-        return WSP_WEBAUTH_DENIED;
-    }
-    *colon = '\0';
-    snprintf(user, ucap, "%s", dec);
-    snprintf(pass, pcap, "%s", colon + 1);
-    OPENSSL_cleanse(dec, sizeof dec);
     unsigned char d[32];
     digest(user, pass, d);
     for (size_t i = 0; i < w->cached; i++)

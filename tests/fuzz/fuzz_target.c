@@ -3,12 +3,16 @@
  * its target and module without a control byte and within the caps; a target that parses has
  * a normal form that parses again to the same normal form (a fixed point); a glob matches
  * itself when it holds no metacharacter, '*' matches everything, and matching ends (no
- * recursion: the input is up to 64 KiB). */
+ * recursion: the input is up to 64 KiB). The same bytes go to the other parsers of the
+ * exporter's request: an Accept header (OpenMetrics or not) and Basic credentials (a user
+ * without ':' and neither with a control byte, each within its buffer). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/http.h"
 #include "codec/target.h"
+#include "report/exposition.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,6 +66,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     (void)wsp_glob_match(glob, q);
     check_target(glob);
+    (void)wsp_expo_wants_openmetrics(s, size);
+    char user[64], pass[64];
+    if (wsp_http_basic_decode(s, size, user, sizeof user, pass, sizeof pass) == 0) {
+        if (strchr(user, ':') || strlen(user) >= sizeof user || strlen(pass) >= sizeof pass)
+            abort();
+        for (const char *p = pass; *p; p++)
+            if ((unsigned char)*p < 0x20)
+                abort();
+    }
     free(s);
     return 0;
 }

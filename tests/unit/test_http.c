@@ -629,6 +629,35 @@ static void test_value_bytes_and_token_lists(void **state)
     assert_false(wsp_http_token_list_ok("a/b", &bad, &bl));
 }
 
+/* Basic credentials (RFC 7617), as the exporter's web configuration reads them. */
+static void test_basic_decode(void **state)
+{
+    (void)state;
+    char u[32], p[32];
+    const char *v = "Basic cHJvbTpwdy0x"; /* prom:pw-1 */
+    assert_int_equal(wsp_http_basic_decode(v, strlen(v), u, sizeof u, p, sizeof p), 0);
+    assert_string_equal(u, "prom");
+    assert_string_equal(p, "pw-1");
+    v = "basic   YTpiOmM="; /* a:b:c: the password may hold ':' */
+    assert_int_equal(wsp_http_basic_decode(v, strlen(v), u, sizeof u, p, sizeof p), 0);
+    assert_string_equal(u, "a");
+    assert_string_equal(p, "b:c");
+    static const char *const bad[] = {
+        "Bearer cHJvbTpwdy0x",
+        "Basic",
+        "Basic cHJvbQ==" /* no ':' */,
+        "Basic cHJv*bTp",
+        "Basic YTpi=YQ==" /* data after padding */,
+        "Basic YQphOmI=" /* a\na:b */,
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(wsp_http_basic_decode(bad[i], strlen(bad[i]), u, sizeof u, p, sizeof p),
+                         -1);
+    v = "Basic cHJvbTpwdy0x";
+    assert_int_equal(wsp_http_basic_decode(v, strlen(v), u, 4, p, sizeof p), -1); /* "prom" */
+    assert_int_equal(wsp_http_basic_decode(v, strlen(v), u, 5, p, 4), -1);        /* "pw-1" */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_eq),
         cmocka_unit_test(test_is_token),
         cmocka_unit_test(test_value_bytes_and_token_lists),
+        cmocka_unit_test(test_basic_decode),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
