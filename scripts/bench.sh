@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: every benchmark in bench/, one after another. Each prints its figures; none
-# passes or fails on time. BENCH=name runs one (probe, audit, serve, load, yaml).
+# passes or fails on time. BENCH=name runs one (probe, audit, serve, load, yaml, exporter).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 W=${WSPROBE:-build/wsprobe}
@@ -16,4 +16,5 @@ want audit && [ -x bench/bench_audit.sh ] && run audit bench/bench_audit.sh
 want serve && [ -x bench/bench_serve.sh ] && run serve bench/bench_serve.sh
 want load && [ -x bench/bench_load.sh ] && run load bench/bench_load.sh
 want yaml && run yaml /usr/bin/python3 bench/bench_yaml.py "$W" 5
+want exporter && run exporter /usr/bin/python3 bench/bench_exporter.py "$W" 10 100000
 exit 0

@@ -9,7 +9,8 @@ libyaml-dev libxml2-dev zlib1g-dev libpcre2-dev libcmocka-dev libcrypt-dev"
 TEST_PKGS="clang-14 libclang-rt-14-dev clang-format python3 python3-websockets python3-jwt
 python3-pytest python3-pytest-xdist python3-yaml python3-cryptography python3-jsonschema nginx-light
 dnsmasq-base openssl iproute2 procps libxml2-utils curl cmake haproxy websocketd
-libwebsockets-test-server chromium tinyproxy microsocks stunnel4 prometheus apache2-utils"
+libwebsockets-test-server chromium tinyproxy microsocks stunnel4 prometheus apache2-utils
+prometheus-blackbox-exporter"
 
 want="$BUILD_PKGS"
 [ "${1:-}" = "--build-only" ] || want="$want $TEST_PKGS"
