@@ -100,10 +100,11 @@ struct client {
     server *s;
     int handles; /* open libuv handles: freed at 0 */
     bool closing;
-    bool busy;       /* a request is being answered */
-    bool keep_alive; /* of the request being answered */
-    bool head_timer; /* the timer runs for a head (else: idle) */
-    char *buf;       /* request bytes (WSP_EXPORTER_HEAD_MAX) */
+    bool busy;              /* a request is being answered */
+    bool keep_alive;        /* of the request being answered */
+    bool head_timer;        /* the timer runs for a head (else: idle) */
+    unsigned long requests; /* answered on this connection */
+    char *buf;              /* request bytes (WSP_EXPORTER_HEAD_MAX) */
     size_t len;
     wsp_tls *tls;
     bool tls_ready;
@@ -239,6 +240,7 @@ typedef struct write_req {
 static void after_response(client *c)
 {
     c->busy = false;
+    c->requests++;
     free(c->target);
     c->target = NULL;
     if (!c->keep_alive || c->s->stopping) {
@@ -475,6 +477,12 @@ static int build_probe(scrape *sc, const wsp_url *u, uint64_t deadline_us, wsp_e
     if (sc->cfg.conn.deadline_us == 0 || sc->cfg.conn.deadline_us > deadline_us)
         sc->cfg.conn.deadline_us = deadline_us;
     wsp_probe_config_finish(&sc->cfg, NULL, 0); /* the phase timeout within the deadline */
+    if (sc->cfg.has_health) {                   /* the health check within the same bounds */
+        sc->cfg.health_conn.deadline_us = sc->cfg.conn.deadline_us;
+        sc->cfg.health_conn.timeout_us = sc->cfg.conn.timeout_us;
+    }
+    if (sc->cfg.pong_timeout_us > sc->cfg.conn.timeout_us)
+        sc->cfg.pong_timeout_us = sc->cfg.conn.timeout_us;
     return 0;
 }
 
@@ -846,7 +854,12 @@ static void timer_cb(uv_timer_t *t)
     client *c = t->data;
     if (c->busy || c->closing)
         return;
-    if (c->head_timer && c->len > 0) {
+    if (c->head_timer && c->len == 0) { /* connected (or TLS begun) and said nothing */
+        c->s->refused[REF_TIMEOUT]++;
+        client_close(c);
+        return;
+    }
+    if (c->head_timer) {
         c->s->refused[REF_TIMEOUT]++;
         c->keep_alive = false;
         c->busy = true;
@@ -859,7 +872,9 @@ static void timer_cb(uv_timer_t *t)
 
 static void arm_timer(client *c)
 {
-    c->head_timer = c->len > 0 || !c->tls_ready;
+    /* a new connection must bring its first request within the head timeout (a connection
+     * that says nothing does not keep a slot for the idle timeout) */
+    c->head_timer = c->len > 0 || !c->tls_ready || c->requests == 0;
     uv_timer_start(&c->timer, timer_cb,
                    c->head_timer ? WSP_EXPORTER_HEAD_TIMEOUT_MS : WSP_EXPORTER_IDLE_TIMEOUT_MS, 0);
 }

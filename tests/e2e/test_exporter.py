@@ -220,6 +220,22 @@ def test_slow_client_does_not_block_scrapes(serve, exporter):
             s.close()
 
 
+def test_silent_and_slow_connections_are_cut(exporter):
+    silent = exporter.raw(b"", read=False)
+    partial = exporter.raw(b"GET /metrics HTTP/1.1\r\nHost: x\r\n", read=False)
+    t0 = time.monotonic()
+    for s in (silent, partial):
+        s.settimeout(20)
+    got = partial.recv(4096)
+    assert got.startswith(b"HTTP/1.1 408 "), got
+    assert silent.recv(4096) == b""  # closed without a word: it never asked anything
+    assert 9 < time.monotonic() - t0 < 15
+    silent.close()
+    partial.close()
+    m = parse_exposition(exporter.get("/metrics")[2])
+    assert one(m, "wsprobe_exporter_requests_refused_total", reason="timeout") == 2
+
+
 def test_scrape_timeout_bounds_the_probe(exporter, unanswered_port):
     t0 = time.monotonic()
     st, _, body = exporter.probe("ws://127.0.0.1:%d/ws" % unanswered_port, "connect",
