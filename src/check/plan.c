@@ -493,7 +493,7 @@ static const char *const module_keys[] = {"health",
 #define MODULE_URL "wss://wsprobe-module.invalid/"
 static const char *const tls_keys[] = {"cacert",      "cert",          "key_file", "insecure",
                                        "min_version", "min_cert_days", NULL};
-static const char *const auth_keys[] = {"jwt", "token_env", "in", "message", NULL};
+static const char *const auth_keys[] = {"jwt", "token_env", "token_file", "in", "message", NULL};
 static const char *const jwt_keys[] = {"secret_env", "secret_file", "key_file", "alg", "ttl",
                                        "claims",     "kid",         "nbf",      NULL};
 static const char *const limits_keys[] = {
@@ -638,11 +638,12 @@ static int build_auth(wsp_plan *P, wsp_probe_setup *s, yaml_node_t *an, const ch
     if (want_map(P, an, path, err) != 0 || check_keys(P, an, path, auth_keys, err) != 0)
         return -1;
     yaml_mark_t km;
-    yaml_node_t *tenv = map_get(P, an, "token_env", &km), *jn = map_get(P, an, "jwt", &km);
-    if (tenv && jn)
-        return fail_at(P, err, tenv->start_mark,
-                       "%s: give one credential: token_env (a ready token) or jwt (minted), not "
-                       "both",
+    yaml_node_t *tenv = map_get(P, an, "token_env", &km), *jn = map_get(P, an, "jwt", &km),
+                *tfile = map_get(P, an, "token_file", &km);
+    if ((tenv != NULL) + (tfile != NULL) + (jn != NULL) > 1)
+        return fail_at(P, err, (tenv ? tenv : tfile)->start_mark,
+                       "%s: give one credential: token_env or token_file (a ready token) or jwt "
+                       "(minted)",
                        path);
     if (set_known(P, s, an, path, "auth.", live, err) != 0)
         return -1;

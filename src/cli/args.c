@@ -115,8 +115,8 @@ static void keep(char *s)
 static int secret_advice(const wsp_cli_spec *s, const wsp_opt *const *t, const char *a, size_t len)
 {
     static const char *const ways[] = {"jwt-secret-env VAR", "jwt-secret-file FILE",
-                                       "jwt-key-file PEM", "token-env VAR"};
-    char list[160] = "";
+                                       "jwt-key-file PEM", "token-env VAR", "token-file FILE"};
+    char list[192] = "";
     size_t used = 0;
     for (size_t i = 0; i < sizeof ways / sizeof ways[0]; i++) {
         char name[32];

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "codec/jwt.h"
+#include "util/files.h"
 #include "util/redact.h"
 
 #define DEFAULT_PREFIX "bearer."
@@ -121,6 +122,28 @@ int wsp_auth_set_token_env(wsp_auth *a, const char *var, wsp_err *err)
     char *t = strndup(v, n && v[n - 1] == '\n' ? n - 1 : n);
     if (!t)
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    if (token_ok(t, what, err) != 0) {
+        wipe_free(t);
+        return -1;
+    }
+    wipe_free(a->token);
+    a->token = t;
+    wsp_redact_register(t, strlen(t));
+    return 0;
+}
+
+int wsp_auth_set_token_file(wsp_auth *a, const char *path, wsp_err *err)
+{
+    size_t n = 0;
+    char what[300];
+    snprintf(what, sizeof what, "--token-file %.200s", path);
+    char *t = wsp_file_read(what, path, 64 * 1024, WSP_FILE_SECRET, &n, err);
+    if (!t)
+        return -1;
+    if (n && t[n - 1] == '\n')
+        t[--n] = '\0';
+    if (n && t[n - 1] == '\r')
+        t[--n] = '\0';
     if (token_ok(t, what, err) != 0) {
         wipe_free(t);
         return -1;

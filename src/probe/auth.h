@@ -46,6 +46,9 @@ int wsp_auth_set_in(wsp_auth *a, const char *spec, wsp_err *err);
 /* --token-env VAR: take a ready token from the environment (set and non-empty, one line).
  * The message names the option and the variable, never the value. */
 int wsp_auth_set_token_env(wsp_auth *a, const char *var, wsp_err *err);
+/* The same from a file (a mounted secret): at most 64 KiB, one trailing newline forgiven,
+ * registered for redaction. 0, or -1 with err (USAGE naming --token-file). */
+int wsp_auth_set_token_file(wsp_auth *a, const char *path, wsp_err *err);
 /* A literal token (security checks that forge tokens). Copied. Not registered with the
  * redactor: a forged token is not a secret (and "invalid" would blank out every word that holds
  * it); one shaped like a JWT is redacted by its shape anyway. */

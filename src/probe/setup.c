@@ -90,6 +90,9 @@ static const wsp_opt cred_opts[] = {
      0, NULL, NULL, 0, 0, NULL, NULL, 0},
     {"token-env", 0, WSP_OPT_ENV, WSP_PROBE_OPT_TOKEN_ENV, "VAR",
      "a ready token from environment variable VAR", 0, 0, NULL, "auth.token_env", 0},
+    {"token-file", 0, WSP_OPT_PATH, WSP_PROBE_OPT_TOKEN_FILE, "FILE",
+     "... or from FILE (a mounted secret; read at start and,\nin the exporter, at each reload)", 0,
+     0, NULL, "auth.token_file", 0},
     {"auth-in", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_AUTH_IN, "WHERE",
      "header (default: Authorization: Bearer), query:NAME,\nsubprotocol[:PREFIX] (default prefix "
      "bearer.),\ncookie:NAME, or message (a first message)",
@@ -521,6 +524,9 @@ int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label,
         free(s->token_env);
         s->token_env = strdup(arg);
         return s->token_env ? 0 : wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    case WSP_PROBE_OPT_TOKEN_FILE:
+        s->token_file = arg;
+        return 0;
     case WSP_PROBE_OPT_AUTH_IN:
         return wsp_auth_set_in(&s->auth, arg, err);
     case WSP_PROBE_OPT_AUTH_MESSAGE:
@@ -588,20 +594,22 @@ static int header_clash(const wsp_probe_setup *s, wsp_err *err)
 
 static int credentials(wsp_probe_setup *s, bool load, wsp_err *err)
 {
-    if (s->token_env && s->jwt)
+    if ((s->token_env != NULL) + (s->token_file != NULL) + (s->jwt != NULL) > 1)
         return wsp_err_set(err, WSP_CLASS_USAGE,
-                           "--token-env and --jwt-* options are two sources of credentials: "
-                           "give one");
-    bool have = s->token_env || s->jwt;
+                           "--token-env, --token-file and --jwt-* options are sources of "
+                           "credentials: give one");
+    bool have = s->token_env || s->token_file || s->jwt;
     if (s->auth_message && s->auth.in != WSP_AUTH_IN_MESSAGE)
         return wsp_err_set(err, WSP_CLASS_USAGE, "--auth-message needs --auth-in message");
     if (s->auth.in != WSP_AUTH_IN_HEADER && !have)
         return wsp_err_set(err, WSP_CLASS_USAGE,
-                           "--auth-in needs credentials (--token-env or --jwt-secret-env, "
-                           "--jwt-secret-file, --jwt-key-file)");
+                           "--auth-in needs credentials (--token-env, --token-file or "
+                           "--jwt-secret-env, --jwt-secret-file, --jwt-key-file)");
     if (!load)
         return 0;
     if (s->token_env && wsp_auth_set_token_env(&s->auth, s->token_env, err) != 0)
+        return -1;
+    if (s->token_file && wsp_auth_set_token_file(&s->auth, s->token_file, err) != 0)
         return -1;
     if (s->jwt) {
         if (wsp_jwt_config_load(s->jwt, err) != 0)

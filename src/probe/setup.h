@@ -48,6 +48,7 @@ enum {
     WSP_PROBE_OPT_TLS_MIN,
     WSP_PROBE_OPT_MIN_CERT_DAYS,
     WSP_PROBE_OPT_TOKEN_ENV,
+    WSP_PROBE_OPT_TOKEN_FILE,
     WSP_PROBE_OPT_AUTH_IN,
     WSP_PROBE_OPT_AUTH_MESSAGE,
     WSP_PROBE_OPT_SEND,
@@ -76,6 +77,7 @@ typedef struct wsp_probe_setup {
     wsp_auth auth;
     wsp_jwt_config *jwt; /* collected --jwt-* options; moved into auth by finish */
     char *token_env;
+    const char *token_file; /* --token-file (borrowed) */
     char *auth_message;
     wsp_dns_pin pins[WSP_PROBE_SETUP_MAX_PINS];
     size_t npins;

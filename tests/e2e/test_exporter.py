@@ -503,3 +503,34 @@ scrape_configs:
         assert float(res[0]["value"][1]) >= 3  # its own metrics, scraped as a plain target
     finally:
         prom.stop()
+
+
+def test_ready_token_from_a_file(tmp_path, serve):
+    from conftest import run_wsprobe
+    from serve_helpers import mint
+    token = mint(sub="from-file")
+    tf = tmp_path / "token"
+    tf.write_text(token + "\n")  # as a mounted secret often ends
+    tf.chmod(0o600)
+    # the probe command: served with it, the token nowhere in the report
+    r = run_wsprobe("probe", serve.url(), "--token-file", str(tf), "--json")
+    assert r.rc == 0 and r.json["ok"] is True, r.stderr
+    assert token not in r.stdout and token not in r.stderr
+    r = run_wsprobe("probe", serve.url(), "--token-file", str(tmp_path / "missing"))
+    assert r.rc == 2 and "--token-file" in r.stderr
+    r = run_wsprobe("probe", serve.url(), "--token-file", str(tf), "--token-env", "HOME")
+    assert r.rc == 2 and "give one" in r.stderr
+    # a module of the exporter, reloaded when the file changes
+    cfg = "modules:\n" + module("file", extra="    auth: {token_file: %s}\n" % tf)
+    e = start_exporter(tmp_path / "exp-file", cfg)
+    try:
+        body = e.probe(serve.url(), "file")[2]
+        assert one(parse_exposition(body), "wsprobe_probe_success") == 1 and token not in body
+        tf.write_text("not-a-valid-token-for-serve")
+        assert e.get("/-/reload", method="POST")[0] == 200
+        s = parse_exposition(e.probe(serve.url(), "file")[2])
+        assert [l["class"] for n, l, v in s if n == "wsprobe_probe_failure_info"] == [
+            "UPGRADE_AUTH"]
+    finally:
+        e.stop()
+    assert token not in e.log()

@@ -66,7 +66,7 @@ static int baseline_parts(const wsp_env *env, wsp_check_result *out, jwt_parts *
     if (!wsp_auth_active(&env->auth)) {
         wsp_check_set(out, WSP_VERDICT_SKIP, WSP_CLASS_OK,
                       "not run: no credential to forge from (give --jwt-secret-env, "
-                      "--jwt-key-file or --token-env)");
+                      "--jwt-key-file, --token-env or --token-file)");
         return -1;
     }
     wsp_err e;
