@@ -110,6 +110,19 @@ static int token_ok(const char *t, const char *what, wsp_err *err)
     return 0;
 }
 
+/* A ready token (heap, taken) checked and made the credential, registered for redaction. */
+static int adopt_token(wsp_auth *a, char *t, const char *what, wsp_err *err)
+{
+    if (token_ok(t, what, err) != 0) {
+        wipe_free(t);
+        return -1;
+    }
+    wipe_free(a->token);
+    a->token = t;
+    wsp_redact_register(t, strlen(t));
+    return 0;
+}
+
 int wsp_auth_set_token_env(wsp_auth *a, const char *var, wsp_err *err)
 {
     const char *v = getenv(var);
@@ -122,14 +135,7 @@ int wsp_auth_set_token_env(wsp_auth *a, const char *var, wsp_err *err)
     char *t = strndup(v, n && v[n - 1] == '\n' ? n - 1 : n);
     if (!t)
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
-    if (token_ok(t, what, err) != 0) {
-        wipe_free(t);
-        return -1;
-    }
-    wipe_free(a->token);
-    a->token = t;
-    wsp_redact_register(t, strlen(t));
-    return 0;
+    return adopt_token(a, t, what, err);
 }
 
 int wsp_auth_set_token_file(wsp_auth *a, const char *path, wsp_err *err)
@@ -144,14 +150,7 @@ int wsp_auth_set_token_file(wsp_auth *a, const char *path, wsp_err *err)
         t[--n] = '\0';
     if (n && t[n - 1] == '\r')
         t[--n] = '\0';
-    if (token_ok(t, what, err) != 0) {
-        wipe_free(t);
-        return -1;
-    }
-    wipe_free(a->token);
-    a->token = t;
-    wsp_redact_register(t, strlen(t));
-    return 0;
+    return adopt_token(a, t, what, err);
 }
 
 int wsp_auth_set_token(wsp_auth *a, const char *token, wsp_err *err)
