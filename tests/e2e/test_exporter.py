@@ -534,3 +534,54 @@ def test_ready_token_from_a_file(tmp_path, serve):
     finally:
         e.stop()
     assert token not in e.log()
+
+
+def test_proxy_compress_and_health_modules(tmp_path, serve, peers):
+    tiny = peers.tinyproxy()
+    auth = "    auth:\n      jwt: {secret_env: %s}\n" % SECRET_ENV
+    cfg = "modules:\n" + \
+        module("proxied", extra=auth + "    proxy: http://127.0.0.1:%d\n" % tiny.port) + \
+        module("deflate", extra=auth + "    compress: true\n    conversation:\n"
+               "      send: '{\"type\":\"chat_message\",\"content\":\"zz\",\"id\":\"{{uuid}}\"}'\n"
+               "      expect: {json: {\"/id\": \"{{sent./id}}\"}}\n") + \
+        module("healthy", extra=auth + "    health: /health\n") + \
+        module("unhealthy", extra=auth + "    health: /no-such-health\n")
+    e = start_exporter(tmp_path / "exp-more", cfg, env=ENV)
+    try:
+        s = parse_exposition(e.probe(serve.url(), "proxied")[2])
+        assert one(s, "wsprobe_probe_success") == 1
+        assert one(s, "wsprobe_phase_duration_seconds", phase="proxy") > 0
+        log = (tiny.workdir / "log").read_text(errors="replace")
+        assert "127.0.0.1:%d" % serve.port() in log  # the tunnel went through tinyproxy
+        s = parse_exposition(e.probe(serve.url(), "deflate")[2])
+        assert one(s, "wsprobe_probe_success") == 1
+        # the health URL is asked of the target's own host and port
+        c = http.client.HTTPConnection("127.0.0.1", serve.port(), timeout=5)
+        c.request("GET", "/health")
+        assert c.getresponse().status == 200
+        c.close()
+        assert one(parse_exposition(e.probe(serve.url(), "healthy")[2]),
+                   "wsprobe_probe_success") == 1
+        s = parse_exposition(e.probe(serve.url(), "unhealthy")[2])
+        assert one(s, "wsprobe_probe_success") == 0
+        assert len(values(s, "wsprobe_probe_failure_info")) == 1
+    finally:
+        e.stop()
+
+
+def test_compress_module_shrinks_the_wire(tmp_path, peers):
+    echo = peers.echo()  # python3-websockets: permessage-deflate on by default
+    msg = "wsprobe " * 500
+    conv = "    conversation:\n      send: '%s'\n      expect: {text: '%s'}\n" % (msg, msg)
+    cfg = "modules:\n" + module("plain", extra=conv) + \
+        module("deflate", extra="    compress: true\n" + conv)
+    e = start_exporter(tmp_path / "exp-deflate", cfg)
+    try:
+        got = {}
+        for m in ("plain", "deflate"):
+            s = parse_exposition(e.probe(echo.url("/"), m)[2])
+            assert one(s, "wsprobe_probe_success") == 1
+            got[m] = one(s, "wsprobe_bytes", direction="received")
+    finally:
+        e.stop()
+    assert got["plain"] > len(msg) and got["deflate"] < got["plain"] / 4, got
