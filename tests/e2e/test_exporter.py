@@ -585,3 +585,96 @@ def test_compress_module_shrinks_the_wire(tmp_path, peers):
     finally:
         e.stop()
     assert got["plain"] > len(msg) and got["deflate"] < got["plain"] / 4, got
+
+
+def test_allow_any_target_is_explicit_and_warned(tmp_path, serve):
+    cfg = "modules:\n  any:\n    timeout: 2s\n"
+    rc, err = start_exporter(tmp_path / "no-flag", cfg, expect_fail=True)
+    assert rc == 2 and "allowed_targets" in err
+    e = start_exporter(tmp_path / "any", cfg, "--allow-any-target")
+    try:
+        assert "WARNING: --allow-any-target" in e.log()
+        s = parse_exposition(e.probe(serve.url(), "any")[2])
+        assert one(s, "wsprobe_http_status_code") == 401  # probed: no allow-list in the way
+    finally:
+        e.stop()
+
+
+def test_prometheus_scrapes_over_tls_with_basic_auth(tmp_path, pki, serve):
+    if not shutil_which("htpasswd"):
+        pytest.skip("htpasswd (apache2-utils) is not installed")
+    cert, key = pki.server_pair("trusted")
+    web = tmp_path / "web.yml"
+    web.write_text("tls_server_config:\n  cert_file: %s\n  key_file: %s\n"
+                   "basic_auth_users:\n  prom: '%s'\n" % (cert, key,
+                                                          htpasswd_hash("prom", "s3cret-pw")))
+    (tmp_path / "pw").write_text("s3cret-pw")
+    e = start_exporter(tmp_path / "exp-tls-auth", MODULES, "--web.config.file", web, env=ENV,
+                       scheme="https")
+    cfg = """global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+scrape_configs:
+  - job_name: websocket
+    scheme: https
+    tls_config: {ca_file: %s}
+    basic_auth: {username: prom, password_file: %s}
+    metrics_path: /probe
+    params: {module: [connect]}
+    static_configs:
+      - targets: ['%s']
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: localhost:%d
+  - job_name: wrong_password
+    scheme: https
+    tls_config: {ca_file: %s}
+    basic_auth: {username: prom, password: not-it}
+    static_configs:
+      - targets: ['localhost:%d']
+""" % (pki.ca, tmp_path / "pw", serve.url(), e.port, pki.ca, e.port)
+    prom = start_prometheus(tmp_path / "prom-tls", cfg)
+    try:
+        res = prom.wait_for('wsprobe_probe_success{job="websocket"}', lambda r: len(r) == 1)
+        assert res and float(res[0]["value"][1]) == 1.0, res
+        res = prom.wait_for('up{job="wrong_password"}', lambda r: len(r) == 1)
+        assert float(res[0]["value"][1]) == 0.0  # refused: 401
+        res = prom.wait_for('up{job="websocket"}', lambda r: len(r) == 1)
+        assert float(res[0]["value"][1]) == 1.0
+    finally:
+        prom.stop()
+        e.stop()
+    assert "s3cret-pw" not in e.log()
+
+
+def test_web_config_requires_a_verified_client_certificate(tmp_path, pki):
+    cert, key = pki.server_pair("trusted")
+    d = tmp_path / "client"
+    d.mkdir()
+    ext = d / "ext.cnf"
+    ext.write_text("extendedKeyUsage=clientAuth\n")
+    for cmd in (["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", str(d / "c.key"), "-subj", "/CN=prometheus", "-out",
+                 str(d / "c.csr")],
+                ["openssl", "x509", "-req", "-in", str(d / "c.csr"), "-CA", str(pki.ca), "-CAkey",
+                 str(pki.ca_key), "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out",
+                 str(d / "c.pem")]):
+        subprocess.run(cmd, check=True, capture_output=True, timeout=30)
+    web = tmp_path / "web.yml"
+    web.write_text("tls_server_config:\n  cert_file: %s\n  key_file: %s\n"
+                   "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: %s\n"
+                   % (cert, key, pki.ca))
+    e = start_exporter(tmp_path / "exp-mtls", MODULES, "--web.config.file", web, env=ENV,
+                       scheme="https")
+    try:
+        ctx = ssl.create_default_context(cafile=str(pki.ca))
+        with pytest.raises((ssl.SSLError, ConnectionResetError, OSError)):
+            e.get("/-/healthy", context=ctx)  # no client certificate: refused in the handshake
+        ctx.load_cert_chain(str(d / "c.pem"), str(d / "c.key"))
+        assert e.get("/-/healthy", context=ctx)[0] == 200
+    finally:
+        e.stop()
