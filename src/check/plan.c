@@ -909,7 +909,7 @@ static int add_glob(wsp_plan *P, wsp_module *m, yaml_node_t *gn, const char *kp,
     const char *g, *why;
     if (want_string(P, gn, kp, &g, err) != 0)
         return -1;
-    if (wsp_glob_check_target(g, &why) != 0)
+    if (wsp_target_pattern_check(g, &why) != 0)
         return fail_at(P, err, gn->start_mark, "%s: '%.200s': %s", kp, g, why);
     if (m->num_allowed >= WSP_MODULE_MAX_TARGETS)
         return fail_at(P, err, gn->start_mark, "%s: at most %d patterns", kp,

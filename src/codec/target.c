@@ -136,145 +136,250 @@ int wsp_target_normal(const wsp_url *u, char *out, size_t cap)
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
-/* One set "[...]" at g (g[0] == '['): whether c is in it; *end past the ']'. -1 when the set is
- * not closed. */
-static int set_match(const char *g, char c, const char **end)
+/* One set "[...]" at g[0..gl) (g[0] == '['): whether c is in it; *used is its length. -1
+ * when the set is not closed. */
+static int set_match(const char *g, size_t gl, char c, size_t *used)
 {
-    const char *p = g + 1;
-    bool neg = *p == '!';
+    size_t i = 1;
+    bool neg = i < gl && g[i] == '!';
     if (neg)
-        p++;
+        i++;
     bool in = false, first = true;
-    while (*p && (*p != ']' || first)) {
-        char lo = *p;
-        if (lo == '\\' && p[1])
-            lo = *++p;
+    while (i < gl && (g[i] != ']' || first)) {
+        char lo = g[i];
+        if (lo == '\\' && i + 1 < gl)
+            lo = g[++i];
         char hi = lo;
-        if (p[1] == '-' && p[2] && p[2] != ']') {
-            hi = p[2];
-            if (hi == '\\' && p[3])
-                hi = p[3], p++;
-            p += 2;
+        if (i + 2 < gl && g[i + 1] == '-' && g[i + 2] != ']') {
+            i += 2;
+            hi = g[i];
+            if (hi == '\\' && i + 1 < gl)
+                hi = g[++i];
         }
         if (c >= lo && c <= hi)
             in = true;
-        p++;
+        i++;
         first = false;
     }
-    if (*p != ']')
+    if (i >= gl)
         return -1;
-    *end = p + 1;
+    *used = i + 1;
     return in != neg;
 }
 
-/* Whether one non-star element at *g matches c; advances *g past it. */
-static bool one_match(const char **g, char c)
+/* Whether one non-star element at g[*gi] matches c; advances *gi past it. Sets are elements
+ * only with `sets` (else '[' is itself). */
+static bool one_match(const char *g, size_t gl, size_t *gi, char c, bool sets)
 {
-    const char *p = *g;
-    if (*p == '?') {
-        *g = p + 1;
+    size_t i = *gi;
+    if (g[i] == '?') {
+        *gi = i + 1;
         return true;
     }
-    if (*p == '[') {
-        const char *end;
-        int m = set_match(p, c, &end);
+    if (g[i] == '[' && sets) {
+        size_t used;
+        int m = set_match(g + i, gl - i, c, &used);
         if (m >= 0) {
-            *g = end;
+            *gi = i + used;
             return m == 1;
         }
         /* an unclosed '[' stands for itself */
     }
-    if (*p == '\\' && p[1])
-        p++;
-    *g = p + 1;
-    return *p == c;
+    if (g[i] == '\\' && i + 1 < gl)
+        i++;
+    *gi = i + 1;
+    return g[i] == c;
+}
+
+/* The glob g[0..gl) against s[0..sl): only the last '*' is backtracked to. */
+static bool glob_n(const char *g, size_t gl, const char *s, size_t sl, bool sets)
+{
+    size_t gi = 0, si = 0, star_g = 0, star_s = 0;
+    bool star = false;
+    while (si < sl) {
+        if (gi < gl && g[gi] == '*') {
+            while (gi < gl && g[gi] == '*')
+                gi++;
+            if (gi == gl)
+                return true;
+            star = true;
+            star_g = gi;
+            star_s = si;
+            continue;
+        }
+        size_t ng = gi;
+        if (gi < gl && one_match(g, gl, &ng, s[si], sets)) {
+            gi = ng;
+            si++;
+            continue;
+        }
+        if (!star)
+            return false;
+        gi = star_g; /* backtrack: the last star takes one more character */
+        si = ++star_s;
+    }
+    while (gi < gl && g[gi] == '*')
+        gi++;
+    return gi == gl;
 }
 
 bool wsp_glob_match(const char *glob, const char *s)
 {
-    const char *g = glob, *star_g = NULL, *star_s = NULL;
-    while (*s) {
-        if (*g == '*') {
-            while (*g == '*')
-                g++;
-            if (!*g)
-                return true;
-            star_g = g;
-            star_s = s;
-            continue;
-        }
-        const char *ng = g;
-        if (*g && one_match(&ng, *s)) {
-            g = ng;
-            s++;
-            continue;
-        }
-        if (!star_g)
-            return false;
-        g = star_g; /* backtrack: the last star takes one more character */
-        s = ++star_s;
-    }
-    while (*g == '*')
-        g++;
-    return *g == '\0';
+    return glob_n(glob, strlen(glob), s, strlen(s), true);
 }
 
-int wsp_glob_check_target(const char *glob, const char **why)
+/* ---- allowed_targets ---- */
+
+typedef struct pattern {
+    bool any; /* "*" */
+    const char *scheme, *host, *port, *path;
+    size_t scheme_len, host_len, port_len, path_len;
+} pattern;
+
+static bool host_pattern_char(char c)
 {
-    size_t n = strlen(glob);
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+           c == '*' || c == '?' || c == ':' || c == '[' || c == ']';
+}
+
+static int split(const char *p, pattern *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = strlen(p);
     if (n == 0 || n > WSP_GLOB_MAX) {
         *why = n ? "the pattern is too long" : "the pattern is empty";
         return -1;
     }
-    for (const char *p = glob; *p; p++) {
-        if ((unsigned char)*p < 0x21 || (unsigned char)*p == 0x7f) {
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] == 0x7f) {
             *why = "the pattern holds a space or a control byte";
             return -1;
         }
-        if (*p == '\\' && !*++p) {
+    if (strcmp(p, "*") == 0) {
+        out->any = true;
+        return 0;
+    }
+    const char *sep = strstr(p, "://");
+    if (!sep) {
+        *why = "expected SCHEME://HOST:PORT[/PATH] (ws://127.0.0.1:*/*), or * for any target";
+        return -1;
+    }
+    out->scheme = p;
+    out->scheme_len = (size_t)(sep - p);
+    if (!((out->scheme_len == 2 && strncmp(p, "ws", 2) == 0) ||
+          (out->scheme_len == 3 && strncmp(p, "wss", 3) == 0) ||
+          (out->scheme_len == 1 && p[0] == '*'))) {
+        *why = "the scheme must be ws, wss or * (in lower case)";
+        return -1;
+    }
+    const char *a = sep + 3;
+    size_t alen = strcspn(a, "/");
+    const char *colon = NULL;
+    if (a[0] == '[') {
+        const char *close = memchr(a, ']', alen);
+        if (!close || (size_t)(close - a) + 1 == alen || close[1] != ':') {
+            *why = "an IPv6 host is written [ADDR]:PORT";
+            return -1;
+        }
+        colon = close + 1;
+    } else {
+        for (size_t i = 0; i < alen; i++)
+            if (a[i] == ':')
+                colon = a + i;
+    }
+    if (!colon) {
+        *why = "write the port (ws://HOST:80/..., or ws://HOST:*/...): a target's normal form "
+               "always has one, so this pattern would never match";
+        return -1;
+    }
+    out->host = a;
+    out->host_len = (size_t)(colon - a);
+    out->port = colon + 1;
+    out->port_len = alen - out->host_len - 1;
+    out->path = a + alen;
+    out->path_len = n - (size_t)(out->path - p);
+    if (out->host_len == 0 || out->port_len == 0) {
+        *why = out->host_len ? "the port is empty" : "the host is empty";
+        return -1;
+    }
+    for (size_t i = 0; i < out->host_len; i++) {
+        char c = out->host[i];
+        if (c >= 'A' && c <= 'Z') {
+            *why = "write the host in lower case: targets are matched in their normal form";
+            return -1;
+        }
+        if (!host_pattern_char(c) || ((c == '[' || c == ']' || c == ':') && a[0] != '[')) {
+            *why = "the host holds a byte a host name or address cannot (a host takes only '*' "
+                   "and '?' as wildcards)";
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < out->port_len; i++)
+        if (!((out->port[i] >= '0' && out->port[i] <= '9') || out->port[i] == '*' ||
+              out->port[i] == '?')) {
+            *why = "the port is digits, '*' or '?'";
+            return -1;
+        }
+    for (size_t i = 0; i < out->path_len; i++) {
+        if (out->path[i] == '\\' && ++i == out->path_len) {
             *why = "the pattern ends in '\\'";
             return -1;
         }
-        const char *end;
-        if (*p == '[' && set_match(p, 'x', &end) < 0) {
+        size_t used;
+        if (out->path[i] == '[' && set_match(out->path + i, out->path_len - i, 'x', &used) < 0) {
             *why = "a '[' set is not closed with ']'";
             return -1;
         }
     }
-    if (glob[0] == '*')
-        return 0;
-    const char *rest;
-    if (strncmp(glob, "ws://", 5) == 0)
-        rest = glob + 5;
-    else if (strncmp(glob, "wss://", 6) == 0)
-        rest = glob + 6;
-    else {
-        *why = "the pattern must start with ws:// or wss:// (in lower case), or a wildcard";
-        return -1;
-    }
-    size_t alen = strcspn(rest, "/?");
-    bool wild = false, upper = false;
-    const char *colon = NULL;
-    bool in_brackets = false;
-    for (size_t i = 0; i < alen; i++) {
-        char c = rest[i];
-        wild |= c == '*';
-        upper |= c >= 'A' && c <= 'Z';
-        if (c == '[' && i == 0)
-            in_brackets = true;
-        else if (c == ']')
-            in_brackets = false;
-        else if (c == ':' && !in_brackets)
-            colon = rest + i;
-    }
-    if (upper) {
-        *why = "write the host in lower case: targets are matched in their normal form";
-        return -1;
-    }
-    if (!colon && !wild) {
-        *why = "write the port (ws://HOST:80/..., or ws://HOST:*/...): a target's normal form "
-               "always has one, so this pattern would never match";
-        return -1;
+    return 0;
+}
+
+int wsp_target_pattern_check(const char *pattern_text, const char **why)
+{
+    pattern p;
+    return split(pattern_text, &p, why);
+}
+
+bool wsp_target_allowed(const char *pattern_text, const wsp_url *u)
+{
+    pattern p;
+    const char *why;
+    if (split(pattern_text, &p, &why) != 0)
+        return false;
+    if (p.any)
+        return true;
+    const char *scheme = wsp_url_scheme_name(u->scheme);
+    char host[WSP_URL_HOST_MAX + 3], port[8];
+    snprintf(host, sizeof host, "%s%s%s", u->host_is_ipv6 ? "[" : "", u->host,
+             u->host_is_ipv6 ? "]" : "");
+    snprintf(port, sizeof port, "%u", (unsigned)u->port);
+    return glob_n(p.scheme, p.scheme_len, scheme, strlen(scheme), false) &&
+           glob_n(p.host, p.host_len, host, strlen(host), false) &&
+           glob_n(p.port, p.port_len, port, strlen(port), false) &&
+           (p.path_len == 0 || glob_n(p.path, p.path_len, u->target, strlen(u->target), true));
+}
+
+int wsp_target_path_check(const wsp_url *u, const char **why)
+{
+    const char *t = u->target;
+    size_t plen = strcspn(t, "?");
+    for (size_t i = 0; i < plen; i++) {
+        if (t[i] == '%' && i + 2 < plen && t[i + 1] == '2' &&
+            (t[i + 2] == 'e' || t[i + 2] == 'E')) {
+            *why = "the path holds an encoded dot (%2e): write it plainly, without dot segments";
+            return -1;
+        }
+        if (t[i] != '/')
+            continue;
+        size_t k = i + 1;
+        while (k < plen && t[k] == '.')
+            k++;
+        size_t dots = k - i - 1;
+        if ((dots == 1 || dots == 2) && (k == plen || t[k] == '/')) {
+            *why = "the path holds a dot segment (/./ or /../): a server may resolve it to "
+                   "another path than the one allowed";
+            return -1;
+        }
     }
     return 0;
 }

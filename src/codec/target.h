@@ -41,10 +41,22 @@ int wsp_target_normal(const wsp_url *u, char *out, size_t cap);
  * only the last '*' is backtracked to (O(|s| * |glob|) at worst, no recursion). */
 bool wsp_glob_match(const char *glob, const char *s);
 
-/* Whether an allowed_targets pattern can ever match a normal form: a well-formed glob (sets
- * closed, no trailing '\'), starting with ws:// or wss:// (or a wildcard), the host in lower
- * case, and a port written (or a wildcard where it would be): "ws://127.0.0.1/ws" never
- * matches, since every normal form has its port. 0, or -1 with *why (static). */
-int wsp_glob_check_target(const char *glob, const char **why);
+/* allowed_targets. A pattern is SCHEME://HOST:PORT[PATH], or "*" for any target, and each
+ * part is matched against the same part of the target's normal form on its own, so no
+ * wildcard reaches across parts (the path's text can never pass for a host):
+ *   SCHEME  ws, wss, or * (either)
+ *   HOST    lower case; '*' any run and '?' one character of the host ("*.example.com",
+ *           "127.0.0.*"); an IPv6 host in brackets, taken literally ("[::1]")
+ *   PORT    digits, '*' any port, '?' one digit; required (every normal form has one)
+ *   PATH    the path and query, with every wsp_glob_match wildcard; absent: any path
+ * wsp_target_pattern_check says why a pattern could never match, or is malformed: 0, or -1
+ * with *why (static). */
+int wsp_target_pattern_check(const char *pattern, const char **why);
+bool wsp_target_allowed(const char *pattern, const wsp_url *target);
+
+/* A target whose path holds a dot segment ("/./", "/../", a trailing "/." or "/..") or an
+ * encoded dot (%2e) is refused before any matching: the server may resolve it to a path other
+ * than the one allowed ("/public/../admin"). 0, or -1 with *why (static). */
+int wsp_target_path_check(const wsp_url *target, const char **why);
 
 #endif

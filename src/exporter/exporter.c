@@ -67,6 +67,7 @@ typedef struct modset {
 
 typedef struct server server;
 typedef struct client client;
+typedef struct reload_job reload_job;
 
 typedef struct scrape {
     server *s;
@@ -77,6 +78,7 @@ typedef struct scrape {
     wsp_probe_config cfg;
     wsp_probe *probe;
     bool each;
+    uint64_t deadline_us; /* the whole probe's, from t0 */
     uv_work_t work;
     wsp_probe_each ea;
     wsp_err each_err;
@@ -110,6 +112,7 @@ struct client {
     bool tls_ready;
     scrape *scrape;
     auth_job *auth;
+    reload_job *reload; /* a POST /-/reload being answered */
     /* the request, copied out of buf (an authentication may outlive the buffer's contents) */
     char method[8];
     char *target; /* request-target, heap */
@@ -125,7 +128,9 @@ struct server {
     uv_signal_t sigterm, sigint, sighup;
     modset *mods;
     wsp_webconfig *web;
-    client *head; /* every client, for stop() */
+    client *head;          /* every client, for stop() */
+    reload_job *reloading; /* the reload running, or NULL */
+    bool reload_again;     /* a SIGHUP came during it */
     size_t clients, in_flight, pending_auth;
     bool stopping;
     int64_t start_real_ms;
@@ -163,17 +168,17 @@ static void log_line(const char *fmt, ...)
     fflush(stderr);
 }
 
-/* Load the configuration; on success it replaces the current one. 0, or -1 with why in msg. */
-static int reload(server *s, char *msg, size_t cap)
+/* Make a loaded configuration (or the failure to load one: p NULL, pe its error) the current
+ * one; msg says which modules, or why the old configuration stays. 0, or -1. */
+static int install(server *s, wsp_plan *p, const wsp_plan_err *pe, char *msg, size_t cap)
 {
-    wsp_plan_err pe;
-    wsp_plan *p = wsp_modules_load_file(s->cfg->config_path, s->cfg->allow_any_target, &pe);
     modset *m = p ? calloc(1, sizeof *m) : NULL;
     if (!m) {
+        wsp_plan_err oom = {0};
         if (p)
-            snprintf(pe.msg, sizeof pe.msg, "out of memory");
+            snprintf(oom.msg, sizeof oom.msg, "out of memory");
         wsp_plan_free(p);
-        wsp_plan_err_format(&pe, msg, cap);
+        wsp_plan_err_format(p ? &oom : pe, msg, cap);
         s->reloads_failed++;
         s->last_reload_ok = false;
         return -1;
@@ -192,6 +197,14 @@ static int reload(server *s, char *msg, size_t cap)
     for (size_t i = 0; i < n && o < cap; i++)
         o += (size_t)snprintf(msg + o, cap - o, " %s", wsp_modules_get(p, i)->name);
     return 0;
+}
+
+/* Load the configuration now (at start, before the loop runs). */
+static int reload(server *s, char *msg, size_t cap)
+{
+    wsp_plan_err pe;
+    wsp_plan *p = wsp_modules_load_file(s->cfg->config_path, s->cfg->allow_any_target, &pe);
+    return install(s, p, &pe, msg, cap);
 }
 
 static module_stats *stats_for(server *s, const char *name)
@@ -240,6 +253,7 @@ typedef struct write_req {
 static void after_response(client *c)
 {
     c->busy = false;
+    c->head_timer = false; /* the next head (pipelined or not) arms its own timer */
     c->requests++;
     free(c->target);
     c->target = NULL;
@@ -425,11 +439,37 @@ static void probe_done(wsp_probe *p, void *ud)
     scrape_answer(ud);
 }
 
+/* Take the time since the scrape began out of its probe's deadline (the phase timeout within
+ * what is left). 0, or -1 (each_rc and each_err set) when nothing is left. */
+static int spend(scrape *sc)
+{
+    wsp_conn_opts *o = &sc->cfg.conn;
+    uint64_t used = (uv_hrtime() - sc->t0) / 1000, total = sc->deadline_us;
+    if (used + MIN_PROBE_DEADLINE_US / 2 >= total) {
+        sc->each_rc = -1;
+        return wsp_err_set(&sc->each_err, WSP_CLASS_INTERNAL,
+                           "the exporter had no time left for this probe (%llu ms of %llu ms "
+                           "went waiting for a worker thread and resolving): too many "
+                           "each_address probes at once",
+                           (unsigned long long)(used / 1000), (unsigned long long)(total / 1000));
+    }
+    o->deadline_us = total - used;
+    if (o->timeout_us > o->deadline_us)
+        o->timeout_us = o->deadline_us;
+    return 0;
+}
+
 static void each_work(uv_work_t *w)
 {
     scrape *sc = w->data;
     wsp_err_clear(&sc->each_err);
+    /* one deadline from the scrape's start: the wait for a worker thread and the resolution
+     * come out of it, so the answer still comes before Prometheus gives up */
+    if (spend(sc) != 0)
+        return;
     sc->each_rc = wsp_probe_each_resolve(&sc->cfg, &sc->ea, &sc->each_err);
+    if (sc->each_rc == 0 && spend(sc) != 0)
+        return;
     if (sc->each_rc == 0 && wsp_probe_each_run(&sc->cfg, &sc->ea) != 0) {
         sc->each_rc = -1;
         wsp_err_set(&sc->each_err, WSP_CLASS_INTERNAL, "out of memory");
@@ -486,10 +526,10 @@ static int build_probe(scrape *sc, const wsp_url *u, uint64_t deadline_us, wsp_e
     return 0;
 }
 
-static bool allowed(const wsp_module *m, const char *normal)
+static bool allowed(const wsp_module *m, const wsp_url *u)
 {
     for (size_t i = 0; i < m->num_allowed; i++)
-        if (wsp_glob_match(m->allowed[i], normal))
+        if (wsp_target_allowed(m->allowed[i], u))
             return true;
     return false;
 }
@@ -549,7 +589,13 @@ static void route_probe(client *c, const char *query, size_t qlen)
         refuse(c, REF_BAD_REQUEST, 400, "Bad Request", NULL, "target: too long");
         return;
     }
-    if (!s->cfg->allow_any_target && !allowed(m, normal)) {
+    if (wsp_target_path_check(&u, &why) != 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "target: %s", why);
+        refuse(c, REF_BAD_REQUEST, 400, "Bad Request", NULL, msg);
+        return;
+    }
+    if (!s->cfg->allow_any_target && !allowed(m, &u)) {
         wsp_report_redact_url(normal, shown, sizeof shown);
         c->s->refused[REF_TARGET_NOT_ALLOWED]++;
         respond_text(c, 403, "Forbidden", NULL,
@@ -592,6 +638,7 @@ static void route_probe(client *c, const char *query, size_t qlen)
         return;
     }
     c->scrape = sc;
+    sc->deadline_us = sc->cfg.conn.deadline_us;
     s->in_flight++;
     if (m->env.each_address) {
         /* every address: the resolution and the probes run to completion on a worker thread
@@ -718,17 +765,83 @@ static void route_metrics(client *c)
     wsp_buf_free(&b);
 }
 
-static void route_reload(client *c)
+/* A reload while the exporter serves: the file is read and every module built (credentials,
+ * TLS contexts: tens of milliseconds each) on a worker thread, then installed on the loop.
+ * One at a time: a SIGHUP during one runs another after it; a POST gets 503. */
+struct reload_job {
+    uv_work_t work;
+    server *s;
+    client *c; /* the POST to answer, NULL for SIGHUP or once it went away */
+    const char *how;
+    wsp_plan *plan;
+    wsp_plan_err err;
+};
+
+static void start_reload(server *s, client *c, const char *how);
+
+static void reload_work(uv_work_t *w)
 {
+    reload_job *j = w->data;
+    j->plan = wsp_modules_load_file(j->s->cfg->config_path, j->s->cfg->allow_any_target, &j->err);
+}
+
+static void reload_after(uv_work_t *w, int status)
+{
+    (void)status;
+    reload_job *j = w->data;
+    server *s = j->s;
     char msg[1024];
-    if (reload(c->s, msg, sizeof msg) == 0) {
-        log_line("configuration reloaded (POST /-/reload): %s", msg);
-        respond_text(c, 200, "OK", NULL, "reloaded: %s", msg);
-    } else {
+    int rc = install(s, j->plan, &j->err, msg, sizeof msg);
+    if (rc == 0)
+        log_line("configuration reloaded (%s): %s", j->how, msg);
+    else
         log_line("reload failed, the old configuration stays: %s", msg);
-        respond_text(c, 500, "Internal Server Error", NULL,
-                     "reload failed, the old configuration stays: %s", msg);
+    client *c = j->c;
+    s->reloading = NULL;
+    free(j);
+    if (c) {
+        c->reload = NULL;
+        if (rc == 0)
+            respond_text(c, 200, "OK", NULL, "reloaded: %s", msg);
+        else
+            respond_text(c, 500, "Internal Server Error", NULL,
+                         "reload failed, the old configuration stays: %s", msg);
     }
+    if (s->reload_again && !s->stopping) {
+        s->reload_again = false;
+        start_reload(s, NULL, "SIGHUP");
+    }
+}
+
+static void start_reload(server *s, client *c, const char *how)
+{
+    if (s->reloading) {
+        if (c)
+            refuse(c, REF_TOO_MANY_PROBES, 503, "Service Unavailable", "Retry-After: 1\r\n",
+                   "a reload is running: try again");
+        else
+            s->reload_again = true;
+        return;
+    }
+    reload_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        if (c)
+            respond_text(c, 500, "Internal Server Error", NULL, "out of memory");
+        return;
+    }
+    j->s = s;
+    j->c = c;
+    j->how = how;
+    j->work.data = j;
+    if (uv_queue_work(s->loop, &j->work, reload_work, reload_after) != 0) {
+        free(j);
+        if (c)
+            respond_text(c, 500, "Internal Server Error", NULL, "cannot start the reload");
+        return;
+    }
+    s->reloading = j;
+    if (c)
+        c->reload = j;
 }
 
 static const char index_page[] =
@@ -766,7 +879,7 @@ static void dispatch(client *c)
             refuse(c, REF_BAD_REQUEST, 405, "Method Not Allowed", "Allow: GET\r\n", "takes GET");
     } else if (PATH_IS("/-/reload")) {
         if (post)
-            route_reload(c);
+            start_reload(c->s, c, "POST /-/reload");
         else
             refuse(c, REF_BAD_REQUEST, 405, "Method Not Allowed", "Allow: POST, PUT\r\n",
                    "/-/reload takes POST (or PUT)");
@@ -911,32 +1024,28 @@ static void process(client *c)
         refuse(c, REF_BAD_REQUEST, 400, "Bad Request", NULL, m);
         return;
     }
+    /* Everything this request needs is copied out of the buffer first; then its head is
+     * consumed, so no answer below can see the same bytes again (what follows the head stays
+     * for the next request: pipelining). */
     const wsp_http_header *h = wsp_http_find(hs, req.num_headers, "Connection");
-    c->keep_alive = req.minor_version == 1
-                        ? !(h && wsp_http_has_token(h->value, h->value_len, "close"))
-                        : (h && wsp_http_has_token(h->value, h->value_len, "keep-alive"));
+    bool keep = req.minor_version == 1
+                    ? !(h && wsp_http_has_token(h->value, h->value_len, "close"))
+                    : (h && wsp_http_has_token(h->value, h->value_len, "keep-alive"));
     const wsp_http_header *cl = wsp_http_find(hs, req.num_headers, "Content-Length");
-    if (wsp_http_find(hs, req.num_headers, "Transfer-Encoding") ||
-        (cl && !(cl->value_len == 1 && cl->value[0] == '0'))) {
-        c->keep_alive = false; /* the body's bytes would be read as the next request */
-        refuse(c, REF_TOO_LARGE, 413, "Content Too Large", NULL,
-               "the exporter takes no request bodies");
-        return;
+    bool body = wsp_http_find(hs, req.num_headers, "Transfer-Encoding") ||
+                wsp_http_count(hs, req.num_headers, "Content-Length") > 1 ||
+                (cl && !(cl->value_len == 1 && cl->value[0] == '0'));
+    bool bad_line =
+        req.method_len >= sizeof c->method || req.target_len == 0 || req.target[0] != '/';
+    if (!bad_line) {
+        memcpy(c->method, req.method, req.method_len);
+        c->method[req.method_len] = '\0';
+        c->target = malloc(req.target_len + 1);
+        if (c->target) {
+            memcpy(c->target, req.target, req.target_len);
+            c->target[req.target_len] = '\0';
+        }
     }
-    if (req.method_len >= sizeof c->method || req.target_len == 0 || req.target[0] != '/') {
-        refuse(c, REF_BAD_REQUEST, 400, "Bad Request", NULL,
-               "expected GET /probe?..., GET /metrics, POST /-/reload");
-        return;
-    }
-    memcpy(c->method, req.method, req.method_len);
-    c->method[req.method_len] = '\0';
-    c->target = malloc(req.target_len + 1);
-    if (!c->target) {
-        respond_text(c, 500, "Internal Server Error", NULL, "out of memory");
-        return;
-    }
-    memcpy(c->target, req.target, req.target_len);
-    c->target[req.target_len] = '\0';
     h = wsp_http_find(hs, req.num_headers, "Accept");
     snprintf(c->accept, sizeof c->accept, "%.*s",
              h ? (int)(h->value_len < 255 ? h->value_len : 255) : 0, h ? h->value : "");
@@ -952,19 +1061,28 @@ static void process(client *c)
             c->scrape_timeout_s = v;
     }
     const wsp_http_header *authz = wsp_http_find(hs, req.num_headers, "Authorization");
-    /* the head is read: what follows it stays for the next request (pipelining) */
+    char av[1024];
+    size_t al = authz && authz->value_len < sizeof av ? authz->value_len : 0;
+    if (al)
+        memcpy(av, authz->value, al);
     memmove(c->buf, c->buf + n, c->len - (size_t)n);
     c->len -= (size_t)n;
-    if (c->s->web && wsp_webconfig_needs_auth(c->s->web)) {
-        char av[1024];
-        size_t al = authz && authz->value_len < sizeof av ? authz->value_len : 0;
-        if (authz && al)
-            memcpy(av, authz->value, al);
-        authorise(c, authz && al ? av : NULL, al);
-        OPENSSL_cleanse(av, sizeof av);
-        return;
+    c->keep_alive = keep;
+    if (body) {
+        c->keep_alive = false; /* the body's bytes would be read as the next request */
+        refuse(c, REF_TOO_LARGE, 413, "Content Too Large", NULL,
+               "the exporter takes no request bodies (and one Content-Length at most)");
+    } else if (bad_line) {
+        refuse(c, REF_BAD_REQUEST, 400, "Bad Request", NULL,
+               "expected GET /probe?..., GET /metrics, POST /-/reload");
+    } else if (!c->target) {
+        respond_text(c, 500, "Internal Server Error", NULL, "out of memory");
+    } else if (c->s->web && wsp_webconfig_needs_auth(c->s->web)) {
+        authorise(c, al ? av : NULL, al);
+    } else {
+        dispatch(c);
     }
-    dispatch(c);
+    OPENSSL_cleanse(av, sizeof av);
 }
 
 static void input(client *c, const char *data, size_t len)
@@ -1066,6 +1184,8 @@ static void client_close(client *c)
         c->scrape->c = NULL; /* the probe ends by its deadline; nobody is told */
     if (c->auth)
         c->auth->c = NULL;
+    if (c->reload)
+        c->reload->c = NULL;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, client_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, client_handle_closed);
@@ -1145,11 +1265,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 {
     server *s = h->data;
     if (signum == SIGHUP) {
-        char msg[1024];
-        if (reload(s, msg, sizeof msg) == 0)
-            log_line("configuration reloaded (SIGHUP): %s", msg);
-        else
-            log_line("reload failed, the old configuration stays: %s", msg);
+        start_reload(s, NULL, "SIGHUP");
         return;
     }
     log_line("%s: stopping after %zu probe%s in flight", signum == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -1220,6 +1336,15 @@ int wsp_exporter_run(const wsp_exporter_config *cfg, wsp_err *err)
         goto out;
     }
     log_line("configuration: %s", msg);
+    /* each_address probes, bcrypt checks and reloads run on libuv's worker threads: enough of
+     * them that --max-concurrent probes and the auth checks never queue behind 4 (libuv's
+     * default), unless the environment says otherwise */
+    if (!getenv("UV_THREADPOOL_SIZE")) {
+        char n[16];
+        unsigned want = cfg->max_concurrent + MAX_PENDING_AUTH + 2;
+        snprintf(n, sizeof n, "%u", want > 1024 ? 1024 : want);
+        setenv("UV_THREADPOOL_SIZE", n, 0);
+    }
     if (cfg->allow_any_target)
         log_line("WARNING: --allow-any-target: anyone who can reach this exporter can aim it at "
                  "any host; give each module allowed_targets instead");

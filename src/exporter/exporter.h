@@ -38,7 +38,7 @@ typedef struct wsp_exporter_config {
     unsigned port; /* 0: the kernel picks (said on stderr and in port_file) */
     const char *port_file;
     bool allow_any_target;
-    unsigned max_concurrent;
+    unsigned max_concurrent; /* also sizes libuv's worker threads (each_address, bcrypt, reloads) */
     const char *web_config_path; /* NULL: plain HTTP, no authentication */
 } wsp_exporter_config;
 

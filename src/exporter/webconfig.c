@@ -31,10 +31,8 @@ struct wsp_webconfig {
     size_t num_users;
     unsigned char cache[WSP_WEBCONFIG_CACHE][32]; /* SHA-256 of user NUL password */
     size_t cached, next_slot;
+    char dummy[HASH_MAX]; /* a hash of no one's password, at the users' highest cost */
 };
-
-/* A bcrypt of a password nobody has: an unknown user costs what a known one does. */
-static const char dummy_hash[] = "$2b$10$yhY4VHg6mx3DXOWuXh2O7e7vdY3RH9b8G/txA5kRtrlH28yMT1oA.";
 
 static int fail(wsp_err *err, const char *path, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -205,6 +203,24 @@ static int load_users(wsp_webconfig *w, yaml_document_t *doc, yaml_node_t *map, 
     }
     if (w->num_users == 0)
         return fail(err, path, map, "basic_auth_users: expected at least one user");
+    /* an unknown user is checked against a hash of the dearest cost here, made now with a
+     * random salt, so a refusal takes as long whether or not the user exists */
+    unsigned long cost = 4;
+    for (size_t i = 0; i < w->num_users; i++) {
+        unsigned long c = strtoul(w->users[i].hash + 4, NULL, 10);
+        if (c > cost && c <= 31)
+            cost = c;
+    }
+    char salt[64];
+    struct crypt_data *cd = calloc(1, sizeof *cd);
+    const char *h = cd && crypt_gensalt_rn("$2b$", cost, NULL, 0, salt, sizeof salt)
+                        ? crypt_rn("wsprobe: no one's password", salt, cd, (int)sizeof *cd)
+                        : NULL;
+    if (h && strlen(h) < sizeof w->dummy)
+        snprintf(w->dummy, sizeof w->dummy, "%s", h);
+    free(cd);
+    if (!w->dummy[0])
+        return fail(err, path, map, "basic_auth_users: libcrypt cannot make a bcrypt hash");
     return 0;
 }
 
@@ -307,7 +323,7 @@ wsp_webauth wsp_webconfig_check(wsp_webconfig *w, const char *authz, size_t len,
 
 bool wsp_webconfig_verify(const wsp_webconfig *w, const char *user, const char *pass)
 {
-    const char *hash = dummy_hash;
+    const char *hash = w->dummy;
     bool known = false;
     for (size_t i = 0; i < w->num_users; i++)
         if (strcmp(w->users[i].name, user) == 0) {

@@ -19,7 +19,8 @@
  *
  * Basic auth: a credential is checked with libxcrypt's crypt_rn (crypt_r's form that returns
  * NULL on failure; sanitizers do not intercept it) on a worker thread (a bcrypt costs ~50 ms;
- * the loop goes on serving), an unknown user against a dummy hash so timing does not tell
+ * the loop goes on serving), an unknown user against a dummy hash (made at load, at the
+ * users' highest cost) so timing does not tell
  * which users exist, and a verified credential is remembered (its SHA-256 with the user, never
  * the password) so one bcrypt is paid per credential, not per scrape, as exporter-toolkit does.
  */

@@ -404,6 +404,17 @@ def test_web_config_basic_auth_and_tls(tmp_path, pki, serve):
     try:
         st, hdr, _ = e.get("/metrics", context=ctx)
         assert st == 401 and hdr["WWW-Authenticate"].startswith("Basic")
+        # two pipelined requests, each with the credential: both let in
+        raw = socket.create_connection(("127.0.0.1", e.port), timeout=5)
+        with ctx.wrap_socket(raw, server_hostname="localhost") as t:
+            a = auth("prom", "pw-1")["Authorization"].encode()
+            t.sendall((b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nAuthorization: " + a +
+                       b"\r\n\r\n") * 2)
+            got = b""
+            end = time.monotonic() + 5
+            while got.count(b"HTTP/1.1 ") < 2 and time.monotonic() < end:
+                got += t.recv(65536)
+        assert got.count(b"HTTP/1.1 200 ") == 2, got
         assert e.get("/metrics", headers=auth("prom", "wrong"), context=ctx)[0] == 401
         assert e.get("/metrics", headers=auth("nobody", "pw-1"), context=ctx)[0] == 401
         t0 = time.monotonic()
@@ -676,5 +687,95 @@ def test_web_config_requires_a_verified_client_certificate(tmp_path, pki):
             e.get("/-/healthy", context=ctx)  # no client certificate: refused in the handshake
         ctx.load_cert_chain(str(d / "c.pem"), str(d / "c.key"))
         assert e.get("/-/healthy", context=ctx)[0] == 200
+    finally:
+        e.stop()
+
+
+# ---- found by review: each a regression test ----
+
+def test_allow_list_matches_part_by_part(tmp_path):
+    cfg = "modules:\n" + module("narrow", allowed="ws://*.example.com:*/*") + \
+        module("v6", allowed="ws://[::1]:*/*") + module("public", allowed="ws://127.0.0.1:*/public/*")
+    e = start_exporter(tmp_path / "exp-parts", cfg)
+    try:
+        # the path's text cannot pass for the host
+        st, _, body = e.probe("ws://127.0.0.1:9/.example.com:443/", "narrow")
+        assert st == 403, body
+        # a bracketed IPv6 host is literal, not a character set
+        st, _, body = e.probe("ws://[::1]:9/", "v6")
+        assert st == 200, body
+        # dot segments could leave the allowed path on the server's side
+        for t in ("ws://127.0.0.1:9/public/../admin", "ws://127.0.0.1:9/public/%2e%2e/admin"):
+            st, _, body = e.probe(t, "public")
+            assert st == 400 and "dot" in body, (t, body)
+        assert e.probe("ws://127.0.0.1:9/public/x", "public")[0] == 200
+    finally:
+        e.stop()
+
+
+def test_a_refused_request_is_answered_once(exporter):
+    for req in (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", b"GET http://x/ HTTP/1.1\r\n\r\n",
+                b"VERYLONGMETHOD / HTTP/1.1\r\n\r\n"):
+        s = exporter.raw(req, read=False)
+        s.settimeout(3)
+        got = b""
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        assert got.count(b"HTTP/1.1 400 ") == 1, got[:300]
+    m = parse_exposition(exporter.get("/metrics")[2])
+    assert one(m, "wsprobe_exporter_requests_refused_total", reason="bad_request") == 3
+
+
+def test_a_pipelined_partial_head_still_times_out(exporter):
+    s = exporter.raw(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\nG", read=False)
+    s.settimeout(20)
+    got = b""
+    t0 = time.monotonic()
+    while b"408" not in got and time.monotonic() - t0 < 15:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    assert got.startswith(b"HTTP/1.1 200 ") and b"HTTP/1.1 408 " in got, got
+    assert 9 < time.monotonic() - t0 < 15
+
+
+def test_two_content_lengths_are_refused(exporter):
+    resp = exporter.raw(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                        b"Content-Length: 40\r\n\r\n" + b"GET /metrics HTTP/1.1\r\n\r\n" + b"x" * 13)
+    assert resp.startswith(b"HTTP/1.1 413 ") and b"wsprobe_exporter" not in resp
+
+
+def test_reload_does_not_stall_scrapes(tmp_path, serve):
+    # wss modules without a cacert: each loads the system's trust store (tens of ms)
+    mods = "".join(module("m%d" % i, allowed="wss://127.0.0.1:*/*") for i in range(40))
+    e = start_exporter(tmp_path / "exp-big", "modules:\n" + mods)
+    try:
+        done = {}
+        t = threading.Thread(target=lambda: done.update(r=e.get("/-/reload", method="POST")))
+        t0 = time.monotonic()
+        t.start()
+        time.sleep(0.02)
+        lat = []
+        while t.is_alive() and len(lat) < 50:
+            t1 = time.monotonic()
+            assert e.get("/-/healthy")[0] == 200
+            lat.append(time.monotonic() - t1)
+        t.join(30)
+        reload_s = time.monotonic() - t0
+        assert done["r"][0] == 200 and "40 modules" in done["r"][2]
+        print("reload of 40 wss modules: %.0f ms; /-/healthy meanwhile: max %.1f ms (%d)" % (
+            reload_s * 1e3, max(lat or [0]) * 1e3, len(lat)))
+        if lat:
+            assert max(lat) < max(0.25, reload_s / 2)  # answered while the reload ran
     finally:
         e.stop()

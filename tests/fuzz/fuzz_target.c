@@ -27,8 +27,15 @@ static void check_target(const char *t)
     if (wsp_url_parse(n1, &v, 0, NULL) != 0 || wsp_target_normal(&v, n2, sizeof n2) < 0 ||
         strcmp(n1, n2) != 0)
         abort();
-    if (!wsp_glob_match("*", n1) || !wsp_glob_match(n1[0] == 'w' ? "w*" : "*", n1))
+    if (!wsp_glob_match("*", n1) || !wsp_target_allowed("*", &u) ||
+        !wsp_target_allowed("*://*:*", &u))
         abort();
+    /* a target is allowed by its own normal form as a pattern when it holds no wildcard */
+    const char *why;
+    if (!strpbrk(n1, "*?[\\") && wsp_target_pattern_check(n1, &why) == 0 &&
+        !wsp_target_allowed(n1, &u))
+        abort();
+    (void)wsp_target_path_check(&u, &why);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -56,14 +63,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (rt == 1) {
             check_target(target);
-            (void)wsp_glob_match(glob, target);
+            wsp_url u;
+            if (wsp_url_parse(target, &u, 0, NULL) == 0)
+                (void)wsp_target_allowed(glob, &u);
         }
     } else if (!why || !*why) {
         abort();
     }
-    if (wsp_glob_check_target(glob, &why) == 0 && strpbrk(glob, "*?[\\") == NULL &&
-        !wsp_glob_match(glob, glob))
+    if (strpbrk(glob, "*?[\\") == NULL && !wsp_glob_match(glob, glob))
         abort();
+    (void)wsp_target_pattern_check(glob, &why);
     (void)wsp_glob_match(glob, q);
     check_target(glob);
     (void)wsp_expo_wants_openmetrics(s, size);
