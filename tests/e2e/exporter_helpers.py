@@ -91,8 +91,9 @@ class Exporter:
         return self.get("/probe?" + urlencode({"target": target, "module": module}),
                         headers=headers, **kw)
 
-    def raw(self, data, timeout=5.0, read=True):
-        """Send raw bytes, read until the peer closes or the timeout: the response bytes."""
+    def raw(self, data, timeout=5.0, read=True, all_answers=False):
+        """Send raw bytes, read until the peer closes or the timeout: the response bytes (the
+        first response only, unless all_answers: everything within the timeout)."""
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         try:
             s.sendall(data)
@@ -108,7 +109,7 @@ class Exporter:
                 if not chunk:
                     break
                 buf += chunk
-                if b"\r\n\r\n" in buf:
+                if b"\r\n\r\n" in buf and not all_answers:
                     head, _, body = buf.partition(b"\r\n\r\n")
                     m = re.search(rb"(?i)content-length: (\d+)", head)
                     if m and len(body) >= int(m.group(1)):
