@@ -44,7 +44,7 @@ typedef struct wsp_eio_open {
     char sid[WSP_SIO_SID_MAX + 1];
     uint64_t ping_interval_ms;
     uint64_t ping_timeout_ms;
-    uint64_t max_payload; /* 0: not given (v3 servers do not send it) */
+    uint64_t max_payload;   /* 0: not given (v3 servers do not send it) */
     bool websocket_upgrade; /* "websocket" among "upgrades" */
 } wsp_eio_open;
 
@@ -69,7 +69,7 @@ typedef struct wsp_sio_packet {
     unsigned attachments; /* BINARY_*: the binary messages that follow */
     const char *nsp;      /* "/" when left out; points into the input or a literal */
     size_t nsp_len;
-    int64_t ack_id; /* -1: none */
+    int64_t ack_id;   /* -1: none */
     const char *data; /* the JSON text, or NULL when there is none */
     size_t data_len;
 } wsp_sio_packet;

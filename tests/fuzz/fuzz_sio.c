@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (p.nsp_len > WSP_SIO_NSP_MAX || p.attachments > WSP_SIO_ATTACH_MAX ||
             (p.data && (p.data < s || p.data + p.data_len != s + size)))
             abort();
-        bool nsp_clean = p.nsp_len > 0 && p.nsp[0] == '/' &&
-                         !memchr(p.nsp, ',', p.nsp_len) && !memchr(p.nsp, '\0', p.nsp_len);
+        bool nsp_clean = p.nsp_len > 0 && p.nsp[0] == '/' && !memchr(p.nsp, ',', p.nsp_len) &&
+                         !memchr(p.nsp, '\0', p.nsp_len);
         bool data_clean = !p.data || !memchr(p.data, '\0', p.data_len);
         if (p.attachments == 0 && nsp_clean && data_clean && p.type != WSP_SIO_BINARY_EVENT &&
             p.type != WSP_SIO_BINARY_ACK) {

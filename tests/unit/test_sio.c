@@ -108,8 +108,16 @@ static void test_sio_parse(void **state)
     parse_ok("1/admin", WSP_SIO_DISCONNECT, "/admin", -1, NULL, 0);
     parse_ok("4\"not authorized\"", WSP_SIO_CONNECT_ERROR, "/", -1, "\"not authorized\"", 0);
 
-    static const char *const bad[] = {"", "7", "x", "2", "2{\"a\":1}", "3[1]", "5[\"x\"]",
-                                      "51[\"x\"]", "59999-[\"x\"]", "2hello",
+    static const char *const bad[] = {"",
+                                      "7",
+                                      "x",
+                                      "2",
+                                      "2{\"a\":1}",
+                                      "3[1]",
+                                      "5[\"x\"]",
+                                      "51[\"x\"]",
+                                      "59999-[\"x\"]",
+                                      "2hello",
                                       "299999999999999999999[\"x\"]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         wsp_sio_packet p;
