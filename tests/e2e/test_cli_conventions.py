@@ -16,10 +16,10 @@ import pytest
 from conftest import run_wsprobe
 
 COMMANDS = ["probe", "wait", "token", "run", "security", "parity", "load", "load-merge",
-            "audit", "serve"]
+            "audit", "serve", "hold", "exporter"]
 
 # a help line: "  -H, --header META   text" or "      --name[=META]   text"
-OPTION_LINE = re.compile(r"^ {2}(?:-(\w), |    )--([a-z0-9][a-z0-9-]*)(\[=(\S+)\]| (\S+))?")
+OPTION_LINE = re.compile(r"^ {2}(?:-(\w), |    )--([a-z0-9][a-z0-9.-]*)(\[=(\S+)\]| (\S+))?")
 
 
 def listed_options(help_text):
@@ -62,6 +62,12 @@ def sample_value(cmd, name, meta, files):
         "swallowed-pattern": "ignored", "network-tests": "*net*", "exclude": "*skip*",
         "floor-from-probe": "ws://127.0.0.1:9/", "config": str(y), "timer-slack": "1ms", "baseline": str(f),
     }
+    if cmd == "hold" and name == "threshold":
+        return "gap<5s"  # hold's metrics are its own (docs/hold.md)
+    if name == "ping-ladder":
+        return "15s,30s"
+    if name == "listen" and cmd == "exporter":
+        return "127.0.0.1:0"
     if name in special:
         return special[name]
     m = (meta or "").upper()
