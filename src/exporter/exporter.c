@@ -595,7 +595,8 @@ static void route_probe(client *c, const char *query, size_t qlen)
         refuse(c, REF_BAD_REQUEST, 400, "Bad Request", NULL, msg);
         return;
     }
-    if (!s->cfg->allow_any_target && !allowed(m, &u)) {
+    /* --allow-any-target frees the modules without a list; a list that is written holds */
+    if ((m->num_allowed > 0 || !s->cfg->allow_any_target) && !allowed(m, &u)) {
         wsp_report_redact_url(normal, shown, sizeof shown);
         c->s->refused[REF_TARGET_NOT_ALLOWED]++;
         respond_text(c, 403, "Forbidden", NULL,

@@ -527,6 +527,7 @@ static int flush_session(wsp_conn *c, wsp_tls *t)
             free(w);
             return -1;
         }
+        c->rec.tx_bytes += w->len;
     }
     return 0;
 }
@@ -537,8 +538,7 @@ static int session_write(wsp_conn *c, wsp_tls *t, const void *data, size_t len)
     wsp_err e;
     if (wsp_tls_write(t, data, len, &e) != 0)
         return -1;
-    c->rec.tx_bytes += len;
-    return flush_session(c, t);
+    return flush_session(c, t); /* tx_bytes counts the records there, as rx_bytes does */
 }
 
 /* Write to the next hop: the proxy's TLS session when there is one, else the socket. */

@@ -198,7 +198,8 @@ typedef struct wsp_conn_record {
     wsp_conn_pmd_record *pmd; /* NULL when permessage-deflate was not offered */
     uint64_t sent_frames, received_frames, sent_bytes, received_bytes; /* frame bytes on the wire */
     uint64_t sent_messages, received_messages; /* text and binary messages, whole */
-    uint64_t tx_bytes, rx_bytes; /* every byte through the socket (HTTP and frames, before TLS) */
+    uint64_t tx_bytes,
+        rx_bytes; /* every byte through the socket: HTTP and frames, or their TLS records */
     uint64_t t_last_frame_in, t_last_frame_out; /* the last frame each way but close (0: none) */
     bool eof_seen;  /* the input ended (a FIN, or an error such as an RST) */
     int eof_error;  /* then: 0 for a FIN, else the libuv error (UV_ECONNRESET: an RST) */

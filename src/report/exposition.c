@@ -332,8 +332,8 @@ void wsp_expo_probe(wsp_expo *x, wsp_probe *const *probes, const char *const *ad
         sample_of(x, &vs[i], (double)r->received_messages, "direction", "received");
     }
     wsp_expo_family(x, "wsprobe_bytes", WSP_EXPO_GAUGE, "bytes",
-                    "Bytes of this probe through the socket each way (HTTP and frames, before "
-                    "TLS).");
+                    "Bytes of this probe through the socket each way (over TLS, its records "
+                    "and handshake).");
     for (size_t i = 0; i < n; i++) {
         const wsp_conn_record *r = wsp_probe_record(vs[i].p);
         sample_of(x, &vs[i], (double)r->tx_bytes, "direction", "sent");

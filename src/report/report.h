@@ -36,8 +36,8 @@ typedef struct wsp_report_phase {
 } wsp_report_phase;
 #define WSP_REPORT_PHASES_MAX 9
 /* The phase a failed probe failed in, as the JSON's failed_phase names it: the connection's
- * phase (resolve ... close), or "done" when the connection held and the conversation or the
- * health check did not. Static. */
+ * phase (resolve ... upgrade, "open" for a conversation that failed on the open connection,
+ * close), or "done" when the connection held and the health check did not. Static. */
 const char *wsp_report_failed_phase(const wsp_probe *p);
 size_t wsp_report_probe_phases(const wsp_probe *p, wsp_report_phase out[WSP_REPORT_PHASES_MAX]);
 
