@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import websockets  # Debian's python3-websockets (a client independent of wsprobe)
 
-from conftest import exit_codes, free_port, make_unanswered, wsprobe_path
+from conftest import exit_codes, free_port, wsprobe_path
 from serve_helpers import OTHER_SECRET, SECRET, SECRET_ENV, mint, run, start_serve
 
 PROMTOOL = "/usr/bin/promtool"
@@ -634,15 +634,9 @@ def counting_ws():
 
 
 @pytest.fixture
-def unanswered():
-    """A loopback port whose SYNs are dropped (TCP_TIMEOUT)."""
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 0))
-    fillers = make_unanswered(srv)
-    yield srv.getsockname()[1]
-    for c in fillers:
-        c.close()
-    srv.close()
+def unanswered(unanswered_port):
+    """A loopback port whose SYNs are dropped (TCP_TIMEOUT): conftest's."""
+    return unanswered_port
 
 
 def refused_port():
