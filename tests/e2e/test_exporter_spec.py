@@ -462,27 +462,28 @@ def serve(tmp_path_factory):
     srv.stop()
 
 
-class Canary:
-    """A TCP listener that only counts the connections it gets (a probe must never reach it)."""
+class Listener:
+    """A TCP listener on loopback that hands each connection to on_conn on its own thread."""
 
-    def __init__(self, host="127.0.0.1", port=0):
+    def __init__(self, host="127.0.0.1", port=0, backlog=64):
         self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
-        self.sock.listen(64)
+        self.sock.listen(backlog)
         self.port = self.sock.getsockname()[1]
-        self.count = 0
-        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
-    def _loop(self):
+    def _accept(self):
         while True:
             try:
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            self.count += 1
-            c.close()
+            self.on_conn(c)
+
+    def on_conn(self, c):
+        c.close()
 
     def close(self):
         try:
@@ -493,32 +494,34 @@ class Canary:
         self.thread.join(timeout=2)
 
 
-class CountingWS:
+class Canary(Listener):
+    """A TCP listener that only counts the connections it gets (a probe must never reach it)."""
+
+    def __init__(self, host="127.0.0.1", port=0):
+        self.count = 0
+        super().__init__(host, port)
+
+    def on_conn(self, c):
+        self.count += 1
+        c.close()
+
+
+class CountingWS(Listener):
     """A minimal RFC 6455 server written here: answers the upgrade, echoes data frames, answers
     a close with the same code, and counts every byte and message each way per connection."""
 
     GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
     def __init__(self, host="127.0.0.1", tls=None):
-        self.sock = socket.socket()
-        self.sock.bind((host, 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
         self.conns = []
         self.tls = None
-        if tls is not None:  # (cert, key): count the plaintext, as the spec's "before TLS"
+        if tls is not None:  # (cert, key)
             self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.tls.load_cert_chain(str(tls[0]), str(tls[1]))
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        super().__init__(host)
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+    def on_conn(self, c):
+        threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     @staticmethod
     def frame(op, payload):
@@ -616,14 +619,6 @@ class CountingWS:
                 return self.conns
             time.sleep(0.02)
         pytest.fail("the counting server's connections did not end: %r" % self.conns)
-
-    def close(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-        self.thread.join(timeout=2)
 
 
 @pytest.fixture
@@ -736,16 +731,65 @@ def test_bytes_messages_and_close_code_match_the_peer(exporters, counting_ws):
     assert b"GET /count" in st["request"]
 
 
-@pytest.mark.parametrize("direction", ["sent", "received"])
-def test_bytes_over_tls_are_counted_before_tls(exporters, pki, direction):
+class CountingForwarder(Listener):
+    """A TCP forwarder that counts the raw bytes each way (what goes through the socket)."""
+
+    def __init__(self, backend_port):
+        self.backend_port = backend_port
+        self.up = self.down = 0
+        self.pumps = []
+        super().__init__(backlog=8)
+
+    def on_conn(self, c):
+        u = socket.create_connection(("127.0.0.1", self.backend_port), timeout=5)
+        for a, b, up in ((c, u, True), (u, c, False)):
+            t = threading.Thread(target=self._pump, args=(a, b, up), daemon=True)
+            t.start()
+            self.pumps.append(t)
+
+    def _pump(self, a, b, up):
+        a.settimeout(10)
+        while True:
+            try:
+                d = a.recv(65536)
+            except OSError:
+                d = b""
+            if not d:
+                try:
+                    b.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            if up:
+                self.up += len(d)
+            else:
+                self.down += len(d)
+            try:
+                b.sendall(d)
+            except OSError:
+                return
+
+    def wait(self, timeout=5.0):
+        end = time.monotonic() + timeout
+        for t in self.pumps:
+            t.join(timeout=max(0.05, end - time.monotonic()))
+
+
+def test_bytes_over_tls_are_the_tls_records(exporters, pki):
+    """docs/exporter.md: wsprobe_bytes counts the bytes through the socket, over TLS its
+    records and handshake. A forwarder in front of the TLS server counts exactly those; the
+    server behind it counts the plaintext, which must be less."""
     srv = CountingWS(tls=pki.server_pair("trusted"))
+    fwd = CountingForwarder(srv.port)
     try:
         conv = {"send": "tls-bytes-" + "x" * 300, "expect": {"text": "tls-bytes-" + "x" * 300}}
         ex = exporters(config_text(wss=mod(allowed=["wss://127.0.0.1:*/*"], conversation=conv,
                                            tls={"cacert": str(pki.ca)})))
-        exp = ex.probe_exp("wss://127.0.0.1:%d/count" % srv.port, "wss")
+        exp = ex.probe_exp("wss://127.0.0.1:%d/count" % fwd.port, "wss")
         st = srv.wait_done(1)[0]
+        fwd.wait()
     finally:
+        fwd.close()
         srv.close()
     assert exp.value("wsprobe_probe_success") == 1, exp.text
     assert exp.value("wsprobe_messages", direction="sent") == st["rx_msgs"] == 1
@@ -754,12 +798,10 @@ def test_bytes_over_tls_are_counted_before_tls(exporters, pki, direction):
     assert {"tls", "upgrade", "first_message", "roundtrip"} <= set(ph)
     seq = sum(ph[p] for p in ("resolve", "connect", "tls", "upgrade") if p in ph)
     assert seq <= exp.value("wsprobe_probe_duration_seconds") + 1e-3, (ph, exp.text)
-    # docs/exporter.md: over TLS the bytes through the socket are its records and handshake:
-    # more than the plaintext the server read and wrote, by at most the handshake and framing
-    # (the review found sent counted plaintext and received records; both are records now)
-    want = st["rx"] if direction == "sent" else st["tx"]
-    got = exp.value("wsprobe_bytes", direction=direction)
-    assert want < got < want + 16384, (st, exp.text)
+    sent = exp.value("wsprobe_bytes", direction="sent")
+    received = exp.value("wsprobe_bytes", direction="received")
+    assert (sent, received) == (fwd.up, fwd.down), (st, fwd.up, fwd.down, exp.text)
+    assert sent > st["rx"] and received > st["tx"]  # records and handshake, not plaintext
 
 
 async def _close_code_after_one_message(url):
@@ -794,7 +836,7 @@ def test_conversation_failures_have_their_class(exporters, echo, path, klass):
 
 
 @pytest.mark.parametrize("path", ["/echo", "/close/4000"])
-def test_conversation_failure_phase_is_done(exporters, echo, path):
+def test_conversation_failure_phase_is_open(exporters, echo, path):
     conv = {"send": "ping-me", "expect": {"text": "something-else"}, "within": "1s"}
     ex = exporters(config_text(conv=mod(conversation=conv)))
     exp = ex.probe_exp(echo.url(path), "conv")
