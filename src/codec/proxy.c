@@ -26,14 +26,6 @@ const char *wsp_proxy_kind_name(wsp_proxy_kind k)
     return "none";
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = wsp_ascii_lower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Percent-decode s[0..len) into out (cap bytes with the NUL); -1 on a bad escape, an escaped
  * NUL, or when it does not fit. */
 static int pct_decode(const char *s, size_t len, char *out, size_t cap)
@@ -42,8 +34,8 @@ static int pct_decode(const char *s, size_t len, char *out, size_t cap)
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (c == '%') {
-            int a = i + 1 < len ? hexval(s[i + 1]) : -1;
-            int b = i + 2 < len ? hexval(s[i + 2]) : -1;
+            int a = i + 1 < len ? wsp_ascii_hex(s[i + 1]) : -1;
+            int b = i + 2 < len ? wsp_ascii_hex(s[i + 2]) : -1;
             if (a < 0 || b < 0 || (a == 0 && b == 0))
                 return -1;
             c = (char)(a * 16 + b);

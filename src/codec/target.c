@@ -1,19 +1,9 @@
 /* target.c - see target.h. */
 #include "codec/target.h"
+#include "util/ascii.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static bool name_char(char c)
 {
@@ -48,12 +38,12 @@ static int decode(const char *q, size_t s, size_t e, char *out, size_t cap, cons
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            if (e - i < 3 || hexval(q[i + 1]) < 0 || hexval(q[i + 2]) < 0) {
+            if (e - i < 3 || wsp_ascii_hex(q[i + 1]) < 0 || wsp_ascii_hex(q[i + 2]) < 0) {
                 if (why)
                     *why = "a %-escape is not followed by two hex digits";
                 return -1;
             }
-            c = hexval(q[i + 1]) * 16 + hexval(q[i + 2]);
+            c = wsp_ascii_hex(q[i + 1]) * 16 + wsp_ascii_hex(q[i + 2]);
             i += 2;
         }
         if (c < 0x20 || c == 0x7f) {

@@ -216,17 +216,6 @@ bool wsp_serve_origin_allowed(const char *const *allow, size_t num_allow, const 
 
 /* ---- query and token ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int wsp_serve_query_param(const char *target, size_t target_len, const char *name, char *out,
                           size_t cap, size_t *out_len)
 {
@@ -252,7 +241,7 @@ int wsp_serve_query_param(const char *target, size_t target_len, const char *nam
                 } else if (c == '%') {
                     if (pe - v < 3)
                         return -1;
-                    int h = hexval(v[1]), l = hexval(v[2]);
+                    int h = wsp_ascii_hex(v[1]), l = wsp_ascii_hex(v[2]);
                     if (h < 0 || l < 0)
                         return -1;
                     c = (char)(h << 4 | l);
