@@ -393,17 +393,7 @@ static void scrape_answer(scrape *sc)
     if (sc->each) {
         if (sc->each_rc != 0) { /* resolution failed: no address to show */
             cls = sc->each_err.cls;
-            wsp_expo_family(&x, "wsprobe_probe_success", WSP_EXPO_GAUGE, NULL,
-                            "Whether the probe held: 1 when every phase, the conversation and "
-                            "the health check held, else 0.");
-            wsp_expo_sample(&x, 0, NULL);
-            wsp_expo_family(&x, "wsprobe_probe_duration_seconds", WSP_EXPO_GAUGE, "seconds",
-                            "How long the probe took, from the start to its verdict.");
-            wsp_expo_sample(&x, secs, NULL);
-            wsp_expo_family(&x, "wsprobe_probe_failure", WSP_EXPO_INFO, NULL,
-                            "Why the probe failed: its class (docs/exit-codes.md) and phase; "
-                            "present only when it failed.");
-            wsp_expo_sample(&x, 1, "class", wsp_class_name(cls), "phase", "resolve", NULL);
+            wsp_expo_unprobed(&x, &sc->each_err, "resolve", secs);
         } else {
             const char *addrs[WSP_EACH_MAX];
             for (size_t i = 0; i < sc->ea.n; i++)

@@ -221,6 +221,87 @@ static void sample_of(wsp_expo *x, const view *v, double value, const char *k, c
         wsp_expo_sample(x, value, NULL);
 }
 
+/* The heads of the families every probe's answer has, one text each. */
+static void success_family(wsp_expo *x)
+{
+    wsp_expo_family(x, "wsprobe_probe_success", WSP_EXPO_GAUGE, NULL,
+                    "Whether the probe held: 1 when every phase, the conversation and the health "
+                    "check held, else 0.");
+}
+
+static void duration_family(wsp_expo *x, double duration_s)
+{
+    wsp_expo_family(x, "wsprobe_probe_duration_seconds", WSP_EXPO_GAUGE, "seconds",
+                    "How long the probe took, from the start to its verdict.");
+    wsp_expo_sample(x, duration_s, NULL);
+}
+
+static void failure_family(wsp_expo *x)
+{
+    wsp_expo_family(x, "wsprobe_probe_failure", WSP_EXPO_INFO, NULL,
+                    "Why the probe failed: its class (docs/exit-codes.md) and phase; present only "
+                    "when it failed.");
+}
+
+void wsp_expo_unprobed(wsp_expo *x, const wsp_err *why, const char *phase, double duration_s)
+{
+    success_family(x);
+    wsp_expo_sample(x, 0, NULL);
+    duration_family(x, duration_s);
+    failure_family(x);
+    wsp_expo_sample(x, 1, "class", wsp_class_name(why->cls), "phase", phase, NULL);
+}
+
+/* What one record says for a family that only some probes have: false when it has nothing;
+ * else the value, and the label's value for a family with a label. */
+typedef bool (*record_field)(const wsp_conn_record *r, double *v, const char **label);
+
+static bool http_status(const wsp_conn_record *r, double *v, const char **label)
+{
+    (void)label;
+    *v = r->http_status;
+    return r->http_status != 0;
+}
+
+static bool tls_version(const wsp_conn_record *r, double *v, const char **label)
+{
+    *v = 1;
+    *label = r->tls ? r->tls->version : "";
+    return r->tls && r->tls_done && r->tls->version[0];
+}
+
+static bool cert_expiry(const wsp_conn_record *r, double *v, const char **label)
+{
+    (void)label;
+    *v = r->tls ? (double)r->tls->not_after : 0;
+    return r->tls && r->tls->have_cert && r->tls->not_after;
+}
+
+static bool close_code(const wsp_conn_record *r, double *v, const char **label)
+{
+    (void)label;
+    *v = r->close_code;
+    return r->close_code >= 0;
+}
+
+/* A family written only when some probe has it, its head before the first sample. */
+static void optional_family(wsp_expo *x, const view *vs, size_t n, const char *name,
+                            wsp_expo_type type, const char *unit, const char *help,
+                            const char *label_key, record_field field)
+{
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        double v;
+        const char *label = NULL;
+        if (!field(wsp_probe_record(vs[i].p), &v, &label))
+            continue;
+        if (!any)
+            wsp_expo_family(x, name, type, unit, help);
+        any = true;
+        sample_of(x, &vs[i], v, label_key, label);
+    }
+}
+
 void wsp_expo_probe(wsp_expo *x, wsp_probe *const *probes, const char *const *addresses, size_t n,
                     const wsp_err *whole, double duration_s)
 {
@@ -231,16 +312,11 @@ void wsp_expo_probe(wsp_expo *x, wsp_probe *const *probes, const char *const *ad
         vs[i] = (view){probes[i], addresses ? addresses[i] : NULL};
     bool each = addresses != NULL;
 
-    wsp_expo_family(x, "wsprobe_probe_success", WSP_EXPO_GAUGE, NULL,
-                    "Whether the probe held: 1 when every phase, the conversation and the health "
-                    "check held, else 0.");
+    success_family(x);
     wsp_expo_sample(x, whole->cls == WSP_CLASS_OK, NULL);
     for (size_t i = 0; each && i < n; i++)
         sample_of(x, &vs[i], wsp_probe_verdict(vs[i].p)->cls == WSP_CLASS_OK, NULL, NULL);
-
-    wsp_expo_family(x, "wsprobe_probe_duration_seconds", WSP_EXPO_GAUGE, "seconds",
-                    "How long the probe took, from the start to its verdict.");
-    wsp_expo_sample(x, duration_s, NULL);
+    duration_family(x, duration_s);
 
     wsp_expo_family(x, "wsprobe_phase_duration_seconds", WSP_EXPO_GAUGE, "seconds",
                     "How long each phase of the probe took; phases that did not happen are "
@@ -257,9 +333,7 @@ void wsp_expo_probe(wsp_expo *x, wsp_probe *const *probes, const char *const *ad
     for (size_t i = 0; i < n && !failed; i++)
         failed = wsp_probe_verdict(vs[i].p)->cls != WSP_CLASS_OK;
     if (failed) {
-        wsp_expo_family(x, "wsprobe_probe_failure", WSP_EXPO_INFO, NULL,
-                        "Why the probe failed: its class (docs/exit-codes.md) and phase; present "
-                        "only when it failed.");
+        failure_family(x);
         const char *phase = "done";
         for (size_t i = 0; i < n; i++)
             if (wsp_probe_verdict(vs[i].p)->cls == whole->cls) {
@@ -276,54 +350,20 @@ void wsp_expo_probe(wsp_expo *x, wsp_probe *const *probes, const char *const *ad
         }
     }
 
-    bool any = false;
-    for (size_t i = 0; i < n; i++) {
-        const wsp_conn_record *r = wsp_probe_record(vs[i].p);
-        if (!r->http_status)
-            continue;
-        if (!any)
-            wsp_expo_family(x, "wsprobe_http_status_code", WSP_EXPO_GAUGE, NULL,
-                            "The status of the upgrade's HTTP response (101 when it upgraded); "
-                            "absent when no status line came.");
-        any = true;
-        sample_of(x, &vs[i], r->http_status, NULL, NULL);
-    }
-    any = false;
-    for (size_t i = 0; i < n; i++) {
-        const wsp_conn_record *r = wsp_probe_record(vs[i].p);
-        if (!r->tls || !r->tls_done || !r->tls->version[0])
-            continue;
-        if (!any)
-            wsp_expo_family(x, "wsprobe_tls_version", WSP_EXPO_INFO, NULL,
-                            "The TLS version the handshake agreed.");
-        any = true;
-        sample_of(x, &vs[i], 1, "version", r->tls->version);
-    }
-    any = false;
-    for (size_t i = 0; i < n; i++) {
-        const wsp_conn_record *r = wsp_probe_record(vs[i].p);
-        if (!r->tls || !r->tls->have_cert || !r->tls->not_after)
-            continue;
-        if (!any)
-            wsp_expo_family(x, "wsprobe_tls_cert_expiry_timestamp_seconds", WSP_EXPO_GAUGE,
-                            "seconds",
-                            "When the server's leaf certificate expires (notAfter), in Unix "
-                            "seconds.");
-        any = true;
-        sample_of(x, &vs[i], (double)r->tls->not_after, NULL, NULL);
-    }
-    any = false;
-    for (size_t i = 0; i < n; i++) {
-        const wsp_conn_record *r = wsp_probe_record(vs[i].p);
-        if (r->close_code < 0)
-            continue;
-        if (!any)
-            wsp_expo_family(x, "wsprobe_ws_close_code", WSP_EXPO_GAUGE, NULL,
-                            "The WebSocket close code (the server's, or ours when we closed "
-                            "first); absent when no close frame carried one.");
-        any = true;
-        sample_of(x, &vs[i], r->close_code, NULL, NULL);
-    }
+    optional_family(x, vs, n, "wsprobe_http_status_code", WSP_EXPO_GAUGE, NULL,
+                    "The status of the upgrade's HTTP response (101 when it upgraded); absent "
+                    "when no status line came.",
+                    NULL, http_status);
+    optional_family(x, vs, n, "wsprobe_tls_version", WSP_EXPO_INFO, NULL,
+                    "The TLS version the handshake agreed.", "version", tls_version);
+    optional_family(x, vs, n, "wsprobe_tls_cert_expiry_timestamp_seconds", WSP_EXPO_GAUGE,
+                    "seconds",
+                    "When the server's leaf certificate expires (notAfter), in Unix seconds.", NULL,
+                    cert_expiry);
+    optional_family(x, vs, n, "wsprobe_ws_close_code", WSP_EXPO_GAUGE, NULL,
+                    "The WebSocket close code (the server's, or ours when we closed first); "
+                    "absent when no close frame carried one.",
+                    NULL, close_code);
     wsp_expo_family(x, "wsprobe_messages", WSP_EXPO_GAUGE, NULL,
                     "Text and binary messages of this probe, each way.");
     for (size_t i = 0; i < n; i++) {
@@ -332,8 +372,8 @@ void wsp_expo_probe(wsp_expo *x, wsp_probe *const *probes, const char *const *ad
         sample_of(x, &vs[i], (double)r->received_messages, "direction", "received");
     }
     wsp_expo_family(x, "wsprobe_bytes", WSP_EXPO_GAUGE, "bytes",
-                    "Bytes of this probe through the socket each way (over TLS, its records "
-                    "and handshake).");
+                    "Bytes of this probe through the socket each way (over TLS, its records and "
+                    "handshake).");
     for (size_t i = 0; i < n; i++) {
         const wsp_conn_record *r = wsp_probe_record(vs[i].p);
         sample_of(x, &vs[i], (double)r->tx_bytes, "direction", "sent");

@@ -68,4 +68,8 @@ int wsp_expo_number(double v, char *out, size_t cap);
 void wsp_expo_probe(wsp_expo *x, wsp_probe *const *probes, const char *const *addresses, size_t n,
                     const wsp_err *whole, double duration_s);
 
+/* The answer of a probe that never started (no address resolved, no time left for it):
+ * success 0, the time spent, and the failure's class with `phase`. */
+void wsp_expo_unprobed(wsp_expo *x, const wsp_err *why, const char *phase, double duration_s);
+
 #endif

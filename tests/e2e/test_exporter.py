@@ -767,3 +767,18 @@ def test_reload_does_not_stall_scrapes(tmp_path, serve):
             assert max(lat) < max(0.25, reload_s / 2)  # answered while the reload ran
     finally:
         e.stop()
+
+
+def test_each_address_that_cannot_start_still_answers(tmp_path):
+    # a literal address has one backend: --each-address refuses it before any connection
+    cfg = "modules:\n" + module("every", extra="    each_address: true\n")
+    e = start_exporter(tmp_path / "exp-each-lit", cfg)
+    try:
+        body = e.probe("ws://127.0.0.1:9/ws", "every")[2]
+    finally:
+        e.stop()
+    s = parse_exposition(body)
+    assert one(s, "wsprobe_probe_success") == 0
+    assert [l for n, l, v in s if n == "wsprobe_probe_failure_info"] == [
+        {"class": "USAGE", "phase": "resolve"}]
+    assert promtool_check(body)[0] == 0
