@@ -165,6 +165,9 @@ static bool retryable(wsp_class cls, const wsp_conn_record *r, bool refused, boo
     case WSP_CLASS_OUTPUT_FAILED:
     case WSP_CLASS_PROXY_AUTH:
     case WSP_CLASS_PROXY_PROTOCOL:
+    case WSP_CLASS_APP_AUTH_REFUSED:
+    case WSP_CLASS_APP_PROTOCOL:
+    case WSP_CLASS_APP_ERROR:
         return false;
     }
     return false;

@@ -86,6 +86,12 @@ const char *wsp_class_name(wsp_class cls)
         return "PROXY_TUNNEL_FAILED";
     case WSP_CLASS_PROXY_PROTOCOL:
         return "PROXY_PROTOCOL";
+    case WSP_CLASS_APP_AUTH_REFUSED:
+        return "APP_AUTH_REFUSED";
+    case WSP_CLASS_APP_PROTOCOL:
+        return "APP_PROTOCOL";
+    case WSP_CLASS_APP_ERROR:
+        return "APP_ERROR";
     }
     return "INTERNAL";
 }
@@ -171,6 +177,12 @@ int wsp_class_exit_code(wsp_class cls)
         return 25;
     case WSP_CLASS_PROXY_PROTOCOL:
         return 26;
+    case WSP_CLASS_APP_AUTH_REFUSED:
+        return 61;
+    case WSP_CLASS_APP_PROTOCOL:
+        return 62;
+    case WSP_CLASS_APP_ERROR:
+        return 63;
     }
     return 70;
 }
@@ -264,6 +276,17 @@ const char *wsp_class_describe(wsp_class cls)
     case WSP_CLASS_PROXY_PROTOCOL:
         return "the proxy answered with something that is not HTTP or SOCKS5, or closed in the "
                "middle of the tunnel request";
+    case WSP_CLASS_APP_AUTH_REFUSED:
+        return "the application protocol refused the credential after the upgrade: a Socket.IO "
+               "CONNECT_ERROR, or GraphQL close 4401/4403 (the equivalent of UPGRADE_AUTH one "
+               "layer up)";
+    case WSP_CLASS_APP_PROTOCOL:
+        return "the server broke the application protocol (--protocol): a malformed or "
+               "out-of-order Engine.IO, Socket.IO or GraphQL packet, the wrong Engine.IO version, "
+               "an absurd open packet; the bytes are quoted";
+    case WSP_CLASS_APP_ERROR:
+        return "the application answered with an error: a GraphQL `error` message, or a `next` "
+               "whose errors the expectations did not allow; the GraphQL errors are quoted";
     }
     return "unknown";
 }
@@ -378,6 +401,15 @@ const char *wsp_class_default_hint(wsp_class cls)
     case WSP_CLASS_PROXY_PROTOCOL:
         return "this is not the kind of proxy the URL says: http:// and https:// speak CONNECT, "
                "socks5:// SOCKS5; check the scheme and port";
+    case WSP_CLASS_APP_AUTH_REFUSED:
+        return "the WebSocket opened but the application refused the credential: check the token "
+               "and where it goes (--auth-in socketio-auth or init-payload, and its KEY)";
+    case WSP_CLASS_APP_PROTOCOL:
+        return "the server does not speak the protocol --protocol names, or not this version of "
+               "it: check --protocol, --engineio and --socketio-path against the server's library";
+    case WSP_CLASS_APP_ERROR:
+        return "the server ran the operation and answered with errors: read them in the message; "
+               "check the query, its variables and the server's logs";
     }
     return "";
 }

@@ -48,10 +48,14 @@ typedef enum wsp_class {
     WSP_CLASS_PROXY_AUTH,
     WSP_CLASS_PROXY_TUNNEL_FAILED,
     WSP_CLASS_PROXY_PROTOCOL,
+    /* the protocols on top (--protocol socketio|graphql) */
+    WSP_CLASS_APP_AUTH_REFUSED,
+    WSP_CLASS_APP_PROTOCOL,
+    WSP_CLASS_APP_ERROR,
 } wsp_class;
 
 /* Number of classes, for tables and loops in tests. */
-#define WSP_CLASS_COUNT ((int)WSP_CLASS_PROXY_PROTOCOL + 1)
+#define WSP_CLASS_COUNT ((int)WSP_CLASS_APP_ERROR + 1)
 
 /* Stable upper-case name ("TCP_REFUSED"). Never NULL. */
 const char *wsp_class_name(wsp_class cls);
