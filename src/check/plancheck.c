@@ -256,6 +256,12 @@ static const char *step_kind_name(wsp_step_kind k)
         return "expect binary";
     case WSP_STEP_PING:
         return "ping";
+    case WSP_STEP_EMIT:
+    case WSP_STEP_EMIT_ACK:
+    case WSP_STEP_EXPECT_EVENT:
+    case WSP_STEP_SUBSCRIBE:
+    case WSP_STEP_EXPECT_COMPLETE:
+        return wsp_step_kind_name(k);
     }
     return "step";
 }

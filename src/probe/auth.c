@@ -88,9 +88,17 @@ int wsp_auth_set_in(wsp_auth *a, const char *spec, wsp_err *err)
         snprintf(a->name, sizeof a->name, "%s", arg ? arg : DEFAULT_PREFIX);
         return 0;
     }
+    bool sio = kl == 13 && strncmp(spec, "socketio-auth", 13) == 0;
+    if ((sio || (kl == 12 && strncmp(spec, "init-payload", 12) == 0)) &&
+        (!arg || name_ok(arg, false))) {
+        a->in = sio ? WSP_AUTH_IN_SOCKETIO_AUTH : WSP_AUTH_IN_INIT_PAYLOAD;
+        snprintf(a->name, sizeof a->name, "%s", arg ? arg : "token");
+        return 0;
+    }
     return wsp_err_set(err, WSP_CLASS_USAGE,
                        "--auth-in '%s': expected header, query:NAME, subprotocol[:PREFIX], "
-                       "cookie:NAME or message (names of letters, digits, '-' and '_')",
+                       "cookie:NAME, message, socketio-auth[:KEY] or init-payload[:KEY] (names "
+                       "of letters, digits, '-' and '_')",
                        spec);
 }
 
@@ -321,6 +329,12 @@ int wsp_auth_request_make(const wsp_auth *a, const char *token, const char *targ
             goto oom;
         return 0;
     }
+    case WSP_AUTH_IN_SOCKETIO_AUTH:
+    case WSP_AUTH_IN_INIT_PAYLOAD:
+        out->app_token = strdup(token);
+        if (!out->app_token)
+            goto oom;
+        return 0;
     }
 oom:
     wsp_auth_request_cleanup(out);
@@ -333,6 +347,7 @@ void wsp_auth_request_cleanup(wsp_auth_request *r)
     wipe_free(r->target);
     wipe_free(r->subprotocols);
     wipe_free(r->first_message);
+    wipe_free(r->app_token);
     memset(r, 0, sizeof *r);
 }
 

@@ -18,16 +18,19 @@
 typedef struct wsp_jwt_config wsp_jwt_config;
 
 typedef enum wsp_auth_in {
-    WSP_AUTH_IN_HEADER,      /* Authorization: Bearer TOKEN */
-    WSP_AUTH_IN_QUERY,       /* ?NAME=TOKEN appended to the request target */
-    WSP_AUTH_IN_SUBPROTOCOL, /* Sec-WebSocket-Protocol: PREFIX+TOKEN (default prefix "bearer.") */
-    WSP_AUTH_IN_COOKIE,      /* Cookie: NAME=TOKEN */
-    WSP_AUTH_IN_MESSAGE,     /* a first text message after open, from a template with {{token}} */
+    WSP_AUTH_IN_HEADER,        /* Authorization: Bearer TOKEN */
+    WSP_AUTH_IN_QUERY,         /* ?NAME=TOKEN appended to the request target */
+    WSP_AUTH_IN_SUBPROTOCOL,   /* Sec-WebSocket-Protocol: PREFIX+TOKEN (default prefix "bearer.") */
+    WSP_AUTH_IN_COOKIE,        /* Cookie: NAME=TOKEN */
+    WSP_AUTH_IN_MESSAGE,       /* a first text message after open, from a template with {{token}} */
+    WSP_AUTH_IN_SOCKETIO_AUTH, /* Socket.IO: the namespace CONNECT's auth payload, at key `name` */
+    WSP_AUTH_IN_INIT_PAYLOAD,  /* GraphQL: connection_init's payload, at key `name` */
 } wsp_auth_in;
 
 typedef struct wsp_auth {
     wsp_auth_in in;
-    char name[64]; /* QUERY, COOKIE: the name; SUBPROTOCOL: the prefix */
+    char name[64]; /* QUERY, COOKIE: the name; SUBPROTOCOL: the prefix; SOCKETIO_AUTH,
+                      INIT_PAYLOAD: the payload's key (default "token") */
     char *message; /* MESSAGE: the template (owned); default {"type":"auth","token":"{{token}}"} */
     wsp_jwt_config *jwt; /* owned; NULL when tokens are not minted */
     char *token;         /* owned ready token; NULL when none */
@@ -40,7 +43,8 @@ void wsp_auth_cleanup(wsp_auth *a);
 /* Whether a credential will be sent. */
 bool wsp_auth_active(const wsp_auth *a);
 
-/* Parse --auth-in: "header", "query:NAME", "subprotocol[:PREFIX]", "cookie:NAME", "message".
+/* Parse --auth-in: "header", "query:NAME", "subprotocol[:PREFIX]", "cookie:NAME", "message",
+ * "socketio-auth[:KEY]", "init-payload[:KEY]" (the last two need their --protocol).
  * Returns 0 or -1 with err (USAGE). */
 int wsp_auth_set_in(wsp_auth *a, const char *spec, wsp_err *err);
 /* --token-env VAR: take a ready token from the environment (set and non-empty, one line).
@@ -67,6 +71,7 @@ typedef struct wsp_auth_request {
     char *target;        /* the request target with the query parameter added */
     char *subprotocols;  /* the subprotocol offer with the token entry first */
     char *first_message; /* the first message to send after open */
+    char *app_token;     /* SOCKETIO_AUTH, INIT_PAYLOAD: the token, for the protocol to place */
 } wsp_auth_request;
 
 /* Build the request material for `token` given the URL target and subprotocol offer the

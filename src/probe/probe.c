@@ -38,6 +38,11 @@ struct wsp_probe {
     bool have_unmatched;
     bool awaiting_close; /* every step held; waiting for the server's close (or a grace) */
     wsp_err verdict;
+    /* --protocol: the conversation on top, the ack an EMIT_ACK waits for, the subscription */
+    wsp_proto *proto;
+    int64_t ack_id;
+    char sub_id[16];
+    unsigned sub_values;
 };
 
 /* With --expect-auth-required and nothing to expect, how long the server has to refuse an
@@ -105,13 +110,128 @@ void wsp_probe_config_cleanup(wsp_probe_config *cfg)
     cfg->num_steps = 0;
 }
 
+const char *wsp_step_kind_name(wsp_step_kind k)
+{
+    switch (k) {
+    case WSP_STEP_SEND:
+    case WSP_STEP_SEND_BINARY:
+        return "send";
+    case WSP_STEP_PING:
+        return "ping";
+    case WSP_STEP_EXPECT_TEXT:
+    case WSP_STEP_EXPECT_REGEX:
+    case WSP_STEP_EXPECT_JSON:
+    case WSP_STEP_EXPECT_BINARY:
+        return "expect";
+    case WSP_STEP_EMIT:
+        return "emit";
+    case WSP_STEP_EMIT_ACK:
+        return "emit_ack";
+    case WSP_STEP_EXPECT_EVENT:
+        return "expect_event";
+    case WSP_STEP_SUBSCRIBE:
+        return "subscribe";
+    case WSP_STEP_EXPECT_COMPLETE:
+        return "expect_complete";
+    }
+    return "step";
+}
+
+bool wsp_step_sends_only(wsp_step_kind k)
+{
+    return k == WSP_STEP_SEND || k == WSP_STEP_SEND_BINARY || k == WSP_STEP_EMIT;
+}
+
+/* The event names the Socket.IO client library refuses to emit ("is a reserved event name"). */
+static bool sio_reserved(const char *name)
+{
+    static const char *const reserved[] = {
+        "connect",     "connect_error",  "disconnect", "disconnecting",
+        "newListener", "removeListener", NULL};
+    for (size_t i = 0; reserved[i]; i++)
+        if (strcmp(name, reserved[i]) == 0)
+            return true;
+    return false;
+}
+
+int wsp_probe_steps_check(const wsp_probe_config *cfg, wsp_err *err)
+{
+    wsp_proto_kind pk = cfg->proto.kind;
+    bool judged = false; /* an --expect-json here has an event, ack or subscription to judge */
+    for (size_t i = 0; i < cfg->num_steps; i++) {
+        const wsp_step *s = &cfg->steps[i];
+        const char *name = wsp_step_kind_name(s->kind);
+        switch (s->kind) {
+        case WSP_STEP_EMIT:
+        case WSP_STEP_EMIT_ACK:
+        case WSP_STEP_EXPECT_EVENT:
+            if (pk != WSP_PROTO_SOCKETIO)
+                return wsp_err_set(err, WSP_CLASS_USAGE,
+                                   "step %zu (%s) is a Socket.IO step: it needs --protocol "
+                                   "socketio",
+                                   i + 1, name);
+            if (s->kind != WSP_STEP_EXPECT_EVENT && sio_reserved(s->text))
+                return wsp_err_set(err, WSP_CLASS_USAGE,
+                                   "step %zu (%s): '%.100s' is a reserved Socket.IO event name "
+                                   "(the client library refuses to emit it)",
+                                   i + 1, name, s->text);
+            judged = s->kind != WSP_STEP_EMIT;
+            break;
+        case WSP_STEP_SUBSCRIBE:
+        case WSP_STEP_EXPECT_COMPLETE:
+            if (pk != WSP_PROTO_GRAPHQL)
+                return wsp_err_set(err, WSP_CLASS_USAGE,
+                                   "step %zu (%s) is a GraphQL step: it needs --protocol graphql",
+                                   i + 1, name);
+            if (s->kind == WSP_STEP_SUBSCRIBE)
+                judged = true;
+            else if (!judged)
+                return wsp_err_set(err, WSP_CLASS_USAGE,
+                                   "step %zu (expect_complete) has no subscription before it "
+                                   "(--subscribe)",
+                                   i + 1);
+            break;
+        case WSP_STEP_EXPECT_TEXT:
+        case WSP_STEP_EXPECT_REGEX:
+        case WSP_STEP_EXPECT_BINARY:
+            if (pk != WSP_PROTO_NONE)
+                return wsp_err_set(err, WSP_CLASS_USAGE,
+                                   "step %zu: under --protocol %s the server's messages are the "
+                                   "protocol's packets, which wsprobe reads itself: expect %s, "
+                                   "with --expect-json on %s",
+                                   i + 1, wsp_proto_kind_name(pk),
+                                   pk == WSP_PROTO_SOCKETIO ? "events (--expect-event) or acks "
+                                                              "(--emit-ack)"
+                                                            : "a subscription's values "
+                                                              "(--subscribe)",
+                                   pk == WSP_PROTO_SOCKETIO ? "their arguments" : "each payload");
+            break;
+        case WSP_STEP_EXPECT_JSON:
+            if (pk != WSP_PROTO_NONE && !judged)
+                return wsp_err_set(err, WSP_CLASS_USAGE,
+                                   "step %zu: under --protocol %s an --expect-json applies to %s "
+                                   "before it, and there is none",
+                                   i + 1, wsp_proto_kind_name(pk),
+                                   pk == WSP_PROTO_SOCKETIO
+                                       ? "the arguments of the --expect-event or --emit-ack"
+                                       : "the values of the --subscribe");
+            break;
+        case WSP_STEP_SEND:
+        case WSP_STEP_SEND_BINARY:
+        case WSP_STEP_PING:
+            if (pk == WSP_PROTO_SOCKETIO)
+                judged = false;
+            break;
+        }
+    }
+    return 0;
+}
+
 static bool has_expectation(const wsp_probe_config *cfg)
 {
-    for (size_t i = 0; i < cfg->num_steps; i++) {
-        wsp_step_kind k = cfg->steps[i].kind;
-        if (k != WSP_STEP_SEND && k != WSP_STEP_SEND_BINARY)
+    for (size_t i = 0; i < cfg->num_steps; i++)
+        if (!wsp_step_sends_only(cfg->steps[i].kind))
             return true;
-    }
     return false;
 }
 
@@ -121,14 +241,20 @@ static void judge_auth_required(wsp_probe *p, const wsp_conn_record *r)
     bool replied = false, has_expect = false;
     for (size_t i = 0; i < p->cfg->num_steps; i++) {
         wsp_step_kind k = p->cfg->steps[i].kind;
-        if (k == WSP_STEP_SEND || k == WSP_STEP_SEND_BINARY || k == WSP_STEP_PING)
+        if (wsp_step_sends_only(k) || k == WSP_STEP_PING || k == WSP_STEP_SUBSCRIBE)
             continue;
         has_expect = true;
         replied |= p->results[i].ok;
     }
     int cc = r->close_code;
-    if (p->verdict.cls == WSP_CLASS_UPGRADE_AUTH &&
-        (r->http_status == 401 || r->http_status == 403)) {
+    if (p->verdict.cls == WSP_CLASS_APP_AUTH_REFUSED) {
+        /* the protocol's own refusal: Socket.IO's CONNECT_ERROR, GraphQL's 4401/4403 */
+        char m[sizeof p->verdict.msg];
+        snprintf(m, sizeof m, "reachable, authentication enforced: %.400s", p->verdict.msg);
+        wsp_err_clear(&p->verdict);
+        snprintf(p->verdict.msg, sizeof p->verdict.msg, "%s", m);
+    } else if (p->verdict.cls == WSP_CLASS_UPGRADE_AUTH &&
+               (r->http_status == 401 || r->http_status == 403)) {
         wsp_err_clear(&p->verdict);
         snprintf(p->verdict.msg, sizeof p->verdict.msg,
                  "reachable, authentication enforced: the upgrade was refused with HTTP %d",
@@ -199,7 +325,16 @@ static void judge_close(wsp_probe *p, wsp_conn_record *r)
         return;
     }
     int code = r->close_code;
-    if (p->step < cfg->num_steps) {
+    const wsp_proto_record *pr = p->proto ? wsp_proto_get_record(p->proto) : NULL;
+    if (pr && !pr->t_ready) {
+        /* the protocol's handshake never finished: nothing was verified */
+        wsp_err_set(&r->err, WSP_CLASS_WS_CLOSED,
+                    "the server closed the connection with code %d%s before %s", code, why,
+                    cfg->proto.kind == WSP_PROTO_GRAPHQL ? "connection_ack"
+                    : pr->t_open                         ? "the Socket.IO namespace was connected"
+                                                         : "the Engine.IO open packet");
+        wsp_err_hint(&r->err, "%s", wsp_ws_close_hint(code));
+    } else if (p->step < cfg->num_steps) {
         /* the server ended the conversation before it was over */
         wsp_err_set(&r->err, WSP_CLASS_WS_CLOSED,
                     "the server closed the connection with code %d%s before step %zu held%s", code,
@@ -234,6 +369,8 @@ static void report_if_done(wsp_probe *p)
     /* the verdict: the WebSocket's first, then the health check's */
     wsp_conn_record *r = wsp_conn_get_record(p->conn);
     judge_close(p, r);
+    if (p->proto)
+        wsp_proto_judge(p->proto, &p->cfg->proto, r);
     p->verdict = r->err;
     if (p->cfg->expect_auth_required)
         judge_auth_required(p, r);
@@ -269,6 +406,25 @@ static void step_timer_cb(uv_timer_t *t)
         snprintf(res->detail, sizeof res->detail, "no pong within %.3gs", waited);
         wsp_conn_fail(p->conn, WSP_CLASS_WS_PONG_TIMEOUT,
                       "step %zu: ping not answered within %.3gs", p->step + 1, waited);
+    } else if (s->kind == WSP_STEP_EMIT_ACK) {
+        snprintf(res->detail, sizeof res->detail, "no ack within %.3gs", waited);
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_MSG_TIMEOUT,
+                      "step %zu: no ack of '%.100s' (id %lld) within %.3gs", p->step + 1, s->text,
+                      (long long)p->ack_id, waited);
+        wsp_conn_record *r = wsp_conn_get_record(p->conn);
+        if (r->err.cls == WSP_CLASS_WS_MSG_TIMEOUT)
+            wsp_err_hint(&r->err,
+                         "the server's handler for '%.100s' did not call its "
+                         "acknowledgement callback (or has no such handler)",
+                         s->text);
+    } else if (p->cfg->proto.kind == WSP_PROTO_GRAPHQL && !p->have_unmatched) {
+        bool done = s->kind == WSP_STEP_EXPECT_COMPLETE;
+        snprintf(res->detail, sizeof res->detail, "no %s within %.3gs", done ? "complete" : "value",
+                 waited);
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_MSG_TIMEOUT,
+                      "step %zu: the subscription %s within %.3gs (%u value(s) so far)",
+                      p->step + 1, done ? "did not complete" : "sent no value", waited,
+                      p->sub_values);
     } else if (p->have_unmatched) {
         snprintf(res->detail, sizeof res->detail, "no message matched (%u skipped)", res->skipped);
         wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
@@ -430,6 +586,8 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 {
     wsp_probe *p = ud;
     (void)c;
+    if (p->proto && wsp_proto_on_message(p->proto, ev))
+        return; /* the protocol's packet: it comes back as on_proto_msg */
     if (p->step >= p->cfg->num_steps)
         return;
     const wsp_step *s = &p->cfg->steps[p->step];
@@ -489,8 +647,265 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
     case WSP_STEP_SEND:
     case WSP_STEP_SEND_BINARY:
     case WSP_STEP_PING:
+    case WSP_STEP_EMIT:
+    case WSP_STEP_EMIT_ACK:
+    case WSP_STEP_EXPECT_EVENT:
+    case WSP_STEP_SUBSCRIBE:
+    case WSP_STEP_EXPECT_COMPLETE:
+        return; /* under a protocol, its packets come as on_proto_msg */
+    }
+}
+
+/* --- the conversation on top (--protocol) ------------------------------------------- */
+
+/* The run of EXPECT_JSON steps after step i: [i + 1, end). */
+static size_t json_run_end(const wsp_probe_config *cfg, size_t i)
+{
+    size_t e = i + 1;
+    while (e < cfg->num_steps && cfg->steps[e].kind == WSP_STEP_EXPECT_JSON)
+        e++;
+    return e;
+}
+
+/* Whether every pair of the EXPECT_JSON steps [from, to) holds on doc; the first that does
+ * not is returned in *failed. */
+static bool run_holds(wsp_probe *p, json_t *doc, size_t from, size_t to, size_t *failed)
+{
+    for (size_t i = from; i < to; i++) {
+        const wsp_step *s = &p->cfg->steps[i];
+        bool ok = pair_matches(p, doc, s->pointer, s->value_json);
+        for (size_t k = 0; ok && k < s->num_also; k++)
+            ok = pair_matches(p, doc, s->also_pointer[k], s->also_value[k]);
+        if (!ok) {
+            *failed = i;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The running step and the EXPECT_JSON steps after it, up to `end`, held together. */
+static void run_ok(wsp_probe *p, size_t end, const char *detail)
+{
+    uint64_t now = uv_hrtime();
+    for (size_t i = p->step; i + 1 < end; i++) {
+        wsp_step_result *r = &p->results[i];
+        r->ran = r->ok = true;
+        r->t_done = now;
+        r->roundtrip_ms = p->last_send_ns ? (double)(now - p->last_send_ns) / 1e6 : 0.0;
+        snprintf(r->detail, sizeof r->detail, "%s", detail);
+    }
+    p->step = end - 1;
+    step_ok(p, detail); /* runs the steps after the run */
+}
+
+/* An event or ack's arguments failed the expectation of step `failed`: quote them. */
+static void args_mismatch(wsp_probe *p, const wsp_proto_msg *m, size_t failed, const char *what)
+{
+    const wsp_step *f = &p->cfg->steps[failed];
+    char ex[201];
+    wsp_excerpt(ex, sizeof ex, m->raw, m->raw_len);
+    snprintf(p->results[p->step].detail, sizeof p->results[p->step].detail, "got: %s", ex);
+    wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                  "step %zu: %s does not hold %.80s=%.80s (the arguments as a JSON array): %s",
+                  failed + 1, what, f->pointer, f->value_json, ex);
+}
+
+static void proto_event(wsp_probe *p, const wsp_step *s, wsp_step_result *res,
+                        const wsp_proto_msg *m)
+{
+    size_t end = json_run_end(p->cfg, p->step), failed = 0;
+    bool named = s->kind == WSP_STEP_EXPECT_EVENT && strcmp(m->name, s->text) == 0;
+    if (named && run_holds(p, m->args, p->step + 1, end, &failed)) {
+        run_ok(p, end, "matched");
         return;
     }
+    if (named && p->cfg->strict_order) {
+        char what[140];
+        snprintf(what, sizeof what, "the event '%.100s'", s->text);
+        args_mismatch(p, m, failed, what);
+        return;
+    }
+    /* another event, or this one with other arguments: unrelated until the timeout */
+    res->skipped++;
+    wsp_proto_note_skipped(p->proto);
+    wsp_excerpt(p->last_unmatched, sizeof p->last_unmatched, m->raw, m->raw_len);
+    p->have_unmatched = true;
+    if (s->kind == WSP_STEP_EXPECT_EVENT && p->cfg->strict_order)
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                      "step %zu: expected the event '%.100s', got %s", p->step + 1, s->text,
+                      p->last_unmatched);
+}
+
+static void proto_ack(wsp_probe *p, const wsp_step *s, const wsp_proto_msg *m)
+{
+    if (s->kind != WSP_STEP_EMIT_ACK || m->ack_id != p->ack_id)
+        return; /* an ack of an earlier emit */
+    size_t end = json_run_end(p->cfg, p->step), failed = 0;
+    if (run_holds(p, m->args, p->step + 1, end, &failed)) {
+        run_ok(p, end, "acknowledged");
+        return;
+    }
+    char what[140];
+    snprintf(what, sizeof what, "the ack of '%.100s'", s->text);
+    args_mismatch(p, m, failed, what); /* the ack is the answer: no other will come */
+}
+
+/* The GraphQL errors of a payload ({"errors": [...]}, or an `error` message's array), quoted
+ * into out. Whether there were any. */
+static bool gql_errors(const json_t *payload, char *out, size_t cap)
+{
+    const json_t *e = json_is_array(payload) ? payload : json_object_get(payload, "errors");
+    if (!json_is_array(e) || json_array_size(e) == 0)
+        return false;
+    char *t = json_dumps(e, JSON_COMPACT);
+    wsp_excerpt(out, cap, t ? t : "", t ? strlen(t) : 0);
+    free(t);
+    return true;
+}
+
+static void proto_next(wsp_probe *p, const wsp_step *s, wsp_step_result *res,
+                       const wsp_proto_msg *m)
+{
+    p->sub_values++;
+    size_t failed = 0;
+    if (s->kind == WSP_STEP_EXPECT_JSON && run_holds(p, m->args, p->step, p->step + 1, &failed)) {
+        step_ok(p, "matched"); /* (an expectation may name the errors it wants) */
+        return;
+    }
+    char ex[201], errs[201];
+    wsp_excerpt(ex, sizeof ex, m->raw, m->raw_len);
+    bool errors = gql_errors(m->args, errs, sizeof errs);
+    if (!errors && s->kind == WSP_STEP_SUBSCRIBE) {
+        step_ok(p, "a value came");
+        return;
+    }
+    if (!errors && s->kind == WSP_STEP_EXPECT_COMPLETE) {
+        res->skipped++; /* values before the awaited complete */
+        return;
+    }
+    snprintf(res->detail, sizeof res->detail, "got: %s", ex);
+    if (errors) {
+        /* a query's execution errors come as a value: {"data": ..., "errors": [...]} */
+        wsp_conn_fail(p->conn, WSP_CLASS_APP_ERROR,
+                      "step %zu: value %u of the subscription carried GraphQL errors: %s",
+                      p->step + 1, p->sub_values, errs);
+        return;
+    }
+    wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                  "step %zu: value %u of the subscription does not hold %.80s=%.80s: %s",
+                  p->step + 1, p->sub_values, s->pointer, s->value_json, ex);
+}
+
+static void on_proto_msg(void *ud, const wsp_proto_msg *m)
+{
+    wsp_probe *p = ud;
+    if (m->kind == WSP_PROTO_MSG_DISCONNECT) {
+        if (p->step < p->cfg->num_steps) {
+            const wsp_proto_record *pr = wsp_proto_get_record(p->proto);
+            wsp_conn_fail(p->conn, WSP_CLASS_WS_CLOSED,
+                          "the server ended the session (%s) before "
+                          "step %zu held",
+                          pr->disconnect_reason, p->step + 1);
+        }
+        return;
+    }
+    const wsp_step *s = p->step < p->cfg->num_steps ? &p->cfg->steps[p->step] : NULL;
+    if (!s || (m->kind == WSP_PROTO_MSG_EVENT && s->kind != WSP_STEP_EXPECT_EVENT &&
+               s->kind != WSP_STEP_EMIT_ACK)) {
+        if (m->kind == WSP_PROTO_MSG_EVENT)
+            wsp_proto_note_skipped(p->proto); /* no step waits for events now */
+        return;
+    }
+    wsp_step_result *res = &p->results[p->step];
+    bool ours = m->id && strcmp(m->id, p->sub_id) == 0;
+    switch (m->kind) {
+    case WSP_PROTO_MSG_EVENT:
+        proto_event(p, s, res, m);
+        return;
+    case WSP_PROTO_MSG_ACK:
+        proto_ack(p, s, m);
+        return;
+    case WSP_PROTO_MSG_NEXT:
+        if (ours)
+            proto_next(p, s, res, m);
+        return;
+    case WSP_PROTO_MSG_ERROR:
+        if (ours) {
+            char errs[201] = "";
+            if (!gql_errors(m->args, errs, sizeof errs))
+                wsp_excerpt(errs, sizeof errs, m->raw, m->raw_len);
+            snprintf(res->detail, sizeof res->detail, "error: %s", errs);
+            wsp_conn_fail(p->conn, WSP_CLASS_APP_ERROR,
+                          "step %zu: the server answered the subscription with GraphQL errors: "
+                          "%s",
+                          p->step + 1, errs);
+        }
+        return;
+    case WSP_PROTO_MSG_COMPLETE:
+        if (!ours)
+            return;
+        p->sub_id[0] = '\0';
+        if (s->kind == WSP_STEP_EXPECT_COMPLETE) {
+            step_ok(p, "complete");
+            return;
+        }
+        snprintf(res->detail, sizeof res->detail, "the subscription completed");
+        wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
+                      "step %zu: the subscription completed after %u value(s) while this step "
+                      "waited for %s",
+                      p->step + 1, p->sub_values,
+                      s->kind == WSP_STEP_SUBSCRIBE ? "its first" : "another");
+        return;
+    case WSP_PROTO_MSG_DISCONNECT:
+        return;
+    }
+}
+
+static void on_proto_ready(void *ud)
+{
+    run_steps(ud);
+}
+
+/* An emit or a subscribe: its JSON (arguments, variables) filled in at the moment of sending
+ * and remembered as what was sent ({{sent./0/id}}). 0, or -1 with the connection failed. */
+static int proto_send(wsp_probe *p, const wsp_step *s, wsp_step_result *res)
+{
+    size_t len = 0;
+    char *json = NULL;
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (s->value_json) {
+        wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
+        json = wsp_tmpl_expand(s->value_json, &live, &len, &e);
+        if (!json) {
+            wsp_conn_fail(p->conn, e.cls, "step %zu: %s", p->step + 1, e.msg);
+            return -1;
+        }
+    }
+    int rc;
+    if (s->kind == WSP_STEP_SUBSCRIBE) {
+        p->sub_values = 0;
+        rc = wsp_proto_subscribe(p->proto, s->text, json, p->sub_id, sizeof p->sub_id, &e);
+    } else {
+        rc = wsp_proto_emit(p->proto, s->text, json, s->kind == WSP_STEP_EMIT_ACK, &p->ack_id, &e);
+    }
+    if (rc != 0) {
+        free(json);
+        snprintf(res->detail, sizeof res->detail, "%.250s", e.msg);
+        wsp_conn_fail(p->conn, e.cls, "step %zu: %s", p->step + 1, e.msg);
+        return -1;
+    }
+    free(p->last_sent);
+    p->last_sent = json;
+    p->last_sent_len = len;
+    p->last_send_ns = uv_hrtime();
+    if (s->kind == WSP_STEP_SUBSCRIBE)
+        snprintf(res->detail, sizeof res->detail, "operation %s", p->sub_id);
+    else
+        snprintf(res->detail, sizeof res->detail, "%s%.200s",
+                 s->kind == WSP_STEP_EMIT_ACK ? "ack of " : "", s->text);
+    return 0;
 }
 
 /* Run send steps at once; stop at the first step that waits. */
@@ -505,6 +920,8 @@ static void run_steps(wsp_probe *p)
             return;
         }
     }
+    if (p->proto && !wsp_proto_ready(p->proto))
+        return; /* the protocol's handshake first (on_proto_ready) */
     while (p->step < p->cfg->num_steps) {
         if (wsp_conn_get_phase(p->conn) != WSP_PHASE_OPEN)
             return;
@@ -563,10 +980,28 @@ static void run_steps(wsp_probe *p)
             }
             uv_timer_start(&p->step_timer, step_timer_cb, (t + 999) / 1000, 0);
             return;
+        case WSP_STEP_EMIT:
+        case WSP_STEP_EMIT_ACK:
+        case WSP_STEP_SUBSCRIBE:
+            if (proto_send(p, s, res) != 0)
+                return;
+            if (s->kind == WSP_STEP_EMIT ||
+                (s->kind == WSP_STEP_SUBSCRIBE && p->step + 1 < p->cfg->num_steps &&
+                 (p->cfg->steps[p->step + 1].kind == WSP_STEP_EXPECT_JSON ||
+                  p->cfg->steps[p->step + 1].kind == WSP_STEP_EXPECT_COMPLETE))) {
+                res->ok = true;
+                p->step++;
+                continue;
+            }
+            /* an ack to wait for; a subscription nothing judges waits for its first value */
+            uv_timer_start(&p->step_timer, step_timer_cb, (t + 999) / 1000, 0);
+            return;
         case WSP_STEP_EXPECT_TEXT:
         case WSP_STEP_EXPECT_REGEX:
         case WSP_STEP_EXPECT_JSON:
         case WSP_STEP_EXPECT_BINARY:
+        case WSP_STEP_EXPECT_EVENT:
+        case WSP_STEP_EXPECT_COMPLETE:
             uv_timer_start(&p->step_timer, step_timer_cb, (t + 999) / 1000, 0);
             return;
         }
@@ -591,7 +1026,10 @@ static void on_open(wsp_conn *c, void *ud)
 {
     wsp_probe *p = ud;
     (void)c;
-    run_steps(p);
+    if (p->proto)
+        wsp_proto_on_open(p->proto); /* the steps run once it is ready */
+    else
+        run_steps(p);
 }
 
 static void on_done(wsp_conn *c, void *ud)
@@ -643,7 +1081,13 @@ wsp_probe *wsp_probe_new(uv_loop_t *loop, const wsp_probe_config *cfg, wsp_probe
     p->conn = wsp_conn_new(loop, &p->ac.opts, &probe_cbs, p);
     if (cfg->has_health)
         p->health = wsp_conn_new(loop, &cfg->health_conn, &probe_cbs, p);
-    if (!p->conn || (cfg->has_health && !p->health)) {
+    if (p->conn && cfg->proto.kind != WSP_PROTO_NONE) {
+        static const wsp_proto_cbs pcbs = {on_proto_ready, on_proto_msg};
+        p->proto = wsp_proto_new(loop, &cfg->proto, p->conn, p->ac.req.app_token,
+                                 cfg->conn.timeout_us, &pcbs, p);
+    }
+    if (!p->conn || (cfg->has_health && !p->health) ||
+        (cfg->proto.kind != WSP_PROTO_NONE && !p->proto)) {
         wsp_probe_free(p);
         return NULL;
     }
@@ -677,6 +1121,7 @@ void wsp_probe_free(wsp_probe *p)
     if (!p)
         return;
     uv_loop_t *own = p->owns_loop ? p->loop : NULL;
+    wsp_proto_free(p->proto);
     wsp_conn_free(p->conn);
     wsp_conn_free(p->health);
     /* the probe lives until its timer's close completes on the loop */
@@ -711,6 +1156,11 @@ const wsp_step_result *wsp_probe_step_results(const wsp_probe *p)
 const wsp_probe_config *wsp_probe_get_config(const wsp_probe *p)
 {
     return p->cfg;
+}
+
+const wsp_proto_record *wsp_probe_proto_record(const wsp_probe *p)
+{
+    return p->proto ? wsp_proto_get_record(p->proto) : NULL;
 }
 
 wsp_probe *wsp_probe_run(const wsp_probe_config *cfg)

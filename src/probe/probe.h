@@ -12,6 +12,7 @@
 
 #include "codec/template.h"
 #include "probe/auth.h"
+#include "probe/proto.h"
 #include "net/conn.h"
 #include "net/dns.h"
 #include "util/error.h"
@@ -27,7 +28,24 @@ typedef enum wsp_step_kind {
     WSP_STEP_PING,          /* a ping whose pong must come back */
     WSP_STEP_EXPECT_BINARY, /* a binary message equal to `text` (len bytes), or whose SHA-256
                                is `sha256` (by_digest); others skipped */
+    /* --protocol socketio: `text` is the event's name, `value_json` its arguments (a JSON
+     * text, an array spread as several; NULL: none). The EXPECT_JSON steps that follow an
+     * EXPECT_EVENT or EMIT_ACK are judged together on that event's or ack's arguments, as a
+     * JSON array. */
+    WSP_STEP_EMIT,         /* emit an event */
+    WSP_STEP_EMIT_ACK,     /* emit an event asking for an ack; the ack (its id) must come */
+    WSP_STEP_EXPECT_EVENT, /* an event named `text`; other events skipped */
+    /* --protocol graphql: `text` the query, `value_json` the variables (a JSON object or
+     * NULL). Each EXPECT_JSON after it judges the subscription's next `next` payload; an
+     * `error` is APP_ERROR. */
+    WSP_STEP_SUBSCRIBE,
+    WSP_STEP_EXPECT_COMPLETE, /* the subscription's `complete` (more values skipped) */
 } wsp_step_kind;
+
+/* The name of a step kind as the report and the plans write it ("send", "emit_ack"). */
+const char *wsp_step_kind_name(wsp_step_kind k);
+/* Whether a step kind only sends (send, send-binary, emit): it waits for nothing. */
+bool wsp_step_sends_only(wsp_step_kind k);
 
 #define WSP_STEP_MAX_ALSO 7
 #define WSP_PROBE_MAX_CLOSE_CODES 16
@@ -84,6 +102,9 @@ typedef struct wsp_probe_config {
     bool has_health;
     wsp_url health_url;
     wsp_conn_opts health_conn;
+    /* --protocol socketio|graphql: the conversation on top (probe/proto.h). Its strings are
+     * the setup's (probe/setup.h), like the TLS context: copies of a config share them */
+    wsp_proto_config proto;
 } wsp_probe_config;
 
 /* Defaults: 10 s per phase, 30 s overall, 1 MiB messages, verification on. */
@@ -102,6 +123,11 @@ void wsp_probe_config_finish(wsp_probe_config *cfg, const wsp_dns_pin *pins, siz
 int wsp_probe_config_add_step(wsp_probe_config *cfg, const wsp_step *step);
 /* Free the steps. */
 void wsp_probe_config_cleanup(wsp_probe_config *cfg);
+/* Whether the steps make a conversation of cfg->proto's protocol (an emit needs Socket.IO; a
+ * raw expectation has nothing to judge under a protocol; an --expect-json needs an event, an
+ * ack or a subscription before it). The one check of the command line and plans: 0, or -1
+ * with err (USAGE). */
+int wsp_probe_steps_check(const wsp_probe_config *cfg, wsp_err *err);
 
 typedef struct wsp_probe wsp_probe;
 typedef void (*wsp_probe_done_cb)(wsp_probe *p, void *ud);
@@ -118,6 +144,8 @@ const wsp_conn_record *wsp_probe_record(const wsp_probe *p);
 const wsp_conn_record *wsp_probe_health_record(const wsp_probe *p); /* NULL without health */
 const wsp_step_result *wsp_probe_step_results(const wsp_probe *p);
 const wsp_probe_config *wsp_probe_get_config(const wsp_probe *p);
+/* The protocol's record (--protocol), NULL without one. */
+const wsp_proto_record *wsp_probe_proto_record(const wsp_probe *p);
 
 /* The value an --expect-json pair expects: `tmpl` filled in ctx, then JSON when it parses as
  * JSON (1, true, "x", {"a":1}), else the text as a string. One rule for the probe's steps and

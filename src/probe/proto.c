@@ -65,6 +65,15 @@ static const char *nsp_of(const wsp_proto *p)
     return p->cfg->nsp && p->cfg->nsp[0] ? p->cfg->nsp : "/";
 }
 
+/* The handshake step a state waits in, NULL when none. */
+static const char *waiting_phase(proto_state st)
+{
+    return st == ST_WAIT_OPEN      ? "eio_open"
+           : st == ST_WAIT_CONNECT ? "namespace_connect"
+           : st == ST_WAIT_ACK     ? "connection_ack"
+                                   : NULL;
+}
+
 /* Fail the connection for the protocol: the class, what was wrong, the bytes that showed it. */
 static void proto_fail(wsp_proto *p, wsp_class cls, const char *hint, const void *data, size_t len,
                        const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -78,12 +87,7 @@ static void proto_fail(wsp_proto *p, wsp_class cls, const char *hint, const void
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    if (p->state == ST_WAIT_OPEN)
-        p->rec.failed_phase = "eio_open";
-    else if (p->state == ST_WAIT_CONNECT)
-        p->rec.failed_phase = "namespace_connect";
-    else if (p->state == ST_WAIT_ACK)
-        p->rec.failed_phase = "connection_ack";
+    p->rec.failed_phase = waiting_phase(p->state);
     p->state = ST_FAILED;
     uv_timer_stop(&p->timer);
     if (data) {
@@ -703,8 +707,10 @@ int wsp_proto_subscribe(wsp_proto *p, const char *query, const char *variables, 
     return 0;
 }
 
-void wsp_proto_judge(const wsp_proto *p, const wsp_proto_config *cfg, wsp_conn_record *r)
+void wsp_proto_judge(wsp_proto *p, const wsp_proto_config *cfg, wsp_conn_record *r)
 {
+    if (r->err.cls != WSP_CLASS_OK && r->handshake_completed && !p->rec.failed_phase)
+        p->rec.failed_phase = waiting_phase(p->state);
     if (cfg->kind == WSP_PROTO_SOCKETIO && !r->handshake_completed && r->http_status == 400 &&
         r->http_body &&
         memmem(r->http_body, r->http_body_len, "Unsupported protocol version", 28)) {
@@ -741,12 +747,16 @@ void wsp_proto_judge(const wsp_proto *p, const wsp_proto_config *cfg, wsp_conn_r
         snprintf(m, sizeof m, "%.300s: %s", r->err.msg, name);
         snprintf(r->err.msg, sizeof r->err.msg, "%s", m);
     }
-    (void)p;
 }
 
 const wsp_proto_record *wsp_proto_get_record(const wsp_proto *p)
 {
     return &p->rec;
+}
+
+void wsp_proto_note_skipped(wsp_proto *p)
+{
+    p->rec.events_skipped++;
 }
 
 static void proto_closed(uv_handle_t *h)

@@ -114,10 +114,13 @@ int wsp_proto_subscribe(wsp_proto *p, const char *query, const char *variables, 
 
 /* After the connection's verdict: what the protocol knows of its end. A GraphQL close code
  * is named (4401/4403: APP_AUTH_REFUSED); a Socket.IO server that refused the Engine.IO
- * version in its HTTP answer is APP_PROTOCOL. Adjusts r->err. */
-void wsp_proto_judge(const wsp_proto *p, const wsp_proto_config *cfg, wsp_conn_record *r);
+ * version in its HTTP answer is APP_PROTOCOL. Adjusts r->err; a failure while the
+ * handshake waited names its step in the record's failed_phase. */
+void wsp_proto_judge(wsp_proto *p, const wsp_proto_config *cfg, wsp_conn_record *r);
 
 const wsp_proto_record *wsp_proto_get_record(const wsp_proto *p);
+/* The owner passed over an event no step waited for (the record's events_skipped). */
+void wsp_proto_note_skipped(wsp_proto *p);
 /* Release (asynchronously: its timer's close). NULL is fine. */
 void wsp_proto_free(wsp_proto *p);
 

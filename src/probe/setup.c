@@ -8,6 +8,9 @@
 
 #include <openssl/evp.h>
 
+#include <jansson.h>
+
+#include "codec/gql.h"
 #include "codec/handshake.h"
 #include "codec/http.h"
 #include "codec/jsonptr.h"
@@ -146,8 +149,44 @@ static const wsp_opt conv_opts[] = {
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
 };
 
-const wsp_opt *const wsp_probe_opt_tables[] = {conn_opts,         tls_opts,  cred_opts,
-                                               wsp_jwt_opt_table, conv_opts, NULL};
+static const char *const protocols[] = {"socketio", "graphql", NULL};
+static const char *const eio_versions[] = {"4", "3", NULL};
+
+static const wsp_opt proto_opts[] = {
+    {"the protocol on top (docs/protocols.md; an --expect-json after --expect-event or\n"
+     "--emit-ack judges the arguments as a JSON array, after --subscribe each value's payload):",
+     0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+    {"protocol", 0, WSP_OPT_ENUM, WSP_PROBE_OPT_PROTOCOL, "socketio|graphql",
+     "speak Socket.IO (v3/v4; v2 with --engineio 3) or GraphQL\nover graphql-transport-ws: "
+     "its handshake, pings and packets",
+     0, 0, protocols, "protocol", 0},
+    {"namespace", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_NAMESPACE, "/NAME",
+     "Socket.IO namespace (default /, or the URL's path)", 0, 0, NULL, "namespace", 0},
+    {"socketio-path", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_SIO_PATH, "PATH",
+     "the server's Engine.IO path (default /socket.io/)", 0, 0, NULL, "socketio_path", 0},
+    {"engineio", 0, WSP_OPT_ENUM, WSP_PROBE_OPT_ENGINEIO, "4|3",
+     "Engine.IO version (3: Socket.IO v2 servers)", 0, 0, eio_versions, "engineio", 0},
+    {"connect-payload", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_CONNECT_PAYLOAD, "JSON|@FILE",
+     "the namespace CONNECT's auth or connection_init's payload\n(a JSON object; the token is "
+     "added with --auth-in\nsocketio-auth[:KEY] or init-payload[:KEY])",
+     0, 0, NULL, "connect_payload", 0},
+    {"emit", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EMIT, "'EVENT JSON'",
+     "emit EVENT with these arguments (an array: several)", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"emit-ack", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EMIT_ACK, "'EVENT JSON'",
+     "emit and wait for the ack (correlated by its id)", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"expect-event", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_EXPECT_EVENT, "EVENT",
+     "an event named EVENT must come (others skipped)", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"subscribe", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_SUBSCRIBE, "QUERY|@FILE",
+     "GraphQL: subscribe (or query) with this document", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"variables", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_VARIABLES, "JSON|@FILE",
+     "the variables of the --subscribe before it", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {"expect-complete", 0, WSP_OPT_FLAG, WSP_PROBE_OPT_EXPECT_COMPLETE, NULL,
+     "the subscription must complete", 0, 0, NULL, NULL, WSP_OPT_REPEAT},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+const wsp_opt *const wsp_probe_opt_tables[] = {conn_opts, tls_opts,   cred_opts, wsp_jwt_opt_table,
+                                               conv_opts, proto_opts, NULL};
 
 void wsp_probe_setup_init(wsp_probe_setup *s)
 {
@@ -167,6 +206,7 @@ void wsp_probe_setup_cleanup(wsp_probe_setup *s)
     free(s->token_env);
     free(s->auth_message);
     s->token_env = s->auth_message = NULL;
+    wsp_proto_config_cleanup(&s->cfg.proto);
 }
 
 static void step_free(wsp_step *step)
@@ -403,6 +443,138 @@ static int set_step(wsp_probe_setup *s, int id, const char *label, const char *a
     return add_step(s, &step, err);
 }
 
+/* A JSON text of the kind asked for (an object; any value), placeholders allowed: checked
+ * as JSON with each {{...}} standing for a string. 0, or -1 with err (USAGE). */
+static int json_arg(const char *label, const char *arg, const char *json, bool object, wsp_err *err)
+{
+    if (wsp_tmpl_check(json, false, label, getenv, err) != 0)
+        return -1;
+    if (wsp_tmpl_has_vars(json))
+        return 0; /* judged once filled in, when sent */
+    json_error_t je;
+    json_t *v = json_loads(json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    bool ok = v && (!object || json_is_object(v));
+    json_decref(v);
+    if (ok)
+        return 0;
+    char why[200];
+    snprintf(why, sizeof why, "%s%s%s", object ? "not a JSON object" : "not JSON", v ? "" : ": ",
+             v ? "" : je.text);
+    return bad(err, label, arg, why);
+}
+
+/* --emit and --emit-ack 'EVENT JSON': the name up to the first space, then its arguments. */
+static int set_emit(wsp_probe_setup *s, int id, const char *label, const char *arg, wsp_err *err)
+{
+    wsp_step step = {.kind = id == WSP_PROBE_OPT_EMIT ? WSP_STEP_EMIT : WSP_STEP_EMIT_ACK};
+    size_t nl = strcspn(arg, " ");
+    if (nl == 0)
+        return bad(err, label, arg, "expected 'EVENT JSON' (the event's name first)");
+    const char *json = arg[nl] ? arg + nl + 1 : "";
+    while (*json == ' ')
+        json++;
+    if (*json && json_arg(label, arg, json, false, err) != 0)
+        return -1;
+    step.text = strndup(arg, nl);
+    step.value_json = *json ? strdup(json) : NULL;
+    if (!step.text || (*json && !step.value_json)) {
+        step_free(&step);
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    }
+    step.len = nl;
+    return add_step(s, &step, err);
+}
+
+static int set_proto_step(wsp_probe_setup *s, int id, const char *label, const char *arg,
+                          wsp_err *err)
+{
+    wsp_step step = {0};
+    size_t len = 0;
+    switch (id) {
+    case WSP_PROBE_OPT_EMIT:
+    case WSP_PROBE_OPT_EMIT_ACK:
+        return set_emit(s, id, label, arg, err);
+    case WSP_PROBE_OPT_EXPECT_EVENT:
+        if (!*arg)
+            return bad(err, label, arg, "an empty event name");
+        step.kind = WSP_STEP_EXPECT_EVENT;
+        step.text = strdup(arg);
+        break;
+    case WSP_PROBE_OPT_SUBSCRIBE:
+        step.kind = WSP_STEP_SUBSCRIBE;
+        step.text = wsp_file_text_or_at(label, arg, MSG_FILE_MAX, &len, err);
+        if (!step.text)
+            return -1;
+        if (!len || strlen(step.text) != len) {
+            free(step.text);
+            return bad(err, label, arg, "expected a GraphQL document (text, no NUL byte)");
+        }
+        break;
+    case WSP_PROBE_OPT_VARIABLES: {
+        wsp_step *last = s->cfg.num_steps ? &s->cfg.steps[s->cfg.num_steps - 1] : NULL;
+        if (!last || last->kind != WSP_STEP_SUBSCRIBE || last->value_json)
+            return bad(err, label, arg, "goes right after the --subscribe it belongs to");
+        char *v = wsp_file_text_or_at(label, arg, MSG_FILE_MAX, &len, err);
+        if (!v)
+            return -1;
+        if (json_arg(label, arg, v, true, err) != 0) {
+            free(v);
+            return -1;
+        }
+        last->value_json = v;
+        return 0;
+    }
+    default: /* WSP_PROBE_OPT_EXPECT_COMPLETE */
+        step.kind = WSP_STEP_EXPECT_COMPLETE;
+        return add_step(s, &step, err);
+    }
+    if (!step.text)
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    step.len = strlen(step.text);
+    return add_step(s, &step, err);
+}
+
+static int set_proto(wsp_probe_setup *s, int id, const char *label, const char *arg,
+                     const wsp_opt_value *v, wsp_err *err)
+{
+    wsp_proto_config *pc = &s->cfg.proto;
+    char **slot = NULL;
+    switch (id) {
+    case WSP_PROBE_OPT_PROTOCOL:
+        pc->kind = v->u == 0 ? WSP_PROTO_SOCKETIO : WSP_PROTO_GRAPHQL;
+        return 0;
+    case WSP_PROBE_OPT_ENGINEIO:
+        pc->eio = v->u == 0 ? 4 : 3;
+        return 0;
+    case WSP_PROBE_OPT_NAMESPACE:
+        slot = &pc->nsp;
+        break;
+    case WSP_PROBE_OPT_SIO_PATH:
+        slot = &pc->path;
+        break;
+    default: { /* WSP_PROBE_OPT_CONNECT_PAYLOAD */
+        size_t len = 0;
+        char *t = wsp_file_text_or_at(label, arg, MSG_FILE_MAX, &len, err);
+        if (!t)
+            return -1;
+        json_error_t je;
+        json_t *o = json_loads(t, JSON_REJECT_DUPLICATES, &je);
+        bool ok = json_is_object(o);
+        json_decref(o);
+        if (!ok) {
+            free(t);
+            return bad(err, label, arg, "expected a JSON object");
+        }
+        free(pc->connect_payload);
+        pc->connect_payload = t;
+        return 0;
+    }
+    }
+    free(*slot);
+    *slot = strdup(arg);
+    return *slot ? 0 : wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+}
+
 int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label, const char *arg,
                         wsp_err *err)
 {
@@ -560,6 +732,19 @@ int wsp_probe_setup_set(wsp_probe_setup *s, const wsp_opt *o, const char *label,
     case WSP_PROBE_OPT_EXPECT_AUTH_REQUIRED:
         s->cfg.expect_auth_required = true;
         return 0;
+    case WSP_PROBE_OPT_PROTOCOL:
+    case WSP_PROBE_OPT_NAMESPACE:
+    case WSP_PROBE_OPT_SIO_PATH:
+    case WSP_PROBE_OPT_ENGINEIO:
+    case WSP_PROBE_OPT_CONNECT_PAYLOAD:
+        return set_proto(s, o->id, label, arg, &v, err);
+    case WSP_PROBE_OPT_EMIT:
+    case WSP_PROBE_OPT_EMIT_ACK:
+    case WSP_PROBE_OPT_EXPECT_EVENT:
+    case WSP_PROBE_OPT_SUBSCRIBE:
+    case WSP_PROBE_OPT_VARIABLES:
+    case WSP_PROBE_OPT_EXPECT_COMPLETE:
+        return set_proto_step(s, o->id, label, arg, err);
     case WSP_JWT_OPT_ID: {
         if (!s->jwt && !(s->jwt = wsp_jwt_config_new()))
             return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
@@ -601,6 +786,22 @@ static int credentials(wsp_probe_setup *s, bool load, wsp_err *err)
     bool have = s->token_env || s->token_file || s->jwt;
     if (s->auth_message && s->auth.in != WSP_AUTH_IN_MESSAGE)
         return wsp_err_set(err, WSP_CLASS_USAGE, "--auth-message needs --auth-in message");
+    wsp_proto_kind pk = s->cfg.proto.kind;
+    if (s->auth.in == WSP_AUTH_IN_SOCKETIO_AUTH && pk != WSP_PROTO_SOCKETIO)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--auth-in socketio-auth needs --protocol socketio");
+    if (s->auth.in == WSP_AUTH_IN_INIT_PAYLOAD && pk != WSP_PROTO_GRAPHQL)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--auth-in init-payload needs --protocol graphql");
+    if (s->auth.in == WSP_AUTH_IN_SOCKETIO_AUTH && s->cfg.proto.eio == 3)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--auth-in socketio-auth with --engineio 3: Socket.IO v2 has no auth "
+                           "payload; v2 clients send the token in the query (--auth-in "
+                           "query:token)");
+    if (s->auth.in == WSP_AUTH_IN_SOCKETIO_AUTH || s->auth.in == WSP_AUTH_IN_INIT_PAYLOAD) {
+        free(s->cfg.proto.token_key);
+        if (!(s->cfg.proto.token_key = strdup(s->auth.name)))
+            return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+    }
     if (s->auth.in != WSP_AUTH_IN_HEADER && !have)
         return wsp_err_set(err, WSP_CLASS_USAGE,
                            "--auth-in needs credentials (--token-env, --token-file or "
@@ -699,9 +900,46 @@ static void aim_health(const wsp_probe_setup *s, wsp_probe_config *cfg, const ws
     wsp_probe_conn_pin(&cfg->health_conn, &cfg->health_url, s->pins, s->npins);
 }
 
+/* The protocol's part of finishing: its options only with it, the URL shaped as the client
+ * library shapes it, GraphQL's subprotocol offered, the steps a conversation of it. */
+static int finish_proto(wsp_probe_setup *s, wsp_err *err)
+{
+    wsp_proto_config *pc = &s->cfg.proto;
+    if (pc->kind != WSP_PROTO_SOCKETIO && (pc->nsp || pc->path || pc->eio))
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--namespace, --socketio-path and --engineio need --protocol socketio");
+    if (pc->kind == WSP_PROTO_NONE && pc->connect_payload)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "--connect-payload needs --protocol");
+    if (pc->kind == WSP_PROTO_SOCKETIO && pc->eio == 3 && pc->connect_payload)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--connect-payload with --engineio 3: Socket.IO v2 has no auth payload");
+    if (wsp_proto_shape_url(pc, &s->cfg.url, err) != 0)
+        return -1;
+    if (pc->kind == WSP_PROTO_GRAPHQL) {
+        const char *user = s->cfg.conn.subprotocols;
+        bool has = false;
+        for (const char *t = user; t && *t;) {
+            t += strspn(t, " ,");
+            size_t n = strcspn(t, " ,");
+            has |= n == strlen(WSP_GQL_SUBPROTOCOL) && strncmp(t, WSP_GQL_SUBPROTOCOL, n) == 0;
+            t += n;
+        }
+        if (!has) {
+            int n = snprintf(s->subprotocols, sizeof s->subprotocols, "%s%s%s", WSP_GQL_SUBPROTOCOL,
+                             user ? ", " : "", user ? user : "");
+            if (n < 0 || (size_t)n >= sizeof s->subprotocols)
+                return wsp_err_set(err, WSP_CLASS_USAGE, "--subprotocol: too long");
+            s->cfg.conn.subprotocols = s->subprotocols;
+        }
+    }
+    return wsp_probe_steps_check(&s->cfg, err);
+}
+
 int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_err *err)
 {
     if (wsp_url_parse(url, &s->cfg.url, 0, err) != 0)
+        return -1;
+    if (finish_proto(s, err) != 0)
         return -1;
     if (s->tls.key && !s->tls.cert)
         return wsp_err_set(err, WSP_CLASS_USAGE, "--key needs --cert");

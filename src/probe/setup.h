@@ -64,6 +64,17 @@ enum {
     WSP_PROBE_OPT_HEALTH,
     WSP_PROBE_OPT_EXPECT_AUTH_REQUIRED,
     WSP_PROBE_OPT_JWT, /* every --jwt-* option (probe/jwtconfig.h takes it by name) */
+    WSP_PROBE_OPT_PROTOCOL,
+    WSP_PROBE_OPT_NAMESPACE,
+    WSP_PROBE_OPT_SIO_PATH,
+    WSP_PROBE_OPT_ENGINEIO,
+    WSP_PROBE_OPT_CONNECT_PAYLOAD,
+    WSP_PROBE_OPT_EMIT,
+    WSP_PROBE_OPT_EMIT_ACK,
+    WSP_PROBE_OPT_EXPECT_EVENT,
+    WSP_PROBE_OPT_SUBSCRIBE,
+    WSP_PROBE_OPT_VARIABLES,
+    WSP_PROBE_OPT_EXPECT_COMPLETE,
     WSP_PROBE_OPT_OWN = 1000,
 };
 
@@ -90,6 +101,7 @@ typedef struct wsp_probe_setup {
     wsp_proxy proxy, health_proxy;
     const char *trace_path; /* --trace FILE: opened by the command line (report/trace.h) */
     bool each_address;      /* --each-address, plan key each_address (probe/each.h) */
+    char subprotocols[512]; /* --protocol graphql: graphql-transport-ws offered first */
 } wsp_probe_setup;
 
 void wsp_probe_setup_init(wsp_probe_setup *s);

@@ -233,6 +233,9 @@ static void add_span(wsp_report_phase *out, size_t *n, const char *name, uint64_
 const char *wsp_report_failed_phase(const wsp_probe *p)
 {
     const wsp_conn_record *r = wsp_probe_record(p);
+    const wsp_proto_record *pr = wsp_probe_proto_record(p);
+    if (r->err.cls != WSP_CLASS_OK && pr && pr->failed_phase)
+        return pr->failed_phase;
     return wsp_conn_phase_name(r->err.cls != WSP_CLASS_OK ? r->failed_phase : WSP_PHASE_DONE);
 }
 
@@ -249,10 +252,16 @@ size_t wsp_report_probe_phases(const wsp_probe *p, wsp_report_phase out[WSP_REPO
     add_span(out, &n, "tls", t0, wsp_conn_t_ready(r), r->t_tls);
     add_span(out, &n, "upgrade", t0, r->t_request, r->t_upgraded);
     add_span(out, &n, "first_message", t0, r->t_upgraded, r->t_first_message);
+    const wsp_proto_record *pr = wsp_probe_proto_record(p);
+    if (pr && pr->kind == WSP_PROTO_SOCKETIO) {
+        add_span(out, &n, "eio_open", t0, r->t_upgraded, pr->t_open);
+        add_span(out, &n, "namespace_connect", t0, pr->t_open, pr->t_ready);
+    } else if (pr) {
+        add_span(out, &n, "connection_ack", t0, r->t_upgraded, pr->t_ready);
+    }
     const wsp_step_result *sr = wsp_probe_step_results(p);
     for (size_t i = 0; i < cfg->num_steps; i++) {
-        wsp_step_kind k = cfg->steps[i].kind;
-        if (sr[i].ok && k != WSP_STEP_SEND && k != WSP_STEP_SEND_BINARY) {
+        if (sr[i].ok && sr[i].t_done) {
             out[n++] =
                 (wsp_report_phase){"roundtrip", sr[i].roundtrip_ms, wsp_conn_ms(t0, sr[i].t_done)};
             break;
@@ -414,6 +423,36 @@ static json_t *pings_json(const ping_stats *ps)
                      any ? ms_json(ps->max) : json_null());
 }
 
+json_t *wsp_report_proto_json(const wsp_proto_record *pr)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "kind", json_string(wsp_proto_kind_name(pr->kind)));
+    json_object_set_new(j, "ready", json_boolean(pr->t_ready != 0));
+    json_object_set_new(j, "server_pings", json_integer((json_int_t)pr->server_pings));
+    json_object_set_new(j, "client_pings", json_integer((json_int_t)pr->client_pings));
+    json_object_set_new(j, "pongs", json_integer((json_int_t)pr->pongs));
+    if (pr->kind == WSP_PROTO_SOCKETIO) {
+        json_object_set_new(
+            j, "engineio",
+            pr->t_open
+                ? json_pack("{s:s,s:I,s:I,s:o}", "sid", pr->open.sid, "ping_interval_ms",
+                            (json_int_t)pr->open.ping_interval_ms, "ping_timeout_ms",
+                            (json_int_t)pr->open.ping_timeout_ms, "max_payload",
+                            pr->open.max_payload ? json_integer((json_int_t)pr->open.max_payload)
+                                                 : json_null())
+                : json_null());
+        json_object_set_new(j, "socketio_version",
+                            pr->sio_version ? json_integer(pr->sio_version) : json_null());
+        json_object_set_new(j, "sid", str_or_null(pr->sid));
+        json_object_set_new(j, "events_skipped", json_integer((json_int_t)pr->events_skipped));
+        json_object_set_new(j, "attachments", json_integer((json_int_t)pr->attachments));
+        json_object_set_new(j, "attachment_bytes", json_integer((json_int_t)pr->attachment_bytes));
+    }
+    json_object_set_new(j, "disconnected", json_boolean(pr->disconnected));
+    json_object_set_new(j, "disconnect_reason", str_or_null(pr->disconnect_reason));
+    return j;
+}
+
 json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
 {
     const wsp_err *v = wsp_probe_verdict(p);
@@ -501,15 +540,12 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
     for (size_t i = 0; i < cfg->num_steps; i++) {
         json_t *s = json_object();
         wsp_step_kind k = cfg->steps[i].kind;
-        const char *kind = k == WSP_STEP_SEND || k == WSP_STEP_SEND_BINARY ? "send"
-                           : k == WSP_STEP_PING                            ? "ping"
-                                                                           : "expect";
-        json_object_set_new(s, "kind", json_string(kind));
+        json_object_set_new(s, "kind", json_string(wsp_step_kind_name(k)));
         json_object_set_new(s, "ran", json_boolean(sr[i].ran));
         json_object_set_new(s, "ok", json_boolean(sr[i].ok));
+        /* a step that held without waiting (a send, a subscribe) has no round trip */
         json_object_set_new(s, "roundtrip_ms",
-                            strcmp(kind, "send") != 0 && sr[i].ok ? ms_json(sr[i].roundtrip_ms)
-                                                                  : json_null());
+                            sr[i].ok && sr[i].t_done ? ms_json(sr[i].roundtrip_ms) : json_null());
         json_object_set_new(s, "skipped", json_integer(sr[i].skipped));
         json_object_set_new(s, "detail", bytes_json(sr[i].detail, strlen(sr[i].detail)));
         if (k == WSP_STEP_SEND_BINARY || k == WSP_STEP_EXPECT_BINARY)
@@ -517,6 +553,9 @@ json_t *wsp_report_probe_json(const wsp_probe *p, const char *url_text)
         json_array_append_new(steps, s);
     }
     json_object_set_new(o, "steps", steps);
+    const wsp_proto_record *pr = wsp_probe_proto_record(p);
+    if (pr)
+        json_object_set_new(o, "protocol", wsp_report_proto_json(pr));
     ping_stats ps = ping_summary(cfg, sr);
     json_t *pings = pings_json(&ps);
     if (pings)
@@ -577,6 +616,40 @@ static void row(FILE *f, const style *st, const char *name, bool failed, double 
     else
         fprintf(f, "%12s", "");
     fprintf(f, "  %s\n", what);
+}
+
+/* The protocol's handshake rows of the text report: eio_open and namespace_connect, or
+ * connection_ack. */
+static void proto_rows(FILE *f, const style *st, const wsp_probe *p, char *what, size_t cap)
+{
+    const wsp_proto_record *pr = wsp_probe_proto_record(p);
+    const wsp_conn_record *r = wsp_probe_record(p);
+    const char *fph = r->err.cls != WSP_CLASS_OK && pr ? pr->failed_phase : NULL;
+    if (!pr || !r->handshake_completed)
+        return;
+    bool fo = fph && strcmp(fph, "eio_open") == 0;
+    if (pr->kind == WSP_PROTO_SOCKETIO) {
+        if (pr->t_open)
+            snprintf(what, cap,
+                     "sid %s, pingInterval %llu ms, pingTimeout %llu ms, maxPayload %llu",
+                     pr->open.sid, (unsigned long long)pr->open.ping_interval_ms,
+                     (unsigned long long)pr->open.ping_timeout_ms,
+                     (unsigned long long)pr->open.max_payload);
+        row(f, st, "eio_open", fo, wsp_conn_ms(r->t_upgraded, pr->t_open), pr->t_open != 0,
+            fo || !pr->t_open ? r->err.msg : what);
+        if (!pr->t_open)
+            return;
+        bool fc = fph && strcmp(fph, "namespace_connect") == 0;
+        if (pr->t_ready)
+            snprintf(what, cap, "namespace connected (Socket.IO v%d%s%s)",
+                     pr->sio_version == 5 ? 5 : 4, pr->sid[0] ? ", sid " : "", pr->sid);
+        row(f, st, "namespace", fc, wsp_conn_ms(pr->t_open, pr->t_ready), pr->t_ready != 0,
+            pr->t_ready ? what : r->err.msg);
+        return;
+    }
+    bool fa = fph && strcmp(fph, "connection_ack") == 0;
+    row(f, st, "init_ack", fa, wsp_conn_ms(r->t_upgraded, pr->t_ready), pr->t_ready != 0,
+        pr->t_ready ? "graphql-transport-ws" : r->err.msg);
 }
 
 static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool color)
@@ -679,16 +752,16 @@ static void probe_human(FILE *f, const wsp_probe *p, const char *url_text, bool 
             snprintf(what, sizeof what, "permessage-deflate offered, declined by the server");
         row(f, &st, "compress", false, 0, false, what);
     }
+    proto_rows(f, &st, p, what, sizeof what);
     const wsp_step_result *sr = wsp_probe_step_results(p);
     for (size_t i = 0; i < cfg->num_steps; i++) {
         if (!sr[i].ran)
             continue;
         wsp_step_kind k = cfg->steps[i].kind;
-        const char *name = k == WSP_STEP_SEND || k == WSP_STEP_SEND_BINARY ? "send"
-                           : k == WSP_STEP_PING                            ? "ping"
-                                                                           : "expect";
-        bool is_send = k == WSP_STEP_SEND || k == WSP_STEP_SEND_BINARY;
-        row(f, &st, name, !sr[i].ok, sr[i].roundtrip_ms, sr[i].ok && !is_send, sr[i].detail);
+        const char *name = k == WSP_STEP_EXPECT_EVENT      ? "event" /* the column's width */
+                           : k == WSP_STEP_EXPECT_COMPLETE ? "complete"
+                                                           : wsp_step_kind_name(k);
+        row(f, &st, name, !sr[i].ok, sr[i].roundtrip_ms, sr[i].ok && sr[i].t_done, sr[i].detail);
     }
     if (r->closed_by != WSP_CLOSED_BY_NONE) {
         snprintf(what, sizeof what, "code %d by %s%s%s%s", r->close_code,
@@ -813,8 +886,7 @@ static bool phase_value(const wsp_probe *p, many_phase ph, double *out)
         const wsp_probe_config *cfg = wsp_probe_get_config(p);
         const wsp_step_result *sr = wsp_probe_step_results(p);
         for (size_t i = 0; i < cfg->num_steps; i++)
-            if (sr[i].ok && cfg->steps[i].kind != WSP_STEP_SEND &&
-                cfg->steps[i].kind != WSP_STEP_SEND_BINARY) {
+            if (sr[i].ok && sr[i].t_done) {
                 *out = sr[i].roundtrip_ms;
                 return true;
             }

@@ -34,11 +34,13 @@ typedef struct wsp_report_phase {
     double ms;
     double at_ms;
 } wsp_report_phase;
-#define WSP_REPORT_PHASES_MAX 9
+#define WSP_REPORT_PHASES_MAX 11
 /* The phase a failed probe failed in, as the JSON's failed_phase names it: the connection's
  * phase (resolve ... upgrade, "open" for a conversation that failed on the open connection,
  * close), or "done" when the connection held and the health check did not. Static. */
 const char *wsp_report_failed_phase(const wsp_probe *p);
+/* A connection's protocol on top (--protocol): kind, handshake, pings, what was skipped. */
+json_t *wsp_report_proto_json(const wsp_proto_record *pr);
 size_t wsp_report_probe_phases(const wsp_probe *p, wsp_report_phase out[WSP_REPORT_PHASES_MAX]);
 
 /* The same object for a probe that could not start (a bad URL, an unreadable --cacert): every
