@@ -77,7 +77,8 @@ RUN_TIMEOUT = 20.0        # seconds a wsprobe run may take before the test calls
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ")
 
 PHASES = ("resolve_ms", "connect_ms", "proxy_ms", "tls_ms", "upgrade_ms", "first_message_ms",
-          "roundtrip_ms", "close_ms", "total_ms")
+          "eio_open_ms", "namespace_connect_ms", "connection_ack_ms", "roundtrip_ms", "close_ms",
+          "total_ms")
 
 
 # ---------------------------------------------------------------------------------------------

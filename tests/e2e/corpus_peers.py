@@ -440,6 +440,20 @@ class CorpusPeers:
         return self.mgr._cached(("socketio",), lambda: self._ready(
             "socketio", [_node(), str(NODE_DIR / "socketio_server.js")]))
 
+    def sio_app(self, *args):
+        """tests/node/sio_app_server.js (namespaces, auth, acks, emits first, binary); args:
+        "--eio3", "--ping-interval", "MS", "--ping-timeout", "MS"."""
+        require_node_module("socket.io")
+        return self.mgr._cached(("sio-app",) + args, lambda: self._ready(
+            "sio-app", [_node(), str(NODE_DIR / "sio_app_server.js")] + list(args)))
+
+    def gql(self, *args):
+        """tests/node/gql_server.js (graphql-ws over ws at /graphql); args: "--open" (no
+        token needed), "--legacy" (answers with the subprotocol graphql-ws)."""
+        require_node_module("graphql-ws")
+        return self.mgr._cached(("gql",) + args, lambda: self._ready(
+            "gql", [_node(), str(NODE_DIR / "gql_server.js")] + list(args)))
+
     def bun(self, deflate=False):
         """Bun.serve echo; deflate: perMessageDeflate on."""
         bun = _bun()
