@@ -1066,6 +1066,11 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
                 char ex[80];
                 wsp_excerpt(ex, sizeof ex, start, start_len < 60 ? start_len : 60);
                 bool http = start_len >= 5 && memcmp(start, "HTTP/", 5) == 0;
+                if (http) {
+                    c->rec.after_101_len =
+                        start_len < sizeof c->rec.after_101 ? start_len : sizeof c->rec.after_101;
+                    memcpy(c->rec.after_101, start, c->rec.after_101_len);
+                }
                 fail_hinted(c, WSP_CLASS_WS_PROTOCOL,
                             http ? "an HTTP response came where WebSocket frames belong: a proxy "
                                    "or the server answered the request a second time after the "

@@ -205,6 +205,10 @@ typedef struct wsp_conn_record {
     int eof_error;  /* then: 0 for a FIN, else the libuv error (UV_ECONNRESET: an RST) */
     int close_code; /* -1 none; the code in the close frame received (or sent when ours) */
     char close_reason[128];
+    /* an HTTP response where the first frame belonged (a second answer after the 101): its
+     * first bytes, for the layer above (a Socket.IO server refusing the Engine.IO version) */
+    uint8_t after_101[256];
+    size_t after_101_len;
     wsp_closed_by closed_by;
     bool close_acknowledged;
     /* the verdict */

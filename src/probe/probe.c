@@ -1037,6 +1037,8 @@ static void on_done(wsp_conn *c, void *ud)
     wsp_probe *p = ud;
     if (c == p->conn) {
         uv_timer_stop(&p->step_timer); /* the health check's end must not stop a step's clock */
+        if (p->proto)
+            wsp_proto_on_done(p->proto);
         p->conn_done = true;
     } else {
         p->health_done = true;

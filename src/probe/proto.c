@@ -643,6 +643,11 @@ bool wsp_proto_on_message(wsp_proto *p, const wsp_ws_event *ev)
     return true;
 }
 
+void wsp_proto_on_done(wsp_proto *p)
+{
+    uv_timer_stop(&p->timer);
+}
+
 bool wsp_proto_ready(const wsp_proto *p)
 {
     return p->state == ST_READY;
@@ -711,13 +716,26 @@ void wsp_proto_judge(wsp_proto *p, const wsp_proto_config *cfg, wsp_conn_record 
 {
     if (r->err.cls != WSP_CLASS_OK && r->handshake_completed && !p->rec.failed_phase)
         p->rec.failed_phase = waiting_phase(p->state);
-    if (cfg->kind == WSP_PROTO_SOCKETIO && !r->handshake_completed && r->http_status == 400 &&
-        r->http_body &&
-        memmem(r->http_body, r->http_body_len, "Unsupported protocol version", 28)) {
+    /* engine.io answers an Engine.IO version it does not speak with HTTP 400: in place of the
+     * 101, or (websocket-only servers) right after it */
+    static const char unsupported[] = "Unsupported protocol version";
+    const uint8_t *body = (const uint8_t *)r->http_body;
+    size_t body_len = r->http_body_len;
+    if (r->handshake_completed) {
+        body = r->after_101;
+        body_len = r->after_101_len;
+    } else if (r->http_status != 400) {
+        body = NULL;
+    }
+    const uint8_t *at = cfg->kind == WSP_PROTO_SOCKETIO && body
+                            ? memmem(body, body_len, unsupported, sizeof unsupported - 1)
+                            : NULL;
+    if (at) {
         char ex[201];
-        wsp_excerpt(ex, sizeof ex, r->http_body, r->http_body_len);
+        wsp_excerpt(ex, sizeof ex, at, body_len - (size_t)(at - body));
         wsp_err_set(&r->err, WSP_CLASS_APP_PROTOCOL,
-                    "the server refused Engine.IO v%d (HTTP 400: %s)", cfg->eio, ex);
+                    "the server refused Engine.IO v%d (HTTP 400%s: %s)", cfg->eio,
+                    r->handshake_completed ? ", sent after its 101" : "", ex);
         wsp_err_hint(&r->err, "%s",
                      cfg->eio == 3 ? "this server speaks Engine.IO v4 only (Socket.IO v3/v4 "
                                      "without allowEIO3): drop --engineio 3"

@@ -100,6 +100,8 @@ void wsp_proto_on_open(wsp_proto *p);
 /* A message from the connection. Returns true when it was the protocol's (consumed), false
  * for what the owner handles itself (pongs of its own pings). */
 bool wsp_proto_on_message(wsp_proto *p, const wsp_ws_event *ev);
+/* The connection ended: no more timers (the heartbeat's watchdog, a handshake step's limit). */
+void wsp_proto_on_done(wsp_proto *p);
 /* Whether the handshake is done (steps may run). */
 bool wsp_proto_ready(const wsp_proto *p);
 

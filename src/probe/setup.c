@@ -925,8 +925,11 @@ static int finish_proto(wsp_probe_setup *s, wsp_err *err)
             t += n;
         }
         if (!has) {
-            int n = snprintf(s->subprotocols, sizeof s->subprotocols, "%s%s%s", WSP_GQL_SUBPROTOCOL,
-                             user ? ", " : "", user ? user : "");
+            /* the legacy name too, so that a subscriptions-transport-ws server shows itself
+             * by choosing it (and is reported as such) instead of refusing the upgrade */
+            int n =
+                snprintf(s->subprotocols, sizeof s->subprotocols, "%s, %s%s%s", WSP_GQL_SUBPROTOCOL,
+                         WSP_GQL_LEGACY_SUBPROTOCOL, user ? ", " : "", user ? user : "");
             if (n < 0 || (size_t)n >= sizeof s->subprotocols)
                 return wsp_err_set(err, WSP_CLASS_USAGE, "--subprotocol: too long");
             s->cfg.conn.subprotocols = s->subprotocols;

@@ -307,6 +307,12 @@ class Peers:
                                      log=True)
         return self._cached(key, start)
 
+    def proto_hostile(self, mode):
+        """tests/e2e/peers/proto_hostile.py: Socket.IO or GraphQL spoken wrongly on cue."""
+        return self._cached(("proto-hostile", mode), lambda: self._spawn_ready(
+            "proto-hostile-" + mode, [PYTHON, str(PEERS_DIR / "proto_hostile.py"), "--mode", mode],
+            log=True))
+
     # -- DNS ---------------------------------------------------------------------------------
 
     def dns_stub(self, mode, rcode=2):

@@ -37,11 +37,7 @@ const roots = {
 };
 
 const server = http.createServer();
-const wss = new WebSocketServer({
-  server,
-  path: '/graphql',
-  handleProtocols: argv.includes('--legacy') ? () => 'graphql-ws' : undefined,
-});
+const wss = new WebSocketServer({ server, path: '/graphql' });
 useServer(
   {
     schema,
@@ -53,6 +49,8 @@ useServer(
   },
   wss,
 );
+// useServer installs its own subprotocol choice; a legacy server's choice replaces it
+if (argv.includes('--legacy')) wss.options.handleProtocols = () => 'graphql-ws';
 server.listen(0, '127.0.0.1', () => process.stdout.write('READY ' + server.address().port + '\n'));
 const stop = () => { wss.close(); server.close(); process.exit(0); };
 process.on('SIGTERM', stop);
