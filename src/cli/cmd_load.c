@@ -173,11 +173,11 @@ static const wsp_opt merge_out_opts[] = {
 
 /* The probe's options load refuses: they have no meaning for many connections on a schedule. */
 /* (--expect-binary too: replies are matched by echo, JSON or text) */
-static const char *const load_refuses[] = {"health",       "ping",
-                                           "deadline",     "expect-regex",
-                                           "pong-timeout", "expect-auth-required",
-                                           "expect-close", "expect-binary",
-                                           "each-address", NULL};
+static const char *const load_refuses[] = {
+    "health", "ping", "deadline", "expect-regex", "pong-timeout", "expect-auth-required",
+    "expect-close", "expect-binary", "each-address",
+    /* a GraphQL load holds connections (handshake, pings): subscriptions are probe's */
+    "subscribe", "variables", "expect-complete", NULL};
 /* The probe's options load declares itself (load_opts), with load's meaning and bounds. */
 static const char *const load_redeclares[] = {
     "connections", "send", "expect-json", "expect-text", "strict-order", "send-binary", NULL};
@@ -824,9 +824,31 @@ static int conversation(load_args *a)
     size_t nsend = 0, nexpect = 0;
     const wsp_step *expect = NULL;
     bool message_opt = a->message != NULL;
+    bool proto = a->po.s.cfg.proto.kind != WSP_PROTO_NONE;
+    if (proto && (a->message || a->echo))
+        return wsp_cli_usage_error(cmd, "under --protocol a message is an emit: --emit or "
+                                        "--emit-ack 'EVENT JSON', not --message or --echo");
     for (size_t i = 0; i < a->po.s.cfg.num_steps; i++) {
         const wsp_step *s = &a->po.s.cfg.steps[i];
-        if (s->kind == WSP_STEP_SEND || s->kind == WSP_STEP_SEND_BINARY) {
+        if (proto && (s->kind == WSP_STEP_SEND || s->kind == WSP_STEP_SEND_BINARY))
+            return wsp_cli_usage_error(cmd, "under --protocol a message is an emit: --emit or "
+                                            "--emit-ack 'EVENT JSON', not --send");
+        if (s->kind == WSP_STEP_EMIT || s->kind == WSP_STEP_EMIT_ACK) {
+            if (nsend++)
+                break;
+            const char *args = s->value_json ? s->value_json : "";
+            a->message = strdup(args);
+            if (!a->message)
+                return wsp_cli_usage_error(cmd, "out of memory");
+            a->message_len = strlen(args);
+            cfg->event = s->text;
+            if (s->kind == WSP_STEP_EMIT_ACK)
+                cfg->match = WSP_LOAD_MATCH_ACK;
+        } else if (s->kind == WSP_STEP_EXPECT_EVENT) {
+            if (cfg->reply_event)
+                nexpect++;
+            cfg->reply_event = s->text;
+        } else if (s->kind == WSP_STEP_SEND || s->kind == WSP_STEP_SEND_BINARY) {
             nsend++;
             if (!a->message) {
                 a->message_binary = s->kind == WSP_STEP_SEND_BINARY;
@@ -843,11 +865,19 @@ static int conversation(load_args *a)
         }
     }
     if (nsend > 1 || (nsend && message_opt))
-        return wsp_cli_usage_error(cmd, "load sends one message shape: give one --message");
+        return wsp_cli_usage_error(cmd, "load sends one message shape: give one --message%s",
+                                   proto ? " (one --emit or --emit-ack)" : "");
+    if (cfg->match == WSP_LOAD_MATCH_ACK && (cfg->reply_event || expect))
+        return wsp_cli_usage_error(cmd, "--emit-ack: the ack is the reply (its id correlates "
+                                        "it); --expect-event and --expect-json go with --emit");
+    if (cfg->reply_event && !nsend)
+        return wsp_cli_usage_error(cmd, "--expect-event needs the --emit it answers");
     if (nexpect > 1 || (expect && a->echo))
         return wsp_cli_usage_error(cmd, "give one way to match replies: --echo, --expect-json or "
                                         "--expect-text");
-    if (a->echo)
+    if (cfg->match == WSP_LOAD_MATCH_ACK)
+        ; /* correlated by the ack's id */
+    else if (a->echo)
         cfg->match = WSP_LOAD_MATCH_ECHO;
     else if (expect && expect->kind == WSP_STEP_EXPECT_JSON) {
         cfg->match = WSP_LOAD_MATCH_JSON;
@@ -929,6 +959,7 @@ static int connect_setup(load_args *a, char *red_url, size_t cap)
     cfg->conn = &o->s.cfg.conn;
     cfg->auth = o->s.cfg.auth;
     cfg->strict_order = o->s.cfg.strict_order;
+    cfg->proto = o->s.cfg.proto.kind != WSP_PROTO_NONE ? &o->s.cfg.proto : NULL;
     wsp_report_redact_url(o->url, red_url, cap);
     cfg->url_text = red_url;
     cfg->message = a->message;

@@ -49,6 +49,7 @@ typedef struct inflight {
     size_t len;
     char *key; /* owned expected key (JSON, TEXT), or NULL: the shared one */
     size_t key_len;
+    int64_t ack_id; /* MATCH_ACK: the emit's ack id */
     bool measured;
 } inflight;
 
@@ -69,6 +70,7 @@ typedef struct lconn {
     lauth *auth;
     uint64_t ping_next; /* --ping-interval: when the next ping is due */
     uint64_t ping_sent; /* the unanswered ping's send time (its payload), 0: none */
+    wsp_proto *proto;   /* --protocol: the conversation on top */
 } lconn;
 
 typedef struct counters {
@@ -526,6 +528,13 @@ static void send_one(lconn *lc, uint64_t intended)
     w->sec_sent++;
     if (f->measured)
         w->k.msg_sent++;
+    if (lc->proto) {
+        /* an emit: its arguments are the message (one write each: the ack id is per emit) */
+        if (wsp_proto_emit(lc->proto, c->event, len ? msg : NULL, c->match == WSP_LOAD_MATCH_ACK,
+                           &f->ack_id, &e) != 0)
+            count_error(w, e.cls, e.msg);
+        return;
+    }
     batch_add(lc, msg, len);
 }
 
@@ -642,19 +651,49 @@ static void ping_cb(uv_timer_t *t)
     }
 }
 
+static void after_reply(lconn *lc, uint64_t now);
+static void match_reply(lconn *lc, const wsp_ws_event *ev, json_t *args, int64_t ack_id);
+
 static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 {
     (void)c;
     lconn *lc = ud;
-    worker *w = lc->w;
-    run *r = w->run;
-    const wsp_load_config *cfg = r->cfg;
     if (ev->type == WSP_WS_EV_PONG) {
         on_pong(lc, ev);
         return;
     }
+    if (lc->proto && wsp_proto_on_message(lc->proto, ev))
+        return; /* the protocol's: replies come back as on_proto_msg */
     if (ev->type != WSP_WS_EV_TEXT && ev->type != WSP_WS_EV_BINARY)
         return;
+    match_reply(lc, ev, NULL, -1);
+}
+
+/* A Socket.IO ack or event: the reply to an emit (MATCH_ACK by its id; an event named
+ * reply_event, its arguments judged by MATCH_JSON). Anything else is unexpected. */
+static void on_proto_msg(void *ud, const wsp_proto_msg *m)
+{
+    lconn *lc = ud;
+    const wsp_load_config *cfg = lc->w->run->cfg;
+    wsp_ws_event ev = {.type = WSP_WS_EV_TEXT, .data = m->raw, .len = m->raw_len};
+    if (m->kind == WSP_PROTO_MSG_ACK && cfg->match == WSP_LOAD_MATCH_ACK)
+        match_reply(lc, &ev, m->args, m->ack_id);
+    else if (m->kind == WSP_PROTO_MSG_EVENT && cfg->reply_event &&
+             strcmp(m->name, cfg->reply_event) == 0 && cfg->match != WSP_LOAD_MATCH_ACK)
+        match_reply(lc, &ev, m->args, -1);
+    else if (m->kind == WSP_PROTO_MSG_DISCONNECT)
+        wsp_conn_fail(lc->c, WSP_CLASS_WS_CLOSED, "the server ended the Socket.IO session");
+    else
+        lc->w->k.msg_unexpected++;
+}
+
+/* A reply: the message `ev`, or under a protocol the arguments `args` of an event or of the
+ * ack `ack_id`. */
+static void match_reply(lconn *lc, const wsp_ws_event *ev, json_t *args, int64_t ack_id)
+{
+    worker *w = lc->w;
+    run *r = w->run;
+    const wsp_load_config *cfg = r->cfg;
     uint64_t now = uv_hrtime();
     if (lc->count == 0) {
         w->k.msg_unexpected++;
@@ -662,6 +701,17 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
     }
     unsigned cap = cfg->pipeline;
     switch (cfg->match) {
+    case WSP_LOAD_MATCH_ACK: {
+        unsigned hit = UINT32_MAX;
+        for (unsigned i = 0; i < lc->count && hit == UINT32_MAX; i++)
+            if (lc->ring[(lc->head + i) % cap].ack_id == ack_id)
+                hit = i;
+        if (hit != UINT32_MAX)
+            complete(lc, hit, now);
+        else
+            w->k.msg_unexpected++; /* the ack of a message already given up */
+        break;
+    }
     case WSP_LOAD_MATCH_ANY:
         complete(lc, 0, now);
         break;
@@ -695,7 +745,8 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
     }
     case WSP_LOAD_MATCH_JSON: {
         json_error_t je;
-        json_t *doc = json_loadb((const char *)ev->data, ev->len, 0, &je);
+        json_t *doc =
+            args ? json_incref(args) : json_loadb((const char *)ev->data, ev->len, 0, &je);
         json_t *v = doc ? wsp_jsonptr_get(doc, cfg->expect_pointer) : NULL;
         size_t klen = 0;
         char *key = v ? json_key(v, &klen) : NULL;
@@ -718,6 +769,12 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
         break;
     }
     }
+    after_reply(lc, now);
+}
+
+static void after_reply(lconn *lc, uint64_t now)
+{
+    worker *w = lc->w;
     if (lc->state == ST_OPEN)
         conn_pump(lc, now);
     if (w->stage == STAGE_DRAIN && w->inflight_total == 0)
@@ -730,6 +787,7 @@ static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 
 static void on_open(wsp_conn *c, void *ud);
 static void on_done(wsp_conn *c, void *ud);
+static void on_ready(void *ud);
 static const wsp_conn_cbs load_cbs = {on_open, on_message, on_done};
 
 static void lauth_free(lauth *a)
@@ -780,6 +838,16 @@ static void start_conn(worker *w, lconn *lc)
         o = &lc->auth->opts;
     }
     lc->c = wsp_conn_new(&w->loop, o, &load_cbs, lc);
+    const wsp_proto_config *pc = w->run->cfg->proto;
+    if (lc->c && pc && pc->kind != WSP_PROTO_NONE) {
+        static const wsp_proto_cbs pcbs = {on_ready, on_proto_msg};
+        lc->proto = wsp_proto_new(&w->loop, pc, lc->c, lc->auth ? lc->auth->req.app_token : NULL,
+                                  o->timeout_us, &pcbs, lc);
+        if (!lc->proto) {
+            wsp_conn_free(lc->c);
+            lc->c = NULL;
+        }
+    }
     if (!lc->c) {
         w->k.conn_failed++;
         atomic_fetch_add(&w->run->failed_total, 1);
@@ -797,6 +865,20 @@ static void start_conn(worker *w, lconn *lc)
 static void on_open(wsp_conn *c, void *ud)
 {
     lconn *lc = ud;
+    if (lc->auth && lc->auth->req.first_message) {
+        const char *m = lc->auth->req.first_message;
+        wsp_conn_send(c, WSP_WS_OP_TEXT, m, strlen(m));
+    }
+    if (lc->proto)
+        wsp_proto_on_open(lc->proto); /* open once its handshake is done: on_ready */
+    else
+        on_ready(lc);
+}
+
+/* The connection is open (and its protocol's handshake done): it counts, and sends. */
+static void on_ready(void *ud)
+{
+    lconn *lc = ud;
     worker *w = lc->w;
     run *r = w->run;
     lc->state = ST_OPEN;
@@ -811,10 +893,6 @@ static void on_open(wsp_conn *c, void *ud)
         uint64_t iv = r->cfg->ping_interval_us * 1000ull;
         lc->ping_next = uv_hrtime() + wsp_load_phase_offset(lc->gidx, iv);
         lc->ping_sent = 0;
-    }
-    if (lc->auth && lc->auth->req.first_message) {
-        const char *m = lc->auth->req.first_message;
-        wsp_conn_send(c, WSP_WS_OP_TEXT, m, strlen(m));
     }
     if (r->interval_ns && w->stage == STAGE_RUN) {
         uint64_t now = uv_hrtime();
@@ -834,6 +912,10 @@ static void on_done(wsp_conn *c, void *ud)
     run *r = w->run;
     wsp_conn_record *rec = wsp_conn_get_record(c);
     bool was_open = lc->state == ST_OPEN;
+    if (lc->proto) {
+        wsp_proto_on_done(lc->proto);
+        wsp_proto_judge(lc->proto, r->cfg->proto, rec); /* the protocol's classes */
+    }
     record_phases(w, lc);
     wsp_class cls = rec->err.cls;
     const char *msg = rec->err.msg;
@@ -884,6 +966,8 @@ static void on_done(wsp_conn *c, void *ud)
     lc->state = ST_DONE;
     lc->c = NULL;
     w->live--;
+    wsp_proto_free(lc->proto);
+    lc->proto = NULL;
     wsp_conn_free(c);
     lauth_free(lc->auth);
     lc->auth = NULL;
@@ -1450,6 +1534,8 @@ static const char *match_name(wsp_load_match m)
         return "json";
     case WSP_LOAD_MATCH_TEXT:
         return "text";
+    case WSP_LOAD_MATCH_ACK:
+        return "ack";
     }
     return "any";
 }

@@ -32,6 +32,7 @@
 
 #include "net/conn.h"
 #include "probe/auth.h"
+#include "probe/proto.h"
 #include "report/loadresult.h"
 #include "util/error.h"
 #include "util/hist.h"
@@ -48,6 +49,7 @@ typedef enum wsp_load_match {
     WSP_LOAD_MATCH_ECHO, /* the reply equals what was sent */
     WSP_LOAD_MATCH_JSON, /* the JSON value at `expect_pointer` equals `expect_value` (template) */
     WSP_LOAD_MATCH_TEXT, /* the reply equals `expect_text` (template) */
+    WSP_LOAD_MATCH_ACK,  /* --protocol socketio --emit-ack: the ack with the emit's id */
 } wsp_load_match;
 
 /* Once a second on the calling thread of wsp_load_run, while it runs (the live line). */
@@ -93,6 +95,14 @@ typedef struct wsp_load_config {
      * nanosecond); a coarser grid costs less CPU per message and sends up to one step late,
      * which the corrected latency shows */
     uint64_t timer_slack_us;
+    /* --protocol: every connection does the protocol's handshake (it counts as open once the
+     * namespace connected or connection_ack came) and answers its pings. With Socket.IO a
+     * message is an emit of `event` whose arguments are `message`; the reply is the ack
+     * (MATCH_ACK), or an event named `reply_event` (MATCH_ANY, or MATCH_JSON on its arguments
+     * as a JSON array). NULL: plain WebSocket. */
+    const wsp_proto_config *proto;
+    const char *event;
+    const char *reply_event;
     bool handle_sigint; /* SIGINT ends the run early with a partial result */
     void (*on_tick)(const wsp_load_tick *t, void *ud);
     void *tick_ud;

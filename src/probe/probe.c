@@ -137,6 +137,18 @@ const char *wsp_step_kind_name(wsp_step_kind k)
     return "step";
 }
 
+char *wsp_step_emit_args(const char *json)
+{
+    size_t lead = strspn(json, " \t\r\n");
+    if (json[lead] == '[')
+        return strdup(json);
+    size_t n = strlen(json) + 3;
+    char *a = malloc(n);
+    if (a)
+        snprintf(a, n, "[%s]", json);
+    return a;
+}
+
 bool wsp_step_sends_only(wsp_step_kind k)
 {
     return k == WSP_STEP_SEND || k == WSP_STEP_SEND_BINARY || k == WSP_STEP_EMIT;

@@ -44,6 +44,10 @@ typedef enum wsp_step_kind {
 
 /* The name of a step kind as the report and the plans write it ("send", "emit_ack"). */
 const char *wsp_step_kind_name(wsp_step_kind k);
+/* An emit's arguments as the steps keep them: always a JSON array text, one value wrapped
+ * ("{\"a\":1}" -> "[{\"a\":1}]": one argument), so that {{sent./0/...}} and the expectations
+ * read the arguments the way the receiver gets them. Heap; NULL when out of memory. */
+char *wsp_step_emit_args(const char *json);
 /* Whether a step kind only sends (send, send-binary, emit): it waits for nothing. */
 bool wsp_step_sends_only(wsp_step_kind k);
 

@@ -476,7 +476,7 @@ static int set_emit(wsp_probe_setup *s, int id, const char *label, const char *a
     if (*json && json_arg(label, arg, json, false, err) != 0)
         return -1;
     step.text = strndup(arg, nl);
-    step.value_json = *json ? strdup(json) : NULL;
+    step.value_json = *json ? wsp_step_emit_args(json) : NULL;
     if (!step.text || (*json && !step.value_json)) {
         step_free(&step);
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");

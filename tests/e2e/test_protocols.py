@@ -396,3 +396,59 @@ def test_gql_spoken_wrongly(peers, probe, mode, cls, phase, quote):
         sent = [e["text"] for e in srv.events() if e.get("event") == "frame"]
         assert any(json.loads(t).get("type") == "connection_init" for t in sent if
                    t.startswith("{"))
+
+
+# --- load: every connection speaks the protocol -------------------------------------------
+
+def load_json(wsprobe, *args, env=None):
+    r = wsprobe("load", *args, "--json", timeout=60, env=env)
+    assert r.json is not None, r
+    return r
+
+
+def test_load_keeps_socketio_sessions_alive(corpus, wsprobe):
+    """The server cuts a client that does not answer its pings after pingInterval +
+    pingTimeout (600 ms; test_raw_sio_heartbeat_drops_a_silent_client). Plain WebSocket load
+    on its Engine.IO URL is cut so; under --protocol socketio every session lives 3 s."""
+    srv = corpus.sio_app("--ping-interval", "300", "--ping-timeout", "300")
+    plain = load_json(wsprobe, "ws://127.0.0.1:%d%s" % (srv.port, SIO), "--connections", "3",
+                      "--duration", "2s")
+    assert plain.rc != 0 and plain["errors"]["total"] >= 3, plain
+    r = load_json(wsprobe, sio(srv.port), "--protocol", "socketio", "--connections", "3",
+                  "--duration", "3s", "--rate", "60", "--emit-ack", "add [1,2]")
+    assert r.rc == 0, r
+    assert r["connections"]["opened"] == 3 and r["connections"]["failed"] == 0
+    assert r["errors"]["total"] == 0
+    m = r["messages"]
+    assert m["sent"] >= 150 and m["matched"] == m["sent"] and m["lost"] == 0
+    assert r["config"]["match"] == "ack"
+
+
+def test_load_emit_correlated_by_event_field(corpus, wsprobe):
+    r = load_json(wsprobe, sio(corpus.sio_app().port), "--protocol", "socketio",
+                  "--connections", "2", "--duration", "2s", "--rate", "20",
+                  "--emit", 'echo {"id":"{{uuid}}"}', "--expect-event", "echo",
+                  "--expect-json", "/0/id={{sent./0/id}}")
+    assert r.rc == 0, r
+    assert r["messages"]["matched"] == r["messages"]["sent"] >= 30
+    assert r["messages"]["unexpected"] >= 4, "hello and news of each session were skipped"
+
+
+def test_load_refused_namespace(corpus, wsprobe):
+    r = load_json(wsprobe, sio(corpus.sio_app().port, "/chat"), "--protocol", "socketio",
+                  "--connections", "3", "--duration", "1s")
+    assert r.rc != 0
+    assert r["connections"]["opened"] == 0 and r["connections"]["failed"] == 3
+    assert r["errors"]["by_class"].get("APP_AUTH_REFUSED") == 3, r
+
+
+def test_load_graphql_connections(corpus, wsprobe):
+    r = load_json(wsprobe, gql(corpus.gql().port), "--protocol", "graphql", "--token-env",
+                  "GQL_T", "--auth-in", "init-payload", "--connections", "3", "--duration", "1s",
+                  env={"GQL_T": TOKEN})
+    assert r.rc == 0, r
+    assert r["connections"]["opened"] == 3
+    assert TOKEN not in r.stdout and TOKEN not in r.stderr
+    r = load_json(wsprobe, gql(corpus.gql().port), "--protocol", "graphql", "--connections", "2",
+                  "--duration", "1s")
+    assert r["errors"]["by_class"].get("APP_AUTH_REFUSED") == 2, r
