@@ -70,10 +70,26 @@ static int configure(hold_opts *h)
 {
     wsp_err e;
     const wsp_probe_config *pc = &h->po.s.cfg;
-    for (size_t i = 0; i < pc->num_steps; i++)
-        if (pc->steps[i].kind == WSP_STEP_SEND &&
-            wsp_hold_setup_add_message(&h->hs, pc->steps[i].text, &e) != 0)
+    bool proto = pc->proto.kind != WSP_PROTO_NONE;
+    for (size_t i = 0; i < pc->num_steps; i++) {
+        const wsp_step *st = &pc->steps[i];
+        if (proto && (st->kind == WSP_STEP_SEND || st->kind == WSP_STEP_SEND_BINARY))
+            return wsp_cli_usage_error("hold", "under --protocol a message is an emit: --emit "
+                                               "'EVENT JSON', not --send");
+        if (st->kind == WSP_STEP_SUBSCRIBE || st->kind == WSP_STEP_EXPECT_COMPLETE ||
+            st->kind == WSP_STEP_EMIT_ACK || st->kind == WSP_STEP_EXPECT_EVENT)
+            return wsp_cli_usage_error("hold",
+                                       "hold keeps connections alive and sends messages "
+                                       "without waiting for replies: --emit, not %s",
+                                       wsp_step_kind_name(st->kind));
+        int rc = st->kind == WSP_STEP_SEND ? wsp_hold_setup_add_message(&h->hs, st->text, &e)
+                 : st->kind == WSP_STEP_EMIT
+                     ? wsp_hold_setup_add_emit(&h->hs, st->text, st->value_json, &e)
+                     : 0;
+        if (rc != 0)
             return wsp_cli_usage_error("hold", "%s", e.msg);
+    }
+    h->hs.cfg.proto = proto ? &pc->proto : NULL;
     if (wsp_hold_setup_finish(&h->hs, &e) != 0)
         return wsp_cli_usage_error("hold", "%s", e.msg);
     return 0;

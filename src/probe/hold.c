@@ -82,6 +82,7 @@ typedef struct hconn {
     uint64_t t_open, t_drop;
     uint64_t ping_sent; /* the unanswered ping's time (its payload), 0: none */
     size_t next_message;
+    wsp_proto *proto; /* --protocol: the conversation on top */
 } hconn;
 
 typedef struct hold_run {
@@ -106,13 +107,28 @@ static double secs(uint64_t from, uint64_t to)
 }
 
 static void on_open(wsp_conn *c, void *ud);
+static void on_ready(void *ud);
 static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev);
+static void on_proto_msg(void *ud, const wsp_proto_msg *m);
 static void on_done(wsp_conn *c, void *ud);
 static const wsp_conn_cbs cbs = {.on_open = on_open, .on_message = on_message, .on_done = on_done};
 
 static const wsp_hold_strategy *strategy_of(const hconn *h)
 {
     return &h->run->cfg->strategies[h->run->out->ends[h->idx].strategy];
+}
+
+/* Message i of the configuration: a text, or under Socket.IO an emit. */
+static void send_message(hconn *h, size_t i)
+{
+    const wsp_hold_config *cfg = h->run->cfg;
+    const char *m = cfg->messages[i];
+    if (h->proto && cfg->events && cfg->events[i]) {
+        wsp_err e;
+        (void)wsp_proto_emit(h->proto, cfg->events[i], m[0] ? m : NULL, false, NULL, &e);
+        return; /* a failed send shows up as the connection's end */
+    }
+    wsp_conn_send(h->c, WSP_WS_OP_TEXT, m, strlen(m));
 }
 
 static void tick(uv_timer_t *t)
@@ -139,8 +155,7 @@ static void tick(uv_timer_t *t)
                 h->ping_sent = now;
         }
     } else if (st->kind == WSP_HOLD_MESSAGES && r->cfg->nmessages) {
-        const char *m = r->cfg->messages[h->next_message++ % r->cfg->nmessages];
-        wsp_conn_send(h->c, WSP_WS_OP_TEXT, m, strlen(m));
+        send_message(h, h->next_message++ % r->cfg->nmessages);
     }
 }
 
@@ -148,20 +163,29 @@ static void on_open(wsp_conn *c, void *ud)
 {
     (void)c;
     hconn *h = ud;
+    if (h->ac && h->ac->req.first_message)
+        wsp_conn_send(h->c, WSP_WS_OP_TEXT, h->ac->req.first_message,
+                      strlen(h->ac->req.first_message));
+    if (h->proto)
+        wsp_proto_on_open(h->proto); /* open once its handshake is done: on_ready */
+    else
+        on_ready(h);
+}
+
+/* The connection is open (and its protocol's handshake done): its life counts from here. */
+static void on_ready(void *ud)
+{
+    hconn *h = ud;
     hold_run *r = h->run;
     h->open = true;
     h->t_open = uv_hrtime();
     r->handshaking--;
-    if (h->ac && h->ac->req.first_message)
-        wsp_conn_send(h->c, WSP_WS_OP_TEXT, h->ac->req.first_message,
-                      strlen(h->ac->req.first_message));
     if (h->reopened) {
         wsp_hold_drop *d = &r->out->drops[h->drop_idx];
         d->reconnect = secs(h->t_drop, h->t_open);
         h->t_drop = 0;
         if (r->cfg->conversation) {
-            const char *m = r->cfg->conversation;
-            wsp_conn_send(h->c, WSP_WS_OP_TEXT, m, strlen(m));
+            send_message(h, 0);
             d->conversation = WSP_HOLD_CONV_PENDING;
             h->conv_pending = true;
         }
@@ -174,10 +198,27 @@ static void on_open(wsp_conn *c, void *ud)
     start_more(r);
 }
 
+/* Under a protocol, any of its messages answers the conversation after a reconnect. */
+static void on_proto_msg(void *ud, const wsp_proto_msg *m)
+{
+    hconn *h = ud;
+    if (m->kind == WSP_PROTO_MSG_DISCONNECT) {
+        wsp_conn_fail(h->c, WSP_CLASS_WS_CLOSED, "the server ended the session (%s)",
+                      wsp_proto_get_record(h->proto)->disconnect_reason);
+        return;
+    }
+    if (h->conv_pending) {
+        h->run->out->drops[h->drop_idx].conversation = WSP_HOLD_CONV_OK;
+        h->conv_pending = false;
+    }
+}
+
 static void on_message(wsp_conn *c, void *ud, const wsp_ws_event *ev)
 {
     (void)c;
     hconn *h = ud;
+    if (h->proto && wsp_proto_on_message(h->proto, ev))
+        return; /* the protocol's: its messages come back as on_proto_msg */
     if (h->conv_pending && (ev->type == WSP_WS_EV_TEXT || ev->type == WSP_WS_EV_BINARY)) {
         h->run->out->drops[h->drop_idx].conversation = WSP_HOLD_CONV_OK;
         h->conv_pending = false;
@@ -253,6 +294,10 @@ static void on_done(wsp_conn *c, void *ud)
     if (!was_open)
         r->handshaking--;
     uv_timer_stop(&h->timer);
+    if (h->proto) {
+        wsp_proto_on_done(h->proto);
+        wsp_proto_judge(h->proto, r->cfg->proto, wsp_conn_get_record(h->c));
+    }
     bool retrying = !was_open && h->t_drop; /* a reconnect attempt failed: the drop's end stands */
     if (!retrying)
         record_end(h);
@@ -296,6 +341,17 @@ static void open_conn(hold_run *r, hconn *h)
             opts = &h->ac->opts;
     }
     h->c = wsp_conn_new(&r->loop, opts, &cbs, h);
+    wsp_proto_free(h->proto); /* a reconnect's protocol starts afresh */
+    h->proto = NULL;
+    if (h->c && r->cfg->proto && r->cfg->proto->kind != WSP_PROTO_NONE) {
+        static const wsp_proto_cbs pcbs = {on_ready, on_proto_msg};
+        h->proto = wsp_proto_new(&r->loop, r->cfg->proto, h->c, h->ac ? h->ac->req.app_token : NULL,
+                                 opts->timeout_us, &pcbs, h);
+        if (!h->proto) {
+            wsp_conn_free(h->c);
+            h->c = NULL;
+        }
+    }
     if (!h->c) {
         e->how = WSP_HOLD_NEVER_OPENED;
         e->opened_at = -1;
@@ -495,6 +551,7 @@ int wsp_hold_run(const wsp_hold_config *cfg, wsp_hold_result *out, wsp_err *err)
     uv_run(&r.loop, UV_RUN_DEFAULT);
     out->elapsed_s = secs(r.t_start, uv_hrtime());
     for (size_t i = 0; i < n; i++) {
+        wsp_proto_free(r.conns[i].proto);
         if (r.conns[i].c)
             wsp_conn_free(r.conns[i].c);
         if (r.conns[i].ac)
@@ -1123,7 +1180,16 @@ int wsp_hold_setup_add_message(wsp_hold_setup *s, const char *text, wsp_err *err
     if (s->nmessages >= WSP_HOLD_MAX_MESSAGES)
         return wsp_err_set(err, WSP_CLASS_USAGE, "at most %d messages to send while holding",
                            WSP_HOLD_MAX_MESSAGES);
+    s->events[s->nmessages] = NULL;
     s->messages[s->nmessages++] = text;
+    return 0;
+}
+
+int wsp_hold_setup_add_emit(wsp_hold_setup *s, const char *event, const char *args, wsp_err *err)
+{
+    if (wsp_hold_setup_add_message(s, args ? args : "", err) != 0)
+        return -1;
+    s->events[s->nmessages - 1] = event;
     return 0;
 }
 
@@ -1257,6 +1323,7 @@ int wsp_hold_setup_finish(wsp_hold_setup *s, wsp_err *err)
     }
     c->messages = s->messages;
     c->nmessages = s->nmessages;
+    c->events = s->events;
     return wsp_hold_files_check(c, err);
 }
 

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "net/conn.h"
+#include "probe/proto.h"
 #include "net/dns.h"
 #include "probe/auth.h"
 #include "probe/setup.h"
@@ -113,6 +114,11 @@ typedef struct wsp_hold_config {
     uint64_t pong_timeout_us;    /* 0: the ping interval */
     const char *const *messages; /* the messages strategy's texts, sent in turn */
     size_t nmessages;
+    /* --protocol: each connection does the protocol's handshake (open once it is done) and
+     * answers its pings; with Socket.IO a message is an emit of events[i] whose arguments are
+     * messages[i] ("" for none). NULL: plain WebSocket. */
+    const wsp_proto_config *proto;
+    const char *const *events;
     /* gates (0: none): a kept-alive connection (pings, messages), or a silent one, that ends
      * before this is a failure */
     uint64_t expect_lifetime_us, expect_silent_lifetime_us;
@@ -264,6 +270,7 @@ typedef struct wsp_hold_setup {
     uint64_t message_every;
     bool no_silent;
     const char *messages[WSP_HOLD_MAX_MESSAGES]; /* borrowed */
+    const char *events[WSP_HOLD_MAX_MESSAGES];   /* borrowed; --emit: the events' names */
     size_t nmessages;
     bool duration_set;
 } wsp_hold_setup;
@@ -276,6 +283,9 @@ int wsp_hold_setup_set(wsp_hold_setup *s, const wsp_opt *o, const char *arg, con
                        wsp_err *err);
 /* A message of the messages strategy (and of the conversation after a reconnect). */
 int wsp_hold_setup_add_message(wsp_hold_setup *s, const char *text, wsp_err *err);
+/* The same as a Socket.IO emit (--protocol socketio --emit): EVENT with `args` (a JSON array
+ * text, or NULL). Both borrowed. */
+int wsp_hold_setup_add_emit(wsp_hold_setup *s, const char *event, const char *args, wsp_err *err);
 /* The plan form: key (a plan key of wsp_hold_opts, or "send") with its value (a string; true
  * for a flag; for a repeatable option or send, a string or an array of strings), as a plan's
  * `hold:` check writes it. `label` names it in errors ("checks[2].hold.duration"). Strings are

@@ -452,3 +452,39 @@ def test_load_graphql_connections(corpus, wsprobe):
     r = load_json(wsprobe, gql(corpus.gql().port), "--protocol", "graphql", "--connections", "2",
                   "--duration", "1s")
     assert r["errors"]["by_class"].get("APP_AUTH_REFUSED") == 2, r
+
+
+# --- hold: sessions that must live ----------------------------------------------------------
+
+def test_hold_socketio_sessions_live_past_the_heartbeat(corpus, wsprobe):
+    """Behind the Engine.IO heartbeat (600 ms, test_raw_sio_heartbeat_drops_a_silent_client) a
+    WebSocket-level hold dies at 0.6 s whatever it does; under --protocol socketio every
+    strategy lives the whole 3 s."""
+    srv = corpus.sio_app("--ping-interval", "300", "--ping-timeout", "300")
+    common = ("--duration", "3s", "--per-strategy", "1", "--ping-ladder", "1s", "--json")
+    plain = wsprobe("hold", "ws://127.0.0.1:%d%s" % (srv.port, SIO), *common, timeout=30)
+    ends = {s["name"]: s for s in plain["strategies"]}
+    assert ends["silent"]["ended"] == 1 and ends["silent"]["lifetime_s"]["max"] < 2.0
+    r = wsprobe("hold", sio(srv.port), "--protocol", "socketio", *common,
+                "--emit", 'echo {"a":1}', "--message-every", "500ms", "--expect-lifetime", "2s",
+                timeout=30)
+    assert r.rc == 0, r
+    for s in r["strategies"]:
+        assert s["opened"] == 1 and s["held"] == 1, r
+
+
+def test_hold_refused_namespace_never_opens(corpus, wsprobe):
+    r = wsprobe("hold", sio(corpus.sio_app().port, "/chat"), "--protocol", "socketio",
+                "--duration", "1s", "--per-strategy", "1", "--ping-ladder", "300ms", "--json",
+                timeout=30)
+    assert r.rc == exit_codes()["APP_AUTH_REFUSED"], r
+    assert all(s["opened"] == 0 for s in r["strategies"])
+
+
+def test_hold_graphql(corpus, wsprobe):
+    r = wsprobe("hold", gql(corpus.gql().port), "--protocol", "graphql", "--token-env", "GQL_T",
+                "--auth-in", "init-payload", "--duration", "1s", "--per-strategy", "1",
+                "--ping-ladder", "300ms", "--json", env={"GQL_T": TOKEN}, timeout=30)
+    assert r.rc == 0, r
+    assert all(s["held"] == 1 for s in r["strategies"])
+    assert TOKEN not in r.stdout and TOKEN not in r.stderr
