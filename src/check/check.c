@@ -93,9 +93,20 @@ static void *worker(void *arg)
                           "not run: the run's overall deadline passed first");
             continue;
         }
+        const wsp_check_def *d = r->items[i].def;
+        wsp_proto_kind pk = r->env->base.proto.kind;
+        if ((d->flags & WSP_CHECK_RAW_APP) && pk != WSP_PROTO_NONE) {
+            wsp_check_set(res, WSP_VERDICT_NOT_APPLICABLE, WSP_CLASS_OK,
+                          "not run under --protocol %s: this check's raw sessions send plain "
+                          "WebSocket messages, which the server would read as broken %s "
+                          "packets, so its verdict would not be about the application",
+                          wsp_proto_kind_name(pk),
+                          pk == WSP_PROTO_SOCKETIO ? "Engine.IO" : "graphql-transport-ws");
+            continue;
+        }
         uint64_t t0 = wsp_clock_mono_ns();
         res->ran = true;
-        r->items[i].def->run(r->env, r->items[i].params, res);
+        d->run(r->env, r->items[i].params, res);
         wsp_check_result_redact(res);
         res->duration_ms = (double)(wsp_clock_mono_ns() - t0) / 1e6;
     }

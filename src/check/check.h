@@ -95,6 +95,10 @@ typedef struct wsp_check_def {
  * input.invalid_utf8's bytes, relayed by a broadcasting server, break every open connection):
  * the runner runs it on its own, after every other check, so it cannot make them fail. */
 #define WSP_CHECK_ALONE 0x2u
+/* The check's raw sessions write the application's messages themselves (plain WebSocket
+ * messages): under --protocol socketio|graphql the server would read them as broken packets,
+ * so the check is not applicable there (its verdict would not be about the application). */
+#define WSP_CHECK_RAW_APP 0x4u
 
 /* One check to run: its definition and its parameters (borrowed). */
 typedef struct wsp_check_item {

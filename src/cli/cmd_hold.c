@@ -39,9 +39,10 @@ static const wsp_opt own_opts[] = {
 
 /* The probe's options hold has no use for: it judges lifetimes, not replies. */
 static const char *const hold_omits[] = {
-    "connections",          "deadline",      "health",      "expect-text", "expect-json",
-    "expect-regex",         "expect-binary", "send-binary", "ping",        "expect-close",
-    "expect-auth-required", "strict-order",  NULL};
+    "connections", "deadline", "health", "expect-text", "expect-json", "expect-regex",
+    "expect-binary", "send-binary", "ping", "expect-close", "expect-auth-required", "strict-order",
+    /* hold sends without waiting for replies: of the protocols' steps, --emit */
+    "emit-ack", "expect-event", "subscribe", "variables", "expect-complete", NULL};
 
 typedef struct hold_opts {
     wsp_probeopts po;
@@ -76,12 +77,6 @@ static int configure(hold_opts *h)
         if (proto && (st->kind == WSP_STEP_SEND || st->kind == WSP_STEP_SEND_BINARY))
             return wsp_cli_usage_error("hold", "under --protocol a message is an emit: --emit "
                                                "'EVENT JSON', not --send");
-        if (st->kind == WSP_STEP_SUBSCRIBE || st->kind == WSP_STEP_EXPECT_COMPLETE ||
-            st->kind == WSP_STEP_EMIT_ACK || st->kind == WSP_STEP_EXPECT_EVENT)
-            return wsp_cli_usage_error("hold",
-                                       "hold keeps connections alive and sends messages "
-                                       "without waiting for replies: --emit, not %s",
-                                       wsp_step_kind_name(st->kind));
         int rc = st->kind == WSP_STEP_SEND ? wsp_hold_setup_add_message(&h->hs, st->text, &e)
                  : st->kind == WSP_STEP_EMIT
                      ? wsp_hold_setup_add_emit(&h->hs, st->text, st->value_json, &e)

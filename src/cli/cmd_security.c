@@ -90,8 +90,13 @@ static const wsp_opt own_opts[] = {
     {"success marker (a reply only an accepted request produces):", 0, WSP_OPT_HEADING, 0, NULL,
      NULL, 0, 0, NULL, NULL, 0},
     OWN("marker-send", WSP_OPT_TEXT, OPT_MARKER_SEND, "TEXT",
-        "default {\"type\":\"chat_message\",...}", 0, 0),
-    OWN("marker-expect", WSP_OPT_TEXT, OPT_MARKER_EXPECT, "PTR=VAL", "default /type=ack", 0, 0),
+        "default {\"type\":\"chat_message\",...}; under\n--protocol socketio 'EVENT JSON' (an "
+        "emit the server\nacks), graphql a document (its first value answers)",
+        0, 0),
+    OWN("marker-expect", WSP_OPT_TEXT, OPT_MARKER_EXPECT, "PTR=VAL",
+        "default /type=ack; under --protocol: on the ack's\narguments or the value (default: "
+        "their arrival)",
+        0, 0),
     {"the endpoint's limits, to test against:", 0, WSP_OPT_HEADING, 0, NULL, NULL, 0, 0, NULL, NULL,
      0},
     OWN("endpoint-max-message", WSP_OPT_SIZE, OPT_MAX_MESSAGE, "SIZE",
@@ -114,10 +119,10 @@ static const wsp_opt own_opts[] = {
 
 /* The probe options the checks have no use for: they send their own messages. */
 static const char *const refused[] = {
-    "send",        "expect-text",  "expect-regex",  "expect-json",
-    "ping",        "pong-timeout", "connections",   "expect-auth-required",
-    "max-message", "send-binary",  "expect-binary", "each-address",
-    NULL};
+    "send", "expect-text", "expect-regex", "expect-json", "ping", "pong-timeout", "connections",
+    "expect-auth-required", "max-message", "send-binary", "expect-binary", "each-address",
+    /* under --protocol the marker (--marker-send) is the suite's one conversation */
+    "emit", "emit-ack", "expect-event", "subscribe", "variables", "expect-complete", NULL};
 
 /* The names before 0.2.0 (docs/cli.md "One name per concept"). */
 static const wsp_cli_alias aliases[] = {
@@ -422,6 +427,18 @@ static int run_suite(sec_cli *c, const wsp_cli_out *out, const char *url)
         return rc;
     }
     build_env(c, url);
+    wsp_proto_kind pk = c->env.base.proto.kind;
+    if (pk != WSP_PROTO_NONE && !c->env.marker_send) {
+        free(sel);
+        return wsp_cli_usage_error(
+            CMD,
+            "--protocol %s: give the success marker with --marker-send "
+            "(%s), and --marker-expect PTR=VAL to judge %s",
+            wsp_proto_kind_name(pk),
+            pk == WSP_PROTO_SOCKETIO ? "'EVENT JSON': an emit the server acknowledges"
+                                     : "a GraphQL document: its first value is the marker",
+            pk == WSP_PROTO_SOCKETIO ? "the ack's arguments" : "the value's payload");
+    }
     wsp_check_item *items = calloc(n ? n : 1, sizeof *items);
     wsp_check_result *results = calloc(n ? n : 1, sizeof *results);
     rc = 70;

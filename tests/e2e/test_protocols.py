@@ -488,3 +488,57 @@ def test_hold_graphql(corpus, wsprobe):
     assert r.rc == 0, r
     assert all(s["held"] == 1 for s in r["strategies"])
     assert TOKEN not in r.stdout and TOKEN not in r.stderr
+
+
+# --- security: the marker is an emit-ack or a subscription ---------------------------------
+
+def test_raw_sio_foreign_origin_is_served(corpus):
+    """socket.io checks no Origin on its websocket transport: a foreign origin connects the
+    namespace and gets its ack (so origin.* must fail)."""
+    c = RawWS(corpus.sio_app().port, "/socket.io/?EIO=4&transport=websocket",
+              origin="https://cswsh.example")
+    assert c.handshake().status == 101
+    texts(c, 1)
+    c.send_text('40/chat,{"token":"%s"}' % TOKEN)
+    assert texts(c, 1)[0].startswith('40/chat,{"sid"')
+    c.send_text('42/chat,1["join","r1"]')
+    assert texts(c, 1) == ['43/chat,1[{"joined":"r1"}]']
+    c.close()
+
+
+def security_json(wsprobe, *args, env=None):
+    r = wsprobe("security", *args, "--json", env=env, timeout=120)
+    assert r.json is not None, r
+    return r, {c["id"]: c for c in r["checks"]}
+
+
+def test_security_socketio(corpus, wsprobe):
+    r, checks = security_json(
+        wsprobe, sio(corpus.sio_app().port, "/chat"), "--protocol", "socketio", "--token-env",
+        "SIO_T", "--auth-in", "socketio-auth", "--marker-send", 'join "r1"', "--marker-expect",
+        "/0/joined=r1", "--checks", "auth.missing,origin.foreign,input.framing,limits.idle",
+        env={"SIO_T": TOKEN})
+    # the baseline (the marker with the token) came back, so every verdict is about the app
+    assert checks["auth.missing"]["verdict"] == "pass", checks["auth.missing"]
+    assert checks["origin.foreign"]["verdict"] == "fail", checks["origin.foreign"]
+    for raw in ("input.framing", "limits.idle"):
+        assert checks[raw]["verdict"] == "not_applicable", checks[raw]
+    assert r.rc == 1
+    assert TOKEN not in r.stdout and TOKEN not in r.stderr
+
+
+def test_security_graphql(corpus, wsprobe):
+    r, checks = security_json(
+        wsprobe, gql(corpus.gql().port), "--protocol", "graphql", "--token-env", "GQL_T",
+        "--auth-in", "init-payload", "--marker-send", "query { hello }", "--marker-expect",
+        "/data/hello=world", "--checks", "auth.missing,handshake.hygiene", env={"GQL_T": TOKEN})
+    assert checks["auth.missing"]["verdict"] == "pass", checks["auth.missing"]
+    assert checks["handshake.hygiene"]["verdict"] == "pass"
+    assert r.rc == 0, r
+    assert TOKEN not in r.stdout and TOKEN not in r.stderr
+
+
+def test_security_protocol_needs_a_marker(wsprobe):
+    r = wsprobe("security", "ws://127.0.0.1:9/", "--protocol", "socketio", "--checks",
+                "auth.missing", "--token-env", "T", env={"T": "x"})
+    assert r.rc == exit_codes()["USAGE"] and "--marker-send" in r.stderr, r

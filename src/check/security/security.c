@@ -46,7 +46,8 @@ CHECK("auth.weak_secret", "auth", 1, true, auth_weak_secret,
       "offline: the HS secret is not one of the common ones (nothing sent)")
 CHECK("auth.query_token", "auth", 2, true, auth_query_token,
       "informational: whether a token in the URL is accepted (access logs)")
-CHECKF("auth.expiry_on_open", "auth", 3, false, auth_expiry_on_open, WSP_CHECK_WAITS,
+CHECKF("auth.expiry_on_open", "auth", 3, false, auth_expiry_on_open,
+       WSP_CHECK_WAITS | WSP_CHECK_RAW_APP,
        "a connection is closed (1008) once its token expires; not served after")
 CHECK("origin.foreign", "origin", 1, true, origin_foreign,
       "a valid credential from Origin https://cswsh.example is refused")
@@ -54,27 +55,29 @@ CHECK("origin.bypass", "origin", 1, true, origin_bypass,
       "null, http:// form, suffix, prefix, dot-swapped and lookalike origins are refused")
 CHECK("origin.missing", "origin", 2, true, origin_missing,
       "informational: whether a request without Origin is served")
-CHECK("input.xss", "input", 3, false, input_xss,
-      "markup sent through the app's message comes back neutralised or is refused")
-CHECK("input.malformed", "input", 2, false, input_malformed,
-      "invalid JSON, wrong types, deep nesting, unknown types, __proto__ get an error")
-CHECKF("input.invalid_utf8", "input", 2, true, input_invalid_utf8, WSP_CHECK_ALONE,
+CHECKF("input.xss", "input", 3, false, input_xss, WSP_CHECK_RAW_APP,
+       "markup sent through the app's message comes back neutralised or is refused")
+CHECKF("input.malformed", "input", 2, false, input_malformed, WSP_CHECK_RAW_APP,
+       "invalid JSON, wrong types, deep nesting, unknown types, __proto__ get an error")
+CHECKF("input.invalid_utf8", "input", 2, true, input_invalid_utf8,
+       WSP_CHECK_ALONE | WSP_CHECK_RAW_APP,
        "a text frame with C3 28 gets close 1007 or a drop, is never relayed or served")
-CHECK("input.framing", "input", 2, true, input_framing,
-      "unmasked, RSV bits, reserved opcodes, long and fragmented pings get 1002 or a drop")
-CHECK("limits.message_size", "limits", 1, true, limits_message_size,
-      "a message of L+1 bytes and a 2^62 length header get close 1009 (or 1008)")
-CHECK("limits.fragments", "limits", 2, true, limits_fragments,
-      "continuation frames adding up to L+1 get close 1009")
-CHECK("limits.deflate_bomb", "limits", 2, true, limits_deflate_bomb,
-      "with permessage-deflate: a few bytes inflating to 2L get close 1009")
-CHECKF("limits.rate", "limits", 3, false, limits_rate, WSP_CHECK_WAITS,
+CHECKF("input.framing", "input", 2, true, input_framing, WSP_CHECK_RAW_APP,
+       "unmasked, RSV bits, reserved opcodes, long and fragmented pings get 1002 or a drop")
+CHECKF("limits.message_size", "limits", 1, true, limits_message_size, WSP_CHECK_RAW_APP,
+       "a message of L+1 bytes and a 2^62 length header get close 1009 (or 1008)")
+CHECKF("limits.fragments", "limits", 2, true, limits_fragments, WSP_CHECK_RAW_APP,
+       "continuation frames adding up to L+1 get close 1009")
+CHECKF("limits.deflate_bomb", "limits", 2, true, limits_deflate_bomb, WSP_CHECK_RAW_APP,
+       "with permessage-deflate: a few bytes inflating to 2L get close 1009")
+CHECKF("limits.rate", "limits", 3, false, limits_rate, WSP_CHECK_WAITS | WSP_CHECK_RAW_APP,
        "messages at a multiple of the rate are throttled or closed")
-CHECKF("limits.connections", "limits", 3, false, limits_connections, WSP_CHECK_ALONE,
+CHECKF("limits.connections", "limits", 3, false, limits_connections,
+       WSP_CHECK_ALONE | WSP_CHECK_RAW_APP,
        "N+1 connections from one client: the last gets 429/503 or close 1008/1013")
 CHECKF("limits.slow_handshake", "limits", 2, true, limits_slow_handshake, WSP_CHECK_WAITS,
        "a request dripped one header line at a time is cut within H")
-CHECKF("limits.idle", "limits", 2, true, limits_idle, WSP_CHECK_WAITS,
+CHECKF("limits.idle", "limits", 2, true, limits_idle, WSP_CHECK_WAITS | WSP_CHECK_RAW_APP,
        "a silent open connection is closed within the idle limit")
 CHECK("tls.versions", "transport", 1, true, tls_versions, "TLS 1.2/1.3 succeed, 1.0/1.1 fail")
 CHECK("tls.certificate", "transport", 1, true, tls_certificate,
@@ -279,6 +282,16 @@ static bool marker_has_id(const wsp_env *env)
 void wsp_sec_marker_get(const wsp_env *env, wsp_sec_marker *m)
 {
     memset(m, 0, sizeof *m);
+    if (env->base.proto.kind != WSP_PROTO_NONE) {
+        /* an ack answers its own emit's id; a value answers its own subscription's id */
+        m->correlated = true;
+        if (env->marker_expect_pointer) {
+            m->ptr[0] = env->marker_expect_pointer;
+            m->val[0] = env->marker_expect_value ? env->marker_expect_value : "";
+            m->n = 1;
+        }
+        return;
+    }
     if (env->marker_expect_pointer) {
         m->ptr[0] = env->marker_expect_pointer;
         m->val[0] = env->marker_expect_value ? env->marker_expect_value : "";
@@ -311,19 +324,54 @@ int wsp_security_add_marker(const wsp_env *env, wsp_probe_config *cfg, uint64_t 
     return 0;
 }
 
-int wsp_sec_cfg_add_marker(const wsp_env *env, wsp_probe_config *cfg)
+/* The marker's first step: a text message, or under a protocol its own request (Socket.IO:
+ * an emit-ack of --marker-send 'EVENT JSON', correlated by its ack id; GraphQL: a subscribe
+ * of the --marker-send document, whose first value answers it). */
+static int marker_request(const wsp_env *env, wsp_probe_config *cfg)
 {
     wsp_step s;
     memset(&s, 0, sizeof s);
-    s.kind = WSP_STEP_SEND;
-    s.text = strdup(wsp_sec_marker_template(env));
+    const char *t = wsp_sec_marker_template(env);
+    switch (env->base.proto.kind) {
+    case WSP_PROTO_NONE:
+        s.kind = WSP_STEP_SEND;
+        s.text = strdup(t);
+        break;
+    case WSP_PROTO_SOCKETIO: {
+        size_t nl = strcspn(t, " ");
+        const char *args = t[nl] ? t + nl + 1 : "";
+        s.kind = WSP_STEP_EMIT_ACK;
+        s.text = strndup(t, nl);
+        if (*args && !(s.value_json = wsp_step_emit_args(args))) {
+            free(s.text);
+            return -1;
+        }
+        break;
+    }
+    case WSP_PROTO_GRAPHQL:
+        s.kind = WSP_STEP_SUBSCRIBE;
+        s.text = strdup(t);
+        break;
+    }
     if (!s.text)
         return -1;
     s.len = strlen(s.text);
+    s.timeout_us = wsp_sec_marker_wait_us(env);
     if (wsp_probe_config_add_step(cfg, &s) != 0) {
         free(s.text);
+        free(s.value_json);
         return -1;
     }
+    return 0;
+}
+
+int wsp_sec_cfg_add_marker(const wsp_env *env, wsp_probe_config *cfg)
+{
+    if (marker_request(env, cfg) != 0)
+        return -1;
+    if (env->base.proto.kind != WSP_PROTO_NONE && !env->marker_expect_pointer)
+        return 0; /* the ack, or the first value, is the marker */
+    wsp_step s;
     /* the probe expands {{sent./ptr}} against the message it sent (probe.h): a reply that
      * answers another connection does not match, and is skipped */
     wsp_sec_marker m;
@@ -385,6 +433,11 @@ wsp_sec_outcome wsp_sec_judge_record(const wsp_conn_record *r, bool marker_seen)
 {
     if (marker_seen)
         return WSP_SEC_ACCEPTED;
+    /* --protocol: the application refused on the open connection (Socket.IO's CONNECT_ERROR,
+     * GraphQL's 4401/4403, or a GraphQL error answering the marker) */
+    if (r->handshake_completed &&
+        (r->err.cls == WSP_CLASS_APP_AUTH_REFUSED || r->err.cls == WSP_CLASS_APP_ERROR))
+        return WSP_SEC_REFUSED_OPEN;
     if (!r->handshake_completed) {
         int st = r->http_status;
         if (st == 502 || st == 503 || st == 504)
