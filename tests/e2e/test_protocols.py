@@ -542,3 +542,27 @@ def test_security_protocol_needs_a_marker(wsprobe):
     r = wsprobe("security", "ws://127.0.0.1:9/", "--protocol", "socketio", "--checks",
                 "auth.missing", "--token-env", "T", env={"T": "x"})
     assert r.rc == exit_codes()["USAGE"] and "--marker-send" in r.stderr, r
+
+
+# --- wait and many connections --------------------------------------------------------------
+
+def test_wait_gates_on_the_conversation(corpus, wsprobe):
+    port = corpus.sio_app().port
+    r = wsprobe("wait", sio(port), "--protocol", "socketio", "--emit-ack", "add [1,1]",
+                "--expect-json", "/0/sum=2", "--deadline", "10s", "--json", timeout=30)
+    assert r.rc == 0, r
+    t0 = time.monotonic()
+    r = wsprobe("wait", sio(port, "/chat"), "--protocol", "socketio", "--deadline", "20s",
+                "--json", timeout=40)
+    assert r.rc == 61, r
+    assert time.monotonic() - t0 < 10, "a refused namespace is not retried until the deadline"
+
+
+def test_probe_connections_each_speak_the_protocol(corpus, wsprobe):
+    r = wsprobe("probe", sio(corpus.sio_app().port), "--protocol", "socketio", "--connections",
+                "20", "--emit-ack", "add [1,1]", "--expect-json", "/0/sum=2", "--json")
+    assert r.rc == 0, r
+    assert r["succeeded"] == 20 and r["by_class"] == {"OK": 20}
+    r = wsprobe("probe", sio(corpus.sio_app().port, "/chat"), "--protocol", "socketio",
+                "--connections", "5", "--json")
+    assert r["by_class"] == {"APP_AUTH_REFUSED": 5}, r
