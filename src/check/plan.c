@@ -52,6 +52,7 @@ typedef struct plan_env {
     const char *name;
     yaml_node_t *node;
     yaml_mark_t mark;
+    wsp_proto_kind proto; /* its protocol: (validation), which its conversations must speak */
 } plan_env;
 
 struct wsp_plan {
@@ -457,18 +458,73 @@ static json_t *to_json(wsp_plan *P, yaml_node_t *n, int depth, wsp_plan_err *err
     return json_null();
 }
 
+/* The JSON text of a value sent as JSON (an emit's arguments, a subscription's variables, a
+ * connect payload): a YAML value as YAML types it (to_json), or a string that starts with '['
+ * or '{', which is JSON text as the command line takes it, placeholders allowed (judged once
+ * filled in, when sent). `object`: it must be a JSON object. Heap text, or NULL with err. */
+static char *json_text(wsp_plan *P, yaml_node_t *v, const char *kp, bool object, int depth,
+                       wsp_plan_err *err)
+{
+    wsp_err e;
+    wsp_err_clear(&e);
+    const char *s = NULL;
+    char *t = NULL;
+    if (v && v->type == YAML_SCALAR_NODE && !is_null(v)) {
+        if (want_scalar(P, v, kp, &s, err) != 0)
+            return NULL;
+        s += strspn(s, " \t\r\n");
+        if (*s != '[' && *s != '{')
+            s = NULL;
+    }
+    if (s) {
+        if (object && *s != '{')
+            return fail_at_null(P, err, v->start_mark, "%s: expected a JSON object ({...})", kp);
+        if (!wsp_tmpl_has_vars(s)) {
+            json_error_t je;
+            json_t *j = json_loads(s, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+            bool ok = j != NULL;
+            json_decref(j);
+            if (!ok)
+                return fail_at_null(P, err, v->start_mark, "%s: not JSON: %s", kp, je.text);
+        }
+        t = strdup(s);
+    } else {
+        json_t *j = to_json(P, v, depth, err);
+        if (!j)
+            return NULL;
+        if (object && !json_is_object(j)) {
+            json_decref(j);
+            return fail_at_null(P, err, v ? v->start_mark : P->envs_mark,
+                                "%s: expected a mapping (or a JSON object as text), got %s", kp,
+                                type_name(v));
+        }
+        t = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+        json_decref(j);
+    }
+    if (!t)
+        return fail_at_null(P, err, v ? v->start_mark : P->envs_mark, "out of memory");
+    if (wsp_tmpl_check(t, false, kp, getenv, &e) != 0) {
+        free(t);
+        return fail_at_null(P, err, v ? v->start_mark : P->envs_mark, "%s", e.msg);
+    }
+    return t;
+}
+
 /* ---- address pins (--resolve) ---- */
 
 /* ---- environments ---- */
 
-static const char *const env_keys[] = {"url",         "health",   "plaintext_url",  "origin",
-                                       "subprotocol", "compress", "headers",        "resolve",
-                                       "dns_server",  "timeout",  "deadline",       "tls",
-                                       "auth",        "limits",   "marker",         "description",
-                                       "proxy",       "noproxy",  "proxy_user_env", "each_address",
-                                       NULL};
+static const char *const env_keys[] = {
+    "url",         "health",    "plaintext_url", "origin",         "subprotocol",
+    "compress",    "headers",   "resolve",       "dns_server",     "timeout",
+    "deadline",    "tls",       "auth",          "limits",         "marker",
+    "description", "proxy",     "noproxy",       "proxy_user_env", "each_address",
+    "protocol",    "namespace", "socketio_path", "engineio",       "connect_payload",
+    NULL};
 /* A module is an environment without its url (each scrape brings the target), the keys that
- * belong to a plan's run (plaintext_url, limits, marker) and with what its one probe does. */
+ * belong to a plan's run (plaintext_url, limits, marker) and with what its one probe does.
+ * Not yet the protocols' keys: a Socket.IO URL is shaped once, at setup, and a scrape's target
+ * replaces it (probe/setup.h, wsp_probe_setup_retarget). */
 static const char *const module_keys[] = {"health",
                                           "origin",
                                           "subprotocol",
@@ -544,10 +600,54 @@ static int set_opt(wsp_plan *P, wsp_probe_setup *s, const wsp_opt *o, const char
     return 0;
 }
 
-static int set_node(wsp_plan *P, wsp_probe_setup *s, const wsp_opt *o, const yaml_node_t *v,
+/* connect_payload: a mapping or JSON text (or @FILE); a credential in it would be a secret in
+ * version control: the token goes in with auth: {token_env: VAR, in: socketio-auth[:KEY]}. */
+static int set_payload(wsp_plan *P, wsp_probe_setup *s, const wsp_opt *o, yaml_node_t *v,
+                       const char *kp, wsp_plan_err *err)
+{
+    const char *at;
+    if (v->type == YAML_SCALAR_NODE && want_string(P, v, kp, &at, err) != 0)
+        return -1;
+    if (v->type == YAML_SCALAR_NODE && at[0] == '@')
+        return set_opt(P, s, o, at, v, kp, err); /* a file: not in the plan */
+    char *t = json_text(P, v, kp, true, 3, err);
+    if (!t)
+        return -1;
+    if (wsp_tmpl_has_vars(t)) { /* sent as written, once per connection */
+        free(t);
+        return fail_at(P, err, v->start_mark,
+                       "%s: placeholders are not filled in here (the payload is sent as "
+                       "written); the token goes in with auth.in: socketio-auth or init-payload",
+                       kp);
+    }
+    json_t *j = json_loads(t, JSON_REJECT_DUPLICATES, NULL);
+    const char *k;
+    json_t *val;
+    int rc = 0;
+    json_object_foreach(j, k, val)
+    {
+        if (is_secret_key(k)) {
+            rc = fail_at(P, err, v->start_mark,
+                         "%s: '%.40s' would be a secret written in the plan; name the variable "
+                         "that holds it with auth: {token_env: VAR, in: socketio-auth:%.40s} "
+                         "(graphql: in: init-payload:%.40s)",
+                         kp, k, k, k);
+            break;
+        }
+    }
+    json_decref(j);
+    if (rc == 0)
+        rc = set_opt(P, s, o, t, v, kp, err); /* copied by the setup */
+    free(t);
+    return rc;
+}
+
+static int set_node(wsp_plan *P, wsp_probe_setup *s, const wsp_opt *o, yaml_node_t *v,
                     const char *kp, bool live, wsp_plan_err *err)
 {
     const char *text = NULL;
+    if (o->id == WSP_PROBE_OPT_CONNECT_PAYLOAD)
+        return set_payload(P, s, o, v, kp, err);
     if (o->flags & WSP_OPT_OPTIONAL && is_plain(v) &&
         (strcmp((const char *)v->data.scalar.value, "true") == 0 ||
          strcmp((const char *)v->data.scalar.value, "false") == 0)) {
@@ -986,6 +1086,28 @@ static int module_build(wsp_plan *P, size_t ei, const char *path, wsp_plan_err *
     return 0;
 }
 
+/* The protocol's settings without the protocol, said at the key in a plan's words (the
+ * setup's finish says it again in the command line's). */
+static int proto_keys(wsp_plan *P, yaml_node_t *en, const char *path, const wsp_probe_setup *s,
+                      wsp_plan_err *err)
+{
+    static const char *const sio_keys[] = {"namespace", "socketio_path", "engineio"};
+    wsp_proto_kind k = s->cfg.proto.kind;
+    yaml_mark_t km;
+    for (size_t i = 0; i < sizeof sio_keys / sizeof sio_keys[0]; i++)
+        if (k != WSP_PROTO_SOCKETIO && map_get(P, en, sio_keys[i], &km))
+            return fail_at(P, err, km,
+                           "%s.%s: a Socket.IO setting: it needs protocol: socketio in the "
+                           "environment",
+                           path, sio_keys[i]);
+    if (k == WSP_PROTO_NONE && map_get(P, en, "connect_payload", &km))
+        return fail_at(P, err, km,
+                       "%s.connect_payload: it needs protocol: socketio (the namespace CONNECT's "
+                       "auth) or graphql (connection_init's payload) in the environment",
+                       path);
+    return 0;
+}
+
 static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
 {
     plan_env *pe = &P->envs[ei];
@@ -1029,8 +1151,9 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
     } else if (module_build(P, ei, path, err) != 0) {
         return -1;
     }
-    if (set_known(P, s, en, path, "", live, err) != 0)
+    if (set_known(P, s, en, path, "", live, err) != 0 || proto_keys(P, en, path, s, err) != 0)
         return -1;
+    pe->proto = s->cfg.proto.kind;
     if (P->modules)
         s->health = NULL; /* a module's health is aimed at each target (module_build) */
     if ((n = map_get(P, en, "headers", &km))) {
@@ -1345,12 +1468,226 @@ static int binary_steps(wsp_plan *P, yaml_node_t *n, const char *path, json_t *s
     return 0;
 }
 
+/* ---- a conversation's `steps:` list: one step per item, in order ---- */
+
+/* emit: / emit_ack: {event: NAME, args: VALUE} or 'NAME JSON' (the command line's --emit,
+ * parsed by its own parser on a scratch setup) -> {"emit": NAME, "args": JSON-ARRAY-TEXT}: a
+ * list is the arguments, any other value the one argument. */
+static int emit_step(wsp_plan *P, yaml_node_t *v, const char *kind, const char *kp, json_t *steps,
+                     wsp_plan_err *err)
+{
+    json_t *step = NULL;
+    if (v && v->type == YAML_MAPPING_NODE) {
+        static const char *const keys[] = {"event", "args", NULL};
+        yaml_mark_t km;
+        char ap[352];
+        const char *name;
+        if (check_keys(P, v, kp, keys, err) != 0)
+            return -1;
+        yaml_node_t *en = map_get(P, v, "event", &km), *an = map_get(P, v, "args", &km);
+        if (!en)
+            return fail_at(P, err, v->start_mark,
+                           "%s: expected event: NAME (and args: its arguments, a list for "
+                           "several)",
+                           kp);
+        snprintf(ap, sizeof ap, "%s.event", kp);
+        if (want_string(P, en, ap, &name, err) != 0)
+            return -1;
+        char *args = NULL, *arr = NULL;
+        snprintf(ap, sizeof ap, "%s.args", kp);
+        if (an && !is_null(an) && !(args = json_text(P, an, ap, false, 7, err)))
+            return -1;
+        /* kept as the array of arguments, as --emit keeps them (probe.h) */
+        if (args && !(arr = wsp_step_emit_args(args))) {
+            free(args);
+            return fail_at(P, err, v->start_mark, "out of memory");
+        }
+        step =
+            arr ? json_pack("{s:s,s:s}", kind, name, "args", arr) : json_pack("{s:s}", kind, name);
+        free(args);
+        free(arr);
+    } else {
+        const char *text;
+        if (want_string(P, v, kp, &text, err) != 0)
+            return -1;
+        wsp_probe_setup *tmp = malloc(sizeof *tmp); /* some 20 KiB: not on the stack */
+        if (!tmp)
+            return fail_at(P, err, v->start_mark, "out of memory");
+        wsp_probe_setup_init(tmp);
+        const wsp_opt *o =
+            wsp_opt_by_name(wsp_probe_opt_tables, strcmp(kind, "emit") == 0 ? "emit" : "emit-ack");
+        int rc = set_opt(P, tmp, o, text, v, kp, err);
+        if (rc == 0) {
+            const wsp_step *st = &tmp->cfg.steps[tmp->cfg.num_steps - 1];
+            step = st->value_json ? json_pack("{s:s,s:s}", kind, st->text, "args", st->value_json)
+                                  : json_pack("{s:s}", kind, st->text);
+        }
+        wsp_probe_setup_cleanup(tmp);
+        free(tmp);
+        if (rc != 0)
+            return -1;
+    }
+    if (!step || json_array_append_new(steps, step) != 0)
+        return fail_at(P, err, v->start_mark, "out of memory");
+    return 0;
+}
+
+/* subscribe: QUERY or {query: QUERY, variables: {...}}; QUERY may be @FILE (read now, as
+ * --subscribe reads it) -> {"subscribe": DOCUMENT, "variables": JSON-TEXT}. */
+static int subscribe_step(wsp_plan *P, yaml_node_t *v, const char *kp, json_t *steps,
+                          wsp_plan_err *err)
+{
+    yaml_node_t *qn = v, *vn = NULL;
+    yaml_mark_t km;
+    char qp[352];
+    snprintf(qp, sizeof qp, "%s", kp);
+    if (v && v->type == YAML_MAPPING_NODE) {
+        static const char *const keys[] = {"query", "variables", NULL};
+        if (check_keys(P, v, kp, keys, err) != 0)
+            return -1;
+        qn = map_get(P, v, "query", &km);
+        vn = map_get(P, v, "variables", &km);
+        if (!qn)
+            return fail_at(P, err, v->start_mark,
+                           "%s: expected query: DOCUMENT (and variables: {...})", kp);
+        snprintf(qp, sizeof qp, "%s.query", kp);
+    }
+    const char *q;
+    if (want_string(P, qn, qp, &q, err) != 0)
+        return -1;
+    wsp_err e;
+    wsp_err_clear(&e);
+    size_t len = 0;
+    char *doc = wsp_file_text_or_at(qp, q, WSP_PLAN_MAX_BYTES, &len, &e);
+    if (!doc)
+        return fail_at(P, err, qn->start_mark, "%s", e.msg);
+    if (!len || strlen(doc) != len || !doc[strspn(doc, " \t\r\n")]) {
+        free(doc);
+        return fail_at(P, err, qn->start_mark,
+                       "%s: expected a GraphQL document (text, no NUL byte)", qp);
+    }
+    char *vars = NULL;
+    char vp[352];
+    snprintf(vp, sizeof vp, "%s.variables", kp);
+    if (vn && !is_null(vn) && !(vars = json_text(P, vn, vp, true, 7, err))) {
+        free(doc);
+        return -1;
+    }
+    json_t *step = vars ? json_pack("{s:s,s:s}", "subscribe", doc, "variables", vars)
+                        : json_pack("{s:s}", "subscribe", doc);
+    free(doc);
+    free(vars);
+    if (!step || json_array_append_new(steps, step) != 0)
+        return fail_at(P, err, v->start_mark, "out of memory");
+    return 0;
+}
+
+/* ping: and expect_complete: true (or nothing, or the bare name); false leaves it out. */
+static int flag_step(wsp_plan *P, yaml_node_t *v, const char *kind, const char *kp, json_t *steps,
+                     wsp_plan_err *err)
+{
+    bool on = true;
+    if (v && !is_null(v) && want_bool(P, v, kp, &on, err) != 0)
+        return -1;
+    if (on && json_array_append_new(steps, json_pack("{s:b}", kind, 1)) != 0)
+        return fail_at(P, err, v ? v->start_mark : P->envs_mark, "out of memory");
+    return 0;
+}
+
+static const char step_kinds[] = "send, send_binary, expect, ping, emit, emit_ack, expect_event, "
+                                 "subscribe, expect_complete";
+
+/* One item of steps: (at `ip`, "checks[0].conversation.steps[2]"): one key, one step. */
+static int list_step(wsp_plan *P, yaml_node_t *sn, const char *ip, json_t *steps, wsp_plan_err *err)
+{
+    const char *kind;
+    yaml_node_t *v = NULL;
+    if (sn->type == YAML_SCALAR_NODE) { /* - ping, - expect_complete */
+        if (want_string(P, sn, ip, &kind, err) != 0)
+            return -1;
+        if (strcmp(kind, "ping") != 0 && strcmp(kind, "expect_complete") != 0)
+            return fail_at(P, err, sn->start_mark,
+                           "%s: expected one step (kind: value), e.g. - emit: {event: NAME, "
+                           "args: [...]}; got '%.60s'",
+                           ip, kind);
+    } else {
+        long npairs = sn->type == YAML_MAPPING_NODE
+                          ? (long)(sn->data.mapping.pairs.top - sn->data.mapping.pairs.start)
+                          : 0;
+        if (npairs != 1)
+            return fail_at(P, err, sn->start_mark,
+                           "%s: expected one step (kind: value) per item, got %s%s; start each "
+                           "step with its own '- '",
+                           ip, sn->type == YAML_MAPPING_NODE ? "several keys" : type_name(sn),
+                           sn->type == YAML_MAPPING_NODE && npairs == 0 ? " (none)" : "");
+        if (want_string(P, node_at(P, sn->data.mapping.pairs.start->key), ip, &kind, err) != 0)
+            return -1;
+        v = node_at(P, sn->data.mapping.pairs.start->value);
+    }
+    char kp[320];
+    snprintf(kp, sizeof kp, "%s.%s", ip, kind);
+    bool many = v && v->type == YAML_SEQUENCE_NODE;
+    if (many && (!strcmp(kind, "send") || !strcmp(kind, "send_binary") || !strcmp(kind, "expect")))
+        return fail_at(P, err, v->start_mark,
+                       "%s: one message or expectation per step; give each its own item", kp);
+    if (!strcmp(kind, "send"))
+        return v ? send_steps(P, v, ip, steps, err)
+                 : fail_at(P, err, sn->start_mark, "%s: expected a message", kp);
+    if (!strcmp(kind, "send_binary"))
+        return v ? binary_steps(P, v, ip, steps, err)
+                 : fail_at(P, err, sn->start_mark, "%s: expected @FILE, hex: or base64:", kp);
+    if (!strcmp(kind, "expect"))
+        return expect_steps(P, v, kp, steps, err);
+    if (!strcmp(kind, "ping") || !strcmp(kind, "expect_complete"))
+        return flag_step(P, v, kind, kp, steps, err);
+    if (!strcmp(kind, "emit") || !strcmp(kind, "emit_ack"))
+        return emit_step(P, v, kind, kp, steps, err);
+    if (!strcmp(kind, "subscribe"))
+        return subscribe_step(P, v, kp, steps, err);
+    if (!strcmp(kind, "expect_event")) {
+        const char *name;
+        if (want_string(P, v, kp, &name, err) != 0)
+            return -1;
+        if (json_array_append_new(steps, json_pack("{s:s}", "expect_event", name)) != 0)
+            return fail_at(P, err, v->start_mark, "out of memory");
+        return 0;
+    }
+    return fail_at(P, err, node_at(P, sn->data.mapping.pairs.start->key)->start_mark,
+                   "%s: unknown step '%.60s'; expected one of: %s", ip, kind, step_kinds);
+}
+
+static int steps_list(wsp_plan *P, yaml_node_t *n, const char *path, json_t *steps,
+                      wsp_plan_err *err)
+{
+    char lp[256];
+    snprintf(lp, sizeof lp, "%s.steps", path);
+    if (!n || n->type != YAML_SEQUENCE_NODE)
+        return fail_at(P, err, n ? n->start_mark : P->envs_mark,
+                       "%s: expected a list of steps (- emit: ..., - expect: ...), got %s", lp,
+                       type_name(n));
+    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (cnt > WSP_PLAN_MAX_STEPS)
+        return fail_at(P, err, n->start_mark, "%s: at most %d steps in a conversation", lp,
+                       WSP_PLAN_MAX_STEPS);
+    size_t i = 0;
+    FOR_ITEMS(n, it)
+    {
+        yaml_node_t *sn = node_at(P, *it);
+        char ip[272];
+        snprintf(ip, sizeof ip, "%s[%zu]", lp, i++);
+        if (!sn || visit(P, sn, 5, err) != 0 || list_step(P, sn, ip, steps, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* conversation parameters -> {"steps": [...], "within_ms": N} */
 static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *path,
                                    const char **name, wsp_plan_err *err)
 {
     static const char *const keys[] = {"name", "send",         "send_binary", "expect", "within",
-                                       "ping", "strict_order", "close",       NULL};
+                                       "ping", "strict_order", "close",       "steps",  NULL};
+    static const char *const flat[] = {"send", "send_binary", "expect", "ping"};
     if (want_map(P, pn, path, err) != 0 || check_keys(P, pn, path, keys, err) != 0)
         return NULL;
     yaml_mark_t km;
@@ -1371,6 +1708,18 @@ static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *pat
             goto fail;
         json_object_set_new(o, "within_ms", json_integer((json_int_t)(us / 1000)));
     }
+    yaml_mark_t sm;
+    yaml_node_t *sl = map_get(P, pn, "steps", &sm);
+    for (size_t i = 0; sl && i < sizeof flat / sizeof flat[0]; i++)
+        if (map_get(P, pn, flat[i], &km)) {
+            fail_at(P, err, km,
+                    "%s: %s: beside steps: - the steps list is the whole conversation, in "
+                    "order: write it there as - %s: ...",
+                    path, flat[i], flat[i]);
+            goto fail;
+        }
+    if (sl && steps_list(P, sl, path, steps, err) != 0)
+        goto fail;
     if ((n = map_get(P, pn, "send", &km)) && send_steps(P, n, path, steps, err) != 0)
         goto fail;
     if ((n = map_get(P, pn, "send_binary", &km)) && binary_steps(P, n, path, steps, err) != 0)
@@ -1410,8 +1759,8 @@ static json_t *conversation_params(wsp_plan *P, yaml_node_t *pn, const char *pat
     }
     if (json_array_size(steps) == 0 && !json_object_get(o, "expect_close")) {
         fail_at(P, err, pn->start_mark,
-                "%s: expected send: and expect: or close: (or write the check without "
-                "parameters to use the environment's marker)",
+                "%s: expected steps:, send: and expect:, or close: (or write the check "
+                "without parameters to use the environment's marker)",
                 path);
         goto fail;
     }
@@ -1756,6 +2105,47 @@ static int read_names(wsp_plan *P, yaml_node_t *map, const char *what, wsp_plan_
     return 0;
 }
 
+/* Each conversation speaks the protocol of the environment it runs on (plancheck.h's rule,
+ * the command line's): checked on every environment now, as every environment's keys are, so
+ * an emit in a plan without protocol: socketio is refused before any connection. */
+static int conversation_fits(wsp_plan *P, const json_t *params, const plan_env *pe, yaml_mark_t at,
+                             const char *what, wsp_plan_err *err)
+{
+    wsp_err e;
+    wsp_err_clear(&e);
+    if (wsp_plancheck_steps_check(params, pe->proto, &e) == 0)
+        return 0;
+    /* the rule speaks the command line's words; a plan says --protocol with protocol: */
+    bool proto = strstr(e.msg, "needs --protocol ") != NULL;
+    const char *kind = pe->proto == WSP_PROTO_NONE ? "none" : wsp_proto_kind_name(pe->proto);
+    if (P->modules)
+        return fail_at(P, err, at, "modules.%s.%s (protocol: %s): %s%s", pe->name, what, kind,
+                       e.msg, proto ? " (here: the module's protocol: key)" : "");
+    return fail_at(P, err, at, "%s, on environment %s (protocol: %s): %s%s", what, pe->name, kind,
+                   e.msg, proto ? " (in a plan: the environment's protocol: key)" : "");
+}
+
+static int protocols_fit(wsp_plan *P, wsp_plan_err *err)
+{
+    for (size_t i = 0; i < P->num_items; i++) {
+        const char *kind = P->items[i].def->id;
+        const json_t *params = P->params[i];
+        if (strcmp(kind, "concurrent") == 0) {
+            params = json_object_get(P->params[i], "each");
+            if (!json_is_object(params))
+                continue; /* connect only */
+        } else if (strcmp(kind, "conversation") != 0) {
+            continue;
+        }
+        char what[96];
+        snprintf(what, sizeof what, "checks: %s", P->ids[i]);
+        for (size_t k = 0; k < P->num_envs; k++)
+            if (conversation_fits(P, params, &P->envs[k], P->marks[i], what, err) != 0)
+                return -1;
+    }
+    return 0;
+}
+
 static const char *const top_keys[] = {"name", "description", "environments", "checks", NULL};
 
 static int validate(wsp_plan *P, wsp_plan_err *err)
@@ -1805,7 +2195,7 @@ static int validate(wsp_plan *P, wsp_plan_err *err)
     }
     if (P->num_items == 0)
         return fail_at(P, err, checks->start_mark, "checks: expected at least one check");
-    return 0;
+    return protocols_fit(P, err);
 }
 
 wsp_plan *wsp_plan_load_buffer(const char *name, const char *data, size_t len, wsp_plan_err *err)
@@ -1996,9 +2386,15 @@ static int validate_modules(wsp_plan *P, wsp_plan_err *err)
         return fail_at(P, err, root->start_mark, "expected modules: (at least one)");
     if (want_map(P, mods, "modules", err) != 0 || read_names(P, mods, "modules", err) != 0)
         return -1;
-    for (size_t i = 0; i < P->num_envs; i++)
+    for (size_t i = 0; i < P->num_envs; i++) {
         if (env_build(P, i, NULL, err) != 0)
             return -1;
+        yaml_mark_t km = P->envs[i].mark;
+        map_get(P, P->envs[i].node, "conversation", &km);
+        if (P->mods[i].conversation && conversation_fits(P, P->mods[i].conversation, &P->envs[i],
+                                                         km, "conversation", err) != 0)
+            return -1;
+    }
     return 0;
 }
 

@@ -138,16 +138,36 @@ static int steps_from_params(const json_t *params, const wsp_env *env, wsp_probe
             if (add_step(cfg, &s, err) != 0)
                 return -1;
             continue;
-        } else if (json_is_true(json_object_get(js, "ping"))) {
-            s.kind = WSP_STEP_PING;
+        } else if (json_is_true(json_object_get(js, "ping")) ||
+                   json_is_true(json_object_get(js, "expect_complete"))) {
+            s.kind = json_is_true(json_object_get(js, "ping")) ? WSP_STEP_PING
+                                                               : WSP_STEP_EXPECT_COMPLETE;
             if (add_step(cfg, &s, err) != 0)
                 return -1;
             continue;
+        } else if ((t = json_string_value(json_object_get(js, "emit"))) ||
+                   (t = json_string_value(json_object_get(js, "emit_ack"))) ||
+                   (t = json_string_value(json_object_get(js, "subscribe")))) {
+            /* the protocols' sends (probe.h): the name or the document, and its JSON (the
+             * arguments, the variables; none: NULL), as --emit and --subscribe make them */
+            bool sub = json_object_get(js, "subscribe") != NULL;
+            s.kind = sub                               ? WSP_STEP_SUBSCRIBE
+                     : json_object_get(js, "emit_ack") ? WSP_STEP_EMIT_ACK
+                                                       : WSP_STEP_EMIT;
+            const char *j = json_string_value(json_object_get(js, sub ? "variables" : "args"));
+            /* an emit's arguments kept as an array, as the receiver gets them (probe.h) */
+            if (j && !(s.value_json = sub ? strdup(j) : wsp_step_emit_args(j)))
+                return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
+            s.text = strdup(t);
+        } else if ((t = json_string_value(json_object_get(js, "expect_event")))) {
+            s.kind = WSP_STEP_EXPECT_EVENT;
+            s.text = strdup(t);
         } else {
             return wsp_err_set(err, WSP_CLASS_USAGE, "step %zu: unknown kind", i + 1);
         }
         if (!s.text) {
             wsp_regex_free(s.re);
+            free(s.value_json);
             return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
         }
         s.len = strlen(s.text);
@@ -184,6 +204,27 @@ static size_t unchecked_pairs(const json_t *params, char *names, size_t cap)
     return n;
 }
 
+/* Whether a conversation is the environment's marker: no steps and no close to wait for. */
+static bool is_marker(const json_t *params)
+{
+    return json_array_size(params ? json_object_get(params, "steps") : NULL) == 0 &&
+           json_array_size(params ? json_object_get(params, "expect_close") : NULL) == 0;
+}
+
+int wsp_plancheck_steps_check(const json_t *params, wsp_proto_kind kind, wsp_err *err)
+{
+    if (is_marker(params))
+        return 0; /* the environment's, made for its protocol (security.h) */
+    wsp_probe_config cfg;
+    wsp_probe_config_init(&cfg);
+    cfg.proto.kind = kind;
+    int rc = steps_from_params(params, NULL, &cfg, err);
+    if (rc == 0)
+        rc = wsp_probe_steps_check(&cfg, err);
+    wsp_probe_config_cleanup(&cfg);
+    return rc;
+}
+
 int wsp_plancheck_conversation_config(const wsp_env *env, const json_t *params, bool with_auth,
                                       wsp_probe_config *cfg, wsp_err *err)
 {
@@ -194,7 +235,7 @@ int wsp_plancheck_conversation_config(const wsp_env *env, const json_t *params, 
     cfg->has_health = false;
     cfg->expect_auth_required = false;
     cfg->auth = with_auth && wsp_auth_active(&env->auth) ? &env->auth : NULL;
-    if (steps_from_params(params, env, cfg, err) != 0) {
+    if (steps_from_params(params, env, cfg, err) != 0 || wsp_probe_steps_check(cfg, err) != 0) {
         wsp_probe_config_cleanup(cfg);
         return -1;
     }

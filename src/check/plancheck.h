@@ -15,9 +15,15 @@
  *
  * Parameters (normalised by the plan loader, plan.c; NULL means none):
  *   conversation: {"steps": [STEP...], "within_ms": N}
- *     STEP: {"send": TEXT} | {"expect_text": TEXT} | {"expect_regex": RE} | {"ping": true}
- *         | {"expect_json": {"pointer": PTR, "value": JSON-TEXT-OR-TEMPLATE}}, each with an
- *           optional "within_ms"
+ *     STEP: {"send": TEXT} | {"send_binary": BYTES} | {"expect_text": TEXT}
+ *         | {"expect_regex": RE} | {"expect_binary": BYTES} | {"ping": true}
+ *         | {"expect_json": [{"pointer": PTR, "value": JSON-TEXT-OR-TEMPLATE}, ...]}
+ *         | {"emit": NAME, "args": JSON-TEXT} | {"emit_ack": NAME, "args": JSON-TEXT} (one
+ *           value, or an array of the arguments: kept as an array, wsp_step_emit_args)
+ *         | {"expect_event": NAME} | {"subscribe": DOCUMENT, "variables": JSON-OBJECT-TEXT}
+ *         | {"expect_complete": true}   (args and variables optional; the protocols' steps of
+ *           probe.h), each with an optional "within_ms"
+ *     optional "strict_order": BOOL, "expect_close": [CODE...]
  *   concurrent:   {"connections": N, "each": CONVERSATION-PARAMS or null (connect only)}
  *
  * Evidence (result->evidence): "status", "close_code", "handshake_ms", "class" of the main probe
@@ -45,6 +51,16 @@ const wsp_check_def *wsp_plancheck_all(size_t *n);
  * (USAGE: a bad step; INTERNAL: out of memory). */
 int wsp_plancheck_conversation_config(const wsp_env *env, const json_t *params, bool with_auth,
                                       wsp_probe_config *cfg, wsp_err *err);
+
+/* Whether a conversation's parameters (as above) make a conversation of protocol `kind`: the
+ * steps built as the check builds them and judged by the command line's rule
+ * (wsp_probe_steps_check: an emit needs Socket.IO, an expect_json under a protocol needs an
+ * event, an ack or a subscription before it ...). The marker (NULL, or no steps) is the
+ * environment's, built for its protocol when the check runs: 0 here.
+ * wsp_plancheck_conversation_config applies the rule too; the plan loader calls this for every
+ * conversation on every environment, before any connection. 0, or -1 with err (USAGE naming
+ * the step, or INTERNAL when memory ran out). */
+int wsp_plancheck_steps_check(const json_t *params, wsp_proto_kind kind, wsp_err *err);
 
 /* A redacted transcript of one probe for reports: the request line, the response status and
  * headers (credentials redacted), each step's outcome, the close. Heap string (caller frees)

@@ -550,11 +550,112 @@ static void test_old_limits_keys(void **state)
     assert_non_null(strstr(err.msg, "give rate_limit only"));
 }
 
+/* A conversation's steps: list, normalised into the params the checks build steps from, and
+ * an environment that speaks Socket.IO. */
+static void test_protocol_steps(void **state)
+{
+    (void)state;
+    static const char plan[] =
+        "environments:\n"
+        "  s:\n"
+        "    url: ws://h/\n"
+        "    protocol: socketio\n"
+        "    namespace: /chat\n"
+        "    engineio: 3\n"
+        "  g: {url: 'ws://h/graphql', protocol: graphql, connect_payload: {v: 1}}\n"
+        "checks:\n"
+        "  - conversation:\n"
+        "      name: sio\n"
+        "      within: 2s\n"
+        "      steps:\n"
+        "        - expect_event: hello\n"
+        "        - expect: {json: {'/0/text': hi}}\n"
+        "        - emit_ack: {event: add, args: [2, 3]}\n"
+        "        - expect: {json: {'/0/sum': 5}}\n"
+        "        - emit: 'note {\"a\": 1}'\n"
+        "        - emit: {event: bare}\n"
+        "        - emit: {event: one, args: {k: [true, null]}}\n"
+        "        - ping\n";
+    wsp_plan_err err;
+    /* Socket.IO steps on the graphql environment: refused at load, naming it and the step */
+    wsp_plan *p = load(plan, &err);
+    assert_null(p);
+    assert_int_equal(err.line, 9);
+    assert_non_null(strstr(err.msg, "environment g"));
+    assert_non_null(strstr(err.msg, "step 1 (expect_event)"));
+    char text[sizeof plan + 256];
+    snprintf(text, sizeof text, "%s", plan);
+    char *g = strstr(text, "  g: {");
+    memmove(g, strstr(g, "checks:"), strlen(strstr(g, "checks:")) + 1);
+    p = load(text, &err);
+    if (!p)
+        print_error("%s\n", err.msg);
+    assert_non_null(p);
+    json_error_t je;
+    json_t *want =
+        json_loads("[{\"expect_event\": \"hello\"},"
+                   " {\"expect_json\": [{\"pointer\": \"/0/text\", \"value\": \"\\\"hi\\\"\"}]},"
+                   " {\"emit_ack\": \"add\", \"args\": \"[2,3]\"},"
+                   " {\"expect_json\": [{\"pointer\": \"/0/sum\", \"value\": \"5\"}]},"
+                   " {\"emit\": \"note\", \"args\": \"[{\\\"a\\\": 1}]\"},"
+                   " {\"emit\": \"bare\"},"
+                   " {\"emit\": \"one\", \"args\": \"[{\\\"k\\\":[true,null]}]\"},"
+                   " {\"ping\": true}]",
+                   0, &je);
+    assert_non_null(want);
+    const json_t *params = wsp_plan_items(p)[0].params;
+    if (!json_equal(json_object_get(params, "steps"), want)) {
+        char *got = json_dumps(json_object_get(params, "steps"), JSON_COMPACT);
+        print_error("steps: %s\n", got ? got : "?");
+        free(got);
+    }
+    assert_true(json_equal(json_object_get(params, "steps"), want));
+    assert_int_equal(json_integer_value(json_object_get(params, "within_ms")), 2000);
+    json_decref(want);
+    wsp_env env;
+    assert_int_equal(wsp_plan_env_load(p, "s", &env, &err), 0);
+    assert_int_equal(env.base.proto.kind, WSP_PROTO_SOCKETIO);
+    assert_int_equal(env.base.proto.eio, 3);
+    assert_string_equal(env.base.proto.nsp, "/chat");
+    assert_non_null(strstr(env.base.url.target, "EIO=3"));
+    /* the conversation's probe: the steps of probe.h, judged fit by the command line's rule */
+    wsp_probe_config cfg;
+    wsp_err e;
+    assert_int_equal(wsp_plancheck_conversation_config(&env, params, true, &cfg, &e), 0);
+    assert_int_equal(cfg.num_steps, 8);
+    assert_int_equal(cfg.steps[0].kind, WSP_STEP_EXPECT_EVENT);
+    assert_int_equal(cfg.steps[2].kind, WSP_STEP_EMIT_ACK);
+    assert_string_equal(cfg.steps[2].text, "add");
+    assert_string_equal(cfg.steps[2].value_json, "[2,3]");
+    assert_int_equal(cfg.steps[4].kind, WSP_STEP_EMIT);
+    assert_null(cfg.steps[5].value_json);
+    assert_string_equal(cfg.steps[6].value_json, "[{\"k\":[true,null]}]");
+    assert_int_equal(cfg.steps[7].kind, WSP_STEP_PING);
+    assert_int_equal(cfg.steps[1].timeout_us, 2000000);
+    wsp_probe_config_cleanup(&cfg);
+    wsp_env_cleanup(&env);
+    /* GraphQL: subscribe with variables, expect_complete; the rule on other protocols */
+    json_t *gp = json_loads("{\"steps\": [{\"subscribe\": \"subscription { n }\", "
+                            "\"variables\": \"{\\\"a\\\":1}\"}, {\"expect_complete\": true}]}",
+                            0, &je);
+    assert_non_null(gp);
+    assert_int_equal(wsp_plancheck_steps_check(gp, WSP_PROTO_GRAPHQL, &e), 0);
+    assert_int_equal(wsp_plancheck_steps_check(gp, WSP_PROTO_SOCKETIO, &e), -1);
+    assert_int_equal(e.cls, WSP_CLASS_USAGE);
+    assert_non_null(strstr(e.msg, "step 1 (subscribe)"));
+    assert_int_equal(wsp_plancheck_steps_check(NULL, WSP_PROTO_NONE, &e), 0);
+    /* the marker is the environment's, built for its protocol when it runs */
+    assert_int_equal(wsp_plancheck_steps_check(NULL, WSP_PROTO_GRAPHQL, &e), 0);
+    json_decref(gp);
+    wsp_plan_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_plan),
         cmocka_unit_test(test_env_load),
+        cmocka_unit_test(test_protocol_steps),
         cmocka_unit_test(test_old_limits_keys),
         cmocka_unit_test(test_bad_plans_are_located),
         cmocka_unit_test(test_literal_secret_value_never_in_message),
