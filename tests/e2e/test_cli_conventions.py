@@ -61,7 +61,12 @@ def sample_value(cmd, name, meta, files):
         "disable": "floor", "show": "10", "collapse-ratio": "0.5", "env": "staging", "message": "hi",
         "swallowed-pattern": "ignored", "network-tests": "*net*", "exclude": "*skip*",
         "floor-from-probe": "ws://127.0.0.1:9/", "config": str(y), "timer-slack": "1ms", "baseline": str(f),
+        "protocol": "socketio", "engineio": "3", "connect-payload": '{"a":1}', "namespace": "/chat",
+        "socketio-path": "/socket.io/", "emit": 'hi {"a":1}', "emit-ack": "add [1,2]",
+        "subscribe": "{ hello }",
     }
+    if name == "variables":
+        return '{"n":1}'  # (given after the --subscribe it belongs to: see the test)
     if cmd == "hold" and name == "threshold":
         return "gap<5s"  # hold's metrics are its own (docs/hold.md)
     if name == "ping-ladder":
@@ -115,6 +120,8 @@ def test_every_listed_option_parses(cmd, samples):
             args.append(sample_value(cmd, name, meta, samples))
         elif meta and optional and name != "json":
             args[0] += "=" + sample_value(cmd, name, meta, samples)
+        if name == "variables":
+            args = ["--subscribe", "{ a }"] + args  # the variables of the --subscribe before it
         r = run_wsprobe(cmd, *args, "--help")
         if r.rc != 0 or "--help" not in r.stdout and not listed_options(r.stdout):
             bad.append((args, r.rc, r.stderr.strip()[:200]))
