@@ -522,9 +522,8 @@ static const char *const env_keys[] = {
     "protocol",    "namespace", "socketio_path", "engineio",       "connect_payload",
     NULL};
 /* A module is an environment without its url (each scrape brings the target), the keys that
- * belong to a plan's run (plaintext_url, limits, marker) and with what its one probe does.
- * Not yet the protocols' keys: a Socket.IO URL is shaped once, at setup, and a scrape's target
- * replaces it (probe/setup.h, wsp_probe_setup_retarget). */
+ * belong to a plan's run (plaintext_url, limits, marker) and with what its one probe does. A
+ * Socket.IO module's URL is shaped per target (probe/setup.h, wsp_probe_setup_retarget). */
 static const char *const module_keys[] = {"health",
                                           "origin",
                                           "subprotocol",
@@ -544,6 +543,11 @@ static const char *const module_keys[] = {"health",
                                           "allowed_targets",
                                           "expect_auth_required",
                                           "conversation",
+                                          "protocol",
+                                          "namespace",
+                                          "socketio_path",
+                                          "engineio",
+                                          "connect_payload",
                                           NULL};
 /* The URL a module is built with before any target: wss, so its TLS context is made once. */
 #define MODULE_URL "wss://wsprobe-module.invalid/"

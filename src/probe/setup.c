@@ -987,6 +987,20 @@ int wsp_probe_setup_retarget(const wsp_probe_setup *s, const wsp_probe_config *b
     c->conn.pinned = NULL;
     c->conn.num_pinned = 0;
     c->has_health = false;
+    if (c->proto.kind == WSP_PROTO_SOCKETIO) {
+        /* the target's URL shaped as the command line's is; a namespace it names is the
+         * target's own (copied here: the configuration's strings stay the setup's) */
+        wsp_proto_config pc = base->proto;
+        int rc = wsp_proto_shape_url(&pc, &c->url, err);
+        if (pc.nsp != base->proto.nsp) {
+            snprintf(t->nsp, sizeof t->nsp, "%s", pc.nsp);
+            free(pc.nsp);
+            c->proto.nsp = t->nsp;
+        }
+        if (rc != 0)
+            return -1;
+        c->proto.eio = pc.eio;
+    }
     wsp_probe_conn_pin(&c->conn, &c->url, s->pins, s->npins);
     if (choose_proxy(s, &c->url, &t->proxy, err) != 0)
         return -1;

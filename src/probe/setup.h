@@ -132,6 +132,9 @@ int wsp_probe_setup_finish(wsp_probe_setup *s, const char *url, bool load, wsp_e
 typedef struct wsp_probe_target {
     wsp_probe_config cfg;
     wsp_proxy proxy, health_proxy;
+    /* --protocol socketio: the namespace the target's URL path names (cfg.proto.nsp points
+     * here then), as the client library reads io("https://host/chat") */
+    char nsp[WSP_SIO_NSP_MAX + 1];
 } wsp_probe_target;
 int wsp_probe_setup_retarget(const wsp_probe_setup *s, const wsp_probe_config *base,
                              const wsp_url *url, const char *health, wsp_probe_target *t,

@@ -566,3 +566,57 @@ def test_probe_connections_each_speak_the_protocol(corpus, wsprobe):
     r = wsprobe("probe", sio(corpus.sio_app().port, "/chat"), "--protocol", "socketio",
                 "--connections", "5", "--json")
     assert r["by_class"] == {"APP_AUTH_REFUSED": 5}, r
+
+
+# --- the exporter's modules -----------------------------------------------------------------
+
+EXPORTER_MODULES = """
+modules:
+  sio_chat:
+    allowed_targets: ['ws://127.0.0.1:*/*']
+    timeout: 3s
+    protocol: socketio
+    auth: {token_env: SIO_T, in: socketio-auth}
+    conversation:
+      steps:
+        - emit_ack: {event: join, args: r1}
+        - expect: {json: {"/0/joined": "r1"}}
+  gql_count:
+    allowed_targets: ['ws://127.0.0.1:*/*']
+    timeout: 3s
+    protocol: graphql
+    auth: {token_env: SIO_T, in: init-payload}
+    conversation:
+      steps:
+        - subscribe: 'subscription { count(to: 2) }'
+        - expect: {json: {"/data/count": 1}}
+        - expect: {json: {"/data/count": 2}}
+        - expect_complete: true
+"""
+
+
+def test_exporter_modules_speak_the_protocols(corpus, tmp_path):
+    from exporter_helpers import one, parse_exposition, start_exporter
+    sio_port, gql_port = corpus.sio_app().port, corpus.gql().port
+    ex = start_exporter(tmp_path / "ex", EXPORTER_MODULES, env={"SIO_T": TOKEN})
+    try:
+        st, _, body = ex.probe("ws://127.0.0.1:%d/chat" % sio_port, "sio_chat")
+        assert st == 200, body
+        s = parse_exposition(body)
+        assert one(s, "wsprobe_probe_success") == 1, body
+        phases = {lab["phase"] for name, lab, _ in s if name == "wsprobe_phase_duration_seconds"}
+        assert {"eio_open", "namespace_connect"} <= phases, phases
+        st, _, body = ex.probe("ws://127.0.0.1:%d/graphql" % gql_port, "gql_count")
+        s = parse_exposition(body)
+        assert one(s, "wsprobe_probe_success") == 1, body
+        # the namespace is the target's: the root namespace is not the guarded one, and /nope
+        # does not exist (APP_ERROR)
+        st, _, body = ex.probe("ws://127.0.0.1:%d/nope" % sio_port, "sio_chat")
+        s = parse_exposition(body)
+        assert one(s, "wsprobe_probe_success") == 0
+        fails = [lab for name, lab, _ in s if name == "wsprobe_probe_failure_info"]
+        assert fails and fails[0]["class"] == "APP_ERROR", body
+        assert fails[0]["phase"] == "namespace_connect", body
+        assert TOKEN not in body
+    finally:
+        ex.stop()
