@@ -620,3 +620,18 @@ def test_exporter_modules_speak_the_protocols(corpus, tmp_path):
         assert TOKEN not in body
     finally:
         ex.stop()
+
+
+def test_token_in_the_payload_is_redacted_in_the_trace(corpus, wsprobe, tmp_path):
+    """The token travels inside a CONNECT packet: --trace shows the packet, never the token."""
+    trace = tmp_path / "trace.jsonl"
+    r = wsprobe("probe", sio(corpus.sio_app().port, "/chat"), "--protocol", "socketio",
+                "--token-env", "SIO_T", "--auth-in", "socketio-auth", "--trace", str(trace),
+                "--emit-ack", 'join "r1"', "--expect-json", "/0/joined=r1",
+                env={"SIO_T": TOKEN})
+    assert r.rc == 0, r
+    lines = [json.loads(x) for x in trace.read_text().splitlines()]
+    connect = [x for x in lines if x.get("dir") == "out" and
+               x.get("text", "").startswith("40/chat,")]
+    assert connect and '"token":"[redacted]"' in connect[0]["text"], connect
+    assert TOKEN not in trace.read_text()
