@@ -7,7 +7,8 @@ Usage: /usr/bin/python3 proto_hostile.py --mode MODE [--log FILE] [--hold SECOND
 Each connection gets a correct 101 (choosing graphql-transport-ws when the client offers it,
 or graphql-ws in mode gql-legacy), then the mode's script: `send` a text frame, `recv` wait
 for the client's next text frame (logged), `sleep`. Afterwards it reads and logs until the
-client closes or --hold (default 10 s) passes. Modes:
+client closes or --hold (default 10 s) passes. The connection is hostile.py's (bounded reads,
+the same log of every client frame). Modes:
 
     sio-malformed      an open packet that is not JSON: 0{"sid":                  -> APP_PROTOCOL
     sio-absurd         an open packet with pingInterval 0                          -> APP_PROTOCOL
@@ -27,17 +28,14 @@ client closes or --hold (default 10 s) passes. Modes:
 Prints `READY <port>` once listening on 127.0.0.1; exits on SIGTERM, or after 120 s.
 """
 import argparse
-import base64
-import hashlib
-import json
+import os
 import socket
-import struct
 import sys
 import threading
 import time
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-CAP = 1 << 20
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hostile  # noqa: E402  (its bounded connection and frames)
 
 OPEN = '0{"sid":"hostile-sid","upgrades":[],"pingInterval":25000,"pingTimeout":20000,' \
        '"maxPayload":1000000}'
@@ -62,122 +60,39 @@ SCRIPTS = {
 }
 
 
-def frame(opcode, payload):
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, n)
-    elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
-    return head + payload
-
-
-class Conn:
-    def __init__(self, sock, args, log):
-        self.sock, self.args, self.log_lock, self.log_file = sock, args, log[0], log[1]
-        self.buf = b""
-        self.deadline = time.monotonic() + args.hold
-        sock.settimeout(0.2)
-
-    def log(self, event, **fields):
-        if not self.log_file:
-            return
-        fields.update(event=event, t=time.time())
-        with self.log_lock, open(self.log_file, "a") as f:
-            f.write(json.dumps(fields) + "\n")
-
-    def fill(self, n):
-        while len(self.buf) < n:
-            if time.monotonic() >= self.deadline or len(self.buf) > CAP:
-                return False
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return False
-            if not chunk:
-                return False
-            self.buf += chunk
-        return True
-
-    def head(self):
-        while b"\r\n\r\n" not in self.buf:
-            if not self.fill(len(self.buf) + 1):
-                return None
-        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        lines = raw.decode("latin-1").split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        return lines[0], headers
-
-    def read_frame(self):
-        if not self.fill(2):
-            return None
-        b0, b1 = self.buf[0], self.buf[1]
-        n, off = b1 & 0x7F, 2
-        if n == 126:
-            if not self.fill(4):
-                return None
-            n, off = struct.unpack("!H", self.buf[2:4])[0], 4
-        elif n == 127:
-            if not self.fill(10):
-                return None
-            n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
-        if n > CAP:
-            return None
-        mask_len = 4 if b1 & 0x80 else 0
-        if not self.fill(off + mask_len + n):
-            return None
-        mask = self.buf[off:off + mask_len]
-        data = bytearray(self.buf[off + mask_len:off + mask_len + n])
-        self.buf = self.buf[off + mask_len + n:]
-        if mask:
-            for i in range(n):
-                data[i] ^= mask[i % 4]
-        return b0 & 0x0F, bytes(data)
+class Conn(hostile.Peer):
+    """hostile.py's bounded connection, speaking a script of text frames."""
 
     def recv_text(self):
         """The client's next text frame (pings answered, close ends it); None at the end."""
         while True:
-            f = self.read_frame()
+            f = self.read_frame()  # logged by hostile.Peer (payload in hex)
             if f is None:
                 return None
-            op, data = f
-            self.log("frame", opcode=op, text=data.decode("utf-8", "replace"))
+            op, _, data = f
             if op == 9:
-                self.sock.sendall(frame(10, data))
+                self.send(hostile.frame(10, data))
             elif op == 8:
-                self.sock.sendall(frame(8, data[:2]))
+                self.send(hostile.frame(8, data[:2]))
                 return None
             elif op == 1:
                 return data.decode("utf-8", "replace")
 
     def serve(self, mode):
-        h = self.head()
-        if h is None:
+        if self.read_request() is None:
             return
-        line, headers = h
-        self.log("request", line=line, headers=headers)
-        accept = base64.b64encode(hashlib.sha1(
-            headers.get("sec-websocket-key", "").encode() + GUID).digest()).decode()
-        offered = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",")]
-        proto = ""
+        offered = [p.strip() for p in (self.header("Sec-WebSocket-Protocol") or "").split(",")]
+        extra = []
         if mode == "gql-legacy":
-            proto = "graphql-ws"
+            extra.append("Sec-WebSocket-Protocol: graphql-ws")
         elif "graphql-transport-ws" in offered:
-            proto = "graphql-transport-ws"
-        resp = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n" % accept)
-        if proto:
-            resp += "Sec-WebSocket-Protocol: %s\r\n" % proto
-        self.sock.sendall((resp + "\r\n").encode())
+            extra.append("Sec-WebSocket-Protocol: graphql-transport-ws")
+        if not self.send(self.switching(extra=extra)):
+            return
         for step in SCRIPTS[mode]:
             if step[0] == "send":
-                self.sock.sendall(frame(1, step[1].encode()))
+                if not self.send(hostile.frame(1, step[1].encode())):
+                    return
             elif step[0] == "recv":
                 if self.recv_text() is None:
                     return
@@ -202,15 +117,17 @@ def main():
     sys.stdout.write("READY %d\n" % srv.getsockname()[1])
     sys.stdout.flush()
     end = time.monotonic() + 120
+    n = 0
     while time.monotonic() < end:
         try:
             s, _ = srv.accept()
         except socket.timeout:
             continue
+        n += 1
 
-        def run(s=s):
+        def run(s=s, n=n):
             try:
-                Conn(s, args, log).serve(args.mode)
+                Conn(s, n, args, log).serve(args.mode)
             except OSError:
                 pass
             finally:
