@@ -65,6 +65,26 @@ static const char *nsp_of(const wsp_proto *p)
     return p->cfg->nsp && p->cfg->nsp[0] ? p->cfg->nsp : "/";
 }
 
+/* What to do about a graphql-transport-ws close code (the auth ones aside), NULL: none. */
+static const char *gql_close_hint(int code)
+{
+    switch (code) {
+    case 4400:
+        return "the server could not read a message of this client: compare the subscribe's "
+               "payload (query, variables) with what the server expects, or its graphql-ws "
+               "version";
+    case 4408:
+        return "connection_init did not reach the server within its connectionInitWaitTimeout: "
+               "something in between delays the first message, or the timeout is too short";
+    case 4409:
+        return "an operation id was used while an operation with it was still running";
+    case 4429:
+        return "connection_init was sent twice on this connection";
+    default:
+        return NULL;
+    }
+}
+
 /* The handshake step a state waits in, NULL when none. */
 static const char *waiting_phase(proto_state st)
 {
@@ -764,6 +784,9 @@ void wsp_proto_judge(wsp_proto *p, const wsp_proto_config *cfg, wsp_conn_record 
         char m[sizeof r->err.msg];
         snprintf(m, sizeof m, "%.300s: %s", r->err.msg, name);
         snprintf(r->err.msg, sizeof r->err.msg, "%s", m);
+        const char *hint = gql_close_hint(r->close_code);
+        if (hint)
+            wsp_err_hint(&r->err, "%s", hint);
     }
 }
 

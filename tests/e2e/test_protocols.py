@@ -383,6 +383,7 @@ def test_sio_spoken_wrongly(peers, probe, mode, cls, phase, quote):
     ("gql-not-json", "APP_PROTOCOL", "open", "not json"),
     ("gql-legacy", "APP_PROTOCOL", "connection_ack", "graphql-ws"),
     ("gql-legacy-types", "APP_PROTOCOL", "open", '"ka"'),
+    ("gql-close-4400", "WS_CLOSED", "open", "subscribe's payload"),  # the code's own hint
 ])
 def test_gql_spoken_wrongly(peers, probe, mode, cls, phase, quote):
     srv = peers.proto_hostile(mode)

@@ -23,6 +23,7 @@ the same log of every client frame). Modes:
     gql-next-first     a `next` before connection_ack                              -> APP_PROTOCOL
     gql-not-json       acknowledges, then sends "not json"                         -> APP_PROTOCOL
     gql-legacy         chooses the subprotocol graphql-ws                          -> APP_PROTOCOL
+    gql-close-4400     acknowledges, reads the subscribe, closes with 4400 Bad request -> WS_CLOSED
     gql-legacy-types   acknowledges, then a legacy keep-alive {"type":"ka"}        -> APP_PROTOCOL
 
 Prints `READY <port>` once listening on 127.0.0.1; exits on SIGTERM, or after 120 s.
@@ -55,6 +56,8 @@ SCRIPTS = {
     "gql-not-json": [("recv",), ("send", '{"type":"connection_ack"}'), ("sleep", 0.05),
                      ("send", "not json")],
     "gql-legacy": [("recv",)],
+    "gql-close-4400": [("recv",), ("send", '{"type":"connection_ack"}'), ("recv",),
+                       ("close", 4400, "Bad request")],
     "gql-legacy-types": [("recv",), ("send", '{"type":"connection_ack"}'), ("sleep", 0.05),
                          ("send", '{"type":"ka"}')],
 }
@@ -96,6 +99,8 @@ class Conn(hostile.Peer):
             elif step[0] == "recv":
                 if self.recv_text() is None:
                     return
+            elif step[0] == "close":
+                self.send(hostile.close_frame(step[1], step[2].encode()))
             else:
                 time.sleep(step[1])
         while self.recv_text() is not None:
