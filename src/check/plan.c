@@ -53,6 +53,7 @@ typedef struct plan_env {
     yaml_node_t *node;
     yaml_mark_t mark;
     wsp_proto_kind proto; /* its protocol: (validation), which its conversations must speak */
+    bool has_marker;      /* it says marker: (which a protocol needs where the marker is used) */
 } plan_env;
 
 struct wsp_plan {
@@ -954,8 +955,8 @@ static int build_limits(wsp_plan *P, yaml_node_t *n, const char *kp, wsp_env_lim
 }
 
 /* marker: the success conversation (send, and one JSON pointer expected). */
-static int build_marker(wsp_plan *P, yaml_node_t *n, const char *kp, wsp_env *env,
-                        wsp_plan_err *err)
+static int build_marker(wsp_plan *P, yaml_node_t *n, const char *kp, wsp_proto_kind proto,
+                        wsp_env *env, wsp_plan_err *err)
 {
     if (want_map(P, n, kp, err) != 0 || check_keys(P, n, kp, marker_keys, err) != 0)
         return -1;
@@ -969,6 +970,14 @@ static int build_marker(wsp_plan *P, yaml_node_t *n, const char *kp, wsp_env *en
         return -1;
     if (wsp_tmpl_check(msend, false, "marker.send", getenv, &e) != 0)
         return fail_at(P, err, sn->start_mark, "%s.send: %s", kp, e.msg);
+    if (proto == WSP_PROTO_SOCKETIO) { /* an emit-ack: 'EVENT JSON' */
+        char *ev = NULL, *args = NULL;
+        int rc = wsp_probe_emit_spec("marker.send", msend, &ev, &args, &e);
+        free(ev);
+        free(args);
+        if (rc != 0)
+            return fail_at(P, err, sn->start_mark, "%s.send: %s", kp, e.msg);
+    }
     yaml_node_t *jn = map_get(P, xn, "json", &km);
     if (want_map(P, xn, "marker.expect", err) != 0 || !jn ||
         want_map(P, jn, "marker.expect.json", err) != 0 ||
@@ -1158,6 +1167,7 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
     if (set_known(P, s, en, path, "", live, err) != 0 || proto_keys(P, en, path, s, err) != 0)
         return -1;
     pe->proto = s->cfg.proto.kind;
+    pe->has_marker = map_get(P, en, "marker", &km) != NULL;
     if (P->modules)
         s->health = NULL; /* a module's health is aimed at each target (module_build) */
     if ((n = map_get(P, en, "headers", &km))) {
@@ -1183,7 +1193,7 @@ static int env_build(wsp_plan *P, size_t ei, wsp_env *env, wsp_plan_err *err)
     }
     if ((n = map_get(P, en, "marker", &km))) {
         snprintf(kp, sizeof kp, "%s.marker", path);
-        if (build_marker(P, n, kp, env, err) != 0)
+        if (build_marker(P, n, kp, s->cfg.proto.kind, env, err) != 0)
             return -1;
     }
     if (P->deadline_cap_us &&
@@ -1949,7 +1959,8 @@ static json_t *hold_params(wsp_plan *P, yaml_node_t *pn, yaml_mark_t at, const c
         }
         if (!wsp_hold_plan_key(k)) {
             fail_at(P, err, kn->start_mark,
-                    "%s: unknown key; expected name, send, duration, per_strategy, ping_ladder, "
+                    "%s: unknown key; expected name, send, emit, duration, per_strategy, "
+                    "ping_ladder, "
                     "message_every, no_silent, expect_lifetime, expect_silent_lifetime, "
                     "reconnect, threshold",
                     kp);
@@ -1974,8 +1985,10 @@ static json_t *hold_params(wsp_plan *P, yaml_node_t *pn, yaml_mark_t at, const c
         fail_at(P, err, at, "%s: %s", path, e.msg);
         goto fail;
     }
+    wsp_hold_setup_cleanup(&hs);
     return params;
 fail:
+    wsp_hold_setup_cleanup(&hs);
     json_decref(params);
     return NULL;
 }
@@ -2129,11 +2142,61 @@ static int conversation_fits(wsp_plan *P, const json_t *params, const plan_env *
                    e.msg, proto ? " (in a plan: the environment's protocol: key)" : "");
 }
 
+/* Under a protocol the environment's marker is the protocol's own request, which has no
+ * default: a check that uses it (a security check, a conversation without steps) needs the
+ * environment's marker: written for that protocol. */
+static int marker_fits(wsp_plan *P, size_t i, const json_t *params, wsp_plan_err *err)
+{
+    bool security = strcmp(P->items[i].def->group, "basic") != 0;
+    bool marker = strcmp(P->items[i].def->id, "conversation") == 0 &&
+                  json_array_size(json_object_get(params, "steps")) == 0 &&
+                  json_array_size(json_object_get(params, "expect_close")) == 0;
+    for (size_t k = 0; (security || marker) && k < P->num_envs; k++) {
+        const plan_env *pe = &P->envs[k];
+        if (pe->proto == WSP_PROTO_NONE || pe->has_marker)
+            continue;
+        return fail_at(P, err, P->marks[i],
+                       "checks: %s uses the environment's success marker, and environment %s "
+                       "(protocol: %s) has none: give it marker: {send: %s, expect: {json: "
+                       "{PTR: VALUE}}}",
+                       P->ids[i], pe->name, wsp_proto_kind_name(pe->proto),
+                       pe->proto == WSP_PROTO_SOCKETIO ? "'EVENT JSON' (an emit the server acks)"
+                                                       : "a GraphQL document");
+    }
+    return 0;
+}
+
+/* A hold's messages are texts (send:) on a plain WebSocket and emits (emit:) under Socket.IO;
+ * under GraphQL it sends none. */
+static int hold_fits(wsp_plan *P, size_t i, const json_t *params, wsp_plan_err *err)
+{
+    if (strcmp(P->items[i].def->id, "hold") != 0)
+        return 0;
+    bool send = json_object_get(params, "send") != NULL,
+         emit = json_object_get(params, "emit") != NULL;
+    for (size_t k = 0; (send || emit) && k < P->num_envs; k++) {
+        wsp_proto_kind pk = P->envs[k].proto;
+        const char *bad = pk == WSP_PROTO_NONE && emit ? "emit: needs protocol: socketio"
+                          : pk == WSP_PROTO_SOCKETIO && send
+                              ? "under protocol: socketio a message is an emit: write emit: "
+                                "'EVENT JSON' instead of send:"
+                          : pk == WSP_PROTO_GRAPHQL ? "under protocol: graphql a hold sends no "
+                                                      "messages (no send:, no emit:)"
+                                                    : NULL;
+        if (bad)
+            return fail_at(P, err, P->marks[i], "checks: %s, on environment %s: %s", P->ids[i],
+                           P->envs[k].name, bad);
+    }
+    return 0;
+}
+
 static int protocols_fit(wsp_plan *P, wsp_plan_err *err)
 {
     for (size_t i = 0; i < P->num_items; i++) {
         const char *kind = P->items[i].def->id;
         const json_t *params = P->params[i];
+        if (marker_fits(P, i, params, err) != 0 || hold_fits(P, i, params, err) != 0)
+            return -1;
         if (strcmp(kind, "concurrent") == 0) {
             params = json_object_get(P->params[i], "each");
             if (!json_is_object(params))

@@ -883,6 +883,8 @@ static void run_hold(const wsp_env *env, const json_t *params, wsp_check_result 
     c->conn = &env->base.conn;
     c->auth = &env->auth;
     c->pong_timeout_us = env->base.pong_timeout_us;
+    /* the environment's protocol (its send: and emit: were checked against it at load) */
+    c->proto = env->base.proto.kind != WSP_PROTO_NONE ? &env->base.proto : NULL;
     if (wsp_hold_run(c, &hr, &e) != 0 || wsp_hold_judge(c, &hr, &v) != 0) {
         wsp_check_set(r, WSP_VERDICT_INCONCLUSIVE, e.cls ? e.cls : WSP_CLASS_INTERNAL,
                       "could not hold: %s", e.cls ? e.msg : "out of memory");
@@ -897,6 +899,7 @@ static void run_hold(const wsp_env *env, const json_t *params, wsp_check_result 
 done:
     wsp_hold_verdict_cleanup(&v);
     wsp_hold_result_cleanup(&hr);
+    wsp_hold_setup_cleanup(hs);
     free(hs);
 }
 

@@ -163,6 +163,7 @@ int wsp_cmd_hold(int argc, char **argv)
 done:
     wsp_hold_verdict_cleanup(&v);
     wsp_hold_result_cleanup(&r);
+    wsp_hold_setup_cleanup(&h.hs);
     wsp_probeopts_cleanup(&h.po);
     fflush(stdout);
     return rc;

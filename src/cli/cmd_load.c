@@ -872,6 +872,10 @@ static int conversation(load_args *a)
                                         "it); --expect-event and --expect-json go with --emit");
     if (cfg->reply_event && !nsend)
         return wsp_cli_usage_error(cmd, "--expect-event needs the --emit it answers");
+    if (proto && nsend && cfg->match != WSP_LOAD_MATCH_ACK && !cfg->reply_event)
+        return wsp_cli_usage_error(cmd, "--emit: say what answers it: --expect-event EVENT "
+                                        "(and --expect-json on its arguments), or emit with "
+                                        "--emit-ack (the ack answers)");
     if (nexpect > 1 || (expect && a->echo))
         return wsp_cli_usage_error(cmd, "give one way to match replies: --echo, --expect-json or "
                                         "--expect-text");

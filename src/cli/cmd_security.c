@@ -439,6 +439,14 @@ static int run_suite(sec_cli *c, const wsp_cli_out *out, const char *url)
                                      : "a GraphQL document: its first value is the marker",
             pk == WSP_PROTO_SOCKETIO ? "the ack's arguments" : "the value's payload");
     }
+    char *ev = NULL, *args = NULL;
+    if (pk == WSP_PROTO_SOCKETIO &&
+        wsp_probe_emit_spec("--marker-send", c->env.marker_send, &ev, &args, &e) != 0) {
+        free(sel);
+        return wsp_cli_usage_error(CMD, "%s", e.msg);
+    }
+    free(ev);
+    free(args);
     wsp_check_item *items = calloc(n ? n : 1, sizeof *items);
     wsp_check_result *results = calloc(n ? n : 1, sizeof *results);
     rc = 70;

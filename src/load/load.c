@@ -798,6 +798,18 @@ static void lauth_free(lauth *a)
     free(a);
 }
 
+/* Free a connection with what is its own: its protocol first (whose timer must not fire on a
+ * freed connection), its credential. */
+static void lconn_release(lconn *lc)
+{
+    wsp_proto_free(lc->proto);
+    lc->proto = NULL;
+    wsp_conn_free(lc->c);
+    lc->c = NULL;
+    lauth_free(lc->auth);
+    lc->auth = NULL;
+}
+
 /* A token per connection, placed as the configuration says (probe/auth.h). */
 static lauth *make_auth(worker *w, const wsp_conn_opts *base, wsp_err *e)
 {
@@ -964,13 +976,8 @@ static void on_done(wsp_conn *c, void *ud)
     free(lc->ring);
     lc->ring = NULL;
     lc->state = ST_DONE;
-    lc->c = NULL;
     w->live--;
-    wsp_proto_free(lc->proto);
-    lc->proto = NULL;
-    wsp_conn_free(c);
-    lauth_free(lc->auth);
-    lc->auth = NULL;
+    lconn_release(lc);
     if (w->stage == STAGE_CLOSE)
         maybe_finish(w);
     else if (w->live == 0 && w->next_start >= w->n)
@@ -1107,10 +1114,7 @@ static void stage_timer_cb(uv_timer_t *t)
         for (size_t i = 0; i < w->n; i++) {
             lconn *lc = &w->conns[i];
             if (lc->c) {
-                wsp_conn_free(lc->c);
-                lc->c = NULL;
-                lauth_free(lc->auth);
-                lc->auth = NULL;
+                lconn_release(lc);
                 free(lc->ring);
                 lc->ring = NULL;
                 if (lc->state == ST_OPEN) {
@@ -1145,11 +1149,8 @@ static void begin_close(worker *w)
         if (lc->state == ST_OPEN) {
             wsp_conn_close(lc->c, WSP_WS_CLOSE_NORMAL, NULL);
         } else if (lc->state == ST_CONNECTING) {
-            /* still in its handshake when the run ended: not counted either way */
-            wsp_conn_free(lc->c);
-            lc->c = NULL;
-            lauth_free(lc->auth);
-            lc->auth = NULL;
+            /* still in its handshake (the protocol's too) when the run ended: not counted */
+            lconn_release(lc);
             lc->state = ST_DONE;
             w->pending--;
             w->live--;

@@ -1,5 +1,8 @@
 /* hold.c - see hold.h. */
 #include "probe/hold.h"
+#include "probe/setup.h"
+#include "probe/probe.h"
+#include "codec/template.h"
 
 #include "probe/each.h"
 
@@ -124,9 +127,17 @@ static void send_message(hconn *h, size_t i)
     const wsp_hold_config *cfg = h->run->cfg;
     const char *m = cfg->messages[i];
     if (h->proto && cfg->events && cfg->events[i]) {
+        /* placeholders filled per emit, as probe and load do; a failure ends the connection
+         * loudly (its class and why), never a strategy that silently sends nothing */
         wsp_err e;
-        (void)wsp_proto_emit(h->proto, cfg->events[i], m[0] ? m : NULL, false, NULL, &e);
-        return; /* a failed send shows up as the connection's end */
+        wsp_err_clear(&e);
+        size_t len = 0;
+        wsp_tmpl_ctx live = wsp_probe_tmpl_ctx(NULL, 0);
+        char *args = m[0] ? wsp_tmpl_expand(m, &live, &len, &e) : NULL;
+        if ((m[0] && !args) || wsp_proto_emit(h->proto, cfg->events[i], args, false, NULL, &e) != 0)
+            wsp_conn_fail(h->c, e.cls, "the emit of '%.100s': %s", cfg->events[i], e.msg);
+        free(args);
+        return;
     }
     wsp_conn_send(h->c, WSP_WS_OP_TEXT, m, strlen(m));
 }
@@ -1217,7 +1228,40 @@ static int set_json_one(wsp_hold_setup *s, const wsp_opt *o, const json_t *v, co
 bool wsp_hold_plan_key(const char *key)
 {
     const wsp_opt *const tables[] = {wsp_hold_opts, NULL};
-    return strcmp(key, "send") == 0 || wsp_opt_by_plan_key(tables, key) != NULL;
+    return strcmp(key, "send") == 0 || strcmp(key, "emit") == 0 ||
+           wsp_opt_by_plan_key(tables, key) != NULL;
+}
+
+void wsp_hold_setup_cleanup(wsp_hold_setup *s)
+{
+    for (size_t i = 0; i < s->nowned; i++)
+        free(s->owned[i]);
+    s->nowned = 0;
+}
+
+/* A plan's emit 'EVENT JSON' (probe/setup.h), parsed and kept by the setup. */
+static int add_emit_text(wsp_hold_setup *s, const char *text, const char *label, wsp_err *err)
+{
+    char *ev = NULL, *args = NULL;
+    if (s->nowned + 2 > sizeof s->owned / sizeof s->owned[0])
+        return wsp_err_set(err, WSP_CLASS_USAGE, "at most %d messages to send while holding",
+                           WSP_HOLD_MAX_MESSAGES);
+    if (wsp_probe_emit_spec(label, text, &ev, &args, err) != 0)
+        return -1;
+    s->owned[s->nowned++] = ev;
+    if (args)
+        s->owned[s->nowned++] = args;
+    return wsp_hold_setup_add_emit(s, ev, args, err);
+}
+
+/* One message of `send` or `emit`. */
+static int add_json_message(wsp_hold_setup *s, bool emit, const json_t *v, const char *label,
+                            wsp_err *err)
+{
+    if (!json_is_string(v))
+        return wsp_err_set(err, WSP_CLASS_USAGE, "%s: expected a string or a list of them", label);
+    return emit ? add_emit_text(s, json_string_value(v), label, err)
+                : wsp_hold_setup_add_message(s, json_string_value(v), err);
 }
 
 int wsp_hold_setup_set_json(wsp_hold_setup *s, const char *key, const json_t *v, const char *label,
@@ -1225,7 +1269,7 @@ int wsp_hold_setup_set_json(wsp_hold_setup *s, const char *key, const json_t *v,
 {
     const wsp_opt *const tables[] = {wsp_hold_opts, NULL};
     const wsp_opt *o = wsp_opt_by_plan_key(tables, key);
-    bool send = strcmp(key, "send") == 0;
+    bool emit = strcmp(key, "emit") == 0, send = emit || strcmp(key, "send") == 0;
     if (!wsp_hold_plan_key(key))
         return wsp_err_set(err, WSP_CLASS_USAGE, "%s: not a key of hold", label);
     bool many = send || (o->flags & WSP_OPT_REPEAT);
@@ -1234,20 +1278,15 @@ int wsp_hold_setup_set_json(wsp_hold_setup *s, const char *key, const json_t *v,
         const json_t *it;
         json_array_foreach(v, i, it)
         {
-            int rc =
-                !send ? set_json_one(s, o, it, label, err)
-                : json_is_string(it)
-                    ? wsp_hold_setup_add_message(s, json_string_value(it), err)
-                    : wsp_err_set(err, WSP_CLASS_USAGE, "%s[%zu]: expected a string", label, i);
+            int rc = send ? add_json_message(s, emit, it, label, err)
+                          : set_json_one(s, o, it, label, err);
             if (rc != 0)
                 return -1;
         }
         return 0;
     }
     if (send)
-        return json_is_string(v) ? wsp_hold_setup_add_message(s, json_string_value(v), err)
-                                 : wsp_err_set(err, WSP_CLASS_USAGE,
-                                               "%s: expected a string or a list of them", label);
+        return add_json_message(s, emit, v, label, err);
     return set_json_one(s, o, v, label, err);
 }
 

@@ -273,10 +273,14 @@ typedef struct wsp_hold_setup {
     const char *events[WSP_HOLD_MAX_MESSAGES];   /* borrowed; --emit: the events' names */
     size_t nmessages;
     bool duration_set;
+    char *owned[2 * WSP_HOLD_MAX_MESSAGES]; /* a plan's emits, parsed here (names, arguments) */
+    size_t nowned;
 } wsp_hold_setup;
 
 /* Defaults: 10 minutes, 2 connections per strategy, pings every 30 s. */
 void wsp_hold_setup_init(wsp_hold_setup *s);
+/* Free what the setup parsed itself (a plan's emits). */
+void wsp_hold_setup_cleanup(wsp_hold_setup *s);
 /* Take option o (of wsp_hold_opts) with its parsed value; arg is borrowed. 0, or -1 with err
  * (USAGE). */
 int wsp_hold_setup_set(wsp_hold_setup *s, const wsp_opt *o, const char *arg, const wsp_opt_value *v,

@@ -154,8 +154,7 @@ bool wsp_step_sends_only(wsp_step_kind k)
     return k == WSP_STEP_SEND || k == WSP_STEP_SEND_BINARY || k == WSP_STEP_EMIT;
 }
 
-/* The event names the Socket.IO client library refuses to emit ("is a reserved event name"). */
-static bool sio_reserved(const char *name)
+bool wsp_sio_reserved(const char *name)
 {
     static const char *const reserved[] = {
         "connect",     "connect_error",  "disconnect", "disconnecting",
@@ -182,7 +181,7 @@ int wsp_probe_steps_check(const wsp_probe_config *cfg, wsp_err *err)
                                    "step %zu (%s) is a Socket.IO step: it needs --protocol "
                                    "socketio",
                                    i + 1, name);
-            if (s->kind != WSP_STEP_EXPECT_EVENT && sio_reserved(s->text))
+            if (s->kind != WSP_STEP_EXPECT_EVENT && wsp_sio_reserved(s->text))
                 return wsp_err_set(err, WSP_CLASS_USAGE,
                                    "step %zu (%s): '%.100s' is a reserved Socket.IO event name "
                                    "(the client library refuses to emit it)",
@@ -231,8 +230,7 @@ int wsp_probe_steps_check(const wsp_probe_config *cfg, wsp_err *err)
         case WSP_STEP_SEND:
         case WSP_STEP_SEND_BINARY:
         case WSP_STEP_PING:
-            if (pk == WSP_PROTO_SOCKETIO)
-                judged = false;
+            judged = false; /* the values or arguments an --expect-json judges follow their step */
             break;
         }
     }
@@ -780,6 +778,11 @@ static void proto_next(wsp_probe *p, const wsp_step *s, wsp_step_result *res,
                        const wsp_proto_msg *m)
 {
     p->sub_values++;
+    if (s->kind != WSP_STEP_SUBSCRIBE && s->kind != WSP_STEP_EXPECT_JSON &&
+        s->kind != WSP_STEP_EXPECT_COMPLETE) {
+        res->skipped++; /* a value after the expected ones, while another step runs */
+        return;
+    }
     size_t failed = 0;
     if (s->kind == WSP_STEP_EXPECT_JSON && run_holds(p, m->args, p->step, p->step + 1, &failed)) {
         step_ok(p, "matched"); /* (an expectation may name the errors it wants) */
@@ -862,6 +865,8 @@ static void on_proto_msg(void *ud, const wsp_proto_msg *m)
             step_ok(p, "complete");
             return;
         }
+        if (s->kind != WSP_STEP_SUBSCRIBE && s->kind != WSP_STEP_EXPECT_JSON)
+            return; /* after its expectations held: the subscription is simply over */
         snprintf(res->detail, sizeof res->detail, "the subscription completed");
         wsp_conn_fail(p->conn, WSP_CLASS_WS_EXPECT_MISMATCH,
                       "step %zu: the subscription completed after %u value(s) while this step "

@@ -48,6 +48,8 @@ const char *wsp_step_kind_name(wsp_step_kind k);
  * ("{\"a\":1}" -> "[{\"a\":1}]": one argument), so that {{sent./0/...}} and the expectations
  * read the arguments the way the receiver gets them. Heap; NULL when out of memory. */
 char *wsp_step_emit_args(const char *json);
+/* The event names the Socket.IO client library refuses to emit ("is a reserved event name"). */
+bool wsp_sio_reserved(const char *name);
 /* Whether a step kind only sends (send, send-binary, emit): it waits for nothing. */
 bool wsp_step_sends_only(wsp_step_kind k);
 

@@ -10,6 +10,7 @@
 #include "codec/gql.h"
 #include "codec/target.h"
 #include "util/excerpt.h"
+#include "util/redact.h"
 
 typedef enum proto_state {
     ST_IDLE,         /* the WebSocket is not open yet */
@@ -58,6 +59,15 @@ void wsp_proto_config_cleanup(wsp_proto_config *c)
     free(c->connect_payload);
     free(c->token_key);
     memset(c, 0, sizeof *c);
+}
+
+/* Free a string that may hold the token, wiped first. */
+static void wipe_free(char *s)
+{
+    if (s) {
+        memset(s, 0, strlen(s));
+        free(s);
+    }
 }
 
 static const char *nsp_of(const wsp_proto *p)
@@ -154,6 +164,8 @@ static void timer_cb(uv_timer_t *t)
 {
     wsp_proto *p = t->data;
     double s = (double)p->timeout_us / 1e6;
+    if (wsp_conn_get_phase(p->conn) != WSP_PHASE_OPEN)
+        return; /* closing: the session is over, neither a ping nor its absence counts */
     switch (p->state) {
     case ST_WAIT_OPEN:
         proto_fail(p, WSP_CLASS_WS_MSG_TIMEOUT,
@@ -213,6 +225,16 @@ wsp_proto *wsp_proto_new(uv_loop_t *loop, const wsp_proto_config *cfg, wsp_conn 
     if (token && !(p->token = strdup(token))) {
         free(p);
         return NULL;
+    }
+    if (token && strpbrk(token, "\"\\/")) {
+        /* in the payload the token is a JSON string: a '"', '\\' or '/' in it is escaped
+         * there, and that form too must never reach a trace */
+        json_t *js = json_string(token);
+        char *esc = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+        json_decref(js);
+        if (esc && strlen(esc) > 2)
+            wsp_redact_register(esc + 1, strlen(esc) - 2);
+        wipe_free(esc);
     }
     p->cfg = cfg;
     p->conn = conn;
@@ -274,12 +296,12 @@ void wsp_proto_on_open(wsp_proto *p)
         json_object_set_new(m, "payload", json_loads(payload, 0, &je));
     char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
     json_decref(m);
-    free(payload);
+    wipe_free(payload); /* both may hold the token */
     arm(p, p->timeout_us, 0);
     if (!s || send_text(p, s, strlen(s)) != 0)
         proto_fail(p, s ? WSP_CLASS_WS_DROPPED : WSP_CLASS_INTERNAL, NULL, NULL, 0,
                    "could not send connection_init");
-    free(s);
+    wipe_free(s);
 }
 
 static void deliver(wsp_proto *p, const wsp_proto_msg *m)
@@ -299,19 +321,14 @@ static void sio_send_connect(wsp_proto *p)
     char *payload = p->cfg->eio == 3 ? strdup("") : handshake_payload(p);
     size_t cap = (payload ? strlen(payload) : 0) + strlen(nsp) + 8;
     char *buf = malloc(cap);
+    /* v2 writes "40/chat," too: the encoder's namespace always ends with its ',' */
     int n = payload && buf ? wsp_sio_encode(buf, cap, WSP_SIO_CONNECT, nsp, -1, payload) : -1;
-    if (n > 0 && p->cfg->eio == 3 && !root && (size_t)n + 1 < cap) {
-        buf[n++] = ','; /* v2 writes "40/chat," */
-        buf[n] = '\0';
-    }
     if (n < 0 || send_text(p, buf, (size_t)n) != 0)
         proto_fail(p, n < 0 ? WSP_CLASS_INTERNAL : WSP_CLASS_WS_DROPPED, NULL, NULL, 0,
                    "could not send the namespace's CONNECT");
-    if (payload)
-        memset(payload, 0, strlen(payload)); /* it may hold the token */
+    wipe_free(payload); /* both may hold the token */
     if (buf && n > 0)
         memset(buf, 0, (size_t)n);
-    free(payload);
     free(buf);
 }
 
@@ -803,10 +820,7 @@ void wsp_proto_note_skipped(wsp_proto *p)
 static void proto_closed(uv_handle_t *h)
 {
     wsp_proto *p = h->data;
-    if (p->token) {
-        memset(p->token, 0, strlen(p->token));
-        free(p->token);
-    }
+    wipe_free(p->token);
     free(p->pending);
     free(p);
 }

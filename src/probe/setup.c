@@ -463,10 +463,9 @@ static int json_arg(const char *label, const char *arg, const char *json, bool o
     return bad(err, label, arg, why);
 }
 
-/* --emit and --emit-ack 'EVENT JSON': the name up to the first space, then its arguments. */
-static int set_emit(wsp_probe_setup *s, int id, const char *label, const char *arg, wsp_err *err)
+int wsp_probe_emit_spec(const char *label, const char *arg, char **event, char **args, wsp_err *err)
 {
-    wsp_step step = {.kind = id == WSP_PROBE_OPT_EMIT ? WSP_STEP_EMIT : WSP_STEP_EMIT_ACK};
+    *event = *args = NULL;
     size_t nl = strcspn(arg, " ");
     if (nl == 0)
         return bad(err, label, arg, "expected 'EVENT JSON' (the event's name first)");
@@ -475,13 +474,31 @@ static int set_emit(wsp_probe_setup *s, int id, const char *label, const char *a
         json++;
     if (*json && json_arg(label, arg, json, false, err) != 0)
         return -1;
-    step.text = strndup(arg, nl);
-    step.value_json = *json ? wsp_step_emit_args(json) : NULL;
-    if (!step.text || (*json && !step.value_json)) {
-        step_free(&step);
+    *event = strndup(arg, nl);
+    *args = *json ? wsp_step_emit_args(json) : NULL;
+    if (!*event || (*json && !*args)) {
+        free(*event);
+        free(*args);
+        *event = *args = NULL;
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
     }
-    step.len = nl;
+    if (wsp_sio_reserved(*event)) {
+        free(*event);
+        free(*args);
+        *event = *args = NULL;
+        return bad(err, label, arg,
+                   "a reserved Socket.IO event name (the client library refuses to emit it)");
+    }
+    return 0;
+}
+
+/* --emit and --emit-ack 'EVENT JSON'. */
+static int set_emit(wsp_probe_setup *s, int id, const char *label, const char *arg, wsp_err *err)
+{
+    wsp_step step = {.kind = id == WSP_PROBE_OPT_EMIT ? WSP_STEP_EMIT : WSP_STEP_EMIT_ACK};
+    if (wsp_probe_emit_spec(label, arg, &step.text, &step.value_json, err) != 0)
+        return -1;
+    step.len = strlen(step.text);
     return add_step(s, &step, err);
 }
 
@@ -787,6 +804,12 @@ static int credentials(wsp_probe_setup *s, bool load, wsp_err *err)
     if (s->auth_message && s->auth.in != WSP_AUTH_IN_MESSAGE)
         return wsp_err_set(err, WSP_CLASS_USAGE, "--auth-message needs --auth-in message");
     wsp_proto_kind pk = s->cfg.proto.kind;
+    if (s->auth.in == WSP_AUTH_IN_MESSAGE && pk != WSP_PROTO_NONE)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--auth-in message under --protocol %s: a raw first message would "
+                           "break the protocol; use --auth-in %s",
+                           wsp_proto_kind_name(pk),
+                           pk == WSP_PROTO_SOCKETIO ? "socketio-auth[:KEY]" : "init-payload[:KEY]");
     if (s->auth.in == WSP_AUTH_IN_SOCKETIO_AUTH && pk != WSP_PROTO_SOCKETIO)
         return wsp_err_set(err, WSP_CLASS_USAGE,
                            "--auth-in socketio-auth needs --protocol socketio");

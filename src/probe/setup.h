@@ -136,6 +136,13 @@ typedef struct wsp_probe_target {
      * here then), as the client library reads io("https://host/chat") */
     char nsp[WSP_SIO_NSP_MAX + 1];
 } wsp_probe_target;
+/* An emit as written ('EVENT JSON': the name up to the first space, then its arguments, a
+ * JSON text, placeholders allowed): the name (heap) and the arguments kept as an array (heap,
+ * NULL for none; probe.h wsp_step_emit_args). Refused: no name, a reserved Socket.IO name,
+ * arguments that are not JSON. `label` names it in errors. 0, or -1 with err (USAGE). */
+int wsp_probe_emit_spec(const char *label, const char *arg, char **event, char **args,
+                        wsp_err *err);
+
 int wsp_probe_setup_retarget(const wsp_probe_setup *s, const wsp_probe_config *base,
                              const wsp_url *url, const char *health, wsp_probe_target *t,
                              wsp_err *err);

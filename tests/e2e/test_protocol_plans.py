@@ -396,7 +396,7 @@ checks:
     # steps the protocol cannot run
     ("    protocol: socketio\n", "        - expect: {text: hi}\n", 7, ["step 1", "packets"]),
     ("    protocol: socketio\n", "        - expect: {json: {'/0': 1}}\n", 7, ["step 1"]),
-    ("    protocol: socketio\n", "        - emit: connect\n", 7, ["reserved"]),
+    ("    protocol: socketio\n", "        - emit: connect\n", 9, ["reserved"]),  # at the step
     ("    protocol: graphql\n", "        - expect_complete: true\n", 7, ["no subscription"]),
     ("    protocol: socketio\n", "        - subscribe: '{ a }'\n", 7, ["GraphQL step"]),
     # the shape of the list
@@ -435,3 +435,36 @@ checks:
       steps:
 %s""" % (refused_port, many))
     assert "at most 256 steps" in msg, msg
+
+
+# --- found by review: hold checks and the marker under a protocol ---------------------------
+
+def test_hold_check_speaks_the_environments_protocol(corpus, tmp_path):
+    """A hold: check on a Socket.IO environment answers Engine.IO's pings (300 ms + 300 ms
+    here) and emits: every strategy lives the whole 2 s."""
+    app = corpus.sio_app("--ping-interval", "300", "--ping-timeout", "300")
+    r, j = run_plan(tmp_path, sio_env(app.port) + """
+checks:
+  - hold:
+      name: keep
+      duration: 2s
+      per_strategy: 1
+      ping_ladder: 500ms
+      message_every: 400ms
+      emit: 'echo {"id": "{{uuid}}"}'
+      expect_lifetime: 1500ms
+""")
+    assert r.rc == 0, r
+    c = checks(j)["keep"]
+    assert c["verdict"] == "pass", c
+
+
+@pytest.mark.parametrize("extra,check", [
+    ("", "  - hold: {duration: 1s, message_every: 300ms, send: hi}"),   # send under socketio
+    ("", "  - conversation"),                                            # marker without marker:
+    ("", "  - origin.foreign"),                                          # a security check too
+    ("    marker: {send: 'connect {}', expect: {json: {/0: 1}}}\n", "  - conversation"),
+])
+def test_protocol_plan_refusals_found_by_review(corpus, tmp_path, extra, check):
+    r, j = run_plan(tmp_path, sio_env(9, extra) + "checks:\n" + check + "\n")
+    assert r.rc == 2 and j is None, r

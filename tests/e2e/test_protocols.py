@@ -636,3 +636,61 @@ def test_token_in_the_payload_is_redacted_in_the_trace(corpus, wsprobe, tmp_path
                x.get("text", "").startswith("40/chat,")]
     assert connect and '"token":"[redacted]"' in connect[0]["text"], connect
     assert TOKEN not in trace.read_text()
+
+
+# --- found by review --------------------------------------------------------------------------
+
+def test_engineio3_custom_namespace(corpus, probe):
+    """Socket.IO v2 writes a namespace's CONNECT as 40/chat, (one comma)."""
+    srv = corpus.sio_app("--eio3")
+    r = probe(sio(srv.port, "/chat"), "--protocol", "socketio", "--engineio", "3",
+              "--token-env", "SIO_T", "--auth-in", "query:token", "--emit-ack", 'join "r1"',
+              "--expect-json", "/0/joined=r1", env={"SIO_T": TOKEN}, expect="OK")
+    assert r["protocol"]["socketio_version"] == 4
+
+
+def test_load_ends_with_handshakes_in_flight(peers, wsprobe):
+    """Connections still waiting for the open packet when the run ends are released with
+    their protocol: the run ends at its duration, not at the handshake timeout (and ASan sees
+    no use after free)."""
+    srv = peers.proto_hostile("sio-silent")
+    t0 = time.monotonic()
+    r = wsprobe("load", sio(srv.port), "--protocol", "socketio", "--connections", "5",
+                "--duration", "1s", "--timeout", "15s", "--json", timeout=40)
+    assert r.json is not None, r
+    assert time.monotonic() - t0 < 10, r
+    assert r["connections"]["opened"] == 0
+
+
+def test_graphql_values_during_other_steps(corpus, probe, wsprobe):
+    url = gql(corpus.gql().port)
+    # the values after the expected one arrive while the ping waits: skipped, not a failure
+    probe(url, *GQL_AUTH, "--subscribe", "subscription { count }", "--expect-json",
+          "/data/count=1", "--ping", env={"GQL_T": TOKEN}, expect="OK")
+    # an expectation separated from its subscription by another step is refused
+    r = wsprobe("probe", url, *GQL_AUTH, "--subscribe", "subscription { count }", "--ping",
+                "--expect-json", "/data/count=1", env={"GQL_T": TOKEN})
+    assert r.rc == exit_codes()["USAGE"], r
+
+
+@pytest.mark.parametrize("args", [
+    ["load", "--emit", "x 1", "--rate", "1"],                              # nothing answers it
+    ["probe", "--token-env", "T", "--auth-in", "message"],                 # a raw credential
+    ["security", "--marker-send", "connect {}", "--checks", "auth.missing"],  # reserved name
+])
+def test_protocol_refusals_found_by_review(wsprobe, args):
+    r = wsprobe(args[0], "ws://127.0.0.1:9/", "--protocol", "socketio", *args[1:],
+                env={"T": "x"})
+    assert r.rc == exit_codes()["USAGE"], r
+
+
+def test_token_with_a_quote_is_redacted_in_the_trace(corpus, wsprobe, tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    tok = 'q"uo\\te-' + "9" * 12
+    wsprobe("probe", sio(corpus.sio_app().port, "/chat"), "--protocol", "socketio",
+            "--token-env", "SIO_T", "--auth-in", "socketio-auth", "--trace", str(trace),
+            env={"SIO_T": tok})
+    text = trace.read_text()
+    assert "40/chat," in text
+    for form in (tok, json.dumps(tok)[1:-1], "9" * 12):
+        assert form not in text, form

@@ -20,6 +20,7 @@
 #include "codec/jsonptr.h"
 #include "util/rand.h"
 #include "check/security/security_int.h"
+#include "probe/setup.h"
 #include "codec/template.h"
 
 /* ---- the catalog ---- */
@@ -338,14 +339,10 @@ static int marker_request(const wsp_env *env, wsp_probe_config *cfg)
         s.text = strdup(t);
         break;
     case WSP_PROTO_SOCKETIO: {
-        size_t nl = strcspn(t, " ");
-        const char *args = t[nl] ? t + nl + 1 : "";
+        wsp_err e; /* checked at start (cmd_security, the plan's marker): memory only here */
         s.kind = WSP_STEP_EMIT_ACK;
-        s.text = strndup(t, nl);
-        if (*args && !(s.value_json = wsp_step_emit_args(args))) {
-            free(s.text);
+        if (wsp_probe_emit_spec("--marker-send", t, &s.text, &s.value_json, &e) != 0)
             return -1;
-        }
         break;
     }
     case WSP_PROTO_GRAPHQL:
