@@ -116,7 +116,7 @@ typedef struct worker {
     unsigned sec_index;
     uint64_t sec_sent, sec_matched, sec_errors, sec_opened;
     counters k;
-    wsp_hist lat, unc, phase[WSP_LOAD_PH_COUNT], sec_lat, pong;
+    wsp_hist lat, unc, phase[WSP_LOAD_PH_COUNT], sec_lat, sec_unc, pong;
 } worker;
 
 typedef struct run {
@@ -140,7 +140,7 @@ typedef struct run {
     size_t nseries, cap;
     unsigned *contrib;
     bool *final;
-    wsp_hist *ring; /* SERIES_RING per-second histograms */
+    wsp_hist *ring; /* SERIES_RING per-second histograms, corrected; then as many uncorrected */
     long last_final;
     uv_loop_t main_loop;
     uv_async_t main_wake;
@@ -565,6 +565,7 @@ static void complete(lconn *lc, unsigned i, uint64_t now)
     uint64_t corr = now > f->intended ? now - f->intended : 0;
     uint64_t unc = now > f->sent ? now - f->sent : 0;
     wsp_hist_record(&w->sec_lat, corr);
+    wsp_hist_record(&w->sec_unc, unc);
     w->sec_matched++;
     if (f->measured) {
         w->k.msg_matched++;
@@ -1017,6 +1018,18 @@ static void starter_cb(uv_timer_t *t)
         uv_timer_stop(t);
 }
 
+/* One second's percentiles, corrected (h) and uncorrected (u); both emptied for reuse. */
+static void second_percentiles(wsp_load_second *e, wsp_hist *h, wsp_hist *u)
+{
+    e->p50_ns = wsp_hist_percentile(h, 50);
+    e->p99_ns = wsp_hist_percentile(h, 99);
+    e->max_ns = h->max;
+    e->u_p50_ns = wsp_hist_percentile(u, 50);
+    e->u_p99_ns = wsp_hist_percentile(u, 99);
+    wsp_hist_init(h);
+    wsp_hist_init(u);
+}
+
 static void flush_second(worker *w)
 {
     run *r = w->run;
@@ -1053,13 +1066,11 @@ static void flush_second(worker *w)
         e->errors += w->sec_errors;
         e->opened += w->sec_opened;
         e->open += w->open;
-        wsp_hist *h = &r->ring[s % SERIES_RING];
+        wsp_hist *h = &r->ring[s % SERIES_RING], *u = &r->ring[SERIES_RING + s % SERIES_RING];
         wsp_hist_merge(h, &w->sec_lat);
+        wsp_hist_merge(u, &w->sec_unc);
         if (++r->contrib[s] >= r->nw) {
-            e->p50_ns = wsp_hist_percentile(h, 50);
-            e->p99_ns = wsp_hist_percentile(h, 99);
-            e->max_ns = h->max;
-            wsp_hist_init(h);
+            second_percentiles(e, h, u);
             r->final[s] = true;
             if ((long)s > r->last_final)
                 r->last_final = (long)s;
@@ -1074,6 +1085,7 @@ static void flush_second(worker *w)
 reset:
     w->sec_sent = w->sec_matched = w->sec_errors = w->sec_opened = 0;
     wsp_hist_init(&w->sec_lat);
+    wsp_hist_init(&w->sec_unc);
 }
 
 static void check_timeouts(worker *w, uint64_t now)
@@ -1456,6 +1468,7 @@ static int worker_init(run *r, worker *w, unsigned id, wsp_err *err)
     wsp_hist_init(&w->pong);
     wsp_hist_init(&w->unc);
     wsp_hist_init(&w->sec_lat);
+    wsp_hist_init(&w->sec_unc);
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
         wsp_hist_init(&w->phase[p]);
     w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -1597,13 +1610,9 @@ static void collect(run *r, const wsp_load_config *cfg, wsp_load_result *out, ui
     out->conn_peak_open = r->peak_open;
     /* the seconds not every worker finished (the last one) */
     for (size_t s = 0; s < r->nseries; s++) {
-        if (!r->final[s]) {
-            wsp_hist *h = &r->ring[s % SERIES_RING];
-            r->series[s].p50_ns = wsp_hist_percentile(h, 50);
-            r->series[s].p99_ns = wsp_hist_percentile(h, 99);
-            r->series[s].max_ns = h->max;
-            wsp_hist_init(h);
-        }
+        if (!r->final[s])
+            second_percentiles(&r->series[s], &r->ring[s % SERIES_RING],
+                               &r->ring[SERIES_RING + s % SERIES_RING]);
         if (r->series[s].open > out->conn_peak_open)
             out->conn_peak_open = r->series[s].open;
     }
@@ -1667,7 +1676,7 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
     r->reply_timeout_ns = (rt ? rt : WSP_PROBE_DEFAULT_TIMEOUT_US) * 1000ull;
     r->msg_vars = cfg->message && !cfg->message_binary && wsp_tmpl_has_vars(cfg->message);
     pthread_mutex_init(&r->mu, NULL);
-    r->ring = calloc(SERIES_RING, sizeof *r->ring);
+    r->ring = calloc(2 * SERIES_RING, sizeof *r->ring);
     r->workers = calloc(r->nw, sizeof *r->workers);
     if (!r->ring || !r->workers) {
         wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");

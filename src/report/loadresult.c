@@ -187,11 +187,13 @@ json_t *wsp_load_result_to_json(const wsp_load_result *r)
     for (size_t s = 0; s < r->nseries; s++) {
         const wsp_load_second *e = &r->series[s];
         json_array_append_new(
-            se, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "t", (json_int_t)(s + 1),
-                          "open", (json_int_t)e->open, "opened", (json_int_t)e->opened, "sent",
-                          (json_int_t)e->sent, "matched", (json_int_t)e->matched, "errors",
-                          (json_int_t)e->errors, "p50_ms", (double)e->p50_ns / 1e6, "p99_ms",
-                          (double)e->p99_ns / 1e6, "max_ms", (double)e->max_ns / 1e6));
+            se, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f}", "t",
+                          (json_int_t)(s + 1), "open", (json_int_t)e->open, "opened",
+                          (json_int_t)e->opened, "sent", (json_int_t)e->sent, "matched",
+                          (json_int_t)e->matched, "errors", (json_int_t)e->errors, "p50_ms",
+                          (double)e->p50_ns / 1e6, "p99_ms", (double)e->p99_ns / 1e6, "max_ms",
+                          (double)e->max_ns / 1e6, "u_p50_ms", (double)e->u_p50_ns / 1e6,
+                          "u_p99_ms", (double)e->u_p99_ns / 1e6));
     }
     json_object_set_new(o, "series", se);
     json_object_set_new(o, "series_percentiles",
@@ -330,6 +332,8 @@ int wsp_load_result_from_json(wsp_load_result *r, const json_t *j, wsp_err *err)
             s->p50_ns = (uint64_t)(getf(e, "p50_ms") * 1e6);
             s->p99_ns = (uint64_t)(getf(e, "p99_ms") * 1e6);
             s->max_ns = (uint64_t)(getf(e, "max_ms") * 1e6);
+            s->u_p50_ns = (uint64_t)(getf(e, "u_p50_ms") * 1e6); /* 0 in reports before 0.2 */
+            s->u_p99_ns = (uint64_t)(getf(e, "u_p99_ms") * 1e6);
         }
     }
     const char *sp = json_string_value(json_object_get(j, "series_percentiles"));
@@ -363,6 +367,8 @@ int wsp_load_result_merge(wsp_load_result *d, const wsp_load_result *s)
         a->p50_ns = max_u64(a->p50_ns, b->p50_ns);
         a->p99_ns = max_u64(a->p99_ns, b->p99_ns);
         a->max_ns = max_u64(a->max_ns, b->max_ns);
+        a->u_p50_ns = max_u64(a->u_p50_ns, b->u_p50_ns);
+        a->u_p99_ns = max_u64(a->u_p99_ns, b->u_p99_ns);
     }
     d->series_merged = true;
     if (!d->url[0])

@@ -26,6 +26,7 @@ typedef struct wsp_load_second {
     uint64_t matched;                /* replies matched */
     uint64_t errors;                 /* failures counted */
     uint64_t p50_ns, p99_ns, max_ns; /* corrected latency of the replies matched in it */
+    uint64_t u_p50_ns, u_p99_ns;     /* the same uncorrected (from the actual send) */
 } wsp_load_second;
 
 /* The phases timed per connection (hist per phase). */

@@ -118,6 +118,42 @@ void wsp_xmlw_begin(wsp_xmlw *w, FILE *f)
     put(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
 }
 
+void wsp_xmlw_begin_html(wsp_xmlw *w, FILE *f)
+{
+    memset(w, 0, sizeof *w);
+    w->f = f;
+    w->html = true;
+    put(w, "<!DOCTYPE html>");
+}
+
+int wsp_xmlw_raw(wsp_xmlw *w, const char *text)
+{
+    if (strpbrk(text, "<&")) {
+        w->failed = true;
+        return -1;
+    }
+    close_start(w);
+    put(w, text);
+    w->has_text = true;
+    return 0;
+}
+
+/* HTML's void elements (written <x/>), and SVG's, which may be empty as in XML. */
+static bool may_self_close(const wsp_xmlw *w, const char *el)
+{
+    static const char *const voids[] = {"area",  "base", "br",   "col",    "embed", "hr", "img",
+                                        "input", "link", "meta", "source", "wbr",   NULL};
+    if (!w->html)
+        return true;
+    for (size_t i = 0; voids[i]; i++)
+        if (strcmp(el, voids[i]) == 0)
+            return true;
+    for (int d = 0; d <= w->depth; d++) /* inside <svg> (the element itself is on the stack) */
+        if (w->stack[d] && strcmp(w->stack[d], "svg") == 0 && strcmp(el, "svg") != 0)
+            return true;
+    return false;
+}
+
 void wsp_xmlw_start(wsp_xmlw *w, const char *element)
 {
     close_start(w);
@@ -192,7 +228,12 @@ void wsp_xmlw_end(wsp_xmlw *w)
         return;
     }
     const char *el = w->stack[--w->depth];
-    if (w->in_start) {
+    if (w->in_start && !may_self_close(w, el)) {
+        put(w, "></");
+        put(w, el);
+        put(w, ">");
+        w->in_start = false;
+    } else if (w->in_start) {
         put(w, "/>");
         w->in_start = false;
     } else {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define WSP_XMLW_DEPTH 16
+#define WSP_XMLW_DEPTH 24
 
 typedef struct wsp_xmlw {
     FILE *f;
@@ -20,10 +20,18 @@ typedef struct wsp_xmlw {
     bool in_start; /* the start tag is open: attributes may follow */
     bool has_text; /* the current element got text (its end tag follows on the same line) */
     bool failed;
+    bool html; /* polyglot XHTML: an empty element that is not void gets its end tag */
 } wsp_xmlw;
 
 /* Begin a document on f (the XML declaration). */
 void wsp_xmlw_begin(wsp_xmlw *w, FILE *f);
+/* Begin a polyglot XHTML document on f (<!DOCTYPE html>, no XML declaration): read the same by
+ * an HTML parser and an XML one, so an empty non-void element is written <x></x> (the void
+ * ones, and SVG's, <x/>). The caller writes <html xmlns=...>. */
+void wsp_xmlw_begin_html(wsp_xmlw *w, FILE *f);
+/* Text written as it is, for <style>: -1 (and nothing written) when it holds '<' or '&', which
+ * would read differently as HTML and as XML. */
+int wsp_xmlw_raw(wsp_xmlw *w, const char *text);
 void wsp_xmlw_start(wsp_xmlw *w, const char *element);
 void wsp_xmlw_attr(wsp_xmlw *w, const char *name, const char *value);
 void wsp_xmlw_attrf(wsp_xmlw *w, const char *name, const char *fmt, ...)
