@@ -1410,6 +1410,15 @@ static void judge_passed(wsp_audit *a, const wsp_junit_case *c, test_entry *e, f
 
     if ((net_glob || fl != SIZE_MAX) && c->time_us < 0)
         a->sum.unknown_time++;
+    if (net_glob && c->time_us >= 0) {
+        unsigned b = 0;
+        while (b + 1 < WSP_AUDIT_NET_BUCKETS &&
+               (double)c->time_us / 1000.0 > wsp_audit_net_bucket_ms(b))
+            b++;
+        a->sum.net_hist[b]++;
+        if (fl != SIZE_MAX && cfg->floors[fl].us > a->sum.net_floor_us)
+            a->sum.net_floor_us = cfg->floors[fl].us;
+    }
 
     /* 2: zero time */
     bool zero = false;
@@ -2514,6 +2523,12 @@ static json_t *finding_json(const wsp_audit_finding *fd)
     return o;
 }
 
+double wsp_audit_net_bucket_ms(unsigned i)
+{
+    static const double mant[] = {1, 2, 5};
+    return mant[i % 3] * pow(10, (double)(i / 3) - 2);
+}
+
 int wsp_audit_write_json(const wsp_audit *a, FILE *f)
 {
     const wsp_audit_summary *s = &a->sum;
@@ -2564,6 +2579,17 @@ int wsp_audit_write_json(const wsp_audit *a, FILE *f)
         json_array_append_new(errs, eo);
     }
     json_object_set_new(root, "errors", errs);
+    if (s->network) { /* the network tests' passes by duration, for the HTML report's plot */
+        json_t *up = json_array(), *cn = json_array();
+        for (unsigned b = 0; b < WSP_AUDIT_NET_BUCKETS; b++) {
+            json_array_append_new(up, json_real(wsp_audit_net_bucket_ms(b)));
+            json_array_append_new(cn, json_integer((json_int_t)s->net_hist[b]));
+        }
+        json_object_set_new(
+            root, "network_durations",
+            json_pack("{s:o,s:o,s:o}", "upper_ms", up, "counts", cn, "floor_ms",
+                      s->net_floor_us ? json_real((double)s->net_floor_us / 1e3) : json_null()));
+    }
     /* the envelope every JSON report carries (report.h), and the one redactor */
     root = wsp_report_envelope(root, "audit");
     if (!root)

@@ -176,6 +176,8 @@ typedef struct wsp_audit_finding {
     uint64_t seq;      /* order of discovery */
 } wsp_audit_finding;
 
+#define WSP_AUDIT_NET_BUCKETS 25
+
 typedef struct wsp_audit_summary {
     uint64_t files, bad_files, bytes;
     uint64_t cases, passed, failed, errored, skipped, flaky, excluded;
@@ -184,7 +186,14 @@ typedef struct wsp_audit_summary {
     uint64_t findings;     /* all findings, kept or not */
     uint64_t per_rule[WSP_AUDIT_RULE_COUNT];
     uint64_t baseline_files, baseline_tests;
+    /* the network tests' passes by duration: bucket i holds those up to
+     * wsp_audit_net_bucket_ms(i) (the last: any longer); the strictest floor one of them met */
+    uint64_t net_hist[WSP_AUDIT_NET_BUCKETS];
+    uint64_t net_floor_us;
 } wsp_audit_summary;
+
+/* The upper bound (ms) of bucket i of net_hist: 0.01, 0.02, 0.05, 0.1 ... 1e6 (1-2-5). */
+double wsp_audit_net_bucket_ms(unsigned i);
 
 typedef struct wsp_audit wsp_audit;
 

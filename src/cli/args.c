@@ -9,13 +9,24 @@
 #include "cli.h"
 #include "wsp_config.h"
 
-enum { OPT_HELP = 990, OPT_VERSION, OPT_JSON };
+enum { OPT_HELP = 990, OPT_VERSION, OPT_JSON, OPT_HTML };
 
-static const wsp_opt common_opts[] = {
+static const wsp_opt json_opts[] = {
     {"json", 0, WSP_OPT_PATH, OPT_JSON, "FILE",
      "--json: the JSON report on stdout instead of this view;\n--json=FILE: the JSON report to "
      "FILE as well",
      0, 0, NULL, NULL, WSP_OPT_OPTIONAL},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+static const wsp_opt html_opts[] = {
+    {"html", 0, WSP_OPT_PATH, OPT_HTML, "FILE",
+     "the report as one self-contained HTML file (charts,\nno network: docs/reports.md)", 0, 0,
+     NULL, NULL, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
+};
+
+static const wsp_opt common_opts[] = {
     {"help", 'h', WSP_OPT_FLAG, OPT_HELP, NULL, "this help", 0, 0, NULL, NULL, 0},
     {"version", 0, WSP_OPT_FLAG, OPT_VERSION, NULL, "the version", 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
@@ -27,9 +38,13 @@ static const wsp_opt common_opts[] = {
 static size_t all_tables(const wsp_cli_spec *s, const wsp_opt **t)
 {
     size_t n = 0;
-    for (; s->tables && s->tables[n] && n < MAX_TABLES - 2; n++)
+    for (; s->tables && s->tables[n] && n < MAX_TABLES - 4; n++)
         t[n] = s->tables[n];
-    t[n++] = (s->flags & WSP_CLI_JSON) ? common_opts : common_opts + 1;
+    if (s->flags & WSP_CLI_JSON)
+        t[n++] = json_opts;
+    if (s->flags & WSP_CLI_HTML)
+        t[n++] = html_opts;
+    t[n++] = common_opts;
     t[n] = NULL;
     return n;
 }
@@ -292,6 +307,10 @@ int wsp_cli_parse(const wsp_cli_spec *s, int argc, char **argv, wsp_cli_take_fn 
         if (o->id == OPT_JSON) {
             out->json = true;
             out->json_file = optarg && strcmp(optarg, "-") != 0 ? optarg : NULL;
+            continue;
+        }
+        if (o->id == OPT_HTML) {
+            out->html_file = optarg;
             continue;
         }
         if (take(ud, o, optarg, &v) != 0)

@@ -28,6 +28,7 @@ typedef struct wsp_cli_alias {
  * a word that does not start with '-' and is not an operand this command takes by its suffix
  * (`.yaml`, `.yml`, `.xml`, `.gz`) is read as --json=FILE, with a warning */
 #define WSP_CLI_JSON_SPACED 0x2u
+#define WSP_CLI_HTML 0x4u /* takes --html FILE (report/html.h) */
 
 typedef struct wsp_cli_spec {
     const char *cmd;              /* "probe" */
@@ -42,6 +43,7 @@ typedef struct wsp_cli_spec {
 typedef struct wsp_cli_out {
     bool json;             /* --json or --json=FILE */
     const char *json_file; /* --json=FILE; NULL: stdout (and no human view) */
+    const char *html_file; /* --html FILE, or NULL */
     char **operands;       /* what is not an option, in order (argv's) */
     int noperands;
 } wsp_cli_out;

@@ -20,6 +20,7 @@ int wsp_cmd_load(int argc, char **argv);
 int wsp_cmd_load_merge(int argc, char **argv);
 int wsp_cmd_hold(int argc, char **argv);
 int wsp_cmd_exporter(int argc, char **argv);
+int wsp_cmd_report(int argc, char **argv);
 
 /* Print "wsprobe: <cmd>: message" to stderr, and the hint on a second line if given.
  * Returns 2 (USAGE) for `return wsp_cli_usage_error(...)`. */
@@ -30,6 +31,11 @@ int wsp_cli_usage_error(const char *cmd, const char *fmt, ...)
  * "-": stdout). A write that fails is said on stderr. Returns 0 or -1. */
 #include <jansson.h>
 int wsp_cli_json_write(const char *cmd, json_t *report, const char *path);
+/* The report of a run as the command line asked: JSON (--json[=FILE]) and HTML (--html FILE,
+ * rendered from the same JSON: report/html.h). Takes `report`. 0, or -1 after saying on
+ * stderr what could not be written (OUTPUT_FAILED). */
+struct wsp_cli_out;
+int wsp_cli_report(const char *cmd, json_t *report, const struct wsp_cli_out *out);
 
 /* Whether `name` (len bytes, with its "--") is an option people type by habit that would carry
  * a secret as its value (--token, --jwt-secret, --password): refused with advice. */

@@ -9,6 +9,8 @@
 #include "util/redact.h"
 #include "util/buf.h"
 #include "util/files.h"
+#include "args.h"
+#include "report/html.h"
 #include "report/report.h"
 
 int wsp_cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -31,6 +33,31 @@ int wsp_cli_json_write(const char *cmd, json_t *report, const char *path)
     fprintf(stderr, "wsprobe: %s: OUTPUT_FAILED: cannot write the JSON report%s%s: %s\n", cmd,
             path ? " to " : "", path ? path : "", eb);
     return -1;
+}
+
+int wsp_cli_report(const char *cmd, json_t *report, const wsp_cli_out *out)
+{
+    int rc = 0;
+    if (out->html_file) {
+        json_t *e = wsp_report_envelope(json_deep_copy(report), cmd);
+        wsp_err err;
+        wsp_err_clear(&err);
+        if (e)
+            wsp_redact_json(e);
+        if (!e || wsp_html_write_file(out->html_file, e, &err) != 0) {
+            fprintf(stderr, "wsprobe: %s: OUTPUT_FAILED: cannot write the HTML report: %s\n", cmd,
+                    e ? err.msg : "out of memory");
+            rc = -1;
+        }
+        json_decref(e);
+    }
+    if (out->json) {
+        if (wsp_cli_json_write(cmd, report, out->json_file) != 0)
+            rc = -1;
+    } else {
+        json_decref(report);
+    }
+    return rc;
 }
 
 bool wsp_cli_color(FILE *f)

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* open_memstream */
 /* cmd_audit.c - `wsprobe audit REPORT|DIR...`: flag hollow tests in JUnit XML reports.
  *
  * Flags and a YAML file (--config, read first; flags add to its lists and override its single
@@ -19,6 +20,7 @@
 #include "util/clock.h"
 #include "audit/audit.h"
 #include "args.h"
+#include "report/html.h"
 #include "cli.h"
 #include "probe/setup.h"
 
@@ -329,9 +331,33 @@ static int load_config(wsp_audit_config *cfg, int argc, char **argv)
     return 0;
 }
 
-/* The human report (or the input errors on stderr), JSON, JUnit and the saved baseline.
+/* --html: the JSON report, read back, drawn (report/html.h): the page's figures are the JSON's.
+ * 0, or -1 said on stderr. */
+static int write_html(const wsp_audit *a, const char *path)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    int rc = m && wsp_audit_write_json(a, m) == 0 ? 0 : -1;
+    if (m && fclose(m) != 0)
+        rc = -1;
+    json_error_t je;
+    json_t *j = rc == 0 ? json_loadb(buf, len, 0, &je) : NULL;
+    free(buf);
+    wsp_err err;
+    wsp_err_clear(&err);
+    if (!j || wsp_html_write_file(path, j, &err) != 0) {
+        fprintf(stderr, "wsprobe: audit: OUTPUT_FAILED: cannot write the HTML report: %s\n",
+                j ? err.msg : "out of memory");
+        rc = -1;
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* The human report (or the input errors on stderr), JSON, HTML, JUnit and the saved baseline.
  * Returns the exit code. */
-static int write_reports(wsp_audit *a, const wsp_audit_config *cfg, int code)
+static int write_reports(wsp_audit *a, const wsp_audit_config *cfg, const char *html, int code)
 {
     wsp_err err;
     bool json_stdout = cfg->json_path && strcmp(cfg->json_path, "-") == 0;
@@ -354,6 +380,8 @@ static int write_reports(wsp_audit *a, const wsp_audit_config *cfg, int code)
             code =
                 wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED); /* the evidence is lost: this wins */
     }
+    if (html && write_html(a, html) != 0)
+        code = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED);
     if (cfg->junit_path) {
         FILE *f = open_out(cfg->junit_path, "--junit");
         if (!f || close_out(f, cfg->junit_path, "--junit", wsp_audit_write_junit(a, f)) < 0)
@@ -374,7 +402,7 @@ int wsp_cmd_audit(int argc, char **argv)
                                .usage = audit_usage,
                                .after = audit_after,
                                .tables = tables,
-                               .flags = WSP_CLI_JSON | WSP_CLI_JSON_SPACED};
+                               .flags = WSP_CLI_JSON | WSP_CLI_JSON_SPACED | WSP_CLI_HTML};
     audit_cli ac = {.list_rules = false};
     wsp_audit_config_init(&ac.cfg);
     wsp_audit_config *const cfgp = &ac.cfg;
@@ -431,7 +459,7 @@ int wsp_cmd_audit(int argc, char **argv)
     wsp_audit_finish(a);
     code = wsp_audit_exit_code(a);
 
-    code = write_reports(a, cfgp, code);
+    code = write_reports(a, cfgp, out.html_file, code);
     wsp_audit_free(a);
 out:
     wsp_audit_config_cleanup(cfgp);

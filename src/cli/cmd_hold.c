@@ -121,7 +121,7 @@ int wsp_cmd_hold(int argc, char **argv)
                                .usage = hold_usage,
                                .tables = tables,
                                .omit = hold_omits,
-                               .flags = WSP_CLI_JSON};
+                               .flags = WSP_CLI_JSON | WSP_CLI_HTML};
     wsp_cli_out out;
     wsp_hold_result r = {0};
     wsp_hold_verdict v = {0};
@@ -150,8 +150,8 @@ int wsp_cmd_hold(int argc, char **argv)
         goto done;
     }
     rc = v.exit_code;
-    bool lost = out.json && wsp_cli_json_write(cmd, wsp_hold_report_json(c, &r, &v, h.po.url),
-                                               out.json_file) != 0;
+    bool lost = (out.json || out.html_file) &&
+                wsp_cli_report(cmd, wsp_hold_report_json(c, &r, &v, h.po.url), &out) != 0;
     if (wsp_cli_human(&out) && !h.po.quiet)
         wsp_hold_report_human(stdout, c, &r, &v, h.po.url);
     if (h.junit && wsp_hold_report_junit(h.junit, c, &r, &v, h.po.url) != 0) {

@@ -523,7 +523,7 @@ static int write_json(const judging *j, const verdicts *v, const wsp_load_result
     json_object_set_new(o, "thresholds", ta);
     if (v->have_cmp)
         json_object_set_new(o, "baseline", baseline_json(j, v));
-    return wsp_cli_json_write(j->cmd, o, j->out->json_file);
+    return wsp_cli_report(j->cmd, o, j->out);
 }
 
 static void print_human(FILE *mf, const judging *j, const verdicts *v, const wsp_load_result *r,
@@ -613,7 +613,7 @@ static int judge_and_report(const judging *j, wsp_load_result *r)
     }
     if (j->junit && write_junit(j, &v, r) != 0)
         write_failed(j, j->junit, &rc);
-    if (j->out->json && write_json(j, &v, r, rc, none_open) != 0)
+    if ((j->out->json || j->out->html_file) && write_json(j, &v, r, rc, none_open) != 0)
         rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED); /* said on stderr */
     if (!wsp_cli_human(j->out) || (j->quiet && rc == 0))
         return rc;
@@ -1008,7 +1008,7 @@ int wsp_cmd_load(int argc, char **argv)
                                .usage = load_usage,
                                .tables = tables,
                                .omit = load_refuses,
-                               .flags = WSP_CLI_JSON};
+                               .flags = WSP_CLI_JSON | WSP_CLI_HTML};
     load_args *a = calloc(1, sizeof *a);
     if (!a)
         return 70;
@@ -1054,7 +1054,7 @@ int wsp_cmd_load_merge(int argc, char **argv)
     static const char cmd[] = "load-merge";
     static const wsp_opt *const tables[] = {report_opts, merge_out_opts, NULL};
     const wsp_cli_spec spec = {
-        .cmd = cmd, .usage = merge_usage, .tables = tables, .flags = WSP_CLI_JSON};
+        .cmd = cmd, .usage = merge_usage, .tables = tables, .flags = WSP_CLI_JSON | WSP_CLI_HTML};
     judging j;
     judging_init(&j, cmd);
     wsp_cli_out out;

@@ -84,7 +84,7 @@ static int parity_reports(const wsp_planrun_opts *o, const wsp_cli_out *out, jso
     int rc = (int)json_integer_value(json_object_get(report, "exit_code"));
     if (!o->quiet && wsp_cli_human(out))
         wsp_parity_human(stdout, report, wsp_cli_color(stdout));
-    if (out->json && wsp_cli_json_write(o->cmd, json_incref(report), out->json_file) != 0)
+    if ((out->json || out->html_file) && wsp_cli_report(o->cmd, json_incref(report), out) != 0)
         rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED); /* the evidence is lost: this wins */
     json_decref(report);
     if (o->junit) {

@@ -281,7 +281,7 @@ int wsp_planrun_parse(const char *cmd, const char *usage, const char *after, boo
                                .usage = usage,
                                .after = after,
                                .tables = parity ? parity_tables : run_tables,
-                               .flags = WSP_CLI_JSON | WSP_CLI_JSON_SPACED};
+                               .flags = WSP_CLI_JSON | WSP_CLI_JSON_SPACED | WSP_CLI_HTML};
     memset(o, 0, sizeof *o);
     o->cmd = cmd;
     o->many_envs = parity;
@@ -310,9 +310,9 @@ static int run_reports(const wsp_planrun_opts *o, const wsp_cli_out *out, const 
         wsp_runreport_human(stdout, rr, wsp_cli_color(stdout));
     else if (rc != 0)
         wsp_runreport_human(stderr, rr, false);
-    if (out->json) {
+    if (out->json || out->html_file) {
         json_t *j = wsp_runreport_json(rr);
-        if (!j || wsp_cli_json_write(cmd, j, out->json_file) != 0)
+        if (!j || wsp_cli_report(cmd, j, out) != 0)
             rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED); /* the evidence is lost: this wins */
     }
     if (o->junit) {

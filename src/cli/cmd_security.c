@@ -381,7 +381,7 @@ static int report(const sec_cli *c, const wsp_cli_out *out, const wsp_check_def 
                         .duration_ms = dur,
                         .strict = false};
     int rc = wsp_runreport_exit_code(results, n, false);
-    json_t *o = out->json ? wsp_runreport_json(&rr) : NULL;
+    json_t *o = out->json || out->html_file ? wsp_runreport_json(&rr) : NULL;
     if (o) {
         json_object_set_new(o, "suite", json_string("security"));
         json_object_set_new(o, "include_staging_only", json_boolean(c->staging));
@@ -391,7 +391,7 @@ static int report(const sec_cli *c, const wsp_cli_out *out, const wsp_check_def 
             json_object_set_new(ck, "priority", json_integer(sel[i]->priority));
             json_object_set_new(ck, "prod_safe", json_boolean(sel[i]->prod_safe));
         }
-        if (wsp_cli_json_write(CMD, o, out->json_file) != 0)
+        if (wsp_cli_report(CMD, o, out) != 0)
             rc = wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED); /* the evidence is lost: this wins */
     }
     if (wsp_cli_human(out) && (!c->po.quiet || rc != 0))
@@ -478,7 +478,7 @@ int wsp_cmd_security(int argc, char **argv)
                                .tables = security_tables(),
                                .omit = refused,
                                .aliases = aliases,
-                               .flags = WSP_CLI_JSON};
+                               .flags = WSP_CLI_JSON | WSP_CLI_HTML};
     sec_cli c;
     memset(&c, 0, sizeof c);
     wsp_env_init(&c.env);

@@ -30,6 +30,7 @@ static const command commands[] = {
     {"load-merge", wsp_cmd_load_merge, "merge load reports from several agents, exactly"},
     {"hold", wsp_cmd_hold, "keep connections open and say when, how and why each one ended"},
     {"exporter", wsp_cmd_exporter, "WebSocket probes for Prometheus: /probe?target=&module="},
+    {"report", wsp_cmd_report, "render a saved --json report as one self-contained HTML page"},
 };
 
 static void usage(FILE *f)

@@ -211,6 +211,16 @@ void wsp_xmlw_text(wsp_xmlw *w, const char *text)
     free(c);
 }
 
+void wsp_xmlw_textf(wsp_xmlw *w, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    wsp_xmlw_text(w, buf);
+}
+
 void wsp_xmlw_suite(wsp_xmlw *w, const char *element, const char *name, size_t tests,
                     size_t failures, size_t errors)
 {

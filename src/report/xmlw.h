@@ -37,6 +37,7 @@ void wsp_xmlw_attr(wsp_xmlw *w, const char *name, const char *value);
 void wsp_xmlw_attrf(wsp_xmlw *w, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void wsp_xmlw_text(wsp_xmlw *w, const char *text);
+void wsp_xmlw_textf(wsp_xmlw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Start a <testsuites> or <testsuite> with its name and counts (the JUnit head every report
  * shares); more attributes may follow. */
 void wsp_xmlw_suite(wsp_xmlw *w, const char *element, const char *name, size_t tests,
