@@ -255,7 +255,7 @@ static void fit(axis *a, const series *s, size_t ns, bool use_x, double floor_at
         if (hi <= lo)
             hi = lo * 10;
     } else {
-        if (!use_x && lo > 0)
+        if (lo > 0) /* from zero: seconds since the start, counts, milliseconds */
             lo = 0;
         if (hi <= lo)
             hi = lo + 1;
@@ -1007,10 +1007,7 @@ static void audit_page(wsp_xmlw *w, const json_t *r)
     {
         wsp_xmlw_start(w, "tr");
         el(w, "td", NULL, str(f, "rule"));
-        char t[600];
-        snprintf(t, sizeof t, "%s%s%s", str(f, "classname"), *str(f, "classname") ? "." : "",
-                 str(f, "name"));
-        el(w, "td", NULL, t);
+        el(w, "td", NULL, str(f, "test"));
         el(w, "td", NULL, str(f, "file"));
         el(w, "td", NULL, str(f, "message"));
         wsp_xmlw_end(w);
