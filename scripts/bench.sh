@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: every benchmark in bench/, one after another. Each prints its figures; none
-# passes or fails on time. BENCH=name runs one (probe, audit, serve, load, yaml, exporter).
+# passes or fails on time. BENCH=name runs one (probe, audit, serve, load, yaml, exporter, html).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 W=${WSPROBE:-build/wsprobe}
@@ -17,4 +17,5 @@ want serve && [ -x bench/bench_serve.sh ] && run serve bench/bench_serve.sh
 want load && [ -x bench/bench_load.sh ] && run load bench/bench_load.sh
 want yaml && run yaml /usr/bin/python3 bench/bench_yaml.py "$W" 5
 want exporter && run exporter /usr/bin/python3 bench/bench_exporter.py "$W" 10 100000
+want html && run html /usr/bin/python3 bench/bench_html.py "$W" 5
 exit 0

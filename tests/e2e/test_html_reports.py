@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_wsprobe
+from conftest import REPO, check_schema, run_wsprobe
 from corpus_peers import CHROMIUM, CHROMIUM_FLAGS, corpus  # noqa: F401  (fixture)
 
 SHOTS = REPO / "build" / "html-reports"
@@ -193,7 +193,9 @@ def render(cmd_args, tmp_path, name, env=None, timeout=120, ok_codes=(0, 1)):
     assert h.exists(), r
     well_formed(h)
     self_contained(h)
-    return json.loads(j.read_text()), h
+    report = json.loads(j.read_text())
+    check_schema(report, str(r))
+    return report, h
 
 
 def report_again(json_path, tmp_path, name):
