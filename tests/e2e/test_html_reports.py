@@ -301,6 +301,28 @@ checks:
     assert_kv_matches(dom, "summary", j["summary"])
 
 
+def test_run_report_hostile_close_reason(peers, tmp_path):
+    """A close reason with markup (the server's words, 123 bytes at most) is text on the page."""
+    reason = HOSTILE[:60]
+    srv = peers.hostile("close-1008", text=reason)
+    p = plan(tmp_path, """
+environments:
+  local:
+    url: ws://127.0.0.1:%d/ws
+    timeout: 2s
+checks:
+  - conversation:
+      name: closed
+      send: hi
+      expect: {text: hi, within: 1s}
+""" % srv.port)
+    j, h = render(["run", p, "--env", "local"], tmp_path, "run-close")
+    assert reason in json.dumps(j), "the JSON carries the reason"
+    dom = browser_dom(h, "run-close-reason", tmp_path)
+    assert not dom.find_all(lambda n: n.tag in ("script", "img", "iframe"))
+    assert reason in dom.all_text()
+
+
 def test_security_report_hostile_header(peers, tmp_path):
     srv = peers.hostile("status", status=403, headers=["X-Evil: " + HOSTILE[:40]],
                         body=HOSTILE)
@@ -342,6 +364,19 @@ def test_parity_report(tmp_path):
     drifted = {m["id"] for m in j["matrix"] if m["status"] == "drift"}
     assert drifted == {"origin.foreign", "origin.bypass", "input.xss"}, drifted
     assert SECRET not in h.read_text()
+    # a verdict that changed from a baseline is marked in its cell (drawn from the report's
+    # regressions, as `parity --baseline` writes them)
+    j["baseline"] = {"file": "base.json", "regressions": [
+        {"environment": "unsafe", "id": "origin.foreign", "was": "pass", "now": "fail"}]}
+    f = tmp_path / "parity-base.json"
+    f.write_text(json.dumps(j))
+    again = tmp_path / "parity-base.html"
+    assert run_wsprobe("report", f, "--html", again).rc == 0
+    dom = browser_dom(again, "parity-baseline", tmp_path)
+    cell = [c for c in dom.find_all(lambda n: n.attrs.get("data-env") == "unsafe")
+            if c.parent.attrs.get("data-id") == "origin.foreign"][0]
+    assert "changed" in cell.cls()
+    assert table_rows(dom, "regressions") == [["unsafe", "origin.foreign", "pass", "fail"]]
 
 
 def test_audit_report_hostile_test_name(tmp_path):

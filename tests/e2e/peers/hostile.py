@@ -63,7 +63,8 @@ Frame modes: a correct 101, then wait for the client's first frame and:
     deflate-garbage a text frame with RSV1 whose payload is not deflate data. -> WS_PROTOCOL 1007
     deflate-control a ping with RSV1 (RFC 7692 6.1: never on control frames). -> WS_PROTOCOL
     deflate-echo    inflate each message (logged as "inflated"), echo it compressed (RSV1).
-    close-CODE      close frame with CODE (e.g. close-1011) and reason.          -> WS_CLOSED
+    close-CODE      close frame with CODE (e.g. close-1011) and reason (--text, or
+                    "hostile close CODE").                                       -> WS_CLOSED
     close-nostatus  a close frame without a status code (read as 1005).
     drop            TCP close without a close frame.                              -> WS_DROPPED
     silence         never send anything, keep reading.                            -> WS_MSG_TIMEOUT
@@ -374,7 +375,8 @@ def frame_modes(p, mode, args):
         p.send(frame(0x1, b"masked by the server", mask=b"\x11\x22\x33\x44"))
     elif mode.startswith("close-") and mode[6:].isdigit():
         code = int(mode[6:])
-        p.send(close_frame(code, b"hostile close %d" % code))
+        reason = args.text.encode()[:123] if args.text else b"hostile close %d" % code
+        p.send(close_frame(code, reason))
         reply = p.read_frame()
         while reply is not None and reply[0] != 0x8:
             reply = p.read_frame()
