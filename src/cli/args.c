@@ -32,7 +32,7 @@ static const wsp_opt common_opts[] = {
     {NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, 0},
 };
 
-#define MAX_TABLES 12
+#define MAX_TABLES 16 /* a command's tables, then --json, --html and the common ones */
 
 /* The command's tables, then the common options (--json only where the command takes it). */
 static size_t all_tables(const wsp_cli_spec *s, const wsp_opt **t)
@@ -40,6 +40,11 @@ static size_t all_tables(const wsp_cli_spec *s, const wsp_opt **t)
     size_t n = 0;
     for (; s->tables && s->tables[n] && n < MAX_TABLES - 4; n++)
         t[n] = s->tables[n];
+    if (s->tables && s->tables[n]) { /* never a table dropped in silence */
+        fprintf(stderr, "wsprobe: %s: internal error: more than %d option tables\n", s->cmd,
+                MAX_TABLES - 4);
+        abort();
+    }
     if (s->flags & WSP_CLI_JSON)
         t[n++] = json_opts;
     if (s->flags & WSP_CLI_HTML)

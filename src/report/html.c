@@ -144,11 +144,19 @@ static void th_row(wsp_xmlw *w, const char *const *names)
 }
 
 /* A table with its id and its head row (left open for the rows). */
+/* (with its <tbody>: written, so an HTML parser and an XML one build the same tree) */
 static void table_open(wsp_xmlw *w, const char *id, const char *const *head)
 {
     wsp_xmlw_start(w, "table");
     wsp_xmlw_attr(w, "id", id);
+    wsp_xmlw_start(w, "tbody");
     th_row(w, head);
+}
+
+static void table_close(wsp_xmlw *w)
+{
+    wsp_xmlw_end(w); /* tbody */
+    wsp_xmlw_end(w);
 }
 
 /* An object's members as a two-column table (nested values compact). */
@@ -157,6 +165,7 @@ static void kv_table(wsp_xmlw *w, const json_t *o, const char *id)
     wsp_xmlw_start(w, "table");
     if (id)
         wsp_xmlw_attr(w, "id", id);
+    wsp_xmlw_start(w, "tbody");
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)(uintptr_t)o, k, v)
@@ -167,7 +176,7 @@ static void kv_table(wsp_xmlw *w, const json_t *o, const char *id)
         td_value(w, v);
         wsp_xmlw_end(w);
     }
-    wsp_xmlw_end(w);
+    table_close(w);
 }
 
 /* JSON, indented, for evidence behind <details>. */
@@ -249,6 +258,8 @@ static void fit(axis *a, const series *s, size_t ns, bool use_x, double floor_at
         lo = a->log ? 1 : 0;
         hi = a->log ? 10 : 1;
     }
+    lo = clampd(lo, a->log ? 1e-300 : -1e300, 1e300); /* no inf or nan coordinates */
+    hi = clampd(hi, a->log ? 1e-300 : -1e300, 1e300);
     if (a->log) {
         lo = pow(10, floor(log10(lo)));
         hi = pow(10, ceil(log10(hi)));
@@ -417,7 +428,7 @@ static void line_chart(wsp_xmlw *w, const char *id, const char *title, axis ax, 
             wsp_xmlw_attrf(w, "cx", "%.1f", map(&ax, s[i].x[k], x0, x1));
             wsp_xmlw_attrf(w, "cy", "%.1f", map(&ay, s[i].y[k], y0, y1));
             wsp_xmlw_attr(w, "r", "2");
-            elf(w, "title", NULL, "%s: %g %s at %g %s", s[i].name, s[i].y[k], unit, s[i].x[k],
+            elf(w, "title", NULL, "%s: %.10g %s at %.10g %s", s[i].name, s[i].y[k], unit, s[i].x[k],
                 ax.label);
             wsp_xmlw_end(w);
         }
@@ -461,8 +472,8 @@ static void bar_chart(wsp_xmlw *w, const char *id, const char *title, const char
         wsp_xmlw_start(w, "g");
         wsp_xmlw_attr(w, "class", "series s0 bar");
         wsp_xmlw_attr(w, "data-name", labels[i]);
-        wsp_xmlw_attrf(w, "data-value", "%g", values[i]);
-        elf(w, "title", NULL, "%s: %g", labels[i], values[i]);
+        wsp_xmlw_attrf(w, "data-value", "%.10g", values[i]);
+        elf(w, "title", NULL, "%s: %.10g", labels[i], values[i]);
         svg_text(w, x0 - 6, y + 14, "end", labels[i]);
         wsp_xmlw_start(w, "rect");
         wsp_xmlw_attrf(w, "x", "%.1f", x0);
@@ -471,7 +482,7 @@ static void bar_chart(wsp_xmlw *w, const char *id, const char *title, const char
         wsp_xmlw_attrf(w, "height", "%.1f", bh);
         wsp_xmlw_end(w);
         char v[32];
-        snprintf(v, sizeof v, "%g", values[i]);
+        snprintf(v, sizeof v, "%.10g", values[i]);
         svg_text(w, x0 + len + 6, y + 14, NULL, v);
         wsp_xmlw_end(w);
     }
@@ -564,7 +575,7 @@ static void header(wsp_xmlw *w, const json_t *r, const char *what, const char *t
 
 /* ---- load ---- */
 
-static void load_series(wsp_xmlw *w, const json_t *se)
+static void load_series(wsp_xmlw *w, const json_t *se, bool merged)
 {
     size_t n = json_array_size(se);
     double *v = calloc(n ? n * 9 : 1, sizeof *v);
@@ -596,7 +607,9 @@ static void load_series(wsp_xmlw *w, const json_t *se)
                     {"max corrected", t, mx, n},
                     {"p50 uncorrected", t, u50, n},
                     {"p99 uncorrected", t, u99, n}};
-    line_chart(w, "chart-latency-time", "Latency over time (corrected for coordinated omission)",
+    line_chart(w, "chart-latency-time",
+               merged ? "Latency over time (each second: the highest of the agents' percentiles)"
+                      : "Latency over time (corrected for coordinated omission)",
                ax, ly, lat, unc ? 5 : 3, 0, 0, "ms");
     free(v);
 }
@@ -667,8 +680,8 @@ static void load_phases(wsp_xmlw *w, const json_t *ph)
         wsp_xmlw_start(w, "g");
         wsp_xmlw_attr(w, "class", cls);
         wsp_xmlw_attr(w, "data-name", phases[i]);
-        elf(w, "title", NULL, "%s: n=%g min %g, p50 %g, p99 %g, max %g ms", phases[i],
-            num(p, "count"), num(p, "min"), num(p, "p50"), num(p, "p99"), num(p, "max"));
+        elf(w, "title", NULL, "%s: n=%.10g min %.10g, p50 %.10g, p99 %.10g, max %.10g ms",
+            phases[i], num(p, "count"), num(p, "min"), num(p, "p50"), num(p, "p99"), num(p, "max"));
         svg_line(w, map(&ax, num(p, "min"), x0, x1), y, map(&ax, num(p, "max"), x0, x1), y,
                  "series");
         wsp_xmlw_start(w, "rect");
@@ -687,9 +700,7 @@ static void load_phases(wsp_xmlw *w, const json_t *ph)
 static void gates_table(wsp_xmlw *w, const json_t *gates, const char *id)
 {
     static const char *const head[] = {"gate", "held", "measured", NULL};
-    wsp_xmlw_start(w, "table");
-    wsp_xmlw_attr(w, "id", id);
-    th_row(w, head);
+    table_open(w, id, head);
     size_t i;
     const json_t *g;
     json_array_foreach(gates, i, g)
@@ -707,7 +718,7 @@ static void gates_table(wsp_xmlw *w, const json_t *gates, const char *id)
         el(w, "td", NULL, m);
         wsp_xmlw_end(w);
     }
-    wsp_xmlw_end(w);
+    table_close(w);
 }
 
 static void load_page(wsp_xmlw *w, const json_t *r, const char *cmd)
@@ -719,8 +730,13 @@ static void load_page(wsp_xmlw *w, const json_t *r, const char *cmd)
         el(w, "h2", NULL, "Thresholds");
         gates_table(w, json_object_get(r, "thresholds"), "thresholds");
     }
+    if (json_is_true(json_object_get(r, "interrupted")))
+        el(w, "p", "badge b-warn", "interrupted (SIGINT): the figures cover the run until then");
     el(w, "h2", NULL, "Over time");
-    load_series(w, json_object_get(r, "series"));
+    load_series(w, json_object_get(r, "series"),
+                strcmp(str(r, "series_percentiles"), "max over agents") == 0);
+    el(w, "h3", NULL, "Throughput");
+    kv_table(w, json_object_get(r, "throughput"), "throughput");
     el(w, "h2", NULL, "Latency");
     const json_t *lat = json_object_get(r, "latency_ms");
     el(w, "h3", NULL, "Corrected (from the intended send time)");
@@ -768,17 +784,19 @@ static void hold_page(wsp_xmlw *w, const json_t *r)
     size_t ns = json_array_size(st), n = json_array_size(tl);
     series *s = calloc(ns ? ns : 1, sizeof *s);
     double *v = calloc(n ? 2 * n : 1, sizeof *v);
-    if (s && v) {
+    bool *taken = calloc(n ? n : 1, sizeof *taken); /* each end drawn once, in its first lane */
+    if (s && v && taken) {
         size_t used = 0;
         for (size_t k = 0; k < ns; k++) {
             const char *name = str(json_array_get(st, k), "name");
             s[k].name = name;
             s[k].x = v + used;
             s[k].y = v + n + used;
-            for (size_t i = 0; i < n; i++) {
+            for (size_t i = 0; i < n && used < n; i++) {
                 const json_t *e = json_array_get(tl, i);
-                if (strcmp(str(e, "strategy"), name) != 0)
+                if (taken[i] || strcmp(str(e, "strategy"), name) != 0)
                     continue;
+                taken[i] = true;
                 v[used] = num(e, "opened_at_s") + num(e, "lifetime_s");
                 v[n + used] = num(e, "lifetime_s");
                 used++;
@@ -792,6 +810,7 @@ static void hold_page(wsp_xmlw *w, const json_t *r)
     }
     free(s);
     free(v);
+    free(taken);
     el(w, "h2", NULL, "Strategies");
     static const char *const head[] = {"strategy", "connections", "opened", "held",
                                        "ended",    "ends",        NULL};
@@ -809,7 +828,7 @@ static void hold_page(wsp_xmlw *w, const json_t *r)
         td_value(w, json_object_get(e, "ends"));
         wsp_xmlw_end(w);
     }
-    wsp_xmlw_end(w);
+    table_close(w);
     el(w, "h2", NULL, "Gates");
     static const char *const gh[] = {"gate", "applies", "ok", "failed", "of", NULL};
     table_open(w, "gates", gh);
@@ -823,7 +842,7 @@ static void hold_page(wsp_xmlw *w, const json_t *r)
         td_value(w, json_object_get(e, "of"));
         wsp_xmlw_end(w);
     }
-    wsp_xmlw_end(w);
+    table_close(w);
     el(w, "h2", NULL, "Every end");
     static const char *const eh[] = {"strategy",   "index", "how",     "opened at s", "lifetime s",
                                      "close code", "class", "message", NULL};
@@ -841,7 +860,7 @@ static void hold_page(wsp_xmlw *w, const json_t *r)
         el(w, "td", NULL, str(e, "message"));
         wsp_xmlw_end(w);
     }
-    wsp_xmlw_end(w);
+    table_close(w);
     el(w, "h2", NULL, "Configuration");
     kv_table(w, json_object_get(r, "config"), "config");
 }
@@ -879,7 +898,7 @@ static void checks_page(wsp_xmlw *w, const json_t *r, const char *cmd)
         td_value(w, json_object_get(c, "duration_ms"));
         wsp_xmlw_end(w);
     }
-    wsp_xmlw_end(w);
+    table_close(w);
 }
 
 /* ---- parity ---- */
@@ -888,20 +907,23 @@ static void parity_page(wsp_xmlw *w, const json_t *r)
 {
     header(w, r, "parity", str(r, "plan"));
     const json_t *envs = json_object_get(r, "environments");
-    elf(w, "p", NULL, "%lld drifting, %lld unproven", (long long)num(r, "drift"),
-        (long long)num(r, "unproven"));
+    char dr[64], un[64];
+    value_text(json_object_get(r, "drift"), dr, sizeof dr);
+    value_text(json_object_get(r, "unproven"), un, sizeof un);
+    elf(w, "p", NULL, "%s drifting, %s unproven", dr, un);
     /* the checks whose verdict changed from the baseline, per environment */
     const json_t *regs = json_object_get(json_object_get(r, "baseline"), "regressions");
     el(w, "h2", NULL, "Check by environment");
     wsp_xmlw_start(w, "table");
     wsp_xmlw_attr(w, "id", "matrix");
+    wsp_xmlw_start(w, "tbody");
     wsp_xmlw_start(w, "tr");
     el(w, "th", NULL, "check");
     size_t i, k;
     const json_t *e, *row;
     json_array_foreach(envs, i, e) el(w, "th", NULL, json_string_value(e));
     el(w, "th", NULL, "status");
-    wsp_xmlw_end(w);
+    table_close(w);
     json_array_foreach(json_object_get(r, "matrix"), i, row)
     {
         const char *status = str(row, "status");
@@ -948,7 +970,7 @@ static void parity_page(wsp_xmlw *w, const json_t *r)
             td_verdict(w, str(e, "now"));
             wsp_xmlw_end(w);
         }
-        wsp_xmlw_end(w);
+        table_close(w);
     }
     el(w, "h2", NULL, "Environments");
     json_details(w, "settings", json_object_get(r, "environment_settings"));
@@ -992,9 +1014,14 @@ static void audit_page(wsp_xmlw *w, const json_t *r)
             }
             series s = {"network tests", x, x + nb, nb};
             axis ax = {0, 0, true, "duration ms (bucket upper bound)"}, ay = {0, 0, false, "tests"};
-            line_chart(w, "chart-durations", "Durations of the network tests, the floor dashed", ax,
-                       ay, &s, 1, num(d, "floor_ms"), 0, "tests");
-            elf(w, "p", "sub", "floor: %g ms", num(d, "floor_ms"));
+            bool floor = json_is_number(json_object_get(d, "floor_ms"));
+            line_chart(w, "chart-durations",
+                       floor ? "Durations of the network tests, the strictest floor dashed"
+                             : "Durations of the network tests (no floor applies to them)",
+                       ax, ay, &s, 1, floor ? num(d, "floor_ms") : 0, 0, "tests");
+            if (floor)
+                elf(w, "p", "sub", "floor: %.10g ms (the last bucket: any longer)",
+                    num(d, "floor_ms"));
         }
         free(x);
     }
@@ -1012,7 +1039,7 @@ static void audit_page(wsp_xmlw *w, const json_t *r)
         el(w, "td", NULL, str(f, "message"));
         wsp_xmlw_end(w);
     }
-    wsp_xmlw_end(w);
+    table_close(w);
     el(w, "h2", NULL, "Rules");
     json_details(w, "every rule", rules);
 }

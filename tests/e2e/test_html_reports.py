@@ -450,3 +450,48 @@ def test_large_load_report_size(tmp_path):
     assert r.rc == 0, r
     assert out.stat().st_size < 2 * 1024 * 1024, out.stat().st_size
     well_formed(out)
+
+
+# --- found by review ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("doc", [
+    # every end matches every nameless strategy: each must still be drawn once
+    {"command": "hold", "schema_version": 1, "strategies": [1, 2, 3], "timeline": [{}, {}, {}]},
+    {"command": "hold", "schema_version": 1, "strategies": [{"name": "a"}] * 200,
+     "timeline": [{"strategy": "a"}] * 50},
+    {"command": "parity", "schema_version": 1, "drift": 1e30, "matrix": [1, "x"],
+     "environments": [None, 3]},
+    {"command": "audit", "schema_version": 1,
+     "network_durations": {"upper_ms": [0, -1, 1e308], "counts": [1, 2, 3], "floor_ms": None}},
+    {"command": "load", "schema_version": 1, "series": [{"t": 1, "p50_ms": -5}],
+     "errors": {"by_class": {"WS_CLOSED": 1234567}}},
+])
+def test_report_survives_odd_reports(tmp_path, doc):
+    f = tmp_path / "odd.json"
+    f.write_text(json.dumps(doc))
+    out = tmp_path / "odd.html"
+    r = run_wsprobe("report", f, "--html", out)
+    assert r.rc == 0, r
+    well_formed(out)
+    text = out.read_text()
+    assert "nan" not in text.lower().replace("nan-", "")
+    if doc["command"] == "load":
+        assert 'data-value="1234567"' in text, "counts are shown whole"
+    if doc["command"] == "audit":
+        assert "no floor" in text and "floor:" not in text
+
+
+def test_every_table_has_its_tbody(corpus, tmp_path):
+    """An HTML parser inserts <tbody>; an XML one does not: the page writes it."""
+    import xml.etree.ElementTree as ET
+    srv = corpus.serve("--echo", "--unsafe-no-auth")
+    _, h = render(["load", "ws://127.0.0.1:%d/ws" % srv.port, "--connections", "1", "--rate",
+                   "10", "--duration", "1s", "--message", "hi", "--echo"], tmp_path, "tbody")
+    ns = "{http://www.w3.org/1999/xhtml}"
+    tables = list(ET.parse(str(h)).getroot().iter(ns + "table"))
+    assert tables and all(c.tag == ns + "tbody" for t in tables for c in t)
+
+
+def test_hold_keeps_its_output_options():
+    for opt in ("--quiet", "-v"):
+        assert run_wsprobe("hold", opt, "--help").rc == 0, opt
