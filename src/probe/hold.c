@@ -1312,10 +1312,14 @@ static void add_strategy(wsp_hold_config *c, wsp_hold_kind kind, uint64_t every_
     s->kind = kind;
     s->every_us = every_us;
     char d[24];
+    /* whole seconds, else milliseconds with as many decimals as it takes: two rungs of a
+     * ladder never share a name (100.2ms and 100.7ms) */
     if (every_us % 1000000 == 0)
         snprintf(d, sizeof d, "%llus", (unsigned long long)(every_us / 1000000));
-    else
+    else if (every_us % 1000 == 0)
         snprintf(d, sizeof d, "%llums", (unsigned long long)(every_us / 1000));
+    else
+        snprintf(d, sizeof d, "%gms", (double)every_us / 1000.0);
     snprintf(s->name, sizeof s->name, "%s%s",
              kind == WSP_HOLD_SILENT  ? "silent"
              : kind == WSP_HOLD_PINGS ? "ping-"

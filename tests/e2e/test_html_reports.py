@@ -495,3 +495,10 @@ def test_every_table_has_its_tbody(corpus, tmp_path):
 def test_hold_keeps_its_output_options():
     for opt in ("--quiet", "-v"):
         assert run_wsprobe("hold", opt, "--help").rc == 0, opt
+
+
+def test_hold_rungs_have_distinct_names():
+    r = run_wsprobe("hold", "ws://127.0.0.1:9/", "--ping-ladder", "100.2ms,100.7ms",
+                    "--duration", "1s", "--per-strategy", "1", "--json", timeout=30)
+    names = [s["name"] for s in r["strategies"]]
+    assert names == ["silent", "ping-100.2ms", "ping-100.7ms"], names
