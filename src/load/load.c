@@ -116,7 +116,7 @@ typedef struct worker {
     unsigned sec_index;
     uint64_t sec_sent, sec_matched, sec_errors, sec_opened;
     counters k;
-    wsp_hist lat, unc, phase[WSP_LOAD_PH_COUNT], sec_lat, sec_unc, pong;
+    wsp_hist lat, unc, late, phase[WSP_LOAD_PH_COUNT], sec_lat, sec_unc, pong;
 } worker;
 
 typedef struct run {
@@ -523,6 +523,8 @@ static void send_one(lconn *lc, uint64_t intended)
     f->len = len;
     f->measured = intended >= r->t_measure;
     f->sent = uv_hrtime();
+    if (f->measured) /* how late it leaves: the client's own share of the corrected latency */
+        wsp_hist_record(&w->late, f->sent > intended ? f->sent - intended : 0);
     lc->count++;
     w->inflight_total++;
     w->sec_sent++;
@@ -1467,6 +1469,7 @@ static int worker_init(run *r, worker *w, unsigned id, wsp_err *err)
     wsp_hist_init(&w->lat);
     wsp_hist_init(&w->pong);
     wsp_hist_init(&w->unc);
+    wsp_hist_init(&w->late);
     wsp_hist_init(&w->sec_lat);
     wsp_hist_init(&w->sec_unc);
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
@@ -1603,6 +1606,7 @@ static void collect(run *r, const wsp_load_config *cfg, wsp_load_result *out, ui
         merge_counters(out, &w->k);
         wsp_hist_merge(&out->latency, &w->lat);
         wsp_hist_merge(&out->latency_uncorrected, &w->unc);
+        wsp_hist_merge(&out->send_lateness, &w->late);
         wsp_hist_merge(&out->pong, &w->pong);
         for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
             wsp_hist_merge(&out->phase[p], &w->phase[p]);

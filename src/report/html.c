@@ -743,6 +743,14 @@ static void load_page(wsp_xmlw *w, const json_t *r, const char *cmd)
     kv_table(w, json_object_get(lat, "corrected"), "latency-corrected");
     el(w, "h3", NULL, "Uncorrected (from the actual send time)");
     kv_table(w, json_object_get(lat, "uncorrected"), "latency-uncorrected");
+    if (json_object_get(r, "send_lateness_ms")) {
+        el(w, "h3", NULL, "Send lateness (how late the sends left: the client's own delay)");
+        if (json_is_true(json_object_get(r, "client_adds_latency")))
+            el(w, "p", "badge b-warn",
+               "p99 send lateness is over 10% of the median corrected latency: the client, not "
+               "the server, is adding latency (lower --rate or add --threads)");
+        kv_table(w, json_object_get(r, "send_lateness_ms"), "send-lateness");
+    }
     load_percentiles(w, json_object_get(r, "histograms"));
     el(w, "h2", NULL, "Connections");
     kv_table(w, json_object_get(r, "connections"), "connections");

@@ -32,6 +32,7 @@ wsp_load_result *wsp_load_result_new(void)
         return NULL;
     wsp_hist_init(&r->latency);
     wsp_hist_init(&r->latency_uncorrected);
+    wsp_hist_init(&r->send_lateness);
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
         wsp_hist_init(&r->phase[p]);
     wsp_hist_init(&r->pong);
@@ -145,6 +146,8 @@ json_t *wsp_load_result_to_json(const wsp_load_result *r)
     json_object_set_new(o, "latency_ms",
                         json_pack("{s:o, s:o}", "corrected", hist_summary(&r->latency),
                                   "uncorrected", hist_summary(&r->latency_uncorrected)));
+    json_object_set_new(o, "send_lateness_ms", hist_summary(&r->send_lateness));
+    json_object_set_new(o, "client_adds_latency", json_boolean(wsp_load_result_client_late(r)));
     json_t *ph = json_object();
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
         json_object_set_new(ph, wsp_load_phase_name((wsp_load_phase)p), hist_summary(&r->phase[p]));
@@ -201,6 +204,7 @@ json_t *wsp_load_result_to_json(const wsp_load_result *r)
     json_t *hj = json_object();
     json_object_set_new(hj, "latency", wsp_hist_to_json(&r->latency, "ns"));
     json_object_set_new(hj, "latency_uncorrected", wsp_hist_to_json(&r->latency_uncorrected, "ns"));
+    json_object_set_new(hj, "send_lateness", wsp_hist_to_json(&r->send_lateness, "ns"));
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
         json_object_set_new(hj, wsp_load_phase_name((wsp_load_phase)p),
                             wsp_hist_to_json(&r->phase[p], "ns"));
@@ -208,6 +212,15 @@ json_t *wsp_load_result_to_json(const wsp_load_result *r)
         json_object_set_new(hj, "pong", wsp_hist_to_json(&r->pong, "ns"));
     json_object_set_new(o, "histograms", hj);
     return o;
+}
+
+bool wsp_load_result_client_late(const wsp_load_result *r)
+{
+    if (!r->send_lateness.total || !r->latency.total)
+        return false;
+    double p99 = (double)wsp_hist_percentile(&r->send_lateness, 99);
+    double med = (double)wsp_hist_percentile(&r->latency, 50);
+    return p99 > 0.1 * med;
 }
 
 static uint64_t geti(const json_t *o, const char *k)
@@ -236,6 +249,10 @@ int wsp_load_result_from_json(wsp_load_result *r, const json_t *j, wsp_err *err)
         wsp_hist_from_json(&r->latency_uncorrected, json_object_get(hj, "latency_uncorrected")) !=
             0)
         return wsp_err_set(err, WSP_CLASS_USAGE, "the latency histograms are malformed");
+    /* absent from reports written before it was measured: then empty */
+    const json_t *sl = json_object_get(hj, "send_lateness");
+    if (sl && wsp_hist_from_json(&r->send_lateness, sl) != 0)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "the send_lateness histogram is malformed");
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
         if (wsp_hist_from_json(&r->phase[p],
                                json_object_get(hj, wsp_load_phase_name((wsp_load_phase)p))) != 0)
@@ -426,6 +443,7 @@ int wsp_load_result_merge(wsp_load_result *d, const wsp_load_result *s)
         d->http_status[c] += s->http_status[c];
     wsp_hist_merge(&d->latency, &s->latency);
     wsp_hist_merge(&d->latency_uncorrected, &s->latency_uncorrected);
+    wsp_hist_merge(&d->send_lateness, &s->send_lateness);
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
         wsp_hist_merge(&d->phase[p], &s->phase[p]);
     return 0;
@@ -478,6 +496,14 @@ void wsp_load_result_human(FILE *f, const wsp_load_result *r, bool color)
         hist_line(f, "corrected", &r->latency);
         fprintf(f, "  latency from the actual send time:\n");
         hist_line(f, "uncorrected", &r->latency_uncorrected);
+        fprintf(f, "  how late the sends left (actual less intended send time):\n");
+        hist_line(f, "lateness", &r->send_lateness);
+        if (wsp_load_result_client_late(r))
+            fprintf(f,
+                    "  %swarning%s: p99 send lateness is over 10%% of the median corrected "
+                    "latency: the client, not the server, is adding latency: lower --rate or "
+                    "add --threads\n",
+                    red, off);
     }
     if (r->ping_interval_s > 0) {
         fprintf(f,

@@ -66,6 +66,9 @@ typedef struct wsp_load_result {
     char first_error[WSP_CLASS_COUNT][160];       /* one message per class, redacted */
     wsp_hist latency;                             /* corrected: from the intended send time */
     wsp_hist latency_uncorrected;                 /* from the actual send time */
+    /* how late each measured message left: its actual send time less its intended one (the
+     * client's own delay, which the corrected latency includes and a server does not cause) */
+    wsp_hist send_lateness;
     wsp_hist phase[WSP_LOAD_PH_COUNT];
     /* --ping-interval: pings on every open connection, their pongs timed apart from messages
      * (measured ones: sent in the measured time) */
@@ -79,6 +82,9 @@ typedef struct wsp_load_result {
 
 wsp_load_result *wsp_load_result_new(void);
 void wsp_load_result_free(wsp_load_result *r);
+/* Whether the client's own send lateness (p99) is over 10 % of the median corrected latency:
+ * then the client, not the server, adds latency. */
+bool wsp_load_result_client_late(const wsp_load_result *r);
 /* Errors: failed connections and failed messages (timeouts, mismatches, lost in flight). */
 uint64_t wsp_load_result_errors(const wsp_load_result *r);
 /* Error rates are per kind, each over its own denominator (never one rate over connections and

@@ -1,0 +1,51 @@
+"""Send lateness (issue 19): every load run reports how late its sends left (actual less
+intended send time), in JSON, the human view and HTML, and says when the client, not the
+server, adds the latency. A deliberate grid of sends (--timer-slack 20ms) makes the client late
+by up to 20 ms: the report must show it, beside a run whose sends leave on time.
+
+Run: WSPROBE=build/wsprobe /usr/bin/python3 -m pytest tests/e2e/test_load_lateness.py
+"""
+from conftest import run_wsprobe
+from corpus_peers import corpus  # noqa: F401  (fixture)
+
+
+def load(url, *extra):
+    r = run_wsprobe("load", url, "--connections", "4", "--rate", "200", "--duration", "2s",
+                    "--message", "hi", "--echo", "--json", *extra, timeout=60)
+    assert r.json is not None, r
+    return r
+
+
+def test_send_lateness_reported_and_blamed(corpus):
+    srv = corpus.serve("--echo", "--unsafe-no-auth")
+    url = "ws://127.0.0.1:%d/ws" % srv.port
+    late = load(url, "--timer-slack", "20ms")
+    sl = late["send_lateness_ms"]
+    assert sl["count"] == late["messages"]["sent"] > 0
+    # sends held to a 20 ms grid leave up to 20 ms late: half of them more than a few ms
+    assert 2.0 < sl["p50"] < 25.0, sl
+    assert sl["max"] <= 40.0, sl
+    assert late["client_adds_latency"] is True
+    # the corrected latency holds that lateness; the uncorrected does not
+    assert late["latency_ms"]["corrected"]["p50"] > late["latency_ms"]["uncorrected"]["p50"]
+    assert late["histograms"]["send_lateness"]["total"] == sl["count"]
+    # the human view says it too
+    r = run_wsprobe("load", url, "--connections", "2", "--rate", "100", "--duration", "1s",
+                    "--message", "hi", "--echo", "--timer-slack", "20ms", timeout=60)
+    assert "lateness" in r.stdout and "the client, not the server" in r.stdout, r
+
+
+def test_lateness_survives_load_merge(corpus, tmp_path):
+    srv = corpus.serve("--echo", "--unsafe-no-auth")
+    url = "ws://127.0.0.1:%d/ws" % srv.port
+    parts = []
+    for i in range(2):
+        p = tmp_path / ("a%d.json" % i)
+        r = run_wsprobe("load", url, "--connections", "2", "--rate", "50", "--duration", "1s",
+                        "--message", "hi", "--echo", "--json=%s" % p, timeout=60)
+        assert r.rc == 0, r
+        parts.append(p)
+    import json
+    counts = [json.loads(p.read_text())["send_lateness_ms"]["count"] for p in parts]
+    m = run_wsprobe("load-merge", *parts, "--json", timeout=60)
+    assert m["send_lateness_ms"]["count"] == sum(counts), m
