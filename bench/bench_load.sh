@@ -92,7 +92,8 @@ m = out["messages"]
 print(json.dumps({"client": label, "matched": m["matched"], "sent": m["sent"], "cpu_s": cpu,
                   "errors": out["errors"]["total"], "p50_ms": out["latency_ms"]["uncorrected"].get("p50"),
                   "p99_ms": out["latency_ms"]["uncorrected"].get("p99"),
-                  "p99_corrected_ms": out["latency_ms"]["corrected"].get("p99")}))
+                  "p99_corrected_ms": out["latency_ms"]["corrected"].get("p99"),
+                  "late_p99_ms": (out.get("send_lateness_ms") or {}).get("p99")}))
 PYEOF
     }
     run_node() {
@@ -120,10 +121,16 @@ for name in names:
     rs = [r for r in rows if r["client"] == name]
     per = [r["matched"] / r["cpu_s"] for r in rs if r["cpu_s"] > 0]
     med[name] = statistics.median(per)
-    print("  %-30s matched=%-7d cpu_s=%-5.2f rt/cpu_s=%-7.0f p50=%.3fms p99=%.3fms errors=%d (median of %d)"
+    late = [r["late_p99_ms"] for r in rs if r.get("late_p99_ms") is not None]
+    print("  %-30s matched=%-7d cpu_s=%-5.2f rt/cpu_s=%-7.0f p50=%.3fms p99=%.3fms%s errors=%d (median of %d)"
           % (name, statistics.median(r["matched"] for r in rs), statistics.median(r["cpu_s"] for r in rs),
              med[name], statistics.median(r["p50_ms"] or 0 for r in rs),
-             statistics.median(r["p99_ms"] or 0 for r in rs), max(r["errors"] for r in rs), len(rs)))
+             statistics.median(r["p99_ms"] or 0 for r in rs),
+             " send-lateness-p99=%.3fms" % statistics.median(late) if late else "",
+             max(r["errors"] for r in rs), len(rs)))
+if "wsprobe" in med and "wsprobe-slack-1ms" in med:
+    print("  ratio default/--timer-slack 1ms: %.2fx the CPU per matched message"
+          % (med["wsprobe-slack-1ms"] / med["wsprobe"]))
 if "node-ws" in med:
     for name in names:
         if name != "node-ws":
@@ -137,6 +144,7 @@ PYEOF
     : >"$work/eff.jsonl"
     for r in $(seq "$REPEAT"); do
         run_wsprobe "wsprobe"
+        run_wsprobe "wsprobe-slack-1ms" --timer-slack 1ms
         run_wsprobe "wsprobe-1-thread-slack-1ms" --threads 1 --timer-slack 1ms
         [ "$have_node" = 1 ] && run_node
     done

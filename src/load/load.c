@@ -1533,6 +1533,13 @@ void wsp_load_config_init(wsp_load_config *cfg)
     cfg->threads = 1;
     cfg->pipeline = 1;
     cfg->match = WSP_LOAD_MATCH_ANY;
+    cfg->timer_slack_us = WSP_LOAD_SLACK_AUTO;
+}
+
+uint64_t wsp_load_auto_slack(double rate, unsigned threads)
+{
+    double per_thread = rate / (threads ? threads : 1);
+    return per_thread >= 2000 ? 500 : 0;
 }
 
 static double tv_s(const struct timeval *t)
@@ -1675,7 +1682,12 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
     if ((size_t)r->nw > cfg->connections)
         r->nw = (unsigned)cfg->connections;
     r->interval_ns = wsp_load_interval_ns(cfg->connections, cfg->rate);
-    r->slack_ns = cfg->timer_slack_us * 1000ull;
+    uint64_t slack_us = cfg->timer_slack_us == WSP_LOAD_SLACK_AUTO
+                            ? wsp_load_auto_slack(cfg->rate, r->nw)
+                            : cfg->timer_slack_us;
+    r->slack_ns = slack_us * 1000ull;
+    out->timer_slack_us = slack_us;
+    out->timer_slack_auto = cfg->timer_slack_us == WSP_LOAD_SLACK_AUTO;
     uint64_t rt = cfg->reply_timeout_us ? cfg->reply_timeout_us : cfg->conn->timeout_us;
     r->reply_timeout_ns = (rt ? rt : WSP_PROBE_DEFAULT_TIMEOUT_US) * 1000ull;
     r->msg_vars = cfg->message && !cfg->message_binary && wsp_tmpl_has_vars(cfg->message);

@@ -94,7 +94,7 @@ typedef struct wsp_load_config {
     /* wake-ups for sends fall on a grid of this step (0: at each send's time, to the
      * nanosecond); a coarser grid costs less CPU per message and sends up to one step late,
      * which the corrected latency shows */
-    uint64_t timer_slack_us;
+    uint64_t timer_slack_us; /* WSP_LOAD_SLACK_AUTO: chosen from the rate (wsp_load_auto_slack) */
     /* --protocol: every connection does the protocol's handshake (it counts as open once the
      * namespace connected or connection_ack came) and answers its pings. With Socket.IO a
      * message is an emit of `event` whose arguments are `message`; the reply is the ack
@@ -108,7 +108,16 @@ typedef struct wsp_load_config {
     void *tick_ud;
 } wsp_load_config;
 
-/* Defaults: 1 connection, no rate, 10 s, 1 thread, pipeline 1, echo off (ANY). */
+/* The default send window: sends due within it leave in one wake-up of their thread. */
+#define WSP_LOAD_SLACK_AUTO UINT64_MAX
+/* The window the default picks for `rate` messages per second over `threads` threads: none
+ * under 2,000 sends per second and thread (a wake-up each is cheap there), else 500 us (ten
+ * or more sends share each wake-up; each leaves at most that late, which the send lateness
+ * and the corrected latency show). */
+uint64_t wsp_load_auto_slack(double rate, unsigned threads);
+
+/* Defaults: 1 connection, no rate, 10 s, 1 thread, pipeline 1, echo off (ANY), the send
+ * window automatic. */
 void wsp_load_config_init(wsp_load_config *cfg);
 
 /* Run the load to completion (or SIGINT, or every connection gone). Fills `out` (from _new).

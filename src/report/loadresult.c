@@ -117,11 +117,13 @@ json_t *wsp_load_result_to_json(const wsp_load_result *r)
     json_object_set_new(o, "interrupted", json_boolean(r->interrupted));
     json_object_set_new(o, "agents", json_integer((json_int_t)r->agents));
     json_object_set_new(o, "config",
-                        json_pack("{s:I, s:f, s:f, s:f, s:f, s:i, s:i, s:s}", "connections",
-                                  (json_int_t)r->target_connections, "rate", r->rate,
+                        json_pack("{s:I, s:f, s:f, s:f, s:f, s:i, s:i, s:s, s:f, s:s}",
+                                  "connections", (json_int_t)r->target_connections, "rate", r->rate,
                                   "connect_rate", r->connect_rate, "duration_s", r->duration_s,
                                   "warmup_s", r->warmup_s, "threads", (int)r->threads, "pipeline",
-                                  (int)r->pipeline, "match", r->match));
+                                  (int)r->pipeline, "match", r->match, "timer_slack_ms",
+                                  (double)r->timer_slack_us / 1e3, "timer_slack",
+                                  r->timer_slack_auto ? "auto" : "fixed"));
     json_object_set_new(o, "elapsed_s", json_real(r->elapsed_s));
     json_object_set_new(o, "measured_s", json_real(r->measured_s));
     json_object_set_new(o, "client",
@@ -287,6 +289,9 @@ int wsp_load_result_from_json(wsp_load_result *r, const json_t *j, wsp_err *err)
         r->warmup_s = getf(cf, "warmup_s");
         r->threads = (unsigned)geti(cf, "threads");
         r->pipeline = (unsigned)geti(cf, "pipeline");
+        r->timer_slack_us = (uint64_t)(getf(cf, "timer_slack_ms") * 1e3);
+        const char *ts = json_string_value(json_object_get(cf, "timer_slack"));
+        r->timer_slack_auto = ts && strcmp(ts, "auto") == 0;
         const char *m = json_string_value(json_object_get(cf, "match"));
         snprintf(r->match, sizeof r->match, "%s", m ? m : "any");
     }

@@ -49,6 +49,8 @@ typedef struct wsp_load_result {
     double rate, connect_rate;
     double duration_s, warmup_s;
     unsigned threads, pipeline;
+    uint64_t timer_slack_us; /* the send window used; 0: each send at its own time */
+    bool timer_slack_auto;   /* chosen by default from the rate, not by --timer-slack */
     char match[8];
     unsigned agents; /* runs merged into this one (1 for a run) */
     /* what happened */

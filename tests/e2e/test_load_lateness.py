@@ -49,3 +49,25 @@ def test_lateness_survives_load_merge(corpus, tmp_path):
     counts = [json.loads(p.read_text())["send_lateness_ms"]["count"] for p in parts]
     m = run_wsprobe("load-merge", *parts, "--json", timeout=60)
     assert m["send_lateness_ms"]["count"] == sum(counts), m
+
+
+def test_default_send_window(corpus):
+    """The default window is chosen from the rate per thread (docs/load.md) and reported;
+    --timer-slack fixes it."""
+    srv = corpus.serve("--echo", "--unsafe-no-auth")
+    url = "ws://127.0.0.1:%d/ws" % srv.port
+
+    def cfg(*extra):
+        r = run_wsprobe("load", url, "--connections", "4", "--duration", "1s", "--message", "hi",
+                        "--echo", "--json", *extra, timeout=60)
+        assert r.json is not None, r
+        return r["config"]
+
+    fast = cfg("--rate", "6000", "--threads", "2")        # 3,000 per thread and second
+    assert (fast["timer_slack"], fast["timer_slack_ms"]) == ("auto", 0.5), fast
+    slow = cfg("--rate", "200", "--threads", "2")
+    assert (slow["timer_slack"], slow["timer_slack_ms"]) == ("auto", 0.0), slow
+    fixed = cfg("--rate", "200", "--timer-slack", "2ms")
+    assert (fixed["timer_slack"], fixed["timer_slack_ms"]) == ("fixed", 2.0), fixed
+    none = cfg("--rate", "6000", "--threads", "2", "--timer-slack", "0")
+    assert (none["timer_slack"], none["timer_slack_ms"]) == ("fixed", 0.0), none
