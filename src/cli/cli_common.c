@@ -39,7 +39,8 @@ int wsp_cli_report(const char *cmd, json_t *report, const wsp_cli_out *out)
 {
     int rc = 0;
     if (out->html_file) {
-        json_t *e = wsp_report_envelope(json_deep_copy(report), cmd);
+        /* the same document (redacting it here is what writing the JSON does too) */
+        json_t *e = wsp_report_envelope(json_incref(report), cmd);
         wsp_err err;
         wsp_err_clear(&err);
         if (e)

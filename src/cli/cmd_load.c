@@ -880,9 +880,7 @@ static int conversation(load_args *a)
     if (nexpect > 1 || (expect && a->echo))
         return wsp_cli_usage_error(cmd, "give one way to match replies: --echo, --expect-json or "
                                         "--expect-text");
-    if (cfg->match == WSP_LOAD_MATCH_ACK)
-        ; /* correlated by the ack's id */
-    else if (a->echo)
+    if (a->echo) /* (with --emit-ack the match is MATCH_ACK already: neither of these is given) */
         cfg->match = WSP_LOAD_MATCH_ECHO;
     else if (expect && expect->kind == WSP_STEP_EXPECT_JSON) {
         cfg->match = WSP_LOAD_MATCH_JSON;

@@ -929,7 +929,7 @@ static void on_done(wsp_conn *c, void *ud)
     bool was_open = lc->state == ST_OPEN;
     if (lc->proto) {
         wsp_proto_on_done(lc->proto);
-        wsp_proto_judge(lc->proto, r->cfg->proto, rec); /* the protocol's classes */
+        wsp_proto_judge(lc->proto, rec); /* the protocol's classes */
     }
     record_phases(w, lc);
     wsp_class cls = rec->err.cls;

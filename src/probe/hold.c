@@ -307,7 +307,7 @@ static void on_done(wsp_conn *c, void *ud)
     uv_timer_stop(&h->timer);
     if (h->proto) {
         wsp_proto_on_done(h->proto);
-        wsp_proto_judge(h->proto, r->cfg->proto, wsp_conn_get_record(h->c));
+        wsp_proto_judge(h->proto, wsp_conn_get_record(h->c));
     }
     bool retrying = !was_open && h->t_drop; /* a reconnect attempt failed: the drop's end stands */
     if (!retrying)

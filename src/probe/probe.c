@@ -380,7 +380,7 @@ static void report_if_done(wsp_probe *p)
     wsp_conn_record *r = wsp_conn_get_record(p->conn);
     judge_close(p, r);
     if (p->proto)
-        wsp_proto_judge(p->proto, &p->cfg->proto, r);
+        wsp_proto_judge(p->proto, r);
     p->verdict = r->err;
     if (p->cfg->expect_auth_required)
         judge_auth_required(p, r);

@@ -749,8 +749,9 @@ int wsp_proto_subscribe(wsp_proto *p, const char *query, const char *variables, 
     return 0;
 }
 
-void wsp_proto_judge(wsp_proto *p, const wsp_proto_config *cfg, wsp_conn_record *r)
+void wsp_proto_judge(wsp_proto *p, wsp_conn_record *r)
 {
+    const wsp_proto_config *cfg = p->cfg;
     if (r->err.cls != WSP_CLASS_OK && r->handshake_completed && !p->rec.failed_phase)
         p->rec.failed_phase = waiting_phase(p->state);
     /* engine.io answers an Engine.IO version it does not speak with HTTP 400: in place of the

@@ -118,7 +118,7 @@ int wsp_proto_subscribe(wsp_proto *p, const char *query, const char *variables, 
  * is named (4401/4403: APP_AUTH_REFUSED); a Socket.IO server that refused the Engine.IO
  * version in its HTTP answer is APP_PROTOCOL. Adjusts r->err; a failure while the
  * handshake waited names its step in the record's failed_phase. */
-void wsp_proto_judge(wsp_proto *p, const wsp_proto_config *cfg, wsp_conn_record *r);
+void wsp_proto_judge(wsp_proto *p, wsp_conn_record *r);
 
 const wsp_proto_record *wsp_proto_get_record(const wsp_proto *p);
 /* The owner passed over an event no step waited for (the record's events_skipped). */

@@ -489,8 +489,10 @@ static void bar_chart(wsp_xmlw *w, const char *id, const char *title, const char
     wsp_xmlw_end(w);
 }
 
-/* An object {label: count} as bars, largest first. */
-static void counts_chart(wsp_xmlw *w, const char *id, const char *title, const json_t *o)
+/* An object's members as bars, largest first: each member's value, or with `member` the
+ * number at that key of it (audit's {"floor": {"findings": 3, ...}}); zeros left out. */
+static void counts_chart(wsp_xmlw *w, const char *id, const char *title, const json_t *o,
+                         const char *member)
 {
     size_t n = json_object_size(o), k = 0;
     const char **labels = calloc(n ? n : 1, sizeof *labels);
@@ -499,16 +501,17 @@ static void counts_chart(wsp_xmlw *w, const char *id, const char *title, const j
     const json_t *v;
     json_object_foreach((json_t *)(uintptr_t)o, key, v)
     {
-        if (!labels || !values)
-            break;
+        double x = member ? num(v, member) : json_number_value(v);
+        if (!labels || !values || !(x > 0))
+            continue;
         size_t i = k++;
-        while (i > 0 && values[i - 1] < json_number_value(v)) { /* insertion: largest first */
+        while (i > 0 && values[i - 1] < x) { /* insertion: largest first */
             labels[i] = labels[i - 1];
             values[i] = values[i - 1];
             i--;
         }
         labels[i] = key;
-        values[i] = json_number_value(v);
+        values[i] = x;
     }
     bar_chart(w, id, title, labels, values, k);
     free(labels);
@@ -759,11 +762,11 @@ static void load_page(wsp_xmlw *w, const json_t *r, const char *cmd)
     kv_table(w, json_object_get(r, "messages"), "messages");
     el(w, "h2", NULL, "Failures");
     const json_t *er = json_object_get(r, "errors");
-    counts_chart(w, "chart-classes", "By class", json_object_get(er, "by_class"));
+    counts_chart(w, "chart-classes", "By class", json_object_get(er, "by_class"), NULL);
     counts_chart(w, "chart-close-codes", "By close code (the server's)",
-                 json_object_get(er, "close_codes"));
+                 json_object_get(er, "close_codes"), NULL);
     counts_chart(w, "chart-http-status", "By HTTP status (refused upgrades)",
-                 json_object_get(er, "http_status"));
+                 json_object_get(er, "http_status"), NULL);
     if (json_object_size(json_object_get(er, "examples")))
         kv_table(w, json_object_get(er, "examples"), "error-examples");
     el(w, "h2", NULL, "Configuration");
@@ -993,22 +996,8 @@ static void audit_page(wsp_xmlw *w, const json_t *r)
     el(w, "h2", NULL, "Summary");
     kv_table(w, json_object_get(r, "summary"), "summary");
     const json_t *rules = json_object_get(r, "rules");
-    size_t n = json_object_size(rules), k = 0;
-    const char **labels = calloc(n ? n : 1, sizeof *labels);
-    double *values = calloc(n ? n : 1, sizeof *values);
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)(uintptr_t)rules, key, v)
-    {
-        if (labels && values && num(v, "findings") > 0) {
-            labels[k] = key;
-            values[k++] = num(v, "findings");
-        }
-    }
     el(w, "h2", NULL, "Findings by rule");
-    bar_chart(w, "chart-rules", "Findings by rule", labels, values, k);
-    free(labels);
-    free(values);
+    counts_chart(w, "chart-rules", "Findings by rule", rules, "findings");
     const json_t *d = json_object_get(r, "network_durations");
     if (d) { /* the network tests' durations against the floor */
         const json_t *edges = json_object_get(d, "upper_ms"),
