@@ -1458,6 +1458,7 @@ static int worker_init(run *r, worker *w, unsigned id, wsp_err *err)
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory for %zu connections", n);
     for (size_t i = 0; i < w->nopts; i++) {
         w->opts[i] = *cfg->conn;
+        w->opts[i].tls_facts_on_failure = true; /* nothing here reports a good certificate */
         if (cfg->num_sources)
             w->opts[i].bind_addr = (const struct sockaddr *)&cfg->sources[i];
     }

@@ -216,6 +216,7 @@ static void maybe_release(wsp_conn *c)
         free(c->rec.http_head);
         free(c->rec.http_body);
         free(c->rec.location);
+        free(c->rec.after_101);
         free(c->rec.tls);
         free(c->rec.addresses);
         free(c->rec.attempts);
@@ -1066,10 +1067,11 @@ static void ws_input(wsp_conn *c, const uint8_t *data, size_t len)
                 char ex[80];
                 wsp_excerpt(ex, sizeof ex, start, start_len < 60 ? start_len : 60);
                 bool http = start_len >= 5 && memcmp(start, "HTTP/", 5) == 0;
-                if (http) {
-                    c->rec.after_101_len =
-                        start_len < sizeof c->rec.after_101 ? start_len : sizeof c->rec.after_101;
-                    memcpy(c->rec.after_101, start, c->rec.after_101_len);
+                size_t keep =
+                    start_len < WSP_CONN_AFTER_101_MAX ? start_len : WSP_CONN_AFTER_101_MAX;
+                if (http && !c->rec.after_101 && (c->rec.after_101 = malloc(keep))) {
+                    memcpy(c->rec.after_101, start, keep);
+                    c->rec.after_101_len = keep;
                 }
                 fail_hinted(c, WSP_CLASS_WS_PROTOCOL,
                             http ? "an HTTP response came where WebSocket frames belong: a proxy "
@@ -1127,6 +1129,10 @@ static void tls_established(wsp_conn *c)
              "the certificate expires in %d days, fewer than --min-cert-days %d",
              c->rec.tls->days_left, c->o->min_cert_days);
         return;
+    }
+    if (c->o->tls_facts_on_failure) {
+        free(c->rec.tls);
+        c->rec.tls = NULL;
     }
     send_request(c);
 }

@@ -76,8 +76,11 @@ typedef struct wsp_conn_tracer {
 /* Everything a connection needs; borrowed: it must outlive the connection. */
 typedef struct wsp_conn_opts {
     const wsp_url *url;
-    SSL_CTX *tls_ctx;  /* required for wss/https */
-    bool tls_verify;   /* false with --insecure: failures are reported, not fatal */
+    SSL_CTX *tls_ctx; /* required for wss/https */
+    bool tls_verify;  /* false with --insecure: failures are reported, not fatal */
+    /* the record keeps TLS facts (rec.tls, 2 KiB) only when the handshake fails: for owners
+     * of many connections (load) that never report a successful one's certificate */
+    bool tls_facts_on_failure;
     int min_cert_days; /* CERT_EXPIRED when fewer days are left; 0: only expiry */
     /* resolution */
     int family;                            /* AF_UNSPEC, AF_INET, AF_INET6 */
@@ -162,6 +165,7 @@ typedef enum wsp_closed_by {
 } wsp_closed_by;
 
 #define WSP_CONN_BODY_MAX 512
+#define WSP_CONN_AFTER_101_MAX 256
 #define WSP_CONN_HEAD_KEEP 8192
 
 /* What the connection saw. Times are uv_hrtime() nanoseconds; 0 means not reached. The
@@ -206,8 +210,9 @@ typedef struct wsp_conn_record {
     int close_code; /* -1 none; the code in the close frame received (or sent when ours) */
     char close_reason[128];
     /* an HTTP response where the first frame belonged (a second answer after the 101): its
-     * first bytes, for the layer above (a Socket.IO server refusing the Engine.IO version) */
-    uint8_t after_101[256];
+     * first bytes (heap, WSP_CONN_AFTER_101_MAX at most, or NULL), for the layer above (a
+     * Socket.IO server refusing the Engine.IO version) */
+    uint8_t *after_101;
     size_t after_101_len;
     wsp_closed_by closed_by;
     bool close_acknowledged;

@@ -217,23 +217,129 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *xs)
     return preverify_ok;
 }
 
+/* ---- the network side: a BIO over the session's two queues ---- */
+
+#define QUEUE_MAX (4u << 20) /* a caller that never drains fails rather than grows without end */
+
+static int queue_push(wsp_tls_queue *q, const void *data, size_t n)
+{
+    if (q->off + q->len + n > q->cap) {
+        if (q->off) {
+            memmove(q->p, q->p + q->off, q->len);
+            q->off = 0;
+        }
+        size_t need = q->len + n;
+        if (need > QUEUE_MAX)
+            return -1;
+        if (need > q->cap) {
+            size_t cap = q->cap * 2 > need ? q->cap * 2 : need;
+            unsigned char *p = realloc(q->p, cap);
+            if (!p)
+                return -1;
+            q->p = p;
+            q->cap = cap;
+        }
+    }
+    memcpy(q->p + q->off + q->len, data, n);
+    q->len += n;
+    return 0;
+}
+
+static size_t queue_pop(wsp_tls_queue *q, void *buf, size_t cap)
+{
+    size_t n = q->len < cap ? q->len : cap;
+    if (n == 0)
+        return 0;
+    memcpy(buf, q->p + q->off, n);
+    q->off += n;
+    q->len -= n;
+    if (q->len == 0) { /* drained: an idle session keeps no buffer */
+        free(q->p);
+        memset(q, 0, sizeof *q);
+    }
+    return n;
+}
+
+static int bio_write(BIO *b, const char *data, int len)
+{
+    wsp_tls *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    return queue_push(&t->out, data, (size_t)len) == 0 ? len : -1;
+}
+
+static int bio_read(BIO *b, char *buf, int cap)
+{
+    wsp_tls *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (cap <= 0)
+        return 0;
+    size_t n = queue_pop(&t->in, buf, (size_t)cap);
+    if (n == 0) {
+        BIO_set_retry_read(b); /* nothing yet reads as "retry", never as EOF */
+        return -1;
+    }
+    return (int)n;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)num;
+    (void)ptr;
+    wsp_tls *t = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1; /* the caller moves the out queue to the network */
+    case BIO_CTRL_PENDING:
+        return (long)t->in.len;
+    case BIO_CTRL_WPENDING:
+        return (long)t->out.len;
+    default:
+        return 0;
+    }
+}
+
+static int bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static BIO_METHOD *bio_method;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+static void bio_method_init(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "wsprobe queues");
+    if (m && (BIO_meth_set_write(m, bio_write) != 1 || BIO_meth_set_read(m, bio_read) != 1 ||
+              BIO_meth_set_ctrl(m, bio_ctrl) != 1 || BIO_meth_set_create(m, bio_create) != 1)) {
+        BIO_meth_free(m);
+        m = NULL;
+    }
+    bio_method = m; /* one for the process, never freed */
+}
+
+/* OpenSSL's record buffers back to the heap when they hold nothing (it declines otherwise). */
+static void release_buffers(wsp_tls *t)
+{
+    if (t->handshake_done)
+        SSL_free_buffers(t->ssl);
+}
+
 static int init_common(wsp_tls *t, SSL_CTX *ctx, wsp_err *err)
 {
     memset(t, 0, sizeof *t);
-    t->ssl = SSL_new(ctx);
-    t->net_in = BIO_new(BIO_s_mem());
-    t->net_out = BIO_new(BIO_s_mem());
-    if (!t->ssl || !t->net_in || !t->net_out) {
-        SSL_free(t->ssl);
-        BIO_free(t->net_in);
-        BIO_free(t->net_out);
+    pthread_once(&bio_once, bio_method_init);
+    BIO *b = bio_method ? BIO_new(bio_method) : NULL;
+    t->ssl = b ? SSL_new(ctx) : NULL;
+    if (!t->ssl) {
+        BIO_free(b);
         memset(t, 0, sizeof *t);
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory creating a TLS session");
     }
-    /* An empty memory BIO reads as "retry", not EOF. */
-    BIO_set_mem_eof_return(t->net_in, -1);
-    BIO_set_mem_eof_return(t->net_out, -1);
-    SSL_set_bio(t->ssl, t->net_in, t->net_out); /* the SSL now owns both BIOs */
+    BIO_set_data(b, t);
+    SSL_set_bio(t->ssl, b, b); /* the SSL now owns the BIO (one reference for both ways) */
     return 0;
 }
 
@@ -243,7 +349,10 @@ int wsp_tls_init_client(wsp_tls *t, SSL_CTX *ctx, const char *host, bool host_is
     if (init_common(t, ctx, err) != 0)
         return -1;
     t->is_client = true;
-    snprintf(t->host, sizeof t->host, "%s", host);
+    if (!(t->host = strdup(host))) {
+        wsp_tls_cleanup(t);
+        return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory creating a TLS session");
+    }
     /* RFC 6066 3: literal IP addresses are not permitted in SNI. */
     if (!host_is_ip)
         SSL_set_tlsext_host_name(t->ssl, t->host); /* the macro casts away const */
@@ -274,7 +383,10 @@ void wsp_tls_cleanup(wsp_tls *t)
 {
     X509_free(t->leaf);
     if (t->ssl)
-        SSL_free(t->ssl); /* frees both BIOs */
+        SSL_free(t->ssl); /* frees the BIO */
+    free(t->in.p);
+    free(t->out.p);
+    free(t->host);
     memset(t, 0, sizeof *t);
 }
 
@@ -296,7 +408,7 @@ int wsp_tls_feed(wsp_tls *t, const void *data, size_t len, wsp_err *err)
             return -1;
         }
     }
-    if (BIO_write(t->net_in, data, (int)len) != (int)len)
+    if (queue_push(&t->in, data, len) != 0)
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory buffering TLS input");
     return 0;
 }
@@ -357,6 +469,13 @@ int wsp_tls_handshake(wsp_tls *t, wsp_err *err)
     int r = SSL_do_handshake(t->ssl);
     if (r == 1) {
         t->handshake_done = true;
+        /* what only a failed handshake would have reported: the session has the peer's
+         * certificate now (wsp_tls_get_info reads it there) */
+        free(t->host);
+        t->host = NULL;
+        X509_free(t->leaf);
+        t->leaf = NULL;
+        release_buffers(t);
         return 1;
     }
     int e = SSL_get_error(t->ssl, r);
@@ -373,8 +492,10 @@ ssize_t wsp_tls_read(wsp_tls *t, void *buf, size_t cap, wsp_err *err)
     if (r == 1)
         return (ssize_t)got;
     int e = SSL_get_error(t->ssl, r);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        release_buffers(t); /* all input read: what stays is the session alone */
         return 0;
+    }
     if (e == SSL_ERROR_ZERO_RETURN) {
         t->close_notify = true;
         return -2;
@@ -410,15 +531,12 @@ int wsp_tls_write(wsp_tls *t, const void *buf, size_t len, wsp_err *err)
 
 size_t wsp_tls_pending_out(const wsp_tls *t)
 {
-    return t->net_out ? BIO_ctrl_pending(t->net_out) : 0;
+    return t->out.len;
 }
 
 size_t wsp_tls_take_out(wsp_tls *t, void *buf, size_t cap)
 {
-    size_t n = 0;
-    if (cap == 0 || BIO_read_ex(t->net_out, buf, cap, &n) != 1)
-        return 0;
-    return n;
+    return queue_pop(&t->out, buf, cap);
 }
 
 static void name_oneline(const X509_NAME *n, char *out, size_t cap)

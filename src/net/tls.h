@@ -1,5 +1,6 @@
-/* tls.h - TLS over memory BIOs, so one event loop drives plaintext and TLS alike: the network
- * side feeds ciphertext in and takes ciphertext out; the application reads and writes plaintext.
+/* tls.h - TLS over in-memory queues, so one event loop drives plaintext and TLS alike: the
+ * network side feeds ciphertext in and takes ciphertext out; the application reads and writes
+ * plaintext.
  * Used by the client engine (conn.h) and the reference server. OpenSSL 3.
  *
  * Failures are classified where they happen (the OpenSSL error queue is read and cleared there):
@@ -34,16 +35,26 @@ SSL_CTX *wsp_tls_server_ctx_new(const char *cert, const char *key, wsp_err *err)
 /* Parse "1.0" "1.1" "1.2" "1.3" into a protocol version; -1 when unknown. */
 int wsp_tls_version_parse(const char *s);
 
+/* Ciphertext waiting one way: a buffer that exists only while it holds bytes. */
+typedef struct wsp_tls_queue {
+    unsigned char *p;
+    size_t off, len, cap; /* the bytes are p[off .. off + len) */
+} wsp_tls_queue;
+
+/* One session. Idle, it keeps only what OpenSSL needs: the network-side queues are freed when
+ * they drain and OpenSSL's record buffers are handed back whenever they are empty (a memory
+ * BIO would keep the largest flight or burst it ever held, and OpenSSL 3.0 keeps its 16 KiB
+ * read buffer after some reads, SSL_MODE_RELEASE_BUFFERS notwithstanding). */
 typedef struct wsp_tls {
     SSL *ssl;
-    BIO *net_in;  /* ciphertext from the network -> OpenSSL */
-    BIO *net_out; /* OpenSSL -> ciphertext for the network */
+    wsp_tls_queue in;  /* ciphertext from the network -> OpenSSL */
+    wsp_tls_queue out; /* OpenSSL -> ciphertext for the network */
     bool is_client;
     bool handshake_done;
     bool saw_first_byte;
     bool plaintext_peer; /* the first bytes from the peer were not a TLS record */
     bool close_notify;   /* the peer sent close_notify */
-    char host[256];
+    char *host;          /* heap until the handshake ends: the name a mismatch reports */
     X509 *leaf; /* the server's certificate as seen during verification (kept on failure) */
 } wsp_tls;
 
@@ -67,7 +78,7 @@ int wsp_tls_handshake(wsp_tls *t, wsp_err *err);
  * error, and -2 when the peer closed the TLS session (close_notify). */
 ssize_t wsp_tls_read(wsp_tls *t, void *buf, size_t cap, wsp_err *err);
 
-/* Encrypt plaintext; the records go to the out BIO. Returns 0 or -1 with err. */
+/* Encrypt plaintext; the records go to the out queue. Returns 0 or -1 with err. */
 int wsp_tls_write(wsp_tls *t, const void *buf, size_t len, wsp_err *err);
 
 /* Bytes waiting to be sent to the network. */

@@ -7,7 +7,7 @@
  *     head (routing, RFC 6455 4.2.1 checks, Origin, the token and its verification), the
  *     response bytes, the chat protocol, HTML escaping. No sockets, clock or randomness: `now`
  *     is passed in. These are what the unit tests and the fuzz harness drive.
- *   - the event loop (serve.c): listeners on libuv, TLS over memory BIOs (tls.h), frames
+ *   - the event loop (serve.c): listeners on libuv, TLS over in-memory queues (tls.h), frames
  *     (ws.h), per-connection limits and timers, rooms, logging and graceful shutdown.
  * Self-signed certificates for loopback demos are made in serve_cert.c.
  *
