@@ -9,9 +9,12 @@
 #     wsprobe runs as shipped (precise send times, one thread per core), with one thread, and
 #     with --timer-slack 1ms (Node's timers have a 1 ms grain too).
 #  2. Scale: IDLE idle connections from one process (source addresses 127.0.0.2, .3, ...), ws
-#     and wss; client RSS per connection = (peak RSS at IDLE - peak RSS at 1,000) / (IDLE -
-#     1,000), from the client's own report. IDLE is cut to what the file limits allow (both the
-#     client and serve need one descriptor per connection), and the cut is printed.
+#     and wss, one serve per scheme; memory per idle connection, client and serve, = (resident
+#     memory at IDLE - at 1,000) / (IDLE - 1,000), each read from /proc in the middle of the
+#     measured window; and the ratio of wss to OpenSSL's own floor (bench/tls_floor.c, built and
+#     run here: a bare SSL per connection after a TLS 1.3 handshake, buffers released). IDLE is
+#     cut to what the file limits allow (both the client and serve need one descriptor per
+#     connection), and the cut is printed.
 #  3. Throughput: the highest matched rate held for TPUT_SECONDS with p99 under 10 ms, on a
 #     ladder of rates (TPUT_RATES) over TPUT_CONNS connections.
 #
@@ -174,33 +177,66 @@ if ! skip scale; then
     nsrc=$(( (n + 19999) / 20000 ))
     srcs=()
     for i in $(seq "$nsrc"); do srcs+=(--source-ip "127.0.0.$((i + 1))"); done
-    start_serve scale --tls-listen 127.0.0.1:0 --self-signed "$work/pki"
+    # OpenSSL's own floor for an idle TLS 1.3 connection, each side, measured now (tls_floor.c)
+    floor_json=""
+    if cc -O2 -o "$work/tls_floor" bench/tls_floor.c $(pkg-config --cflags --libs openssl) 2>"$work/floor.err"; then
+        "$WSPROBE" serve --listen 127.0.0.1:0 --port-file "$work/pki.json" --self-signed "$work/pki" \
+            --unsafe-no-auth -q 2>/dev/null & ppid=$!
+        wait_port_file "$work/pki.json" "$ppid" ws >/dev/null; kill "$ppid"; wait "$ppid" 2>/dev/null
+        fn=$(( n < 10000 ? n : 10000 ))
+        floor_json=$("$work/tls_floor" "$fn" "$work/pki/cert.pem" "$work/pki/key.pem" "$work/pki/ca.pem")
+        echo "tls floor: $floor_json"
+    else
+        echo "tls floor: skipped (cannot build bench/tls_floor.c: $(head -c 200 "$work/floor.err"))"
+    fi
+    : >"$work/scale.jsonl"
     for scheme in ws wss; do
+        # one serve per scheme, so each one's memory is its own; both processes' resident memory
+        # is read in the middle of the measured window (idle, all open), not at a peak
+        start_serve "scale-$scheme" --tls-listen 127.0.0.1:0 --self-signed "$work/pki"
         port=$WSPORT; extra=()
         [ "$scheme" = wss ] && { port=$WSSPORT; extra=(--cacert "$work/pki/ca.pem"); }
         url="$scheme://127.0.0.1:$port/ws"
-        ramp=15s
-        [ "$scheme" = wss ] && ramp=45s  # TLS handshakes: CPU on both ends of a 2-core machine
+        ramp=15
+        [ "$scheme" = wss ] && ramp=45  # TLS handshakes: CPU on both ends of a 2-core machine
         for count in 1000 "$n"; do
-            "$WSPROBE" load "$url" "${extra[@]}" --connections "$count" --duration 5s --warmup "$ramp" \
-                "${srcs[@]}" --json >"$work/scale-$scheme-$count.json" 2>"$work/scale.err"
+            "$WSPROBE" load "$url" "${extra[@]}" --connections "$count" --duration 10s --warmup "${ramp}s" \
+                "${srcs[@]}" --json >"$work/scale-$scheme-$count.json" 2>"$work/scale.err" & lp=$!
+            sleep $(( ramp + 5 ))
+            srss=$(awk '/^VmRSS/{print $2}' "/proc/$SPID/status" 2>/dev/null)
+            crss=$(awk '/^VmRSS/{print $2}' "/proc/$lp/status" 2>/dev/null)
+            wait "$lp"
+            echo "{\"scheme\": \"$scheme\", \"count\": $count, \"serve_kib\": ${srss:-0}, \"client_kib\": ${crss:-0}}" >>"$work/scale.jsonl"
         done
-        "$PY" - "$scheme" "$work/scale-$scheme-1000.json" "$work/scale-$scheme-$n.json" "$n" <<'PYEOF'
-import json, sys
-scheme, a, b, n = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3])), int(sys.argv[4])
-ra, rb = a["client"]["max_rss_kib"], b["client"]["max_rss_kib"]
-ob = b["connections"]["peak_open"]
-per = (rb - ra) * 1024 / (ob - a["connections"]["peak_open"]) if ob > 1000 else float("nan")
-hs = b["phases_ms"]["handshake"]
-print("scale %-3s open=%d of %d failed=%d rss_1000=%dKiB rss_%d=%dKiB per_conn=%.0f bytes (%.2f KiB) "
-      "client_cpu_s=%.2f handshake p50=%.2fms p99=%.2fms errors=%s"
-      % (scheme, ob, n, b["connections"]["failed"], ra, n, rb, per, per / 1024, b["client"]["cpu_s"],
-         hs.get("p50", 0), hs.get("p99", 0), b["errors"]["by_class"]))
-print("JSON " + json.dumps({"bench": "scale", "scheme": scheme, "open": ob, "asked": n,
-                            "bytes_per_conn": round(per), "rss_kib": rb}))
-PYEOF
+        kill "$SPID"; wait "$SPID" 2>/dev/null
     done
-    kill "$SPID"; wait "$SPID" 2>/dev/null
+    "$PY" - "$work" "$n" "$floor_json" <<'PYEOF'
+import json, sys
+work, n, floor = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]) if sys.argv[3] else {}
+snap = {(r["scheme"], r["count"]): r for r in map(json.loads, open(work + "/scale.jsonl"))}
+per = {}
+for scheme in ("ws", "wss"):
+    a = json.load(open("%s/scale-%s-1000.json" % (work, scheme)))
+    b = json.load(open("%s/scale-%s-%d.json" % (work, scheme, n)))
+    oa, ob = a["connections"]["peak_open"], b["connections"]["peak_open"]
+    sa, sb = snap[(scheme, 1000)], snap[(scheme, n)]
+    d = ob - oa if ob > oa else float("nan")
+    client, serve = (sb["client_kib"] - sa["client_kib"]) * 1024 / d, (sb["serve_kib"] - sa["serve_kib"]) * 1024 / d
+    per[scheme] = (client, serve)
+    hs = b["phases_ms"]["handshake"]
+    print("scale %-3s open=%d of %d failed=%d per idle connection: client %.0f bytes (%.1f KiB), serve %.0f bytes (%.1f KiB); "
+          "client_cpu_s=%.2f handshake p50=%.2fms p99=%.2fms errors=%s"
+          % (scheme, ob, n, b["connections"]["failed"], client, client / 1024, serve, serve / 1024,
+             b["client"]["cpu_s"], hs.get("p50", 0), hs.get("p99", 0), b["errors"]["by_class"]))
+    print("JSON " + json.dumps({"bench": "scale", "scheme": scheme, "open": ob, "asked": n,
+                                "client_bytes_per_conn": round(client), "serve_bytes_per_conn": round(serve)}))
+(cw, sw), (cs, ss) = per["ws"], per["wss"]
+print("ratio wss/ws per idle connection: client %.2fx, serve %.2fx" % (cs / cw, ss / sw))
+if floor:
+    fc, fs = floor["client_bytes_per_conn"], floor["server_bytes_per_conn"]
+    print("ratio wss/OpenSSL floor per idle connection (target <= 1.2x): client %.2fx (%d vs %d bytes), serve %.2fx (%d vs %d bytes)"
+          % (cs / fc, cs, fc, ss / fs, ss, fs))
+PYEOF
 fi
 
 # ---- 3. throughput -------------------------------------------------------------------------
