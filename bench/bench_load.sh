@@ -180,7 +180,7 @@ if ! skip scale; then
     # OpenSSL's own floor for an idle TLS 1.3 connection, each side, measured now (tls_floor.c)
     floor_json=""
     if cc -O2 -o "$work/tls_floor" bench/tls_floor.c $(pkg-config --cflags --libs openssl) 2>"$work/floor.err"; then
-        "$WSPROBE" serve --listen 127.0.0.1:0 --port-file "$work/pki.json" --self-signed "$work/pki" \
+        "$WSPROBE" serve --listen 127.0.0.1:0 --tls-listen 127.0.0.1:0 --port-file "$work/pki.json" --self-signed "$work/pki" \
             --unsafe-no-auth -q 2>/dev/null & ppid=$!
         wait_port_file "$work/pki.json" "$ppid" ws >/dev/null; kill "$ppid"; wait "$ppid" 2>/dev/null
         fn=$(( n < 10000 ? n : 10000 ))
