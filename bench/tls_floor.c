@@ -42,6 +42,16 @@ static long rss_kib(void)
     return kib;
 }
 
+static void die(const char *what);
+
+static long rss_kib_checked(void)
+{
+    long kib = rss_kib();
+    if (kib < 0)
+        die("reading VmRSS from /proc/self/status");
+    return kib;
+}
+
 static void die(const char *what)
 {
     if (errno)
@@ -107,9 +117,9 @@ static void serve(int lfd, long n, const char *cert, const char *key, int report
             die("accept");
         exchange(ssl[i], 0);
         if (i == 0)
-            base = rss_kib();
+            base = rss_kib_checked();
     }
-    long per = (rss_kib() - base) * 1024 / n;
+    long per = (rss_kib_checked() - base) * 1024 / n;
     if (write(report_fd, &per, sizeof per) != (ssize_t)sizeof per)
         die("report");
     char c;
@@ -168,9 +178,9 @@ int main(int argc, char **argv)
             die("handshake");
         exchange(ssl[i], 1);
         if (i == 0)
-            base = rss_kib();
+            base = rss_kib_checked();
     }
-    long client = (rss_kib() - base) * 1024 / n, server = 0;
+    long client = (rss_kib_checked() - base) * 1024 / n, server = 0;
     if (read(sp[0], &server, sizeof server) != (ssize_t)sizeof server)
         die("server report");
     if (write(sp[0], "x", 1) != 1)

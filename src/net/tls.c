@@ -219,43 +219,36 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 
 /* ---- the network side: a BIO over the session's two queues ---- */
 
-#define QUEUE_MAX (4u << 20) /* a caller that never drains fails rather than grows without end */
+/* TLS input waiting for OpenSSL: every caller drains it after each feed, so more than this is
+ * a caller that does not, refused rather than grown without end. Output is the application's
+ * own plaintext, bounded by its message limits. */
+#define IN_MAX (4u << 20)
+
+static size_t queue_len(const wsp_tls_queue *q)
+{
+    return q->b.len - q->off;
+}
 
 static int queue_push(wsp_tls_queue *q, const void *data, size_t n)
 {
-    if (q->off + q->len + n > q->cap) {
-        if (q->off) {
-            memmove(q->p, q->p + q->off, q->len);
-            q->off = 0;
-        }
-        size_t need = q->len + n;
-        if (need > QUEUE_MAX)
-            return -1;
-        if (need > q->cap) {
-            size_t cap = q->cap * 2 > need ? q->cap * 2 : need;
-            unsigned char *p = realloc(q->p, cap);
-            if (!p)
-                return -1;
-            q->p = p;
-            q->cap = cap;
-        }
+    if (q->off && q->b.len + n > q->b.cap) { /* reuse the room taken bytes left first */
+        memmove(q->b.p, q->b.p + q->off, queue_len(q));
+        q->b.len -= q->off;
+        q->off = 0;
     }
-    memcpy(q->p + q->off + q->len, data, n);
-    q->len += n;
-    return 0;
+    return wsp_buf_put(&q->b, data, n);
 }
 
 static size_t queue_pop(wsp_tls_queue *q, void *buf, size_t cap)
 {
-    size_t n = q->len < cap ? q->len : cap;
+    size_t n = queue_len(q) < cap ? queue_len(q) : cap;
     if (n == 0)
         return 0;
-    memcpy(buf, q->p + q->off, n);
+    memcpy(buf, q->b.p + q->off, n);
     q->off += n;
-    q->len -= n;
-    if (q->len == 0) { /* drained: an idle session keeps no buffer */
-        free(q->p);
-        memset(q, 0, sizeof *q);
+    if (q->off == q->b.len) { /* drained: an idle session keeps no buffer */
+        wsp_buf_free(&q->b);
+        q->off = 0;
     }
     return n;
 }
@@ -292,9 +285,9 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
     case BIO_CTRL_FLUSH:
         return 1; /* the caller moves the out queue to the network */
     case BIO_CTRL_PENDING:
-        return (long)t->in.len;
+        return (long)queue_len(&t->in);
     case BIO_CTRL_WPENDING:
-        return (long)t->out.len;
+        return (long)queue_len(&t->out);
     default:
         return 0;
     }
@@ -384,8 +377,8 @@ void wsp_tls_cleanup(wsp_tls *t)
     X509_free(t->leaf);
     if (t->ssl)
         SSL_free(t->ssl); /* frees the BIO */
-    free(t->in.p);
-    free(t->out.p);
+    wsp_buf_free(&t->in.b);
+    wsp_buf_free(&t->out.b);
     free(t->host);
     memset(t, 0, sizeof *t);
 }
@@ -408,6 +401,10 @@ int wsp_tls_feed(wsp_tls *t, const void *data, size_t len, wsp_err *err)
             return -1;
         }
     }
+    if (queue_len(&t->in) + len > IN_MAX)
+        return wsp_err_set(err, WSP_CLASS_INTERNAL,
+                           "more than %u MiB of TLS input waiting: the caller does not read it",
+                           IN_MAX >> 20);
     if (queue_push(&t->in, data, len) != 0)
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory buffering TLS input");
     return 0;
@@ -515,6 +512,10 @@ int wsp_tls_write(wsp_tls *t, const void *buf, size_t len, wsp_err *err)
     while (len > 0) {
         size_t w = 0;
         if (SSL_write_ex(t->ssl, p, len, &w) != 1) {
+            if (t->out.b.failed) { /* our queue, not the session */
+                ERR_clear_error();
+                return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory buffering TLS output");
+            }
             char eb[256];
             unsigned long code = drain_errors(eb, sizeof eb);
             wsp_err_set(err, WSP_CLASS_WS_DROPPED, "TLS error while writing: %s",
@@ -531,7 +532,7 @@ int wsp_tls_write(wsp_tls *t, const void *buf, size_t len, wsp_err *err)
 
 size_t wsp_tls_pending_out(const wsp_tls *t)
 {
-    return t->out.len;
+    return queue_len(&t->out);
 }
 
 size_t wsp_tls_take_out(wsp_tls *t, void *buf, size_t cap)

@@ -14,6 +14,7 @@
 
 #include <openssl/ssl.h>
 
+#include "util/buf.h"
 #include "util/error.h"
 
 typedef struct wsp_tls_config {
@@ -35,10 +36,11 @@ SSL_CTX *wsp_tls_server_ctx_new(const char *cert, const char *key, wsp_err *err)
 /* Parse "1.0" "1.1" "1.2" "1.3" into a protocol version; -1 when unknown. */
 int wsp_tls_version_parse(const char *s);
 
-/* Ciphertext waiting one way: a buffer that exists only while it holds bytes. */
+/* Ciphertext waiting one way: the bytes are b.p[off .. b.len), and b is freed when they are
+ * all taken, so the buffer exists only while it holds bytes. */
 typedef struct wsp_tls_queue {
-    unsigned char *p;
-    size_t off, len, cap; /* the bytes are p[off .. off + len) */
+    wsp_buf b;
+    size_t off;
 } wsp_tls_queue;
 
 /* One session. Idle, it keeps only what OpenSSL needs: the network-side queues are freed when

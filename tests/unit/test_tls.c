@@ -621,10 +621,10 @@ static void test_idle_keeps_nothing(void **state)
     read_all(&c, buf, 1, sizeof buf);
     assert_int_equal(buf[0], '!');
     assert_int_equal(wsp_tls_read(&c, buf, sizeof buf, &e), 0);
-    assert_null(c.in.p);
-    assert_null(c.out.p);
-    assert_null(s.in.p);
-    assert_null(s.out.p);
+    assert_null(c.in.b.p);
+    assert_null(c.out.b.p);
+    assert_null(s.in.b.p);
+    assert_null(s.out.b.p);
     assert_null(c.host); /* only a failed handshake reports the name */
     size_t idle = heap_in_use();
     /* both sessions together; a 16 KiB buffer kept on either side would show */
@@ -643,11 +643,53 @@ static void test_idle_keeps_nothing(void **state)
     }
     free(data);
     free(back);
-    assert_null(c.in.p);
-    assert_null(s.out.p);
+    assert_null(c.in.b.p);
+    assert_null(s.out.b.p);
     size_t after = heap_in_use();
     if (after > idle + 1024)
         fail_msg("%zu bytes more in use after the burst than before it", after - idle);
+    wsp_tls_cleanup(&c);
+    wsp_tls_cleanup(&s);
+}
+
+/* Output is the application's (a 5 MiB message goes out whole); input a caller leaves unread
+ * is refused past 4 MiB, with a message that says so. */
+static void test_queue_bounds(void **state)
+{
+    (void)state;
+    wsp_tls c, s;
+    connected_pair(&c, &s, P.client, P.server[LEAF_GOOD]);
+    wsp_err e;
+    size_t big = 5u << 20;
+    uint8_t *data = malloc(big), *back = malloc(big);
+    assert_true(data && back);
+    for (size_t i = 0; i < big; i++)
+        data[i] = (uint8_t)(i * 7 + 1);
+    assert_int_equal(wsp_tls_write(&s, data, big, &e), 0);
+    assert_true(wsp_tls_pending_out(&s) > big);
+    /* in pieces a socket would give, each read before the next arrives */
+    size_t moved = 0;
+    uint8_t piece[65536];
+    for (size_t got = 0, n; (n = wsp_tls_take_out(&s, piece, sizeof piece)) > 0; moved += n) {
+        assert_int_equal(wsp_tls_feed(&c, piece, n, &e), 0);
+        ssize_t r;
+        while ((r = wsp_tls_read(&c, back + got, big - got, &e)) > 0)
+            got += (size_t)r;
+        assert_int_equal(r, 0);
+        if (wsp_tls_pending_out(&s) == 0)
+            assert_int_equal(got, big);
+    }
+    assert_true(moved > big);
+    assert_memory_equal(back, data, big);
+    /* a caller that feeds and never reads */
+    int r = 0;
+    for (int i = 0; i < 5 && r == 0; i++)
+        r = wsp_tls_feed(&c, data + ((size_t)i << 20), 1u << 20, &e) == 0 ? 0 : -1;
+    assert_int_equal(r, -1);
+    assert_int_equal(e.cls, WSP_CLASS_INTERNAL);
+    assert_non_null(strstr(e.msg, "4 MiB of TLS input waiting"));
+    free(data);
+    free(back);
     wsp_tls_cleanup(&c);
     wsp_tls_cleanup(&s);
 }
@@ -861,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_insecure_reports),
         cmocka_unit_test(test_plaintext_both_ways),
         cmocka_unit_test(test_idle_keeps_nothing),
+        cmocka_unit_test(test_queue_bounds),
         cmocka_unit_test(test_corrupt_record),
         cmocka_unit_test(test_plaintext_peer),
         cmocka_unit_test(test_alpn_and_versions),
