@@ -50,6 +50,7 @@ enum {
     OPT_WARMUP,
     OPT_RATE,
     OPT_THREADS,
+    OPT_PROCESSES,
     OPT_SOURCE_IP,
     OPT_TIMER_SLACK,
     OPT_MESSAGE,
@@ -95,8 +96,13 @@ static const wsp_opt load_opts[] = {
      "only)",
      0, 0, NULL, NULL, 0},
     {"threads", 0, WSP_OPT_COUNT, OPT_THREADS, "T",
-     "event loops, one per thread (default: the number of cores)", 1, WSP_LOAD_MAX_THREADS, NULL,
-     NULL, 0},
+     "event loops, one per thread, in all (default: the number of\ncores)", 1, WSP_LOAD_MAX_THREADS,
+     NULL, NULL, 0},
+    {"processes", 0, WSP_OPT_COUNT, OPT_PROCESSES, "P",
+     "run P agent processes, each with its share of the\nconnections, rates and threads, "
+     "merged as load-merge\nmerges (default 1; more when --connections needs more\nfiles than "
+     "one process may open)",
+     1, WSP_LOAD_MAX_PROCESSES, NULL, NULL, 0},
     {"source-ip", 0, WSP_OPT_TEXT, OPT_SOURCE_IP, "ADDR",
      "bind connections to this local address, round robin\n(repeatable: each adds about 28,000 "
      "ports)",
@@ -686,6 +692,8 @@ typedef struct load_args {
     size_t message_len;
     bool message_binary; /* --send-binary: the message is bytes, sent as binary frames */
     bool rate_given, echo;
+    unsigned processes;      /* 0: not given (1, or what the file limit needs) */
+    unsigned processes_used; /* check_capacity's choice */
 } load_args;
 
 static int take_rate(load_args *a, const wsp_opt *o, double v)
@@ -775,6 +783,9 @@ static int take_load(void *ud, const wsp_opt *o, const char *arg, const wsp_opt_
         return 0;
     case OPT_THREADS:
         a->cfg.threads = (unsigned)v->u;
+        return 0;
+    case OPT_PROCESSES:
+        a->processes = (unsigned)v->u;
         return 0;
     case OPT_PIPELINE:
         a->cfg.pipeline = (unsigned)v->u;
@@ -907,8 +918,17 @@ static int conversation(load_args *a)
     return 0;
 }
 
-/* Ports and file descriptors: impossible runs stop here. Returns 0 or 2. */
-static int check_capacity(const load_args *a)
+/* The files one of p agents needs: its connections, its threads' loops, a reserve. */
+static rlim_t files_needed(const wsp_load_config *cfg, unsigned p)
+{
+    size_t conns = (cfg->connections + p - 1) / p;
+    unsigned threads = (cfg->threads + p - 1) / p;
+    return (rlim_t)conns + 64 + 8 * (rlim_t)threads;
+}
+
+/* Ports and file descriptors: impossible runs stop here; the processes are chosen here.
+ * Returns 0 or 2. */
+static int check_capacity(load_args *a)
 {
     const char *cmd = a->po.cmd;
     const wsp_load_config *cfg = &a->cfg;
@@ -925,16 +945,38 @@ static int check_capacity(const load_args *a)
                 ports);
         return 2;
     }
+    if (a->processes > cfg->connections)
+        return wsp_cli_usage_error(cmd, "--processes %u: more processes than --connections (%zu)",
+                                   a->processes, cfg->connections);
     struct rlimit rl;
-    rlim_t need = (rlim_t)cfg->connections + 64 + 8 * (rlim_t)cfg->threads;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    unsigned p = a->processes ? a->processes : 1;
+    rlim_t need = files_needed(cfg, p);
+    if (!a->processes && rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max) {
+        /* one process may not open them all: as many agents as it takes */
+        while (p < WSP_LOAD_MAX_PROCESSES && p < cfg->connections &&
+               files_needed(cfg, p) > rl.rlim_max)
+            p++;
+        need = files_needed(cfg, p);
+        if (need <= rl.rlim_max && !a->po.quiet)
+            fprintf(stderr,
+                    "wsprobe: load: %zu connections need more files than one process may open "
+                    "(hard limit %llu): running %u processes (--processes %u)\n",
+                    cfg->connections, (unsigned long long)rl.rlim_max, p, p);
+    }
+    a->processes_used = p;
+    if (rl.rlim_cur >= need)
         return 0;
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-        wsp_cli_usage_error(
-            cmd, "%zu connections need %llu file descriptors; the hard limit is %llu",
-            cfg->connections, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+        wsp_cli_usage_error(cmd,
+                            "%zu connections need %llu file descriptors per process (%u "
+                            "process%s); the hard limit is %llu",
+                            cfg->connections, (unsigned long long)need, p, p == 1 ? "" : "es",
+                            (unsigned long long)rl.rlim_max);
         fprintf(stderr, "  hint: raise it (ulimit -Hn as root, LimitNOFILE= in systemd, "
-                        "securityContext/ulimits in containers) or use fewer connections\n");
+                        "securityContext/ulimits in containers), use more --processes or fewer "
+                        "connections\n");
         return 2;
     }
     rl.rlim_cur = need;
@@ -984,7 +1026,9 @@ static int run_load(load_args *a)
     wsp_err e;
     wsp_err_clear(&e);
     int rc;
-    if (wsp_load_run(&a->cfg, res, &e) != 0) {
+    int r = a->processes_used > 1 ? wsp_load_run_processes(&a->cfg, a->processes_used, res, &e)
+                                  : wsp_load_run(&a->cfg, res, &e);
+    if (r != 0) {
         fprintf(stderr, "wsprobe: load: %s\n", e.msg);
         rc = e.cls == WSP_CLASS_USAGE ? 2 : 70;
     } else {

@@ -146,6 +146,8 @@ typedef struct run {
     uv_async_t main_wake;
     uv_signal_t sigint;
     uv_timer_t tick;
+    uv_timer_t mem; /* the memory sample, in the middle of the measured window */
+    uint64_t rss_base_kib, rss_mid_kib, mid_open;
     bool main_closing;
     bool main_ok;
     wsp_load_result *out;
@@ -1375,6 +1377,7 @@ static void main_close(run *r)
     r->main_closing = true;
     close_handle((uv_handle_t *)&r->main_wake);
     close_handle((uv_handle_t *)&r->tick);
+    close_handle((uv_handle_t *)&r->mem);
     if (r->cfg->handle_sigint) {
         uv_signal_stop(&r->sigint);
         close_handle((uv_handle_t *)&r->sigint);
@@ -1397,6 +1400,30 @@ static void sigint_cb(uv_signal_t *s, int signum)
     (void)signum;
     run *r = s->data;
     stop_all(r, atomic_load(&r->stop) >= 2 ? 3 : 2);
+}
+
+/* The process's resident memory now, in KiB (0: unreadable). */
+static uint64_t rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, resident = 0;
+    int n = f ? fscanf(f, "%llu %llu", &size, &resident) : 0;
+    if (f)
+        fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? (uint64_t)resident * (uint64_t)page / 1024 : 0;
+}
+
+/* Memory per connection is read while they are all open and working, not at the peak (closing
+ * thousands of sessions at the end makes a transient one): the RSS in the middle of the
+ * measured window less the RSS before the run allocated anything, over the connections open. */
+static void mem_cb(uv_timer_t *t)
+{
+    run *r = t->data;
+    if (atomic_load(&r->stop) != 0)
+        return;
+    r->mid_open = atomic_load(&r->open_now);
+    r->rss_mid_kib = rss_kib();
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -1464,7 +1491,9 @@ static int worker_init(run *r, worker *w, unsigned id, wsp_err *err)
     }
     for (size_t i = 0; i < n; i++) {
         w->conns[i].w = w;
-        w->conns[i].gidx = (uint32_t)(i * r->nw + id);
+        size_t local = i * r->nw + id; /* this agent's connection index */
+        w->conns[i].gidx =
+            (uint32_t)(cfg->agents > 1 ? local * cfg->agents + cfg->agent_index : local);
         w->conns[i].heap_pos = UINT32_MAX;
     }
     wsp_hist_init(&w->lat);
@@ -1607,6 +1636,11 @@ static void collect(run *r, const wsp_load_config *cfg, wsp_load_result *out, ui
     out->client_cpu_s =
         tv_s(&ru1->ru_utime) - tv_s(&ru0->ru_utime) + tv_s(&ru1->ru_stime) - tv_s(&ru0->ru_stime);
     out->client_rss_kib = (uint64_t)ru1->ru_maxrss;
+    if (r->rss_mid_kib && r->rss_base_kib) {
+        out->rss_base_kib = r->rss_base_kib;
+        out->rss_measured_kib = r->rss_mid_kib;
+        out->rss_measured_open = r->mid_open;
+    }
     uint64_t mend = t_done < r->t_end ? t_done : r->t_end;
     out->measured_s = mend > r->t_measure ? (double)(mend - r->t_measure) / 1e9 : 0.0;
     for (unsigned i = 0; i < r->nw; i++) {
@@ -1676,6 +1710,7 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
     if (!r)
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
     int rc = -1;
+    r->rss_base_kib = rss_kib(); /* before the connections' memory */
     r->cfg = cfg;
     r->out = out;
     r->last_final = -1;
@@ -1712,7 +1747,8 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
     uv_async_init(&r->main_loop, &r->main_wake, main_wake_cb);
     r->main_wake.data = r;
     uv_timer_init(&r->main_loop, &r->tick);
-    r->tick.data = r;
+    uv_timer_init(&r->main_loop, &r->mem);
+    r->tick.data = r->mem.data = r;
     if (cfg->handle_sigint) {
         uv_signal_init(&r->main_loop, &r->sigint);
         r->sigint.data = r;
@@ -1720,10 +1756,13 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
     }
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
-    r->t_start = uv_hrtime() + 5000000ull; /* every worker starts at the same instant */
+    /* every worker (and every agent) starts at the same instant */
+    r->t_start = cfg->start_ns > uv_hrtime() ? cfg->start_ns : uv_hrtime() + 5000000ull;
     r->t_measure = r->t_start + cfg->warmup_us * 1000ull;
     r->t_end = r->t_measure + cfg->duration_us * 1000ull;
     uv_timer_start(&r->tick, tick_cb, 1005, 1000);
+    uint64_t mid = r->t_measure + cfg->duration_us * 500ull, now = uv_hrtime();
+    uv_timer_start(&r->mem, mem_cb, mid > now ? (mid - now) / 1000000 : 0, 0);
     unsigned started = 0;
     for (; started < r->nw; started++) {
         if (pthread_create(&r->workers[started].thread, NULL, worker_main, &r->workers[started]) !=

@@ -103,6 +103,12 @@ typedef struct wsp_load_config {
     const wsp_proto_config *proto;
     const char *event;
     const char *reply_event;
+    /* --processes: this run is agent `agent_index` of `agents` (0 or 1: a run on its own).
+     * Its connection i is connection agents * i + agent_index of the whole run, which places
+     * its sends in the whole run's phases; every agent starts at `start_ns` (uv_hrtime(), 0:
+     * a few ms from now) so that their seconds line up. */
+    unsigned agent_index, agents;
+    uint64_t start_ns;
     bool handle_sigint; /* SIGINT ends the run early with a partial result */
     void (*on_tick)(const wsp_load_tick *t, void *ud);
     void *tick_ud;
@@ -124,6 +130,21 @@ void wsp_load_config_init(wsp_load_config *cfg);
  * Returns 0, or -1 with err when it could not start (threads, memory): a run whose
  * connections all failed still returns 0 with the failures counted. */
 int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err);
+
+/* ---- past one process (load/procs.c) ---- */
+
+#define WSP_LOAD_MAX_PROCESSES 64
+
+/* Run `cfg` over `processes` worker processes (forked; 2..WSP_LOAD_MAX_PROCESSES), each a load
+ * agent with its share of the connections, of both rates and of the threads (at least one),
+ * and merge their results into `out` as load-merge does (counters add, histograms merge
+ * exactly, the series' percentiles are the maximum over agents). cfg->on_tick gets the agents'
+ * ticks added up (the percentiles: the highest agent's). SIGINT is forwarded to the agents,
+ * which end early with partial results. Returns 0, or -1 with err when an agent could not
+ * start, ended without a result, or the agents could not be merged: a run that is missing a
+ * share of its connections is never reported as a whole one. */
+int wsp_load_run_processes(const wsp_load_config *cfg, unsigned processes, wsp_load_result *out,
+                           wsp_err *err);
 
 /* ---- the schedule (pure) ---- */
 

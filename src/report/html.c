@@ -751,7 +751,7 @@ static void load_page(wsp_xmlw *w, const json_t *r, const char *cmd)
         if (json_is_true(json_object_get(r, "client_adds_latency")))
             el(w, "p", "badge b-warn",
                "p99 send lateness is over 10% of the median corrected latency: the client, not "
-               "the server, is adding latency (lower --rate or add --threads)");
+               "the server, is adding latency (lower --rate or add --threads or --processes)");
         kv_table(w, json_object_get(r, "send_lateness_ms"), "send-lateness");
     }
     load_percentiles(w, json_object_get(r, "histograms"));

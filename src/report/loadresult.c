@@ -49,6 +49,13 @@ void wsp_load_result_free(wsp_load_result *r)
     free(r);
 }
 
+double wsp_load_result_bytes_per_conn(const wsp_load_result *r)
+{
+    if (!r->rss_measured_open || r->rss_measured_kib < r->rss_base_kib)
+        return NAN;
+    return (double)(r->rss_measured_kib - r->rss_base_kib) * 1024.0 / (double)r->rss_measured_open;
+}
+
 uint64_t wsp_load_result_errors(const wsp_load_result *r)
 {
     uint64_t n = 0;
@@ -126,9 +133,14 @@ json_t *wsp_load_result_to_json(const wsp_load_result *r)
                                   r->timer_slack_auto ? "auto" : "fixed"));
     json_object_set_new(o, "elapsed_s", json_real(r->elapsed_s));
     json_object_set_new(o, "measured_s", json_real(r->measured_s));
-    json_object_set_new(o, "client",
-                        json_pack("{s:f, s:I}", "cpu_s", r->client_cpu_s, "max_rss_kib",
-                                  (json_int_t)r->client_rss_kib));
+    double bpc = wsp_load_result_bytes_per_conn(r);
+    json_object_set_new(
+        o, "client",
+        json_pack("{s:f, s:I, s:I, s:I, s:I, s:o}", "cpu_s", r->client_cpu_s, "max_rss_kib",
+                  (json_int_t)r->client_rss_kib, "rss_base_kib", (json_int_t)r->rss_base_kib,
+                  "rss_measured_kib", (json_int_t)r->rss_measured_kib, "rss_measured_open",
+                  (json_int_t)r->rss_measured_open, "bytes_per_connection",
+                  isnan(bpc) ? json_null() : json_integer((json_int_t)llround(bpc))));
     json_object_set_new(o, "connections",
                         json_pack("{s:I, s:I, s:I, s:I, s:I}", "target",
                                   (json_int_t)r->target_connections, "attempted",
@@ -281,6 +293,9 @@ int wsp_load_result_from_json(wsp_load_result *r, const json_t *j, wsp_err *err)
     json_t *cl = json_object_get(j, "client");
     r->client_cpu_s = getf(cl, "cpu_s");
     r->client_rss_kib = geti(cl, "max_rss_kib");
+    r->rss_base_kib = geti(cl, "rss_base_kib");
+    r->rss_measured_kib = geti(cl, "rss_measured_kib");
+    r->rss_measured_open = geti(cl, "rss_measured_open");
     if (json_is_object(cf)) {
         r->target_connections = geti(cf, "connections");
         r->rate = getf(cf, "rate");
@@ -418,6 +433,11 @@ int wsp_load_result_merge(wsp_load_result *d, const wsp_load_result *s)
     d->interrupted |= s->interrupted;
     d->client_cpu_s += s->client_cpu_s;
     d->client_rss_kib += s->client_rss_kib;
+    if (s->rss_measured_open) { /* an agent that took no sample adds nothing to the figure */
+        d->rss_base_kib += s->rss_base_kib;
+        d->rss_measured_kib += s->rss_measured_kib;
+        d->rss_measured_open += s->rss_measured_open;
+    }
     d->conn_attempted += s->conn_attempted;
     d->conn_opened += s->conn_opened;
     d->conn_failed += s->conn_failed;
@@ -489,6 +509,13 @@ void wsp_load_result_human(FILE *f, const wsp_load_result *r, bool color)
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
         if (r->phase[p].total)
             hist_line(f, wsp_load_phase_name((wsp_load_phase)p), &r->phase[p]);
+    double bpc = wsp_load_result_bytes_per_conn(r);
+    fprintf(f, "  client       %.2fs CPU, peak RSS %.1f MiB", r->client_cpu_s,
+            (double)r->client_rss_kib / 1024.0);
+    if (!isnan(bpc))
+        fprintf(f, ", %.1f KiB per open connection (%llu open, mid-window)", bpc / 1024.0,
+                (unsigned long long)r->rss_measured_open);
+    fputc('\n', f);
     fprintf(f,
             "\n%smessages%s     %llu sent, %llu matched (%.0f/s), %llu timeouts, %llu "
             "mismatched, %llu lost, %llu unsent, %llu unexpected (skipped)\n",
@@ -507,7 +534,7 @@ void wsp_load_result_human(FILE *f, const wsp_load_result *r, bool color)
             fprintf(f,
                     "  %swarning%s: p99 send lateness is over 10%% of the median corrected "
                     "latency: the client, not the server, is adding latency: lower --rate or "
-                    "add --threads\n",
+                    "add --threads or --processes\n",
                     red, off);
     }
     if (r->ping_interval_s > 0) {

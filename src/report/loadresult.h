@@ -59,6 +59,10 @@ typedef struct wsp_load_result {
     bool interrupted;        /* SIGINT */
     double client_cpu_s;     /* CPU time of the load generator itself (user + system) */
     uint64_t client_rss_kib; /* its peak resident memory */
+    /* memory per connection: the RSS before the run and in the middle of the measured window,
+     * with the connections open then (0, 0, 0: not sampled: the run ended before). Merged:
+     * sums over the agents. */
+    uint64_t rss_base_kib, rss_measured_kib, rss_measured_open;
     uint64_t conn_attempted, conn_opened, conn_failed, conn_peak_open;
     uint64_t msg_sent, msg_matched, msg_mismatched, msg_timeout, msg_lost, msg_unsent;
     uint64_t msg_unexpected; /* messages that arrived with nothing in flight (not errors) */
@@ -87,6 +91,8 @@ void wsp_load_result_free(wsp_load_result *r);
 /* Whether the client's own send lateness (p99) is over 10 % of the median corrected latency:
  * then the client, not the server, adds latency. */
 bool wsp_load_result_client_late(const wsp_load_result *r);
+/* Resident memory per open connection in the measured window, bytes; NAN when not sampled. */
+double wsp_load_result_bytes_per_conn(const wsp_load_result *r);
 /* Errors: failed connections and failed messages (timeouts, mismatches, lost in flight). */
 uint64_t wsp_load_result_errors(const wsp_load_result *r);
 /* Error rates are per kind, each over its own denominator (never one rate over connections and
