@@ -47,6 +47,7 @@ enum {
     OPT_WQ_MAX,
     OPT_MAX_CONNS,
     OPT_MAX_QUEUED,
+    OPT_WORKERS,
     OPT_NO_COMPRESS,
     OPT_UNSAFE, /* every --unsafe-*: the bit is found by name */
     OPT_QUIET,
@@ -114,6 +115,11 @@ static const wsp_opt serve_opts[] = {
     {"max-queued-bytes", 0, WSP_OPT_SIZE, OPT_MAX_QUEUED, "SIZE",
      "bytes queued to all clients (default 64M); a client over\nits share is dropped", 1,
      1ull << 40, NULL, NULL, 0},
+    {"workers", 0, WSP_OPT_COUNT, OPT_WORKERS, "N",
+     "serve from N processes on SO_REUSEPORT listeners, each\nwith 1/N of --max-conns, "
+     "--max-conns-per-ip and\n--max-queued-bytes and its own file limit (default 1);\n/health "
+     "answers for the worker that took the request",
+     1, WSP_SERVE_MAX_WORKERS, NULL, NULL, 0},
     HEADING("unsafe switches (each prints a warning at start):"),
     {"unsafe-no-auth", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL, "no token needed", NONE},
     {"unsafe-accept-alg-none", 0, WSP_OPT_FLAG, OPT_UNSAFE, NULL,
@@ -289,6 +295,9 @@ static int take(void *ud, const wsp_opt *opt, const char *arg, const wsp_opt_val
         return 0;
     case OPT_MAX_QUEUED:
         cfg->max_queued_bytes = v->u;
+        return 0;
+    case OPT_WORKERS:
+        cfg->workers = (unsigned)v->u;
         return 0;
     case OPT_RATE_LIMIT:
         cfg->rate = (unsigned)v->u;

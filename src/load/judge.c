@@ -288,9 +288,12 @@ void wsp_load_gates_eval(const wsp_load_result *r, const wsp_load_threshold *th,
         o->name = names[g];
         switch ((wsp_load_gate_kind)g) {
         case WSP_LOAD_GATE_CONNECTIONS:
+            /* a connection asked for and never opened is no more a pass than one that failed */
             o->applies = true;
-            o->value = (double)r->conn_failed;
-            o->of = (double)r->conn_attempted;
+            o->not_opened = (double)wsp_load_result_not_opened(r);
+            o->value = (double)r->conn_failed + o->not_opened;
+            o->of = (double)(r->target_connections > r->conn_attempted ? r->target_connections
+                                                                       : r->conn_attempted);
             break;
         case WSP_LOAD_GATE_MESSAGES:
             o->applies = offered;
@@ -330,6 +333,10 @@ void wsp_load_gate_format(const wsp_load_gate *g, char *buf, size_t cap)
     if (strcmp(g->name, "rate") == 0)
         snprintf(buf, cap, "%.0f/s matched of %.0f/s offered (at least %.0f/s)", g->value, g->of,
                  g->limit);
+    else if (g->not_opened > 0)
+        snprintf(buf, cap, "%.0f of %.0f did not open: %.0f failed, %.0f never opened (%.4g%%)",
+                 g->value, g->of, g->value - g->not_opened, g->not_opened,
+                 g->of > 0 ? g->value / g->of * 100.0 : 0.0);
     else
         snprintf(buf, cap, "%.0f of %.0f %s failed (%.4g%%)", g->value, g->of,
                  strcmp(g->name, "connections") != 0 ? "sent" : "attempted",

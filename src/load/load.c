@@ -74,7 +74,7 @@ typedef struct lconn {
 } lconn;
 
 typedef struct counters {
-    uint64_t conn_attempted, conn_opened, conn_failed;
+    uint64_t conn_attempted, conn_opened, conn_failed, conn_unfinished;
     uint64_t msg_sent, msg_matched, msg_mismatched, msg_timeout, msg_lost, msg_unsent,
         msg_unexpected;
     uint64_t ping_sent, ping_answered, ping_timeout, ping_unfinished; /* measured ones */
@@ -1165,7 +1165,9 @@ static void begin_close(worker *w)
         if (lc->state == ST_OPEN) {
             wsp_conn_close(lc->c, WSP_WS_CLOSE_NORMAL, NULL);
         } else if (lc->state == ST_CONNECTING) {
-            /* still in its handshake (the protocol's too) when the run ended: not counted */
+            /* still in its handshake (the protocol's too) when the run ended: neither opened
+             * nor failed, counted apart (the connections gate counts it as not opened) */
+            w->k.conn_unfinished++;
             lconn_release(lc);
             lc->state = ST_DONE;
             w->pending--;
@@ -1530,6 +1532,7 @@ static void merge_counters(wsp_load_result *o, const counters *k)
     o->conn_attempted += k->conn_attempted;
     o->conn_opened += k->conn_opened;
     o->conn_failed += k->conn_failed;
+    o->conn_unfinished += k->conn_unfinished;
     o->msg_sent += k->msg_sent;
     o->msg_matched += k->msg_matched;
     o->msg_mismatched += k->msg_mismatched;

@@ -219,12 +219,13 @@ void wsp_load_threshold_format(const wsp_load_threshold *t, double value, char *
 
 /* ---- the default gates (pure) ---- */
 
-/* Without a --threshold of its kind, a run fails (exit 1) when a connection failed, a message
+/* Without a --threshold of its kind, a run fails (exit 1) when a connection failed or never
+ * opened (the ramp did not reach it, or its handshake was unfinished at the end), a message
  * was lost or unanswered, the offered rate was not reached within 5 %, or a ping got no pong
  * in time. A threshold of the
  * kind replaces the gate (wsp_load_gate.replaced_by); docs/load.md has the mapping. */
 typedef enum wsp_load_gate_kind {
-    WSP_LOAD_GATE_CONNECTIONS, /* failed connections (to open, or dropped later) */
+    WSP_LOAD_GATE_CONNECTIONS, /* connections failed (to open, or dropped later) or never opened */
     WSP_LOAD_GATE_MESSAGES,    /* messages timed out, mismatched or lost (with --rate) */
     WSP_LOAD_GATE_RATE,        /* matched replies per second >= 95 % of --rate */
     WSP_LOAD_GATE_PINGS,       /* pings without a pong in time (with --ping-interval) */
@@ -239,7 +240,8 @@ typedef struct wsp_load_gate {
     bool held;               /* what the gate says of the run on its own */
     bool ok;                 /* held, or replaced: it does not fail the run */
     double value, limit;     /* failures and 0 allowed; or matched/s and 95 % of --rate */
-    double of;               /* connections attempted, messages sent, --rate */
+    double of;               /* connections asked for, messages sent, --rate */
+    double not_opened;       /* connections: of those failing it, never opened (nor failed) */
     const char *replaced_by; /* the text of the --threshold that judges instead, or NULL */
 } wsp_load_gate;
 

@@ -56,6 +56,13 @@ double wsp_load_result_bytes_per_conn(const wsp_load_result *r)
     return (double)(r->rss_measured_kib - r->rss_base_kib) * 1024.0 / (double)r->rss_measured_open;
 }
 
+uint64_t wsp_load_result_not_opened(const wsp_load_result *r)
+{
+    uint64_t never =
+        r->target_connections > r->conn_attempted ? r->target_connections - r->conn_attempted : 0;
+    return never + r->conn_unfinished;
+}
+
 uint64_t wsp_load_result_errors(const wsp_load_result *r)
 {
     uint64_t n = 0;
@@ -142,11 +149,13 @@ json_t *wsp_load_result_to_json(const wsp_load_result *r)
                   (json_int_t)r->rss_measured_open, "bytes_per_connection",
                   isnan(bpc) ? json_null() : json_integer((json_int_t)llround(bpc))));
     json_object_set_new(o, "connections",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "target",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "target",
                                   (json_int_t)r->target_connections, "attempted",
                                   (json_int_t)r->conn_attempted, "opened",
                                   (json_int_t)r->conn_opened, "failed", (json_int_t)r->conn_failed,
-                                  "peak_open", (json_int_t)r->conn_peak_open));
+                                  "unfinished", (json_int_t)r->conn_unfinished, "not_opened",
+                                  (json_int_t)wsp_load_result_not_opened(r), "peak_open",
+                                  (json_int_t)r->conn_peak_open));
     json_object_set_new(
         o, "messages",
         json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sent", (json_int_t)r->msg_sent, "matched",
@@ -314,6 +323,7 @@ int wsp_load_result_from_json(wsp_load_result *r, const json_t *j, wsp_err *err)
     r->conn_opened = geti(cn, "opened");
     r->conn_failed = geti(cn, "failed");
     r->conn_peak_open = geti(cn, "peak_open");
+    r->conn_unfinished = geti(cn, "unfinished");
     if (!r->target_connections)
         r->target_connections = geti(cn, "target");
     r->msg_sent = geti(ms, "sent");
@@ -442,6 +452,7 @@ int wsp_load_result_merge(wsp_load_result *d, const wsp_load_result *s)
     d->conn_opened += s->conn_opened;
     d->conn_failed += s->conn_failed;
     d->conn_peak_open += s->conn_peak_open;
+    d->conn_unfinished += s->conn_unfinished;
     d->msg_sent += s->msg_sent;
     d->msg_matched += s->msg_matched;
     d->msg_mismatched += s->msg_mismatched;
@@ -506,6 +517,13 @@ void wsp_load_result_human(FILE *f, const wsp_load_result *r, bool color)
     fprintf(f, "\n%sconnections%s  %llu attempted, %llu opened, %llu failed, peak %llu open\n",
             bold, off, (unsigned long long)r->conn_attempted, (unsigned long long)r->conn_opened,
             (unsigned long long)r->conn_failed, (unsigned long long)r->conn_peak_open);
+    if (wsp_load_result_not_opened(r))
+        fprintf(f,
+                "  %s%llu of %zu never opened%s (%llu not attempted before the end, %llu still in "
+                "their handshake): lengthen --duration or raise --connect-rate\n",
+                red, (unsigned long long)wsp_load_result_not_opened(r), r->target_connections, off,
+                (unsigned long long)(wsp_load_result_not_opened(r) - r->conn_unfinished),
+                (unsigned long long)r->conn_unfinished);
     for (int p = 0; p < WSP_LOAD_PH_COUNT; p++)
         if (r->phase[p].total)
             hist_line(f, wsp_load_phase_name((wsp_load_phase)p), &r->phase[p]);

@@ -64,6 +64,7 @@ typedef struct wsp_load_result {
      * sums over the agents. */
     uint64_t rss_base_kib, rss_measured_kib, rss_measured_open;
     uint64_t conn_attempted, conn_opened, conn_failed, conn_peak_open;
+    uint64_t conn_unfinished; /* still in their handshake when the run ended */
     uint64_t msg_sent, msg_matched, msg_mismatched, msg_timeout, msg_lost, msg_unsent;
     uint64_t msg_unexpected; /* messages that arrived with nothing in flight (not errors) */
     uint64_t by_class[WSP_CLASS_COUNT];
@@ -93,6 +94,9 @@ void wsp_load_result_free(wsp_load_result *r);
 bool wsp_load_result_client_late(const wsp_load_result *r);
 /* Resident memory per open connection in the measured window, bytes; NAN when not sampled. */
 double wsp_load_result_bytes_per_conn(const wsp_load_result *r);
+/* Connections of the target that never opened and did not fail: never attempted (the ramp did
+ * not reach them) or still in their handshake at the end. */
+uint64_t wsp_load_result_not_opened(const wsp_load_result *r);
 /* Errors: failed connections and failed messages (timeouts, mismatches, lost in flight). */
 uint64_t wsp_load_result_errors(const wsp_load_result *r);
 /* Error rates are per kind, each over its own denominator (never one rate over connections and

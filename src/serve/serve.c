@@ -21,7 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +33,9 @@
 #include <uv.h>
 
 #include "net/tls.h"
+#include "util/clock.h"
 #include "util/files.h"
+#include "util/proc.h"
 #include "codec/ws.h"
 #include "wsp_config.h"
 
@@ -170,8 +175,15 @@ typedef struct listener {
     unsigned port;
 } listener;
 
+/* --workers: what one worker process serves with (NULL: a process serving alone). */
+typedef struct worker_plan {
+    unsigned index, count;
+    int fds[2 * WSP_SERVE_LISTEN_MAX]; /* its listening sockets, bound by the supervisor */
+} worker_plan;
+
 struct srv {
     uv_loop_t *loop;
+    const worker_plan *plan;
     const wsp_serve_config *cfg;
     bool json_log_failed; /* said once */
     wsp_serve_policy pol;
@@ -240,6 +252,8 @@ static void log_line(srv *s, sconn *c, const char *event, json_t *fields)
     clock_gettime(CLOCK_REALTIME, &ts);
     json_object_set_new(o, "ts", json_real((double)ts.tv_sec + (double)ts.tv_nsec / 1e9));
     json_object_set_new(o, "event", json_string(event));
+    if (s->plan)
+        json_object_set_new(o, "worker", json_integer((json_int_t)s->plan->index + 1));
     if (c) {
         peer_str(c, peer, sizeof peer);
         json_object_set_new(o, "conn", json_integer((json_int_t)c->id));
@@ -826,6 +840,10 @@ static char *health_body(srv *s)
                           "limits", limits, "counters", counters);
     if (o) /* what compression holds (0 while every connection is idle) */
         json_object_set_new(o, "zlib_streams", json_integer((json_int_t)wsp_pmd_live_streams()));
+    if (o && s->plan) { /* one worker's view: its connections, its share of the limits */
+        json_object_set_new(o, "worker", json_integer((json_int_t)s->plan->index + 1));
+        json_object_set_new(o, "workers", json_integer((json_int_t)s->plan->count));
+    }
     char *body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(o);
     if (!body)
@@ -1519,7 +1537,8 @@ static void signal_cb(uv_signal_t *h, int signum)
 
 /* ---- starting ---- */
 
-static int write_port_file(srv *s, const char *path, wsp_err *err)
+static int write_port_file(const listener *ls, size_t num_ls, const char *ws_path, const char *path,
+                           wsp_err *err)
 {
     json_t *o = json_object(), *arr = json_array();
     if (!o || !arr) {
@@ -1527,8 +1546,8 @@ static int write_port_file(srv *s, const char *path, wsp_err *err)
         json_decref(arr);
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
     }
-    for (size_t i = 0; i < s->num_ls; i++) {
-        listener *l = &s->ls[i];
+    for (size_t i = 0; i < num_ls; i++) {
+        const listener *l = &ls[i];
         const char *scheme = l->tls ? "wss" : "ws";
         json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:s}", "scheme", scheme, "host", l->host,
                                              "port", (int)l->port, "url", l->url));
@@ -1537,7 +1556,7 @@ static int write_port_file(srv *s, const char *path, wsp_err *err)
     }
     json_object_set_new(o, "listeners", arr);
     json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
-    json_object_set_new(o, "path", json_string(s->pol.path));
+    json_object_set_new(o, "path", json_string(ws_path));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!text)
@@ -1548,40 +1567,69 @@ static int write_port_file(srv *s, const char *path, wsp_err *err)
     return rc;
 }
 
+static int parse_listen_addr(const wsp_serve_listen *spec, unsigned port,
+                             struct sockaddr_storage *ss, wsp_err *err)
+{
+    memset(ss, 0, sizeof *ss);
+    bool v6 = strchr(spec->host, ':') != NULL;
+    int r = v6 ? uv_ip6_addr(spec->host, (int)port, (struct sockaddr_in6 *)ss)
+               : uv_ip4_addr(spec->host, (int)port, (struct sockaddr_in *)ss);
+    if (r != 0)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "%s %s: not an IP address",
+                           spec->tls ? "--tls-listen" : "--listen", spec->host);
+    return 0;
+}
+
+static int listen_failed(const wsp_serve_listen *spec, int r, wsp_err *err)
+{
+    bool v6 = strchr(spec->host, ':') != NULL;
+    wsp_err_set(err, WSP_CLASS_USAGE, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "", spec->host,
+                v6 ? "]" : "", spec->port, uv_strerror(r));
+    wsp_err_hint(err, "pick another port (0 lets the kernel choose one) or stop what holds it");
+    err->sys_errno = r;
+    return -1;
+}
+
+/* What a bound listener is called (its URL, with the port the kernel gave). */
+static void describe_listener(listener *l, const wsp_serve_listen *spec, unsigned port,
+                              const char *path)
+{
+    bool v6 = strchr(spec->host, ':') != NULL;
+    l->tls = spec->tls;
+    l->port = port;
+    snprintf(l->host, sizeof l->host, "%s", spec->host);
+    snprintf(l->url, sizeof l->url, "%s://%s%s%s:%u%s", spec->tls ? "wss" : "ws", v6 ? "[" : "",
+             spec->host, v6 ? "]" : "", port, path);
+}
+
+static unsigned sockaddr_port(const struct sockaddr_storage *ss)
+{
+    return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+                                           : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* Listener number s->num_ls: bound here, or (a worker) the supervisor's socket taken over. */
 static int bind_listener(srv *s, const wsp_serve_listen *spec, wsp_err *err)
 {
     listener *l = &s->ls[s->num_ls];
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    bool v6 = strchr(spec->host, ':') != NULL;
-    int r = v6 ? uv_ip6_addr(spec->host, (int)spec->port, (struct sockaddr_in6 *)&ss)
-               : uv_ip4_addr(spec->host, (int)spec->port, (struct sockaddr_in *)&ss);
-    if (r != 0)
-        return wsp_err_set(err, WSP_CLASS_USAGE, "%s %s: not an IP address",
-                           spec->tls ? "--tls-listen" : "--listen", spec->host);
+    if (parse_listen_addr(spec, spec->port, &ss, err) != 0)
+        return -1;
+    bool v6 = ss.ss_family == AF_INET6;
     uv_tcp_init(s->loop, &l->tcp);
     l->tcp.data = l;
     l->s = s;
-    l->tls = spec->tls;
     l->open = true;
+    int r = s->plan ? uv_tcp_open(&l->tcp, s->plan->fds[s->num_ls])
+                    : uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, v6 ? UV_TCP_IPV6ONLY : 0);
     s->num_ls++;
-    r = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, v6 ? UV_TCP_IPV6ONLY : 0);
     if (r == 0)
         r = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection);
-    if (r != 0) {
-        wsp_err_set(err, WSP_CLASS_USAGE, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "",
-                    spec->host, v6 ? "]" : "", spec->port, uv_strerror(r));
-        wsp_err_hint(err, "pick another port (0 lets the kernel choose one) or stop what holds it");
-        err->sys_errno = r;
-        return -1;
-    }
+    if (r != 0)
+        return listen_failed(spec, r, err);
     int sl = sizeof ss;
     uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &sl);
-    l->port =
-        ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
-    snprintf(l->host, sizeof l->host, "%s", spec->host);
-    snprintf(l->url, sizeof l->url, "%s://%s%s%s:%u%s", spec->tls ? "wss" : "ws", v6 ? "[" : "",
-             spec->host, v6 ? "]" : "", l->port, s->pol.path);
+    describe_listener(l, spec, sockaddr_port(&ss), s->pol.path);
     return 0;
 }
 
@@ -1608,29 +1656,34 @@ static void close_all_cb(uv_handle_t *h, void *arg)
         uv_close(h, close_quiet);
 }
 
-int wsp_serve_run(const wsp_serve_config *cfg, wsp_err *err)
+/* A share of a global limit for one of n workers (0 stays off; never below 1). */
+static uint64_t limit_share(uint64_t limit, const worker_plan *plan)
 {
-    if (cfg->num_listen == 0)
-        return wsp_err_set(err, WSP_CLASS_USAGE, "no listener");
-    for (size_t i = 0; i < cfg->num_listen; i++)
-        if (cfg->listen[i].tls && !cfg->tls_ctx)
-            return wsp_err_set(err, WSP_CLASS_USAGE, "a TLS listener needs a certificate");
+    if (!plan || !limit)
+        return limit;
+    return limit / plan->count ? limit / plan->count : 1;
+}
+
+/* Serve in this process: alone (plan NULL), or as one worker. */
+static int serve_one(const wsp_serve_config *cfg, const worker_plan *plan, wsp_err *err)
+{
     srv *s = calloc(1, sizeof *s);
     if (!s)
         return wsp_err_set(err, WSP_CLASS_INTERNAL, "out of memory");
     s->loop = uv_default_loop();
     s->cfg = cfg;
+    s->plan = plan;
     s->pol = cfg->policy;
     bool nolimits = (cfg->policy.unsafe & WSP_SERVE_UNSAFE_NO_LIMITS) != 0;
     s->max_message = nolimits ? NO_LIMITS_MAX_MESSAGE : cfg->max_message;
     s->rate = nolimits ? 0 : cfg->rate;
-    s->max_per_ip = nolimits ? 0 : cfg->max_conns_per_ip;
+    s->max_per_ip = nolimits ? 0 : (unsigned)limit_share(cfg->max_conns_per_ip, plan);
     s->hs_timeout_ms = nolimits ? 0 : (cfg->handshake_timeout_us + 999) / 1000;
     s->idle_ms = nolimits ? 0 : (cfg->idle_timeout_us + 999) / 1000;
     s->wq_max = cfg->write_queue_max;
     if (s->wq_max && s->wq_max < 2 * s->max_message + 65536)
         s->wq_max = 2 * s->max_message + 65536; /* an echo of the largest message must fit */
-    s->q_budget = nolimits ? 0 : cfg->max_queued_bytes;
+    s->q_budget = nolimits ? 0 : limit_share(cfg->max_queued_bytes, plan);
     if (s->q_budget && s->q_budget < s->wq_max)
         s->q_budget = s->wq_max; /* one client's cap must fit in the whole */
     /* Past the file limit accept(2) fails and libuv drops whoever comes next: the cap stays
@@ -1643,13 +1696,15 @@ int wsp_serve_run(const wsp_serve_config *cfg, wsp_err *err)
     if (ceiling > (1u << 20))
         ceiling = 1u << 20;
     s->max_conns = ceiling;
-    if (!nolimits && cfg->max_conns && cfg->max_conns < ceiling)
-        s->max_conns = cfg->max_conns;
-    else if (!nolimits && cfg->max_conns > ceiling)
+    uint64_t max_conns = limit_share(cfg->max_conns, plan);
+    if (!nolimits && max_conns && max_conns < ceiling)
+        s->max_conns = max_conns;
+    else if (!nolimits && max_conns > ceiling)
         fprintf(stderr,
-                "wsprobe serve: --max-conns %u is over what the file limit allows (ulimit -n "
+                "wsprobe serve: --max-conns %u%s is over what the file limit allows (ulimit -n "
                 "%llu, %d kept in reserve): using %zu\n",
-                cfg->max_conns, (unsigned long long)rl.rlim_cur, WSP_SERVE_FD_RESERVE, ceiling);
+                cfg->max_conns, plan ? " (this worker's share)" : "",
+                (unsigned long long)rl.rlim_cur, WSP_SERVE_FD_RESERVE, ceiling);
     s->t_start = uv_now(s->loop);
     signal(SIGPIPE, SIG_IGN);
 
@@ -1665,11 +1720,11 @@ int wsp_serve_run(const wsp_serve_config *cfg, wsp_err *err)
     int rc = 0;
     for (size_t i = 0; i < cfg->num_listen && rc == 0; i++)
         rc = bind_listener(s, &cfg->listen[i], err);
-    if (rc == 0)
+    if (rc == 0 && !plan) /* (a supervisor announces its workers' listeners) */
         for (size_t i = 0; i < s->num_ls; i++)
             fprintf(stderr, "wsprobe serve: listening on %s\n", s->ls[i].url);
-    if (rc == 0 && cfg->port_file)
-        rc = write_port_file(s, cfg->port_file, err);
+    if (rc == 0 && cfg->port_file && !plan)
+        rc = write_port_file(s->ls, s->num_ls, s->pol.path, cfg->port_file, err);
     if (rc == 0) {
         fflush(stderr);
         uv_run(s->loop, UV_RUN_DEFAULT);
@@ -1693,4 +1748,179 @@ int wsp_serve_run(const wsp_serve_config *cfg, wsp_err *err)
     uv_loop_close(s->loop);
     free(s);
     return rc;
+}
+
+/* ---- --workers: N processes on SO_REUSEPORT listeners ---- */
+
+/* A listening socket in the SO_REUSEPORT group of its address (port 0: the kernel picks). */
+static int reuseport_socket(const wsp_serve_listen *spec, unsigned port, int *fd_out,
+                            unsigned *port_out, wsp_err *err)
+{
+    struct sockaddr_storage ss;
+    if (parse_listen_addr(spec, port, &ss, err) != 0)
+        return -1;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0)
+        return listen_failed(spec, -errno, err);
+    socklen_t sl =
+        ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        (ss.ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
+        bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 4096) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        int e = errno;
+        close(fd);
+        return listen_failed(spec, -e, err);
+    }
+    *fd_out = fd;
+    *port_out = sockaddr_port(&ss);
+    return 0;
+}
+
+static void forward(const pid_t *pids, unsigned n, int sig)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (pids[i] > 0)
+            kill(pids[i], sig);
+}
+
+/* Until every worker ended: SIGTERM and SIGINT forwarded; a worker that ends on its own stops
+ * the others (a server at a fraction of its capacity is not the one that was asked for). */
+static int supervise_workers(pid_t *pids, unsigned n, const sigset_t *set, wsp_err *err)
+{
+    unsigned left = 0;
+    for (unsigned i = 0; i < n; i++)
+        left += pids[i] > 0;
+    bool stopping = false;
+    uint64_t kill_at = 0;
+    int rc = 0;
+    while (left > 0) {
+        struct timespec to = {0, 200000000};
+        int sig = sigtimedwait(set, NULL, &to);
+        if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+            stopping = true;
+            forward(pids, n, sig);
+            kill_at = wsp_clock_mono_ns() + (SHUTDOWN_GRACE_MS + 5000) * 1000000ull;
+        }
+        int st;
+        pid_t pid;
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+            unsigned i = 0;
+            while (i < n && pids[i] != pid)
+                i++;
+            if (i == n)
+                continue;
+            pids[i] = 0;
+            left--;
+            bool clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+            if (stopping && clean)
+                continue;
+            char why[96];
+            wsp_proc_status_text(st, why, sizeof why);
+            fprintf(stderr, "wsprobe serve: worker %u of %u (pid %d) %s%s\n", i + 1, n, (int)pid,
+                    why, stopping ? "" : ": stopping the others");
+            if (rc == 0)
+                rc = wsp_err_set(err,
+                                 WIFEXITED(st) && WEXITSTATUS(st) ==
+                                                      wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED)
+                                     ? WSP_CLASS_OUTPUT_FAILED
+                                     : WSP_CLASS_INTERNAL,
+                                 "worker %u of %u %s", i + 1, n, why);
+            if (!stopping) {
+                stopping = true;
+                forward(pids, n, SIGTERM);
+                kill_at = wsp_clock_mono_ns() + (SHUTDOWN_GRACE_MS + 5000) * 1000000ull;
+            }
+        }
+        if (stopping && wsp_clock_mono_ns() >= kill_at) {
+            forward(pids, n, SIGKILL); /* past the grace period and then some */
+            kill_at = UINT64_MAX;
+        }
+    }
+    return rc;
+}
+
+static int serve_workers(const wsp_serve_config *cfg, wsp_err *err)
+{
+    unsigned n = cfg->workers;
+    size_t nl = cfg->num_listen;
+    static int fds[2 * WSP_SERVE_LISTEN_MAX][WSP_SERVE_MAX_WORKERS];
+    listener ls[2 * WSP_SERVE_LISTEN_MAX];
+    memset(ls, 0, sizeof ls);
+    for (size_t i = 0; i < nl; i++)
+        for (unsigned k = 0; k < n; k++)
+            fds[i][k] = -1;
+    int rc = 0;
+    for (size_t i = 0; i < nl && rc == 0; i++) {
+        unsigned port = cfg->listen[i].port;
+        for (unsigned k = 0; k < n && rc == 0; k++)
+            rc = reuseport_socket(&cfg->listen[i], port, &fds[i][k], &port, err);
+        describe_listener(&ls[i], &cfg->listen[i], port, cfg->policy.path);
+    }
+    if (rc == 0)
+        for (size_t i = 0; i < nl; i++)
+            fprintf(stderr, "wsprobe serve: listening on %s (%u workers)\n", ls[i].url, n);
+    if (rc == 0 && cfg->port_file)
+        rc = write_port_file(ls, nl, cfg->policy.path, cfg->port_file, err);
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, &old); /* from here on they wait for sigtimedwait */
+    pid_t pids[WSP_SERVE_MAX_WORKERS] = {0};
+    for (unsigned k = 0; k < n && rc == 0; k++) {
+        pid_t pid = wsp_proc_fork(SIGTERM, true);
+        if (pid == 0) {
+            worker_plan plan = {.index = k, .count = n};
+            for (size_t i = 0; i < nl; i++) {
+                plan.fds[i] = fds[i][k];
+                for (unsigned j = 0; j < n; j++)
+                    if (j != k)
+                        close(fds[i][j]);
+            }
+            wsp_err e;
+            wsp_err_clear(&e);
+            int wrc = serve_one(cfg, &plan, &e);
+            if (wrc != 0)
+                fprintf(stderr, "wsprobe serve: worker %u: %s\n", k + 1, e.msg);
+            bool lost = cfg->json_log && (ferror(cfg->json_log) || fflush(cfg->json_log) != 0);
+            fflush(stderr);
+            _exit(wrc != 0 ? 70 : lost ? wsp_class_exit_code(WSP_CLASS_OUTPUT_FAILED) : 0);
+        }
+        if (pid < 0) {
+            rc = wsp_err_set(err, WSP_CLASS_INTERNAL, "could not start worker %u of %u (errno %d)",
+                             k + 1, n, errno);
+            forward(pids, n, SIGTERM);
+        } else {
+            pids[k] = pid;
+        }
+    }
+    for (size_t i = 0; i < nl; i++) /* the workers hold them now */
+        for (unsigned k = 0; k < n; k++)
+            if (fds[i][k] >= 0)
+                close(fds[i][k]);
+    wsp_err werr;
+    wsp_err_clear(&werr);
+    int src = supervise_workers(pids, n, &set, &werr); /* (reaps what started, even on error) */
+    if (rc == 0 && src != 0) {
+        *err = werr;
+        rc = -1;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+int wsp_serve_run(const wsp_serve_config *cfg, wsp_err *err)
+{
+    if (cfg->num_listen == 0)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "no listener");
+    for (size_t i = 0; i < cfg->num_listen; i++)
+        if (cfg->listen[i].tls && !cfg->tls_ctx)
+            return wsp_err_set(err, WSP_CLASS_USAGE, "a TLS listener needs a certificate");
+    if (cfg->workers > WSP_SERVE_MAX_WORKERS)
+        return wsp_err_set(err, WSP_CLASS_USAGE, "at most %d workers", WSP_SERVE_MAX_WORKERS);
+    return cfg->workers > 1 ? serve_workers(cfg, err) : serve_one(cfg, NULL, err);
 }

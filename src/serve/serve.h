@@ -38,6 +38,7 @@
 #define WSP_SERVE_ORIGINS_MAX 32 /* --allow-origin entries */
 #define WSP_SERVE_LISTEN_MAX 8   /* listeners of each kind */
 #define WSP_SERVE_QUERY_VALUE_MAX WSP_JWT_MAX_TOKEN /* a decoded query value (token, room) */
+#define WSP_SERVE_MAX_WORKERS 64
 #define WSP_SERVE_FD_RESERVE 64              /* file descriptors kept free beside the connections */
 #define WSP_SERVE_QUEUED_DEFAULT (64u << 20) /* --max-queued-bytes */
 
@@ -230,7 +231,13 @@ typedef struct wsp_serve_config {
     /* Borrowed, or NULL: the JSON lines also go here (--json=FILE), the text log stays on
      * stderr. Flushed per line; a failed write is said once on stderr. */
     FILE *json_log;
-    bool quiet;            /* no per-connection log lines */
+    bool quiet; /* no per-connection log lines */
+    /* N worker processes (2..WSP_SERVE_MAX_WORKERS) on SO_REUSEPORT listeners, the kernel
+     * spreading connections over them, each with its share of the global limits (max_conns,
+     * max_conns_per_ip, max_queued_bytes divided by N; its own file limit); this process
+     * binds, announces and supervises (signals forwarded, a worker that ends stops the rest).
+     * 0 or 1: this process serves alone. */
+    unsigned workers;
     const char *port_file; /* NULL, or where to write the bound ports as JSON */
 } wsp_serve_config;
 
