@@ -98,8 +98,8 @@ static const wsp_opt load_opts[] = {
     {"threads", 0, WSP_OPT_COUNT, OPT_THREADS, "T",
      "event loops, one per thread, in all (default: the number of\ncores)", 1, WSP_LOAD_MAX_THREADS,
      NULL, NULL, 0},
-    {"processes", 0, WSP_OPT_COUNT, OPT_PROCESSES, "P",
-     "run P agent processes, each with its share of the\nconnections, rates and threads, "
+    {"processes", 0, WSP_OPT_COUNT, OPT_PROCESSES, "N",
+     "run N agent processes, each with its share of the\nconnections, rates and threads, "
      "merged as load-merge\nmerges (default 1; more when --connections needs more\nfiles than "
      "one process may open)",
      1, WSP_LOAD_MAX_PROCESSES, NULL, NULL, 0},

@@ -1004,7 +1004,9 @@ static void starter_cb(uv_timer_t *t)
     size_t allow;
     if (cfg->connect_rate > 0) {
         double share = cfg->connect_rate * (double)w->n / (double)cfg->connections;
-        double el = (double)(now - r->t_start) / 1e9;
+        /* (the starter's first wake-up may come a little before t_start: no wrap-around into
+         * an hour's worth of connections due at once) */
+        double el = now > r->t_start ? (double)(now - r->t_start) / 1e9 : 0.0;
         size_t due = (size_t)(el * share) + 1;
         if (due > w->n)
             due = w->n;

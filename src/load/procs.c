@@ -225,6 +225,9 @@ static void supervise(const wsp_load_config *cfg, agent *a, unsigned p, int sfd,
         uint64_t now = uv_hrtime();
         if (!reports_open || now >= deadline_ns)
             return;
+        for (unsigned i = 0; i < p; i++)
+            if (a[i].res_fd < 0 && (!a[i].report.len || a[i].report.failed))
+                return; /* an agent died without a report: the run is not whole, stop now */
         uint64_t until = next_tick < deadline_ns ? next_tick : deadline_ns;
         int wait_ms = until > now ? (int)((until - now) / 1000000 + 1) : 0;
         int r = poll(pf, n, wait_ms);
@@ -331,17 +334,25 @@ int wsp_load_run_processes(const wsp_load_config *cfg, unsigned processes, wsp_l
         supervise(cfg, a, processes, sfd, deadline);
     pid_t pids[WSP_LOAD_MAX_PROCESSES];
     int status[WSP_LOAD_MAX_PROCESSES];
-    unsigned late = processes;
+    unsigned late = processes, lost = processes;
     for (unsigned i = 0; i < processes; i++) {
         pids[i] = a[i].pid;
-        if (rc == 0 && a[i].res_fd >= 0 && late == processes)
-            late = i; /* its report was still coming at the deadline */
-        if ((rc != 0 || late < processes) && a[i].pid > 0)
-            kill(a[i].pid, SIGKILL); /* a run that is not whole is not waited for */
+        if (a[i].res_fd < 0 && (!a[i].report.len || a[i].report.failed)) {
+            if (lost == processes)
+                lost = i; /* it ended without a report */
+        } else if (a[i].res_fd >= 0 && late == processes) {
+            late = i; /* its report was still coming when the others stopped waiting */
+        }
     }
+    bool whole = rc == 0 && lost == processes && late == processes;
+    for (unsigned i = 0; i < processes; i++)
+        if (!whole && a[i].pid > 0 && a[i].res_fd >= 0)
+            kill(a[i].pid, SIGKILL); /* a run that is not whole is not waited for */
     /* an agent that wrote its report exits at once: a few seconds is plenty */
     (void)wsp_proc_reap(pids, status, processes, 5000);
-    if (rc == 0 && late < processes)
+    if (rc == 0 && lost < processes)
+        rc = take_report(&a[lost], lost, processes, status[lost], false, out, err);
+    else if (rc == 0 && late < processes)
         rc = wsp_err_set(err, WSP_CLASS_INTERNAL,
                          "load agent %u of %u had not ended by its deadline (the run's planned "
                          "end, the drain, twice --timeout and %llu s more): killed, its share of "

@@ -184,6 +184,36 @@ def _die_with_parent():
         pass
 
 
+def child_pids(pid):
+    """The processes `pid` forked (/proc's children list), [] when it is gone."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def wait_child_pids(pid, n, timeout=10.0):
+    """Wait until `pid` has n children; returns their pids, or fails the test."""
+    end = time.monotonic() + timeout
+    kids = []
+    while time.monotonic() < end:
+        kids = child_pids(pid)
+        if len(kids) == n:
+            return kids
+        time.sleep(0.05)
+    pytest.fail("process %d has %d children, not %d" % (pid, len(kids), n))
+
+
+def pid_alive(pid):
+    """A process that exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def stop_process(proc):
     if proc.poll() is not None:
         return
