@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "util/sha1.h"
 #include "util/ascii.h"
 #include "util/rand.h"
 #include "wsp_config.h"
@@ -29,22 +30,13 @@ int wsp_hs_key_new(char out[WSP_HS_KEY_LEN + 1])
 
 void wsp_hs_accept(const char *key, size_t key_len, char out[WSP_HS_ACCEPT_LEN + 1])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
-             EVP_DigestUpdate(ctx, key, key_len) == 1 &&
-             EVP_DigestUpdate(ctx, ws_guid, sizeof ws_guid - 1) == 1 &&
-             EVP_DigestFinal_ex(ctx, md, &md_len) == 1 && md_len == 20;
-    EVP_MD_CTX_free(ctx);
-    if (!ok) {
-        /* Only out of memory gets here; an empty value never matches a real Accept, and
-         * wsp_hs_check_response reports it as INTERNAL. */
-        ERR_clear_error();
-        out[0] = '\0';
-        return;
-    }
-    EVP_EncodeBlock((unsigned char *)out, md, (int)md_len);
+    uint8_t md[WSP_SHA1_LEN];
+    wsp_sha1 s;
+    wsp_sha1_init(&s);
+    wsp_sha1_update(&s, key, key_len);
+    wsp_sha1_update(&s, ws_guid, sizeof ws_guid - 1);
+    wsp_sha1_final(&s, md);
+    EVP_EncodeBlock((unsigned char *)out, md, WSP_SHA1_LEN);
 }
 
 /* ---- the request ---- */
@@ -503,8 +495,6 @@ wsp_class wsp_hs_check_response(const wsp_http_response *res, const wsp_hs_reque
         return fail(err, WSP_CLASS_INTERNAL, "no Sec-WebSocket-Key to check the Accept against");
     char want[WSP_HS_ACCEPT_LEN + 1];
     wsp_hs_accept(req->key, strlen(req->key), want);
-    if (!want[0])
-        return fail(err, WSP_CLASS_INTERNAL, "SHA-1 of the key failed (out of memory)");
     h = wsp_http_find(res->headers, res->num_headers, "Sec-WebSocket-Accept");
     if (h->value_len != WSP_HS_ACCEPT_LEN || memcmp(h->value, want, WSP_HS_ACCEPT_LEN) != 0)
         return fail(err, bad_accept, "Sec-WebSocket-Accept is '%s', expected '%s'",

@@ -12,6 +12,7 @@
 #include "codec/handshake.h"
 #include "codec/http.h"
 #include "util/rand.h"
+#include "util/sha1.h"
 #include "wsp_config.h"
 
 #define RFC_KEY "dGhlIHNhbXBsZSBub25jZQ=="
@@ -38,6 +39,67 @@ static void test_accept_vectors(void **state)
     /* the length counts, not a NUL: the key may sit inside a larger buffer */
     wsp_hs_accept(RFC_KEY "trailing", strlen(RFC_KEY), out);
     assert_string_equal(out, RFC_ACCEPT);
+}
+
+static void hex(const uint8_t *md, char out[2 * WSP_SHA1_LEN + 1])
+{
+    for (int i = 0; i < WSP_SHA1_LEN; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* FIPS 180 / RFC 3174 examples: one block, two blocks (padding across), a million bytes fed
+ * in uneven pieces, and the lengths around the padding boundary (55, 56, 63, 64 bytes)
+ * against values from Python's hashlib. */
+static void test_sha1_vectors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *md;
+    } v[] = {
+        {"", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+        {"abc", "a9993e364706816aba3e25717850c26c9cd0d89d"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "84983e441c3bd26ebaae4aa1f95129e5e54670f1"},
+    };
+    wsp_sha1 s;
+    uint8_t md[WSP_SHA1_LEN];
+    char got[2 * WSP_SHA1_LEN + 1];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        wsp_sha1_init(&s);
+        wsp_sha1_update(&s, v[i].in, strlen(v[i].in));
+        wsp_sha1_final(&s, md);
+        hex(md, got);
+        assert_string_equal(got, v[i].md);
+    }
+    static char a[1000];
+    memset(a, 'a', sizeof a);
+    wsp_sha1_init(&s);
+    size_t done = 0, piece = 1;
+    while (done < 1000000) { /* pieces of 1 to 997 bytes: every offset within a block */
+        size_t n = 1000000 - done < piece ? 1000000 - done : piece;
+        wsp_sha1_update(&s, a, n);
+        done += n;
+        piece = piece % 997 + 1;
+    }
+    wsp_sha1_final(&s, md);
+    hex(md, got);
+    assert_string_equal(got, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+    static const struct {
+        size_t n;
+        const char *md;
+    } edge[] = {
+        {55, "c1c8bbdc22796e28c0e15163d20899b65621d65a"},
+        {56, "c2db330f6083854c99d4b5bfb6e8f29f201be699"},
+        {63, "03f09f5b158a7a8cdad920bddc29b81c18a551f5"},
+        {64, "0098ba824b5c16427bd7a1122a5a442a25ec644d"},
+    };
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) {
+        wsp_sha1_init(&s);
+        wsp_sha1_update(&s, a, edge[i].n);
+        wsp_sha1_final(&s, md);
+        hex(md, got);
+        assert_string_equal(got, edge[i].md);
+    }
 }
 
 typedef struct hook_state {
@@ -646,12 +708,19 @@ static void test_reserved_headers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accept_vectors),          cmocka_unit_test(test_key_new),
-        cmocka_unit_test(test_build_minimal),           cmocka_unit_test(test_build_full),
-        cmocka_unit_test(test_build_overrides),         cmocka_unit_test(test_build_capacity),
-        cmocka_unit_test(test_build_refuses_injection), cmocka_unit_test(test_check_response),
-        cmocka_unit_test(test_redirect_hint_and_cut),   cmocka_unit_test(test_hints_name_the_fix),
-        cmocka_unit_test(test_refusal_body_says_tls),   cmocka_unit_test(test_reserved_headers),
+        cmocka_unit_test(test_accept_vectors),
+        cmocka_unit_test(test_sha1_vectors),
+        cmocka_unit_test(test_key_new),
+        cmocka_unit_test(test_build_minimal),
+        cmocka_unit_test(test_build_full),
+        cmocka_unit_test(test_build_overrides),
+        cmocka_unit_test(test_build_capacity),
+        cmocka_unit_test(test_build_refuses_injection),
+        cmocka_unit_test(test_check_response),
+        cmocka_unit_test(test_redirect_hint_and_cut),
+        cmocka_unit_test(test_hints_name_the_fix),
+        cmocka_unit_test(test_refusal_body_says_tls),
+        cmocka_unit_test(test_reserved_headers),
     };
     return cmocka_run_group_tests_name("handshake", tests, NULL, NULL);
 }
