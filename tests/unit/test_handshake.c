@@ -9,6 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "codec/handshake.h"
 #include "codec/http.h"
 #include "util/rand.h"
@@ -99,6 +101,27 @@ static void test_sha1_vectors(void **state)
         wsp_sha1_final(&s, md);
         hex(md, got);
         assert_string_equal(got, edge[i].md);
+    }
+}
+
+/* The same digest as OpenSSL's for 600 inputs of every length from 0 to 599 bytes. */
+static void test_sha1_against_openssl(void **state)
+{
+    (void)state;
+    static uint8_t in[600];
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (uint8_t)(i * 131 + 7);
+    for (size_t n = 0; n < sizeof in; n++) {
+        uint8_t ours[WSP_SHA1_LEN], theirs[EVP_MAX_MD_SIZE];
+        unsigned int tl = 0;
+        wsp_sha1 s;
+        wsp_sha1_init(&s);
+        wsp_sha1_update(&s, in, n / 3);
+        wsp_sha1_update(&s, in + n / 3, n - n / 3);
+        wsp_sha1_final(&s, ours);
+        assert_int_equal(EVP_Digest(in, n, theirs, &tl, EVP_sha1(), NULL), 1);
+        assert_int_equal(tl, WSP_SHA1_LEN);
+        assert_memory_equal(ours, theirs, WSP_SHA1_LEN);
     }
 }
 
@@ -708,19 +731,13 @@ static void test_reserved_headers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accept_vectors),
-        cmocka_unit_test(test_sha1_vectors),
-        cmocka_unit_test(test_key_new),
-        cmocka_unit_test(test_build_minimal),
-        cmocka_unit_test(test_build_full),
-        cmocka_unit_test(test_build_overrides),
-        cmocka_unit_test(test_build_capacity),
-        cmocka_unit_test(test_build_refuses_injection),
-        cmocka_unit_test(test_check_response),
-        cmocka_unit_test(test_redirect_hint_and_cut),
-        cmocka_unit_test(test_hints_name_the_fix),
-        cmocka_unit_test(test_refusal_body_says_tls),
-        cmocka_unit_test(test_reserved_headers),
+        cmocka_unit_test(test_accept_vectors),          cmocka_unit_test(test_sha1_vectors),
+        cmocka_unit_test(test_sha1_against_openssl),    cmocka_unit_test(test_key_new),
+        cmocka_unit_test(test_build_minimal),           cmocka_unit_test(test_build_full),
+        cmocka_unit_test(test_build_overrides),         cmocka_unit_test(test_build_capacity),
+        cmocka_unit_test(test_build_refuses_injection), cmocka_unit_test(test_check_response),
+        cmocka_unit_test(test_redirect_hint_and_cut),   cmocka_unit_test(test_hints_name_the_fix),
+        cmocka_unit_test(test_refusal_body_says_tls),   cmocka_unit_test(test_reserved_headers),
     };
     return cmocka_run_group_tests_name("handshake", tests, NULL, NULL);
 }
