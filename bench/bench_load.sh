@@ -17,10 +17,20 @@
 #     connection), and the cut is printed.
 #  3. Throughput: the highest matched rate held for TPUT_SECONDS with p99 under 10 ms, on a
 #     ladder of rates (TPUT_RATES) over TPUT_CONNS connections.
+#  4. Processes: SCALE idle ws connections (default 50,000) from `load`, which takes as many
+#     agent processes as the file limit needs (--processes chosen by itself), against `serve
+#     --workers` (as many workers as the file limit needs), one source address per 12,500
+#     connections (127.0.0.2, ...: the kernel's search for a free port toward one destination
+#     grows with the ports in use). Printed: how many opened, how fast, client and serve
+#     memory per connection read mid-window, and the ratio to the one-process figures of 2.
+#  5. Probe start-up: whole-process wall time of `wsprobe probe` (ws and wss, one connection,
+#     upgrade, close) against `curl -s` of /health on the same serve (plain and https),
+#     median of PROBE_RUNS each, and the ratios.
 #
 # Usage: bench/bench_load.sh [WSPROBE]   (default build/wsprobe; env: CONNS RATE DURATION REPEAT
-# IDLE TPUT_CONNS TPUT_SECONDS TPUT_RATES SKIP=efficiency,scale,throughput). Loopback only;
-# everything it starts is stopped on exit.
+# IDLE SCALE PROBE_RUNS TPUT_CONNS TPUT_SECONDS TPUT_RATES
+# SKIP=efficiency,scale,throughput,processes,probe). Loopback only; everything it starts is
+# stopped on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WSPROBE=${1:-${WSPROBE:-build/wsprobe}}
@@ -28,7 +38,9 @@ CONNS=${CONNS:-1000}
 RATE=${RATE:-20000}
 DURATION=${DURATION:-10}
 REPEAT=${REPEAT:-2}
-IDLE=${IDLE:-50000}
+IDLE=${IDLE:-10000}
+SCALE=${SCALE:-50000}
+PROBE_RUNS=${PROBE_RUNS:-40}
 PIPE_CONNS=${PIPE_CONNS:-20}
 PIPE_RATE=${PIPE_RATE:-40000}
 MSG='hello 0123456789abcdef0123456789abcdef0123'  # 42 bytes, the same for both clients
@@ -132,8 +144,12 @@ for name in names:
              " send-lateness-p99=%.3fms" % statistics.median(late) if late else "",
              max(r["errors"] for r in rs), len(rs)))
 if "wsprobe" in med and "wsprobe-slack-1ms" in med:
-    print("  ratio default/--timer-slack 1ms: %.2fx the CPU per matched message"
+    print("  ratio default/--timer-slack 1ms: %.2fx the CPU per matched message (target <= 1.3x)"
           % (med["wsprobe-slack-1ms"] / med["wsprobe"]))
+    lat = {n: statistics.median(r["late_p99_ms"] for r in rows if r["client"] == n)
+           for n in ("wsprobe", "wsprobe-slack-1ms")}
+    print("  send lateness p99: default %.3f ms (target < 1 ms), --timer-slack 1ms %.3f ms: %.2fx"
+          % (lat["wsprobe"], lat["wsprobe-slack-1ms"], lat["wsprobe"] / lat["wsprobe-slack-1ms"]))
 if "node-ws" in med:
     for name in names:
         if name != "node-ws":
@@ -232,6 +248,7 @@ for scheme in ("ws", "wss"):
                                 "client_bytes_per_conn": round(client), "serve_bytes_per_conn": round(serve)}))
 (cw, sw), (cs, ss) = per["ws"], per["wss"]
 print("ratio wss/ws per idle connection: client %.2fx, serve %.2fx" % (cs / cw, ss / sw))
+json.dump({"client_ws": cw, "serve_ws": sw}, open(work + "/scale-ws.json", "w"))
 if floor:
     fc, fs = floor["client_bytes_per_conn"], floor["server_bytes_per_conn"]
     print("ratio wss/OpenSSL floor per idle connection (target <= 1.2x): client %.2fx (%d vs %d bytes), serve %.2fx (%d vs %d bytes)"
@@ -262,6 +279,98 @@ PYEOF
     done
     echo "throughput: highest matched rate held ${TPUT_SECONDS}s with p99 < 10 ms: $best msg/s ($TPUT_CONNS connections, pipeline 8)"
     echo "JSON {\"bench\": \"throughput\", \"rate\": $best}"
+    kill "$SPID"; wait "$SPID" 2>/dev/null
+fi
+# ---- 4. processes: SCALE connections past one process's file limit ------------------------
+if ! skip processes; then
+    per=$((FDMAX - 200))
+    workers=$(( (SCALE + per - 1) / per ))
+    nsrc=$(( (SCALE + 12499) / 12500 ))
+    srcs=()
+    for i in $(seq "$nsrc"); do srcs+=(--source-ip "127.0.0.$((i + 1))"); done
+    start_serve procs --workers "$workers"
+    url="ws://127.0.0.1:$WSPORT/ws"
+    sleep 0.5
+    srss0=0
+    for c in $(cat "/proc/$SPID/task/$SPID/children" 2>/dev/null); do
+        srss0=$(( srss0 + $(awk '/^VmRSS/{print $2}' "/proc/$c/status" 2>/dev/null || echo 0) ))
+    done
+    /usr/bin/time -f "%e %U %S" -o "$work/procs.time" "$WSPROBE" load "$url" --connections "$SCALE" \
+        --warmup 20s --duration 10s "${srcs[@]}" --json >"$work/procs.json" 2>"$work/procs.err" & lp=$!
+    sleep 25
+    srss=0
+    for c in $(cat "/proc/$SPID/task/$SPID/children" 2>/dev/null); do
+        srss=$(( srss + $(awk '/^VmRSS/{print $2}' "/proc/$c/status" 2>/dev/null || echo 0) ))
+    done
+    wait "$lp"
+    kill "$SPID"; wait "$SPID" 2>/dev/null
+    "$PY" - "$work" "$SCALE" "$workers" "$nsrc" "$srss0" "$srss" <<'PYEOF'
+import json, os, sys
+work, n, workers, nsrc, s0, s1 = sys.argv[1], *map(int, sys.argv[2:])
+try:
+    j = json.load(open(work + "/procs.json"))
+except ValueError:
+    print("processes: no report; stderr: " + open(work + "/procs.err").read()[-400:])
+    sys.exit(0)
+said = [l for l in open(work + "/procs.err") if "processes" in l]
+wall, user, sys_ = map(float, open(work + "/procs.time").read().split()[-3:])
+c = j["connections"]
+first_full = next((e["t"] for e in j["series"] if e["open"] >= n), None)
+client = j["client"]["bytes_per_connection"]
+serve = (s1 - s0) * 1024 / c["peak_open"] if c["peak_open"] else float("nan")
+print("processes: %d idle ws connections from %d load agents (chosen by the file limit: %s), %d "
+      "source addresses, against serve --workers %d" % (n, j["agents"], said[0].strip() if said else "not said",
+                                                         nsrc, workers))
+print("processes: opened=%d failed=%d not_opened=%d peak_open=%d, all open %s; handshake p50=%.1fms p99=%.1fms; "
+      "client CPU %.2fs user+sys over %.0fs" % (c["opened"], c["failed"], c["not_opened"], c["peak_open"],
+                                                "within %d s" % first_full if first_full else "never",
+                                                j["phases_ms"]["handshake"].get("p50", 0),
+                                                j["phases_ms"]["handshake"].get("p99", 0), user + sys_, wall))
+print("processes: memory per connection mid-window: client %s bytes (load's own figure, fixed costs in), serve %.0f bytes (its workers)"
+      % (client, serve))
+one = work + "/scale-ws.json"
+if os.path.exists(one) and client:
+    o = json.load(open(one))
+    print("ratio %d connections over processes / one process (section 2), per connection: client %.2fx, serve %.2fx"
+          % (n, client / o["client_ws"], serve / o["serve_ws"]))
+print("JSON " + json.dumps({"bench": "processes", "asked": n, "opened": c["opened"], "agents": j["agents"],
+                            "workers": workers, "client_bytes_per_conn": client, "serve_bytes_per_conn": round(serve)}))
+PYEOF
+fi
+
+# ---- 5. probe start-up against curl -----------------------------------------------------------
+if ! skip probe; then
+    start_serve probe --tls-listen 127.0.0.1:0 --self-signed "$work/pki-probe"
+    "$PY" - "$WSPROBE" "$WSPORT" "$WSSPORT" "$work/pki-probe/ca.pem" "$PROBE_RUNS" <<'PYEOF'
+import shutil, statistics, subprocess, sys, time
+w, ws, wss, ca, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+if not shutil.which("curl"):
+    print("probe: skipped (no curl)")
+    sys.exit(0)
+cmds = {
+    "probe ws": [w, "probe", "ws://127.0.0.1:%d/ws" % ws, "-q"],
+    "curl http": ["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/health" % ws],
+    "probe wss": [w, "probe", "wss://127.0.0.1:%d/ws" % wss, "--cacert", ca, "-q"],
+    "curl https": ["curl", "-s", "-o", "/dev/null", "--cacert", ca, "https://127.0.0.1:%d/health" % wss],
+}
+med = {}
+for name, c in cmds.items():
+    if subprocess.run(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        print("probe: %s failed: %s" % (name, " ".join(c)))
+        sys.exit(0)
+for name, c in cmds.items():
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ts.append(time.perf_counter() - t)
+    med[name] = statistics.median(ts) * 1e3
+    print("probe: %-10s %.2f ms whole process (median of %d)" % (name, med[name], runs))
+print("ratio probe/curl (target <= 0.5x): ws %.2fx, wss %.2fx"
+      % (med["probe ws"] / med["curl http"], med["probe wss"] / med["curl https"]))
+print("JSON {\"bench\": \"probe-vs-curl\", \"ws\": %.3f, \"wss\": %.3f}"
+      % (med["probe ws"] / med["curl http"], med["probe wss"] / med["curl https"]))
+PYEOF
     kill "$SPID"; wait "$SPID" 2>/dev/null
 fi
 exit 0
