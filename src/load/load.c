@@ -125,7 +125,8 @@ typedef struct run {
     unsigned nw;
     uint64_t t_start, t_measure, t_end;
     uint64_t interval_ns;
-    uint64_t slack_ns;
+    _Atomic uint64_t slack_ns; /* the send window now; re-chosen each second when automatic */
+    uint64_t slack_max_ns;     /* the widest it was (the report's figure) */
     uint64_t reply_timeout_ns;
     bool msg_vars, key_vars;
     char *static_key; /* the expected key when it does not depend on the message */
@@ -284,8 +285,11 @@ static void arm_timerfd(worker *w)
             t = 0;
         else if (t == 0)
             t = 1;
-        else if (w->run->slack_ns)
-            t = (t + w->run->slack_ns - 1) / w->run->slack_ns * w->run->slack_ns;
+        else {
+            uint64_t slack = atomic_load_explicit(&w->run->slack_ns, memory_order_relaxed);
+            if (slack)
+                t = (t + slack - 1) / slack * slack;
+        }
     }
     if (t == w->armed)
         return;
@@ -1430,9 +1434,24 @@ static void mem_cb(uv_timer_t *t)
     r->rss_mid_kib = rss_kib();
 }
 
+/* The automatic window, re-chosen from the last second's median latency (from the send). */
+static void rechoose_slack(run *r)
+{
+    if (r->cfg->timer_slack_us != WSP_LOAD_SLACK_AUTO || r->last_final < 0)
+        return;
+    pthread_mutex_lock(&r->mu);
+    uint64_t lat = r->series[r->last_final].u_p50_ns;
+    pthread_mutex_unlock(&r->mu);
+    uint64_t ns = wsp_load_auto_slack(r->cfg->rate, r->nw, lat) * 1000ull;
+    atomic_store(&r->slack_ns, ns);
+    if (ns > r->slack_max_ns)
+        r->slack_max_ns = ns;
+}
+
 static void tick_cb(uv_timer_t *t)
 {
     run *r = t->data;
+    rechoose_slack(r);
     if (!r->cfg->on_tick)
         return;
     wsp_load_tick k;
@@ -1571,10 +1590,15 @@ void wsp_load_config_init(wsp_load_config *cfg)
     cfg->timer_slack_us = WSP_LOAD_SLACK_AUTO;
 }
 
-uint64_t wsp_load_auto_slack(double rate, unsigned threads)
+uint64_t wsp_load_auto_slack(double rate, unsigned threads, uint64_t latency_ns)
 {
     double per_thread = rate / (threads ? threads : 1);
-    return per_thread >= 2000 ? 500 : 0;
+    if (per_thread < 2000)
+        return 0;
+    uint64_t tenth_us = latency_ns / 10000;
+    if (tenth_us <= WSP_LOAD_SLACK_AUTO_US)
+        return WSP_LOAD_SLACK_AUTO_US;
+    return tenth_us < WSP_LOAD_SLACK_AUTO_MAX_US ? tenth_us : WSP_LOAD_SLACK_AUTO_MAX_US;
 }
 
 static double tv_s(const struct timeval *t)
@@ -1641,6 +1665,7 @@ static void collect(run *r, const wsp_load_config *cfg, wsp_load_result *out, ui
     out->client_cpu_s =
         tv_s(&ru1->ru_utime) - tv_s(&ru0->ru_utime) + tv_s(&ru1->ru_stime) - tv_s(&ru0->ru_stime);
     out->client_rss_kib = (uint64_t)ru1->ru_maxrss;
+    out->timer_slack_us = r->slack_max_ns / 1000;
     if (r->rss_mid_kib && r->rss_base_kib) {
         out->rss_base_kib = r->rss_base_kib;
         out->rss_measured_kib = r->rss_mid_kib;
@@ -1724,10 +1749,10 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
         r->nw = (unsigned)cfg->connections;
     r->interval_ns = wsp_load_interval_ns(cfg->connections, cfg->rate);
     uint64_t slack_us = cfg->timer_slack_us == WSP_LOAD_SLACK_AUTO
-                            ? wsp_load_auto_slack(cfg->rate, r->nw)
+                            ? wsp_load_auto_slack(cfg->rate, r->nw, 0)
                             : cfg->timer_slack_us;
-    r->slack_ns = slack_us * 1000ull;
-    out->timer_slack_us = slack_us;
+    atomic_store(&r->slack_ns, slack_us * 1000ull);
+    r->slack_max_ns = slack_us * 1000ull;
     out->timer_slack_auto = cfg->timer_slack_us == WSP_LOAD_SLACK_AUTO;
     uint64_t rt = cfg->reply_timeout_us ? cfg->reply_timeout_us : cfg->conn->timeout_us;
     r->reply_timeout_ns = (rt ? rt : WSP_PROBE_DEFAULT_TIMEOUT_US) * 1000ull;

@@ -94,7 +94,7 @@ typedef struct wsp_load_config {
     /* wake-ups for sends fall on a grid of this step (0: at each send's time, to the
      * nanosecond); a coarser grid costs less CPU per message and sends up to one step late,
      * which the corrected latency shows */
-    uint64_t timer_slack_us; /* WSP_LOAD_SLACK_AUTO: chosen from the rate (wsp_load_auto_slack) */
+    uint64_t timer_slack_us; /* WSP_LOAD_SLACK_AUTO: from the rate and the measured latency */
     /* --protocol: every connection does the protocol's handshake (it counts as open once the
      * namespace connected or connection_ack came) and answers its pings. With Socket.IO a
      * message is an emit of `event` whose arguments are `message`; the reply is the ack
@@ -116,11 +116,16 @@ typedef struct wsp_load_config {
 
 /* The default send window: sends due within it leave in one wake-up of their thread. */
 #define WSP_LOAD_SLACK_AUTO UINT64_MAX
-/* The window the default picks for `rate` messages per second over `threads` threads: none
+/* The window the default picks, in us, for `rate` messages per second over `threads` threads
+ * and the median latency measured from the actual send in the last second (0: none yet): none
  * under 2,000 sends per second and thread (a wake-up each is cheap there), else 500 us (ten
  * or more sends share each wake-up; each leaves at most that late, which the send lateness
- * and the corrected latency show). */
-uint64_t wsp_load_auto_slack(double rate, unsigned threads);
+ * and the corrected latency show), widened to a tenth of the measured latency when that is
+ * more, up to WSP_LOAD_SLACK_AUTO_MAX_US (a slow server's replies hide a window that small,
+ * and fewer wake-ups cost less). Re-chosen every second. */
+#define WSP_LOAD_SLACK_AUTO_US 500
+#define WSP_LOAD_SLACK_AUTO_MAX_US 5000
+uint64_t wsp_load_auto_slack(double rate, unsigned threads, uint64_t latency_ns);
 
 /* Defaults: 1 connection, no rate, 10 s, 1 thread, pipeline 1, echo off (ANY), the send
  * window automatic. */

@@ -431,6 +431,8 @@ int wsp_load_result_merge(wsp_load_result *d, const wsp_load_result *s)
     d->threads += s->threads;
     if (s->pipeline > d->pipeline)
         d->pipeline = s->pipeline;
+    if (s->timer_slack_us > d->timer_slack_us) /* the widest window bounds the lateness */
+        d->timer_slack_us = s->timer_slack_us;
     if (strcmp(d->match, s->match) != 0 && d->agents > s->agents + 1)
         snprintf(d->match, sizeof d->match, "mixed");
     else

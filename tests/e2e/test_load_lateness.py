@@ -71,3 +71,32 @@ def test_default_send_window(corpus):
     assert (fixed["timer_slack"], fixed["timer_slack_ms"]) == ("fixed", 2.0), fixed
     none = cfg("--rate", "6000", "--threads", "2", "--timer-slack", "0")
     assert (none["timer_slack"], none["timer_slack_ms"]) == ("fixed", 0.0), none
+
+
+def test_default_window_widens_for_a_slow_server(tmp_path):
+    """A server that answers 40 ms late (python3-websockets, --delay) hides a window of a tenth
+    of that: the default widens to about 4 ms (it is re-chosen each second from the median
+    latency measured from the send), and the send lateness stays under that window."""
+    import subprocess, time
+    from pathlib import Path
+    here = Path(__file__).resolve().parent
+    p = subprocess.Popen(["/usr/bin/python3", str(here / "stall_server.py"), "--delay", "0.04",
+                          "--max-lifetime", "60"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        line = p.stdout.readline()
+        assert line.startswith(b"READY"), line
+        url = "ws://127.0.0.1:%d/" % int(line.split()[1])
+        r = run_wsprobe("load", url, "--connections", "200", "--rate", "2500", "--threads", "1",
+                        "--duration", "4s", "--message", "hi", "--echo", "--json", timeout=60)
+        assert r.json is not None, r
+        u50 = r["latency_ms"]["uncorrected"]["p50"]
+        assert u50 >= 40.0, r["latency_ms"]
+        slack = r["config"]["timer_slack_ms"]
+        assert r["config"]["timer_slack"] == "auto"
+        assert 3.5 <= slack <= 5.0, (slack, u50)  # a tenth of the latency, capped at 5 ms
+        assert r["send_lateness_ms"]["max"] <= slack + 20.0  # the window, and a stall at most
+        assert r["messages"]["matched"] > 0
+    finally:
+        p.terminate()
+        p.wait(timeout=10)

@@ -250,6 +250,19 @@ static void test_gates(void **state)
 
 /* ---- the schedule ---- */
 
+/* The default window: by the rate per thread, widened by a slow server's latency, capped. */
+static void test_auto_slack(void **state)
+{
+    (void)state;
+    assert_int_equal(wsp_load_auto_slack(1000, 1, 0), 0);        /* a wake-up per send is cheap */
+    assert_int_equal(wsp_load_auto_slack(3999, 2, 50000000), 0); /* under 2,000/s per thread */
+    assert_int_equal(wsp_load_auto_slack(20000, 2, 0), WSP_LOAD_SLACK_AUTO_US);
+    assert_int_equal(wsp_load_auto_slack(20000, 2, 80000), WSP_LOAD_SLACK_AUTO_US);   /* 80 us */
+    assert_int_equal(wsp_load_auto_slack(20000, 2, 5000000), WSP_LOAD_SLACK_AUTO_US); /* 5 ms */
+    assert_int_equal(wsp_load_auto_slack(20000, 2, 12000000), 1200); /* a tenth of 12 ms */
+    assert_int_equal(wsp_load_auto_slack(20000, 2, 900000000), WSP_LOAD_SLACK_AUTO_MAX_US);
+}
+
 static void test_interval_and_offsets(void **state)
 {
     (void)state;
@@ -512,6 +525,7 @@ static void test_from_json_refuses_other_documents(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_auto_slack),
         cmocka_unit_test(test_threshold_parse_valid),
         cmocka_unit_test(test_threshold_parse_invalid),
         cmocka_unit_test(test_threshold_eval),
