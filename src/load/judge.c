@@ -215,9 +215,11 @@ bool wsp_load_threshold_eval(const wsp_load_threshold *t, const wsp_load_result 
         v = error_rate(t->scope, r);
         break;
     case WSP_LOAD_M_ERRORS:
-        v = t->scope == WSP_LOAD_E_CONNECTIONS ? (double)r->conn_failed
-            : t->scope == WSP_LOAD_E_MESSAGES  ? (double)wsp_load_result_msg_errors(r)
-                                               : (double)wsp_load_result_errors(r);
+        /* a connection that never opened counts as one that failed */
+        v = t->scope == WSP_LOAD_E_CONNECTIONS ? (double)wsp_load_result_conn_errors(r)
+            : t->scope == WSP_LOAD_E_MESSAGES
+                ? (double)wsp_load_result_msg_errors(r)
+                : (double)(wsp_load_result_errors(r) + wsp_load_result_not_opened(r));
         break;
     case WSP_LOAD_M_RATE:
         v = wsp_load_result_matched_rate(r);

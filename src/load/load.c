@@ -1378,6 +1378,14 @@ static void stop_all(run *r, int how)
         uv_async_send(&r->workers[i].wake);
 }
 
+static void sigint_mask(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(how, &set, NULL);
+}
+
 static void main_close(run *r)
 {
     if (r->main_closing)
@@ -1387,6 +1395,9 @@ static void main_close(run *r)
     close_handle((uv_handle_t *)&r->tick);
     close_handle((uv_handle_t *)&r->mem);
     if (r->cfg->handle_sigint) {
+        /* from here a SIGINT waits (blocked) instead of killing a run that is writing its
+         * report: an agent of load --processes is still to send it */
+        sigint_mask(SIG_BLOCK);
         uv_signal_stop(&r->sigint);
         close_handle((uv_handle_t *)&r->sigint);
     }
@@ -1595,10 +1606,12 @@ uint64_t wsp_load_auto_slack(double rate, unsigned threads, uint64_t latency_ns)
     double per_thread = rate / (threads ? threads : 1);
     if (per_thread < 2000)
         return 0;
-    uint64_t tenth_us = latency_ns / 10000;
-    if (tenth_us <= WSP_LOAD_SLACK_AUTO_US)
+    /* a twentieth: the window's own lateness stays well under the tenth of the latency at
+     * which the run says the client adds latency */
+    uint64_t us = latency_ns / 20000;
+    if (us <= WSP_LOAD_SLACK_AUTO_US)
         return WSP_LOAD_SLACK_AUTO_US;
-    return tenth_us < WSP_LOAD_SLACK_AUTO_MAX_US ? tenth_us : WSP_LOAD_SLACK_AUTO_MAX_US;
+    return us < WSP_LOAD_SLACK_AUTO_MAX_US ? us : WSP_LOAD_SLACK_AUTO_MAX_US;
 }
 
 static double tv_s(const struct timeval *t)
@@ -1783,6 +1796,8 @@ int wsp_load_run(const wsp_load_config *cfg, wsp_load_result *out, wsp_err *err)
         uv_signal_init(&r->main_loop, &r->sigint);
         r->sigint.data = r;
         uv_signal_start(&r->sigint, sigint_cb, SIGINT);
+        /* an agent of load --processes was forked with SIGINT blocked: it may come now */
+        sigint_mask(SIG_UNBLOCK);
     }
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);

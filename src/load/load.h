@@ -120,8 +120,8 @@ typedef struct wsp_load_config {
  * and the median latency measured from the actual send in the last second (0: none yet): none
  * under 2,000 sends per second and thread (a wake-up each is cheap there), else 500 us (ten
  * or more sends share each wake-up; each leaves at most that late, which the send lateness
- * and the corrected latency show), widened to a tenth of the measured latency when that is
- * more, up to WSP_LOAD_SLACK_AUTO_MAX_US (a slow server's replies hide a window that small,
+ * and the corrected latency show), widened to a twentieth of the measured latency when that
+ * is more, up to WSP_LOAD_SLACK_AUTO_MAX_US (a slow server's replies hide a window that small,
  * and fewer wake-ups cost less). Re-chosen every second. */
 #define WSP_LOAD_SLACK_AUTO_US 500
 #define WSP_LOAD_SLACK_AUTO_MAX_US 5000

@@ -34,6 +34,7 @@
 
 typedef struct agent {
     pid_t pid;
+    bool failed;         /* its pipe closed on no report, or on the error that stopped it */
     int tick_fd, res_fd; /* read ends; -1 when closed */
     wsp_buf report;
     wsp_load_tick last;
@@ -147,14 +148,18 @@ static void drain_report(agent *a)
         if (n > 0) {
             if (wsp_buf_put(&a->report, buf, (size_t)n) != 0) {
                 close_fd(&a->res_fd); /* over the cap: reported as unreadable */
+                a->failed = true;
                 return;
             }
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n == 0 || errno != EAGAIN)
+        if (n == 0 || errno != EAGAIN) {
             close_fd(&a->res_fd);
+            a->failed = !a->report.len || a->report.failed ||
+                        strstr(a->report.p, "\"agent_error\"") != NULL;
+        }
         return;
     }
 }
@@ -226,8 +231,8 @@ static void supervise(const wsp_load_config *cfg, agent *a, unsigned p, int sfd,
         if (!reports_open || now >= deadline_ns)
             return;
         for (unsigned i = 0; i < p; i++)
-            if (a[i].res_fd < 0 && (!a[i].report.len || a[i].report.failed))
-                return; /* an agent died without a report: the run is not whole, stop now */
+            if (a[i].failed)
+                return; /* an agent died or could not run: the run is not whole, stop now */
         uint64_t until = next_tick < deadline_ns ? next_tick : deadline_ns;
         int wait_ms = until > now ? (int)((until - now) / 1000000 + 1) : 0;
         int r = poll(pf, n, wait_ms);
@@ -319,8 +324,13 @@ int wsp_load_run_processes(const wsp_load_config *cfg, unsigned processes, wsp_l
     sigaddset(&set, SIGINT);
     int sfd = -1;
     if (cfg->handle_sigint) {
+        /* (the agents inherit it blocked, and unblock it once their handler is in place) */
         sigprocmask(SIG_BLOCK, &set, &old);
         sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (sfd < 0) {
+            sigprocmask(SIG_SETMASK, &old, NULL);
+            return wsp_err_set(err, WSP_CLASS_INTERNAL, "signalfd failed (errno %d)", errno);
+        }
     }
     /* every agent starts at one instant, late enough for the last fork */
     uint64_t start_ns = uv_hrtime() + 20000000ull * processes;
@@ -337,9 +347,9 @@ int wsp_load_run_processes(const wsp_load_config *cfg, unsigned processes, wsp_l
     unsigned late = processes, lost = processes;
     for (unsigned i = 0; i < processes; i++) {
         pids[i] = a[i].pid;
-        if (a[i].res_fd < 0 && (!a[i].report.len || a[i].report.failed)) {
+        if (a[i].failed) {
             if (lost == processes)
-                lost = i; /* it ended without a report */
+                lost = i; /* it ended without a report, or with the error that stopped it */
         } else if (a[i].res_fd >= 0 && late == processes) {
             late = i; /* its report was still coming when the others stopped waiting */
         }

@@ -76,9 +76,16 @@ uint64_t wsp_load_result_msg_errors(const wsp_load_result *r)
     return r->msg_timeout + r->msg_mismatched + r->msg_lost;
 }
 
+uint64_t wsp_load_result_conn_errors(const wsp_load_result *r)
+{
+    return r->conn_failed + wsp_load_result_not_opened(r);
+}
+
 double wsp_load_result_conn_error_rate(const wsp_load_result *r)
 {
-    return r->conn_attempted ? (double)r->conn_failed / (double)r->conn_attempted : 0.0;
+    uint64_t of =
+        r->target_connections > r->conn_attempted ? r->target_connections : r->conn_attempted;
+    return of ? (double)wsp_load_result_conn_errors(r) / (double)of : 0.0;
 }
 
 double wsp_load_result_msg_error_rate(const wsp_load_result *r)
@@ -258,6 +265,16 @@ static double getf(const json_t *o, const char *k)
     return json_is_number(v) ? json_number_value(v) : 0.0;
 }
 
+/* A duration written in ms (a double), back in a whole unit: rounded, not truncated (1.001 ms
+ * is 1001 us, not 1000), and a negative, missing or absurd value (a hostile file) clamped. */
+static uint64_t getscaled(const json_t *o, const char *k, double scale)
+{
+    double v = getf(o, k) * scale;
+    if (!(v > 0))
+        return 0;
+    return v >= 1.8e19 ? UINT64_MAX : (uint64_t)(v + 0.5);
+}
+
 int wsp_load_result_from_json(wsp_load_result *r, const json_t *j, wsp_err *err)
 {
     json_t *hj = json_object_get(j, "histograms");
@@ -313,7 +330,7 @@ int wsp_load_result_from_json(wsp_load_result *r, const json_t *j, wsp_err *err)
         r->warmup_s = getf(cf, "warmup_s");
         r->threads = (unsigned)geti(cf, "threads");
         r->pipeline = (unsigned)geti(cf, "pipeline");
-        r->timer_slack_us = (uint64_t)(getf(cf, "timer_slack_ms") * 1e3);
+        r->timer_slack_us = getscaled(cf, "timer_slack_ms", 1e3);
         const char *ts = json_string_value(json_object_get(cf, "timer_slack"));
         r->timer_slack_auto = ts && strcmp(ts, "auto") == 0;
         const char *m = json_string_value(json_object_get(cf, "match"));
@@ -376,11 +393,11 @@ int wsp_load_result_from_json(wsp_load_result *r, const json_t *j, wsp_err *err)
             s->sent = geti(e, "sent");
             s->matched = geti(e, "matched");
             s->errors = geti(e, "errors");
-            s->p50_ns = (uint64_t)(getf(e, "p50_ms") * 1e6);
-            s->p99_ns = (uint64_t)(getf(e, "p99_ms") * 1e6);
-            s->max_ns = (uint64_t)(getf(e, "max_ms") * 1e6);
-            s->u_p50_ns = (uint64_t)(getf(e, "u_p50_ms") * 1e6); /* 0 in reports before 0.2 */
-            s->u_p99_ns = (uint64_t)(getf(e, "u_p99_ms") * 1e6);
+            s->p50_ns = getscaled(e, "p50_ms", 1e6);
+            s->p99_ns = getscaled(e, "p99_ms", 1e6);
+            s->max_ns = getscaled(e, "max_ms", 1e6);
+            s->u_p50_ns = getscaled(e, "u_p50_ms", 1e6); /* 0 in reports before 0.2 */
+            s->u_p99_ns = getscaled(e, "u_p99_ms", 1e6);
         }
     }
     const char *sp = json_string_value(json_object_get(j, "series_percentiles"));

@@ -100,9 +100,13 @@ uint64_t wsp_load_result_not_opened(const wsp_load_result *r);
 /* Errors: failed connections and failed messages (timeouts, mismatches, lost in flight). */
 uint64_t wsp_load_result_errors(const wsp_load_result *r);
 /* Error rates are per kind, each over its own denominator (never one rate over connections and
- * messages together): failed connections / connections attempted; failed messages (timed out,
+ * messages together): connections failed or never opened / connections asked for (or
+ * attempted, when more); failed messages (timed out,
  * mismatched, lost with their connection) / messages sent. 0 when nothing was attempted. */
 uint64_t wsp_load_result_msg_errors(const wsp_load_result *r);
+/* Connections that failed or never opened (the connections gate's and thresholds' count; the
+ * rate is over the connections asked for, or attempted when more). */
+uint64_t wsp_load_result_conn_errors(const wsp_load_result *r);
 double wsp_load_result_conn_error_rate(const wsp_load_result *r);
 double wsp_load_result_msg_error_rate(const wsp_load_result *r);
 /* Matched replies per measured second. */

@@ -1717,6 +1717,14 @@ static int serve_one(const wsp_serve_config *cfg, const worker_plan *plan, wsp_e
     s->trim.data = s;
     uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
     uv_signal_start(&s->sigint, signal_cb, SIGINT);
+    if (plan) { /* forked with them blocked (serve_workers): they may come now */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGCHLD);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+    }
     int rc = 0;
     for (size_t i = 0; i < cfg->num_listen && rc == 0; i++)
         rc = bind_listener(s, &cfg->listen[i], err);
@@ -1752,9 +1760,11 @@ static int serve_one(const wsp_serve_config *cfg, const worker_plan *plan, wsp_e
 
 /* ---- --workers: N processes on SO_REUSEPORT listeners ---- */
 
-/* A listening socket in the SO_REUSEPORT group of its address (port 0: the kernel picks). */
-static int reuseport_socket(const wsp_serve_listen *spec, unsigned port, int *fd_out,
-                            unsigned *port_out, wsp_err *err)
+/* A listening socket for `spec` on `port` (0: the kernel picks), in the SO_REUSEPORT group of
+ * its address when `group`; else a plain bound socket, which fails when anything at all holds
+ * the port. */
+static int listen_socket(const wsp_serve_listen *spec, unsigned port, bool group, int *fd_out,
+                         unsigned *port_out, wsp_err *err)
 {
     struct sockaddr_storage ss;
     if (parse_listen_addr(spec, port, &ss, err) != 0)
@@ -1765,10 +1775,10 @@ static int reuseport_socket(const wsp_serve_listen *spec, unsigned port, int *fd
     socklen_t sl =
         ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        (group && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
         (ss.ss_family == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
-        bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 4096) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, sl) != 0 || (group && listen(fd, 4096) != 0) ||
         getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
         int e = errno;
         close(fd);
@@ -1776,6 +1786,45 @@ static int reuseport_socket(const wsp_serve_listen *spec, unsigned port, int *fd
     }
     *fd_out = fd;
     *port_out = sockaddr_port(&ss);
+    return 0;
+}
+
+/* A port held by anything at all, a SO_REUSEPORT group of another process included (which
+ * would otherwise take a share of the connections silently): a plain bind says so. */
+static int port_free(const wsp_serve_listen *spec, wsp_err *err)
+{
+    int fd;
+    unsigned port;
+    if (listen_socket(spec, spec->port, false, &fd, &port, err) != 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+/* Each worker has 1/N of every global limit: one too small to share is refused, not rounded up
+ * (N workers with a share of 1 would hold N connections under --max-conns 2). */
+static int check_shares(const wsp_serve_config *cfg, wsp_err *err)
+{
+    unsigned n = cfg->workers;
+    if (cfg->policy.unsafe & WSP_SERVE_UNSAFE_NO_LIMITS)
+        return 0;
+    if (cfg->max_conns && cfg->max_conns < n)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--max-conns %u is less than one connection per worker (--workers %u)",
+                           cfg->max_conns, n);
+    if (cfg->max_conns_per_ip && cfg->max_conns_per_ip < n)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--max-conns-per-ip %u is less than one per worker (--workers %u): "
+                           "each worker counts the addresses it serves",
+                           cfg->max_conns_per_ip, n);
+    uint64_t wq = cfg->write_queue_max;
+    if (wq && wq < 2 * cfg->max_message + 65536)
+        wq = 2 * cfg->max_message + 65536; /* as serve_one raises it */
+    if (cfg->max_queued_bytes && cfg->max_queued_bytes / n < wq)
+        return wsp_err_set(err, WSP_CLASS_USAGE,
+                           "--max-queued-bytes %llu over %u workers leaves each less than one "
+                           "client's --write-queue-max (%llu)",
+                           (unsigned long long)cfg->max_queued_bytes, n, (unsigned long long)wq);
     return 0;
 }
 
@@ -1852,11 +1901,22 @@ static int serve_workers(const wsp_serve_config *cfg, wsp_err *err)
     for (size_t i = 0; i < nl; i++)
         for (unsigned k = 0; k < n; k++)
             fds[i][k] = -1;
-    int rc = 0;
+    /* Blocked before anything is announced: a supervisor of ours may signal as soon as the port
+     * file exists; the signals wait for sigtimedwait here, and in the workers for their
+     * handlers (serve_one unblocks them). */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    int rc = check_shares(cfg, err);
     for (size_t i = 0; i < nl && rc == 0; i++) {
         unsigned port = cfg->listen[i].port;
+        if (port)
+            rc = port_free(&cfg->listen[i], err);
         for (unsigned k = 0; k < n && rc == 0; k++)
-            rc = reuseport_socket(&cfg->listen[i], port, &fds[i][k], &port, err);
+            rc = listen_socket(&cfg->listen[i], port, true, &fds[i][k], &port, err);
         describe_listener(&ls[i], &cfg->listen[i], port, cfg->policy.path);
     }
     if (rc == 0)
@@ -1864,12 +1924,6 @@ static int serve_workers(const wsp_serve_config *cfg, wsp_err *err)
             fprintf(stderr, "wsprobe serve: listening on %s (%u workers)\n", ls[i].url, n);
     if (rc == 0 && cfg->port_file)
         rc = write_port_file(ls, nl, cfg->policy.path, cfg->port_file, err);
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &set, &old); /* from here on they wait for sigtimedwait */
     pid_t pids[WSP_SERVE_MAX_WORKERS] = {0};
     for (unsigned k = 0; k < n && rc == 0; k++) {
         pid_t pid = wsp_proc_fork(SIGTERM, true);

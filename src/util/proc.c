@@ -25,9 +25,6 @@ pid_t wsp_proc_fork(int deathsig, bool own_group)
         _exit(70); /* the parent is gone already, or would leave this one behind */
     if (own_group)
         (void)setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
     return 0;
 }
 
@@ -39,16 +36,24 @@ size_t wsp_proc_reap(const pid_t *pids, int *status, size_t n, uint64_t timeout_
         left += pids[i] > 0;
     }
     bool *done = left ? calloc(n, sizeof *done) : NULL;
+    if (left && !done) { /* no memory to keep count: kill and reap each in turn */
+        for (size_t i = 0; i < n; i++)
+            if (pids[i] > 0) {
+                kill(pids[i], SIGKILL);
+                waitpid(pids[i], &status[i], 0);
+                killed++;
+            }
+        return killed;
+    }
     uint64_t deadline = wsp_clock_mono_ns() + timeout_ms * 1000000ull;
     bool killing = false;
     while (left > 0) {
         for (size_t i = 0; i < n; i++) {
-            if (pids[i] <= 0 || (done && done[i]))
+            if (pids[i] <= 0 || done[i])
                 continue;
             pid_t r = waitpid(pids[i], &status[i], WNOHANG);
             if (r == pids[i] || (r < 0 && errno == ECHILD)) {
-                if (done)
-                    done[i] = true;
+                done[i] = true;
                 left--;
             }
         }
@@ -56,7 +61,7 @@ size_t wsp_proc_reap(const pid_t *pids, int *status, size_t n, uint64_t timeout_
             break;
         if (!killing && wsp_clock_mono_ns() >= deadline) {
             for (size_t i = 0; i < n; i++)
-                if (pids[i] > 0 && (!done || !done[i]) && kill(pids[i], SIGKILL) == 0)
+                if (pids[i] > 0 && !done[i] && kill(pids[i], SIGKILL) == 0)
                     killed++;
             killing = true;
         }

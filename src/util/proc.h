@@ -12,8 +12,10 @@
 /* fork(2) a worker. In the child: `deathsig` is delivered when the parent dies
  * (PR_SET_PDEATHSIG; a parent already gone ends the child at once), the child leads its own
  * process group when `own_group` (a terminal's ^C then reaches the parent alone, which forwards
- * it once), and no signal is blocked. stdio is flushed first so that nothing buffered is written
- * twice; the child ends with _exit. Returns as fork(2) does. */
+ * it once). The signal mask is the parent's: block the signals the child will handle before
+ * forking, and let the child unblock them once its handlers are in place (a signal that comes
+ * in between then waits instead of killing it). stdio is flushed first so that nothing
+ * buffered is written twice; the child ends with _exit. Returns as fork(2) does. */
 pid_t wsp_proc_fork(int deathsig, bool own_group);
 
 /* Wait for the n workers (a pid <= 0 is skipped) for at most timeout_ms; those still running

@@ -9,6 +9,7 @@
 #include "util/rand.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -22,6 +23,20 @@ static void *hook_ud;
 
 static _Thread_local unsigned char pool[POOL];
 static _Thread_local size_t pool_left; /* unused bytes at the end of pool */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* A forked child (load's agents, serve's workers) must not serve the bytes its parent, or
+ * its siblings, serve too: the pool of the thread that forked is dropped in the child. */
+static void drop_pool(void)
+{
+    OPENSSL_cleanse(pool, sizeof pool);
+    pool_left = 0;
+}
+
+static void register_atfork(void)
+{
+    (void)pthread_atfork(NULL, NULL, drop_pool);
+}
 
 static int direct(uint8_t *buf, size_t len)
 {
@@ -44,6 +59,7 @@ int wsp_rand_bytes(uint8_t *buf, size_t len)
     if (len > SMALL)
         return direct(buf, len);
     if (pool_left < len) {
+        pthread_once(&atfork_once, register_atfork);
         if (direct(pool, POOL) != 0)
             return -1;
         pool_left = POOL;

@@ -5,6 +5,11 @@ by up to 20 ms: the report must show it, beside a run whose sends leave on time.
 
 Run: WSPROBE=build/wsprobe /usr/bin/python3 -m pytest tests/e2e/test_load_lateness.py
 """
+import subprocess
+from pathlib import Path
+
+import pytest
+
 from conftest import run_wsprobe
 from corpus_peers import corpus  # noqa: F401  (fixture)
 
@@ -73,12 +78,12 @@ def test_default_send_window(corpus):
     assert (none["timer_slack"], none["timer_slack_ms"]) == ("fixed", 0.0), none
 
 
+@pytest.mark.xdist_group("cpu-heavy")
 def test_default_window_widens_for_a_slow_server(tmp_path):
-    """A server that answers 40 ms late (python3-websockets, --delay) hides a window of a tenth
-    of that: the default widens to about 4 ms (it is re-chosen each second from the median
-    latency measured from the send), and the send lateness stays under that window."""
-    import subprocess, time
-    from pathlib import Path
+    """A server that answers 40 ms late (python3-websockets, --delay) hides a window of a
+    twentieth of that: the default widens to about 2 ms (re-chosen each second from the median
+    latency measured from the send), sends leave within it, and the window alone does not make
+    the run blame the client."""
     here = Path(__file__).resolve().parent
     p = subprocess.Popen(["/usr/bin/python3", str(here / "stall_server.py"), "--delay", "0.04",
                           "--max-lifetime", "60"], stdout=subprocess.PIPE,
@@ -90,13 +95,13 @@ def test_default_window_widens_for_a_slow_server(tmp_path):
         r = run_wsprobe("load", url, "--connections", "200", "--rate", "2500", "--threads", "1",
                         "--duration", "4s", "--message", "hi", "--echo", "--json", timeout=60)
         assert r.json is not None, r
+        assert r["messages"]["matched"] > 2500 and r["connections"]["failed"] == 0, r
         u50 = r["latency_ms"]["uncorrected"]["p50"]
         assert u50 >= 40.0, r["latency_ms"]
         slack = r["config"]["timer_slack_ms"]
         assert r["config"]["timer_slack"] == "auto"
-        assert 3.5 <= slack <= 5.0, (slack, u50)  # a tenth of the latency, capped at 5 ms
-        assert r["send_lateness_ms"]["max"] <= slack + 20.0  # the window, and a stall at most
-        assert r["messages"]["matched"] > 0
+        assert 1.8 <= slack <= 3.5, (slack, u50)  # a twentieth of the latency
+        assert r["send_lateness_ms"]["p50"] <= slack, r["send_lateness_ms"]
     finally:
         p.terminate()
         p.wait(timeout=10)

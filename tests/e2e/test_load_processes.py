@@ -184,3 +184,17 @@ def test_unopened_connections_fail_the_gate(servers):
     assert r.rc == 1, r
     gate = [g for g in r.json["gates"] if g["name"] == "connections"][0]
     assert gate["held"] is False and gate["value"] == 50 - c["opened"] and gate["of"] == 50
+
+
+@pytest.mark.parametrize("threshold", ["errors<1%", "connection_errors<1%", "errors<5",
+                                       "connection_errors<5"])
+def test_an_error_threshold_counts_unopened_connections(servers, threshold):
+    """A threshold that replaces the connections gate judges the same connections: those that
+    never opened count as errors, in rates (over the connections asked for) and counts."""
+    srv = echo_server(servers)
+    r = run_wsprobe("load", srv.url(), "--connections", "50", "--connect-rate", "5",
+                    "--duration", "1", "--threshold", threshold, "--json", timeout=60)
+    c = r.json["connections"]
+    assert c["failed"] == 0 and c["not_opened"] >= 30, c
+    assert r.rc == 1, r
+    assert r.json["errors"]["connection_rate"] == pytest.approx(c["not_opened"] / 50)

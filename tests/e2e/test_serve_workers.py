@@ -102,7 +102,7 @@ def test_a_worker_that_dies_stops_the_server(serve):
     naming the worker."""
     srv = serve("--echo", "--workers", "2")
     kids = workers_of(srv, 2)
-    socks = [raw_ws(srv) for _ in range(10)]
+    socks = [raw_ws(srv) for _ in range(20)]
     os.kill(kids[0], signal.SIGKILL)
     rc = srv.proc.wait(timeout=15)
     assert rc == 70, srv.log()[-2000:]
@@ -118,10 +118,14 @@ def test_a_worker_that_dies_stops_the_server(serve):
     assert not [k for k in kids if pid_alive(k)]
 
 
-def test_workers_refuse_a_port_in_use(serve, tmp_path):
-    """A port held by a socket outside the group cannot be joined: a usage error (exit 2) before
-    any worker starts."""
+@pytest.mark.parametrize("reuseport", [False, True])
+def test_workers_refuse_a_port_in_use(serve, tmp_path, reuseport):
+    """A port held by a socket outside the group cannot be joined, even a SO_REUSEPORT one
+    (another server's group would silently take a share of the connections): a usage error
+    (exit 2) before any worker starts."""
     holder = socket.socket()
+    if reuseport:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     holder.bind(("127.0.0.1", 0))
     holder.listen(1)
     port = holder.getsockname()[1]
@@ -133,3 +137,23 @@ def test_workers_refuse_a_port_in_use(serve, tmp_path):
         assert "cannot listen on 127.0.0.1:%d" % port in err
     finally:
         holder.close()
+
+
+@pytest.mark.parametrize("limit", [["--max-conns", "3"], ["--max-conns-per-ip", "2"],
+                                   ["--max-queued-bytes", "1M"]])
+def test_a_limit_too_small_to_share_is_refused(tmp_path, limit):
+    """Four workers cannot share --max-conns 3 (each would hold at least one: four in all), nor
+    a queue budget smaller than four clients' write queues: exit 2, never a looser limit."""
+    rc, err = start_serve(tmp_path / "small", "--unsafe-no-auth", "--workers", "4", *limit,
+                          tls=False, auth=False, expect_fail=True)
+    assert rc == 2, err
+    assert limit[0] in err
+
+
+def test_sigterm_at_once_is_a_clean_stop(tmp_path):
+    """A supervisor (CI, systemd) may stop the server the moment its port file appears: the
+    signal waits for the workers' handlers, and the stop is clean (0), every time."""
+    for i in range(5):
+        srv = start_serve(tmp_path / ("quick%d" % i), "--unsafe-no-auth", "--workers", "4",
+                          tls=False, auth=False)
+        assert srv.stop() == 0, srv.log()[-2000:]

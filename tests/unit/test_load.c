@@ -257,9 +257,9 @@ static void test_auto_slack(void **state)
     assert_int_equal(wsp_load_auto_slack(1000, 1, 0), 0);        /* a wake-up per send is cheap */
     assert_int_equal(wsp_load_auto_slack(3999, 2, 50000000), 0); /* under 2,000/s per thread */
     assert_int_equal(wsp_load_auto_slack(20000, 2, 0), WSP_LOAD_SLACK_AUTO_US);
-    assert_int_equal(wsp_load_auto_slack(20000, 2, 80000), WSP_LOAD_SLACK_AUTO_US);   /* 80 us */
-    assert_int_equal(wsp_load_auto_slack(20000, 2, 5000000), WSP_LOAD_SLACK_AUTO_US); /* 5 ms */
-    assert_int_equal(wsp_load_auto_slack(20000, 2, 12000000), 1200); /* a tenth of 12 ms */
+    assert_int_equal(wsp_load_auto_slack(20000, 2, 80000), WSP_LOAD_SLACK_AUTO_US);    /* 80 us */
+    assert_int_equal(wsp_load_auto_slack(20000, 2, 10000000), WSP_LOAD_SLACK_AUTO_US); /* 10ms */
+    assert_int_equal(wsp_load_auto_slack(20000, 2, 24000000), 1200); /* a twentieth of 24 ms */
     assert_int_equal(wsp_load_auto_slack(20000, 2, 900000000), WSP_LOAD_SLACK_AUTO_MAX_US);
 }
 
