@@ -12,6 +12,7 @@ const wsp_xml_api *wsp_xml_fns;
 static wsp_xml_api table;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const char *load_error;
+static char version[24];
 
 static void load(void)
 {
@@ -36,7 +37,19 @@ static void load(void)
     }
     WSP_XML_FUNCTIONS(WSP_XML_SYM)
 #undef WSP_XML_SYM
+    /* xmlParserVersion is a string of digits: "20914" for 2.9.14 */
+    const char *const *v = dlsym(h, "xmlParserVersion");
+    long n = v && *v ? strtol(*v, NULL, 10) : 0;
+    if (n > 0)
+        snprintf(version, sizeof version, "%ld.%ld.%ld", n / 10000, n / 100 % 100, n % 100);
     wsp_xml_fns = &table;
+}
+
+const char *wsp_xml_version(void)
+{
+    if (wsp_xml_load(NULL) != 0)
+        return NULL;
+    return version[0] ? version : "unknown";
 }
 
 int wsp_xml_load(const char **why)

@@ -52,6 +52,9 @@ typedef struct wsp_xml_api {
  * NULL) then points at a static description. */
 int wsp_xml_load(const char **why);
 
+/* libxml2's version ("2.9.14"), loading it; NULL when it cannot be loaded. */
+const char *wsp_xml_version(void);
+
 /* The loaded table; only valid after wsp_xml_load returned 0. */
 extern const wsp_xml_api *wsp_xml_fns;
 

@@ -299,7 +299,7 @@ int wsp_cli_parse(const wsp_cli_spec *s, int argc, char **argv, wsp_cli_take_fn 
             break;
         }
         if (o->id == OPT_VERSION) {
-            printf("wsprobe %s\n", WSP_VERSION);
+            wsp_cli_version(stdout);
             rc = 1;
             break;
         }

@@ -60,6 +60,9 @@ int wsp_cli_parse(const wsp_cli_spec *spec, int argc, char **argv, wsp_cli_take_
 /* Print the usage and the options of spec (what --help prints). */
 void wsp_cli_help(const wsp_cli_spec *spec, FILE *f);
 
+/* `--version`: the version, the git revision, the libraries' versions (cli/version.c). */
+void wsp_cli_version(FILE *f);
+
 /* Open where the JSON report goes: stdout for --json, FILE for --json=FILE. The human view is
  * printed when wsp_cli_human(out). */
 bool wsp_cli_human(const wsp_cli_out *out);

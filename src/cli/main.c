@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include "args.h"
 #include "cli.h"
 #include "wsp_config.h"
 
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-        printf("wsprobe %s (%s)\n", WSP_VERSION, OpenSSL_version(OPENSSL_VERSION));
+        wsp_cli_version(stdout);
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
