@@ -63,7 +63,10 @@ def test_help_says_what_each_command_takes_and_refuses():
 def test_version(cmd):
     r = run_wsprobe(cmd, "--version")
     assert r.rc == 0 and r.stderr == "", r
-    assert re.fullmatch(r"wsprobe \d+\.\d+\.\d+\S*\n", r.stdout), r
+    # the version and the revision, then the libraries it runs with (issue 20)
+    assert re.fullmatch(r"wsprobe \d+\.\d+\.\d+\S* \(git \S+\)\n"
+                        r"libraries: OpenSSL/\S+ libuv/\S+ c-ares/\S+ zlib/\S+ jansson/\S+ "
+                        r"libyaml/\S+ PCRE2/\S+ libxml2/\S+\n", r.stdout), r
 
 
 # ---- serve ----
