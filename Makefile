@@ -5,7 +5,7 @@ DESTDIR ?=
 BUILD ?= build
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build demo check deps test unit e2e asan fuzz fuzz-build bench format format-check install clean
+.PHONY: all build demo check deps test unit e2e asan fuzz fuzz-build bench format format-check install uninstall deb clean
 
 all: build
 
@@ -46,8 +46,26 @@ format:
 format-check:
 	@clang-format --dry-run -Werror $$(git ls-files 'src/*.[ch]' 'src/**/*.[ch]' 'tests/*.[ch]' 'tests/**/*.[ch]' 'bench/*.[ch]')
 
-install: build
-	install -D -m 0755 $(BUILD)/wsprobe $(DESTDIR)$(PREFIX)/bin/wsprobe
+# The binary, the man pages (wsprobe(1), wsprobe-COMMAND(1), wsprobe-plan(5)), the bash, zsh and
+# fish completions, the docs and the examples, in the FHS places under PREFIX (DESTDIR for
+# staging). `make uninstall` removes what the last `make install` put there (meson's log).
+# (NO_REBUILD=1: install what is built as it is, the prefix unchanged; the tests do, while
+# other tests run the same binary)
+install: $(if $(NO_REBUILD),,build)
+	@$(if $(NO_REBUILD),true,meson configure $(BUILD) -Dprefix=$(PREFIX) >/dev/null)
+	@meson install -C $(BUILD) --quiet $(if $(NO_REBUILD),--no-rebuild) $(if $(DESTDIR),--destdir "$(DESTDIR)") >/dev/null
+	@echo "installed under $(DESTDIR)$(PREFIX): bin/wsprobe, share/man, share/bash-completion, share/zsh, share/fish, share/doc/wsprobe"
+
+uninstall:
+	@test -f $(BUILD)/meson-logs/install-log.txt || { echo "uninstall: nothing installed from $(BUILD)" >&2; exit 1; }
+	@grep -v '^#' $(BUILD)/meson-logs/install-log.txt | while IFS= read -r f; do [ -d "$$f" ] || rm -f "$$f"; done
+	@for d in $$(grep -v '^#' $(BUILD)/meson-logs/install-log.txt | grep '/share/doc/wsprobe/' | sed 's|/share/doc/wsprobe/.*|/share/doc/wsprobe|' | sort -u); do \
+	    find "$$d" -depth -type d -empty -delete 2>/dev/null; done; true
+	@echo "uninstalled: every file of the last install is gone"
+
+# A Debian package of this tree (debian/): ../wsprobe_VERSION_ARCH.deb
+deb: deps
+	@scripts/deb.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -10,7 +10,7 @@ TEST_PKGS="clang-14 libclang-rt-14-dev clang-format python3 python3-websockets p
 python3-pytest python3-pytest-xdist python3-yaml python3-cryptography python3-jsonschema nginx-light
 dnsmasq-base openssl iproute2 procps libxml2-utils curl cmake haproxy websocketd
 libwebsockets-test-server chromium tinyproxy microsocks stunnel4 prometheus apache2-utils
-prometheus-blackbox-exporter"
+prometheus-blackbox-exporter debhelper lintian dpkg-dev zsh fish man-db groff-base"
 
 want="$BUILD_PKGS"
 [ "${1:-}" = "--build-only" ] || want="$want $TEST_PKGS"

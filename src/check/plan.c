@@ -1217,6 +1217,11 @@ static const char *const basic_kinds[] = {
     "connect", "health", "conversation", "concurrent", "expect_auth_required", "security",
     "hold",    NULL};
 
+const char *const *wsp_plan_check_kinds(void)
+{
+    return basic_kinds;
+}
+
 static int add_item(wsp_plan *P, const wsp_check_def *def, json_t *params, const char *name,
                     yaml_mark_t m, wsp_plan_err *err)
 {

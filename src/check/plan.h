@@ -76,6 +76,8 @@ const wsp_check_item *wsp_plan_items(const wsp_plan *plan);
 const char *wsp_plan_check_id(const wsp_plan *plan, size_t i);
 /* The checks' groups (items[i].def->group), as a run report reads them (report/runreport.h). */
 const char *const *wsp_plan_groups(const wsp_plan *plan);
+/* The kinds of check a plan's `checks:` list takes, NULL-terminated (wsprobe-plan(5)). */
+const char *const *wsp_plan_check_kinds(void);
 
 /* Build environment `name` into env (wsp_env_init is done here; wsp_env_cleanup frees it, also
  * after a failure). Reads the credential now: a *_env variable that is unset or empty, or a

@@ -54,6 +54,27 @@ static size_t all_tables(const wsp_cli_spec *s, const wsp_opt **t)
     return n;
 }
 
+static wsp_cli_spec_fn spec_hook;
+static void *spec_hook_ud;
+
+void wsp_cli_set_spec_hook(wsp_cli_spec_fn fn, void *ud)
+{
+    spec_hook = fn;
+    spec_hook_ud = ud;
+}
+
+static bool omitted(const wsp_cli_spec *s, const char *name);
+
+void wsp_cli_each_option(const wsp_cli_spec *s, void (*fn)(const wsp_opt *o, void *ud), void *ud)
+{
+    const wsp_opt *t[MAX_TABLES];
+    all_tables(s, t);
+    for (size_t k = 0; t[k]; k++)
+        for (const wsp_opt *o = t[k]; o->name; o++)
+            if (o->type == WSP_OPT_HEADING || (!omitted(s, o->name) && !wsp_opt_shadowed(t, o)))
+                fn(o, ud);
+}
+
 static bool omitted(const wsp_cli_spec *s, const char *name)
 {
     for (size_t i = 0; s->omit && s->omit[i]; i++)
@@ -230,6 +251,10 @@ int wsp_cli_parse(const wsp_cli_spec *s, int argc, char **argv, wsp_cli_take_fn 
                   wsp_cli_out *out)
 {
     memset(out, 0, sizeof *out);
+    if (spec_hook) {
+        spec_hook(s, spec_hook_ud);
+        return 1;
+    }
     const wsp_opt *t[MAX_TABLES];
     all_tables(s, t);
     size_t nopts = 0;

@@ -60,6 +60,16 @@ int wsp_cli_parse(const wsp_cli_spec *spec, int argc, char **argv, wsp_cli_take_
 /* Print the usage and the options of spec (what --help prints). */
 void wsp_cli_help(const wsp_cli_spec *spec, FILE *f);
 
+/* `wsprobe _gen` (cli/gen.c): while a hook is set, wsp_cli_parse hands the command's spec to it
+ * instead of parsing, and returns 1 (the command ends as after --help). */
+typedef void (*wsp_cli_spec_fn)(const wsp_cli_spec *spec, void *ud);
+void wsp_cli_set_spec_hook(wsp_cli_spec_fn fn, void *ud);
+
+/* Each option `spec` accepts, in --help order, headings included (the command's tables, then
+ * --json, --html, --help, --version; those it omits and those shadowed left out). */
+void wsp_cli_each_option(const wsp_cli_spec *spec, void (*fn)(const wsp_opt *o, void *ud),
+                         void *ud);
+
 /* `--version`: the version, the git revision, the libraries' versions (cli/version.c). */
 void wsp_cli_version(FILE *f);
 

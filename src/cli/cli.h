@@ -21,6 +21,16 @@ int wsp_cmd_load_merge(int argc, char **argv);
 int wsp_cmd_hold(int argc, char **argv);
 int wsp_cmd_exporter(int argc, char **argv);
 int wsp_cmd_report(int argc, char **argv);
+/* `wsprobe _gen man DIR [PLAN.yaml] | bash | zsh | fish` (cli/gen.c): not for people. */
+int wsp_cmd_gen(int argc, char **argv);
+
+/* The commands, in the order `wsprobe --help` lists them; ended by a NULL name (main.c). */
+typedef struct wsp_cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} wsp_cli_command;
+extern const wsp_cli_command wsp_cli_commands[];
 
 /* Print "wsprobe: <cmd>: message" to stderr, and the hint on a second line if given.
  * Returns 2 (USAGE) for `return wsp_cli_usage_error(...)`. */

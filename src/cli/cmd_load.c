@@ -121,7 +121,8 @@ static const wsp_opt load_opts[] = {
      "what to send, as binary frames: @FILE, hex:..., base64:...\n(instead of --message; no "
      "placeholders)",
      0, 0, NULL, NULL, 0},
-    {"send", 0, WSP_OPT_TEXT, OPT_PROBE_STEP, "TEXT|@FILE", NULL, 0, 0, NULL, NULL, 0},
+    {"send", 0, WSP_OPT_TEXT, OPT_PROBE_STEP, "TEXT|@FILE", "another spelling of --message", 0, 0,
+     NULL, NULL, 0},
     {"echo", 0, WSP_OPT_FLAG, OPT_ECHO, NULL, "a reply must equal the message it answers", 0, 0,
      NULL, NULL, 0},
     {"expect-json", 0, WSP_OPT_TEXT, OPT_PROBE_STEP, "PTR=VALUE",

@@ -12,13 +12,7 @@
 #include "cli.h"
 #include "wsp_config.h"
 
-typedef struct command {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} command;
-
-static const command commands[] = {
+const wsp_cli_command wsp_cli_commands[] = {
     {"probe", wsp_cmd_probe, "one connection through every phase, timed and diagnosed"},
     {"token", wsp_cmd_token, "mint a JWT from a secret or key in the environment or a file"},
     {"audit", wsp_cmd_audit, "flag hollow tests in JUnit XML reports"},
@@ -32,7 +26,10 @@ static const command commands[] = {
     {"hold", wsp_cmd_hold, "keep connections open and say when, how and why each one ended"},
     {"exporter", wsp_cmd_exporter, "WebSocket probes for Prometheus: /probe?target=&module="},
     {"report", wsp_cmd_report, "render a saved --json report as one self-contained HTML page"},
+    {NULL, NULL, NULL},
 };
+#define commands wsp_cli_commands
+static const size_t ncommands = sizeof wsp_cli_commands / sizeof wsp_cli_commands[0] - 1;
 
 static void usage(FILE *f)
 {
@@ -40,7 +37,7 @@ static void usage(FILE *f)
             "wsprobe %s - verify WebSocket endpoints with evidence from the wire\n\n"
             "usage: wsprobe COMMAND [options]\n\ncommands:\n",
             WSP_VERSION);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; i < ncommands; i++)
         fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'wsprobe COMMAND --help' shows each command's options.\n"
                "Exit codes: docs/exit-codes.md.\n");
@@ -63,11 +60,13 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(name, "_gen") == 0) /* man pages and completions, for the build (cli/gen.c) */
+        return wsp_cmd_gen(argc - 1, argv + 1);
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
         wsp_cli_version(stdout);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; i < ncommands; i++)
         if (strcmp(name, commands[i].name) == 0) {
             int rc = commands[i].run(argc - 1, argv + 1);
             wsp_err e;

@@ -32,6 +32,8 @@
 
 /* ---- algorithms ---- */
 
+const char *const wsp_jwt_signing_algs[] = {"HS256", "HS384", "HS512", "RS256", "ES256", NULL};
+
 const char *wsp_jwt_alg_name(wsp_jwt_alg alg)
 {
     switch (alg) {

@@ -38,6 +38,8 @@ typedef enum wsp_jwt_alg {
 
 /* The registered name ("HS256", "none"). Never NULL. */
 const char *wsp_jwt_alg_name(wsp_jwt_alg alg);
+/* The names of the signing algorithms (not none), NULL-terminated: what --jwt-alg completes. */
+extern const char *const wsp_jwt_signing_algs[];
 /* Exact, case-sensitive lookup of a name a user may ask for: HS256, HS384, HS512, RS256, ES256.
  * "none" in any spelling is not one of them: returns -1, as for any unknown name. */
 int wsp_jwt_alg_from_name(const char *name);

@@ -165,7 +165,7 @@ const wsp_opt wsp_jwt_opt_table[] = {
     {"jwt-alg", 0, WSP_OPT_TEXT, J, "ALG",
      "HS256 (default), HS384, HS512, RS256 or ES256; with only\n--jwt-key-file, RS256 or ES256 "
      "as the key's kind says",
-     0, 0, NULL, "auth.jwt.alg", 0},
+     0, 0, wsp_jwt_signing_algs, "auth.jwt.alg", 0},
     {"jwt-secret-env", 0, WSP_OPT_ENV, J, "VAR", "the HMAC secret is in environment variable VAR",
      0, 0, NULL, "auth.jwt.secret_env", 0},
     {"jwt-secret-file", 0, WSP_OPT_PATH, J, "F",

@@ -23,6 +23,9 @@
 #define MSG_FILE_MAX (16u << 20)
 
 static const char *const tls_versions[] = {"1.0", "1.1", "1.2", "1.3", NULL};
+/* what a shell completes for --auth-in (the NAME and PREFIX forms are typed on) */
+static const char *const auth_places[] = {
+    "header", "query:", "subprotocol", "subprotocol:", "cookie:", "message", NULL};
 
 /* Columns: name, short, type, id, metavar, help, min, max, values, plan key, flags. */
 static const wsp_opt conn_opts[] = {
@@ -99,7 +102,7 @@ static const wsp_opt cred_opts[] = {
     {"auth-in", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_AUTH_IN, "WHERE",
      "header (default: Authorization: Bearer), query:NAME,\nsubprotocol[:PREFIX] (default prefix "
      "bearer.),\ncookie:NAME, or message (a first message)",
-     0, 0, NULL, "auth.in", 0},
+     0, 0, auth_places, "auth.in", 0},
     {"auth-message", 0, WSP_OPT_TEXT, WSP_PROBE_OPT_AUTH_MESSAGE, "TEMPLATE",
      "the first message for --auth-in message; {{token}} is the\ntoken (default "
      "{\"type\":\"auth\",\"token\":\"{{token}}\"})",

@@ -36,13 +36,15 @@ typedef struct wsp_opt {
     const char *name; /* long name without "--"; a heading's text */
     int short_name;   /* 'H', or 0 */
     wsp_opt_type type;
-    int id;                    /* the owner's code for it (unique across a command's tables) */
-    const char *metavar;       /* "DUR", "PEM"; NULL for a flag */
-    const char *help;          /* "\n" starts a continuation line; NULL: not in --help */
-    uint64_t min, max;         /* COUNT and SIZE bounds (max 0: none) */
-    const char *const *values; /* ENUM: NULL-terminated */
-    const char *plan_key;      /* its key in a plan's environment ("tls.cacert"), or NULL */
-    unsigned flags;            /* WSP_OPT_* */
+    int id;              /* the owner's code for it (unique across a command's tables) */
+    const char *metavar; /* "DUR", "PEM"; NULL for a flag */
+    const char *help;    /* "\n" starts a continuation line; NULL: not in --help */
+    uint64_t min, max;   /* COUNT and SIZE bounds (max 0: none) */
+    /* ENUM: the values, NULL-terminated. Other types: the fixed set a shell completes (the
+     * parser takes more, as query:NAME for --auth-in), or NULL */
+    const char *const *values;
+    const char *plan_key; /* its key in a plan's environment ("tls.cacert"), or NULL */
+    unsigned flags;       /* WSP_OPT_* */
 } wsp_opt;
 
 typedef struct wsp_opt_value {
