@@ -48,7 +48,7 @@ format-check:
 
 # The binary, the man pages (wsprobe(1), wsprobe-COMMAND(1), wsprobe-plan(5)), the bash, zsh and
 # fish completions, the docs and the examples, in the FHS places under PREFIX (DESTDIR for
-# staging). `make uninstall` removes what the last `make install` put there (meson's log).
+# staging). `make uninstall` removes them again (the same PREFIX, DESTDIR and BUILD).
 # (NO_REBUILD=1: install what is built as it is, the prefix unchanged; the tests do, while
 # other tests run the same binary)
 install: $(if $(NO_REBUILD),,build)
@@ -57,14 +57,11 @@ install: $(if $(NO_REBUILD),,build)
 	@echo "installed under $(DESTDIR)$(PREFIX): bin/wsprobe, share/man, share/bash-completion, share/zsh, share/fish, share/doc/wsprobe"
 
 uninstall:
-	@test -f $(BUILD)/meson-logs/install-log.txt || { echo "uninstall: nothing installed from $(BUILD)" >&2; exit 1; }
-	@grep -v '^#' $(BUILD)/meson-logs/install-log.txt | while IFS= read -r f; do [ -d "$$f" ] || rm -f "$$f"; done
-	@for d in $$(grep -v '^#' $(BUILD)/meson-logs/install-log.txt | grep '/share/doc/wsprobe/' | sed 's|/share/doc/wsprobe/.*|/share/doc/wsprobe|' | sort -u); do \
-	    find "$$d" -depth -type d -empty -delete 2>/dev/null; done; true
-	@echo "uninstalled: every file of the last install is gone"
+	@scripts/uninstall.sh "$(BUILD)" "$(DESTDIR)"
 
 # A Debian package of this tree (debian/): ../wsprobe_VERSION_ARCH.deb
-deb: deps
+deb:
+	@scripts/deps.sh --package
 	@scripts/deb.sh
 
 clean:

@@ -14,13 +14,13 @@ for p in debhelper lintian dpkg-dev; do
         { echo "deb: $p is not installed (make deps)" >&2; exit 1; }
 done
 ver=$(dpkg-parsechangelog -S Version)
-work=$(mktemp -d /tmp/wsprobe-deb.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/wsprobe-deb.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 src=$work/wsprobe-$ver
 mkdir -p "$src"
 if git rev-parse --git-dir >/dev/null 2>&1; then
-    # what git knows of, committed or not (a package of what is in the tree now)
-    git ls-files -z -c -o --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$src"
+    # the files git tracks, as they are in the tree now (a stray file is not packaged)
+    git ls-files -z -c | tar --null -T - -cf - | tar -xf - -C "$src"
     scripts/revision.sh . >"$src/.revision"
 else
     tar --exclude='./build*' --exclude=./dist --exclude=./tests/node/node_modules -cf - . |
@@ -34,5 +34,6 @@ fi
 deb=$(ls "$work"/wsprobe_"$ver"_*.deb)
 cp "$deb" "$out/"
 deb=$out/$(basename "$deb")
-lintian --fail-on error --tag-display-limit 0 "$deb" | tee "$work/lintian.log"
+mkdir -p "$work/tmp"
+TMPDIR="$work/tmp" lintian --fail-on error --tag-display-limit 0 "$deb" | tee "$work/lintian.log"
 echo "deb: $deb ($(du -k "$deb" | cut -f1) KiB; lintian: $(grep -c '^E:' "$work/lintian.log" || true) errors, $(grep -c '^W:' "$work/lintian.log" || true) warnings)"

@@ -6,14 +6,20 @@ set -euo pipefail
 
 BUILD_PKGS="gcc meson ninja-build pkg-config libuv1-dev libc-ares-dev libssl-dev libjansson-dev
 libyaml-dev libxml2-dev zlib1g-dev libpcre2-dev libcmocka-dev libcrypt-dev"
+# make deb: the build packages and the packaging tools, without the test peers
+PKG_PKGS="debhelper lintian dpkg-dev"
 TEST_PKGS="clang-14 libclang-rt-14-dev clang-format python3 python3-websockets python3-jwt
 python3-pytest python3-pytest-xdist python3-yaml python3-cryptography python3-jsonschema nginx-light
 dnsmasq-base openssl iproute2 procps libxml2-utils curl cmake haproxy websocketd
 libwebsockets-test-server chromium tinyproxy microsocks stunnel4 prometheus apache2-utils
-prometheus-blackbox-exporter debhelper lintian dpkg-dev zsh fish man-db groff-base"
+prometheus-blackbox-exporter zsh fish man-db groff-base $PKG_PKGS"
 
 want="$BUILD_PKGS"
-[ "${1:-}" = "--build-only" ] || want="$want $TEST_PKGS"
+case "${1:-}" in
+--build-only) ;;
+--package) want="$want $PKG_PKGS" ;;
+*) want="$want $TEST_PKGS" ;;
+esac
 
 missing=()
 for p in $want; do
@@ -21,7 +27,7 @@ for p in $want; do
     [ "$st" = "install ok installed" ] || missing+=("$p")
 done
 # Node.js for the npm 'ws' peer: keep the machine's own node if it has one.
-if [ "${1:-}" != "--build-only" ] && ! command -v node >/dev/null 2>&1; then
+if [ -z "${1:-}" ] && ! command -v node >/dev/null 2>&1; then
     missing+=(nodejs npm)
 fi
 

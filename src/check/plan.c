@@ -1222,6 +1222,43 @@ const char *const *wsp_plan_check_kinds(void)
     return basic_kinds;
 }
 
+static void each_under(const char *prefix, const char *const *keys,
+                       void (*fn)(const char *path, void *ud), void *ud)
+{
+    char path[96];
+    for (size_t i = 0; keys[i]; i++) {
+        bool old = false;
+        for (size_t k = 0;
+             strcmp(prefix, "limits") == 0 && k < sizeof old_limits / sizeof old_limits[0]; k++)
+            old |= strcmp(keys[i], old_limits[k].old_key) == 0;
+        if (old)
+            continue; /* (read for one release, not taught) */
+        if (strcmp(prefix, "auth") == 0 && strcmp(keys[i], "jwt") == 0) {
+            each_under("auth.jwt", jwt_keys, fn, ud);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s.%s", prefix, keys[i]);
+        fn(path, ud);
+    }
+}
+
+void wsp_plan_each_env_key(void (*fn)(const char *path, void *ud), void *ud)
+{
+    for (size_t i = 0; env_keys[i]; i++) {
+        const char *k = env_keys[i];
+        if (strcmp(k, "tls") == 0)
+            each_under("tls", tls_keys, fn, ud);
+        else if (strcmp(k, "auth") == 0)
+            each_under("auth", auth_keys, fn, ud);
+        else if (strcmp(k, "limits") == 0)
+            each_under("limits", limits_keys, fn, ud);
+        else if (strcmp(k, "marker") == 0)
+            each_under("marker", marker_keys, fn, ud);
+        else
+            fn(k, ud);
+    }
+}
+
 static int add_item(wsp_plan *P, const wsp_check_def *def, json_t *params, const char *name,
                     yaml_mark_t m, wsp_plan_err *err)
 {

@@ -78,6 +78,9 @@ const char *wsp_plan_check_id(const wsp_plan *plan, size_t i);
 const char *const *wsp_plan_groups(const wsp_plan *plan);
 /* The kinds of check a plan's `checks:` list takes, NULL-terminated (wsprobe-plan(5)). */
 const char *const *wsp_plan_check_kinds(void);
+/* Every key an environment takes, as a path ("url", "tls.cacert", "auth.jwt.secret_env",
+ * "limits.max_message"), in the order the parser knows them (wsprobe-plan(5)). */
+void wsp_plan_each_env_key(void (*fn)(const char *path, void *ud), void *ud);
 
 /* Build environment `name` into env (wsp_env_init is done here; wsp_env_cleanup frees it, also
  * after a failure). Reads the credential now: a *_env variable that is unset or empty, or a

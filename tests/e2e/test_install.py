@@ -106,16 +106,42 @@ def test_the_top_page_has_the_commands_exit_codes_and_environment(pages):
         assert var in text
 
 
+def plan_keys_used():
+    """Every key path the example plans' environments use (maps a plan nests: tls, auth,
+    auth.jwt, limits, marker; the rest are values, as headers and claims are)."""
+    import yaml
+    nested = {"tls", "auth", "auth.jwt", "limits", "marker"}
+    keys = set()
+
+    def walk(m, prefix):
+        for k, v in m.items():
+            path = prefix + k
+            if path in nested and isinstance(v, dict):
+                walk(v, path + ".")
+            else:
+                keys.add(path)
+
+    for f in (REPO / "examples").rglob("*.yaml"):
+        doc = yaml.safe_load(f.read_text())
+        if isinstance(doc, dict) and isinstance(doc.get("environments"), dict):
+            for env in doc["environments"].values():
+                if isinstance(env, dict):
+                    walk(env, "")
+    return keys
+
+
 def test_the_plan_page_has_every_plan_key(pages):
-    """Every key a plan's environment takes (the probe's options' plan keys, as `run` reads
-    them) is in wsprobe-plan(5), with the example plan."""
+    """Every key the example plans use is in wsprobe-plan(5) (the page itself lists what the
+    plan parser knows), with the check kinds and the example plan."""
     text = (pages / "wsprobe-plan.5").read_text().replace("\\-", "-")
-    for key in ("url", "tls.cacert", "auth.jwt.secret_env", "auth.in", "origin", "timeout",
-                "limits", "marker"):
+    used = plan_keys_used()
+    assert {"url", "auth.jwt.secret_env"} <= used and len(used) >= 8, used
+    for key in used:
         assert "\\fB%s\\fR" % key in text, key
     for kind in ("connect", "conversation", "security", "hold", "expect_auth_required"):
-        assert "\\fB%s\\fR" % kind.replace("_", "_") in text, kind
+        assert "\\fB%s\\fR" % kind in text, kind
     assert "environments:" in text  # the example (examples/demo.yaml)
+    assert "see the plans guide" not in text  # every key has its meaning written out
 
 
 def test_the_examples_in_the_pages_parse(pages):
@@ -195,10 +221,16 @@ def test_version_names_what_it_runs_with():
             continue
         assert got[lib].startswith(want.rsplit(".dfsg", 1)[0].split("~")[0]) or \
             want.startswith(got[lib]), (lib, got[lib], want)
-    git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
-                         capture_output=True, text=True)
+    git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                         text=True)
     if git.returncode == 0:
-        assert "(git %s" % git.stdout.strip() in first or "-dirty" in first, first
+        rev = re.search(r"\(git (\S+)\)$", first).group(1)
+        # git describe: HASH, TAG-N-gHASH or TAG, with -dirty when the tree had changes
+        h = re.search(r"(?:^|-g)([0-9a-f]{7,40})(?:-dirty)?$", rev)
+        tag = subprocess.run(["git", "-C", str(REPO), "describe", "--tags", "--exact-match"],
+                             capture_output=True, text=True).stdout.strip()
+        assert (h and git.stdout.strip().startswith(h.group(1))) or \
+            (tag and rev.split("-dirty")[0] == tag), (rev, git.stdout)
 
 
 def test_make_install_and_uninstall(tmp_path):
@@ -220,7 +252,7 @@ def test_make_install_and_uninstall(tmp_path):
     for cmd in commands():
         assert (root / ("share/man/man1/wsprobe-%s.1" % cmd)).exists(), cmd
     for f in ("bin/wsprobe", "share/man/man1/wsprobe.1", "share/man/man5/wsprobe-plan.5",
-              "share/bash-completion/completions/wsprobe", "share/zsh/vendor-completions/_wsprobe",
+              "share/bash-completion/completions/wsprobe", "share/zsh/site-functions/_wsprobe",
               "share/fish/vendor_completions.d/wsprobe.fish", "share/doc/wsprobe/README.md",
               "share/doc/wsprobe/docs/load.md", "share/doc/wsprobe/examples/demo.yaml"):
         assert (root / f).exists(), f
@@ -229,8 +261,65 @@ def test_make_install_and_uninstall(tmp_path):
     m = subprocess.run(["man", "-l", str(root / "share/man/man1/wsprobe-serve.1")],
                        capture_output=True, text=True, env=dict(os.environ, MANPAGER="cat"))
     assert m.returncode == 0 and "--workers" in m.stdout.replace("\u2010", "-")
-    u = subprocess.run(["make", "-s", "uninstall", "BUILD=%s" % build], cwd=REPO,
-                       capture_output=True, text=True, timeout=120)
+    (root / "share/man/man1/other-tool.1").write_text(".TH OTHER 1\n")  # not ours: it stays
+    u = subprocess.run(["make", "-s", "uninstall", "BUILD=%s" % build, "DESTDIR=%s" % dest],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
     assert u.returncode == 0, u.stderr
     left = [p for p in dest.rglob("*") if p.is_file()]
-    assert left == [], left[:10]
+    assert left == [root / "share/man/man1/other-tool.1"], left[:10]
+    assert not (root / "share/doc/wsprobe").exists()
+
+
+ZPTY = r"""
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PROMPT='RE''ADY> '; fpath=($DIR \$fpath); autoload -U compinit; compinit -u -D"
+zpty -r z line '*READY> '
+zpty -n -w z "$1"$'\t'
+sleep 1.5
+zpty -r -t z out
+print -r -- "$out"
+zpty -d z
+"""
+
+
+@pytest.mark.parametrize("line,want", [
+    ("wsprobe probe --jwt-alg E", "--jwt-alg ES256"),
+    ("wsprobe probe --auth-in mes", "--auth-in message"),
+    ("wsprobe probe --protocol gr", "--protocol graphql"),
+    ("wsprobe serve --wor", "--workers"),
+    ("wsprobe security --checks auth,origin.m", "--checks auth,origin.missing"),
+    ("wsprobe lo", "wsprobe load"),
+])
+def test_zsh_completes(tmp_path, line, want):
+    """zsh's own completion system, in a pseudo-terminal, completes from the generated file."""
+    if not shutil.which("zsh"):
+        pytest.skip("zsh is not installed (make deps installs it)")
+    r = subprocess.run([str(wsprobe_path()), "_gen", "zsh"], capture_output=True, timeout=60)
+    (tmp_path / "_wsprobe").write_bytes(r.stdout)
+    script = tmp_path / "z.zsh"
+    script.write_text(ZPTY.replace("$DIR", str(tmp_path)))
+    out = subprocess.run(["zsh", "-f", str(script), line], capture_output=True, text=True,
+                         timeout=30, env=dict(os.environ, HOME=str(tmp_path)))
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.stdout + out.stderr)
+    assert "invalid argument" not in screen and "parse error" not in screen, screen
+    assert want in screen, screen[-600:]
+
+
+@pytest.mark.parametrize("line,want", [
+    ("wsprobe probe --jwt-alg ", "HS256"),
+    ("wsprobe serve --wor", "--workers"),
+    ("wsprobe security --checks auth,origin.m", "auth,origin.missing"),
+    ("wsprobe ", "load-merge"),
+])
+def test_fish_completes(tmp_path, line, want):
+    if not shutil.which("fish"):
+        pytest.skip("fish is not installed (make deps installs it)")
+    r = subprocess.run([str(wsprobe_path()), "_gen", "fish"], capture_output=True, timeout=60)
+    f = tmp_path / "wsprobe.fish"
+    f.write_bytes(r.stdout)
+    out = subprocess.run(["fish", "--no-config", "-c", "source %s; complete -C '%s'" % (f, line)],
+                         capture_output=True, text=True, timeout=30,
+                         env=dict(os.environ, HOME=str(tmp_path)))
+    assert out.returncode == 0, out.stderr
+    assert want in [x.split("\t")[0] for x in out.stdout.splitlines()], out.stdout[:2000]
