@@ -183,6 +183,14 @@ def test_bash_completion(bash_completion, tmp_path):
     assert complete(bash_completion, "wsprobe", "probe", "--cacert", "ca-", cwd=tmp_path) == [
         "ca-bundle.pem"]
     assert complete(bash_completion, "wsprobe", "load", "--rate", "", cwd=tmp_path) == []
+    # --name=VALUE (bash breaks the word at '='), a short option, @FILE only after '@'
+    assert complete(bash_completion, "wsprobe", "probe", "--jwt-alg", "=", "E") == ["ES256"]
+    (tmp_path / "hello.json").write_text("{}")
+    assert complete(bash_completion, "wsprobe", "load", "--message", "@hel", cwd=tmp_path) == [
+        "@hello.json"]
+    assert complete(bash_completion, "wsprobe", "load", "--message", "hel", cwd=tmp_path) == []
+    assert complete(bash_completion, "wsprobe", "probe", "--trace", "hel", cwd=tmp_path) == [
+        "hello.json"]
 
 
 @pytest.mark.parametrize("shell,ext", [("zsh", "_wsprobe"), ("fish", "wsprobe.fish")])
