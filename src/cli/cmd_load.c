@@ -28,11 +28,11 @@ static const char load_usage[] =
     "model: sends follow the clock, not the replies). Latency is measured from the intended send\n"
     "time (corrected for coordinated omission) and from the actual send time; every connection's\n"
     "resolve, connect, TLS and upgrade are timed; failures are counted by class (the probe's).\n"
-    "Exit 0; 1 when a connection failed, a message was lost or unanswered, the offered --rate\n"
-    "was missed by more than 5 % (each gate replaced by a --threshold of its kind), or a\n"
-    "--threshold or the --baseline comparison failed; 2 on bad usage; the most common failure\n"
-    "class's code when no connection could be opened, or when every one failed and no\n"
-    "threshold did (docs/load.md).\n"
+    "Exit 0; 1 when a connection failed or never opened, a message was lost or unanswered, the\n"
+    "offered --rate was missed by more than 5 % (each gate replaced by a --threshold of its\n"
+    "kind), or a --threshold or the --baseline comparison failed; 2 on bad usage; the most\n"
+    "common failure class's code when no connection could be opened, or when every one\n"
+    "failed and no threshold did (docs/load.md).\n"
     "\n";
 
 static const char merge_usage[] =

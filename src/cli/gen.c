@@ -83,6 +83,8 @@ static void roff(FILE *f, const char *s)
         start = false;
         if (c == '\\')
             fputs("\\e", f);
+        else if (c == '"') /* (a literal quote would end a quoted macro argument) */
+            fputs("\\(dq", f);
         else if (c == '-')
             fputs("\\-", f);
         else if (c < 0x80)
@@ -229,9 +231,8 @@ typedef struct gen {
     const char *mode;
     const char *dir;
     FILE *page;
-    wsp_buf b;            /* a completion script being built */
-    const char *cmd;      /* the command being described */
-    bool pending_heading; /* a heading whose options are still to come */
+    wsp_buf b;       /* a completion script being built */
+    const char *cmd; /* the command being described */
     const wsp_opt *heading;
     int failed;
 } gen;
@@ -252,19 +253,14 @@ static void page_option(const wsp_opt *o, void *ud)
         return;
     }
     if (g->heading) { /* a heading is written once an option of its section is */
-        fputs(".SS \"", g->page);
-        const char *h = g->heading->name;
-        size_t n = strlen(h);
+        char *h = strdup(g->heading->name);
+        size_t n = h ? strlen(h) : 0;
         if (n && h[n - 1] == ':')
-            n--; /* "TLS:" is the section "TLS" */
-        for (size_t i = 0; i < n; i++) {
-            char one[2] = {h[i], '\0'};
-            if (h[i] == '"')
-                fputs("\\(dq", g->page);
-            else
-                roff(g->page, one);
-        }
+            h[n - 1] = '\0'; /* "TLS:" is the section "TLS" */
+        fputs(".SS \"", g->page);
+        roff(g->page, h ? h : g->heading->name);
         fputs("\"\n", g->page);
+        free(h);
         g->heading = NULL;
     }
     fputs(".TP\n", g->page);
@@ -446,7 +442,7 @@ static void plan_key(const char *path, void *ud)
         roff(f, o->help ? o->help : "");
         fputs(" (the command line's \\fB\\-\\-", f);
         roff(f, o->name);
-        fputs("\\fR.)\n", f);
+        fputs("\\fR).\n", f);
         return;
     }
     for (size_t i = 0; i < sizeof plan_only / sizeof plan_only[0]; i++)

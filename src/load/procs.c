@@ -42,10 +42,9 @@ typedef struct agent {
 } agent;
 
 /* An even share of n for agent i of p: the first n % p get one more. */
-static double share(double n, unsigned i, unsigned p)
+static uint64_t share(uint64_t n, unsigned i, unsigned p)
 {
-    double base = (double)((uint64_t)n / p), extra = (uint64_t)n % p > i ? 1 : 0;
-    return base + extra;
+    return n / p + (n % p > i ? 1 : 0);
 }
 
 static void agent_tick(const wsp_load_tick *t, void *ud)
@@ -59,7 +58,7 @@ static _Noreturn void agent_main(const wsp_load_config *cfg, unsigned i, unsigne
                                  uint64_t start_ns, int tick_fd, int res_fd)
 {
     wsp_load_config c = *cfg;
-    c.connections = (size_t)share((double)cfg->connections, i, p);
+    c.connections = (size_t)share(cfg->connections, i, p);
     double part = (double)c.connections / (double)cfg->connections;
     c.rate = cfg->rate * part;
     c.connect_rate = cfg->connect_rate * part;

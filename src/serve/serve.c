@@ -1656,12 +1656,11 @@ static void close_all_cb(uv_handle_t *h, void *arg)
         uv_close(h, close_quiet);
 }
 
-/* A share of a global limit for one of n workers (0 stays off; never below 1). */
+/* A worker's share of a global limit (0 stays off; check_shares refused a limit too small to
+ * give each worker at least 1). */
 static uint64_t limit_share(uint64_t limit, const worker_plan *plan)
 {
-    if (!plan || !limit)
-        return limit;
-    return limit / plan->count ? limit / plan->count : 1;
+    return plan ? limit / plan->count : limit;
 }
 
 /* Serve in this process: alone (plan NULL), or as one worker. */
